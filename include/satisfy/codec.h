@@ -1,0 +1,71 @@
+/*
+ * codec.h - satisfy events to and from bytes on Kafka.
+ *
+ * Wire format: Confluent framing (byte 0 = 0, bytes 1-4 = big-endian schema id
+ * from schemas/catalog.json, then the Avro binary body), written and read with
+ * Avro-C against the .avsc files in schemas/ (compiled into the library).
+ * Decoding is defensive: short buffers, a wrong magic byte, an unknown id,
+ * truncated fields, trailing bytes, bounded lengths, bad enum values and
+ * out-of-range scores are each rejected with their own message.
+ *
+ * There is also a JSON view of every event (cJSON), for people and jq.
+ */
+#ifndef SATISFY_CODEC_H
+#define SATISFY_CODEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "satisfy/error.h"
+#include "satisfy/event.h"
+
+/* Fixed schema ids (schemas/catalog.json). */
+typedef enum sf_schema_id {
+    SF_SCHEMA_ORDER_EVENT = 1,
+    SF_SCHEMA_REVIEW_EVENT = 2,
+    SF_SCHEMA_PREDICTION = 3,
+    SF_SCHEMA_MODEL_RELEASE = 4
+} sf_schema_id;
+
+#define SF_WIRE_HEADER 5
+
+/* A growable byte buffer that encoders append to. */
+typedef struct sf_buf {
+    uint8_t *data;
+    size_t len, cap;
+} sf_buf;
+
+void sf_buf_reset(sf_buf *b);
+void sf_buf_free(sf_buf *b);
+
+typedef struct sf_codec sf_codec; /* compiled schemas, readers and writers; one per thread */
+
+sf_codec *sf_codec_new(sf_err *err);
+void sf_codec_free(sf_codec *c);
+
+/* Reads the framing header: 0 and the schema id, or -1 with err set. */
+int sf_wire_peek(const void *buf, size_t len, int *schema_id, sf_err *err);
+
+/* Encoders replace b's contents with a framed message. */
+int sf_encode_order(sf_codec *c, const sf_order_event *ev, sf_buf *b, sf_err *err);
+int sf_encode_review(sf_codec *c, const sf_review_event *ev, sf_buf *b, sf_err *err);
+int sf_encode_prediction(sf_codec *c, const sf_prediction *p, sf_buf *b, sf_err *err);
+int sf_encode_release(sf_codec *c, const sf_model_release *r, sf_buf *b, sf_err *err);
+
+/* Decoders fill an owning event (free with the matching *_clear). */
+int sf_decode_order(sf_codec *c, const void *buf, size_t len, sf_order_event *ev, sf_err *err);
+int sf_decode_review(sf_codec *c, const void *buf, size_t len, sf_review_event *ev, sf_err *err);
+int sf_decode_prediction(sf_codec *c, const void *buf, size_t len, sf_prediction *p,
+                         sf_err *err);
+int sf_decode_release(sf_codec *c, const void *buf, size_t len, sf_model_release *r,
+                      sf_err *err);
+
+/* JSON views (malloc'd string; NULL with err on failure) and back. */
+char *sf_order_to_json(const sf_order_event *ev, sf_err *err);
+char *sf_review_to_json(const sf_review_event *ev, sf_err *err);
+char *sf_prediction_to_json(const sf_prediction *p, sf_err *err);
+int sf_order_from_json(const char *json, sf_order_event *ev, sf_err *err);
+int sf_review_from_json(const char *json, sf_review_event *ev, sf_err *err);
+int sf_prediction_from_json(const char *json, sf_prediction *p, sf_err *err);
+
+#endif
