@@ -29,6 +29,16 @@ typedef enum sf_schema_id {
 
 #define SF_WIRE_HEADER 5
 
+/* Bounds the decoder enforces (and the encoder, so that whatever is written
+ * can be read back). */
+#define SF_CODEC_MAX_STRING  (64 * 1024)       /* any string field */
+#define SF_CODEC_MAX_JSON    (1024 * 1024)     /* params_json, metrics_json */
+#define SF_CODEC_MAX_PAYLOAD (8 * 1024 * 1024) /* model release payload */
+#define SF_CODEC_MAX_ITEMS   1000              /* entries of any array */
+
+/* "OrderEvent", "ReviewEvent", "Prediction", "ModelRelease"; NULL if unknown. */
+const char *sf_schema_name(int schema_id);
+
 /* A growable byte buffer that encoders append to. */
 typedef struct sf_buf {
     uint8_t *data;
@@ -36,15 +46,28 @@ typedef struct sf_buf {
 } sf_buf;
 
 void sf_buf_reset(sf_buf *b);
+int sf_buf_reserve(sf_buf *b, size_t cap, sf_err *err); /* capacity >= cap */
 void sf_buf_free(sf_buf *b);
 
 typedef struct sf_codec sf_codec; /* compiled schemas, readers and writers; one per thread */
 
+/* Loads the schemas embedded in the library (catalog.json and the .avsc
+ * files) and checks that they match the C types. Not thread-safe: use one
+ * codec per thread. */
 sf_codec *sf_codec_new(sf_err *err);
 void sf_codec_free(sf_codec *c);
 
 /* Reads the framing header: 0 and the schema id, or -1 with err set. */
 int sf_wire_peek(const void *buf, size_t len, int *schema_id, sf_err *err);
+
+/* The wire contract of each event, checked by every encoder and decoder and
+ * by the JSON parsers: ids are 32 hex digits, enums in range, required times
+ * set, text valid UTF-8 within the bounds above and the C buffers, scores
+ * 1..5, p_dissatisfied in [0,1], at most SF_REASONS reasons, hashes in hex. */
+int sf_check_order(const sf_order_event *ev, sf_err *err);
+int sf_check_review(const sf_review_event *ev, sf_err *err);
+int sf_check_prediction(const sf_prediction *p, sf_err *err);
+int sf_check_release(const sf_model_release *r, sf_err *err);
 
 /* Encoders replace b's contents with a framed message. */
 int sf_encode_order(sf_codec *c, const sf_order_event *ev, sf_buf *b, sf_err *err);
@@ -60,7 +83,11 @@ int sf_decode_prediction(sf_codec *c, const void *buf, size_t len, sf_prediction
 int sf_decode_release(sf_codec *c, const void *buf, size_t len, sf_model_release *r,
                       sf_err *err);
 
-/* JSON views (malloc'd string; NULL with err on failure) and back. */
+/* JSON views (malloc'd string; NULL with err on failure) and back.
+ * Field names are the Avro field names; times are integer milliseconds since
+ * the epoch (null when SF_TIME_NONE); missing numbers (NaN) are null; enums
+ * are their symbols. The *_from_json results own their memory (clear them
+ * with the matching *_clear; predictions own nothing). */
 char *sf_order_to_json(const sf_order_event *ev, sf_err *err);
 char *sf_review_to_json(const sf_review_event *ev, sf_err *err);
 char *sf_prediction_to_json(const sf_prediction *p, sf_err *err);
