@@ -87,6 +87,14 @@ void sf_dataset_free(sf_dataset *ds);
 
 size_t sf_dataset_skipped(const sf_dataset *ds); /* total over all tables */
 
+/* Reads one table of dir on its own and checks every row as sf_dataset_load
+ * does, except references to other tables (which it does not read). For a
+ * directory that does not hold all nine files. *rows gets the data rows read,
+ * *skipped the bad ones (reported as in sf_dataset_load). Returns 0, or -1
+ * with err set (missing file or column, bad row in strict mode). */
+int sf_table_check(const char *dir, sf_table t, const sf_load_opts *opts, size_t *rows,
+                   size_t *skipped, sf_err *err);
+
 /* The label of an order: the score of its most recent review (by creation,
  * then answer time), or -1 when it has none. */
 int sf_order_label(const sf_order *o);
@@ -95,6 +103,9 @@ const sf_review_event *sf_order_label_review(const sf_order *o);
 /* Reads "YYYY-MM-DD HH:MM:SS" (or "YYYY-MM-DD") into ms since the epoch.
  * Rejects impossible dates (2017-02-30) and trailing garbage. */
 int sf_time_parse(const char *s, int64_t *out);
+/* The same parse over len bytes (need not be NUL-terminated): NULL on success,
+ * else why the text is not a valid timestamp ("no such date", ...). */
+const char *sf_time_parse_why(const char *s, size_t len, int64_t *out);
 /* Writes "YYYY-MM-DD HH:MM:SS" into buf (>= 20 bytes); "" for SF_TIME_NONE. */
 void sf_time_format(int64_t t, char *buf, size_t len);
 

@@ -1,0 +1,41 @@
+/*
+ * idmap.h - an open-addressing hash map from a string key (an Olist 32-hex id,
+ * a zip prefix, a category name...) to a size_t value, usually an index into
+ * an array of records.
+ *
+ * The loader joins its tables through these maps, and later stages reuse them
+ * for per-seller and per-customer state, so they are general and fast: keys
+ * are copied into one pool owned by the map (callers may pass pointers into
+ * transient buffers), lookups hash once and probe linearly, and the table
+ * doubles before it is 3/4 full. There is no removal.
+ */
+#ifndef SATISFY_IDMAP_H
+#define SATISFY_IDMAP_H
+
+#include <stddef.h>
+
+typedef struct sf_idmap sf_idmap;
+
+/* A map sized for about `hint` keys (0 is fine). NULL when out of memory. */
+sf_idmap *sf_idmap_new(size_t hint);
+void sf_idmap_free(sf_idmap *m);
+
+/* Inserts key -> val when key is absent and returns 1. When key is present it
+ * leaves the map unchanged, stores the current value in *existing (if not
+ * NULL) and returns 0. Returns -1 when out of memory. */
+int sf_idmap_put(sf_idmap *m, const char *key, size_t len, size_t val, size_t *existing);
+
+/* Inserts or overwrites key -> val. Returns 0, or -1 when out of memory. */
+int sf_idmap_set(sf_idmap *m, const char *key, size_t len, size_t val);
+
+/* Finds key: returns 0 and stores its value in *val (if not NULL), or -1. */
+int sf_idmap_get(const sf_idmap *m, const char *key, size_t len, size_t *val);
+
+/* Number of keys. */
+size_t sf_idmap_count(const sf_idmap *m);
+
+/* Visits the keys in slot order: *pos starts at 0; each call stores one key
+ * (not NUL-terminated), its length and value and returns 1, then 0 at the end. */
+int sf_idmap_next(const sf_idmap *m, size_t *pos, const char **key, size_t *len, size_t *val);
+
+#endif
