@@ -1,0 +1,218 @@
+/*
+ * cmd_registry.c - `satisfy-retrainer registry list|show N`: the versions in
+ * registry.db as aligned tables for people, or as JSON (--json) for tools.
+ *
+ * Both views come from registry.h's JSON readers, so the table and the JSON
+ * cannot disagree.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cmd.h"
+#include "satisfy/olist.h"
+#include "satisfy/registry.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: satisfy-retrainer registry list [--registry FILE] [--json]\n"
+               "       satisfy-retrainer registry show N [--registry FILE] [--json]\n"
+               "\n"
+               "  list        every model version, newest first: status, algorithm, spec hash,\n"
+               "              size, training window and the gate's reason\n"
+               "  show N      version N with its run: params, data window, row counts, step\n"
+               "              durations and the metrics of every model row per stage\n"
+               "  --registry FILE  registry.db (default ./registry.db)\n"
+               "  --json      print JSON instead of tables\n");
+}
+
+static const char *str(const cJSON *o, const char *k)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsString(v) ? v->valuestring : "";
+}
+
+static double num(const cJSON *o, const char *k)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsNumber(v) ? v->valuedouble : 0.0;
+}
+
+static void ftime(const cJSON *o, const char *k, char *buf, size_t len)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    if (cJSON_IsNumber(v) && v->valuedouble != 0.0)
+        sf_time_format((int64_t)v->valuedouble, buf, len);
+    else
+        snprintf(buf, len, "-");
+}
+
+static void print_list(const cJSON *arr)
+{
+    printf("%7s  %-9s  %-5s  %-16s  %9s  %-19s  %-10s  %-10s  %s\n", "version", "status", "algo",
+           "spec_hash", "bytes", "created", "train_from", "train_to", "reason");
+    const cJSON *v;
+    cJSON_ArrayForEach(v, arr)
+    {
+        char cr[32], tf[32], tt[32];
+        ftime(v, "created", cr, sizeof cr);
+        ftime(v, "train_from", tf, sizeof tf);
+        ftime(v, "train_to", tt, sizeof tt);
+        tf[10] = tt[10] = '\0'; /* the date is enough here */
+        const char *reason = str(v, "reason");
+        printf("%7.0f  %-9s  %-5s  %-16s  %9.0f  %-19s  %-10s  %-10s  %.90s%s\n", num(v, "version"),
+               str(v, "status"), str(v, "algorithm"), str(v, "spec_hash"), num(v, "size"), cr, tf,
+               tt, reason, strlen(reason) > 90 ? "..." : "");
+    }
+    if (cJSON_GetArraySize(arr) == 0)
+        printf("(no versions)\n");
+}
+
+static void print_cell(const cJSON *m, const char *k)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(m, k);
+    if (cJSON_IsNumber(v))
+        printf(" %8.4f", v->valuedouble);
+    else
+        printf(" %8s", "-");
+}
+
+static void print_show(const cJSON *o)
+{
+    char cr[32], tf[32], tt[32];
+    ftime(o, "created", cr, sizeof cr);
+    ftime(o, "train_from", tf, sizeof tf);
+    ftime(o, "train_to", tt, sizeof tt);
+    printf("version     %.0f%s\n", num(o, "version"),
+           cJSON_IsTrue(cJSON_GetObjectItem(o, "champion")) ? "  (champion)" : "");
+    printf("status      %s\n", str(o, "status"));
+    printf("algorithm   %s\n", str(o, "algorithm"));
+    printf("spec_hash   %s\n", str(o, "spec_hash"));
+    printf("sha256      %s\n", str(o, "sha256"));
+    printf("bytes       %.0f\n", num(o, "size"));
+    printf("created     %s\n", cr);
+    printf("training    %s .. %s\n", tf, tt);
+    printf("reason      %s\n", str(o, "reason"));
+    const cJSON *run = cJSON_GetObjectItem(o, "run");
+    if (run) {
+        char st[32], en[32], df[32], dt[32];
+        ftime(run, "started", st, sizeof st);
+        ftime(run, "ended", en, sizeof en);
+        ftime(run, "data_from", df, sizeof df);
+        ftime(run, "data_to", dt, sizeof dt);
+        char *params = cJSON_PrintUnformatted(cJSON_GetObjectItem(run, "params"));
+        printf("run         %.0f (%s, %s) %s .. %s\n", num(run, "id"), str(run, "experiment"),
+               str(run, "status"), st, en);
+        printf(
+            "data        purchases %s .. %s: %.0f orders (train %.0f, holdout %.0f), %.0f rows\n",
+            df, dt, num(run, "n_orders"), num(run, "n_train"), num(run, "n_test"),
+            num(run, "n_rows"));
+        printf("params      %s\n", params ? params : "null");
+        free(params);
+    }
+    const cJSON *steps = cJSON_GetObjectItem(o, "steps");
+    if (steps && cJSON_GetArraySize(steps) > 0) {
+        printf("steps      ");
+        const cJSON *s;
+        cJSON_ArrayForEach(s, steps) printf(" %s %.2fs", s->string, s->valuedouble);
+        printf("\n");
+    }
+    const cJSON *rows = cJSON_GetObjectItem(o, "run_metrics");
+    if (rows && cJSON_GetArraySize(rows) > 0) {
+        printf("\n%-10s %-11s %7s %8s %8s %8s %8s %8s\n", "model", "stage", "n", "rmse", "mae",
+               "r2", "auc", "pr_auc");
+        const cJSON *m;
+        cJSON_ArrayForEach(m, rows)
+        {
+            printf("%-10s %-11s %7.0f", str(m, "model"), str(m, "stage"), num(m, "n"));
+            print_cell(m, "rmse");
+            print_cell(m, "mae");
+            print_cell(m, "r2");
+            print_cell(m, "auc");
+            print_cell(m, "pr_auc");
+            printf("\n");
+        }
+    }
+}
+
+int cmd_registry(int argc, char **argv)
+{
+    enum { O_REG = 1, O_JSON, O_HELP };
+    static const struct option opts[] = {{"registry", required_argument, 0, O_REG},
+                                         {"json", no_argument, 0, O_JSON},
+                                         {"help", no_argument, 0, O_HELP},
+                                         {0, 0, 0, 0}};
+    const char *path = "registry.db";
+    bool json = false;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case O_REG:
+            path = optarg;
+            break;
+        case O_JSON:
+            json = true;
+            break;
+        case O_HELP:
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    const char *sub = optind < argc ? argv[optind] : NULL;
+    long long version = 0;
+    if (!sub || (strcmp(sub, "list") != 0 && strcmp(sub, "show") != 0)) {
+        fprintf(stderr, "satisfy-retrainer registry: expected 'list' or 'show N'\n");
+        usage(stderr);
+        return 2;
+    }
+    bool show = strcmp(sub, "show") == 0;
+    if (show) {
+        char *end;
+        errno = 0;
+        version = optind + 1 < argc ? strtoll(argv[optind + 1], &end, 10) : 0;
+        if (optind + 1 >= argc || errno || *end || version <= 0) {
+            fprintf(stderr, "satisfy-retrainer registry show: expected a version number%s%s\n",
+                    optind + 1 < argc ? ", got " : "", optind + 1 < argc ? argv[optind + 1] : "");
+            return 2;
+        }
+    }
+    if (optind + 1 + show < argc) {
+        fprintf(stderr, "satisfy-retrainer registry: unexpected argument '%s'\n",
+                argv[optind + 1 + show]);
+        return 2;
+    }
+    if (access(path, F_OK) != 0) {
+        fprintf(stderr, "satisfy-retrainer registry: %s: %s\n", path, strerror(errno));
+        return 1;
+    }
+    sf_err err = {{0}};
+    sf_registry *r;
+    if (sf_registry_open(&r, path, NULL, &err) != 0) {
+        fprintf(stderr, "satisfy-retrainer registry: %s\n", err.msg);
+        return 1;
+    }
+    cJSON *j = show ? sf_registry_show_json(r, version, &err) : sf_registry_list_json(r, &err);
+    sf_registry_close(r);
+    if (!j) {
+        fprintf(stderr, "satisfy-retrainer registry: %s\n", err.msg);
+        return 1;
+    }
+    if (json) {
+        char *s = cJSON_Print(j);
+        printf("%s\n", s);
+        free(s);
+    } else if (show) {
+        print_show(j);
+    } else {
+        print_list(j);
+    }
+    cJSON_Delete(j);
+    return 0;
+}

@@ -1,0 +1,51 @@
+/*
+ * retrainer.c - satisfy-retrainer: subcommand dispatch.
+ *
+ * A thin main over libsatisfy. `train` is the batch pipeline over CSV files
+ * (train.h), `registry` reads registry.db. The streaming retrainer (`run`)
+ * joins the table below as one more entry when it exists.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cmd.h"
+
+typedef struct command {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *help;
+} command;
+
+static const command COMMANDS[] = {
+    {"train", cmd_train, "train, evaluate, gate and register a model from Olist CSV files"},
+    {"registry", cmd_registry, "list or show model versions in registry.db"},
+    {NULL, NULL, NULL},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: satisfy-retrainer COMMAND [options]   (COMMAND --help for its options)\n\n"
+               "commands:\n");
+    for (const command *c = COMMANDS; c->name; c++)
+        fprintf(f, "  %-10s %s\n", c->name, c->help);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    for (const command *c = COMMANDS; c->name; c++)
+        if (strcmp(argv[1], c->name) == 0)
+            return c->fn(argc - 1, argv + 1);
+    fprintf(stderr, "satisfy-retrainer: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return 2;
+}
