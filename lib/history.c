@@ -1,0 +1,514 @@
+/*
+ * history.c - seller and customer history before an event (see
+ * include/satisfy/history.h).
+ *
+ * Three tables, each an array of records behind a small open-addressing map
+ * from an integer key: sellers (review sum/count, delivered/late counts),
+ * customers (purchase count and times, review sum/count) and reviewed orders
+ * (the reviews applied per order, so an order's own review is subtracted from
+ * its features: the label must never leak into the row it labels).
+ *
+ * The snapshot format is compact because it rides inside the model artifact
+ * (1 MB Kafka limit): "SFH1", counts, sellers with raw 64-bit keys, then
+ * customers sorted by their 32-bit key, delta-encoded, every number a LEB128
+ * varint. Review sums are integers (scores 1..5), so a round trip is exact.
+ */
+#include "satisfy/history.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct seller_rec {
+    uint64_t key;
+    int64_t rev_sum, rev_n, deliv_n, late_n;
+} seller_rec;
+
+typedef struct customer_rec {
+    uint64_t key;
+    int64_t n_base; /* orders whose time is unknown (from a snapshot): all earlier */
+    int64_t rev_sum, rev_n;
+    int64_t *times; /* purchase times added live */
+    int n_times, cap_times;
+} customer_rec;
+
+typedef struct order_rec {
+    uint64_t key;
+    int64_t rev_sum, rev_n;
+} order_rec;
+
+/* Open addressing: slot holds record index + 1 (0 = empty). */
+typedef struct keymap {
+    uint32_t *slot;
+    size_t cap; /* power of two */
+} keymap;
+
+typedef struct table {
+    void *rec;
+    size_t n, cap, size; /* size = bytes per record */
+    keymap map;
+} table;
+
+struct sf_history {
+    table sellers, customers, orders;
+};
+
+static uint64_t mix64(uint64_t x)
+{
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ULL;
+    x ^= x >> 33;
+    return x;
+}
+
+static uint64_t fnv64(const char *s)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 0x100000001b3ULL;
+    }
+    return h;
+}
+
+uint64_t sf_history_seller_key(const char *seller_id)
+{
+    return fnv64(seller_id);
+}
+
+uint32_t sf_history_customer_key(const char *customer_unique_id)
+{
+    uint32_t h = 0x811c9dc5u;
+    for (const char *s = customer_unique_id; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 0x01000193u;
+    }
+    return h;
+}
+
+static void *rec_at(const table *t, size_t i)
+{
+    return (char *)t->rec + i * t->size;
+}
+
+static long table_find(const table *t, uint64_t key)
+{
+    if (t->map.cap == 0)
+        return -1;
+    size_t mask = t->map.cap - 1;
+    for (size_t i = mix64(key) & mask;; i = (i + 1) & mask) {
+        uint32_t s = t->map.slot[i];
+        if (s == 0)
+            return -1;
+        if (*(const uint64_t *)rec_at(t, s - 1) == key)
+            return (long)(s - 1);
+    }
+}
+
+static int map_grow(table *t)
+{
+    size_t cap = t->map.cap ? t->map.cap * 2 : 64;
+    uint32_t *slot = calloc(cap, sizeof *slot);
+    if (!slot)
+        return -1;
+    for (size_t r = 0; r < t->n; r++) {
+        uint64_t key = *(const uint64_t *)rec_at(t, r);
+        size_t i = mix64(key) & (cap - 1);
+        while (slot[i])
+            i = (i + 1) & (cap - 1);
+        slot[i] = (uint32_t)(r + 1);
+    }
+    free(t->map.slot);
+    t->map.slot = slot;
+    t->map.cap = cap;
+    return 0;
+}
+
+/* The record of key, created zeroed (with its key) when absent; NULL on OOM. */
+static void *table_get(table *t, uint64_t key)
+{
+    long f = table_find(t, key);
+    if (f >= 0)
+        return rec_at(t, (size_t)f);
+    if ((t->n + 1) * 4 > t->map.cap * 3 && map_grow(t) < 0)
+        return NULL;
+    if (t->n == t->cap) {
+        size_t cap = t->cap ? t->cap * 2 : 64;
+        void *rec = realloc(t->rec, cap * t->size);
+        if (!rec)
+            return NULL;
+        t->rec = rec;
+        t->cap = cap;
+    }
+    void *r = rec_at(t, t->n);
+    memset(r, 0, t->size);
+    *(uint64_t *)r = key;
+    size_t mask = t->map.cap - 1;
+    size_t i = mix64(key) & mask;
+    while (t->map.slot[i])
+        i = (i + 1) & mask;
+    t->map.slot[i] = (uint32_t)(t->n + 1);
+    t->n++;
+    return r;
+}
+
+static void table_free(table *t)
+{
+    free(t->rec);
+    free(t->map.slot);
+}
+
+sf_history *sf_history_new(void)
+{
+    sf_history *h = calloc(1, sizeof *h);
+    if (!h)
+        return NULL;
+    h->sellers.size = sizeof(seller_rec);
+    h->customers.size = sizeof(customer_rec);
+    h->orders.size = sizeof(order_rec);
+    return h;
+}
+
+void sf_history_free(sf_history *h)
+{
+    if (!h)
+        return;
+    for (size_t i = 0; i < h->customers.n; i++)
+        free(((customer_rec *)rec_at(&h->customers, i))->times);
+    table_free(&h->sellers);
+    table_free(&h->customers);
+    table_free(&h->orders);
+    free(h);
+}
+
+size_t sf_history_sellers(const sf_history *h)
+{
+    return h->sellers.n;
+}
+
+size_t sf_history_customers(const sf_history *h)
+{
+    return h->customers.n;
+}
+
+/* Distinct seller keys of an event's items; returns how many (<= max). */
+static int distinct_sellers(const sf_order_event *ev, uint64_t *keys, int max)
+{
+    int n = 0;
+    for (int i = 0; i < ev->n_items && n < max; i++) {
+        if (!ev->items[i].seller_id[0])
+            continue;
+        uint64_t k = sf_history_seller_key(ev->items[i].seller_id);
+        int dup = 0;
+        for (int j = 0; j < n; j++)
+            dup |= keys[j] == k;
+        if (!dup)
+            keys[n++] = k;
+    }
+    return n;
+}
+
+#define MAX_SELLERS 32
+
+static int oom(sf_err *err, const char *what)
+{
+    return sf_errf(err, "history: out of memory adding %s", what);
+}
+
+int sf_history_add_purchase(sf_history *h, const sf_order_event *ev, sf_err *err)
+{
+    if (!ev->customer_unique_id[0] || ev->purchase == SF_TIME_NONE)
+        return 0;
+    customer_rec *c = table_get(&h->customers, sf_history_customer_key(ev->customer_unique_id));
+    if (!c)
+        return oom(err, "a purchase");
+    if (c->n_times == c->cap_times) {
+        int cap = c->cap_times ? c->cap_times * 2 : 2;
+        int64_t *t = realloc(c->times, (size_t)cap * sizeof *t);
+        if (!t)
+            return oom(err, "a purchase");
+        c->times = t;
+        c->cap_times = cap;
+    }
+    c->times[c->n_times++] = ev->purchase;
+    return 0;
+}
+
+int sf_history_add_delivery(sf_history *h, const sf_order_event *ev, sf_err *err)
+{
+    if (ev->delivered == SF_TIME_NONE)
+        return 0;
+    int late = ev->estimated != SF_TIME_NONE && ev->delivered > ev->estimated;
+    uint64_t keys[MAX_SELLERS];
+    int n = distinct_sellers(ev, keys, MAX_SELLERS);
+    for (int i = 0; i < n; i++) {
+        seller_rec *s = table_get(&h->sellers, keys[i]);
+        if (!s)
+            return oom(err, "a delivery");
+        s->deliv_n++;
+        s->late_n += late;
+    }
+    return 0;
+}
+
+int sf_history_add_review(sf_history *h, const sf_order_event *ev, int score, sf_err *err)
+{
+    if (score < 1 || score > 5)
+        return sf_errf(err, "history: review of order %s has score %d (expected 1..5)",
+                       ev->order_id, score);
+    uint64_t keys[MAX_SELLERS];
+    int n = distinct_sellers(ev, keys, MAX_SELLERS);
+    for (int i = 0; i < n; i++) {
+        seller_rec *s = table_get(&h->sellers, keys[i]);
+        if (!s)
+            return oom(err, "a review");
+        s->rev_sum += score;
+        s->rev_n++;
+    }
+    if (ev->customer_unique_id[0]) {
+        customer_rec *c = table_get(&h->customers, sf_history_customer_key(ev->customer_unique_id));
+        if (!c)
+            return oom(err, "a review");
+        c->rev_sum += score;
+        c->rev_n++;
+    }
+    order_rec *o = table_get(&h->orders, fnv64(ev->order_id));
+    if (!o)
+        return oom(err, "a review");
+    o->rev_sum += score;
+    o->rev_n++;
+    return 0;
+}
+
+void sf_history_view_of(const sf_history *h, const sf_order_event *ev, sf_history_view *out)
+{
+    int64_t own_sum = 0, own_n = 0;
+    long of = table_find(&h->orders, fnv64(ev->order_id));
+    if (of >= 0) {
+        const order_rec *o = rec_at(&h->orders, (size_t)of);
+        own_sum = o->rev_sum;
+        own_n = o->rev_n;
+    }
+    uint64_t keys[MAX_SELLERS];
+    int n = distinct_sellers(ev, keys, MAX_SELLERS);
+    int64_t rs = 0, rn = 0, dn = 0, ln = 0;
+    for (int i = 0; i < n; i++) {
+        long f = table_find(&h->sellers, keys[i]);
+        if (f < 0)
+            continue;
+        const seller_rec *s = rec_at(&h->sellers, (size_t)f);
+        /* the order's own reviews were applied to each of its sellers */
+        rs += s->rev_sum - own_sum;
+        rn += s->rev_n - own_n;
+        dn += s->deliv_n;
+        ln += s->late_n;
+    }
+    out->seller_review_count = (double)rn;
+    out->seller_review_mean = rn > 0 ? (double)rs / (double)rn : NAN;
+    out->seller_delivered = (double)dn;
+    out->seller_late_rate = dn > 0 ? (double)ln / (double)dn : NAN;
+
+    out->customer_orders = 0;
+    out->customer_review_mean = NAN;
+    if (!ev->customer_unique_id[0])
+        return;
+    long cf = table_find(&h->customers, sf_history_customer_key(ev->customer_unique_id));
+    if (cf < 0)
+        return;
+    const customer_rec *c = rec_at(&h->customers, (size_t)cf);
+    int64_t orders = c->n_base;
+    for (int i = 0; i < c->n_times; i++)
+        orders += ev->purchase != SF_TIME_NONE && c->times[i] < ev->purchase;
+    out->customer_orders = (double)orders;
+    int64_t cn = c->rev_n - own_n, cs = c->rev_sum - own_sum;
+    out->customer_review_mean = cn > 0 ? (double)cs / (double)cn : NAN;
+}
+
+/* ---- snapshot ---- */
+
+typedef struct wbuf {
+    uint8_t *p;
+    size_t n, cap;
+    int failed;
+} wbuf;
+
+static void put_bytes(wbuf *w, const void *src, size_t len)
+{
+    if (w->failed)
+        return;
+    if (w->n + len > w->cap) {
+        size_t cap = w->cap ? w->cap : 256;
+        while (cap < w->n + len)
+            cap *= 2;
+        uint8_t *p = realloc(w->p, cap);
+        if (!p) {
+            w->failed = 1;
+            return;
+        }
+        w->p = p;
+        w->cap = cap;
+    }
+    memcpy(w->p + w->n, src, len);
+    w->n += len;
+}
+
+static void put_varint(wbuf *w, uint64_t v)
+{
+    uint8_t b[10];
+    int n = 0;
+    do {
+        b[n] = (uint8_t)(v & 0x7f);
+        v >>= 7;
+        if (v)
+            b[n] |= 0x80;
+        n++;
+    } while (v);
+    put_bytes(w, b, (size_t)n);
+}
+
+static void put_u64(wbuf *w, uint64_t v)
+{
+    uint8_t b[8];
+    for (int i = 0; i < 8; i++)
+        b[i] = (uint8_t)(v >> (8 * i));
+    put_bytes(w, b, 8);
+}
+
+static int cmp_key(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+int sf_history_save(const sf_history *h, uint8_t **buf, size_t *len, sf_err *err)
+{
+    wbuf w = {0};
+    put_bytes(&w, "SFH1", 4);
+    put_varint(&w, h->sellers.n);
+    put_varint(&w, h->customers.n);
+    for (size_t i = 0; i < h->sellers.n; i++) {
+        const seller_rec *s = rec_at(&h->sellers, i);
+        put_u64(&w, s->key);
+        put_varint(&w, (uint64_t)s->rev_sum);
+        put_varint(&w, (uint64_t)s->rev_n);
+        put_varint(&w, (uint64_t)s->deliv_n);
+        put_varint(&w, (uint64_t)s->late_n);
+    }
+    /* customers sorted by key, delta-encoded */
+    uint64_t *order = malloc((h->customers.n + 1) * 2 * sizeof *order);
+    if (!order) {
+        free(w.p);
+        return sf_errf(err, "history: out of memory saving a snapshot");
+    }
+    for (size_t i = 0; i < h->customers.n; i++) {
+        order[2 * i] = ((const customer_rec *)rec_at(&h->customers, i))->key;
+        order[2 * i + 1] = i;
+    }
+    qsort(order, h->customers.n, 2 * sizeof *order, cmp_key);
+    uint64_t prev = 0;
+    for (size_t i = 0; i < h->customers.n; i++) {
+        const customer_rec *c = rec_at(&h->customers, (size_t)order[2 * i + 1]);
+        put_varint(&w, c->key - prev);
+        prev = c->key;
+        put_varint(&w, (uint64_t)(c->n_base + c->n_times));
+        put_varint(&w, (uint64_t)c->rev_sum);
+        put_varint(&w, (uint64_t)c->rev_n);
+    }
+    free(order);
+    if (w.failed) {
+        free(w.p);
+        return sf_errf(err, "history: out of memory saving a snapshot");
+    }
+    *buf = w.p;
+    *len = w.n;
+    return 0;
+}
+
+typedef struct rbuf {
+    const uint8_t *p;
+    size_t n, off;
+} rbuf;
+
+static int get_varint(rbuf *r, uint64_t *v)
+{
+    uint64_t x = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+        if (r->off >= r->n)
+            return -1;
+        uint8_t b = r->p[r->off++];
+        x |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) {
+            *v = x;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+sf_history *sf_history_load(const uint8_t *buf, size_t len, sf_err *err)
+{
+    if (len < 4 || memcmp(buf, "SFH1", 4) != 0) {
+        sf_errf(err, "history snapshot: bad magic (expected SFH1)");
+        return NULL;
+    }
+    rbuf r = {buf, len, 4};
+    uint64_t ns, nc;
+    sf_history *h = sf_history_new();
+    if (!h) {
+        sf_errf(err, "history snapshot: out of memory");
+        return NULL;
+    }
+    if (get_varint(&r, &ns) < 0 || get_varint(&r, &nc) < 0 || ns > len || nc > len)
+        goto bad;
+    for (uint64_t i = 0; i < ns; i++) {
+        if (r.off + 8 > r.n)
+            goto bad;
+        uint64_t key = 0, v[4];
+        for (int b = 0; b < 8; b++)
+            key |= (uint64_t)r.p[r.off + b] << (8 * b);
+        r.off += 8;
+        for (int k = 0; k < 4; k++)
+            if (get_varint(&r, &v[k]) < 0)
+                goto bad;
+        if (table_find(&h->sellers, key) >= 0)
+            goto bad;
+        seller_rec *s = table_get(&h->sellers, key);
+        if (!s)
+            goto oom;
+        s->rev_sum = (int64_t)v[0];
+        s->rev_n = (int64_t)v[1];
+        s->deliv_n = (int64_t)v[2];
+        s->late_n = (int64_t)v[3];
+    }
+    uint64_t key = 0;
+    for (uint64_t i = 0; i < nc; i++) {
+        uint64_t d, v[3];
+        if (get_varint(&r, &d) < 0)
+            goto bad;
+        for (int k = 0; k < 3; k++)
+            if (get_varint(&r, &v[k]) < 0)
+                goto bad;
+        if (i > 0 && d == 0)
+            goto bad;
+        key += d;
+        customer_rec *c = table_get(&h->customers, key);
+        if (!c)
+            goto oom;
+        c->n_base = (int64_t)v[0];
+        c->rev_sum = (int64_t)v[1];
+        c->rev_n = (int64_t)v[2];
+    }
+    if (r.off != r.n)
+        goto bad;
+    return h;
+bad:
+    sf_errf(err, "history snapshot: truncated or corrupt at byte %zu of %zu", r.off, len);
+    sf_history_free(h);
+    return NULL;
+oom:
+    sf_errf(err, "history snapshot: out of memory");
+    sf_history_free(h);
+    return NULL;
+}

@@ -1,0 +1,99 @@
+/*
+ * model_impl.h - the inside of sf_model, shared by model.c (training
+ * dispatch, probability, prediction), ridge.c, gbdt.c, trees.c (our own tree
+ * representation: prediction and path attribution) and artifact.c. Private
+ * to lib/.
+ */
+#ifndef SATISFY_MODEL_IMPL_H
+#define SATISFY_MODEL_IMPL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "satisfy/model.h"
+
+/* A linear model on standardised inputs with mean imputation and missing
+ * indicators: margin = intercept + sum_j coef[j] * (x_j' - mean[j]) / sd[j]
+ * + sum_j coef_ind[j] * (isnan(x_j) - ind_mean[j]) / ind_sd[j], where x_j' is
+ * x_j with NaN replaced by mean[j]. sd or ind_sd == 0 means "not used". */
+typedef struct sf_linear {
+    int d;
+    double intercept;
+    double *mean, *sd, *coef;             /* d each */
+    double *ind_mean, *ind_sd, *coef_ind; /* d each */
+    double lambda;
+} sf_linear;
+
+/* One node of our flattened trees, 16 bytes. The two children of a split are
+ * adjacent (right = left + 1). Leaves have feat < 0 and keep their value in
+ * thr. delta = E[node] - E[parent] (0 at a root), E = expected value. */
+typedef struct sf_tnode {
+    float thr;    /* split: go left when x < thr; leaf: the leaf value */
+    int16_t feat; /* split feature, -1 for a leaf */
+    uint8_t default_left;
+    uint8_t pad;
+    int32_t left; /* absolute index of the left child */
+    float delta;
+} sf_tnode;
+
+typedef struct sf_forest {
+    int n_trees, n_features;
+    int32_t *root; /* n_trees */
+    sf_tnode *nodes;
+    size_t n_nodes;
+    double base_margin; /* added to the sum of leaves */
+    double bias;        /* base_margin + sum of root expectations */
+    int logistic;       /* 1: output = sigmoid(margin) */
+} sf_forest;
+
+struct sf_model {
+    sf_model_info info;
+    sf_model_params params;
+    char *metrics_json;
+    sf_history *hist;
+    /* probability by calibration: p = sigmoid(cal_a + cal_b * score) */
+    double cal_a, cal_b;
+    /* ridge */
+    sf_linear *lin, *lin_p;
+    /* gbdt: XGBoost UBJSON (the shipped payload) and our trees */
+    uint8_t *ubj, *ubj_p;
+    size_t ubj_len, ubj_p_len;
+    sf_forest *forest, *forest_p;
+};
+
+/* ridge.c */
+void sf_linear_free(sf_linear *l);
+/* Fits the score model (lambda chosen on valid) into *out. */
+int sf_ridge_fit(const sf_examples *train, const sf_examples *valid, const sf_model_params *p,
+                 sf_linear **out, sf_err *err);
+/* Fits L2 logistic regression of (label <= 2) with the given lambda. */
+int sf_logit_fit(const sf_examples *train, double lambda, sf_linear **out, sf_err *err);
+double sf_linear_margin(const sf_linear *l, const float *row);
+void sf_linear_contrib(const sf_linear *l, const float *row, double *contrib, double *ind);
+int sf_linear_save(const sf_linear *l, uint8_t **buf, size_t *len);
+sf_linear *sf_linear_load(const uint8_t *buf, size_t len, int d, sf_err *err);
+
+/* gbdt.c: trains with XGBoost; returns the UBJSON of the kept rounds. */
+int sf_gbdt_fit(const sf_examples *train, const sf_examples *valid, const sf_model_params *p,
+                int binary, uint8_t **ubj, size_t *ubj_len, int *rounds, sf_err *err);
+/* Builds our forest from UBJSON (via XGBoost's JSON dump). */
+sf_forest *sf_gbdt_forest(const uint8_t *ubj, size_t len, int n_features, sf_err *err);
+/* Predicts with XGBoost itself (tests and benchmarks): margin or output. */
+int sf_gbdt_xgb_predict(const uint8_t *ubj, size_t len, const float *x, size_t n, size_t d,
+                        int nthread, float *out, sf_err *err);
+/* Sets OMP_WAIT_POLICY=passive if unset (before the first XGBoost call). */
+void sf_xgb_env(void);
+
+/* trees.c */
+sf_forest *sf_forest_from_json(const char *json, size_t len, int n_features, sf_err *err);
+void sf_forest_free(sf_forest *f);
+/* margins of n rows */
+void sf_forest_margin(const sf_forest *f, const float *x, size_t n, size_t d, double *out);
+/* Saabas path attribution of one row: contrib[d] (added to), returns margin */
+double sf_forest_contrib(const sf_forest *f, const float *row, double *contrib);
+
+/* model.c */
+sf_model *sf_model_alloc(void);
+double sf_sigmoid(double z);
+
+#endif

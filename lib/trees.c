@@ -1,0 +1,315 @@
+/*
+ * trees.c - our own copy of an XGBoost forest: fast batched prediction and
+ * path attribution (reasons) without calling XGBoost at scoring time.
+ *
+ * The forest is read from XGBoost's JSON model (XGBoosterSaveModelToBuffer
+ * with format json, parsed with cJSON): per tree the child arrays, split
+ * feature and threshold, default direction for missing values, leaf values
+ * and the cover (sum_hessian) of each node. XGBoost goes left when
+ * x < threshold, and follows the default direction when x is missing (NaN);
+ * we do exactly the same on the same float values, so predictions agree
+ * (a test checks 1e-5).
+ *
+ * Reasons use path attribution (Saabas): each node's expected value is the
+ * cover-weighted mean of the leaves below it; walking a row's path, the step
+ * from a node to its child credits E[child] - E[node] to the node's split
+ * feature. Per tree the credits telescope to leaf - E[root], so the bias
+ * (base margin + sum of E[root]) plus all credits is exactly the margin. It
+ * costs one extra add per visited node, against ~400 us/row for exact
+ * TreeSHAP through XGBoost here.
+ */
+#include "model_impl.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+void sf_forest_free(sf_forest *f)
+{
+    if (!f)
+        return;
+    free(f->root);
+    free(f->nodes);
+    free(f);
+}
+
+typedef struct rawtree {
+    int n;
+    int *l, *r, *feat;
+    uint8_t *dl;
+    double *cond, *cover, *expect;
+} rawtree;
+
+static void raw_free(rawtree *t)
+{
+    free(t->l);
+    free(t->r);
+    free(t->feat);
+    free(t->dl);
+    free(t->cond);
+    free(t->cover);
+    free(t->expect);
+}
+
+/* Expected values bottom-up; children always have larger ids (checked). */
+static void raw_expect(rawtree *t)
+{
+    for (int i = t->n - 1; i >= 0; i--) {
+        if (t->l[i] < 0) {
+            t->expect[i] = t->cond[i];
+            continue;
+        }
+        int l = t->l[i], r = t->r[i];
+        double cl = t->cover[l], cr = t->cover[r];
+        t->expect[i] = cl + cr > 0 ? (cl * t->expect[l] + cr * t->expect[r]) / (cl + cr)
+                                   : (t->expect[l] + t->expect[r]) / 2;
+    }
+}
+
+static const cJSON *path(const cJSON *j, const char *const *keys)
+{
+    for (; *keys && j; keys++)
+        j = cJSON_GetObjectItemCaseSensitive(j, *keys);
+    return j;
+}
+
+static double num(const cJSON *j)
+{
+    if (cJSON_IsNumber(j))
+        return j->valuedouble;
+    if (cJSON_IsString(j))
+        return strtod(j->valuestring, NULL);
+    if (cJSON_IsBool(j))
+        return cJSON_IsTrue(j) ? 1 : 0;
+    return NAN;
+}
+
+/* Reads one tree into nodes[*n_nodes ..] in breadth-first order with sibling
+ * children adjacent; sets *root_expect. Returns 0 or -1. */
+static int read_tree(const cJSON *t, sf_tnode **nodes, size_t *n_nodes, size_t *cap, int n_features,
+                     double *root_expect, sf_err *err, int ti)
+{
+    const cJSON *lc = cJSON_GetObjectItemCaseSensitive(t, "left_children");
+    const cJSON *rc = cJSON_GetObjectItemCaseSensitive(t, "right_children");
+    const cJSON *si = cJSON_GetObjectItemCaseSensitive(t, "split_indices");
+    const cJSON *sc = cJSON_GetObjectItemCaseSensitive(t, "split_conditions");
+    const cJSON *dl = cJSON_GetObjectItemCaseSensitive(t, "default_left");
+    const cJSON *sh = cJSON_GetObjectItemCaseSensitive(t, "sum_hessian");
+    if (!cJSON_IsArray(lc) || !cJSON_IsArray(rc) || !cJSON_IsArray(si) || !cJSON_IsArray(sc) ||
+        !cJSON_IsArray(dl) || !cJSON_IsArray(sh))
+        return sf_errf(err, "gbdt model: tree %d lacks its node arrays", ti);
+    int n = cJSON_GetArraySize(lc);
+    if (n <= 0 || cJSON_GetArraySize(rc) != n || cJSON_GetArraySize(si) != n ||
+        cJSON_GetArraySize(sc) != n || cJSON_GetArraySize(dl) != n || cJSON_GetArraySize(sh) != n)
+        return sf_errf(err, "gbdt model: tree %d has node arrays of different lengths", ti);
+    rawtree rt = {n,
+                  malloc((size_t)n * sizeof(int)),
+                  malloc((size_t)n * sizeof(int)),
+                  malloc((size_t)n * sizeof(int)),
+                  malloc((size_t)n),
+                  malloc((size_t)n * sizeof(double)),
+                  malloc((size_t)n * sizeof(double)),
+                  malloc((size_t)n * sizeof(double))};
+    int *order = malloc((size_t)n * sizeof *order), *pos = malloc((size_t)n * sizeof *pos);
+    int rcode = -1;
+    if (!rt.l || !rt.r || !rt.feat || !rt.dl || !rt.cond || !rt.cover || !rt.expect || !order ||
+        !pos) {
+        sf_errf(err, "gbdt model: out of memory");
+        goto out;
+    }
+    const cJSON *a = lc->child, *b = rc->child, *c = si->child, *d = sc->child, *e = dl->child,
+                *h = sh->child;
+    for (int i = 0; i < n; i++) {
+        rt.l[i] = (int)num(a);
+        rt.r[i] = (int)num(b);
+        rt.feat[i] = (int)num(c);
+        rt.cond[i] = (float)num(d);
+        rt.dl[i] = num(e) != 0;
+        rt.cover[i] = num(h);
+        if (rt.l[i] >= 0 && (rt.l[i] >= n || rt.r[i] < 0 || rt.r[i] >= n || rt.l[i] <= i ||
+                             rt.r[i] <= i || rt.feat[i] < 0 || rt.feat[i] >= n_features)) {
+            sf_errf(err,
+                    "gbdt model: tree %d node %d is corrupt (children %d/%d, feature %d of %d)", ti,
+                    i, rt.l[i], rt.r[i], rt.feat[i], n_features);
+            goto out;
+        }
+        a = a->next, b = b->next, c = c->next, d = d->next, e = e->next, h = h->next;
+    }
+    raw_expect(&rt);
+    /* breadth-first layout: order[k] = raw id placed at slot k */
+    int placed = 1, head = 0;
+    order[0] = 0;
+    for (int i = 0; i < n; i++)
+        pos[i] = -1;
+    pos[0] = 0;
+    while (head < placed) {
+        int u = order[head++];
+        if (rt.l[u] < 0)
+            continue;
+        if (placed + 2 > n || pos[rt.l[u]] >= 0 || pos[rt.r[u]] >= 0) {
+            sf_errf(err, "gbdt model: tree %d is not a tree", ti);
+            goto out;
+        }
+        pos[rt.l[u]] = placed;
+        order[placed++] = rt.l[u];
+        pos[rt.r[u]] = placed;
+        order[placed++] = rt.r[u];
+    }
+    if (*n_nodes + (size_t)placed > *cap) {
+        size_t nc = *cap ? *cap : 1024;
+        while (nc < *n_nodes + (size_t)placed)
+            nc *= 2;
+        sf_tnode *p = realloc(*nodes, nc * sizeof *p);
+        if (!p) {
+            sf_errf(err, "gbdt model: out of memory");
+            goto out;
+        }
+        *nodes = p;
+        *cap = nc;
+    }
+    size_t base = *n_nodes;
+    for (int k = 0; k < placed; k++) {
+        int u = order[k];
+        sf_tnode *nd = &(*nodes)[base + (size_t)k];
+        memset(nd, 0, sizeof *nd);
+        nd->delta = 0;
+        if (rt.l[u] < 0) {
+            nd->feat = -1;
+            nd->thr = (float)rt.cond[u];
+            nd->left = -1;
+        } else {
+            nd->feat = (int16_t)rt.feat[u];
+            nd->thr = (float)rt.cond[u];
+            nd->default_left = rt.dl[u];
+            nd->left = (int32_t)(base + (size_t)pos[rt.l[u]]);
+        }
+    }
+    for (int k = 0; k < placed; k++) {
+        int u = order[k];
+        if (rt.l[u] < 0)
+            continue;
+        (*nodes)[base + (size_t)pos[rt.l[u]]].delta = (float)(rt.expect[rt.l[u]] - rt.expect[u]);
+        (*nodes)[base + (size_t)pos[rt.r[u]]].delta = (float)(rt.expect[rt.r[u]] - rt.expect[u]);
+    }
+    *root_expect = rt.expect[0];
+    *n_nodes += (size_t)placed;
+    rcode = 0;
+out:
+    raw_free(&rt);
+    free(order);
+    free(pos);
+    return rcode;
+}
+
+sf_forest *sf_forest_from_json(const char *json, size_t len, int n_features, sf_err *err)
+{
+    cJSON *root = cJSON_ParseWithLength(json, len);
+    if (!root) {
+        sf_errf(err, "gbdt model: JSON does not parse");
+        return NULL;
+    }
+    sf_forest *f = calloc(1, sizeof *f);
+    size_t cap = 0;
+    if (!f) {
+        cJSON_Delete(root);
+        sf_errf(err, "gbdt model: out of memory");
+        return NULL;
+    }
+    f->n_features = n_features;
+    static const char *const k_trees[] = {"learner", "gradient_booster", "model", "trees", NULL};
+    static const char *const k_base[] = {"learner", "learner_model_param", "base_score", NULL};
+    static const char *const k_obj[] = {"learner", "objective", "name", NULL};
+    static const char *const k_nf[] = {"learner", "learner_model_param", "num_feature", NULL};
+    const cJSON *trees = path(root, k_trees);
+    const cJSON *obj = path(root, k_obj);
+    double base = num(path(root, k_base));
+    double nf = num(path(root, k_nf));
+    if (!cJSON_IsArray(trees) || !cJSON_IsString(obj) || isnan(base)) {
+        sf_errf(err, "gbdt model: JSON lacks trees, objective or base_score");
+        goto fail;
+    }
+    if (!isnan(nf) && (int)nf > n_features) {
+        sf_errf(err, "gbdt model: model has %d features, spec has %d", (int)nf, n_features);
+        goto fail;
+    }
+    if (strcmp(obj->valuestring, "binary:logistic") == 0) {
+        f->logistic = 1;
+        if (!(base > 0 && base < 1)) {
+            sf_errf(err, "gbdt model: logistic base_score %g out of (0,1)", base);
+            goto fail;
+        }
+        f->base_margin = log(base / (1 - base));
+    } else if (strcmp(obj->valuestring, "reg:squarederror") == 0) {
+        f->base_margin = base;
+    } else {
+        sf_errf(err, "gbdt model: unsupported objective '%s'", obj->valuestring);
+        goto fail;
+    }
+    f->n_trees = cJSON_GetArraySize(trees);
+    f->root = malloc((size_t)(f->n_trees ? f->n_trees : 1) * sizeof *f->root);
+    if (!f->root) {
+        sf_errf(err, "gbdt model: out of memory");
+        goto fail;
+    }
+    int ti = 0;
+    f->bias = f->base_margin;
+    for (const cJSON *t = trees->child; t; t = t->next, ti++) {
+        double e0 = 0;
+        f->root[ti] = (int32_t)f->n_nodes;
+        if (read_tree(t, &f->nodes, &f->n_nodes, &cap, n_features, &e0, err, ti) < 0)
+            goto fail;
+        f->bias += e0;
+    }
+    cJSON_Delete(root);
+    return f;
+fail:
+    cJSON_Delete(root);
+    sf_forest_free(f);
+    return NULL;
+}
+
+static inline int32_t step(const sf_tnode *nd, const float *row)
+{
+    float v = row[nd->feat];
+    int right = isnan(v) ? !nd->default_left : !(v < nd->thr);
+    return nd->left + right;
+}
+
+#define BLOCK 64
+
+void sf_forest_margin(const sf_forest *f, const float *x, size_t n, size_t d, double *out)
+{
+    const sf_tnode *nodes = f->nodes;
+    for (size_t b0 = 0; b0 < n; b0 += BLOCK) {
+        size_t b1 = b0 + BLOCK < n ? b0 + BLOCK : n;
+        for (size_t i = b0; i < b1; i++)
+            out[i] = f->base_margin;
+        for (int t = 0; t < f->n_trees; t++) {
+            int32_t r = f->root[t];
+            for (size_t i = b0; i < b1; i++) {
+                const float *row = x + i * d;
+                int32_t k = r;
+                while (nodes[k].feat >= 0)
+                    k = step(&nodes[k], row);
+                out[i] += nodes[k].thr;
+            }
+        }
+    }
+}
+
+double sf_forest_contrib(const sf_forest *f, const float *row, double *contrib)
+{
+    const sf_tnode *nodes = f->nodes;
+    double m = f->base_margin;
+    for (int t = 0; t < f->n_trees; t++) {
+        int32_t k = f->root[t];
+        while (nodes[k].feat >= 0) {
+            int32_t c = step(&nodes[k], row);
+            contrib[nodes[k].feat] += nodes[c].delta;
+            k = c;
+        }
+        m += nodes[k].thr;
+    }
+    return m;
+}

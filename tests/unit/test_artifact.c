@@ -1,0 +1,247 @@
+/*
+ * test_artifact.c - a trained model as bytes and back: identical predictions
+ * after a round trip (gbdt and ridge, history snapshot included), releases,
+ * and each rejection with its message: bad magic, truncated, checksum,
+ * unknown algorithm, feature spec hash mismatch.
+ */
+#include "testutil.h"
+
+#include <math.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "satisfy/lifecycle.h"
+#include "satisfy/model.h"
+
+/* Synthetic rows of the seed spec (12 inputs): label depends on x0, x1 and
+ * on whether x2 is missing; row i belongs to order i purchased at time i. */
+static uint64_t rng_state = 88172645463325252ULL;
+static double urand(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return (double)(rng_state >> 11) / 9007199254740992.0;
+}
+
+static void synth(sf_examples *ex, size_t n, double noise)
+{
+    memset(ex, 0, sizeof *ex);
+    ex->spec = sf_spec_seed();
+    ex->d = 12;
+    ex->n = n;
+    ex->x = malloc(n * 12 * sizeof *ex->x);
+    ex->label = malloc(n * sizeof *ex->label);
+    ex->stage = malloc(n * sizeof *ex->stage);
+    ex->purchase = malloc(n * sizeof *ex->purchase);
+    ex->event_time = malloc(n * sizeof *ex->event_time);
+    ex->order = malloc(n * sizeof *ex->order);
+    for (size_t i = 0; i < n; i++) {
+        float *r = ex->x + i * 12;
+        for (int j = 0; j < 12; j++)
+            r[j] = (float)(urand() * 4 - 2);
+        if (urand() < 0.2)
+            r[2] = NAN;
+        double y = 3.2 + 0.8 * r[0] - 0.5 * r[1] + (isnan(r[2]) ? -0.7 : 0) +
+                   noise * (urand() - 0.5) * 3.4;
+        y = floor(y + 0.5);
+        ex->label[i] = (float)(y < 1 ? 1 : y > 5 ? 5 : y);
+        ex->stage[i] = SF_STAGE_PURCHASED;
+        ex->purchase[i] = ex->event_time[i] = (int64_t)i;
+        ex->order[i] = i;
+    }
+}
+
+/* Re-signs an edited artifact (header layout of lib/artifact.c). */
+static void resign(uint8_t *buf, size_t len)
+{
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    unsigned int n;
+    EVP_DigestInit_ex(c, EVP_sha256(), NULL);
+    EVP_DigestUpdate(c, buf, 64);
+    EVP_DigestUpdate(c, buf + 96, len - 96);
+    EVP_DigestFinal_ex(c, buf + 64, &n);
+    EVP_MD_CTX_free(c);
+}
+
+static void roundtrip(sf_algo algo)
+{
+    sf_examples ex, te;
+    synth(&ex, 3000, 0.5);
+    synth(&te, 500, 0.5);
+    sf_model *m, *l;
+    sf_err err;
+    assert_int_equal(sf_model_train(algo, &ex, NULL, NULL, &m, &err), 0);
+    sf_model_set_window(m, 1000, 2000);
+    assert_int_equal(sf_model_set_metrics(m, "{\"rmse\":1.5}", &err), 0);
+    sf_history *h = sf_history_new();
+    assert_int_equal(sf_model_set_history(m, h, &err), 0);
+    sf_history_free(h);
+    uint8_t *buf;
+    size_t len;
+    assert_int_equal(sf_model_save(m, &buf, &len, &err), 0);
+    char hash[17];
+    sf_spec_hash(sf_spec_seed(), hash);
+    assert_int_equal(sf_model_load(buf, len, hash, &l, &err), 0);
+    const sf_model_info *a = sf_model_get_info(m), *b = sf_model_get_info(l);
+    assert_int_equal(a->algo, b->algo);
+    assert_int_equal(a->prob, b->prob);
+    assert_int_equal(a->rounds, b->rounds);
+    assert_true(b->train_from == 1000 && b->train_to == 2000);
+    assert_string_equal(sf_model_metrics(l), "{\"rmse\":1.5}");
+    assert_non_null(sf_model_history(l));
+    double *s1 = malloc(te.n * 8), *s2 = malloc(te.n * 8), *p1 = malloc(te.n * 8),
+           *p2 = malloc(te.n * 8);
+    sf_model_predict(m, te.x, te.n, s1, p1);
+    sf_model_predict(l, te.x, te.n, s2, p2);
+    assert_memory_equal(s1, s2, te.n * 8);
+    assert_memory_equal(p1, p2, te.n * 8);
+
+    /* release wrap and unwrap; corrupted payload rejected */
+    sf_model_release r;
+    assert_int_equal(sf_model_release_make(m, 7, 123, &r, &err), 0);
+    assert_string_equal(r.algorithm, sf_algo_name(algo));
+    assert_string_equal(r.spec_hash, hash);
+    sf_model *k;
+    assert_int_equal(sf_model_from_release(&r, &k, &err), 0);
+    sf_model_free(k);
+    ((uint8_t *)r.payload)[r.payload_len / 2] ^= 1;
+    assert_int_equal(sf_model_from_release(&r, &k, &err), -1);
+    assert_non_null(strstr(err.msg, "checksum mismatch"));
+    sf_model_release_clear(&r);
+
+    free(s1), free(s2), free(p1), free(p2), free(buf);
+    sf_model_free(m);
+    sf_model_free(l);
+    sf_examples_free(&ex);
+    sf_examples_free(&te);
+}
+
+static void test_roundtrip_gbdt(void **state)
+{
+    (void)state;
+    roundtrip(SF_ALGO_GBDT);
+}
+
+static void test_roundtrip_ridge(void **state)
+{
+    (void)state;
+    roundtrip(SF_ALGO_RIDGE);
+}
+
+static void test_rejections(void **state)
+{
+    (void)state;
+    sf_examples ex;
+    synth(&ex, 2000, 0.5);
+    sf_model *m, *l = NULL;
+    sf_err err;
+    assert_int_equal(sf_model_train(SF_ALGO_GBDT, &ex, NULL, NULL, &m, &err), 0);
+    uint8_t *buf;
+    size_t len;
+    assert_int_equal(sf_model_save(m, &buf, &len, &err), 0);
+    uint8_t *c = malloc(len);
+
+    memcpy(c, buf, len);
+    c[0] = 'X';
+    assert_int_equal(sf_model_load(c, len, NULL, &l, &err), -1);
+    assert_non_null(strstr(err.msg, "not a satisfy model artifact"));
+
+    assert_int_equal(sf_model_load(buf, len - 10, NULL, &l, &err), -1);
+    assert_non_null(strstr(err.msg, "truncated"));
+    assert_int_equal(sf_model_load(buf, 40, NULL, &l, &err), -1);
+    assert_non_null(strstr(err.msg, "truncated"));
+
+    memcpy(c, buf, len);
+    c[len - 5] ^= 0x40;
+    assert_int_equal(sf_model_load(c, len, NULL, &l, &err), -1);
+    assert_non_null(strstr(err.msg, "checksum mismatch"));
+
+    memcpy(c, buf, len);
+    memcpy(c + 16, "forest\0\0", 8);
+    resign(c, len);
+    assert_int_equal(sf_model_load(c, len, NULL, &l, &err), -1);
+    assert_non_null(strstr(err.msg, "unknown algorithm 'forest'"));
+
+    memcpy(c, buf, len);
+    memcpy(c + 32, "0123456789abcdef", 16);
+    resign(c, len);
+    assert_int_equal(sf_model_load(c, len, NULL, &l, &err), -1);
+    assert_non_null(strstr(err.msg, "feature spec hash mismatch"));
+
+    char full[17];
+    sf_spec_hash(sf_spec_full(), full);
+    assert_int_equal(sf_model_load(buf, len, full, &l, &err), -1);
+    assert_non_null(strstr(err.msg, "feature spec hash mismatch"));
+
+    /* a re-signed artifact with an inconsistent body length is refused */
+    memcpy(c, buf, len);
+    c[48] ^= 0x01;
+    resign(c, len);
+    assert_int_equal(sf_model_load(c, len, NULL, &l, &err), -1);
+    assert_non_null(strstr(err.msg, "corrupt"));
+    assert_null(l);
+
+    free(c);
+    free(buf);
+    sf_model_free(m);
+    sf_examples_free(&ex);
+}
+
+/* Size of a model trained on the real sample (with its history): well under
+ * Kafka's 1 MB message limit. */
+static void test_real_size(void **state)
+{
+    (void)state;
+    const char *dir = tu_olist_dir();
+    if (!dir)
+        return;
+    sf_dataset ds;
+    sf_load_opts o = {0};
+    FILE *devnull = fopen("/dev/null", "w");
+    o.report = devnull;
+    sf_err err;
+    assert_int_equal(sf_dataset_load(&ds, dir, &o, &err), 0);
+    sf_examples ex;
+    sf_history *h;
+    assert_int_equal(
+        sf_examples_build(&ex, &ds, sf_spec_full(), SF_TIME_NONE, SF_TIME_NONE, &h, &err), 0);
+    sf_model *m, *l;
+    assert_int_equal(sf_model_train(SF_ALGO_GBDT, &ex, NULL, NULL, &m, &err), 0);
+    assert_int_equal(sf_model_set_history(m, h, &err), 0);
+    uint8_t *buf;
+    size_t len;
+    assert_int_equal(sf_model_save(m, &buf, &len, &err), 0);
+    print_message("artifact: %zu bytes (%zu sellers, %zu customers)\n", len, sf_history_sellers(h),
+                  sf_history_customers(h));
+    assert_true(len < 1000000);
+    assert_int_equal(sf_model_load(buf, len, NULL, &l, &err), 0);
+    /* the scorer computes the same row from the shipped history */
+    size_t last = ex.n - 1;
+    const sf_order *ord = &ds.orders[ex.order[last]];
+    sf_order_event ev;
+    assert_int_equal(sf_lifecycle_event(ord, ex.stage[last], &ev), 0);
+    sf_prediction pr;
+    sf_model_score_event(l, &ev, &pr);
+    assert_true(pr.score >= 1 && pr.score <= 5 && pr.n_reasons > 0);
+    free(buf);
+    sf_model_free(m);
+    sf_model_free(l);
+    sf_history_free(h);
+    sf_examples_free(&ex);
+    sf_dataset_free(&ds);
+    fclose(devnull);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_roundtrip_gbdt),
+        cmocka_unit_test(test_roundtrip_ridge),
+        cmocka_unit_test(test_rejections),
+        cmocka_unit_test(test_real_size),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,272 @@
+/*
+ * test_gbdt.c - the XGBoost learner and our own trees: our predictions equal
+ * XGBoost's (1e-5, missing values included), path attributions sum to the
+ * prediction, reasons are the largest contributions, early stopping works,
+ * the probability method is chosen and recorded, and on the real sample
+ * (OLIST_DIR) the delivered-stage model beats the mean.
+ */
+#include "testutil.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "satisfy/metrics.h"
+#include "satisfy/model.h"
+
+/* Synthetic rows of the seed spec (12 inputs): label depends on x0, x1 and
+ * on whether x2 is missing; row i belongs to order i purchased at time i. */
+static uint64_t rng_state = 88172645463325252ULL;
+static double urand(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return (double)(rng_state >> 11) / 9007199254740992.0;
+}
+
+static void synth(sf_examples *ex, size_t n, double noise)
+{
+    memset(ex, 0, sizeof *ex);
+    ex->spec = sf_spec_seed();
+    ex->d = 12;
+    ex->n = n;
+    ex->x = malloc(n * 12 * sizeof *ex->x);
+    ex->label = malloc(n * sizeof *ex->label);
+    ex->stage = malloc(n * sizeof *ex->stage);
+    ex->purchase = malloc(n * sizeof *ex->purchase);
+    ex->event_time = malloc(n * sizeof *ex->event_time);
+    ex->order = malloc(n * sizeof *ex->order);
+    for (size_t i = 0; i < n; i++) {
+        float *r = ex->x + i * 12;
+        for (int j = 0; j < 12; j++)
+            r[j] = (float)(urand() * 4 - 2);
+        if (urand() < 0.2)
+            r[2] = NAN;
+        double y = 3.2 + 0.8 * r[0] - 0.5 * r[1] + (isnan(r[2]) ? -0.7 : 0) +
+                   noise * (urand() - 0.5) * 3.4;
+        y = floor(y + 0.5);
+        ex->label[i] = (float)(y < 1 ? 1 : y > 5 ? 5 : y);
+        ex->stage[i] = SF_STAGE_PURCHASED;
+        ex->purchase[i] = ex->event_time[i] = (int64_t)i;
+        ex->order[i] = i;
+    }
+}
+
+static sf_model *train_synth(sf_examples *ex, size_t n, double noise, sf_model_params *p)
+{
+    synth(ex, n, noise);
+    sf_model *m = NULL;
+    sf_err err;
+    int rc = sf_model_train(SF_ALGO_GBDT, ex, NULL, p, &m, &err);
+    if (rc != 0)
+        fail_msg("%s", err.msg);
+    return m;
+}
+
+static void test_trees_match_xgboost(void **state)
+{
+    (void)state;
+    sf_examples ex, te;
+    sf_model *m = train_synth(&ex, 4000, 0.5, NULL);
+    synth(&te, 2000, 0.5);
+    for (size_t i = 0; i < te.n; i += 7) /* more missing values, in every column */
+        te.x[i * 12 + i % 12] = NAN;
+    float *ref = malloc(te.n * sizeof *ref);
+    double *contrib = malloc(12 * sizeof *contrib);
+    sf_err err;
+    assert_int_equal(sf_model_predict_xgboost(m, te.x, te.n, ref, &err), 0);
+    double *s = malloc(te.n * sizeof *s);
+    sf_model_predict(m, te.x, te.n, s, NULL);
+    const sf_model_info *in = sf_model_get_info(m);
+    assert_true(in->rounds > 5);
+    size_t differ = 0;
+    for (size_t i = 0; i < te.n; i++) {
+        double r = ref[i] < 1 ? 1 : ref[i] > 5 ? 5 : ref[i];
+        if (fabs(s[i] - r) > 1e-5)
+            differ++;
+        /* attributions + bias = raw prediction */
+        double bias, sum = 0;
+        sf_model_contributions(m, te.x + i * 12, contrib, &bias);
+        for (int j = 0; j < 12; j++)
+            sum += contrib[j];
+        assert_true(fabs(bias + sum - ref[i]) < 1e-4);
+    }
+    assert_int_equal(differ, 0);
+    /* the informative inputs get most of the credit */
+    double tot[12] = {0};
+    for (size_t i = 0; i < te.n; i++) {
+        double bias;
+        sf_model_contributions(m, te.x + i * 12, contrib, &bias);
+        for (int j = 0; j < 12; j++)
+            tot[j] += fabs(contrib[j]);
+    }
+    for (int j = 3; j < 12; j++)
+        assert_true(tot[0] > 3 * tot[j] && tot[1] > 2 * tot[j]);
+    free(ref);
+    free(s);
+    free(contrib);
+    sf_model_free(m);
+    sf_examples_free(&ex);
+    sf_examples_free(&te);
+}
+
+static void test_reasons(void **state)
+{
+    (void)state;
+    sf_examples ex, te;
+    sf_model *m = train_synth(&ex, 3000, 0.3, NULL);
+    synth(&te, 200, 0.3);
+    double *s = malloc(te.n * sizeof *s), *p = malloc(te.n * sizeof *p);
+    double *s2 = malloc(te.n * sizeof *s2), *p2 = malloc(te.n * sizeof *p2);
+    sf_reason *r = malloc(te.n * SF_REASONS * sizeof *r);
+    int *nr = malloc(te.n * sizeof *nr);
+    sf_model_explain(m, te.x, te.n, s, p, r, nr);
+    sf_model_predict(m, te.x, te.n, s2, p2);
+    double contrib[12], bias;
+    for (size_t i = 0; i < te.n; i++) {
+        assert_true(s[i] == s2[i] && p[i] == p2[i]);
+        assert_true(p[i] >= 0 && p[i] <= 1);
+        assert_true(nr[i] >= 1 && nr[i] <= SF_REASONS);
+        sf_model_contributions(m, te.x + i * 12, contrib, &bias);
+        for (int k = 0; k < nr[i]; k++) {
+            const sf_reason *q = &r[i * SF_REASONS + k];
+            int j = sf_spec_index(sf_spec_seed(), q->feature);
+            assert_true(j >= 0);
+            assert_true(fabs(contrib[j] - q->contribution) < 1e-12);
+            assert_true(isnan(q->value) ? isnan(te.x[i * 12 + j]) : q->value == te.x[i * 12 + j]);
+            if (k > 0)
+                assert_true(fabs(q->contribution) <= fabs(r[i * SF_REASONS + k - 1].contribution));
+            /* nothing outside the top is larger */
+            for (int o = 0; o < 12; o++) {
+                int in_top = 0;
+                for (int t = 0; t < nr[i]; t++)
+                    in_top |= sf_spec_index(sf_spec_seed(), r[i * SF_REASONS + t].feature) == o;
+                if (!in_top)
+                    assert_true(fabs(contrib[o]) <=
+                                fabs(r[i * SF_REASONS + nr[i] - 1].contribution));
+            }
+        }
+    }
+    /* a row with a high x0 is pushed up by payment_sequential */
+    float row[12] = {1.9f, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+    sf_model_explain(m, row, 1, s, p, r, nr);
+    assert_string_equal(r[0].feature, "payment_sequential");
+    assert_true(r[0].contribution > 0);
+    row[0] = -1.9f;
+    sf_model_explain(m, row, 1, s, p, r, nr);
+    assert_string_equal(r[0].feature, "payment_sequential");
+    assert_true(r[0].contribution < 0);
+    free(s), free(p), free(s2), free(p2), free(r), free(nr);
+    sf_model_free(m);
+    sf_examples_free(&ex);
+    sf_examples_free(&te);
+}
+
+static void test_early_stopping_and_prob(void **state)
+{
+    (void)state;
+    sf_model_params p;
+    sf_model_params_default(&p);
+    p.rounds = 300;
+    p.eta = 0.3;
+    p.early_stopping = 5;
+    sf_examples ex;
+    sf_model *m = train_synth(&ex, 2000, 1.0, &p);
+    const sf_model_info *in = sf_model_get_info(m);
+    assert_true(in->rounds > 0 && in->rounds < 300);
+    assert_true(in->prob == SF_PROB_OBJECTIVE || in->prob == SF_PROB_CALIBRATION);
+    assert_false(isnan(in->auc_objective));
+    assert_false(isnan(in->auc_calibration));
+    double best = in->auc_objective > in->auc_calibration ? in->auc_objective : in->auc_calibration;
+    assert_true((in->prob == SF_PROB_OBJECTIVE ? in->auc_objective : in->auc_calibration) == best);
+    assert_true(best > 0.75);
+    assert_true(in->n_valid > 0 && in->n_train + in->n_valid == ex.n);
+    sf_model_free(m);
+    sf_examples_free(&ex);
+
+    /* forced calibration: p falls as the score rises */
+    p.prob = SF_PROB_CALIBRATION;
+    m = train_synth(&ex, 2000, 0.5, &p);
+    assert_int_equal(sf_model_get_info(m)->prob, SF_PROB_CALIBRATION);
+    assert_true(isnan(sf_model_get_info(m)->auc_objective));
+    float rows[24] = {0};
+    rows[0] = -1.9f;
+    rows[12] = 1.9f;
+    double s[2], pr[2];
+    sf_model_predict(m, rows, 2, s, pr);
+    assert_true(s[0] < s[1] && pr[0] > pr[1]);
+    sf_model_free(m);
+    sf_examples_free(&ex);
+
+    sf_err err;
+    synth(&ex, 5, 0.5);
+    assert_int_equal(sf_model_train(SF_ALGO_GBDT, &ex, NULL, NULL, &m, &err), -1);
+    assert_non_null(strstr(err.msg, "at least 10 training rows"));
+    assert_int_equal(sf_algo_parse("forest", &(sf_algo){0}, &err), -1);
+    assert_non_null(strstr(err.msg, "unknown algorithm 'forest'"));
+    sf_examples_free(&ex);
+}
+
+/* Real sample: time-ordered 80/20 split, delivered stage beats the mean. */
+static void test_real_sample(void **state)
+{
+    (void)state;
+    const char *dir = tu_olist_dir();
+    if (!dir)
+        return; /* the synthetic tests above cover the learner */
+    sf_dataset ds;
+    sf_load_opts o = {0};
+    FILE *devnull = fopen("/dev/null", "w");
+    o.report = devnull;
+    sf_err err;
+    assert_int_equal(sf_dataset_load(&ds, dir, &o, &err), 0);
+    sf_examples ex, tr, ho;
+    assert_int_equal(
+        sf_examples_build(&ex, &ds, sf_spec_full(), SF_TIME_NONE, SF_TIME_NONE, NULL, &err), 0);
+    assert_true(sf_examples_time_split(&ex, 0.2, &tr, &ho, &err) != SF_TIME_NONE);
+    sf_model *m;
+    assert_int_equal(sf_model_train(SF_ALGO_GBDT, &tr, NULL, NULL, &m, &err), 0);
+    size_t *idx, n = sf_examples_stage_rows(&ho, SF_STAGE_DELIVERED, &idx);
+    assert_true(n > 1000);
+    double *lab = malloc(n * sizeof *lab), *s = malloc(n * sizeof *s), *p = malloc(n * sizeof *p);
+    double *ps = malloc(n * sizeof *ps), *mean = malloc(n * sizeof *mean);
+    float *rows = malloc(n * ex.d * sizeof *rows);
+    double mu = 0;
+    for (size_t i = 0; i < tr.n; i++)
+        mu += tr.label[i];
+    mu /= (double)tr.n;
+    for (size_t i = 0; i < n; i++) {
+        memcpy(rows + i * ex.d, ho.x + idx[i] * ex.d, ex.d * sizeof *rows);
+        lab[i] = ho.label[idx[i]];
+        mean[i] = mu;
+    }
+    sf_model_predict(m, rows, n, s, p);
+    sf_metrics mg, mm;
+    assert_int_equal(sf_metrics_compute(lab, s, p, n, &mg, &err), 0);
+    assert_int_equal(sf_metrics_compute(lab, mean, NULL, n, &mm, &err), 0);
+    print_message("delivered: gbdt rmse %.4f auc %.4f, mean rmse %.4f (n %zu, %d rounds)\n",
+                  mg.rmse, mg.auc, mm.rmse, n, sf_model_get_info(m)->rounds);
+    assert_true(mg.rmse < mm.rmse);
+    assert_true(mg.auc > 0.62);
+    (void)ps;
+    free(lab), free(s), free(p), free(ps), free(mean), free(rows), free(idx);
+    sf_model_free(m);
+    sf_examples_free(&ex);
+    sf_examples_free(&tr);
+    sf_examples_free(&ho);
+    sf_dataset_free(&ds);
+    fclose(devnull);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_trees_match_xgboost),
+        cmocka_unit_test(test_reasons),
+        cmocka_unit_test(test_early_stopping_and_prob),
+        cmocka_unit_test(test_real_sample),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
