@@ -1,0 +1,329 @@
+/*
+ * producer.c - satisfy-producer: replays the Olist history into Kafka.
+ *
+ * A thin main over libsatisfy: load the tables (olist.h), build the lifecycle
+ * and review events in event-time order (lifecycle.h), and run the replay
+ * loop (replay.h) on an idempotent producer configured from --brokers and
+ * -X key=value. Prints a progress line on a terminal and a summary at the
+ * end; exits non-zero if any message was not delivered.
+ */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "satisfy/codec.h"
+#include "satisfy/kafka.h"
+#include "satisfy/lifecycle.h"
+#include "satisfy/olist.h"
+#include "satisfy/replay.h"
+
+#define MAX_PROPS 256
+
+static volatile sig_atomic_t stop_flag;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_flag = 1;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: satisfy-producer --brokers LIST --data DIR [options]\n"
+               "\n"
+               "Replays the Olist tables in DIR as order lifecycle events (satisfy.orders)\n"
+               "and review events (satisfy.reviews), key = order_id, message timestamp =\n"
+               "event time, in event-time order.\n"
+               "\n"
+               "  --brokers LIST        bootstrap servers (satisfy-broker's first line, or Kafka)\n"
+               "  --data DIR            directory of the Olist .csv or .csv.gz files\n"
+               "  --speed X             0 = as fast as possible (default); 86400 = one day of\n"
+               "                        history per second; gaps longer than 1 s are cut\n"
+               "  --from T, --to T      only events with T_from <= time < T_to\n"
+               "                        (\"YYYY-MM-DD\" or \"YYYY-MM-DD HH:MM:SS\")\n"
+               "  --max-events N        stop after N events\n"
+               "  --format avro|json    Avro with Confluent framing (default), or JSON\n"
+               "  --strict              fail on the first bad input row (default: skip, count)\n"
+               "  --connect-timeout S   fail if the brokers cannot be reached in S s (default 10)\n"
+               "  --flush-timeout S     final wait for delivery reports (default 60)\n"
+               "  --no-progress         no progress line, even on a terminal\n"
+               "  -X key=value          librdkafka property, passed through (repeatable)\n"
+               "  --help                this text\n"
+               "\n"
+               "Defaults (override with -X):");
+    for (int i = 0; sf_replay_props[i]; i++)
+        fprintf(f, " %s", sf_replay_props[i]);
+    fprintf(f, "\nExit status: 0 all delivered, 1 error or undelivered messages, 2 usage,\n"
+               "130 stopped by SIGINT/SIGTERM after flushing what was produced.\n");
+}
+
+static int parse_time(const char *opt, const char *s, int64_t *out)
+{
+    if (sf_time_parse(s, out) != 0) {
+        fprintf(stderr,
+                "satisfy-producer: %s %s: expected \"YYYY-MM-DD\" or \"YYYY-MM-DD HH:MM:SS\"\n",
+                opt, s);
+        return -1;
+    }
+    return 0;
+}
+
+static int parse_num(const char *opt, const char *s, double min, double *out)
+{
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || *end || !(v >= min) || v > 1e15) {
+        fprintf(stderr, "satisfy-producer: %s %s: expected a number >= %g\n", opt, s, min);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static void progress_line(const sf_replay_progress *p, void *arg)
+{
+    (void)arg;
+    char t[32];
+    sf_time_format(p->event_time, t, sizeof t);
+    double rate = p->elapsed > 0 ? p->produced / p->elapsed : 0;
+    fprintf(stderr, "\r%12llu events  %9.0f ev/s  delivered %12llu  event time %s\033[K",
+            (unsigned long long)p->produced, rate, (unsigned long long)p->delivered,
+            t[0] ? t : "-");
+    fflush(stderr);
+}
+
+static void summary(const sf_replay_result *r, const sf_kafka_stats *st)
+{
+    uint64_t prod_orders = 0;
+    uint64_t deliv_orders = 0, fail_orders = 0;
+    for (int s = 0; s < SF_STAGE_COUNT; s++) {
+        prod_orders += r->produced[s];
+        deliv_orders += st->delivered[s];
+        fail_orders += st->failed[s];
+    }
+    const int rv = SF_REPLAY_SLOT_REVIEW;
+    uint64_t total = prod_orders + r->produced[rv];
+    char a[32], b[32];
+    sf_time_format(r->first_time, a, sizeof a);
+    sf_time_format(r->last_time, b, sizeof b);
+    printf("summary:\n");
+    printf("  %-16s %10llu produced %10llu delivered %6llu failed\n", SF_TOPIC_ORDERS,
+           (unsigned long long)prod_orders, (unsigned long long)deliv_orders,
+           (unsigned long long)fail_orders);
+    for (int s = 0; s < SF_STAGE_COUNT; s++)
+        printf("    %-14s %10llu produced %10llu delivered %6llu failed\n",
+               sf_stage_name((sf_stage)s), (unsigned long long)r->produced[s],
+               (unsigned long long)st->delivered[s], (unsigned long long)st->failed[s]);
+    printf("  %-16s %10llu produced %10llu delivered %6llu failed\n", SF_TOPIC_REVIEWS,
+           (unsigned long long)r->produced[rv], (unsigned long long)st->delivered[rv],
+           (unsigned long long)st->failed[rv]);
+    printf("  failures: %llu", (unsigned long long)sf_kafka_stats_failed(st));
+    if (sf_kafka_stats_failed(st))
+        printf(" (first: %s)", st->first_failure);
+    if (r->undelivered)
+        printf(", %llu still in flight after the flush timeout",
+               (unsigned long long)r->undelivered);
+    printf("\n  event time: %s .. %s\n", a[0] ? a : "-", b[0] ? b : "-");
+    printf("  elapsed: %.3f s, rate: %.0f events/s, %.1f MB\n", r->elapsed,
+           r->elapsed > 0 ? total / r->elapsed : 0.0, r->bytes / 1e6);
+    fflush(stdout);
+}
+
+int main(int argc, char **argv)
+{
+    const char *brokers = NULL, *data = NULL;
+    double speed = 0, max_events = 0, connect_s = 10, flush_s = 60;
+    int64_t from = SF_TIME_NONE, to = SF_TIME_NONE;
+    sf_replay_format format = SF_FORMAT_AVRO;
+    int strict = 0, no_progress = 0;
+    const char *props[MAX_PROPS];
+    int n_props = 0;
+    for (int i = 0; sf_replay_props[i]; i++)
+        props[n_props++] = sf_replay_props[i];
+
+    enum { O_FROM = 256, O_TO, O_MAX, O_FORMAT, O_STRICT, O_CONNECT, O_FLUSH, O_NOPROG };
+    static const struct option lopts[] = {
+        {"brokers", required_argument, NULL, 'b'},
+        {"data", required_argument, NULL, 'd'},
+        {"speed", required_argument, NULL, 's'},
+        {"from", required_argument, NULL, O_FROM},
+        {"to", required_argument, NULL, O_TO},
+        {"max-events", required_argument, NULL, O_MAX},
+        {"format", required_argument, NULL, O_FORMAT},
+        {"strict", no_argument, NULL, O_STRICT},
+        {"connect-timeout", required_argument, NULL, O_CONNECT},
+        {"flush-timeout", required_argument, NULL, O_FLUSH},
+        {"no-progress", no_argument, NULL, O_NOPROG},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int c;
+    while ((c = getopt_long(argc, argv, "b:d:s:X:h", lopts, NULL)) != -1) {
+        switch (c) {
+        case 'b':
+            brokers = optarg;
+            break;
+        case 'd':
+            data = optarg;
+            break;
+        case 's':
+            if (parse_num("--speed", optarg, 0, &speed))
+                return 2;
+            break;
+        case O_FROM:
+            if (parse_time("--from", optarg, &from))
+                return 2;
+            break;
+        case O_TO:
+            if (parse_time("--to", optarg, &to))
+                return 2;
+            break;
+        case O_MAX:
+            if (parse_num("--max-events", optarg, 1, &max_events))
+                return 2;
+            break;
+        case O_FORMAT:
+            if (strcmp(optarg, "avro") == 0)
+                format = SF_FORMAT_AVRO;
+            else if (strcmp(optarg, "json") == 0)
+                format = SF_FORMAT_JSON;
+            else {
+                fprintf(stderr, "satisfy-producer: --format %s: expected avro or json\n", optarg);
+                return 2;
+            }
+            break;
+        case O_STRICT:
+            strict = 1;
+            break;
+        case O_CONNECT:
+            if (parse_num("--connect-timeout", optarg, 0.1, &connect_s))
+                return 2;
+            break;
+        case O_FLUSH:
+            if (parse_num("--flush-timeout", optarg, 0.1, &flush_s))
+                return 2;
+            break;
+        case O_NOPROG:
+            no_progress = 1;
+            break;
+        case 'X':
+            if (n_props >= MAX_PROPS) {
+                fprintf(stderr, "satisfy-producer: too many -X options\n");
+                return 2;
+            }
+            props[n_props++] = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "satisfy-producer: unexpected argument %s\n", argv[optind]);
+        return 2;
+    }
+    if (!brokers || !data) {
+        fprintf(stderr, "satisfy-producer: %s is required\n", !brokers ? "--brokers" : "--data");
+        usage(stderr);
+        return 2;
+    }
+
+    sf_err err = {{0}};
+    sf_kafka_stats stats;
+    rd_kafka_conf_t *conf = sf_kafka_conf_new(brokers, props, n_props, &err);
+    if (!conf) {
+        fprintf(stderr, "satisfy-producer: %s\n", err.msg);
+        return 2;
+    }
+    sf_kafka_conf_stats(conf, &stats);
+    char errstr[512];
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
+    if (!rk) {
+        fprintf(stderr, "satisfy-producer: cannot create producer: %s\n", errstr);
+        rd_kafka_conf_destroy(conf);
+        return 1;
+    }
+    /* Fail fast, before loading anything, when the brokers are not there. */
+    if (sf_kafka_check_reachable(rk, brokers, (int)(connect_s * 1000), &err) != 0) {
+        fprintf(stderr, "satisfy-producer: %s\n", err.msg);
+        rd_kafka_destroy(rk);
+        return 1;
+    }
+
+    sf_dataset ds;
+    sf_load_opts lo = {.strict = strict, .report = stderr, .max_reports = 20};
+    if (sf_dataset_load(&ds, data, &lo, &err) != 0) {
+        fprintf(stderr, "satisfy-producer: %s\n", err.msg);
+        rd_kafka_destroy(rk);
+        return 1;
+    }
+    fprintf(stderr,
+            "satisfy-producer: loaded %zu orders, %zu items, %zu payments, %zu reviews from %s; "
+            "%zu bad rows skipped\n",
+            ds.n_orders, ds.n_items, ds.n_payments, ds.n_reviews, data, sf_dataset_skipped(&ds));
+
+    sf_event_ref *ev = NULL;
+    size_t n = sf_lifecycle_build(&ds, from, to, &ev, &err);
+    sf_codec *codec = n == (size_t)-1 ? NULL : sf_codec_new(&err);
+    if (!codec) {
+        fprintf(stderr, "satisfy-producer: %s\n", err.msg);
+        free(ev);
+        sf_dataset_free(&ds);
+        rd_kafka_destroy(rk);
+        return 1;
+    }
+    fprintf(stderr, "satisfy-producer: %zu events to replay to %s\n", n, brokers);
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESETHAND; /* a second Ctrl-C ends the process at once */
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    int tty = !no_progress && isatty(STDERR_FILENO);
+    sf_replay_opts ro = {
+        .speed = speed,
+        .max_events = (uint64_t)max_events,
+        .format = format,
+        .stop = &stop_flag,
+        .progress = tty ? progress_line : NULL,
+        .progress_ms = 250,
+        .flush_timeout_ms = (int)(flush_s * 1000),
+        .stats = &stats,
+    };
+    sf_replay_result res;
+    int rc = sf_replay_run(rk, codec, ev, n, &ro, &res, &err);
+    if (tty)
+        fputc('\n', stderr);
+    if (rc != 0)
+        fprintf(stderr, "satisfy-producer: %s\n", err.msg);
+    if (res.stopped)
+        fprintf(stderr, "satisfy-producer: interrupted, flushed what was produced\n");
+    summary(&res, &stats);
+
+    int status = 0;
+    if (rc != 0 || sf_kafka_stats_failed(&stats) || res.undelivered)
+        status = 1;
+    else if (res.stopped)
+        status = 130;
+    if (sf_kafka_stats_failed(&stats))
+        fprintf(stderr, "satisfy-producer: %llu messages failed; first: %s\n",
+                (unsigned long long)sf_kafka_stats_failed(&stats), stats.first_failure);
+    if (res.undelivered)
+        fprintf(stderr, "satisfy-producer: %llu messages not delivered within %g s\n",
+                (unsigned long long)res.undelivered, flush_s);
+
+    sf_codec_free(codec);
+    free(ev);
+    sf_dataset_free(&ds);
+    rd_kafka_destroy(rk);
+    return status;
+}

@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# replay.sh - end-to-end replay into satisfy-broker.
+#
+# Replays $OLIST_DIR (or, without it, a 2,000-order dataset from
+# satisfy-datagen) with --speed 0, consumes both topics back and checks that
+# the counts per topic and per stage are exactly those derived from the
+# tables (expect_counts), with consume_count's ordering and timestamp checks.
+# Then: the JSON format; SIGINT flushes and reports what was produced; an
+# unreachable broker fails within a bounded time with a clear message; the
+# broker's --help states its limits.
+set -euo pipefail
+
+bin="${SATISFY_BIN_DIR:?SATISFY_BIN_DIR not set}"
+work="$(mktemp -d "${TMPDIR:-/tmp}/satisfy-replay-XXXXXX")"
+pids=()
+
+cleanup() {
+  for p in "${pids[@]}"; do
+    kill "$p" 2>/dev/null || true
+  done
+  for p in "${pids[@]}"; do
+    wait "$p" 2>/dev/null || true
+  done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+fail() {
+  echo "FAIL: $*" >&2
+  for f in "$work"/*.err; do
+    [ -s "$f" ] && { echo "--- $f" >&2; tail -20 "$f" >&2; }
+  done
+  exit 1
+}
+
+# start_broker NAME: starts satisfy-broker (8 partitions, so the 5 MiB
+# per-partition retention keeps everything) and sets $bs to its bootstrap list.
+start_broker() {
+  local name="$1"
+  timeout 600 "$bin/satisfy-broker" --partitions 8 --bootstrap-file "$work/$name.bootstrap" \
+    >"$work/$name.out" 2>"$work/$name.err" &
+  pids+=($!)
+  for _ in $(seq 100); do
+    [ -s "$work/$name.bootstrap" ] && break
+    sleep 0.1
+  done
+  [ -s "$work/$name.bootstrap" ] || fail "$name: no bootstrap file after 10 s"
+  bs="$(cat "$work/$name.bootstrap")"
+  [ "$(head -1 "$work/$name.out")" = "$bs" ] || fail "$name: first stdout line is not the bootstrap list"
+  [[ "$bs" == 127.0.0.1:* ]] || fail "$name: bootstrap list $bs is not on loopback"
+}
+
+# summary_count TOPIC_OR_STAGE FILE: the "produced" count of a summary line.
+summary_count() {
+  awk -v k="$1" '$1 == k && $3 == "produced" { print $2 }' "$2"
+}
+
+# --- data
+if [ -n "${OLIST_DIR:-}" ]; then
+  data="$OLIST_DIR"
+else
+  [ -x "$bin/satisfy-datagen" ] || fail "OLIST_DIR unset and no satisfy-datagen in $bin"
+  "$bin/satisfy-datagen" --orders 2000 --seed 7 --out "$work/data" >"$work/datagen.out" \
+    2>"$work/datagen.err" || fail "satisfy-datagen failed"
+  data="$work/data"
+fi
+echo "data: $data"
+
+"$bin/expect_counts" --data "$data" >"$work/want.txt" 2>"$work/expect.err" ||
+  fail "expect_counts failed"
+orders_want=$(awk '$2 == "satisfy.orders" { print $3 }' "$work/want.txt")
+reviews_want=$(awk '$2 == "satisfy.reviews" { print $3 }' "$work/want.txt")
+[ "$orders_want" -gt 0 ] && [ "$reviews_want" -gt 0 ] || fail "nothing to replay: $(cat "$work/want.txt")"
+
+# --- full replay, Avro
+start_broker avro
+timeout 300 "$bin/satisfy-producer" --brokers "$bs" --data "$data" --speed 0 --no-progress \
+  >"$work/producer.out" 2>"$work/producer.err" || fail "satisfy-producer exited $?"
+grep -q "failures: 0$" "$work/producer.out" || fail "producer reports failures: $(cat "$work/producer.out")"
+[ "$(summary_count satisfy.orders "$work/producer.out")" = "$orders_want" ] ||
+  fail "producer summary: orders $(summary_count satisfy.orders "$work/producer.out") != $orders_want"
+[ "$(summary_count satisfy.reviews "$work/producer.out")" = "$reviews_want" ] ||
+  fail "producer summary: reviews != $reviews_want"
+grep -q "bad rows skipped" "$work/producer.err" || fail "producer did not print the load summary"
+
+timeout 300 "$bin/consume_count" --brokers "$bs" --timeout 240 >"$work/got.txt" \
+  2>"$work/consume.err" || fail "consume_count found violations: $(head -20 "$work/consume.err")"
+diff -u "$work/want.txt" "$work/got.txt" || fail "consumed counts differ from the expected ones"
+echo "avro replay: $(tr '\n' ' ' <"$work/got.txt")"
+
+# --- JSON format, first 3000 events
+start_broker json
+timeout 300 "$bin/satisfy-producer" --brokers "$bs" --data "$data" --format json --max-events 3000 \
+  --no-progress >"$work/json.out" 2>"$work/json.err" || fail "satisfy-producer --format json failed"
+"$bin/expect_counts" --data "$data" --max-events 3000 >"$work/want_json.txt" 2>/dev/null
+timeout 120 "$bin/consume_count" --brokers "$bs" --timeout 100 >"$work/got_json.txt" \
+  2>"$work/consume_json.err" || fail "consume_count (json): $(head -20 "$work/consume_json.err")"
+diff -u "$work/want_json.txt" "$work/got_json.txt" || fail "json replay counts differ"
+if command -v kcat >/dev/null; then
+  first=$(timeout 30 kcat -b "$bs" -t satisfy.orders -C -o beginning -c 1 -e -q -f '%h %s\n')
+  [[ "$first" == "schema=satisfy.v1.OrderEvent+json {"* ]] || fail "kcat sees: ${first:0:200}"
+fi
+
+# --- SIGINT: paced replay interrupted, everything produced is delivered
+start_broker sigint
+"$bin/satisfy-producer" --brokers "$bs" --data "$data" --speed 864000 --no-progress \
+  >"$work/sigint.out" 2>"$work/sigint.err" &
+ppid=$!
+pids+=("$ppid")
+sleep 3
+kill -INT "$ppid"
+rc=0
+for _ in $(seq 300); do
+  kill -0 "$ppid" 2>/dev/null || break
+  sleep 0.1
+done
+kill -0 "$ppid" 2>/dev/null && fail "producer still running 30 s after SIGINT"
+wait "$ppid" || rc=$?
+[ "$rc" = 130 ] || fail "producer exit status after SIGINT is $rc, want 130"
+grep -q "interrupted" "$work/sigint.err" || fail "no interruption message"
+grep -q "failures: 0$" "$work/sigint.out" || fail "failures after SIGINT"
+sent=$(($(summary_count satisfy.orders "$work/sigint.out") + $(summary_count satisfy.reviews "$work/sigint.out")))
+[ "$sent" -gt 0 ] || fail "nothing produced before SIGINT"
+[ "$sent" -lt $((orders_want + reviews_want)) ] || fail "replay finished before SIGINT"
+timeout 120 "$bin/consume_count" --brokers "$bs" --timeout 100 >"$work/got_sigint.txt" \
+  2>"$work/consume_sigint.err" || fail "consume_count (sigint): $(head -20 "$work/consume_sigint.err")"
+got=$(awk '$1 == "topic" { s += $3 } END { print s }' "$work/got_sigint.txt")
+[ "$got" = "$sent" ] || fail "after SIGINT: consumed $got, producer reported $sent"
+echo "sigint: $sent events produced and consumed"
+
+# --- unreachable broker: fails within a bounded time, with a clear message
+start=$(date +%s)
+rc=0
+timeout 60 "$bin/satisfy-producer" --brokers 127.0.0.1:1 --data "$data" --connect-timeout 3 \
+  --no-progress >"$work/unreach.out" 2>"$work/unreach.err" || rc=$?
+elapsed=$(($(date +%s) - start))
+[ "$rc" = 1 ] || fail "unreachable broker: exit status $rc, want 1"
+[ "$elapsed" -le 20 ] || fail "unreachable broker: took $elapsed s"
+grep -q "cannot reach brokers 127.0.0.1:1 within 3 s" "$work/unreach.err" ||
+  fail "unreachable broker message: $(tail -3 "$work/unreach.err")"
+
+# --- usage errors and the broker's stated limits
+rc=0
+"$bin/satisfy-producer" --brokers "$bs" --data "$data" -X no.such.property=1 \
+  >/dev/null 2>"$work/badprop.err" || rc=$?
+[ "$rc" = 2 ] && grep -q "no.such.property" "$work/badprop.err" || fail "-X bad property: rc $rc"
+rc=0
+"$bin/satisfy-producer" --brokers "$bs" --data "$data" --from 2018-02-30 >/dev/null \
+  2>"$work/badtime.err" || rc=$?
+[ "$rc" = 2 ] && grep -q -- "--from 2018-02-30" "$work/badtime.err" || fail "--from bad date: rc $rc"
+help="$("$bin/satisfy-broker" --help)"
+for w in "in memory" "5 MiB" "transactional" "--brokers"; do
+  grep -q -- "$w" <<<"$help" || fail "satisfy-broker --help does not mention '$w'"
+done
+
+echo "replay: ok"
