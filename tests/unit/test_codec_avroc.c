@@ -1,0 +1,598 @@
+/*
+ * test_codec_avroc.c - proves the codec's direct Avro encoder and decoder
+ * equal Avro-C's generic writer and reader (tests/unit/codec_avroc_ref.h)
+ * over randomized events of every schema (seeded, so a failure replays):
+ * unknown times, NaN and other special doubles, empty, multi-byte and
+ * maximal strings, empty and maximal arrays, extreme integers. For each
+ * event: the fast encoder's bytes are byte-identical to avro_value_write's,
+ * Avro-C's reader reads the fast bytes back to the same values, and the fast
+ * decoder reads Avro-C's bytes back to the same values. Also: arrays split in
+ * several blocks, some sized (negative counts), decode the same in both.
+ */
+#include "testutil.h"
+
+#include <float.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codec_avroc_ref.h"
+#include "satisfy/codec.h"
+
+static uint64_t rng_state;
+
+static uint64_t rnd(void)
+{
+    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+static int pick(int n)
+{
+    return (int)(rnd() % (uint64_t)n);
+}
+
+static void rand_hex(char *out, int n)
+{
+    static const char digits[] = "0123456789abcdefABCDEF";
+    for (int i = 0; i < n; i++)
+        out[i] = digits[pick(pick(4) ? 16 : 22)];
+    out[n] = '\0';
+}
+
+/* Valid UTF-8 of at most max bytes: empty, full or random length; ASCII,
+ * control characters and 2-, 3- and 4-byte sequences. */
+static size_t rand_text(char *out, size_t max)
+{
+    int mode = pick(10);
+    size_t target = mode == 0 ? 0 : mode == 1 ? max : (size_t)(rnd() % (max + 1));
+    size_t n = 0;
+    while (n < target) {
+        uint32_t cp;
+        int k = pick(8);
+        if (k < 4)
+            cp = 0x20 + (uint32_t)pick(0x5f);
+        else if (k == 4)
+            cp = "\n\t\r\x01\x7f\""[pick(6)];
+        else if (k == 5)
+            cp = 0x80 + (uint32_t)pick(0x780);
+        else if (k == 6) {
+            cp = 0x800 + (uint32_t)pick(0xf800);
+            if (cp >= 0xd800 && cp <= 0xdfff)
+                cp = 0xe000;
+        } else
+            cp = 0x10000 + (uint32_t)pick(0x100000);
+        size_t len = cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+        if (n + len > target) {
+            out[n++] = 'x';
+            continue;
+        }
+        if (len == 1)
+            out[n++] = (char)cp;
+        else if (len == 2) {
+            out[n++] = (char)(0xc0 | (cp >> 6));
+            out[n++] = (char)(0x80 | (cp & 0x3f));
+        } else if (len == 3) {
+            out[n++] = (char)(0xe0 | (cp >> 12));
+            out[n++] = (char)(0x80 | ((cp >> 6) & 0x3f));
+            out[n++] = (char)(0x80 | (cp & 0x3f));
+        } else {
+            out[n++] = (char)(0xf0 | (cp >> 18));
+            out[n++] = (char)(0x80 | ((cp >> 12) & 0x3f));
+            out[n++] = (char)(0x80 | ((cp >> 6) & 0x3f));
+            out[n++] = (char)(0x80 | (cp & 0x3f));
+        }
+    }
+    out[n] = '\0';
+    return n;
+}
+
+static double rand_double(void)
+{
+    static const double special[] = {0.0,     -0.0,     1.0,      -1.0,      1e300, -1e-300, 5e-324,
+                                     DBL_MAX, -DBL_MAX, INFINITY, -INFINITY, NAN,   29.99,   0.1};
+    int k = pick(4);
+    if (k == 0)
+        return special[pick((int)(sizeof special / sizeof special[0]))];
+    if (k == 1) { /* any bit pattern, NaN payloads included */
+        uint64_t u = rnd();
+        double d;
+        memcpy(&d, &u, 8);
+        return d;
+    }
+    return (double)(int64_t)(rnd() % 2000000) / 100.0 - 5000.0;
+}
+
+static int64_t rand_time(int optional)
+{
+    switch (pick(8)) {
+    case 0:
+        return optional ? SF_TIME_NONE : 0;
+    case 1:
+        return INT64_MIN + 1;
+    case 2:
+        return INT64_MAX;
+    case 3:
+        return -1 - (int64_t)pick(1000);
+    case 4: {
+        int64_t t = (int64_t)rnd();
+        return t == SF_TIME_NONE ? 0 : t;
+    }
+    default:
+        return 1475000000000LL + (int64_t)(rnd() % 70000000000ULL);
+    }
+}
+
+static int rand_int(void)
+{
+    switch (pick(5)) {
+    case 0:
+        return INT32_MIN;
+    case 1:
+        return INT32_MAX;
+    case 2:
+        return -pick(100);
+    default:
+        return pick(30);
+    }
+}
+
+static int rand_count(int max)
+{
+    int k = pick(60);
+    return k == 0 ? max : k < 10 ? 0 : 1 + pick(k < 50 ? 3 : 40);
+}
+
+static void rand_place(sf_place *p)
+{
+    int zk = pick(3);
+    if (zk == 0)
+        p->zip[0] = '\0';
+    else
+        rand_text(p->zip, sizeof p->zip - 1);
+    rand_text(p->city, sizeof p->city - 1);
+    rand_text(p->state, sizeof p->state - 1);
+    p->lat = rand_double();
+    p->lng = pick(3) ? rand_double() : NAN;
+}
+
+static sf_item g_items[SF_CODEC_MAX_ITEMS];
+static sf_payment g_pays[SF_CODEC_MAX_ITEMS];
+
+static sf_order_event rand_order(void)
+{
+    sf_order_event ev;
+    memset(&ev, 0, sizeof ev);
+    rand_hex(ev.order_id, SF_ID_LEN);
+    rand_hex(ev.customer_id, SF_ID_LEN);
+    rand_hex(ev.customer_unique_id, SF_ID_LEN);
+    ev.stage = (sf_stage)pick(SF_STAGE_COUNT);
+    ev.event_time = rand_time(0);
+    ev.purchase = rand_time(0);
+    ev.estimated = rand_time(0);
+    ev.approved = rand_time(1);
+    ev.carrier = rand_time(1);
+    ev.delivered = rand_time(1);
+    rand_place(&ev.customer);
+    ev.n_items = rand_count(SF_CODEC_MAX_ITEMS);
+    ev.n_payments = rand_count(SF_CODEC_MAX_ITEMS);
+    for (int i = 0; i < ev.n_items; i++) {
+        sf_item *it = &g_items[i];
+        it->seq = rand_int();
+        rand_hex(it->product_id, SF_ID_LEN);
+        rand_hex(it->seller_id, SF_ID_LEN);
+        it->price = rand_double();
+        it->freight = rand_double();
+        it->shipping_limit = rand_time(0);
+        rand_text(it->category, sizeof it->category - 1);
+        double *d[7] = {&it->name_len,  &it->desc_len,  &it->photos,  &it->weight_g,
+                        &it->length_cm, &it->height_cm, &it->width_cm};
+        for (int k = 0; k < 7; k++)
+            *d[k] = pick(4) ? rand_double() : NAN;
+        rand_place(&it->seller);
+    }
+    for (int i = 0; i < ev.n_payments; i++) {
+        g_pays[i].seq = rand_int();
+        g_pays[i].type = (sf_pay_type)pick(SF_PAY_COUNT);
+        g_pays[i].installments = rand_int();
+        g_pays[i].value = rand_double();
+    }
+    ev.items = g_items;
+    ev.payments = g_pays;
+    return ev;
+}
+
+/* Bits of a double that is always written (NaN payloads must survive). */
+static int same_bits(double a, double b)
+{
+    return memcmp(&a, &b, sizeof a) == 0;
+}
+
+/* A ["null", double]: NaN is null, read back as some NaN. */
+static int same_opt(double a, double b)
+{
+    return isnan(a) ? isnan(b) : same_bits(a, b);
+}
+
+static void place_eq(const sf_place *a, const sf_place *b)
+{
+    assert_string_equal(a->zip, b->zip);
+    assert_string_equal(a->city, b->city);
+    assert_string_equal(a->state, b->state);
+    assert_true(same_opt(a->lat, b->lat) && same_opt(a->lng, b->lng));
+}
+
+static void order_eq(const sf_order_event *a, const sf_order_event *b)
+{
+    assert_string_equal(a->order_id, b->order_id);
+    assert_string_equal(a->customer_id, b->customer_id);
+    assert_string_equal(a->customer_unique_id, b->customer_unique_id);
+    assert_int_equal(a->stage, b->stage);
+    assert_true(a->event_time == b->event_time && a->purchase == b->purchase &&
+                a->estimated == b->estimated && a->approved == b->approved &&
+                a->carrier == b->carrier && a->delivered == b->delivered);
+    place_eq(&a->customer, &b->customer);
+    assert_int_equal(a->n_items, b->n_items);
+    assert_int_equal(a->n_payments, b->n_payments);
+    for (int i = 0; i < a->n_items; i++) {
+        const sf_item *x = &a->items[i], *y = &b->items[i];
+        assert_int_equal(x->seq, y->seq);
+        assert_string_equal(x->product_id, y->product_id);
+        assert_string_equal(x->seller_id, y->seller_id);
+        assert_true(same_bits(x->price, y->price) && same_bits(x->freight, y->freight));
+        assert_true(x->shipping_limit == y->shipping_limit);
+        assert_string_equal(x->category, y->category);
+        assert_true(same_opt(x->name_len, y->name_len) && same_opt(x->desc_len, y->desc_len) &&
+                    same_opt(x->photos, y->photos) && same_opt(x->weight_g, y->weight_g) &&
+                    same_opt(x->length_cm, y->length_cm) && same_opt(x->height_cm, y->height_cm) &&
+                    same_opt(x->width_cm, y->width_cm));
+        place_eq(&x->seller, &y->seller);
+    }
+    for (int i = 0; i < a->n_payments; i++) {
+        const sf_payment *x = &a->payments[i], *y = &b->payments[i];
+        assert_true(x->seq == y->seq && x->type == y->type && x->installments == y->installments &&
+                    same_bits(x->value, y->value));
+    }
+}
+
+static void same_bytes(const sf_buf *fast, const sf_buf *ref, const char *what, int iter)
+{
+    size_t n = fast->len < ref->len ? fast->len : ref->len, i = 0;
+    while (i < n && fast->data[i] == ref->data[i])
+        i++;
+    if (fast->len != ref->len || i < n)
+        fail_msg("%s %d: fast encoder wrote %zu bytes, Avro-C %zu; first difference at byte %zu",
+                 what, iter, fast->len, ref->len, i);
+}
+
+struct ctx {
+    sf_codec *c;
+    ref_codec *ref;
+    sf_buf fast, slow;
+};
+
+static struct ctx setup(uint64_t seed)
+{
+    struct ctx x = {0};
+    sf_err err;
+    rng_state = seed;
+    x.c = sf_codec_new(&err);
+    if (!x.c)
+        fail_msg("codec: %s", err.msg);
+    x.ref = ref_new();
+    assert_non_null(x.ref);
+    return x;
+}
+
+static void teardown(struct ctx *x)
+{
+    sf_codec_free(x->c);
+    ref_free(x->ref);
+    sf_buf_free(&x->fast);
+    sf_buf_free(&x->slow);
+}
+
+static void test_orders_match_avroc(void **state)
+{
+    (void)state;
+    struct ctx x = setup(1);
+    sf_err err;
+    for (int i = 0; i < 2000; i++) {
+        sf_order_event ev = rand_order(), a, b;
+        if (sf_check_order(&ev, &err))
+            fail_msg("order %d: generator made an invalid event: %s", i, err.msg);
+        if (sf_encode_order(x.c, &ev, &x.fast, &err))
+            fail_msg("order %d: %s", i, err.msg);
+        assert_int_equal(ref_encode_order(x.ref, &ev, &x.slow), 0);
+        same_bytes(&x.fast, &x.slow, "order", i);
+        assert_int_equal(ref_decode_order(x.ref, x.fast.data, x.fast.len, &a), 0);
+        order_eq(&ev, &a);
+        if (sf_decode_order(x.c, x.slow.data, x.slow.len, &b, &err))
+            fail_msg("order %d: %s", i, err.msg);
+        order_eq(&ev, &b);
+        free(a.alloc);
+        sf_order_event_clear(&b);
+    }
+    teardown(&x);
+}
+
+static char g_title[SF_CODEC_MAX_STRING + 1], g_message[SF_CODEC_MAX_STRING + 1];
+
+static const char *rand_opt_text(char *buf)
+{
+    int k = pick(20);
+    if (k < 4)
+        return NULL;
+    rand_text(buf, k == 4 ? SF_CODEC_MAX_STRING : 300);
+    return buf;
+}
+
+static void test_reviews_match_avroc(void **state)
+{
+    (void)state;
+    struct ctx x = setup(2);
+    sf_err err;
+    for (int i = 0; i < 2000; i++) {
+        sf_review_event ev = {0}, a, b;
+        rand_hex(ev.review_id, SF_ID_LEN);
+        rand_hex(ev.order_id, SF_ID_LEN);
+        ev.score = 1 + pick(5);
+        ev.title = rand_opt_text(g_title);
+        ev.message = rand_opt_text(g_message);
+        ev.created = rand_time(0);
+        ev.answered = rand_time(1);
+        if (sf_encode_review(x.c, &ev, &x.fast, &err))
+            fail_msg("review %d: %s", i, err.msg);
+        assert_int_equal(ref_encode_review(x.ref, &ev, &x.slow), 0);
+        same_bytes(&x.fast, &x.slow, "review", i);
+        assert_int_equal(ref_decode_review(x.ref, x.fast.data, x.fast.len, &a), 0);
+        if (sf_decode_review(x.c, x.slow.data, x.slow.len, &b, &err))
+            fail_msg("review %d: %s", i, err.msg);
+        const sf_review_event *outs[2] = {&a, &b};
+        for (int k = 0; k < 2; k++) {
+            const sf_review_event *o = outs[k];
+            assert_string_equal(o->review_id, ev.review_id);
+            assert_string_equal(o->order_id, ev.order_id);
+            assert_int_equal(o->score, ev.score);
+            assert_true(o->created == ev.created && o->answered == ev.answered);
+            assert_true(!o->title == !ev.title && !o->message == !ev.message);
+            if (ev.title)
+                assert_string_equal(o->title, ev.title);
+            if (ev.message)
+                assert_string_equal(o->message, ev.message);
+        }
+        sf_review_event_clear(&a);
+        sf_review_event_clear(&b);
+    }
+    teardown(&x);
+}
+
+static void prediction_eq(const sf_prediction *a, const sf_prediction *b)
+{
+    assert_string_equal(a->order_id, b->order_id);
+    assert_string_equal(a->event_id, b->event_id);
+    assert_int_equal(a->stage, b->stage);
+    assert_true(same_bits(a->score, b->score) && same_bits(a->p_dissatisfied, b->p_dissatisfied));
+    assert_int_equal(a->n_reasons, b->n_reasons);
+    for (int i = 0; i < a->n_reasons; i++) {
+        assert_string_equal(a->reasons[i].feature, b->reasons[i].feature);
+        assert_true(same_opt(a->reasons[i].value, b->reasons[i].value));
+        assert_true(same_bits(a->reasons[i].contribution, b->reasons[i].contribution));
+    }
+    assert_true(a->model_version == b->model_version && a->event_time == b->event_time &&
+                a->scored_at == b->scored_at);
+}
+
+static void test_predictions_match_avroc(void **state)
+{
+    (void)state;
+    struct ctx x = setup(3);
+    sf_err err;
+    static const double scores[] = {1.0, 5.0, 3.3, 4.999999};
+    static const double ps[] = {0.0, -0.0, 1.0, 0.5, 1e-300};
+    for (int i = 0; i < 3000; i++) {
+        sf_prediction p, a, b;
+        memset(&p, 0, sizeof p);
+        rand_hex(p.order_id, SF_ID_LEN);
+        rand_text(p.event_id, sizeof p.event_id - 1);
+        p.stage = (sf_stage)pick(SF_STAGE_COUNT);
+        p.score = pick(2) ? scores[pick(4)] : 1.0 + (double)(rnd() % 4000000) / 1e6;
+        p.p_dissatisfied = pick(2) ? ps[pick(5)] : (double)(rnd() % 1000000) / 1e6;
+        p.n_reasons = pick(SF_REASONS + 1);
+        for (int k = 0; k < p.n_reasons; k++) {
+            rand_text(p.reasons[k].feature, sizeof p.reasons[k].feature - 1);
+            p.reasons[k].value = pick(4) ? rand_double() : NAN;
+            p.reasons[k].contribution = rand_double();
+        }
+        p.model_version = (int64_t)rnd();
+        p.event_time = rand_time(0);
+        p.scored_at = rand_time(0);
+        if (sf_encode_prediction(x.c, &p, &x.fast, &err))
+            fail_msg("prediction %d: %s", i, err.msg);
+        assert_int_equal(ref_encode_prediction(x.ref, &p, &x.slow), 0);
+        same_bytes(&x.fast, &x.slow, "prediction", i);
+        assert_int_equal(ref_decode_prediction(x.ref, x.fast.data, x.fast.len, &a), 0);
+        prediction_eq(&p, &a);
+        if (sf_decode_prediction(x.c, x.slow.data, x.slow.len, &b, &err))
+            fail_msg("prediction %d: %s", i, err.msg);
+        prediction_eq(&p, &b);
+    }
+    teardown(&x);
+}
+
+static void test_releases_match_avroc(void **state)
+{
+    (void)state;
+    struct ctx x = setup(4);
+    sf_err err;
+    char *params = malloc(SF_CODEC_MAX_JSON + 1), *metrics = malloc(SF_CODEC_MAX_JSON + 1);
+    uint8_t *payload = malloc(SF_CODEC_MAX_PAYLOAD);
+    for (uint32_t i = 0; i < SF_CODEC_MAX_PAYLOAD; i++)
+        payload[i] = (uint8_t)rnd();
+    for (int i = 0; i < 200; i++) {
+        sf_model_release m, a, b;
+        memset(&m, 0, sizeof m);
+        m.version = (int64_t)rnd();
+        rand_text(m.algorithm, sizeof m.algorithm - 1);
+        rand_hex(m.spec_hash, 16);
+        rand_hex(m.sha256, 64);
+        m.train_from = rand_time(0);
+        m.train_to = rand_time(0);
+        m.released_at = rand_time(0);
+        rand_text(params, i == 7 ? SF_CODEC_MAX_JSON : 2000);
+        rand_text(metrics, i == 8 ? SF_CODEC_MAX_JSON : 500);
+        m.params_json = params;
+        m.metrics_json = metrics;
+        m.payload_len = i == 9 ? SF_CODEC_MAX_PAYLOAD : (uint32_t)pick(3) * (uint32_t)pick(3000);
+        m.payload = m.payload_len || pick(2) ? payload + pick(100) * (m.payload_len < 1000) : NULL;
+        if (sf_encode_release(x.c, &m, &x.fast, &err))
+            fail_msg("release %d: %s", i, err.msg);
+        assert_int_equal(ref_encode_release(x.ref, &m, &x.slow), 0);
+        same_bytes(&x.fast, &x.slow, "release", i);
+        assert_int_equal(ref_decode_release(x.ref, x.fast.data, x.fast.len, &a), 0);
+        if (sf_decode_release(x.c, x.slow.data, x.slow.len, &b, &err))
+            fail_msg("release %d: %s", i, err.msg);
+        const sf_model_release *outs[2] = {&a, &b};
+        for (int k = 0; k < 2; k++) {
+            const sf_model_release *o = outs[k];
+            assert_true(o->version == m.version && o->train_from == m.train_from &&
+                        o->train_to == m.train_to && o->released_at == m.released_at);
+            assert_string_equal(o->algorithm, m.algorithm);
+            assert_string_equal(o->spec_hash, m.spec_hash);
+            assert_string_equal(o->sha256, m.sha256);
+            assert_string_equal(o->params_json, m.params_json);
+            assert_string_equal(o->metrics_json, m.metrics_json);
+            assert_int_equal(o->payload_len, m.payload_len);
+            if (m.payload_len)
+                assert_memory_equal(o->payload, m.payload, m.payload_len);
+        }
+        sf_model_release_clear(&a);
+        sf_model_release_clear(&b);
+    }
+    free(params);
+    free(metrics);
+    free(payload);
+    teardown(&x);
+}
+
+/* ---- arrays in several blocks ---- */
+
+static void put_varint(sf_buf *b, int64_t v)
+{
+    uint64_t u = ((uint64_t)v << 1) ^ (0 - ((uint64_t)v >> 63));
+    while (u >= 0x80) {
+        b->data[b->len++] = (uint8_t)(u | 0x80);
+        u >>= 7;
+    }
+    b->data[b->len++] = (uint8_t)u;
+}
+
+static void put_raw(sf_buf *b, const uint8_t *p, size_t n)
+{
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+}
+
+/* Appends blocks of the given sizes (negative: a sized block) of the
+ * encoded elements elem[i] (elen[i] bytes each), then the 0 terminator. */
+static void put_blocks(sf_buf *b, const int *blocks, int nb, uint8_t **elem, const size_t *elen)
+{
+    int e = 0;
+    for (int k = 0; k < nb; k++) {
+        int n = abs(blocks[k]);
+        size_t size = 0;
+        for (int i = 0; i < n; i++)
+            size += elen[e + i];
+        put_varint(b, blocks[k]);
+        if (blocks[k] < 0)
+            put_varint(b, (int64_t)size);
+        for (int i = 0; i < n; i++, e++)
+            put_raw(b, elem[e], elen[e]);
+    }
+    put_varint(b, 0);
+}
+
+static void test_multi_block_arrays(void **state)
+{
+    (void)state;
+    struct ctx x = setup(5);
+    sf_err err;
+    for (int round = 0; round < 50; round++) {
+        sf_order_event ev;
+        do
+            ev = rand_order();
+        while (ev.n_items > 100 || ev.n_payments > 100);
+        ev.n_items = 7;
+        ev.n_payments = 9;
+        for (int i = 0; i < 9; i++) { /* rand_order may have made fewer */
+            g_pays[i].seq = i;
+            g_pays[i].type = (sf_pay_type)(i % SF_PAY_COUNT);
+            g_pays[i].installments = i;
+            g_pays[i].value = i * 1.5;
+        }
+        for (int i = 0; i < 7; i++)
+            if (i >= 1)
+                g_items[i] = g_items[0], g_items[i].seq = i;
+        /* The body before the arrays, and each element's bytes: an event
+         * with no arrays ends in 0 0; with one element, in 2 E 0 (0). */
+        sf_order_event one = ev;
+        one.n_items = one.n_payments = 0;
+        assert_int_equal(sf_encode_order(x.c, &one, &x.fast, &err), 0);
+        size_t head = x.fast.len - 2;
+        uint8_t *elem[16];
+        size_t elen[16];
+        for (int i = 0; i < 7 + 9; i++) {
+            one = ev;
+            one.n_items = 0;
+            one.n_payments = 0;
+            if (i < 7) {
+                one.items = &g_items[i];
+                one.n_items = 1;
+            } else {
+                one.payments = &g_pays[i - 7];
+                one.n_payments = 1;
+            }
+            assert_int_equal(sf_encode_order(x.c, &one, &x.slow, &err), 0);
+            size_t from = head + (i < 7 ? 1 : 2), to = x.slow.len - (i < 7 ? 2 : 1);
+            elen[i] = to - from;
+            elem[i] = malloc(elen[i]);
+            memcpy(elem[i], x.slow.data + from, elen[i]);
+        }
+        sf_buf msg = {0};
+        assert_int_equal(sf_buf_reserve(&msg, x.fast.len + 8192, &err), 0);
+        put_raw(&msg, x.fast.data, head);
+        static const int item_blocks[] = {2, -3, 1, 1}, pay_blocks[] = {1, -1, 3, -4};
+        put_blocks(&msg, item_blocks, 4, elem, elen);
+        put_blocks(&msg, pay_blocks, 4, elem + 7, elen + 7);
+        sf_order_event a, b;
+        assert_int_equal(ref_decode_order(x.ref, msg.data, msg.len, &a), 0);
+        order_eq(&ev, &a);
+        if (sf_decode_order(x.c, msg.data, msg.len, &b, &err))
+            fail_msg("multi-block order: %s", err.msg);
+        order_eq(&ev, &b);
+        /* and back to the one-block form Avro-C writes */
+        assert_int_equal(sf_encode_order(x.c, &b, &x.fast, &err), 0);
+        assert_int_equal(ref_encode_order(x.ref, &ev, &x.slow), 0);
+        same_bytes(&x.fast, &x.slow, "multi-block order", round);
+        free(a.alloc);
+        sf_order_event_clear(&b);
+        sf_buf_free(&msg);
+        for (int i = 0; i < 16; i++)
+            free(elem[i]);
+    }
+    teardown(&x);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_orders_match_avroc),      cmocka_unit_test(test_reviews_match_avroc),
+        cmocka_unit_test(test_predictions_match_avroc), cmocka_unit_test(test_releases_match_avroc),
+        cmocka_unit_test(test_multi_block_arrays),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
