@@ -1,0 +1,221 @@
+/*
+ * bench_scorer.c - the scorer benchmark's two programs in one:
+ *
+ *   bench_scorer run --brokers B [--relay TOPIC] [--group G] [--batch N]
+ *                    [--batch-ms MS] [--http ADDR] [--at-least-once]
+ *       the scorer loop (sf_scorer_run) exactly as satisfy-scorer runs it,
+ *       or, with --relay, the same loop, batching and transactions doing
+ *       nothing: every order message is forwarded unchanged to TOPIC (the
+ *       baseline). Counters on --http /metrics. Stops on SIGTERM/SIGINT.
+ *
+ *   bench_scorer load --brokers B --rate R --count N
+ *       re-produces the first N messages of satisfy.orders to satisfy.orders
+ *       at R messages per second with the current time as timestamp, so the
+ *       scorer's e2e histogram measures append -> committed prediction.
+ */
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "satisfy/http_metrics.h"
+#include "satisfy/kafka.h"
+#include "satisfy/scorer.h"
+#include "satisfy/stats.h"
+
+static volatile sig_atomic_t stop_flag;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_flag = 1;
+}
+
+static void log_line(void *arg, const char *line)
+{
+    (void)arg;
+    fprintf(stderr, "bench_scorer: %s\n", line);
+}
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int run(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"brokers", required_argument, NULL, 'b'},  {"relay", required_argument, NULL, 'r'},
+        {"group", required_argument, NULL, 'g'},    {"batch", required_argument, NULL, 'n'},
+        {"batch-ms", required_argument, NULL, 'm'}, {"http", required_argument, NULL, 'h'},
+        {"at-least-once", no_argument, NULL, 'a'},  {NULL, 0, NULL, 0},
+    };
+    sf_scorer_opts o = {0};
+    const char *http = NULL;
+    int c;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'b':
+            o.brokers = optarg;
+            break;
+        case 'r':
+            o.relay_topic = optarg;
+            break;
+        case 'g':
+            o.group = optarg;
+            break;
+        case 'n':
+            o.batch_max = atoi(optarg);
+            break;
+        case 'm':
+            o.batch_ms = atoi(optarg);
+            break;
+        case 'h':
+            http = optarg;
+            break;
+        case 'a':
+            o.at_least_once = 1;
+            break;
+        default:
+            return 2;
+        }
+    }
+    if (!o.brokers || !http) {
+        fprintf(stderr, "bench_scorer run: --brokers and --http are required\n");
+        return 2;
+    }
+    signal(SIGTERM, on_signal);
+    signal(SIGINT, on_signal);
+    sf_err err = {{0}};
+    sf_stats *st = sf_stats_new();
+    sf_http_metrics *h = sf_http_metrics_start(http, st, &err);
+    if (!h) {
+        fprintf(stderr, "bench_scorer: --http %s: %s\n", http, err.msg);
+        return 1;
+    }
+    fprintf(stderr, "bench_scorer: serving /metrics on port %d\n", sf_http_metrics_port(h));
+    o.instance_id = o.relay_topic ? "bench-relay" : "bench-scorer";
+    o.stats = st;
+    o.log = log_line;
+    o.stop = &stop_flag;
+    int rc = sf_scorer_run(&o, &err);
+    sf_http_metrics_stop(h);
+    sf_stats_free(st);
+    if (rc < 0) {
+        fprintf(stderr, "bench_scorer: %s\n", err.msg);
+        return 1;
+    }
+    return 0;
+}
+
+static int load(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"brokers", required_argument, NULL, 'b'},
+        {"rate", required_argument, NULL, 'r'},
+        {"count", required_argument, NULL, 'n'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *brokers = NULL;
+    double rate = 5000;
+    long count = 20000;
+    int c;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (c == 'b')
+            brokers = optarg;
+        else if (c == 'r')
+            rate = atof(optarg);
+        else if (c == 'n')
+            count = atol(optarg);
+        else
+            return 2;
+    }
+    if (!brokers || rate <= 0 || count <= 0)
+        return 2;
+    sf_err err;
+    const char *cprops[] = {"group.id=bench-load", "enable.auto.commit=false",
+                            "auto.offset.reset=earliest"};
+    const char *pprops[] = {"enable.idempotence=true", "linger.ms=1"};
+    rd_kafka_conf_t *cc = sf_kafka_conf_new(brokers, cprops, 3, &err);
+    rd_kafka_conf_t *pc = sf_kafka_conf_new(brokers, pprops, 2, &err);
+    if (!cc || !pc) {
+        fprintf(stderr, "bench_scorer: %s\n", err.msg);
+        return 1;
+    }
+    char errstr[512];
+    rd_kafka_t *cons = rd_kafka_new(RD_KAFKA_CONSUMER, cc, errstr, sizeof errstr);
+    rd_kafka_t *prod = rd_kafka_new(RD_KAFKA_PRODUCER, pc, errstr, sizeof errstr);
+    if (!cons || !prod) {
+        fprintf(stderr, "bench_scorer: %s\n", errstr);
+        return 1;
+    }
+    /* read the messages to replay first, so reading does not pace the load */
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(64);
+    const struct rd_kafka_metadata *md;
+    rd_kafka_topic_t *t = rd_kafka_topic_new(cons, SF_TOPIC_ORDERS, NULL);
+    if (rd_kafka_metadata(cons, 0, t, &md, 10000) != 0 || md->topic_cnt != 1) {
+        fprintf(stderr, "bench_scorer: no metadata for %s\n", SF_TOPIC_ORDERS);
+        return 1;
+    }
+    for (int i = 0; i < md->topics[0].partition_cnt; i++)
+        rd_kafka_topic_partition_list_add(l, SF_TOPIC_ORDERS, md->topics[0].partitions[i].id)
+            ->offset = RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_metadata_destroy(md);
+    rd_kafka_topic_destroy(t);
+    rd_kafka_assign(cons, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    rd_kafka_message_t **msgs = calloc((size_t)count, sizeof *msgs);
+    long n = 0;
+    double last = now();
+    while (n < count && now() - last < 5) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(cons, 100);
+        if (!m)
+            continue;
+        if (m->err) {
+            rd_kafka_message_destroy(m);
+            continue;
+        }
+        msgs[n++] = m;
+        last = now();
+    }
+    double t0 = now();
+    for (long i = 0; i < n; i++) {
+        double due = t0 + (double)i / rate;
+        double wait;
+        while ((wait = due - now()) > 0)
+            rd_kafka_poll(prod, wait > 0.001 ? 1 : 0);
+        rd_kafka_message_t *m = msgs[i];
+        while (rd_kafka_producev(
+                   prod, RD_KAFKA_V_TOPIC(SF_TOPIC_ORDERS), RD_KAFKA_V_PARTITION(m->partition),
+                   RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_KEY(m->key, m->key_len),
+                   RD_KAFKA_V_VALUE(m->payload, m->len),
+                   RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+            rd_kafka_poll(prod, 1);
+        rd_kafka_poll(prod, 0);
+    }
+    double secs = now() - t0;
+    rd_kafka_flush(prod, 30000);
+    printf("load %ld %.3f\n", n, secs);
+    for (long i = 0; i < n; i++)
+        rd_kafka_message_destroy(msgs[i]);
+    free(msgs);
+    rd_kafka_consumer_close(cons);
+    rd_kafka_destroy(cons);
+    rd_kafka_destroy(prod);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc >= 2 && strcmp(argv[1], "run") == 0)
+        return run(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "load") == 0)
+        return load(argc - 1, argv + 1);
+    fprintf(stderr, "usage: bench_scorer run|load ... (see the comment at the top)\n");
+    return 2;
+}

@@ -1,0 +1,64 @@
+/*
+ * modelwatch.h - follows satisfy.models and hands the newest valid model to
+ * the scorer.
+ *
+ * A background thread reads satisfy.models partition 0 from the beginning
+ * with its own consumer outside any group (assign, not subscribe; nothing is
+ * committed), so every scorer instance sees every release. Each release is
+ * decoded and its model loaded (checksum, spec hash, algorithm); a release
+ * that fails, or that is not newer than the best one seen, is reported
+ * through the log callback and ignored. A newer valid model is parked in a
+ * one-slot mailbox; the scoring loop takes it between batches
+ * (sf_modelwatch_take) and from then on owns it, so a swap never happens in
+ * the middle of a batch and needs no restart.
+ */
+#ifndef SATISFY_MODELWATCH_H
+#define SATISFY_MODELWATCH_H
+
+#include <stdint.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "satisfy/error.h"
+#include "satisfy/model.h"
+#include "satisfy/stats.h"
+
+typedef struct sf_modelwatch sf_modelwatch;
+
+/* Called from the watcher thread with one line (no newline), e.g.
+ * "model 3 (gbdt, spec 0123...) loaded" or "ignoring release at offset 4:
+ * ...". */
+typedef void (*sf_log_fn)(void *arg, const char *line);
+
+typedef struct sf_modelwatch_opts {
+    sf_log_fn log; /* optional */
+    void *log_arg;
+    sf_stats *stats;   /* optional: rejected releases are counted there */
+    const char *topic; /* default SF_TOPIC_MODELS */
+} sf_modelwatch_opts;
+
+/* Takes ownership of conf (a consumer configuration with bootstrap.servers;
+ * group.id is not needed), creates the consumer and starts the thread.
+ * NULL with err set. */
+sf_modelwatch *sf_modelwatch_start(rd_kafka_conf_t *conf, const sf_modelwatch_opts *opts,
+                                   sf_err *err);
+
+/* Stops the thread, closes the consumer, frees a model not taken. */
+void sf_modelwatch_stop(sf_modelwatch *mw);
+
+/* If a model newer than the last one taken is waiting, moves it to *model
+ * (the caller frees it with sf_model_free) and its version to *version and
+ * returns 1; otherwise returns 0 and leaves both alone. Waits up to
+ * timeout_ms (0 = do not wait) for one to arrive. */
+int sf_modelwatch_take(sf_modelwatch *mw, int timeout_ms, sf_model **model, int64_t *version);
+
+/* Releases seen so far: loaded (valid and newer) and ignored. */
+void sf_modelwatch_counts(sf_modelwatch *mw, uint64_t *loaded, uint64_t *ignored);
+
+/* Loads the model of one encoded release message (for the watcher and for
+ * tests): decode, then sf_model_from_release. Returns 0 with *model and
+ * *version, or -1 with err set. */
+int sf_modelwatch_load(const void *buf, size_t len, sf_model **model, int64_t *version,
+                       sf_err *err);
+
+#endif

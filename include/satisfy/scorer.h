@@ -1,0 +1,84 @@
+/*
+ * scorer.h - the consume-score-produce loop of satisfy-scorer, as one library
+ * call so that the worker's main() only parses options and handles signals.
+ *
+ * Life of a run:
+ *   1. a producer is created and the brokers are checked (bounded time);
+ *   2. the model watcher (modelwatch.h) starts following satisfy.models;
+ *      until it has a valid model the loop waits, says so through the log
+ *      callback, and does not subscribe (so it consumes and commits nothing);
+ *   3. the consumer joins the group on satisfy.orders (read_committed, no
+ *      auto commit) and the loop runs batch after batch: up to batch_max
+ *      messages or batch_ms after the first one; each message is decoded
+ *      (sf_decode_order), checked (key = order_id) and scored
+ *      (sf_model_score_event) into a Prediction on satisfy.predictions,
+ *      key = order_id, header event_id = "<order_id>:<STAGE>" (also in the
+ *      value) and header model_version; a message that fails goes to
+ *      satisfy.dlq (dlq.h) and the loop goes on;
+ *   4. exactly-once (default): each batch is one transaction - begin,
+ *      produce, send_offsets_to_transaction with the consumer's group
+ *      metadata, commit. An abortable error aborts and rewinds the consumer
+ *      to the committed offsets, then the batch is consumed again; a fatal
+ *      error (e.g. fenced by a newer instance with the same transactional.id)
+ *      ends the run with -1 and the reason.
+ *      At-least-once: an idempotent producer; offsets are committed after
+ *      every message of the batch is confirmed delivered.
+ *   5. models are swapped between batches; every prediction carries the
+ *      version of the model that made it;
+ *   6. when *stop becomes non-zero the current batch is finished and
+ *      committed, the consumer closes (leaves the group) and the call
+ *      returns 0.
+ *
+ * transactional.id = "satisfy-scorer.<group>.<instance_id>". It must be
+ * stable across restarts of the same instance (so init_transactions fences
+ * the zombie of a killed instance and aborts its open transaction at once)
+ * and distinct between instances running at the same time (else they fence
+ * each other). satisfy-scorer defaults instance_id to the host name.
+ */
+#ifndef SATISFY_SCORER_H
+#define SATISFY_SCORER_H
+
+#include <signal.h>
+#include <stddef.h>
+
+#include "satisfy/error.h"
+#include "satisfy/modelwatch.h"
+#include "satisfy/stats.h"
+
+#define SF_SCORER_GROUP      "satisfy-scorer"
+#define SF_SCORER_BATCH      1000
+#define SF_SCORER_BATCH_MS   20
+#define SF_SCORER_TXN_ID_MAX 512
+
+typedef struct sf_scorer_opts {
+    const char *brokers;
+    const char *const *props; /* -X key=value for every client (applied last, they win) */
+    int n_props;
+    const char *group;       /* default SF_SCORER_GROUP */
+    const char *instance_id; /* required in exactly-once mode */
+    int at_least_once;
+    int batch_max;          /* default SF_SCORER_BATCH */
+    int batch_ms;           /* default SF_SCORER_BATCH_MS */
+    int connect_timeout_ms; /* default 10000 */
+    sf_stats *stats;        /* optional */
+    sf_log_fn log;          /* optional, called from the scoring and watcher threads */
+    void *log_arg;
+    const volatile sig_atomic_t *stop; /* required */
+    /* Benchmark baseline only: when set, every input message is forwarded
+     * unchanged (key, value) to this topic instead of being decoded and
+     * scored, and no model is waited for - the same loop, batching and
+     * transactions doing nothing (bench/bench_scorer). */
+    const char *relay_topic;
+} sf_scorer_opts;
+
+/* "satisfy-scorer.<group>.<instance_id>" into buf; -1 with err if it does not
+ * fit or instance_id is empty. */
+int sf_scorer_transactional_id(const char *group, const char *instance_id, char *buf, size_t len,
+                               sf_err *err);
+
+/* Runs until *stop (returns 0 after a clean shutdown) or a fatal error
+ * (returns -1 with err set: configuration, unreachable brokers, fenced
+ * producer, fatal Kafka error). */
+int sf_scorer_run(const sf_scorer_opts *opts, sf_err *err);
+
+#endif

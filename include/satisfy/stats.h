@@ -1,0 +1,80 @@
+/*
+ * stats.h - the scorer's live counters, read by the HTTP endpoints (/metrics)
+ * while the scoring loop writes them: events scored, their rate, two latency
+ * histograms with fixed buckets, DLQ count, transaction aborts, the active
+ * model version, consumer lag, and a ring of the most recent predictions.
+ *
+ * Latencies end when the prediction is committed (transaction committed, or
+ * offsets committed in at-least-once mode):
+ *   e2e      from the order message's timestamp (the time it was appended
+ *            when the topic uses LogAppendTime or the producer stamps wall
+ *            clock time; satisfy-producer stamps the historical event time,
+ *            so during a replay these land in the +Inf bucket)
+ *   process  from the moment the scorer received the message.
+ * All calls are thread-safe (one mutex; the writer takes it once per batch).
+ */
+#ifndef SATISFY_STATS_H
+#define SATISFY_STATS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "satisfy/error.h"
+#include "satisfy/event.h"
+
+/* Upper bounds (ms) of the latency buckets; one more bucket is +Inf. */
+#define SF_STATS_BUCKETS 14
+extern const double sf_stats_bucket_ms[SF_STATS_BUCKETS];
+
+#define SF_STATS_RECENT 64 /* predictions kept in the ring */
+
+typedef struct sf_stats sf_stats;
+
+typedef struct sf_latency_hist {
+    uint64_t count[SF_STATS_BUCKETS + 1]; /* per bucket (not cumulative), last = +Inf */
+    uint64_t n;
+    double sum_ms;
+} sf_latency_hist;
+
+typedef struct sf_stats_snapshot {
+    uint64_t events;      /* order events consumed and committed (scored + DLQ) */
+    uint64_t predictions; /* predictions committed */
+    uint64_t dlq;         /* messages sent to satisfy.dlq and committed */
+    uint64_t batches;     /* committed batches */
+    uint64_t aborts;      /* aborted transactions / retried batches */
+    uint64_t models_loaded, models_rejected;
+    int64_t model_version; /* 0 = none yet */
+    int64_t lag;           /* consumer lag summed over assigned partitions, -1 unknown */
+    double rate;           /* events per second over the last few seconds */
+    double uptime;         /* seconds since sf_stats_new */
+    sf_latency_hist e2e, process;
+} sf_stats_snapshot;
+
+/* NULL when out of memory. */
+sf_stats *sf_stats_new(void);
+void sf_stats_free(sf_stats *s);
+
+/* One committed batch: n_events consumed, of which n_dlq went to the DLQ;
+ * the predictions (n_pred of them, may be NULL) go to the recent ring; the
+ * latencies (n_lat values each, may be NULL) into the histograms. */
+void sf_stats_batch(sf_stats *s, uint64_t n_events, uint64_t n_dlq, const sf_prediction *pred,
+                    size_t n_pred, const double *e2e_ms, const double *process_ms, size_t n_lat);
+void sf_stats_abort(sf_stats *s);
+void sf_stats_model(sf_stats *s, int64_t version); /* a model became active */
+void sf_stats_model_rejected(sf_stats *s);
+void sf_stats_lag(sf_stats *s, int64_t lag);
+
+void sf_stats_get(sf_stats *s, sf_stats_snapshot *out);
+
+/* Copies up to max of the most recent predictions, newest first; returns the
+ * number copied. */
+size_t sf_stats_recent(sf_stats *s, sf_prediction *out, size_t max);
+
+/* The q-quantile (0..1) of a histogram in ms, interpolated inside its bucket
+ * (the +Inf bucket reports its lower bound); NaN when empty. */
+double sf_latency_quantile(const sf_latency_hist *h, double q);
+
+/* Prometheus text exposition of a snapshot (malloc'd), or NULL. */
+char *sf_stats_prometheus(const sf_stats_snapshot *snap);
+
+#endif

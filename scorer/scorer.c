@@ -1,0 +1,239 @@
+/*
+ * scorer.c - satisfy-scorer: scores every order event on satisfy.orders with
+ * the newest released model and writes predictions to satisfy.predictions.
+ *
+ * A thin main over libsatisfy (scorer.h): options, signals, stderr logging
+ * and, with --http, the metrics endpoint (http_metrics.h). Exactly-once by default
+ * (transactions), --at-least-once as an option. SIGTERM/SIGINT finish and
+ * commit the current batch, leave the group and exit 0.
+ */
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "satisfy/http_metrics.h"
+#include "satisfy/kafka.h"
+#include "satisfy/scorer.h"
+#include "satisfy/stats.h"
+
+#define MAX_PROPS 256
+
+static volatile sig_atomic_t stop_flag;
+static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_flag = 1;
+}
+
+static void log_line(void *arg, const char *line)
+{
+    (void)arg;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm tm;
+    gmtime_r(&ts.tv_sec, &tm);
+    pthread_mutex_lock(&log_mu);
+    fprintf(stderr, "%02d:%02d:%02d.%03ld satisfy-scorer: %s\n", tm.tm_hour, tm.tm_min, tm.tm_sec,
+            ts.tv_nsec / 1000000, line);
+    fflush(stderr);
+    pthread_mutex_unlock(&log_mu);
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: satisfy-scorer --brokers LIST [options]\n"
+            "\n"
+            "Scores every order event of %s with the newest model released on\n"
+            "%s and writes a Prediction (key = order_id, header event_id =\n"
+            "\"<order_id>:<STAGE>\") to %s. Messages that cannot be decoded\n"
+            "go to %s with headers reason, source_topic, source_partition,\n"
+            "source_offset. Until a model is released it waits and consumes nothing.\n"
+            "\n"
+            "  --brokers LIST        bootstrap servers (satisfy-broker's first line, or Kafka)\n"
+            "  --group G             consumer group (default %s); scale out by running\n"
+            "                        more instances in the same group\n"
+            "  --instance-id ID      stable id of this instance (default: the host name);\n"
+            "                        transactional.id = satisfy-scorer.<group>.<ID>. Keep it\n"
+            "                        the same across restarts of one instance and distinct\n"
+            "                        between instances running together\n"
+            "  --at-least-once       idempotent producer, offsets committed after delivery\n"
+            "                        (default: exactly-once with transactions)\n"
+            "  --batch N             at most N messages per batch/transaction (default %d)\n"
+            "  --batch-ms MS         close a batch MS ms after its first message (default %d)\n"
+            "  --http ADDR           serve GET /healthz and /metrics on ADDR (host:port;\n"
+            "                        port 0 = any free port, logged)\n"
+            "  --connect-timeout S   fail if the brokers cannot be reached in S s (default 10)\n"
+            "  -X key=value          librdkafka property for every client (repeatable)\n"
+            "  --help                this text\n"
+            "\n"
+            "On satisfy-broker (librdkafka's mock cluster) transactions are accepted but\n"
+            "not isolated, so the observable guarantee there is at-least-once; real Kafka\n"
+            "gives exactly-once (see docs/operations.md).\n"
+            "Exit status: 0 stopped by SIGINT/SIGTERM after committing, 1 fatal error,\n"
+            "2 usage.\n",
+            SF_TOPIC_ORDERS, SF_TOPIC_MODELS, SF_TOPIC_PREDICTIONS, SF_TOPIC_DLQ, SF_SCORER_GROUP,
+            SF_SCORER_BATCH, SF_SCORER_BATCH_MS);
+}
+
+static int parse_int(const char *opt, const char *s, long min, long max, long *out)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (end == s || *end || v < min || v > max) {
+        fprintf(stderr, "satisfy-scorer: %s %s: expected an integer in %ld..%ld\n", opt, s, min,
+                max);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    enum { O_GROUP = 256, O_INSTANCE, O_ALO, O_BATCH, O_BATCH_MS, O_HTTP, O_CONNECT, O_HELP };
+    static const struct option longopts[] = {
+        {"brokers", required_argument, NULL, 'b'},
+        {"group", required_argument, NULL, O_GROUP},
+        {"instance-id", required_argument, NULL, O_INSTANCE},
+        {"at-least-once", no_argument, NULL, O_ALO},
+        {"batch", required_argument, NULL, O_BATCH},
+        {"batch-ms", required_argument, NULL, O_BATCH_MS},
+        {"http", required_argument, NULL, O_HTTP},
+        {"connect-timeout", required_argument, NULL, O_CONNECT},
+        {"help", no_argument, NULL, O_HELP},
+        {NULL, 0, NULL, 0},
+    };
+    const char *props[MAX_PROPS];
+    int n_props = 0;
+    sf_scorer_opts o = {0};
+    const char *http = NULL;
+    long v;
+    int c;
+    while ((c = getopt_long(argc, argv, "b:X:", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'b':
+            o.brokers = optarg;
+            break;
+        case 'X':
+            if (n_props == MAX_PROPS) {
+                fprintf(stderr, "satisfy-scorer: too many -X options\n");
+                return 2;
+            }
+            props[n_props++] = optarg;
+            break;
+        case O_GROUP:
+            o.group = optarg;
+            break;
+        case O_INSTANCE:
+            o.instance_id = optarg;
+            break;
+        case O_ALO:
+            o.at_least_once = 1;
+            break;
+        case O_BATCH:
+            if (parse_int("--batch", optarg, 1, 100000, &v))
+                return 2;
+            o.batch_max = (int)v;
+            break;
+        case O_BATCH_MS:
+            if (parse_int("--batch-ms", optarg, 1, 60000, &v))
+                return 2;
+            o.batch_ms = (int)v;
+            break;
+        case O_HTTP:
+            http = optarg;
+            break;
+        case O_CONNECT:
+            if (parse_int("--connect-timeout", optarg, 1, 3600, &v))
+                return 2;
+            o.connect_timeout_ms = (int)(v * 1000);
+            break;
+        case O_HELP:
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "satisfy-scorer: unexpected argument '%s'\n", argv[optind]);
+        return 2;
+    }
+    if (!o.brokers) {
+        fprintf(stderr, "satisfy-scorer: --brokers is required\n");
+        return 2;
+    }
+    char host[256];
+    if (!o.instance_id) {
+        if (gethostname(host, sizeof host) != 0 || !host[0])
+            snprintf(host, sizeof host, "localhost");
+        host[sizeof host - 1] = '\0';
+        o.instance_id = host;
+    }
+    /* check -X now, so a typo is a usage error and not a runtime failure */
+    sf_err err = {{0}};
+    rd_kafka_conf_t *check = sf_kafka_conf_new(o.brokers, props, n_props, &err);
+    if (!check) {
+        fprintf(stderr, "satisfy-scorer: %s\n", err.msg);
+        return 2;
+    }
+    rd_kafka_conf_destroy(check);
+    o.props = props;
+    o.n_props = n_props;
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    sf_stats *stats = sf_stats_new();
+    if (!stats) {
+        fprintf(stderr, "satisfy-scorer: out of memory\n");
+        return 1;
+    }
+    sf_http_metrics *srv = NULL;
+    if (http) {
+        srv = sf_http_metrics_start(http, stats, &err);
+        if (!srv) {
+            fprintf(stderr, "satisfy-scorer: --http %s: %s\n", http, err.msg);
+            sf_stats_free(stats);
+            return 1;
+        }
+        char line[128];
+        snprintf(line, sizeof line, "serving /healthz and /metrics on port %d",
+                 sf_http_metrics_port(srv));
+        log_line(NULL, line);
+    }
+    o.stats = stats;
+    o.log = log_line;
+    o.stop = &stop_flag;
+    int rc = sf_scorer_run(&o, &err);
+    sf_stats_snapshot snap;
+    sf_stats_get(stats, &snap);
+    sf_http_metrics_stop(srv);
+    sf_stats_free(stats);
+    if (rc < 0) {
+        fprintf(stderr, "satisfy-scorer: %s\n", err.msg);
+        return 1;
+    }
+    char line[256];
+    snprintf(line, sizeof line,
+             "stopped: %llu events, %llu predictions, %llu to dlq, %llu batches, %llu aborted, "
+             "model %lld",
+             (unsigned long long)snap.events, (unsigned long long)snap.predictions,
+             (unsigned long long)snap.dlq, (unsigned long long)snap.batches,
+             (unsigned long long)snap.aborts, (long long)snap.model_version);
+    log_line(NULL, line);
+    return 0;
+}

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# scorer_dlq.sh - malformed messages on satisfy.orders (garbage, wrong magic,
+# unknown schema id, truncated, bad enum, a review event, an empty value, a
+# key that is not the order id), produced between good order events, all
+# arrive in satisfy.dlq byte for byte with a reason and their source topic,
+# partition and offset; the good events around them are all scored.
+source "$(dirname "$0")/scorer_common.bash"
+
+start_broker
+make_data
+"$bin/publish_model" --brokers "$bs" --version 1 --data "$data" >"$work/pub.out" \
+  2>"$work/pub.err" || fail "publish_model failed: $(cat "$work/pub.err")"
+start_scorer scorer
+wait_log scorer "scoring with model 1" 60
+"$bin/produce_malformed" --brokers "$bs" --rounds 3 >"$work/corpus" 2>"$work/corpus.err" ||
+  fail "produce_malformed failed: $(cat "$work/corpus.err")"
+n_bad=$(grep -c '^bad ' "$work/corpus")
+n_good=$(count good "$work/corpus")
+[ "$n_bad" = 24 ] && [ "$n_good" = 25 ] || fail "corpus: $n_bad bad, $n_good good"
+
+wait_covered report 120 --dlq "$work/dlq.txt"
+end=$((SECONDS + 60))
+while [ "$(count dlq "$work/report")" -lt "$n_bad" ] && [ $SECONDS -lt $end ]; do
+  sleep 1
+  wait_covered report 60 --dlq "$work/dlq.txt"
+done
+r="$work/report"
+[ "$(count expected "$r")" = "$n_good" ] || fail "expected $(count expected "$r") good events, produced $n_good"
+[ "$(count predictions "$r")" = "$n_good" ] && [ "$(count duplicates "$r")" = 0 ] ||
+  fail "good events: $(tr '\n' ' ' <"$r")"
+[ "$(count dlq "$r")" = "$n_bad" ] || fail "dlq holds $(count dlq "$r") messages, want $n_bad"
+
+# every malformed message: same bytes (sha256), same source coordinates, a reason
+reason_of() { # KIND -> the reason substring its DLQ record must carry
+  case "$1" in
+  garbage) echo "magic" ;;
+  magic) echo "magic" ;;
+  schema) echo "99" ;;
+  truncated) echo "truncat" ;;
+  enum) echo "stage" ;;
+  review) echo "ReviewEvent" ;;
+  empty) echo "empty message (no value)" ;;
+  key) echo "does not match order_id" ;;
+  esac
+}
+while read -r _ kind part off sum; do
+  line=$(grep "^dlq satisfy.orders $part $off " "$work/dlq.txt" || true)
+  [ -n "$line" ] || fail "$kind at [$part] @$off is not in the DLQ"
+  [ "$(awk '{ print $5 }' <<<"$line")" = "$sum" ] || fail "$kind at [$part] @$off: DLQ bytes differ"
+  reason=$(cut -d' ' -f6- <<<"$line")
+  want=$(reason_of "$kind")
+  grep -qi -- "$want" <<<"$reason" || fail "$kind at [$part] @$off: reason '$reason' lacks '$want'"
+  echo "  $kind -> $reason"
+done < <(grep '^bad ' "$work/corpus")
+stop_scorer
+grep -q "stopped: $((n_good + n_bad)) events, $n_good predictions, $n_bad to dlq" "$work/scorer.err" ||
+  fail "stop summary: $(grep stopped "$work/scorer.err")"
+echo "scorer_dlq: $n_bad malformed in the DLQ with reasons, $n_good good scored: ok"

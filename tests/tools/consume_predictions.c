@@ -1,0 +1,339 @@
+/*
+ * consume_predictions.c - reads satisfy.predictions from the beginning with a
+ * read_committed consumer (outside any group) until no message arrives for
+ * --idle seconds, and reports what the scorer tests check:
+ *
+ *   predictions N      messages read
+ *   unique U           distinct event ids
+ *   duplicates D       N - U
+ *   bad B              undecodable, or header event_id / model_version / key
+ *                      disagreeing with the value
+ *   expected E         distinct valid order event ids on satisfy.orders
+ *                      (with --orders: read the same way, decoded, key checked)
+ *   missing M          expected ids without a prediction
+ *   unexpected X       prediction ids that are not expected
+ *   version V COUNT    predictions per model version
+ *
+ * --dump FILE writes "event_id version partition offset" per prediction.
+ * --dlq FILE also reads satisfy.dlq and writes, per message,
+ *   "dlq SOURCE_TOPIC SOURCE_PARTITION SOURCE_OFFSET SHA256 REASON"
+ *   (headers, and the sha256 of the payload) and prints "dlq N".
+ * --committed GROUP prints "committed N SUM": partitions of satisfy.orders
+ *   with an offset committed by GROUP, and the sum of those offsets.
+ * usage: consume_predictions --brokers LIST [--orders] [--idle S] [--timeout S]
+ *                            [--dump FILE] [--dlq FILE] [--committed GROUP]
+ */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "satisfy/codec.h"
+#include "satisfy/kafka.h"
+#include "satisfy/model.h"
+
+#define IDLEN (SF_ID_LEN + 16)
+
+typedef struct idset {
+    char (*v)[IDLEN];
+    size_t n, cap;
+} idset;
+
+static void add(idset *s, const char *id)
+{
+    if (s->n == s->cap) {
+        s->cap = s->cap ? s->cap * 2 : 4096;
+        s->v = realloc(s->v, s->cap * sizeof *s->v);
+        if (!s->v) {
+            fprintf(stderr, "consume_predictions: out of memory\n");
+            exit(1);
+        }
+    }
+    snprintf(s->v[s->n++], IDLEN, "%s", id);
+}
+
+static int cmp(const void *a, const void *b)
+{
+    return strcmp(a, b);
+}
+
+static size_t uniq(idset *s)
+{
+    if (s->n == 0)
+        return 0;
+    qsort(s->v, s->n, sizeof *s->v, cmp);
+    size_t k = 0;
+    for (size_t i = 0; i < s->n; i++)
+        if (k == 0 || strcmp(s->v[k - 1], s->v[i]) != 0)
+            memcpy(s->v[k++], s->v[i], IDLEN);
+    return k;
+}
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static rd_kafka_t *reader(const char *brokers, const char *topic)
+{
+    sf_err err;
+    const char *props[] = {"isolation.level=read_committed", "enable.auto.commit=false",
+                           "enable.partition.eof=false", "group.id=consume_predictions"};
+    rd_kafka_conf_t *conf = sf_kafka_conf_new(brokers, props, 4, &err);
+    if (!conf) {
+        fprintf(stderr, "consume_predictions: %s\n", err.msg);
+        exit(1);
+    }
+    char errstr[512];
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
+    if (!rk) {
+        fprintf(stderr, "consume_predictions: %s\n", errstr);
+        exit(1);
+    }
+    const struct rd_kafka_metadata *md;
+    rd_kafka_topic_t *t = rd_kafka_topic_new(rk, topic, NULL);
+    if (rd_kafka_metadata(rk, 0, t, &md, 10000) != 0 || md->topic_cnt != 1 ||
+        md->topics[0].partition_cnt <= 0) {
+        fprintf(stderr, "consume_predictions: no metadata for %s\n", topic);
+        exit(1);
+    }
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(8);
+    for (int i = 0; i < md->topics[0].partition_cnt; i++)
+        rd_kafka_topic_partition_list_add(l, topic, md->topics[0].partitions[i].id)->offset =
+            RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_metadata_destroy(md);
+    rd_kafka_topic_destroy(t);
+    rd_kafka_assign(rk, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    return rk;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"brokers", required_argument, NULL, 'b'},   {"orders", no_argument, NULL, 'o'},
+        {"idle", required_argument, NULL, 'i'},      {"timeout", required_argument, NULL, 't'},
+        {"dump", required_argument, NULL, 'd'},      {"dlq", required_argument, NULL, 'q'},
+        {"committed", required_argument, NULL, 'c'}, {NULL, 0, NULL, 0},
+    };
+    const char *brokers = NULL, *dump = NULL, *dlq = NULL, *group = NULL;
+    int orders = 0;
+    double idle = 3, timeout = 120;
+    int c;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'b':
+            brokers = optarg;
+            break;
+        case 'o':
+            orders = 1;
+            break;
+        case 'i':
+            idle = atof(optarg);
+            break;
+        case 't':
+            timeout = atof(optarg);
+            break;
+        case 'd':
+            dump = optarg;
+            break;
+        case 'q':
+            dlq = optarg;
+            break;
+        case 'c':
+            group = optarg;
+            break;
+        default:
+            fprintf(stderr, "usage: consume_predictions --brokers LIST [--orders] [--idle S] "
+                            "[--timeout S] [--dump FILE]\n");
+            return 2;
+        }
+    }
+    if (!brokers) {
+        fprintf(stderr, "consume_predictions: --brokers is required\n");
+        return 2;
+    }
+    sf_err err;
+    sf_codec *codec = sf_codec_new(&err);
+    if (!codec) {
+        fprintf(stderr, "consume_predictions: %s\n", err.msg);
+        return 1;
+    }
+    FILE *df = dump ? fopen(dump, "w") : NULL;
+    if (dump && !df) {
+        perror(dump);
+        return 1;
+    }
+    idset got = {0}, want = {0};
+    uint64_t bad = 0;
+    int64_t versions[64];
+    uint64_t vcount[64];
+    int nv = 0;
+    double t0 = now();
+    FILE *qf = dlq ? fopen(dlq, "w") : NULL;
+    if (dlq && !qf) {
+        perror(dlq);
+        return 1;
+    }
+    uint64_t n_dlq = 0;
+    for (int pass = 0; pass < 3; pass++) {
+        if ((pass == 1 && !orders) || (pass == 2 && !dlq))
+            continue;
+        int is_pred = pass == 0;
+        rd_kafka_t *rk = reader(brokers, pass == 0   ? SF_TOPIC_PREDICTIONS
+                                         : pass == 1 ? SF_TOPIC_ORDERS
+                                                     : SF_TOPIC_DLQ);
+        double last = now();
+        while (now() - last < idle && now() - t0 < timeout) {
+            rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
+            if (!m)
+                continue;
+            if (m->err) {
+                fprintf(stderr, "consume_predictions: %s\n", rd_kafka_message_errstr(m));
+                return 1;
+            }
+            last = now();
+            if (pass == 2) {
+                rd_kafka_headers_t *h = NULL;
+                const char *names[] = {"source_topic", "source_partition", "source_offset"};
+                fprintf(qf, "dlq");
+                for (int i = 0; i < 3; i++) {
+                    const void *hv = NULL;
+                    size_t hl = 0;
+                    if (rd_kafka_message_headers(m, &h) != 0 ||
+                        rd_kafka_header_get_last(h, names[i], &hv, &hl) != 0 || !hv)
+                        fprintf(qf, " -");
+                    else
+                        fprintf(qf, " %.*s", (int)hl, (const char *)hv);
+                }
+                char sum[65];
+                sf_sha256_hex(m->payload ? m->payload : (const uint8_t *)"", m->len, sum);
+                const void *rv = NULL;
+                size_t rl = 0;
+                if (!h || rd_kafka_header_get_last(h, "reason", &rv, &rl) != 0 || !rv)
+                    fprintf(qf, " %s -\n", sum);
+                else
+                    fprintf(qf, " %s %.*s\n", sum, (int)rl, (const char *)rv);
+                n_dlq++;
+                rd_kafka_message_destroy(m);
+                continue;
+            }
+            if (!is_pred) {
+                sf_order_event ev;
+                if (m->payload && sf_decode_order(codec, m->payload, m->len, &ev, &err) == 0) {
+                    if (m->key && m->key_len == strlen(ev.order_id) &&
+                        memcmp(m->key, ev.order_id, m->key_len) == 0) {
+                        char id[IDLEN];
+                        sf_event_id(&ev, id, sizeof id);
+                        add(&want, id);
+                    }
+                    sf_order_event_clear(&ev);
+                }
+                rd_kafka_message_destroy(m);
+                continue;
+            }
+            sf_prediction p;
+            int ok = m->payload && sf_decode_prediction(codec, m->payload, m->len, &p, &err) == 0;
+            if (ok) {
+                const void *hv;
+                size_t hl;
+                rd_kafka_headers_t *h = NULL;
+                char ver[24];
+                snprintf(ver, sizeof ver, "%" PRId64, p.model_version);
+                if (rd_kafka_message_headers(m, &h) != 0 ||
+                    rd_kafka_header_get_last(h, "event_id", &hv, &hl) != 0 ||
+                    hl != strlen(p.event_id) || memcmp(hv, p.event_id, hl) != 0 ||
+                    rd_kafka_header_get_last(h, "model_version", &hv, &hl) != 0 ||
+                    hl != strlen(ver) || memcmp(hv, ver, hl) != 0 || !m->key ||
+                    m->key_len != strlen(p.order_id) || memcmp(m->key, p.order_id, m->key_len))
+                    ok = 0;
+            }
+            if (!ok) {
+                if (bad++ < 5)
+                    fprintf(stderr, "consume_predictions: bad prediction at [%d] @%" PRId64 "\n",
+                            (int)m->partition, m->offset);
+                rd_kafka_message_destroy(m);
+                continue;
+            }
+            add(&got, p.event_id);
+            int k = 0;
+            while (k < nv && versions[k] != p.model_version)
+                k++;
+            if (k == nv && nv < 64) {
+                versions[nv] = p.model_version;
+                vcount[nv++] = 0;
+            }
+            if (k < nv)
+                vcount[k]++;
+            if (df)
+                fprintf(df, "%s %" PRId64 " %d %" PRId64 "\n", p.event_id, p.model_version,
+                        (int)m->partition, m->offset);
+            rd_kafka_message_destroy(m);
+        }
+        rd_kafka_consumer_close(rk);
+        rd_kafka_destroy(rk);
+    }
+    if (df)
+        fclose(df);
+    size_t n = got.n;
+    size_t u = uniq(&got);
+    printf("predictions %zu\nunique %zu\nduplicates %zu\nbad %" PRIu64 "\n", n, u, n - u, bad);
+    if (orders) {
+        size_t e = uniq(&want);
+        size_t missing = 0, unexpected = 0, i = 0, j = 0;
+        while (i < e || j < u) {
+            int d = i == e ? 1 : j == u ? -1 : strcmp(want.v[i], got.v[j]);
+            if (d < 0) {
+                if (missing++ < 5)
+                    fprintf(stderr, "consume_predictions: missing %s\n", want.v[i]);
+                i++;
+            } else if (d > 0) {
+                unexpected++;
+                j++;
+            } else {
+                i++;
+                j++;
+            }
+        }
+        printf("expected %zu\nmissing %zu\nunexpected %zu\n", e, missing, unexpected);
+    }
+    if (qf) {
+        fclose(qf);
+        printf("dlq %" PRIu64 "\n", n_dlq);
+    }
+    if (group) {
+        const char *props[] = {"enable.auto.commit=false"};
+        rd_kafka_conf_t *conf = sf_kafka_conf_new(brokers, props, 1, &err);
+        char errstr[512];
+        rd_kafka_conf_set(conf, "group.id", group, errstr, sizeof errstr);
+        rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
+        rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(64);
+        for (int i = 0; i < 64; i++)
+            rd_kafka_topic_partition_list_add(l, SF_TOPIC_ORDERS, i);
+        rd_kafka_resp_err_t e = rd_kafka_committed(rk, l, 10000);
+        if (e) {
+            fprintf(stderr, "consume_predictions: committed: %s\n", rd_kafka_err2str(e));
+            return 1;
+        }
+        int np = 0;
+        int64_t sum = 0;
+        for (int i = 0; i < l->cnt; i++)
+            if (!l->elems[i].err && l->elems[i].offset >= 0) {
+                np++;
+                sum += l->elems[i].offset;
+            }
+        printf("committed %d %" PRId64 "\n", np, sum);
+        rd_kafka_topic_partition_list_destroy(l);
+        rd_kafka_destroy(rk);
+    }
+    for (int k = 0; k < nv; k++)
+        printf("version %" PRId64 " %" PRIu64 "\n", versions[k], vcount[k]);
+    free(got.v);
+    free(want.v);
+    sf_codec_free(codec);
+    return 0;
+}

@@ -1,0 +1,226 @@
+/*
+ * produce_malformed.c - the scorer's DLQ corpus: produces to satisfy.orders a
+ * good order event, then one malformed message, then a good one, and so on,
+ * for --rounds rounds over these kinds:
+ *   garbage     text that is not a framed message
+ *   magic       a good event with magic byte 1
+ *   schema      a good event whose schema id is 99
+ *   truncated   a good event without its last 5 bytes
+ *   enum        a good event whose stage enum index is 20
+ *   review      a ReviewEvent (schema 2) in the orders topic
+ *   empty       a message with no value
+ *   key         a good event keyed by another order id
+ * Good events are built here with distinct random-looking order ids.
+ *
+ * Prints one line per malformed message once delivered:
+ *   bad KIND PARTITION OFFSET SHA256
+ * and finally "good N" (good events delivered).
+ * usage: produce_malformed --brokers LIST [--rounds R] [--seed S]
+ */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "satisfy/codec.h"
+#include "satisfy/kafka.h"
+#include "satisfy/model.h"
+
+static const char *const kinds[] = {"garbage", "magic",  "schema", "truncated",
+                                    "enum",    "review", "empty",  "key"};
+#define N_KINDS 8
+#define GOOD    255
+
+static uint64_t rng;
+
+static void hex_id(char *out)
+{
+    for (int i = 0; i < SF_ID_LEN; i++) {
+        rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+        out[i] = "0123456789abcdef"[(rng >> 33) & 15];
+    }
+    out[SF_ID_LEN] = '\0';
+}
+
+static void make_order(sf_order_event *ev, sf_item *item, sf_payment *pay)
+{
+    memset(ev, 0, sizeof *ev);
+    memset(item, 0, sizeof *item);
+    memset(pay, 0, sizeof *pay);
+    hex_id(ev->order_id);
+    hex_id(ev->customer_id);
+    hex_id(ev->customer_unique_id);
+    ev->stage = SF_STAGE_PURCHASED;
+    ev->purchase = ev->event_time = 1514800000000LL + (int64_t)(rng % 1000000) * 1000;
+    ev->estimated = ev->purchase + 10LL * 86400000;
+    ev->approved = ev->carrier = ev->delivered = SF_TIME_NONE;
+    snprintf(ev->customer.zip, sizeof ev->customer.zip, "01001");
+    snprintf(ev->customer.city, sizeof ev->customer.city, "sao paulo");
+    snprintf(ev->customer.state, sizeof ev->customer.state, "SP");
+    ev->customer.lat = -23.55;
+    ev->customer.lng = -46.63;
+    item->seq = 1;
+    hex_id(item->product_id);
+    hex_id(item->seller_id);
+    item->price = 99.9;
+    item->freight = 12.5;
+    item->shipping_limit = ev->purchase + 3LL * 86400000;
+    snprintf(item->category, sizeof item->category, "housewares");
+    item->name_len = 40;
+    item->desc_len = 300;
+    item->photos = 2;
+    item->weight_g = 500;
+    item->length_cm = item->height_cm = item->width_cm = 20;
+    item->seller = ev->customer;
+    pay->seq = 1;
+    pay->type = SF_PAY_CREDIT_CARD;
+    pay->installments = 1;
+    pay->value = 112.4;
+    ev->items = item;
+    ev->n_items = 1;
+    ev->payments = pay;
+    ev->n_payments = 1;
+}
+
+static void dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    (void)rk;
+    uint64_t *good = opaque;
+    int kind = (int)(uintptr_t)m->_private;
+    if (m->err) {
+        fprintf(stderr, "produce_malformed: delivery failed: %s\n", rd_kafka_err2str(m->err));
+        exit(1);
+    }
+    if (kind == GOOD) {
+        (*good)++;
+        return;
+    }
+    char sum[65];
+    sf_sha256_hex(m->payload ? m->payload : (const uint8_t *)"", m->len, sum);
+    printf("bad %s %d %" PRId64 " %s\n", kinds[kind], (int)m->partition, m->offset, sum);
+}
+
+static void produce(rd_kafka_t *rk, const char *key, const void *val, size_t len, int kind)
+{
+    rd_kafka_resp_err_t e = rd_kafka_producev(
+        rk, RD_KAFKA_V_TOPIC(SF_TOPIC_ORDERS), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_KEY(key, strlen(key)), RD_KAFKA_V_VALUE((void *)val, len),
+        RD_KAFKA_V_OPAQUE((void *)(uintptr_t)kind), RD_KAFKA_V_END);
+    if (e) {
+        fprintf(stderr, "produce_malformed: %s\n", rd_kafka_err2str(e));
+        exit(1);
+    }
+    rd_kafka_poll(rk, 0);
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {{"brokers", required_argument, NULL, 'b'},
+                                         {"rounds", required_argument, NULL, 'r'},
+                                         {"seed", required_argument, NULL, 's'},
+                                         {NULL, 0, NULL, 0}};
+    const char *brokers = NULL;
+    int rounds = 3;
+    rng = 12345;
+    int c;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (c == 'b')
+            brokers = optarg;
+        else if (c == 'r')
+            rounds = atoi(optarg);
+        else if (c == 's')
+            rng = strtoull(optarg, NULL, 10);
+        else
+            return 2;
+    }
+    if (!brokers || rounds < 1) {
+        fprintf(stderr, "usage: produce_malformed --brokers LIST [--rounds R] [--seed S]\n");
+        return 2;
+    }
+    sf_err err;
+    sf_codec *codec = sf_codec_new(&err);
+    const char *props[] = {"enable.idempotence=true"};
+    rd_kafka_conf_t *conf = sf_kafka_conf_new(brokers, props, 1, &err);
+    if (!codec || !conf) {
+        fprintf(stderr, "produce_malformed: %s\n", err.msg);
+        return 1;
+    }
+    uint64_t good = 0;
+    rd_kafka_conf_set_opaque(conf, &good);
+    rd_kafka_conf_set_dr_msg_cb(conf, dr);
+    char errstr[512];
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
+    if (!rk) {
+        fprintf(stderr, "produce_malformed: %s\n", errstr);
+        return 1;
+    }
+    sf_buf b = {0};
+    for (int r = 0; r < rounds; r++) {
+        for (int k = 0; k < N_KINDS; k++) {
+            sf_order_event ev;
+            sf_item item;
+            sf_payment pay;
+            make_order(&ev, &item, &pay);
+            if (sf_encode_order(codec, &ev, &b, &err) < 0) {
+                fprintf(stderr, "produce_malformed: %s\n", err.msg);
+                return 1;
+            }
+            produce(rk, ev.order_id, b.data, b.len, GOOD);
+            make_order(&ev, &item, &pay);
+            if (sf_encode_order(codec, &ev, &b, &err) < 0)
+                return 1;
+            const char *key = ev.order_id;
+            const char *kind = kinds[k];
+            if (!strcmp(kind, "garbage")) {
+                produce(rk, key, "hello, this is not avro", 23, k);
+            } else if (!strcmp(kind, "magic")) {
+                b.data[0] = 1;
+                produce(rk, key, b.data, b.len, k);
+            } else if (!strcmp(kind, "schema")) {
+                b.data[4] = 99;
+                produce(rk, key, b.data, b.len, k);
+            } else if (!strcmp(kind, "truncated")) {
+                produce(rk, key, b.data, b.len - 5, k);
+            } else if (!strcmp(kind, "enum")) {
+                /* header 5 bytes, three 32-char strings (1 length byte each) */
+                b.data[SF_WIRE_HEADER + 3 * (1 + SF_ID_LEN)] = 40; /* zigzag 20 */
+                produce(rk, key, b.data, b.len, k);
+            } else if (!strcmp(kind, "review")) {
+                sf_review_event rv;
+                memset(&rv, 0, sizeof rv);
+                hex_id(rv.review_id);
+                memcpy(rv.order_id, ev.order_id, sizeof rv.order_id);
+                rv.score = 4;
+                rv.created = ev.purchase + 86400000LL * 12;
+                rv.answered = SF_TIME_NONE;
+                if (sf_encode_review(codec, &rv, &b, &err) < 0) {
+                    fprintf(stderr, "produce_malformed: %s\n", err.msg);
+                    return 1;
+                }
+                produce(rk, key, b.data, b.len, k);
+            } else if (!strcmp(kind, "empty")) {
+                produce(rk, key, NULL, 0, k);
+            } else {
+                char other[SF_ID_LEN + 1];
+                hex_id(other);
+                produce(rk, other, b.data, b.len, k);
+            }
+        }
+    }
+    sf_order_event ev;
+    sf_item item;
+    sf_payment pay;
+    make_order(&ev, &item, &pay);
+    sf_encode_order(codec, &ev, &b, &err);
+    produce(rk, ev.order_id, b.data, b.len, GOOD); /* a good one after the last bad one */
+    if (sf_kafka_drain(rk, 30000) > 0) {
+        fprintf(stderr, "produce_malformed: not all delivered\n");
+        return 1;
+    }
+    printf("good %" PRIu64 "\n", good);
+    rd_kafka_destroy(rk);
+    sf_codec_free(codec);
+    sf_buf_free(&b);
+    return 0;
+}

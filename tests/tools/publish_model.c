@@ -1,0 +1,207 @@
+/*
+ * publish_model.c - produces a model release to satisfy.models, for the
+ * scorer's integration tests and benchmarks (the streaming retrainer is the
+ * production publisher).
+ *
+ * The model is trained here with the features/model API on the orders of
+ * --data whose purchase time is in [--from, --to) (so two windows give two
+ * different models), or taken from a registry's champion (--registry). With
+ * --bad MODE it publishes a deliberately broken release instead:
+ *   garbage    bytes that are not a framed Avro message
+ *   truncated  a real release cut in half
+ *   checksum   a well-formed release whose sha256 does not match its payload
+ *
+ * usage: publish_model --brokers LIST --version N (--data DIR | --registry F)
+ *                      [--algo ridge|gbdt] [--from T] [--to T] [--bad MODE]
+ *                      [--key K]
+ * Prints "published version N (ALGO, BYTES bytes)" on success.
+ */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "satisfy/codec.h"
+#include "satisfy/features.h"
+#include "satisfy/kafka.h"
+#include "satisfy/model.h"
+#include "satisfy/olist.h"
+#include "satisfy/registry.h"
+
+static int die(const char *msg)
+{
+    fprintf(stderr, "publish_model: %s\n", msg);
+    return 1;
+}
+
+static int train(const char *dir, sf_algo algo, int64_t from, int64_t to, sf_model **out,
+                 sf_err *err)
+{
+    sf_dataset ds;
+    sf_load_opts lo = {0};
+    lo.report = fopen("/dev/null", "w");
+    int rc = sf_dataset_load(&ds, dir, &lo, err);
+    if (lo.report)
+        fclose(lo.report);
+    if (rc < 0)
+        return -1;
+    sf_examples ex;
+    sf_history *hist = NULL;
+    if (sf_examples_build(&ex, &ds, sf_spec_full(), from, to, &hist, err) < 0) {
+        sf_dataset_free(&ds);
+        return -1;
+    }
+    sf_dataset_free(&ds);
+    sf_model_params p;
+    sf_model_params_default(&p);
+    p.nthread = 2;
+    p.rounds = 60;
+    rc = sf_model_train(algo, &ex, NULL, &p, out, err);
+    if (rc == 0) {
+        /* the window the examples actually cover, when open-ended */
+        int64_t lo = from, hi = to;
+        for (size_t i = 0; i < ex.n; i++) {
+            if (from == SF_TIME_NONE && (lo == SF_TIME_NONE || ex.purchase[i] < lo))
+                lo = ex.purchase[i];
+            if (to == SF_TIME_NONE && (hi == SF_TIME_NONE || ex.purchase[i] + 1 > hi))
+                hi = ex.purchase[i] + 1;
+        }
+        sf_model_set_window(*out, lo, hi);
+        rc = sf_model_set_history(*out, hist, err);
+        if (rc < 0)
+            sf_model_free(*out);
+    }
+    sf_history_free(hist);
+    sf_examples_free(&ex);
+    return rc;
+}
+
+static int from_registry(const char *path, sf_model **out, sf_err *err)
+{
+    sf_registry *r;
+    if (sf_registry_open(&r, path, NULL, err) < 0)
+        return -1;
+    sf_version_row row;
+    memset(&row, 0, sizeof row);
+    int found = sf_registry_champion(r, &row, err);
+    int rc = -1;
+    if (found == 0)
+        sf_errf(err, "%s has no champion", path);
+    else if (found > 0)
+        rc = sf_model_load(row.artifact, row.artifact_len, NULL, out, err);
+    sf_version_row_clear(&row);
+    sf_registry_close(r);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"brokers", required_argument, NULL, 'b'}, {"version", required_argument, NULL, 'v'},
+        {"data", required_argument, NULL, 'd'},    {"registry", required_argument, NULL, 'r'},
+        {"algo", required_argument, NULL, 'a'},    {"from", required_argument, NULL, 'f'},
+        {"to", required_argument, NULL, 't'},      {"bad", required_argument, NULL, 'B'},
+        {"key", required_argument, NULL, 'k'},     {NULL, 0, NULL, 0},
+    };
+    const char *brokers = NULL, *data = NULL, *registry = NULL, *bad = NULL, *key = "model";
+    int64_t version = 0, from = SF_TIME_NONE, to = SF_TIME_NONE;
+    sf_algo algo = SF_ALGO_RIDGE;
+    sf_err err = {{0}};
+    int c;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'b':
+            brokers = optarg;
+            break;
+        case 'v':
+            version = strtoll(optarg, NULL, 10);
+            break;
+        case 'd':
+            data = optarg;
+            break;
+        case 'r':
+            registry = optarg;
+            break;
+        case 'a':
+            if (sf_algo_parse(optarg, &algo, &err) < 0)
+                return die(err.msg);
+            break;
+        case 'f':
+        case 't':
+            if (sf_time_parse(optarg, c == 'f' ? &from : &to) < 0)
+                return die("--from/--to: expected YYYY-MM-DD");
+            break;
+        case 'B':
+            bad = optarg;
+            if (strcmp(bad, "garbage") && strcmp(bad, "truncated") && strcmp(bad, "checksum"))
+                return die("--bad: expected garbage, truncated or checksum");
+            break;
+        case 'k':
+            key = optarg;
+            break;
+        default:
+            return die("bad option (see the comment at the top of publish_model.c)");
+        }
+    }
+    if (!brokers || version <= 0 || (!data && !registry && !(bad && !strcmp(bad, "garbage"))))
+        return die("--brokers, --version N > 0 and --data or --registry are required");
+
+    sf_buf buf = {0};
+    const char *algo_name = "-";
+    if (bad && !strcmp(bad, "garbage")) {
+        static const char junk[] = "\x00\x00\x00\x00\x04this is not an Avro model release";
+        if (sf_buf_reserve(&buf, sizeof junk, &err) < 0)
+            return die(err.msg);
+        memcpy(buf.data, junk, sizeof junk - 1);
+        buf.len = sizeof junk - 1;
+    } else {
+        sf_model *m;
+        if ((registry ? from_registry(registry, &m, &err) : train(data, algo, from, to, &m, &err)) <
+            0)
+            return die(err.msg);
+        algo_name = sf_algo_name(sf_model_get_info(m)->algo);
+        sf_model_release r;
+        if (sf_model_release_make(m, version, (int64_t)time(NULL) * 1000, &r, &err) < 0)
+            return die(err.msg);
+        sf_model_free(m);
+        if (bad && !strcmp(bad, "checksum"))
+            r.sha256[0] = r.sha256[0] == '0' ? '1' : '0';
+        sf_codec *codec = sf_codec_new(&err);
+        if (!codec || sf_encode_release(codec, &r, &buf, &err) < 0)
+            return die(err.msg);
+        sf_codec_free(codec);
+        sf_model_release_clear(&r);
+        if (bad && !strcmp(bad, "truncated"))
+            buf.len /= 2;
+    }
+
+    rd_kafka_conf_t *conf = sf_kafka_conf_new(brokers, NULL, 0, &err);
+    if (!conf)
+        return die(err.msg);
+    sf_kafka_stats st;
+    sf_kafka_conf_stats(conf, &st);
+    char errstr[512];
+    rd_kafka_conf_set(conf, "message.max.bytes", "20000000", errstr, sizeof errstr);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
+    if (!rk)
+        return die(errstr);
+    rd_kafka_resp_err_t e = rd_kafka_producev(
+        rk, RD_KAFKA_V_TOPIC(SF_TOPIC_MODELS), RD_KAFKA_V_PARTITION(0),
+        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_KEY(key, strlen(key)),
+        RD_KAFKA_V_VALUE(buf.data, buf.len), RD_KAFKA_V_END);
+    if (e)
+        return die(rd_kafka_err2str(e));
+    int left = sf_kafka_drain(rk, 30000);
+    rd_kafka_destroy(rk);
+    if (left > 0 || sf_kafka_stats_failed(&st) > 0) {
+        fprintf(stderr, "publish_model: not delivered: %s\n",
+                st.first_failure[0] ? st.first_failure : "timeout");
+        return 1;
+    }
+    printf("published version %" PRId64 " (%s%s%s, %zu bytes)\n", version, algo_name,
+           bad ? ", bad: " : "", bad ? bad : "", buf.len);
+    sf_buf_free(&buf);
+    return 0;
+}

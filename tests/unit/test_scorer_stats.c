@@ -1,0 +1,141 @@
+/*
+ * test_scorer_stats.c - the scorer's pieces that need no broker: the live
+ * counters (histogram buckets, quantiles, the recent ring, the Prometheus
+ * text), the model loader of the watcher on bad releases, and the
+ * transactional.id rule.
+ */
+#include "testutil.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "satisfy/codec.h"
+#include "satisfy/modelwatch.h"
+#include "satisfy/scorer.h"
+#include "satisfy/stats.h"
+
+static void test_histogram_and_quantiles(void **state)
+{
+    (void)state;
+    sf_stats *s = sf_stats_new();
+    assert_non_null(s);
+    double e2e[100], proc[100];
+    for (int i = 0; i < 100; i++) {
+        e2e[i] = i < 90 ? 3.0 : 15.0; /* 90 in (2,5], 10 in (10,20] */
+        proc[i] = 0.5;
+    }
+    sf_stats_batch(s, 100, 4, NULL, 0, e2e, proc, 100);
+    sf_stats_snapshot snap;
+    sf_stats_get(s, &snap);
+    assert_int_equal(snap.events, 100);
+    assert_int_equal(snap.dlq, 4);
+    assert_int_equal(snap.batches, 1);
+    assert_int_equal(snap.e2e.n, 100);
+    assert_int_equal(snap.e2e.count[2], 90); /* bucket le 5 */
+    assert_int_equal(snap.e2e.count[4], 10); /* bucket le 20 */
+    assert_int_equal(snap.process.count[0], 100);
+    double p50 = sf_latency_quantile(&snap.e2e, 0.5);
+    double p99 = sf_latency_quantile(&snap.e2e, 0.99);
+    assert_true(p50 > 2 && p50 <= 5);
+    assert_true(p99 > 10 && p99 <= 20);
+    sf_latency_hist empty = {0};
+    assert_true(isnan(sf_latency_quantile(&empty, 0.5)));
+    /* +Inf bucket: a replayed historical timestamp */
+    double old = 1e12, p = 1;
+    sf_stats_batch(s, 1, 0, NULL, 0, &old, &p, 1);
+    sf_stats_get(s, &snap);
+    assert_int_equal(snap.e2e.count[SF_STATS_BUCKETS], 1);
+    assert_true(sf_latency_quantile(&snap.e2e, 1.0) >= 60000);
+    sf_stats_free(s);
+}
+
+static void test_recent_ring_and_prometheus(void **state)
+{
+    (void)state;
+    sf_stats *s = sf_stats_new();
+    sf_prediction pred[SF_STATS_RECENT + 5];
+    memset(pred, 0, sizeof pred);
+    for (int i = 0; i < SF_STATS_RECENT + 5; i++)
+        pred[i].model_version = i;
+    sf_stats_batch(s, SF_STATS_RECENT + 5, 0, pred, SF_STATS_RECENT + 5, NULL, NULL, 0);
+    sf_prediction out[SF_STATS_RECENT + 5];
+    size_t n = sf_stats_recent(s, out, SF_STATS_RECENT + 5);
+    assert_int_equal(n, SF_STATS_RECENT);
+    assert_int_equal(out[0].model_version, SF_STATS_RECENT + 4); /* newest first */
+    assert_int_equal(out[n - 1].model_version, 5);
+    sf_stats_model(s, 7);
+    sf_stats_lag(s, 42);
+    sf_stats_abort(s);
+    sf_stats_snapshot snap;
+    sf_stats_get(s, &snap);
+    char *text = sf_stats_prometheus(&snap);
+    assert_non_null(text);
+    assert_non_null(strstr(text, "satisfy_scorer_model_version 7\n"));
+    assert_non_null(strstr(text, "satisfy_scorer_consumer_lag 42\n"));
+    assert_non_null(strstr(text, "satisfy_scorer_aborts_total 1\n"));
+    assert_non_null(strstr(text, "satisfy_scorer_predictions_total 69\n"));
+    assert_non_null(strstr(text, "# TYPE satisfy_scorer_e2e_latency_seconds histogram"));
+    assert_non_null(strstr(text, "satisfy_scorer_e2e_latency_seconds_bucket{le=\"+Inf\"} 0\n"));
+    free(text);
+    sf_stats_free(s);
+}
+
+static void test_modelwatch_load_rejects_bad_releases(void **state)
+{
+    (void)state;
+    sf_err err = {{0}};
+    sf_model *m = NULL;
+    int64_t v = 0;
+    assert_int_equal(sf_modelwatch_load(NULL, 0, &m, &v, &err), -1);
+    assert_non_null(strstr(err.msg, "empty release message"));
+    const char junk[] = "hello";
+    assert_int_equal(sf_modelwatch_load(junk, 5, &m, &v, &err), -1);
+    assert_non_null(strstr(err.msg, "magic"));
+    /* an order event is not a release */
+    sf_codec *c = sf_codec_new(&err);
+    assert_non_null(c);
+    sf_order_event ev;
+    memset(&ev, 0, sizeof ev);
+    memset(ev.order_id, 'a', SF_ID_LEN);
+    memset(ev.customer_id, 'b', SF_ID_LEN);
+    memset(ev.customer_unique_id, 'c', SF_ID_LEN);
+    ev.event_time = ev.purchase = ev.estimated = 1514764800000LL;
+    ev.approved = ev.carrier = ev.delivered = SF_TIME_NONE;
+    ev.customer.lat = ev.customer.lng = NAN;
+    sf_buf b = {0};
+    assert_int_equal(sf_encode_order(c, &ev, &b, &err), 0);
+    assert_int_equal(sf_modelwatch_load(b.data, b.len, &m, &v, &err), -1);
+    assert_non_null(strstr(err.msg, "OrderEvent"));
+    sf_buf_free(&b);
+    sf_codec_free(c);
+}
+
+static void test_transactional_id(void **state)
+{
+    (void)state;
+    char buf[SF_SCORER_TXN_ID_MAX];
+    sf_err err = {{0}};
+    assert_int_equal(sf_scorer_transactional_id("g", "host-1", buf, sizeof buf, &err), 0);
+    assert_string_equal(buf, "satisfy-scorer.g.host-1");
+    assert_int_equal(sf_scorer_transactional_id(NULL, "a", buf, sizeof buf, &err), 0);
+    assert_string_equal(buf, "satisfy-scorer.satisfy-scorer.a");
+    assert_int_equal(sf_scorer_transactional_id("g", "", buf, sizeof buf, &err), -1);
+    assert_non_null(strstr(err.msg, "non-empty instance id"));
+    char small[16];
+    assert_int_equal(sf_scorer_transactional_id("group", "instance", small, sizeof small, &err),
+                     -1);
+    assert_non_null(strstr(err.msg, "too long"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_histogram_and_quantiles),
+        cmocka_unit_test(test_recent_ring_and_prometheus),
+        cmocka_unit_test(test_modelwatch_load_rejects_bad_releases),
+        cmocka_unit_test(test_transactional_id),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
