@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "satisfy/omp.h"
 
 typedef struct command {
     const char *name;
@@ -20,6 +21,7 @@ typedef struct command {
 static const command COMMANDS[] = {
     {"train", cmd_train, "train, evaluate, gate and register a model from Olist CSV files"},
     {"registry", cmd_registry, "list or show model versions in registry.db"},
+    {"run", cmd_run, "streaming retrainer: consume, store, retrain, gate, publish releases"},
     {NULL, NULL, NULL},
 };
 
@@ -33,6 +35,8 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+    /* XGBoost's OpenMP pool must see OMP_WAIT_POLICY=passive at load time. */
+    sf_omp_passive_reexec(argv);
     if (argc < 2) {
         usage(stderr);
         return 2;

@@ -1,0 +1,167 @@
+#!/usr/bin/env bash
+# retrainer_kill.sh - satisfy-retrainer run killed with SIGKILL and restarted.
+#
+# A paced replay of $OLIST_DIR (or a 5,000-order satisfy-datagen dataset)
+# runs while the retrainer (retraining every 400 new reviews) is killed with
+# kill -9 twice: once during ingestion, once right after it logs the start of
+# a training run (consumption is paused then, so the kill lands inside
+# sf_train_run unless the run is faster than our 0.1 s polling; the test says
+# which). After each kill it is restarted on the same store and registry.
+# At the end: PRAGMA integrity_check is ok for both files; the store holds
+# every order event, order and review exactly once (no loss, no double
+# count); every finished retrain left one registry version with a reason;
+# the champion is on satisfy.models; and the restarted retrainer carried on
+# (it retrained after the last kill).
+set -euo pipefail
+
+bin="${SATISFY_BIN_DIR:?SATISFY_BIN_DIR not set}"
+work="$(mktemp -d "${TMPDIR:-/tmp}/satisfy-rtkill-XXXXXX")"
+pids=()
+
+cleanup() {
+  for p in "${pids[@]}"; do
+    kill "$p" 2>/dev/null || true
+  done
+  for p in "${pids[@]}"; do
+    wait "$p" 2>/dev/null || true
+  done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+fail() {
+  echo "FAIL: $*" >&2
+  for f in "$work"/*.err; do
+    [ -s "$f" ] && { echo "--- $f" >&2; tail -15 "$f" >&2; }
+  done
+  exit 1
+}
+
+json_field() {
+  python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2"
+}
+sql() { sqlite3 -batch "$work/store.db" "$1"; }
+rsql() { sqlite3 -batch "$work/registry.db" "$1"; }
+
+if [ -n "${OLIST_DIR:-}" ]; then
+  data="$OLIST_DIR"
+else
+  "$bin/satisfy-datagen" --orders 5000 --seed 11 --out "$work/data" >"$work/datagen.out" \
+    2>"$work/datagen.err" || fail "satisfy-datagen failed"
+  data="$work/data"
+fi
+"$bin/expect_counts" --data "$data" >"$work/want.txt" 2>"$work/expect.err" || fail "expect_counts failed"
+events_want=$(awk '$2 == "satisfy.orders" { print $3 }' "$work/want.txt")
+reviews_want=$(awk '$2 == "satisfy.reviews" { print $3 }' "$work/want.txt")
+orders_want=$(awk '$1 == "stage" && $2 == "PURCHASED" { print $3 }' "$work/want.txt")
+
+timeout 900 "$bin/satisfy-broker" --partitions 8 --bootstrap-file "$work/bootstrap" \
+  >"$work/broker.out" 2>"$work/broker.err" &
+pids+=($!)
+for _ in $(seq 100); do
+  [ -s "$work/bootstrap" ] && break
+  sleep 0.1
+done
+[ -s "$work/bootstrap" ] || fail "no bootstrap file after 10 s"
+bs="$(cat "$work/bootstrap")"
+
+n_run=0
+start_retrainer() {
+  n_run=$((n_run + 1))
+  rm -f "$work/stats.json"
+  # no `timeout` wrapper: kill -9 must hit the retrainer itself (cleanup stops it)
+  "$bin/satisfy-retrainer" run --brokers "$bs" --registry "$work/registry.db" \
+    --store "$work/store.db" --retrain-every 400 --min-reviews 400 \
+    --stats-file "$work/stats.json" >"$work/run$n_run.out" 2>"$work/run$n_run.err" &
+  rpid=$!
+  pids+=("$rpid")
+}
+
+kill9() {
+  kill -KILL "$rpid"
+  local rc=0
+  wait "$rpid" 2>/dev/null || rc=$?
+  [ "$rc" = 137 ] || fail "retrainer exit status $rc after kill -9, want 137"
+}
+
+# Paced: ~two years of history in about 60 s, so both kills land mid-stream.
+timeout 300 "$bin/satisfy-producer" --brokers "$bs" --data "$data" --speed 1200000 --no-progress \
+  >"$work/producer.out" 2>"$work/producer.err" &
+ppid=$!
+pids+=("$ppid")
+
+# --- kill 1: during ingestion (after some reviews are stored)
+start_retrainer
+until=$((SECONDS + 120))
+while [ $SECONDS -lt $until ]; do
+  n=$(sql 'SELECT count(*) FROM reviews' 2>/dev/null || echo 0)
+  [ "${n:-0}" -ge 300 ] && break
+  sleep 0.1
+done
+[ "${n:-0}" -ge 300 ] || fail "run 1 stored only ${n:-0} reviews in 120 s"
+kill9
+echo "kill 1: during ingestion, $n reviews stored"
+
+# --- kill 2: at the start of a training run
+start_retrainer
+hit=no
+until=$((SECONDS + 150))
+while [ $SECONDS -lt $until ]; do
+  if grep -q 'retrain [0-9]*: started' "$work/run2.err"; then
+    kill9
+    k=$(sed -n 's/.*retrain \([0-9]*\): started.*/\1/p' "$work/run2.err" | tail -1)
+    grep -q "retrain $k: window\|retrain $k (data" "$work/run2.err" || hit=yes
+    break
+  fi
+  sleep 0.1
+done
+[ -n "${k:-}" ] || fail "run 2 started no retrain in 150 s"
+echo "kill 2: at the start of retrain $k (killed inside the training run: $hit)"
+
+# --- restart, let it finish the stream, stop it
+start_retrainer
+wait "$ppid" || fail "satisfy-producer exited $?"
+grep -q "failures: 0$" "$work/producer.out" || fail "producer failures"
+until=$((SECONDS + 240))
+while [ $SECONDS -lt $until ]; do
+  [ "$(sql 'SELECT count(*) FROM reviews')" = "$reviews_want" ] &&
+    [ "$(sql 'SELECT count(*) FROM order_events')" = "$events_want" ] && break
+  sleep 1
+done
+sleep 2
+kill -TERM "$rpid"
+rc=0
+wait "$rpid" || rc=$?
+[ "$rc" = 0 ] || fail "run 3 exit status $rc after SIGTERM"
+
+# --- integrity and counts
+[ "$(sqlite3 "$work/registry.db" 'PRAGMA integrity_check')" = ok ] || fail "registry integrity_check"
+[ "$(sqlite3 "$work/store.db" 'PRAGMA integrity_check')" = ok ] || fail "store integrity_check"
+got="$(sql 'SELECT count(*) FROM order_events'):$(sql 'SELECT count(DISTINCT order_id) FROM order_events'):$(sql 'SELECT count(*) FROM reviews')"
+[ "$got" = "$events_want:$orders_want:$reviews_want" ] ||
+  fail "store events:orders:reviews = $got, want $events_want:$orders_want:$reviews_want"
+dups=$(sql 'SELECT count(*) FROM (SELECT review_id, order_id FROM reviews GROUP BY 1, 2 HAVING count(*) > 1)')
+[ "$dups" = 0 ] || fail "$dups duplicated reviews"
+
+# --- registry: one version with a reason per finished retrain
+finished=$(cat "$work"/run*.err | grep -c 'retrain [0-9]*: window' || true)
+versions=$(rsql 'SELECT count(*) FROM model_versions')
+[ "$versions" = "$finished" ] || fail "$versions registry versions for $finished finished retrains"
+[ "$(rsql "SELECT count(*) FROM model_versions WHERE reason IS NULL OR reason = ''")" = 0 ] ||
+  fail "a version without a reason"
+grep -q 'retrain [0-9]*: window' "$work/run3.err" || fail "the restarted retrainer did not retrain"
+echo "retrains finished: $finished ($(grep -h -c 'retrain [0-9]*: window' "$work"/run*.err | tr '\n' ' ') per run), registry versions: $versions"
+
+# --- the champion (if any) is on satisfy.models
+champ=$(rsql "SELECT version FROM model_versions WHERE status = 'champion'")
+"$bin/release_list" --brokers "$bs" --timeout 60 >"$work/releases.txt" 2>"$work/releases.err" ||
+  fail "release_list: $(cat "$work/releases.err")"
+if [ -n "$champ" ]; then
+  awk '{ print $2 }' "$work/releases.txt" | grep -qx "$champ" || fail "champion v$champ is not on satisfy.models"
+fi
+while read -r _ v _; do
+  st=$(rsql "SELECT status FROM model_versions WHERE version = $v")
+  [ "$st" = champion ] || [ "$st" = archived ] || fail "release v$v on the topic has status '$st'"
+done <"$work/releases.txt"
+echo "releases on satisfy.models: $(awk '{ printf "v%s ", $2 }' "$work/releases.txt")(champion v${champ:-none})"
+echo "PASS"

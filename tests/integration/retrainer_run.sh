@@ -1,0 +1,227 @@
+#!/usr/bin/env bash
+# retrainer_run.sh - the streaming retrainer end to end on satisfy-broker.
+#
+# Replays $OLIST_DIR (or, without it, a 15,000-order satisfy-datagen dataset:
+# 5,000 synthetic orders are too few for the gate to release twice) at about
+# two years of history in 35 s while `satisfy-retrainer run` consumes it and
+# retrains every 1,000 new reviews. Then checks: every review and order event
+# is in the store exactly once; at least 2 releases on satisfy.models, each
+# decodable, keyed by its version and loadable (release_list), and exactly
+# the versions the log says were released; the registry lists every run with
+# its decision and reason. Then replays the whole dataset a second time into
+# the same topics and restarts the retrainer: it consumes every duplicate,
+# and no store count, no registry version and no release changes.
+set -euo pipefail
+
+bin="${SATISFY_BIN_DIR:?SATISFY_BIN_DIR not set}"
+work="$(mktemp -d "${TMPDIR:-/tmp}/satisfy-rtrun-XXXXXX")"
+pids=()
+
+cleanup() {
+  for p in "${pids[@]}"; do
+    kill "$p" 2>/dev/null || true
+  done
+  for p in "${pids[@]}"; do
+    wait "$p" 2>/dev/null || true
+  done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+fail() {
+  echo "FAIL: $*" >&2
+  for f in "$work"/*.err; do
+    [ -s "$f" ] && { echo "--- $f" >&2; tail -25 "$f" >&2; }
+  done
+  exit 1
+}
+
+# json_field FILE KEY: an integer field of the one-line stats JSON.
+json_field() {
+  python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2"
+}
+
+sql() { sqlite3 -batch "$work/store.db" "$1"; }
+
+# --- data and expected counts
+if [ -n "${OLIST_DIR:-}" ]; then
+  data="$OLIST_DIR"
+else
+  "$bin/satisfy-datagen" --orders 15000 --seed 11 --out "$work/data" >"$work/datagen.out" \
+    2>"$work/datagen.err" || fail "satisfy-datagen failed"
+  data="$work/data"
+fi
+echo "data: $data"
+"$bin/expect_counts" --data "$data" >"$work/want.txt" 2>"$work/expect.err" || fail "expect_counts failed"
+events_want=$(awk '$2 == "satisfy.orders" { print $3 }' "$work/want.txt")
+reviews_want=$(awk '$2 == "satisfy.reviews" { print $3 }' "$work/want.txt")
+orders_want=$(awk '$1 == "stage" && $2 == "PURCHASED" { print $3 }' "$work/want.txt")
+[ "$events_want" -gt 0 ] && [ "$reviews_want" -gt 0 ] && [ "$orders_want" -gt 0 ] ||
+  fail "bad expectations: $(cat "$work/want.txt")"
+
+# --- broker
+timeout 900 "$bin/satisfy-broker" --partitions 8 --bootstrap-file "$work/bootstrap" \
+  >"$work/broker.out" 2>"$work/broker.err" &
+pids+=($!)
+for _ in $(seq 100); do
+  [ -s "$work/bootstrap" ] && break
+  sleep 0.1
+done
+[ -s "$work/bootstrap" ] || fail "no bootstrap file after 10 s"
+bs="$(cat "$work/bootstrap")"
+
+# start_retrainer NAME: runs satisfy-retrainer run in the background ($rpid).
+start_retrainer() {
+  rm -f "$work/stats.json"
+  timeout 600 "$bin/satisfy-retrainer" run --brokers "$bs" --registry "$work/registry.db" \
+    --store "$work/store.db" --retrain-every 1000 --min-reviews 2000 \
+    --stats-file "$work/stats.json" >"$work/$1.out" 2>"$work/$1.err" &
+  rpid=$!
+  pids+=("$rpid")
+}
+
+# stop_retrainer NAME: SIGTERM, exits 0 within 120 s (a training run finishes first).
+stop_retrainer() {
+  kill -TERM "$rpid"
+  local rc=0
+  for _ in $(seq 1200); do
+    kill -0 "$rpid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -0 "$rpid" 2>/dev/null && fail "$1: still running 120 s after SIGTERM"
+  wait "$rpid" || rc=$?
+  [ "$rc" = 0 ] || fail "$1: exit status $rc after SIGTERM"
+  grep -q "stopped: consumed" "$work/$1.err" || fail "$1: no final summary"
+}
+
+# wait_consumed EVENTS REVIEWS SECONDS: until the stats file shows that many consumed.
+wait_consumed() {
+  local until=$((SECONDS + $3))
+  while [ $SECONDS -lt $until ]; do
+    if [ -s "$work/stats.json" ] &&
+      [ "$(json_field "$work/stats.json" order_events)" -ge "$1" ] &&
+      [ "$(json_field "$work/stats.json" reviews)" -ge "$2" ]; then
+      return 0
+    fi
+    sleep 1
+  done
+  fail "consumed $(cat "$work/stats.json" 2>/dev/null) after $3 s, want $1 order events and $2 reviews"
+}
+
+# --- first replay, paced, with the retrainer running
+start_retrainer run1
+timeout 300 "$bin/satisfy-producer" --brokers "$bs" --data "$data" --speed 2000000 --no-progress \
+  >"$work/producer1.out" 2>"$work/producer1.err" || fail "satisfy-producer exited $?"
+grep -q "failures: 0$" "$work/producer1.out" || fail "producer failures: $(cat "$work/producer1.out")"
+wait_consumed "$events_want" "$reviews_want" 240
+stop_retrainer run1
+
+# --- store: everything exactly once
+[ "$(sql 'SELECT count(*) FROM reviews')" = "$reviews_want" ] ||
+  fail "store has $(sql 'SELECT count(*) FROM reviews') reviews, want $reviews_want"
+[ "$(sql 'SELECT count(*) FROM order_events')" = "$events_want" ] ||
+  fail "store has $(sql 'SELECT count(*) FROM order_events') order events, want $events_want"
+[ "$(sql 'SELECT count(DISTINCT order_id) FROM order_events')" = "$orders_want" ] ||
+  fail "store has $(sql 'SELECT count(DISTINCT order_id) FROM order_events') orders, want $orders_want"
+[ "$(sqlite3 "$work/store.db" 'PRAGMA integrity_check')" = ok ] || fail "store integrity_check"
+[ "$(sqlite3 "$work/registry.db" 'PRAGMA integrity_check')" = ok ] || fail "registry integrity_check"
+
+# --- releases on the topic = the versions the log released
+"$bin/release_list" --brokers "$bs" --timeout 60 >"$work/releases.txt" 2>"$work/releases.err" ||
+  fail "release_list: $(cat "$work/releases.err")"
+n_rel=$(wc -l <"$work/releases.txt")
+[ "$n_rel" -ge 2 ] || fail "$n_rel releases on satisfy.models, want >= 2: $(grep 'retrain [0-9]*:' "$work/run1.err" | sed 's/.*candidate/candidate/' | cut -c1-120)"
+awk '{ print $2 }' "$work/releases.txt" >"$work/rel_versions.txt"
+sed -n 's/.*: RELEASED v\([0-9]*\) .*/\1/p' "$work/run1.err" >"$work/log_released.txt"
+diff -u "$work/log_released.txt" "$work/rel_versions.txt" || fail "released versions in the log differ from satisfy.models"
+sort -n -c "$work/rel_versions.txt" || fail "release versions not increasing"
+
+# --- the registry lists every run with its decision and reason
+n_retrain=$(grep -c 'retrain [0-9]*: window' "$work/run1.err" || true)
+n_rejected=$(grep -c ': REJECTED v' "$work/run1.err" || true)
+[ "$n_retrain" -ge 3 ] || fail "only $n_retrain retrains logged"
+"$bin/satisfy-retrainer" registry list --registry "$work/registry.db" --json >"$work/list.json" ||
+  fail "registry list failed"
+python3 - "$work/list.json" "$n_retrain" "$n_rel" "$work/rel_versions.txt" <<'EOF' || fail "registry content"
+import json, sys
+versions = json.load(open(sys.argv[1]))
+n_retrain, n_rel = int(sys.argv[2]), int(sys.argv[3])
+released = {int(x) for x in open(sys.argv[4]).read().split()}
+assert len(versions) == n_retrain, f"{len(versions)} versions for {n_retrain} retrains"
+for v in versions:
+    assert v["reason"] and ("released" in v["reason"] or "rejected" in v["reason"]), v
+    want = "rejected" if v["version"] not in released else ("champion", "archived")
+    assert v["status"] in want, f"v{v['version']} status {v['status']}, want {want}"
+assert sum(1 for v in versions if v["champion"]) == 1
+assert max(released) == [v for v in versions if v["champion"]][0]["version"]
+EOF
+echo "run 1: $n_retrain retrains, $n_rel released, $n_rejected rejected"
+sed -n 's/.*: retrain \([0-9]*\): window .*candidate \(.*\): \(RELEASED\|REJECTED\) \(v[0-9]*\) .*, \([0-9.]* s\)$/  retrain \1: \2: \3 \4 in \5/p' "$work/run1.err"
+
+# --- the same data again into the same topics, plus the champion's
+# delivered-stage predictions (predict_feed stands in for the scorer); restart:
+# nothing double counted, and online accuracy is published for the champion
+before_counts="$(sql 'SELECT count(*) FROM reviews; SELECT count(*) FROM order_events')"
+before_versions="$(sqlite3 "$work/registry.db" 'SELECT count(*) FROM model_versions')"
+timeout 300 "$bin/satisfy-producer" --brokers "$bs" --data "$data" --speed 0 --no-progress \
+  >"$work/producer2.out" 2>"$work/producer2.err" || fail "second replay exited $?"
+timeout 300 "$bin/predict_feed" --brokers "$bs" --timeout 240 >"$work/feed.out" 2>"$work/feed.err" ||
+  fail "predict_feed: $(cat "$work/feed.err")"
+delivered_want=$(awk '$1 == "stage" && $2 == "DELIVERED" { print $3 }' "$work/want.txt")
+champion=$(tail -1 "$work/rel_versions.txt")
+[ "$(cat "$work/feed.out")" = "predictions $((2 * delivered_want)) version $champion" ] ||
+  fail "predict_feed: $(cat "$work/feed.out"), want $((2 * delivered_want)) predictions of v$champion"
+# bad input among them: skipped with topic [partition] @offset and the reason
+printf 'not an event\n{"order_id": "nope"}\n' |
+  timeout 30 kcat -b "$bs" -t satisfy.orders -P -p 0 || fail "kcat produce failed"
+printf '\x00\x00\x00\x00\x02\x01\n' | timeout 30 kcat -b "$bs" -t satisfy.reviews -P -p 0 -D '\n' ||
+  fail "kcat produce failed"
+start_retrainer run2
+wait_consumed "$events_want" "$reviews_want" 240
+until=$((SECONDS + 120))
+while [ "$(json_field "$work/stats.json" predictions)" -lt $((2 * delivered_want)) ]; do
+  [ $SECONDS -lt $until ] || fail "predictions consumed: $(cat "$work/stats.json")"
+  sleep 1
+done
+sleep 1
+stop_retrainer run2
+grep -q "stopped: consumed $events_want order events (0 new), $reviews_want reviews (0 new)" "$work/run2.err" ||
+  fail "second replay: $(grep 'stopped:' "$work/run2.err")"
+[ "$(json_field "$work/stats.json" bad)" = 3 ] || fail "bad messages counted: $(cat "$work/stats.json")"
+grep -q 'skipping satisfy.orders \[0\] @[0-9]*: .*' "$work/run2.err" || fail "no skip line for satisfy.orders"
+grep -q 'skipping satisfy.reviews \[0\] @[0-9]*: .*' "$work/run2.err" || fail "no skip line for satisfy.reviews"
+grep 'skipping' "$work/run2.err" | sed 's/^[^ ]* //' | cut -c1-150
+[ "$(sql 'SELECT count(*) FROM reviews; SELECT count(*) FROM order_events')" = "$before_counts" ] ||
+  fail "store counts changed after the second replay"
+[ "$(sqlite3 "$work/registry.db" 'SELECT count(*) FROM model_versions')" = "$before_versions" ] ||
+  fail "a retrain happened on replayed data"
+grep -q "retrains 0:" "$work/run2.err" || fail "run 2 retrained: $(grep 'stopped:' "$work/run2.err")"
+"$bin/release_list" --brokers "$bs" --timeout 60 >"$work/releases2.txt" 2>"$work/releases2.err" ||
+  fail "release_list (2): $(cat "$work/releases2.err")"
+cmp -s "$work/releases.txt" "$work/releases2.txt" || fail "releases changed after a restart with a published champion"
+
+# --- online accuracy: each delivered order paired once with its review
+[ "$(sql 'SELECT count(*) FROM predictions')" = "$delivered_want" ] ||
+  fail "store keeps $(sql 'SELECT count(*) FROM predictions') delivered predictions, want $delivered_want"
+pairs_want=$(sql 'SELECT count(*) FROM predictions p WHERE EXISTS (SELECT 1 FROM reviews r WHERE r.order_id = p.order_id)')
+pairs=$(sql 'SELECT count(*) FROM predictions WHERE paired = 1')
+[ "$pairs" = "$pairs_want" ] && [ "$pairs" -gt 100 ] || fail "$pairs pairs, want $pairs_want"
+[ "$(json_field "$work/stats.json" pairs)" = "$pairs" ] || fail "pairs counted: $(cat "$work/stats.json")"
+timeout 60 kcat -b "$bs" -t satisfy.metrics -C -o beginning -e -q -f '%k\t%s\n' >"$work/metrics.txt" ||
+  fail "kcat satisfy.metrics failed"
+python3 - "$work/metrics.txt" "$champion" "$pairs" <<'EOF' || fail "online accuracy on satisfy.metrics"
+import json, math, sys
+lines = [l.split("\t", 1) for l in open(sys.argv[1]).read().splitlines() if l]
+champion, pairs = int(sys.argv[2]), int(sys.argv[3])
+assert lines, "nothing on satisfy.metrics"
+for key, value in lines:
+    m = json.loads(value)
+    assert key == str(m["model_version"]) == str(champion), (key, m)
+    assert set(m) >= {"model_version", "n", "rmse", "auc", "window", "event_time"}, m
+last = max((json.loads(v) for _, v in lines), key=lambda m: m["total"])
+assert last["total"] == pairs and last["n"] == min(pairs, last["window"]), last
+assert 0.2 < last["rmse"] < 2.5 and 0.0 <= last["auc"] <= 1.0, last
+print(f"online accuracy v{champion}: n {last['n']} (of {pairs} pairs), rmse {last['rmse']:.4f}, auc {last['auc']:.4f}")
+EOF
+echo "second replay: $events_want order events and $reviews_want reviews consumed again, 0 new"
+echo "PASS"

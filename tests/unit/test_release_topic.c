@@ -1,0 +1,149 @@
+/*
+ * test_release_topic.c - publishing releases to satisfy.models and finding
+ * the newest one, on the in-process mock broker: an empty topic reads as 0,
+ * each publication becomes the newest with key = version and a payload that
+ * loads back as the same model; an undecodable last message reads as 0 with
+ * its offset and reason (so the retrainer republishes its champion); a
+ * corrupt artifact is refused before anything is sent; an unreachable
+ * broker fails within the timeout.
+ */
+#include "testutil.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "satisfy/datagen.h"
+#include "satisfy/features.h"
+#include "satisfy/mockbroker.h"
+#include "satisfy/model.h"
+#include "satisfy/release_topic.h"
+
+/* A small ridge model's artifact trained on synthetic orders. */
+static uint8_t *make_artifact(size_t *len)
+{
+    char *dir = tu_mkdtemp();
+    sf_err err;
+    sf_datagen_opts o = {.n_orders = 300, .seed = 9, .from = SF_TIME_NONE, .to = SF_TIME_NONE};
+    if (sf_datagen_write(&o, dir, NULL, &err) != 0)
+        fail_msg("datagen: %s", err.msg);
+    sf_dataset ds;
+    sf_load_opts lo = {.strict = true};
+    if (sf_dataset_load(&ds, dir, &lo, &err) != 0)
+        fail_msg("load: %s", err.msg);
+    sf_examples ex;
+    assert_int_equal(
+        sf_examples_build(&ex, &ds, sf_spec_full(), SF_TIME_NONE, SF_TIME_NONE, NULL, &err), 0);
+    sf_model *m = NULL;
+    if (sf_model_train(SF_ALGO_RIDGE, &ex, NULL, NULL, &m, &err) != 0)
+        fail_msg("train: %s", err.msg);
+    sf_model_set_window(m, ds.orders[0].purchase, ds.orders[ds.n_orders - 1].purchase);
+    uint8_t *buf;
+    assert_int_equal(sf_model_save(m, &buf, len, &err), 0);
+    sf_model_free(m);
+    sf_examples_free(&ex);
+    sf_dataset_free(&ds);
+    tu_rmtree(dir);
+    free(dir);
+    return buf;
+}
+
+static void test_publish_and_find(void **state)
+{
+    (void)state;
+    sf_err err, bad;
+    sf_mockbroker *mb = sf_mockbroker_start(1, 2, &err);
+    assert_non_null(mb);
+    const char *bs = sf_mockbroker_bootstraps(mb);
+    sf_codec *codec = sf_codec_new(&err);
+    assert_non_null(codec);
+    size_t alen;
+    uint8_t *art = make_artifact(&alen);
+
+    assert_int_equal(sf_release_last_version(bs, NULL, 0, codec, 10000, &bad, &err), 0);
+    assert_string_equal(bad.msg, "");
+
+    sf_kafka_stats st;
+    rd_kafka_conf_t *conf = sf_kafka_conf_new(bs, NULL, 0, &err);
+    assert_non_null(conf);
+    sf_kafka_conf_stats(conf, &st);
+    char es[256];
+    rd_kafka_t *prod = rd_kafka_new(RD_KAFKA_PRODUCER, conf, es, sizeof es);
+    assert_non_null(prod);
+
+    uint32_t plen = 0;
+    char sha[65];
+    if (sf_release_publish(prod, &st, codec, art, alen, 3, 1000, 10000, &plen, sha, &err) != 0)
+        fail_msg("publish: %s", err.msg);
+    assert_true(plen > 0);
+    assert_int_equal(strlen(sha), 64);
+    assert_int_equal(sf_release_last_version(bs, NULL, 0, codec, 10000, &bad, &err), 3);
+    assert_int_equal(
+        sf_release_publish(prod, &st, codec, art, alen, 5, 2000, 10000, NULL, NULL, &err), 0);
+    assert_int_equal(sf_release_last_version(bs, NULL, 0, codec, 10000, &bad, &err), 5);
+
+    /* read back: key = version, payload loads as the model */
+    const char *cprops[] = {"group.id=t", "enable.auto.commit=false"};
+    rd_kafka_conf_t *cc = sf_kafka_conf_new(bs, cprops, 2, &err);
+    rd_kafka_t *cons = rd_kafka_new(RD_KAFKA_CONSUMER, cc, es, sizeof es);
+    assert_non_null(cons);
+    rd_kafka_topic_partition_list_t *tp = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(tp, SF_TOPIC_MODELS, 0)->offset = 1;
+    rd_kafka_assign(cons, tp);
+    rd_kafka_topic_partition_list_destroy(tp);
+    rd_kafka_message_t *msg = NULL;
+    for (int i = 0; i < 100 && !msg; i++) {
+        msg = rd_kafka_consumer_poll(cons, 100);
+        if (msg && msg->err) {
+            rd_kafka_message_destroy(msg);
+            msg = NULL;
+        }
+    }
+    assert_non_null(msg);
+    assert_int_equal(msg->key_len, 1);
+    assert_memory_equal(msg->key, "5", 1);
+    sf_model_release rel;
+    assert_int_equal(sf_decode_release(codec, msg->payload, msg->len, &rel, &err), 0);
+    assert_int_equal(rel.version, 5);
+    assert_int_equal(rel.released_at, 2000);
+    assert_string_equal(rel.algorithm, "ridge");
+    sf_model *back = NULL;
+    if (sf_model_from_release(&rel, &back, &err) != 0)
+        fail_msg("from release: %s", err.msg);
+    sf_model_free(back);
+    sf_model_release_clear(&rel);
+    rd_kafka_message_destroy(msg);
+    rd_kafka_consumer_close(cons);
+    rd_kafka_destroy(cons);
+
+    /* an undecodable newest message: 0, with its offset and reason */
+    assert_int_equal(rd_kafka_producev(prod, RD_KAFKA_V_TOPIC(SF_TOPIC_MODELS),
+                                       RD_KAFKA_V_PARTITION(0), RD_KAFKA_V_VALUE("junk", 4),
+                                       RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
+                     0);
+    assert_int_equal(sf_kafka_drain(prod, 10000), 0);
+    assert_int_equal(sf_release_last_version(bs, NULL, 0, codec, 10000, &bad, &err), 0);
+    assert_non_null(strstr(bad.msg, "satisfy.models [0] @2: "));
+
+    /* a corrupt artifact is refused before anything is produced */
+    uint64_t before = sf_kafka_stats_delivered(&st);
+    art[alen / 2] ^= 0x5a;
+    assert_int_equal(
+        sf_release_publish(prod, &st, codec, art, alen, 7, 3000, 10000, NULL, NULL, &err), -1);
+    assert_non_null(strstr(err.msg, "release v7"));
+    assert_int_equal(sf_kafka_stats_delivered(&st), before);
+
+    rd_kafka_destroy(prod);
+    sf_mockbroker_stop(mb);
+
+    /* nothing listening: bounded failure */
+    assert_int_equal(sf_release_last_version("127.0.0.1:1", NULL, 0, codec, 1500, &bad, &err), -1);
+    assert_non_null(strstr(err.msg, "satisfy.models [0]: watermarks"));
+    free(art);
+    sf_codec_free(codec);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_publish_and_find)};
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

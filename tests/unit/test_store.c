@@ -1,0 +1,431 @@
+/*
+ * test_store.c - the retrainer's example store and the dataset rebuilt from
+ * events: upserts are idempotent (a second replay changes no count), the
+ * rebuilt dataset gives the very same training rows as the dataset the
+ * events came from, a partial stream rebuilds what was known, the retrain
+ * mark counts new reviews, bad input and corrupt rows are refused with
+ * context, predictions pair with reviews exactly once, and the online
+ * accuracy window computes its RMSE over the last pairs only.
+ */
+#include "testutil.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "satisfy/datagen.h"
+#include "satisfy/features.h"
+#include "satisfy/lifecycle.h"
+#include "satisfy/online.h"
+#include "satisfy/store.h"
+
+typedef struct fixture {
+    char *dir;
+    char path[512];
+    sf_dataset ds;
+    sf_event_ref *refs;
+    size_t n_refs, n_order_events, n_reviews;
+} fixture;
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof *f);
+    f->dir = tu_mkdtemp();
+    sf_datagen_opts o = {.n_orders = 400, .seed = 5, .from = SF_TIME_NONE, .to = SF_TIME_NONE};
+    sf_err err;
+    if (sf_datagen_write(&o, f->dir, NULL, &err) != 0)
+        fail_msg("datagen: %s", err.msg);
+    sf_load_opts lo = {.strict = true};
+    if (sf_dataset_load(&f->ds, f->dir, &lo, &err) != 0)
+        fail_msg("load: %s", err.msg);
+    f->n_refs = sf_lifecycle_build(&f->ds, SF_TIME_NONE, SF_TIME_NONE, &f->refs, &err);
+    assert_true(f->n_refs != (size_t)-1);
+    for (size_t i = 0; i < f->n_refs; i++) {
+        if (f->refs[i].kind == SF_EV_ORDER)
+            f->n_order_events++;
+        else
+            f->n_reviews++;
+    }
+    snprintf(f->path, sizeof f->path, "%s/store.db", f->dir);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    free(f->refs);
+    sf_dataset_free(&f->ds);
+    tu_rmtree(f->dir);
+    free(f->dir);
+    free(f);
+    return 0;
+}
+
+/* A new store file for one test (a removed file's -wal must not be reused). */
+static void fresh_path(fixture *f, const char *name)
+{
+    snprintf(f->path, sizeof f->path, "%s/%s.db", f->dir, name);
+}
+
+/* Puts events [0, n) of the replay in one transaction; counts the "new" answers. */
+static void put_events(sf_store *s, const fixture *f, size_t n, size_t *new_orders,
+                       size_t *new_reviews)
+{
+    sf_err err;
+    *new_orders = *new_reviews = 0;
+    assert_int_equal(sf_store_begin(s, &err), 0);
+    for (size_t i = 0; i < n; i++) {
+        const sf_event_ref *r = &f->refs[i];
+        int rc;
+        if (r->kind == SF_EV_ORDER) {
+            sf_order_event ev;
+            assert_int_equal(sf_lifecycle_event(r->order, r->stage, &ev), 0);
+            rc = sf_store_put_order(s, &ev, &err);
+            *new_orders += rc == 1;
+        } else {
+            sf_review_event ev;
+            sf_lifecycle_review(r->order, r->review, &ev);
+            rc = sf_store_put_review(s, &ev, NULL, NULL, &err);
+            *new_reviews += rc == 1;
+        }
+        if (rc < 0)
+            fail_msg("event %zu: %s", i, err.msg);
+    }
+    assert_int_equal(sf_store_commit(s, &err), 0);
+}
+
+static void test_idempotent_upserts(void **state)
+{
+    fixture *f = *state;
+    sf_store *s;
+    sf_err err;
+    assert_int_equal(sf_store_open(&s, f->path, &err), 0);
+    size_t no, nr;
+    put_events(s, f, f->n_refs, &no, &nr);
+    assert_int_equal(no, f->n_order_events);
+    assert_int_equal(nr, f->n_reviews);
+    sf_store_counts c1;
+    assert_int_equal(sf_store_counts_get(s, &c1, &err), 0);
+    assert_int_equal(c1.order_events, (int64_t)f->n_order_events);
+    assert_int_equal(c1.orders, (int64_t)f->ds.n_orders);
+    assert_int_equal(c1.reviews, (int64_t)f->n_reviews);
+    assert_int_equal(c1.new_reviews, (int64_t)f->n_reviews);
+    assert_true(c1.max_event_time >= f->refs[f->n_refs - 1].time);
+    assert_int_equal(c1.min_event_time, f->refs[0].time);
+
+    /* the whole replay again, then after a reopen: nothing is new */
+    put_events(s, f, f->n_refs, &no, &nr);
+    assert_int_equal(no, 0);
+    assert_int_equal(nr, 0);
+    sf_store_close(s);
+    assert_int_equal(sf_store_open(&s, f->path, &err), 0);
+    put_events(s, f, f->n_refs, &no, &nr);
+    assert_int_equal(no + nr, 0);
+    sf_store_counts c2;
+    assert_int_equal(sf_store_counts_get(s, &c2, &err), 0);
+    assert_memory_equal(&c1, &c2, sizeof c1);
+    assert_int_equal(sf_store_integrity_check(s, &err), 0);
+
+    /* retrain mark: new reviews restart from zero, and a replay adds none */
+    assert_int_equal(sf_store_mark_retrain(s, c2.max_event_time, &err), 0);
+    put_events(s, f, f->n_refs, &no, &nr);
+    sf_store_counts c3;
+    assert_int_equal(sf_store_progress(s, &c3, &err), 0);
+    assert_int_equal(c3.new_reviews, 0);
+    assert_int_equal(c3.retrains, 1);
+    assert_int_equal(c3.last_retrain_time, c2.max_event_time);
+    assert_int_equal(c3.reviews, (int64_t)f->n_reviews);
+    sf_store_close(s);
+}
+
+static void test_rebuild_same_rows(void **state)
+{
+    fixture *f = *state;
+    sf_store *s;
+    sf_err err;
+    fresh_path(f, "t1");
+    assert_int_equal(sf_store_open(&s, f->path, &err), 0);
+    size_t no, nr;
+    put_events(s, f, f->n_refs, &no, &nr);
+    sf_event_dataset eds;
+    if (sf_store_dataset(s, &eds, &err) != 0)
+        fail_msg("rebuild: %s", err.msg);
+    const sf_dataset *a = &f->ds, *b = &eds.ds;
+    assert_int_equal(b->n_orders, a->n_orders);
+    assert_int_equal(b->n_reviews, a->n_reviews);
+    assert_int_equal(b->n_items, a->n_items);
+    assert_int_equal(eds.n_orphan_reviews, 0);
+    for (size_t i = 0; i < a->n_orders; i++) {
+        const sf_order *x = &a->orders[i], *y = &b->orders[i];
+        assert_string_equal(x->order_id, y->order_id);
+        assert_int_equal(x->n_items, y->n_items);
+        assert_int_equal(x->n_payments, y->n_payments);
+        assert_int_equal(x->n_reviews, y->n_reviews);
+        assert_int_equal(sf_order_label(x), sf_order_label(y));
+        sf_stage sx[SF_STAGE_COUNT], sy[SF_STAGE_COUNT];
+        int64_t tx[SF_STAGE_COUNT], ty[SF_STAGE_COUNT];
+        int kx = sf_lifecycle_stages(x, sx, tx), ky = sf_lifecycle_stages(y, sy, ty);
+        assert_int_equal(kx, ky);
+        assert_memory_equal(sx, sy, (size_t)kx * sizeof *sx);
+        assert_memory_equal(tx, ty, (size_t)kx * sizeof *tx);
+    }
+    /* the training rows: identical features, labels and stages */
+    sf_examples ea, eb;
+    assert_int_equal(
+        sf_examples_build(&ea, a, sf_spec_full(), SF_TIME_NONE, SF_TIME_NONE, NULL, &err), 0);
+    assert_int_equal(
+        sf_examples_build(&eb, b, sf_spec_full(), SF_TIME_NONE, SF_TIME_NONE, NULL, &err), 0);
+    assert_true(ea.n > 100);
+    assert_int_equal(ea.n, eb.n);
+    assert_memory_equal(ea.x, eb.x, ea.n * ea.d * sizeof(float));
+    assert_memory_equal(ea.label, eb.label, ea.n * sizeof(float));
+    assert_memory_equal(ea.stage, eb.stage, ea.n * sizeof(sf_stage));
+    sf_examples_free(&ea);
+    sf_examples_free(&eb);
+    sf_event_dataset_free(&eds);
+    sf_dataset_free(&eds.ds); /* harmless on an event dataset */
+    sf_store_close(s);
+}
+
+/* Half the stream: the rebuilt orders know only what had happened. */
+static void test_rebuild_partial(void **state)
+{
+    fixture *f = *state;
+    sf_store *s;
+    sf_err err;
+    fresh_path(f, "t2");
+    assert_int_equal(sf_store_open(&s, f->path, &err), 0);
+    size_t half = f->n_refs / 2, no, nr;
+    put_events(s, f, half, &no, &nr);
+    int64_t cut = f->refs[half - 1].time;
+    sf_event_dataset eds;
+    assert_int_equal(sf_store_dataset(s, &eds, &err), 0);
+    sf_store_counts c;
+    assert_int_equal(sf_store_counts_get(s, &c, &err), 0);
+    assert_int_equal(eds.ds.n_orders, (size_t)c.orders);
+    assert_true(eds.ds.n_orders < f->ds.n_orders);
+    size_t in_flight = 0;
+    for (size_t i = 0; i < eds.ds.n_orders; i++) {
+        const sf_order *o = &eds.ds.orders[i];
+        assert_true(o->purchase <= cut);
+        assert_true(o->delivered == SF_TIME_NONE || o->delivered <= cut);
+        if (o->delivered == SF_TIME_NONE && o->status != SF_STATUS_CANCELED &&
+            o->status != SF_STATUS_UNAVAILABLE)
+            in_flight++;
+        for (int k = 0; k < o->n_reviews; k++)
+            assert_true(o->reviews[k].created <= cut);
+    }
+    assert_true(in_flight > 0);
+    sf_event_dataset_free(&eds);
+    sf_store_close(s);
+}
+
+static void test_bad_input(void **state)
+{
+    fixture *f = *state;
+    sf_store *s;
+    sf_err err;
+    fresh_path(f, "t3");
+    assert_int_equal(sf_store_open(&s, f->path, &err), 0);
+    const sf_order *o = &f->ds.orders[0];
+    sf_order_event ev;
+    assert_int_equal(sf_lifecycle_event(o, SF_STAGE_PURCHASED, &ev), 0);
+    snprintf(ev.order_id, sizeof ev.order_id, "not-hex");
+    assert_int_equal(sf_store_put_order(s, &ev, &err), SF_STORE_INVALID);
+    assert_non_null(strstr(err.msg, "store: order not-hex"));
+    assert_non_null(strstr(err.msg, "order_id"));
+
+    sf_review_event rv;
+    memset(&rv, 0, sizeof rv);
+    memcpy(rv.review_id, o->order_id, sizeof rv.review_id);
+    memcpy(rv.order_id, o->order_id, sizeof rv.order_id);
+    rv.score = 7;
+    rv.created = o->purchase;
+    rv.answered = SF_TIME_NONE;
+    assert_int_equal(sf_store_put_review(s, &rv, NULL, NULL, &err), SF_STORE_INVALID);
+    assert_non_null(strstr(err.msg, "score: 7 out of range"));
+    assert_non_null(strstr(err.msg, o->order_id));
+
+    sf_prediction p;
+    memset(&p, 0, sizeof p);
+    memcpy(p.order_id, o->order_id, sizeof p.order_id);
+    snprintf(p.event_id, sizeof p.event_id, "%s:DELIVERED", o->order_id);
+    p.stage = SF_STAGE_DELIVERED;
+    p.score = 4;
+    p.p_dissatisfied = 1.5;
+    assert_int_equal(sf_store_put_prediction(s, &p, NULL, NULL, &err), SF_STORE_INVALID);
+    assert_non_null(strstr(err.msg, "p_dissatisfied"));
+    assert_non_null(strstr(err.msg, ":DELIVERED"));
+
+    sf_store_counts c;
+    assert_int_equal(sf_store_counts_get(s, &c, &err), 0);
+    assert_int_equal(c.order_events + c.reviews + c.predictions, 0);
+
+    /* a corrupt stored body: the rebuild names the row */
+    assert_int_equal(sf_lifecycle_event(o, SF_STAGE_PURCHASED, &ev), 0);
+    assert_int_equal(sf_store_put_order(s, &ev, &err), 1);
+    sf_store_close(s);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(db, "UPDATE order_events SET body = x'0000000001ff'", NULL, NULL, NULL),
+        SQLITE_OK);
+    sqlite3_close(db);
+    assert_int_equal(sf_store_open(&s, f->path, &err), 0);
+    sf_event_dataset eds;
+    assert_int_equal(sf_store_dataset(s, &eds, &err), -1);
+    assert_non_null(strstr(err.msg, "order_events row order_id="));
+    assert_non_null(strstr(err.msg, o->order_id));
+    sf_store_close(s);
+
+    /* not a store: refused at open */
+    char other[600];
+    snprintf(other, sizeof other, "%s/other.db", f->dir);
+    assert_int_equal(sqlite3_open(other, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 9", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    assert_int_equal(sf_store_open(&s, other, &err), -1);
+    assert_non_null(strstr(err.msg, "schema version 9 is newer"));
+
+    /* the event dataset refuses an order given twice */
+    sf_order_event two[2];
+    assert_int_equal(sf_lifecycle_event(o, SF_STAGE_PURCHASED, &two[0]), 0);
+    two[1] = two[0];
+    assert_int_equal(sf_event_dataset_build(&eds, two, 2, NULL, 0, &err), -1);
+    assert_non_null(strstr(err.msg, "given twice"));
+    /* and counts reviews of unknown orders */
+    rv.score = 5;
+    memset(rv.order_id, 'f', SF_ID_LEN);
+    assert_int_equal(sf_event_dataset_build(&eds, two, 1, &rv, 1, &err), 0);
+    assert_int_equal(eds.n_orphan_reviews, 1);
+    assert_int_equal(eds.ds.n_reviews, 0);
+    sf_event_dataset_free(&eds);
+}
+
+static sf_prediction mk_pred(const sf_order *o, sf_stage st, int64_t version, double score)
+{
+    sf_prediction p;
+    memset(&p, 0, sizeof p);
+    memcpy(p.order_id, o->order_id, sizeof p.order_id);
+    snprintf(p.event_id, sizeof p.event_id, "%s:%s", o->order_id, sf_stage_name(st));
+    p.stage = st;
+    p.score = score;
+    p.p_dissatisfied = 0.25;
+    p.model_version = version;
+    p.event_time = o->purchase;
+    return p;
+}
+
+static void test_pairing_once(void **state)
+{
+    fixture *f = *state;
+    sf_store *s;
+    sf_err err;
+    fresh_path(f, "t4");
+    assert_int_equal(sf_store_open(&s, f->path, &err), 0);
+    const sf_order *a = NULL, *b = NULL;
+    for (size_t i = 0; i < f->ds.n_orders && !b; i++)
+        if (f->ds.orders[i].n_reviews == 1) {
+            if (!a)
+                a = &f->ds.orders[i];
+            else
+                b = &f->ds.orders[i];
+        }
+    assert_non_null(b);
+    sf_store_pair pair;
+    int paired;
+    sf_review_event rv;
+
+    /* a: prediction first, then the review */
+    sf_prediction p = mk_pred(a, SF_STAGE_SHIPPED, 3, 4.0);
+    assert_int_equal(sf_store_put_prediction(s, &p, &pair, &paired, &err), 0); /* not delivered */
+    p = mk_pred(a, SF_STAGE_DELIVERED, 3, 4.5);
+    assert_int_equal(sf_store_put_prediction(s, &p, &pair, &paired, &err), 1);
+    assert_int_equal(paired, 0);
+    sf_lifecycle_review(a, 0, &rv);
+    assert_int_equal(sf_store_put_review(s, &rv, &pair, &paired, &err), 1);
+    assert_int_equal(paired, 1);
+    assert_string_equal(pair.order_id, a->order_id);
+    assert_int_equal(pair.model_version, 3);
+    assert_true(pair.score == 4.5 && pair.label == rv.score && pair.p == 0.25);
+    assert_int_equal(pair.event_time, rv.created);
+    /* replays pair nothing more, and a paired prediction is not replaced */
+    assert_int_equal(sf_store_put_review(s, &rv, &pair, &paired, &err), 0);
+    assert_int_equal(paired, 0);
+    p = mk_pred(a, SF_STAGE_DELIVERED, 4, 2.0);
+    assert_int_equal(sf_store_put_prediction(s, &p, &pair, &paired, &err), 1);
+    assert_int_equal(paired, 0);
+
+    /* b: review first, then the prediction */
+    sf_lifecycle_review(b, 0, &rv);
+    assert_int_equal(sf_store_put_review(s, &rv, &pair, &paired, &err), 1);
+    assert_int_equal(paired, 0);
+    p = mk_pred(b, SF_STAGE_DELIVERED, 5, 3.0);
+    assert_int_equal(sf_store_put_prediction(s, &p, &pair, &paired, &err), 1);
+    assert_int_equal(paired, 1);
+    assert_int_equal(pair.model_version, 5);
+    assert_true(pair.label == rv.score);
+    assert_int_equal(sf_store_put_prediction(s, &p, &pair, &paired, &err), 1);
+    assert_int_equal(paired, 0);
+
+    sf_store_counts c;
+    assert_int_equal(sf_store_counts_get(s, &c, &err), 0);
+    assert_int_equal(c.predictions, 2);
+    assert_int_equal(c.paired, 2);
+    sf_store_close(s);
+}
+
+static void test_online_window(void **state)
+{
+    (void)state;
+    sf_err err;
+    sf_online *o = sf_online_new(3, &err);
+    assert_non_null(o);
+    sf_online_stats st;
+    assert_int_equal(sf_online_stats_get(o, 7, &st, &err), 0);
+    assert_null(sf_online_json(o, 7, &err));
+    assert_non_null(strstr(err.msg, "no pairs for model version 7"));
+    /* errors 4, 4 (pushed out of the window), then 1, 0, 2 */
+    assert_int_equal(sf_online_add(o, 7, 1, 5, 0.1, 10, &err), 0);
+    assert_int_equal(sf_online_add(o, 7, 5, 1, 0.9, 20, &err), 0);
+    assert_int_equal(sf_online_add(o, 7, 2, 3, 0.7, 30, &err), 0);
+    assert_int_equal(sf_online_add(o, 7, 4, 4, 0.2, 40, &err), 0);
+    assert_int_equal(sf_online_add(o, 7, 5, 3, 0.3, 35, &err), 0);
+    assert_int_equal(sf_online_add(o, 8, 5, 5, 0.1, 50, &err), 0);
+    assert_int_equal(sf_online_stats_get(o, 7, &st, &err), 1);
+    assert_int_equal(st.n, 3);
+    assert_int_equal(st.total, 5);
+    assert_int_equal(st.window, 3);
+    assert_int_equal(st.event_time, 40);
+    assert_true(fabs(st.rmse - sqrt(5.0 / 3.0)) < 1e-12);
+    assert_true(fabs(st.auc - 1.0) < 1e-12); /* the one 2-star review has the highest p */
+    char *js = sf_online_json(o, 7, &err);
+    assert_non_null(js);
+    assert_non_null(strstr(js, "\"model_version\":7"));
+    assert_non_null(strstr(js, "\"n\":3"));
+    assert_non_null(strstr(js, "\"window\":3"));
+    assert_non_null(strstr(js, "\"event_time\":40"));
+    free(js);
+    js = sf_online_json(o, 8, &err);
+    assert_non_null(strstr(js, "\"auc\":null")); /* one class */
+    free(js);
+    assert_int_equal(sf_online_add(o, 7, 0, 3, 0.5, 1, &err), -1);
+    assert_non_null(strstr(err.msg, "review score 0 out of range"));
+    assert_int_equal(sf_online_add(o, 7, 3, 3, NAN, 1, &err), -1);
+    assert_non_null(strstr(err.msg, "p_dissatisfied"));
+    sf_online_free(o);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_idempotent_upserts), cmocka_unit_test(test_rebuild_same_rows),
+        cmocka_unit_test(test_rebuild_partial),    cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_pairing_once),       cmocka_unit_test(test_online_window),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
