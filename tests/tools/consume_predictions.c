@@ -14,7 +14,7 @@
  *   unexpected X       prediction ids that are not expected
  *   version V COUNT    predictions per model version
  *
- * --dump FILE writes "event_id version partition offset" per prediction.
+ * --dump FILE writes "event_id version partition offset scored_at" per prediction.
  * --dlq FILE also reads satisfy.dlq and writes, per message,
  *   "dlq SOURCE_TOPIC SOURCE_PARTITION SOURCE_OFFSET SHA256 REASON"
  *   (headers, and the sha256 of the payload) and prints "dlq N".
@@ -270,8 +270,8 @@ int main(int argc, char **argv)
             if (k < nv)
                 vcount[k]++;
             if (df)
-                fprintf(df, "%s %" PRId64 " %d %" PRId64 "\n", p.event_id, p.model_version,
-                        (int)m->partition, m->offset);
+                fprintf(df, "%s %" PRId64 " %d %" PRId64 " %" PRId64 "\n", p.event_id,
+                        p.model_version, (int)m->partition, m->offset, p.scored_at);
             rd_kafka_message_destroy(m);
         }
         rd_kafka_consumer_close(rk);

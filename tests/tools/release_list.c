@@ -110,9 +110,9 @@ int main(int argc, char **argv)
             bad = 1;
         }
         sf_model_free(model);
-        printf("%" PRId64 " %lld %s %u %s %lld %lld\n", m->offset, (long long)rel.version,
+        printf("%" PRId64 " %lld %s %u %s %lld %lld %lld\n", m->offset, (long long)rel.version,
                rel.algorithm, rel.payload_len, rel.sha256, (long long)rel.train_from,
-               (long long)rel.train_to);
+               (long long)rel.train_to, (long long)rel.released_at);
         sf_model_release_clear(&rel);
         rd_kafka_message_destroy(m);
     }
