@@ -3,7 +3,7 @@
  * the newest released model and writes predictions to satisfy.predictions.
  *
  * A thin main over libsatisfy (scorer.h): options, signals, stderr logging
- * and, with --http, the metrics endpoint (http_metrics.h). Exactly-once by default
+ * and, with --http, the web app and HTTP API (http.h). Exactly-once by default
  * (transactions), --at-least-once as an option. SIGTERM/SIGINT finish and
  * commit the current batch, leave the group and exit 0.
  */
@@ -16,12 +16,15 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "satisfy/http_metrics.h"
+#include "satisfy/http.h"
 #include "satisfy/kafka.h"
 #include "satisfy/scorer.h"
 #include "satisfy/stats.h"
 
 #define MAX_PROPS 256
+
+/* scorer/web/ *, compiled in by scorer/CMakeLists.txt (cmake/embed.cmake) */
+extern const struct sf_embedded_file sf_web_files[];
 
 static volatile sig_atomic_t stop_flag;
 static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -68,8 +71,10 @@ static void usage(FILE *f)
             "                        (default: exactly-once with transactions)\n"
             "  --batch N             at most N messages per batch/transaction (default %d)\n"
             "  --batch-ms MS         close a batch MS ms after its first message (default %d)\n"
-            "  --http ADDR           serve GET /healthz and /metrics on ADDR (host:port;\n"
-            "                        port 0 = any free port, logged)\n"
+            "  --http ADDR           serve the web app (/), the JSON API (/v1/...), the\n"
+            "                        MLflow protocol (/invocations) and /metrics on ADDR\n"
+            "                        (host:port, 127.0.0.1 when no host; port 0 = any free\n"
+            "                        port, logged); see docs/web.md\n"
             "  --connect-timeout S   fail if the brokers cannot be reached in S s (default 10)\n"
             "  -X key=value          librdkafka property for every client (repeatable)\n"
             "  --help                this text\n"
@@ -202,17 +207,24 @@ int main(int argc, char **argv)
         fprintf(stderr, "satisfy-scorer: out of memory\n");
         return 1;
     }
-    sf_http_metrics *srv = NULL;
+    sf_http *srv = NULL;
     if (http) {
-        srv = sf_http_metrics_start(http, stats, &err);
-        if (!srv) {
+        sf_http_opts ho = {.addr = http,
+                           .stats = stats,
+                           .web = sf_web_files,
+                           .version = "satisfy " SATISFY_VERSION};
+        srv = sf_http_start(&ho, &err);
+        rd_kafka_conf_t *wconf = srv ? sf_kafka_conf_new(o.brokers, props, n_props, &err) : NULL;
+        if (!srv || !wconf || sf_http_watch(srv, wconf, &err) != 0) {
             fprintf(stderr, "satisfy-scorer: --http %s: %s\n", http, err.msg);
+            sf_http_stop(srv);
             sf_stats_free(stats);
             return 1;
         }
         char line[128];
-        snprintf(line, sizeof line, "serving /healthz and /metrics on port %d",
-                 sf_http_metrics_port(srv));
+        snprintf(line, sizeof line,
+                 "serving /healthz and /metrics on port %d (web app at /, API at /v1/)",
+                 sf_http_port(srv));
         log_line(NULL, line);
     }
     o.stats = stats;
@@ -221,7 +233,7 @@ int main(int argc, char **argv)
     int rc = sf_scorer_run(&o, &err);
     sf_stats_snapshot snap;
     sf_stats_get(stats, &snap);
-    sf_http_metrics_stop(srv);
+    sf_http_stop(srv);
     sf_stats_free(stats);
     if (rc < 0) {
         fprintf(stderr, "satisfy-scorer: %s\n", err.msg);

@@ -14,6 +14,8 @@ PACKAGES=(
   # tests, interop and benchmarks
   libcmocka-dev python3 python3-avro python3-xgboost python3-numpy
   kcat curl gzip
+  # web app tests (issue 6): promtool, headless browser
+  prometheus chromium
 )
 
 missing=()

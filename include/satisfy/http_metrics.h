@@ -1,8 +1,8 @@
 /*
- * http_metrics.h - the scorer's minimal HTTP endpoint (libmicrohttpd, its own
- * thread): GET /healthz answers "ok", GET /metrics the Prometheus text of the
- * live counters (stats.h). The web app and the prediction API of the HTTP
- * issue are meant to grow from here.
+ * http_metrics.h - the older minimal endpoint API (GET /healthz, GET
+ * /metrics over the live counters of stats.h), kept for bench/bench_scorer.c.
+ * It starts the full server of http.h without a model or web app; new code
+ * uses http.h directly.
  */
 #ifndef SATISFY_HTTP_METRICS_H
 #define SATISFY_HTTP_METRICS_H

@@ -1,0 +1,72 @@
+/*
+ * http.h - the scorer's HTTP server: the web app (/), the JSON API (/v1/...),
+ * the MLflow scoring protocol (/invocations, /ping, /version), Prometheus
+ * metrics (/metrics) and the probes (/healthz, /readyz).
+ *
+ * libmicrohttpd with a small internal thread pool, bound to 127.0.0.1 unless
+ * the address names another host. Every request is bounded: body size, JSON
+ * nesting depth, idle connection time and total time per request; a request
+ * over a limit gets a 4xx with the reason. The server never touches the
+ * scoring loop's model: it keeps its own copy, fed by its own model watcher
+ * (sf_http_watch) or set directly (sf_http_set_model, for tests), shared
+ * between requests by reference count, so a prediction over HTTP never waits
+ * for a batch and a batch never waits for HTTP. Counters come from sf_stats
+ * snapshots (one mutex, held for a copy).
+ */
+#ifndef SATISFY_HTTP_H
+#define SATISFY_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "satisfy/embed.h"
+#include "satisfy/error.h"
+#include "satisfy/model.h"
+#include "satisfy/modelwatch.h"
+#include "satisfy/stats.h"
+
+#define SF_HTTP_MAX_BODY   (1024 * 1024) /* bytes */
+#define SF_HTTP_MAX_DEPTH  16            /* JSON nesting */
+#define SF_HTTP_IDLE_S     10            /* idle connection timeout */
+#define SF_HTTP_REQUEST_MS 5000          /* whole request, headers to last body byte */
+#define SF_HTTP_THREADS    4
+#define SF_HTTP_MAX_ROWS   10000 /* rows of one /invocations request */
+
+typedef struct sf_http sf_http;
+
+typedef struct sf_http_opts {
+    const char *addr; /* "host:port", ":port" or "port" (host 127.0.0.1); port 0 = any */
+    sf_stats *stats;  /* required; must outlive the server */
+    /* files served under / (index.html at /), NULL-name terminated; may be NULL */
+    const struct sf_embedded_file *web;
+    size_t max_body;     /* 0 = SF_HTTP_MAX_BODY */
+    int max_depth;       /* 0 = SF_HTTP_MAX_DEPTH */
+    int idle_s;          /* 0 = SF_HTTP_IDLE_S */
+    int request_ms;      /* 0 = SF_HTTP_REQUEST_MS */
+    int threads;         /* 0 = SF_HTTP_THREADS */
+    const char *version; /* reported by GET /version; NULL = "unknown" */
+} sf_http_opts;
+
+/* Starts listening. NULL with err set (bad address, port in use). */
+sf_http *sf_http_start(const sf_http_opts *opts, sf_err *err);
+
+/* The port actually bound (useful with port 0). */
+int sf_http_port(const sf_http *h);
+
+/* Stops the server (waits for requests in flight) and its watcher, frees the
+ * model. NULL is fine. */
+void sf_http_stop(sf_http *h);
+
+/* Makes m (owned from now on) the model of /v1/predict and /invocations;
+ * requests still using the previous one finish with it. */
+void sf_http_set_model(sf_http *h, sf_model *m, int64_t version);
+
+/* Follows satisfy.models with an own watcher (conf is taken over, as in
+ * sf_modelwatch_start): every newer valid release becomes the server's
+ * model, and loads and rejections go to the model timeline (/v1/models).
+ * 0, or -1 with err set. */
+int sf_http_watch(sf_http *h, rd_kafka_conf_t *conf, sf_err *err);
+
+#endif

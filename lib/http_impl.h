@@ -1,0 +1,87 @@
+/*
+ * http_impl.h - what the parts of the HTTP server share (lib/http.c, the
+ * routes in lib/http_api.c, lib/http_mlflow.c, lib/http_prom.c). Not a
+ * public header.
+ *
+ * A route gets a complete request (method, path, query, body already within
+ * the limits) and fills a response; http.c sends it. Handlers run on the
+ * server's threads and only read shared state through snapshots and the
+ * reference-counted model.
+ */
+#ifndef SATISFY_HTTP_IMPL_H
+#define SATISFY_HTTP_IMPL_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "satisfy/http.h"
+
+typedef struct sf_http_req {
+    const char *method;
+    const char *path;
+    const char *content_type; /* may be NULL */
+    const char *query_n;      /* value of ?n=, may be NULL */
+    const char *body;         /* NUL-terminated, len bytes */
+    size_t len;
+} sf_http_req;
+
+typedef struct sf_http_resp {
+    unsigned status;
+    const char *type;
+    char *body; /* malloc'd, or static when is_static */
+    size_t len;
+    int is_static;
+} sf_http_resp;
+
+/* The model shared by requests: freed when the last holder lets go. */
+typedef struct sf_http_model {
+    sf_model *m;
+    int64_t version;
+    int64_t loaded_at; /* ms since the epoch */
+    int refs;
+} sf_http_model;
+
+#define SF_HTTP_TIMELINE 64
+
+typedef struct sf_http_event {
+    int64_t at;         /* ms since the epoch */
+    int64_t version;    /* 0 when unknown (a release that could not be read) */
+    int loaded;         /* 1 loaded, 0 rejected */
+    char text[384];     /* algorithm/spec when loaded, the reason when rejected */
+    char metrics[1536]; /* metrics JSON of a loaded model ("" if none or too long) */
+} sf_http_event;
+
+struct sf_http {
+    struct MHD_Daemon *d;
+    sf_http_opts o;
+    int port;
+    pthread_mutex_t mu; /* model, timeline, counters */
+    sf_http_model *model;
+    sf_modelwatch *mw;
+    sf_http_event timeline[SF_HTTP_TIMELINE];
+    size_t n_timeline;        /* total pushed; ring index = n % SF_HTTP_TIMELINE */
+    uint64_t requests[6];     /* by status class: [1]=1xx .. [5]=5xx */
+    uint64_t rejected_limits; /* 413/408/400-depth */
+    uint64_t predictions;     /* rows scored over HTTP */
+};
+
+/* Takes a reference to the current model (NULL when none); give it back. */
+sf_http_model *sf_http_model_get(sf_http *h);
+void sf_http_model_put(sf_http *h, sf_http_model *m);
+
+/* Responses. */
+void sf_http_text(sf_http_resp *r, unsigned status, const char *static_text);
+void sf_http_json(sf_http_resp *r, unsigned status, char *malloced_json);
+/* {"error": msg, "field": field (omitted when NULL)} */
+void sf_http_error(sf_http_resp *r, unsigned status, const char *msg, const char *field);
+
+/* Max nesting depth of a JSON text (brackets outside strings). */
+int sf_http_json_depth(const char *s, size_t len);
+
+/* Routes: each returns 1 when it handled the path. */
+int sf_http_api_route(sf_http *h, const sf_http_req *q, sf_http_resp *r);
+int sf_http_mlflow_route(sf_http *h, const sf_http_req *q, sf_http_resp *r);
+int sf_http_prom_route(sf_http *h, const sf_http_req *q, sf_http_resp *r);
+
+#endif

@@ -1,0 +1,86 @@
+/*
+ * http_prom.c - GET /metrics: Prometheus text exposition (format 0.0.4) of
+ * the scorer's live counters (stats.h: events, predictions, DLQ, batches,
+ * aborts, model loads and rejections as counters; model version, consumer
+ * lag, rate and uptime as gauges; the e2e and process latency histograms
+ * with their buckets), followed by what the HTTP server itself knows: the
+ * model it serves as an info metric (labels version, algorithm, spec,
+ * spec_hash, value 1), its requests by status class, the rows it scored and
+ * the requests refused by a limit. Checked by `promtool check metrics` in
+ * tests/unit/test_http.c when promtool is installed.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http_impl.h"
+
+static void metrics(sf_http *h, sf_http_resp *r)
+{
+    sf_stats_snapshot s;
+    sf_stats_get(h->o.stats, &s);
+    char *base = sf_stats_prometheus(&s);
+    if (!base) {
+        sf_http_text(r, 500, "out of memory\n");
+        return;
+    }
+    sf_http_model *m = sf_http_model_get(h);
+    char info[512] = "";
+    if (m) {
+        const sf_model_info *in = sf_model_get_info(m->m);
+        snprintf(info, sizeof info,
+                 "satisfy_http_model_info{version=\"%" PRId64
+                 "\",algorithm=\"%s\",spec=\"%s\",spec_hash=\"%s\"} 1\n",
+                 m->version, sf_algo_name(in->algo), in->spec->name, in->spec_hash);
+    }
+    sf_http_model_put(h, m);
+    uint64_t req[6], pred, lim;
+    pthread_mutex_lock(&h->mu);
+    memcpy(req, h->requests, sizeof req);
+    pred = h->predictions;
+    lim = h->rejected_limits;
+    pthread_mutex_unlock(&h->mu);
+    size_t cap = strlen(base) + 2048;
+    char *out = malloc(cap);
+    if (!out) {
+        free(base);
+        sf_http_text(r, 500, "out of memory\n");
+        return;
+    }
+    int n = snprintf(out, cap,
+                     "%s"
+                     "# HELP satisfy_http_model_info The model the HTTP API scores with.\n"
+                     "# TYPE satisfy_http_model_info gauge\n"
+                     "%s"
+                     "# HELP satisfy_http_requests_total HTTP requests answered, by status "
+                     "class.\n"
+                     "# TYPE satisfy_http_requests_total counter\n",
+                     base, info);
+    for (int c = 2; c <= 5; c++)
+        n += snprintf(out + n, cap - (size_t)n,
+                      "satisfy_http_requests_total{class=\"%dxx\"} %" PRIu64 "\n", c, req[c]);
+    snprintf(out + n, cap - (size_t)n,
+             "# HELP satisfy_http_predictions_total Rows scored by /v1/predict and "
+             "/invocations.\n"
+             "# TYPE satisfy_http_predictions_total counter\n"
+             "satisfy_http_predictions_total %" PRIu64 "\n"
+             "# HELP satisfy_http_rejected_total Requests refused by a size or time limit.\n"
+             "# TYPE satisfy_http_rejected_total counter\n"
+             "satisfy_http_rejected_total %" PRIu64 "\n",
+             pred, lim);
+    free(base);
+    sf_http_json(r, 200, out);
+    r->type = "text/plain; version=0.0.4; charset=utf-8";
+}
+
+int sf_http_prom_route(sf_http *h, const sf_http_req *q, sf_http_resp *r)
+{
+    if (strcmp(q->path, "/metrics") != 0)
+        return 0;
+    if (strcmp(q->method, "GET") != 0)
+        sf_http_error(r, 405, "use GET", NULL);
+    else
+        metrics(h, r);
+    return 1;
+}

@@ -1,0 +1,342 @@
+/* satisfy web app: the prediction form and the live view. Plain JS, no
+ * libraries; talks to the JSON API of the same server (docs/web.md). */
+'use strict';
+
+const $ = (id) => document.getElementById(id);
+const SVG = 'http://www.w3.org/2000/svg';
+const RISKY = 0.35; /* risk above which a prediction is highlighted */
+
+const CATEGORIES = ['bed_bath_table', 'health_beauty', 'sports_leisure', 'furniture_decor',
+  'computers_accessories', 'housewares', 'watches_gifts', 'telephony', 'garden_tools', 'auto',
+  'toys', 'cool_stuff', 'perfumery', 'baby', 'electronics', 'stationery', 'fashion_bags_accessories',
+  'pet_shop', 'office_furniture', 'consoles_games', 'luggage_accessories', 'construction_tools_construction',
+  'home_appliances', 'musical_instruments', 'small_appliances', 'books_general_interest'];
+/* state capitals (lat, lng): the distance feature needs coordinates */
+const STATES = { AC: [-9.97, -67.81], AL: [-9.67, -35.74], AM: [-3.1, -60.02], AP: [0.03, -51.07],
+  BA: [-12.97, -38.5], CE: [-3.73, -38.52], DF: [-15.78, -47.93], ES: [-20.32, -40.34],
+  GO: [-16.68, -49.25], MA: [-2.53, -44.3], MG: [-19.92, -43.94], MS: [-20.44, -54.65],
+  MT: [-15.6, -56.1], PA: [-1.46, -48.5], PB: [-7.12, -34.86], PE: [-8.05, -34.9],
+  PI: [-5.09, -42.8], PR: [-25.43, -49.27], RJ: [-22.91, -43.17], RN: [-5.79, -35.21],
+  RO: [-8.76, -63.9], RR: [2.82, -60.67], RS: [-30.03, -51.23], SC: [-27.59, -48.55],
+  SE: [-10.91, -37.07], SP: [-23.55, -46.63], TO: [-10.18, -48.33] };
+
+const DAY = 86400000;
+const hex32 = () => Array.from(crypto.getRandomValues(new Uint8Array(16)),
+  (b) => b.toString(16).padStart(2, '0')).join('');
+const SELLER = hex32(), PRODUCT = hex32();
+
+function fill(select, values, chosen) {
+  for (const v of values) {
+    const o = document.createElement('option');
+    o.value = v; o.textContent = v.replace(/_/g, ' ');
+    if (v === chosen) o.selected = true;
+    select.appendChild(o);
+  }
+}
+
+/* ------------------------------------------------------------ the form */
+
+const FIELDS = ['n_items', 'price', 'freight', 'weight', 'photos', 'installments', 'paid',
+  'purchase', 'estimated', 'delivered', 'ccity', 'scity', 'cstate', 'sstate', 'pay_type'];
+
+function clearErrors() {
+  for (const el of document.querySelectorAll('.err')) el.textContent = '';
+  for (const el of document.querySelectorAll('.invalid')) el.classList.remove('invalid');
+}
+
+function markError(input, msg) {
+  const el = $(input);
+  if (!el) { $('form-error').textContent = msg; return; }
+  el.classList.add('invalid');
+  const span = document.querySelector(`.err[data-for="${input}"]`);
+  if (span) span.textContent = msg; else $('form-error').textContent = msg;
+}
+
+function num(id, { min = -Infinity, max = Infinity, int = false, optional = false } = {}) {
+  const raw = $(id).value.trim();
+  if (raw === '' && optional) return null;
+  const v = Number(raw);
+  if (raw === '' || !Number.isFinite(v)) throw [id, 'enter a number'];
+  if (int && !Number.isInteger(v)) throw [id, 'enter a whole number'];
+  if (v < min || v > max) throw [id, `between ${min} and ${max}`];
+  return v;
+}
+
+/* Builds the order event (the JSON shape of the codec, docs/web.md). */
+function buildOrder() {
+  const n = num('n_items', { min: 1, max: 20, int: true });
+  const price = num('price', { min: 0 }), freight = num('freight', { min: 0 });
+  const weight = num('weight', { min: 0 }), photos = num('photos', { min: 0, int: true });
+  const inst = num('installments', { min: 1, max: 24, int: true });
+  let paid = num('paid', { min: 0, optional: true });
+  if (paid === null) paid = Math.round((price * n + freight) * 100) / 100;
+  const p = Date.parse($('purchase').value + ':00Z');
+  if (!Number.isFinite(p)) throw ['purchase', 'enter a date and time'];
+  const est = num('estimated', { min: 0, max: 120, int: true });
+  const delivered = $('is_delivered').checked;
+  const dd = delivered ? num('delivered', { min: 0, max: 365, int: true }) : null;
+  for (const id of ['ccity', 'scity'])
+    if (!$(id).value.trim()) throw [id, 'enter a city'];
+  const cs = $('cstate').value, ss = $('sstate').value;
+  const place = (city, st) => ({ zip: '', city: city.trim().toLowerCase(), state: st,
+    lat: STATES[st][0], lng: STATES[st][1] });
+  const items = [];
+  for (let i = 0; i < n; i++)
+    items.push({ seq: i + 1, product_id: PRODUCT, seller_id: SELLER, price, freight: freight / n,
+      shipping_limit: p + 6 * DAY, category: $('category').value, name_len: 48,
+      desc_len: 600, photos, weight_g: weight, length_cm: 30, height_cm: 15, width_cm: 20,
+      seller: place($('scity').value, ss) });
+  const deliveredAt = delivered ? p + dd * DAY : null;
+  return {
+    order_id: hex32(), customer_id: hex32(), customer_unique_id: hex32(),
+    stage: delivered ? 'DELIVERED' : 'PURCHASED',
+    event_time: delivered ? deliveredAt : p,
+    purchase_time: p, estimated_delivery: p + est * DAY,
+    approved_time: delivered ? p + 2 * 3600000 : null,
+    carrier_time: delivered ? p + Math.min(2, dd) * DAY : null,
+    delivered_time: deliveredAt,
+    customer: place($('ccity').value, cs),
+    items,
+    payments: [{ seq: 1, type: $('pay_type').value, installments: inst, value: paid }],
+  };
+}
+
+/* a server error's field ("items[0].price") -> the form input */
+function inputOf(field) {
+  if (!field) return null;
+  const f = field.replace(/\[\d+\]/g, '[]');
+  const map = { 'items[].price': 'price', 'items[].freight': 'freight', 'items[].weight_g': 'weight',
+    'items[].photos': 'photos', 'items': 'n_items', 'payments[].value': 'paid',
+    'payments[].installments': 'installments', 'payments[].type': 'pay_type',
+    'purchase_time': 'purchase', 'estimated_delivery': 'estimated', 'delivered_time': 'delivered',
+    'customer.city': 'ccity', 'customer.state': 'cstate', 'items[].seller.city': 'scity',
+    'items[].seller.state': 'sstate' };
+  return map[f] || null;
+}
+
+/* ------------------------------------------------------------ the result */
+
+const PHRASES = {
+  delay_days: (v) => v > 0 ? `delivered ${v.toFixed(0)} days after the promised date`
+    : `delivered ${(-v).toFixed(0)} days before the promised date`,
+  late: (v) => v ? 'delivered late' : 'delivered on time',
+  delivery_days: (v) => `took ${v.toFixed(0)} days to arrive`,
+  estimated_days: (v) => `delivery promised within ${v.toFixed(0)} days`,
+  elapsed_days: (v) => `${v.toFixed(0)} days since the purchase`,
+  total_price: (v) => `order value R$ ${v.toFixed(2)}`,
+  total_freight: (v) => `freight R$ ${v.toFixed(2)}`,
+  freight_ratio: (v) => `freight is ${(v * 100).toFixed(0)}% of the price`,
+  n_items: (v) => `${v} item${v === 1 ? '' : 's'} in the order`,
+  n_sellers: (v) => `${v} seller${v === 1 ? '' : 's'}`,
+  distance_km: (v) => `seller ${v.toFixed(0)} km away from the customer`,
+  same_state: (v) => v ? 'seller in the customer\'s state' : 'seller in another state',
+  max_installments: (v) => `paid in ${v} installment${v === 1 ? '' : 's'}`,
+  payment_value: (v) => `R$ ${v.toFixed(2)} paid`,
+  voucher_used: (v) => v ? 'paid with a voucher' : 'no voucher',
+  seller_review_mean: (v) => `seller's earlier reviews average ${v.toFixed(1)} stars`,
+  seller_review_count: (v) => `seller has ${v} earlier reviews`,
+  seller_late_rate: (v) => `seller delivered ${(v * 100).toFixed(0)}% of earlier orders late`,
+  customer_orders: (v) => `customer's ${v === 0 ? 'first' : 'repeat'} order`,
+  stage: (v) => ['at purchase', 'approved', 'shipped', 'delivered', 'canceled', 'unavailable'][v] || 'stage',
+  mean_photos: (v) => `${v.toFixed(0)} product photo${v === 1 ? '' : 's'}`,
+  max_weight_g: (v) => `heaviest item ${(v / 1000).toFixed(1)} kg`,
+  sum_weight_g: (v) => `${(v / 1000).toFixed(1)} kg in total`,
+  carrier_days: (v) => `handed to the carrier after ${v.toFixed(1)} days`,
+  approval_hours: (v) => `payment approved after ${v.toFixed(1)} hours`,
+  purchase_hour: (v) => `bought at ${v}h`,
+  purchase_month: (v) => `bought in month ${v}`,
+};
+
+function reasonText(r) {
+  const f = PHRASES[r.feature];
+  const what = f && r.value !== null ? f(r.value) : `${r.feature.replace(/_/g, ' ')} = ${r.value === null ? 'unknown' : +r.value.toFixed(3)}`;
+  const c = r.contribution;
+  return `${what.charAt(0).toUpperCase()}${what.slice(1)}: ${c < 0 ? 'lowers' : 'raises'} the expected rating by ${Math.abs(c).toFixed(2)} stars`;
+}
+
+function el(tag, attrs = {}, text) {
+  const e = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+  if (text !== undefined) e.textContent = text;
+  return e;
+}
+
+function drawGauge(p) {
+  const g = $('gauge');
+  g.replaceChildren();
+  const cx = 100, cy = 100, r = 80;
+  const pt = (f) => [cx - r * Math.cos(Math.PI * f), cy - r * Math.sin(Math.PI * f)];
+  const arc = (a, b, color) => {
+    const [x1, y1] = pt(a), [x2, y2] = pt(b);
+    g.appendChild(el('path', { d: `M${x1},${y1} A${r},${r} 0 0 1 ${x2},${y2}`, stroke: color,
+      'stroke-width': 16, fill: 'none' }));
+  };
+  arc(0, 0.2, '#1f8a4c'); arc(0.2, 0.35, '#d68910'); arc(0.35, 1, '#c0392b');
+  const [nx, ny] = pt(Math.max(0, Math.min(1, p)));
+  g.appendChild(el('line', { x1: cx, y1: cy, x2: nx, y2: ny, stroke: '#1d2330', 'stroke-width': 3 }));
+  g.appendChild(el('circle', { cx, cy, r: 5, fill: '#1d2330' }));
+  g.appendChild(el('text', { x: cx, y: 118, 'text-anchor': 'middle', 'font-size': 16,
+    'font-weight': 600, id: 'gauge-value' }, `${(p * 100).toFixed(0)}%`));
+}
+
+function showPrediction(pr) {
+  const stars = Math.max(1, Math.min(5, Math.round(pr.score)));
+  $('stars').innerHTML = '';
+  for (let i = 1; i <= 5; i++) {
+    const s = document.createElement('span');
+    s.textContent = '★';
+    if (i > stars) s.className = 'off';
+    $('stars').appendChild(s);
+  }
+  $('stars').dataset.stars = stars;
+  $('score').textContent = `${pr.score.toFixed(2)} of 5 expected`;
+  drawGauge(pr.p_dissatisfied);
+  const ul = $('reasons');
+  ul.replaceChildren();
+  for (const r of pr.reasons) {
+    const li = document.createElement('li');
+    li.className = r.contribution < 0 ? 'down' : 'up';
+    li.textContent = reasonText(r);
+    ul.appendChild(li);
+  }
+  $('result-model').textContent = `model version ${pr.model_version} · ${pr.stage.toLowerCase()} stage`;
+  $('result').hidden = false;
+}
+
+async function submit(ev) {
+  ev.preventDefault();
+  clearErrors();
+  let order;
+  try { order = buildOrder(); } catch (e) {
+    if (Array.isArray(e)) { markError(e[0], e[1]); return; }
+    throw e;
+  }
+  $('submit').disabled = true;
+  try {
+    const res = await fetch('/v1/predict', { method: 'POST',
+      headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(order) });
+    const body = await res.json();
+    if (!res.ok) {
+      const input = inputOf(body.field);
+      if (input) markError(input, body.error); else $('form-error').textContent = body.error;
+      return;
+    }
+    showPrediction(body);
+  } catch (e) {
+    $('form-error').textContent = `request failed: ${e.message}`;
+  } finally {
+    $('submit').disabled = false;
+  }
+}
+
+/* ------------------------------------------------------------ live view */
+
+const rates = [];
+const fmtMs = (v) => v === null || v === undefined ? '-' : v < 10 ? `${v.toFixed(2)} ms` : `${v.toFixed(0)} ms`;
+
+function drawRate() {
+  const g = $('rate-chart');
+  g.replaceChildren();
+  if (rates.length < 2) return;
+  const max = Math.max(1, ...rates.map((r) => r[1]));
+  const t0 = rates[0][0], t1 = rates[rates.length - 1][0];
+  const pts = rates.map(([t, v]) => `${(t - t0) / Math.max(1, t1 - t0) * 590 + 5},${115 - v / max * 100}`);
+  g.appendChild(el('polyline', { points: pts.join(' '), fill: 'none', stroke: '#2c5aa0', 'stroke-width': 2 }));
+  g.appendChild(el('text', { x: 8, y: 14, 'font-size': 11, fill: '#5b6475' }, `max ${max.toFixed(0)} events/s`));
+}
+
+async function pollStats() {
+  try {
+    const s = await (await fetch('/v1/stats')).json();
+    $('t-rate').textContent = s.events_per_second === null ? '-' : s.events_per_second.toFixed(1);
+    $('t-p50').textContent = fmtMs(s.latency_ms.process.p50);
+    $('t-p99').textContent = fmtMs(s.latency_ms.process.p99);
+    $('t-dlq').textContent = s.dlq;
+    $('t-lag').textContent = s.lag === null ? '-' : s.lag;
+    $('t-events').textContent = s.events;
+    rates.push([s.now, s.events_per_second || 0]);
+    if (rates.length > 300) rates.shift();
+    drawRate();
+  } catch (e) { /* the next poll retries */ }
+}
+
+function drawModels(tl) {
+  const g = $('model-chart');
+  g.replaceChildren();
+  if (!tl.length) {
+    g.appendChild(el('text', { x: 300, y: 70, 'text-anchor': 'middle', fill: '#5b6475' }, 'no model release seen yet'));
+    return;
+  }
+  const rm = (e) => e.metrics && e.metrics.holdout && e.metrics.holdout.ALL ? e.metrics.holdout.ALL.rmse : null;
+  const vals = tl.map(rm).filter((v) => v !== null);
+  const lo = vals.length ? Math.min(...vals) * 0.98 : 0, hi = vals.length ? Math.max(...vals) * 1.02 : 1;
+  const x = (i) => tl.length === 1 ? 300 : 40 + i * 520 / (tl.length - 1);
+  const y = (v) => hi > lo ? 110 - (v - lo) / (hi - lo) * 80 : 70;
+  g.appendChild(el('line', { x1: 30, y1: 120, x2: 590, y2: 120, stroke: '#dde1e8' }));
+  let prev = null;
+  tl.forEach((e, i) => {
+    const v = rm(e);
+    if (e.event === 'loaded') {
+      const cy = v === null ? 70 : y(v);
+      if (prev) g.appendChild(el('line', { x1: prev[0], y1: prev[1], x2: x(i), y2: cy, stroke: '#2c5aa0' }));
+      prev = [x(i), cy];
+      g.appendChild(el('circle', { cx: x(i), cy, r: 6, fill: '#1f8a4c' }));
+      g.appendChild(el('text', { x: x(i), y: cy - 10, 'text-anchor': 'middle', 'font-size': 11 },
+        `v${e.version}${v === null ? '' : ` RMSE ${v.toFixed(3)}`}`));
+    } else {
+      g.appendChild(el('text', { x: x(i), y: 132, 'text-anchor': 'middle', 'font-size': 14, fill: '#c0392b' }, '✕'));
+    }
+  });
+}
+
+async function pollModels() {
+  try {
+    const m = await (await fetch('/v1/models')).json();
+    const a = m.active;
+    $('model-line').textContent = a ? `model v${a.version} · ${a.algorithm} · spec ${a.spec} (${a.n_features} features)`
+      : 'no model released yet';
+    drawModels(m.timeline);
+    const ol = $('timeline');
+    ol.replaceChildren();
+    for (const e of m.timeline.slice().reverse()) {
+      const li = document.createElement('li');
+      const at = new Date(e.at).toLocaleTimeString();
+      li.className = e.event;
+      li.textContent = e.event === 'loaded' ? `${at} model ${e.version} released (${e.model})`
+        : `${at} release rejected: ${e.reason}`;
+      ol.appendChild(li);
+    }
+  } catch (e) { /* retried */ }
+}
+
+async function pollRecent() {
+  try {
+    const r = await (await fetch('/v1/predictions/recent?n=15')).json();
+    const tb = document.querySelector('#recent tbody');
+    tb.replaceChildren();
+    for (const p of r.predictions) {
+      const tr = document.createElement('tr');
+      if (p.p_dissatisfied >= RISKY) tr.className = 'risky';
+      const top = p.reasons.length ? p.reasons[0].feature.replace(/_/g, ' ') : '';
+      for (const [cls, text] of [['', p.order_id.slice(0, 8)], ['', p.stage.toLowerCase()],
+        ['', '★'.repeat(Math.max(1, Math.min(5, Math.round(p.score))))],
+        ['risk', `${(p.p_dissatisfied * 100).toFixed(0)}%`], ['', top], ['', `v${p.model_version}`]]) {
+        const td = document.createElement('td');
+        if (cls) td.className = cls;
+        td.textContent = text;
+        tr.appendChild(td);
+      }
+      tb.appendChild(tr);
+    }
+  } catch (e) { /* retried */ }
+}
+
+fill($('category'), CATEGORIES, 'health_beauty');
+fill($('cstate'), Object.keys(STATES), 'SP');
+fill($('sstate'), Object.keys(STATES), 'SP');
+$('is_delivered').addEventListener('change', () => { $('delivered').disabled = !$('is_delivered').checked; });
+$('order-form').addEventListener('submit', submit);
+pollStats(); pollModels(); pollRecent();
+setInterval(pollStats, 1500);
+setInterval(pollRecent, 2000);
+setInterval(pollModels, 5000);

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# web_browser.sh - the web app in a real browser: headless Chromium (Debian
+# package chromium) driven by playwright-core (tests/browser, installed with
+# npm ci when node_modules is missing) against satisfy-scorer --http on
+# satisfy-broker. Loads /, fills and submits the form, expects stars, the
+# risk gauge and reasons; while a replay flows, expects a nonzero event rate,
+# the model in the timeline and recent predictions. Screenshots are saved in
+# $SATISFY_BUILD_DIR/test-artifacts/web/.
+source "$(dirname "$0")/scorer_common.bash"
+
+src="${SATISFY_SOURCE_DIR:?}"
+artifacts="${SATISFY_BUILD_DIR:?}/test-artifacts/web"
+mkdir -p "$artifacts"
+[ -x /usr/bin/chromium ] || fail "/usr/bin/chromium missing (scripts/install-deps.sh installs chromium)"
+command -v node >/dev/null || fail "node missing"
+if [ ! -d "$src/tests/browser/node_modules/playwright-core" ]; then
+  (cd "$src/tests/browser" && timeout 300 npm ci --no-audit --no-fund >"$work/npm.out" 2>&1) ||
+    fail "npm ci in tests/browser failed: $(tail -5 "$work/npm.out")"
+fi
+
+make_data
+start_broker
+"$bin/publish_model" --brokers "$bs" --version 1 --data "$data" --algo gbdt \
+  >"$work/pub1.out" 2>"$work/pub1.err" || fail "publish_model failed: $(cat "$work/pub1.err")"
+start_scorer scorer --http 127.0.0.1:0
+wait_log scorer "serving /healthz and /metrics on port [1-9]" 30
+port=$(sed -n 's/.*serving \/healthz and \/metrics on port \([0-9]*\).*/\1/p' "$work/scorer.err")
+wait_log scorer "scoring with model 1" 60
+
+# events flow while the browser looks (the replay repeats; the scorer scores repeats too)
+(for _ in 1 2 3 4 5 6; do
+  timeout 120 "$bin/satisfy-producer" --brokers "$bs" --data "$data" --speed 0 --no-progress \
+    >>"$work/prod.out" 2>>"$work/prod.err" || exit 1
+  sleep 2
+done) &
+pids+=($!)
+timeout 180 node "$src/tests/browser/web.mjs" "http://127.0.0.1:$port/" "$artifacts" --wait-rate \
+  >"$work/browser.out" 2>"$work/browser.err" ||
+  fail "browser test: $(cat "$work/browser.out" "$work/browser.err" | tail -20)"
+cat "$work/browser.out"
+[ -s "$artifacts/web-predict.png" ] && [ -s "$artifacts/web-live.png" ] || fail "screenshots missing"
+echo "web_browser: ok, screenshots in $artifacts"

@@ -1,0 +1,592 @@
+/*
+ * test_http.c - the scorer's HTTP server in-process (lib/http*.c): the JSON
+ * API, the MLflow protocol in its four input formats and its errors, the
+ * limits (body size, JSON depth, slow clients), /metrics through promtool,
+ * and the static web files. A tiny GBDT is trained on a generated dataset;
+ * requests go through a raw-socket HTTP/1.1 client (no libcurl).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <arpa/inet.h>
+#include <cmocka.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "satisfy/codec.h"
+#include "satisfy/datagen.h"
+#include "satisfy/features.h"
+#include "satisfy/http.h"
+#include "satisfy/model.h"
+#include "satisfy/olist.h"
+#include "testutil.h"
+
+static sf_model *g_model; /* a copy owned by the tests, for reference predictions */
+static sf_stats *g_stats;
+static sf_http *g_http;
+static char *g_dir;
+
+static const unsigned char PAGE[] = "<!doctype html><title>t</title>";
+static const struct sf_embedded_file WEB[] = {{"index.html", PAGE, sizeof PAGE - 1},
+                                              {NULL, NULL, 0}};
+
+/* ------------------------------------------------------------- client */
+
+static int dial(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct timeval tv = {10, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    return fd;
+}
+
+static void send_all(int fd, const char *p, size_t n)
+{
+    while (n) {
+        ssize_t k = send(fd, p, n, MSG_NOSIGNAL);
+        if (k <= 0)
+            return; /* the server may close early (413): the reply tells */
+        p += k;
+        n -= (size_t)k;
+    }
+}
+
+/* Reads until the server closes; returns the status, *body the body. */
+static int read_reply(int fd, char **body)
+{
+    size_t cap = 65536, len = 0;
+    char *buf = malloc(cap);
+    for (;;) {
+        if (len + 4096 > cap)
+            buf = realloc(buf, cap *= 2);
+        ssize_t k = recv(fd, buf + len, cap - len - 1, 0);
+        if (k <= 0)
+            break;
+        len += (size_t)k;
+    }
+    buf[len] = '\0';
+    close(fd);
+    int status = 0;
+    sscanf(buf, "HTTP/1.%*d %d", &status);
+    char *b = strstr(buf, "\r\n\r\n");
+    *body = strdup(b ? b + 4 : "");
+    free(buf);
+    return status;
+}
+
+static int req(const char *method, const char *path, const char *ctype, const char *body,
+               char **out)
+{
+    int fd = dial(sf_http_port(g_http));
+    char head[512];
+    size_t n = body ? strlen(body) : 0;
+    snprintf(head, sizeof head,
+             "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n%s%s%sContent-Length: "
+             "%zu\r\n\r\n",
+             method, path, ctype ? "Content-Type: " : "", ctype ? ctype : "", ctype ? "\r\n" : "",
+             n);
+    send_all(fd, head, strlen(head));
+    if (n)
+        send_all(fd, body, n);
+    return read_reply(fd, out);
+}
+
+static int post_json(const char *path, const char *body, char **out)
+{
+    return req("POST", path, "application/json", body, out);
+}
+
+/* Asserts status and that the body contains want. */
+static void expect(int status, char **bodyp, int want_status, const char *want)
+{
+    char *body = *bodyp;
+    if (status != want_status || (want && !strstr(body, want)))
+        fail_msg("got %d '%s', want %d containing '%s'", status, body, want_status,
+                 want ? want : "");
+    free(body);
+}
+
+/* ---------------------------------------------------------- fixtures */
+
+#define ORDER_FMT                                                                                  \
+    "{\"order_id\":\"0123456789abcdef0123456789abcdef\","                                          \
+    "\"customer_id\":\"11111111111111111111111111111111\","                                        \
+    "\"customer_unique_id\":\"22222222222222222222222222222222\",\"stage\":\"DELIVERED\","         \
+    "\"event_time\":1521900000000,\"purchase_time\":1520864000000,"                                \
+    "\"estimated_delivery\":1522937600000,\"approved_time\":1520871200000,"                        \
+    "\"carrier_time\":1521036800000,\"delivered_time\":1521900000000%s,"                           \
+    "\"customer\":{\"zip\":\"01000\",\"city\":\"sao paulo\",\"state\":\"SP\",\"lat\":-23.55,"      \
+    "\"lng\":-46.63},\"items\":[{\"seq\":1,\"product_id\":\"33333333333333333333333333333333\","   \
+    "\"seller_id\":\"44444444444444444444444444444444\",\"price\":%s,\"freight\":16.5,"            \
+    "\"shipping_limit\":1521382400000,\"category\":\"health_beauty\",\"name_len\":48,"             \
+    "\"desc_len\":600,\"photos\":2,\"weight_g\":700,\"length_cm\":30,\"height_cm\":15,"            \
+    "\"width_cm\":20,\"seller\":{\"zip\":\"13000\",\"city\":\"campinas\",\"state\":\"SP\","        \
+    "\"lat\":-22.9,\"lng\":-47.06%s}}],\"payments\":[{\"seq\":1,\"type\":\"credit_card\","         \
+    "\"installments\":3,\"value\":106.4}]}"
+
+static char *order_json(const char *extra_top, const char *price, const char *extra_seller)
+{
+    size_t n = strlen(ORDER_FMT) + strlen(extra_top) + strlen(price) + strlen(extra_seller) + 1;
+    char *s = malloc(n);
+    snprintf(s, n, ORDER_FMT, extra_top, price, extra_seller);
+    return s;
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    setenv("OMP_WAIT_POLICY", "passive", 0);
+    g_dir = tu_mkdtemp();
+    sf_err err = {{0}};
+    sf_datagen_opts go = {.n_orders = 600, .seed = 5, .from = SF_TIME_NONE, .to = SF_TIME_NONE};
+    assert_int_equal(sf_datagen_write(&go, g_dir, NULL, &err), 0);
+    sf_dataset ds;
+    FILE *devnull = fopen("/dev/null", "w");
+    sf_load_opts lo = {.report = devnull};
+    assert_int_equal(sf_dataset_load(&ds, g_dir, &lo, &err), 0);
+    fclose(devnull);
+    sf_examples ex;
+    sf_history *hist = NULL;
+    assert_int_equal(
+        sf_examples_build(&ex, &ds, sf_spec_full(), SF_TIME_NONE, SF_TIME_NONE, &hist, &err), 0);
+    sf_model_params p;
+    sf_model_params_default(&p);
+    p.rounds = 20;
+    p.nthread = 1;
+    sf_model *m;
+    assert_int_equal(sf_model_train(SF_ALGO_GBDT, &ex, NULL, &p, &m, &err), 0);
+    assert_int_equal(sf_model_set_history(m, hist, &err), 0);
+    assert_int_equal(sf_model_set_metrics(m, "{\"holdout\":{\"ALL\":{\"rmse\":1.23}}}", &err), 0);
+    /* the server gets its own copy (it frees it) */
+    uint8_t *buf;
+    size_t len;
+    assert_int_equal(sf_model_save(m, &buf, &len, &err), 0);
+    sf_model *copy;
+    assert_int_equal(sf_model_load(buf, len, NULL, &copy, &err), 0);
+    free(buf);
+    g_model = m;
+    sf_history_free(hist);
+    sf_examples_free(&ex);
+    sf_dataset_free(&ds);
+
+    g_stats = sf_stats_new();
+    sf_stats_model(g_stats, 7);
+    sf_stats_lag(g_stats, 12);
+    sf_prediction pr;
+    memset(&pr, 0, sizeof pr);
+    snprintf(pr.order_id, sizeof pr.order_id, "abcdefabcdefabcdefabcdefabcdefab");
+    snprintf(pr.event_id, sizeof pr.event_id, "%s:PURCHASED", pr.order_id);
+    pr.score = 1.8;
+    pr.p_dissatisfied = 0.7;
+    pr.model_version = 7;
+    pr.event_time = 1520864000000;
+    double lat = 3.0;
+    sf_stats_batch(g_stats, 1, 0, &pr, 1, &lat, &lat, 1);
+    sf_http_opts o = {.addr = "127.0.0.1:0",
+                      .stats = g_stats,
+                      .web = WEB,
+                      .idle_s = 2,
+                      .request_ms = 1500,
+                      .version = "satisfy test"};
+    g_http = sf_http_start(&o, &err);
+    assert_non_null(g_http);
+    sf_http_set_model(g_http, copy, 7);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    sf_http_stop(g_http);
+    sf_stats_free(g_stats);
+    sf_model_free(g_model);
+    tu_rmtree(g_dir);
+    free(g_dir);
+    return 0;
+}
+
+/* -------------------------------------------------------------- tests */
+
+static void test_probes_and_static(void **state)
+{
+    (void)state;
+    char *b;
+    expect(req("GET", "/healthz", NULL, NULL, &b), &b, 200, "ok");
+    expect(req("GET", "/readyz", NULL, NULL, &b), &b, 200, "\"ready\":true");
+    expect(req("GET", "/ping", NULL, NULL, &b), &b, 200, NULL);
+    expect(req("GET", "/version", NULL, NULL, &b), &b, 200, "satisfy test");
+    expect(req("GET", "/", NULL, NULL, &b), &b, 200, "<!doctype html>");
+    expect(req("GET", "/index.html", NULL, NULL, &b), &b, 200, "<title>t</title>");
+    expect(req("GET", "/nope.js", NULL, NULL, &b), &b, 404, "no such resource");
+    expect(req("GET", "/../etc/passwd", NULL, NULL, &b), &b, 404, NULL);
+    expect(req("DELETE", "/healthz", NULL, NULL, &b), &b, 405, "use GET");
+}
+
+static void test_no_model(void **state)
+{
+    (void)state;
+    sf_err err = {{0}};
+    sf_stats *st = sf_stats_new();
+    sf_http_opts o = {.addr = ":0", .stats = st};
+    sf_http *h = sf_http_start(&o, &err);
+    assert_non_null(h);
+    sf_http *saved = g_http;
+    g_http = h;
+    char *b, *order = order_json("", "89.9", "");
+    expect(req("GET", "/readyz", NULL, NULL, &b), &b, 503, "the scorer has no model yet");
+    sf_stats_model(st, 1);
+    expect(req("GET", "/readyz", NULL, NULL, &b), &b, 503, "the HTTP server has no model yet");
+    expect(req("GET", "/ping", NULL, NULL, &b), &b, 503, "no model loaded");
+    expect(post_json("/v1/predict", order, &b), &b, 503, "no model has been released yet");
+    expect(post_json("/invocations", "{\"inputs\":[{\"late\":1}]}", &b), &b, 503,
+           "RESOURCE_DOES_NOT_EXIST");
+    expect(req("GET", "/v1/models", NULL, NULL, &b), &b, 200, "\"active\":null");
+    expect(req("GET", "/", NULL, NULL, &b), &b, 404, NULL); /* no web files given */
+    free(order);
+    g_http = saved;
+    sf_http_stop(h);
+    sf_stats_free(st);
+    /* a bad address is refused with a reason */
+    o.addr = "nohost:80";
+    assert_null(sf_http_start(&o, &err));
+    assert_non_null(strstr(err.msg, "not an IPv4 address"));
+    o.addr = "127.0.0.1:99999";
+    assert_null(sf_http_start(&o, &err));
+    assert_non_null(strstr(err.msg, "expected host:port"));
+}
+
+static void test_predict(void **state)
+{
+    (void)state;
+    char *order = order_json("", "89.9", ""), *b;
+    int st = post_json("/v1/predict", order, &b);
+    assert_int_equal(st, 200);
+    cJSON *j = cJSON_Parse(b);
+    assert_non_null(j);
+    sf_order_event ev;
+    sf_err err;
+    assert_int_equal(sf_order_from_json(order, &ev, &err), 0);
+    sf_prediction want;
+    sf_model_score_event(g_model, &ev, &want);
+    sf_order_event_clear(&ev);
+    assert_float_equal(cJSON_GetObjectItem(j, "score")->valuedouble, want.score, 1e-9);
+    assert_float_equal(cJSON_GetObjectItem(j, "p_dissatisfied")->valuedouble, want.p_dissatisfied,
+                       1e-9);
+    assert_int_equal(cJSON_GetObjectItem(j, "stars")->valueint, (int)round(want.score));
+    assert_int_equal(cJSON_GetObjectItem(j, "model_version")->valueint, 7);
+    cJSON *rs = cJSON_GetObjectItem(j, "reasons");
+    assert_int_equal(cJSON_GetArraySize(rs), want.n_reasons);
+    assert_true(want.n_reasons > 0);
+    assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(rs, 0), "feature")->valuestring,
+                        want.reasons[0].feature);
+    assert_string_equal(cJSON_GetObjectItem(j, "event_id")->valuestring,
+                        "0123456789abcdef0123456789abcdef:DELIVERED");
+    cJSON_Delete(j);
+    free(b);
+    free(order);
+}
+
+static void test_predict_errors(void **state)
+{
+    (void)state;
+    char *b;
+    expect(post_json("/v1/predict", "{\"order_id\": ", &b), &b, 400, "malformed JSON");
+    expect(post_json("/v1/predict", "[1,2]", &b), &b, 400, "expected an order event object");
+    char *o = order_json("", "\"cheap\"", "");
+    expect(post_json("/v1/predict", o, &b), &b, 400, "\"field\":\"items[0].price\"");
+    free(o);
+    o = order_json("", "\"cheap\"", "");
+    expect(post_json("/v1/predict", o, &b), &b, 400, "expected a number");
+    free(o);
+    o = order_json(",\"colour\":\"red\"", "89.9", "");
+    expect(post_json("/v1/predict", o, &b), &b, 400, "unknown field 'colour'");
+    free(o);
+    o = order_json("", "89.9", ",\"planet\":\"mars\"");
+    expect(post_json("/v1/predict", o, &b), &b, 400, "\"field\":\"items[0].seller.planet\"");
+    free(o);
+    o = order_json("", "-5", "");
+    expect(post_json("/v1/predict", o, &b), &b, 400, "items[0].price: must be a number >= 0");
+    free(o);
+    /* a missing field is named */
+    o = order_json("", "89.9", "");
+    char *cut = strstr(o, "\"stage\":\"DELIVERED\",");
+    size_t cl = strlen("\"stage\":\"DELIVERED\",");
+    memmove(cut, cut + cl, strlen(cut + cl) + 1);
+    expect(post_json("/v1/predict", o, &b), &b, 400, "stage: missing field");
+    free(o);
+    /* nesting deeper than the limit */
+    char deep[200];
+    memset(deep, '[', 40);
+    memset(deep + 40, ']', 40);
+    deep[80] = '\0';
+    expect(post_json("/v1/predict", deep, &b), &b, 400, "JSON nested deeper than 16 levels");
+    expect(req("GET", "/v1/predict", NULL, NULL, &b), &b, 405, "use POST");
+}
+
+static void test_huge_bodies(void **state)
+{
+    (void)state;
+    /* declared too large: refused right after the headers */
+    int fd = dial(sf_http_port(g_http));
+    const char *head = "POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                       "Content-Length: 2000000\r\nConnection: close\r\n\r\n";
+    send_all(fd, head, strlen(head));
+    char *b;
+    expect(read_reply(fd, &b), &b, 413,
+           "request body of 2000000 bytes is over the limit of 1048576");
+    /* chunked, no length: refused once the bytes exceed the limit */
+    fd = dial(sf_http_port(g_http));
+    head = "POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+           "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
+    send_all(fd, head, strlen(head));
+    char *chunk = malloc(65536 + 16);
+    int n = snprintf(chunk, 16, "10000\r\n");
+    memset(chunk + n, ' ', 65536);
+    memcpy(chunk + n + 65536, "\r\n", 2);
+    for (int i = 0; i < 18; i++) /* 1.1 MiB */
+        send_all(fd, chunk, (size_t)n + 65536 + 2);
+    send_all(fd, "0\r\n\r\n", 5);
+    free(chunk);
+    expect(read_reply(fd, &b), &b, 413, "request body is over the limit of 1048576 bytes");
+    /* the server still answers */
+    expect(req("GET", "/healthz", NULL, NULL, &b), &b, 200, "ok");
+}
+
+static double mono(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* waits (bounded) until the server closes fd; 1 if it did */
+static int closed_by_server(int fd, int trickle)
+{
+    double end = mono() + 15;
+    while (mono() < end) {
+        struct pollfd p = {fd, POLLIN, 0};
+        if (poll(&p, 1, 300) > 0) {
+            char c[512];
+            ssize_t k = recv(fd, c, sizeof c, MSG_DONTWAIT);
+            if (k <= 0)
+                return 1;
+            continue; /* an error reply: read on until the close */
+        }
+        if (trickle && send(fd, " ", 1, MSG_NOSIGNAL) < 0)
+            return 1;
+    }
+    return 0;
+}
+
+static void test_slow_clients(void **state)
+{
+    (void)state;
+    /* one client that stops mid-body, one that trickles a byte at a time */
+    int idle = dial(sf_http_port(g_http)), drip = dial(sf_http_port(g_http));
+    const char *head = "POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                       "Content-Length: 100000\r\n\r\n{";
+    send_all(idle, head, strlen(head));
+    send_all(drip, head, strlen(head));
+    /* meanwhile others are served */
+    char *order = order_json("", "89.9", ""), *b;
+    for (int i = 0; i < 5; i++)
+        expect(post_json("/v1/predict", order, &b), &b, 200, "\"score\"");
+    free(order);
+    assert_true(closed_by_server(idle, 0));
+    assert_true(closed_by_server(drip, 1));
+    close(idle);
+    close(drip);
+    expect(req("GET", "/healthz", NULL, NULL, &b), &b, 200, "ok");
+}
+
+/* The same row in each MLflow input format gives sf_model_predict's answer. */
+static void test_invocations_formats(void **state)
+{
+    (void)state;
+    const sf_feature_spec *sp = sf_spec_full();
+    float row[SF_SPEC_MAX_FEATURES];
+    for (int i = 0; i < sp->n; i++)
+        row[i] = NAN;
+    int late = sf_spec_index(sp, "late"), delay = sf_spec_index(sp, "delay_days");
+    int stage = sf_spec_index(sp, "stage"), price = sf_spec_index(sp, "total_price");
+    row[late] = 1;
+    row[delay] = 9;
+    row[stage] = 3;
+    row[price] = 120;
+    double want, wantp;
+    sf_model_predict(g_model, row, 1, &want, &wantp);
+    double base, basep;
+    float empty[SF_SPEC_MAX_FEATURES];
+    for (int i = 0; i < sp->n; i++)
+        empty[i] = NAN;
+    sf_model_predict(g_model, empty, 1, &base, &basep);
+
+    /* instances as positional arrays in spec order */
+    char pos[4096];
+    int n = snprintf(pos, sizeof pos, "{\"instances\":[[");
+    for (int i = 0; i < sp->n; i++)
+        n += snprintf(pos + n, sizeof pos - (size_t)n, "%s%s", i ? "," : "",
+                      isnan(row[i]) ? "null"
+                                    : (i == late    ? "1"
+                                       : i == delay ? "9"
+                                       : i == stage ? "3"
+                                                    : "120"));
+    snprintf(pos + n, sizeof pos - (size_t)n, "],[");
+    n += 3;
+    for (int i = 0; i < sp->n; i++)
+        n += snprintf(pos + n, sizeof pos - (size_t)n, "%snull", i ? "," : "");
+    snprintf(pos + n, sizeof pos - (size_t)n, "]]}");
+
+    const char *bodies[] = {
+        "{\"dataframe_split\":{\"columns\":[\"late\",\"delay_days\",\"stage\",\"total_price\"],"
+        "\"data\":[[1,9,3,120],[null,null,null,null]]}}",
+        "{\"dataframe_records\":[{\"late\":1,\"delay_days\":9,\"stage\":3,\"total_price\":120},"
+        "{}]}",
+        pos,
+        "{\"inputs\":{\"late\":[1,null],\"delay_days\":[9,null],\"stage\":[3,null],"
+        "\"total_price\":[120,null]}}",
+        "{\"inputs\":[{\"late\":true,\"delay_days\":9,\"stage\":3,\"total_price\":120},"
+        "{\"late\":null}]}",
+    };
+    for (size_t k = 0; k < sizeof bodies / sizeof *bodies; k++) {
+        char *b;
+        int st = post_json("/invocations", bodies[k], &b);
+        if (st != 200)
+            fail_msg("format %zu: %d %s", k, st, b);
+        cJSON *j = cJSON_Parse(b);
+        cJSON *pr = cJSON_GetObjectItem(j, "predictions");
+        assert_int_equal(cJSON_GetArraySize(pr), 2);
+        cJSON *r0 = cJSON_GetArrayItem(pr, 0), *r1 = cJSON_GetArrayItem(pr, 1);
+        assert_float_equal(cJSON_GetObjectItem(r0, "score")->valuedouble, want, 1e-6);
+        assert_float_equal(cJSON_GetObjectItem(r0, "p_dissatisfied")->valuedouble, wantp, 1e-6);
+        assert_float_equal(cJSON_GetObjectItem(r1, "score")->valuedouble, base, 1e-6);
+        assert_true(cJSON_GetArraySize(cJSON_GetObjectItem(r0, "reasons")) > 0);
+        cJSON_Delete(j);
+        free(b);
+    }
+}
+
+static void test_invocations_errors(void **state)
+{
+    (void)state;
+    char *b;
+    expect(post_json("/invocations", "{\"inputs\": [", &b), &b, 400,
+           "\"error_code\":\"MALFORMED_REQUEST\"");
+    expect(post_json("/invocations", "{\"rows\":[]}", &b), &b, 400, "unknown field 'rows'");
+    expect(post_json("/invocations", "{}", &b), &b, 400, "\"error_code\":\"BAD_REQUEST\"");
+    expect(post_json("/invocations", "{\"inputs\":[{}],\"instances\":[{}]}", &b), &b, 400,
+           "give exactly one of");
+    expect(post_json("/invocations", "{\"dataframe_records\":[{\"colour\":1}]}", &b), &b, 400,
+           "unknown column 'colour'");
+    expect(post_json("/invocations", "{\"dataframe_records\":[{\"late\":\"yes\"}]}", &b), &b, 400,
+           "row 0, column 'late': expected a number or null");
+    expect(post_json("/invocations", "{\"instances\":[[1,2,3]]}", &b), &b, 400,
+           "row 0: expected an array of 41 values");
+    expect(post_json("/invocations", "{\"dataframe_split\":{\"columns\":[\"late\"]}}", &b), &b, 400,
+           "dataframe_split: expected");
+    expect(post_json("/invocations",
+                     "{\"dataframe_split\":{\"columns\":[\"late\"],\"data\":[[1,2]]}}", &b),
+           &b, 400, "row 0: expected an array of 1 values");
+    expect(post_json("/invocations", "{\"inputs\":[]}", &b), &b, 400, "no rows to score");
+    expect(post_json("/invocations", "{\"inputs\":{\"late\":[1],\"stage\":[1,2]}}", &b), &b, 400,
+           "every column must be an array of the same length");
+    expect(req("POST", "/invocations", "text/csv", "late\n1\n", &b), &b, 415,
+           "Content-Type must be application/json");
+    expect(req("GET", "/invocations", NULL, NULL, &b), &b, 405, "use POST");
+}
+
+static void test_json_views(void **state)
+{
+    (void)state;
+    char *b;
+    int st = req("GET", "/v1/models", NULL, NULL, &b);
+    assert_int_equal(st, 200);
+    cJSON *j = cJSON_Parse(b);
+    cJSON *a = cJSON_GetObjectItem(j, "active");
+    assert_int_equal(cJSON_GetObjectItem(a, "version")->valueint, 7);
+    assert_string_equal(cJSON_GetObjectItem(a, "algorithm")->valuestring, "gbdt");
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(a, "features")), 41);
+    cJSON *tl = cJSON_GetObjectItem(j, "timeline");
+    assert_int_equal(cJSON_GetArraySize(tl), 1);
+    assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(tl, 0), "event")->valuestring,
+                        "loaded");
+    assert_non_null(strstr(b, "\"rmse\":1.23"));
+    cJSON_Delete(j);
+    free(b);
+    st = req("GET", "/v1/stats", NULL, NULL, &b);
+    assert_int_equal(st, 200);
+    j = cJSON_Parse(b);
+    assert_int_equal(cJSON_GetObjectItem(j, "events")->valueint, 1);
+    assert_int_equal(cJSON_GetObjectItem(j, "lag")->valueint, 12);
+    assert_int_equal(cJSON_GetObjectItem(j, "model_version")->valueint, 7);
+    double p50 = cJSON_GetObjectItem(
+                     cJSON_GetObjectItem(cJSON_GetObjectItem(j, "latency_ms"), "process"), "p50")
+                     ->valuedouble;
+    assert_true(p50 > 0 && p50 <= 5);
+    cJSON_Delete(j);
+    free(b);
+    expect(req("GET", "/v1/predictions/recent?n=5", NULL, NULL, &b), &b, 200,
+           "\"order_id\":\"abcdefabcdefabcdefabcdefabcdefab\"");
+    expect(req("GET", "/v1/predictions/recent?n=0", NULL, NULL, &b), &b, 400,
+           "n must be an integer in 1..64");
+}
+
+static void test_metrics_promtool(void **state)
+{
+    (void)state;
+    char *b;
+    int st = req("GET", "/metrics", NULL, NULL, &b);
+    assert_int_equal(st, 200);
+    assert_non_null(strstr(b, "satisfy_http_model_info{version=\"7\",algorithm=\"gbdt\""));
+    assert_non_null(strstr(b, "satisfy_scorer_process_latency_seconds_bucket{le=\"+Inf\"} 1"));
+    assert_non_null(strstr(b, "satisfy_scorer_consumer_lag 12"));
+    assert_non_null(strstr(b, "satisfy_http_requests_total{class=\"2xx\"}"));
+    char path[4096];
+    snprintf(path, sizeof path, "%s/metrics.txt", g_dir);
+    FILE *f = fopen(path, "w");
+    fputs(b, f);
+    fclose(f);
+    free(b);
+    assert_int_equal(system("command -v promtool >/dev/null"), 0); /* scripts/install-deps.sh */
+    char cmd[4200];
+    snprintf(cmd, sizeof cmd, "promtool check metrics < %s", path);
+    assert_int_equal(system(cmd), 0);
+    /* and a broken exposition fails it (the check can fail) */
+    f = fopen(path, "w");
+    fputs("# TYPE x counter\nx{ 1\n", f);
+    fclose(f);
+    snprintf(cmd, sizeof cmd, "promtool check metrics < %s >/dev/null 2>&1", path);
+    assert_int_not_equal(system(cmd), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_probes_and_static),
+        cmocka_unit_test(test_no_model),
+        cmocka_unit_test(test_predict),
+        cmocka_unit_test(test_predict_errors),
+        cmocka_unit_test(test_huge_bodies),
+        cmocka_unit_test(test_slow_clients),
+        cmocka_unit_test(test_invocations_formats),
+        cmocka_unit_test(test_invocations_errors),
+        cmocka_unit_test(test_json_views),
+        cmocka_unit_test(test_metrics_promtool),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
