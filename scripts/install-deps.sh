@@ -25,6 +25,14 @@ for p in "${PACKAGES[@]}"; do
   fi
 done
 
+# The browser test drives Chromium with playwright-core from npm. Machines that
+# already have Node.js (e.g. from another apt source) keep theirs.
+if ! command -v npm >/dev/null 2>&1; then
+  for p in nodejs npm; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+fi
+
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all ${#PACKAGES[@]} packages present"
   exit 0
