@@ -2,7 +2,7 @@
  * bench_scorer.c - the scorer benchmark's two programs in one:
  *
  *   bench_scorer run --brokers B [--relay TOPIC] [--group G] [--batch N]
- *                    [--batch-ms MS] [--http ADDR] [--at-least-once]
+ *                    [--batch-ms MS] [--http ADDR] [--at-least-once] [-X k=v ...]
  *       the scorer loop (sf_scorer_run) exactly as satisfy-scorer runs it,
  *       or, with --relay, the same loop, batching and transactions doing
  *       nothing: every order message is forwarded unchanged to TOPIC (the
@@ -57,9 +57,16 @@ static int run(int argc, char **argv)
     };
     sf_scorer_opts o = {0};
     const char *http = NULL;
+    const char *props[64];
+    int n_props = 0;
     int c;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "X:", opts, NULL)) != -1) {
         switch (c) {
+        case 'X':
+            if (n_props == 64)
+                return 2;
+            props[n_props++] = optarg;
+            break;
         case 'b':
             o.brokers = optarg;
             break;
@@ -100,6 +107,8 @@ static int run(int argc, char **argv)
     }
     fprintf(stderr, "bench_scorer: serving /metrics on port %d\n", sf_http_metrics_port(h));
     o.instance_id = o.relay_topic ? "bench-relay" : "bench-scorer";
+    o.props = props;
+    o.n_props = n_props;
     o.stats = st;
     o.log = log_line;
     o.stop = &stop_flag;
@@ -111,6 +120,17 @@ static int run(int argc, char **argv)
         return 1;
     }
     return 0;
+}
+
+/* by offset, then partition: interleaves the partitions as keyed traffic
+ * would, instead of replaying one partition's whole fetch at a time */
+static int by_offset(const void *a, const void *b)
+{
+    const rd_kafka_message_t *x = *(rd_kafka_message_t *const *)a;
+    const rd_kafka_message_t *y = *(rd_kafka_message_t *const *)b;
+    if (x->offset != y->offset)
+        return x->offset < y->offset ? -1 : 1;
+    return (x->partition > y->partition) - (x->partition < y->partition);
 }
 
 static int load(int argc, char **argv)
@@ -183,6 +203,9 @@ static int load(int argc, char **argv)
         msgs[n++] = m;
         last = now();
     }
+    /* stop the reader before the load: its background fetches would compete */
+    rd_kafka_assign(cons, NULL);
+    qsort(msgs, (size_t)n, sizeof *msgs, by_offset);
     double t0 = now();
     for (long i = 0; i < n; i++) {
         double due = t0 + (double)i / rate;
