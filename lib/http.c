@@ -7,8 +7,9 @@
  * max_body (413 as soon as Content-Length says so, or when the bytes exceed
  * it), its whole duration to request_ms (a client that trickles its body is
  * cut off), idle connections to idle_s (libmicrohttpd closes them), and JSON
- * bodies to max_depth (400). Routes live in http_api.c, http_mlflow.c and
- * http_prom.c; this file only dispatches.
+ * bodies to max_depth (400). Routes live in http_api.c, http_mlflow.c,
+ * http_prom.c and http_online.c (which also follows satisfy.metrics); this
+ * file only dispatches. Every answer carries X-Satisfy-Version.
  */
 #include "http_impl.h"
 
@@ -143,9 +144,18 @@ int sf_http_watch(sf_http *h, rd_kafka_conf_t *conf, sf_err *err)
         rd_kafka_conf_destroy(conf);
         return sf_errf(err, "the HTTP server already follows a models topic");
     }
+    rd_kafka_conf_t *mconf = rd_kafka_conf_dup(conf);
     sf_modelwatch_opts wo = {.log = watch_log, .log_arg = h};
     h->mw = sf_modelwatch_start(conf, &wo, err);
-    return h->mw ? 0 : sf_err_wrap(err, "HTTP model watcher");
+    if (!h->mw) {
+        rd_kafka_conf_destroy(mconf);
+        return sf_err_wrap(err, "HTTP model watcher");
+    }
+    if (h->online.rk) {
+        rd_kafka_conf_destroy(mconf);
+        return 0;
+    }
+    return sf_http_online_start(h, mconf, err);
 }
 
 /* -------------------------------------------------------------- responses */
@@ -259,6 +269,7 @@ static enum MHD_Result send_resp(sf_http *h, struct MHD_Connection *c, sf_http_r
     MHD_add_response_header(mr, "Content-Type", r->type);
     MHD_add_response_header(mr, "Cache-Control", "no-store");
     MHD_add_response_header(mr, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(mr, "X-Satisfy-Version", h->o.version);
     MHD_add_response_header(mr, "Content-Security-Policy",
                             "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'");
     enum MHD_Result ret = MHD_queue_response(c, r->status, mr);
@@ -275,8 +286,8 @@ static enum MHD_Result send_resp(sf_http *h, struct MHD_Connection *c, sf_http_r
 
 static void dispatch(sf_http *h, const sf_http_req *q, sf_http_resp *r)
 {
-    if (sf_http_api_route(h, q, r) || sf_http_mlflow_route(h, q, r) ||
-        sf_http_prom_route(h, q, r) || static_route(h, q, r))
+    if (sf_http_api_route(h, q, r) || sf_http_online_route(h, q, r) ||
+        sf_http_mlflow_route(h, q, r) || sf_http_prom_route(h, q, r) || static_route(h, q, r))
         return;
     sf_http_error(r, 404, "no such resource", NULL);
 }
@@ -424,7 +435,10 @@ sf_http *sf_http_start(const sf_http_opts *opts, sf_err *err)
         h->o.threads = SF_HTTP_THREADS;
     if (!h->o.version)
         h->o.version = "unknown";
+    if (!h->o.mlflow_version)
+        h->o.mlflow_version = SF_HTTP_MLFLOW_VERSION;
     pthread_mutex_init(&h->mu, NULL);
+    sf_http_online_init(h);
     h->d = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO, 0, NULL, NULL, handler, h,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sin, MHD_OPTION_THREAD_POOL_SIZE,
@@ -432,6 +446,7 @@ sf_http *sf_http_start(const sf_http_opts *opts, sf_err *err)
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)256, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
         (unsigned)64, MHD_OPTION_NOTIFY_COMPLETED, completed, h, MHD_OPTION_END);
     if (!h->d) {
+        sf_http_online_stop(h);
         pthread_mutex_destroy(&h->mu);
         free(h);
         sf_errf(err, "cannot listen on %s", opts->addr ? opts->addr : "127.0.0.1:0");
@@ -453,6 +468,7 @@ void sf_http_stop(sf_http *h)
         return;
     MHD_stop_daemon(h->d);
     sf_modelwatch_stop(h->mw);
+    sf_http_online_stop(h);
     if (h->model) {
         sf_model_free(h->model->m);
         free(h->model);

@@ -5,6 +5,8 @@
  *   GET  /v1/models               the server's model and the release timeline
  *   GET  /v1/stats                the scorer's live counters and latencies
  *   GET  /v1/predictions/recent   the newest predictions of the stream (?n=)
+ *   GET  /v1/version              {"satisfy": ..., "mlflow": ...} (GET /version is
+ *                                 MLflow's, http_mlflow.c)
  *   GET  /healthz                 alive
  *   GET  /readyz                  a model is loaded and the group is joined
  * Errors are {"error": "...", "field": "items[0].price"} with a 4xx status;
@@ -414,6 +416,15 @@ int sf_http_api_route(sf_http *h, const sf_http_req *q, sf_http_resp *r)
             predict(h, q, r);
         else
             sf_http_error(r, 405, "use POST with an order event as JSON", NULL);
+    } else if (!strcmp(p, "/v1/version")) {
+        if (get) {
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddStringToObject(o, "satisfy", h->o.version);
+            cJSON_AddStringToObject(o, "mlflow", h->o.mlflow_version);
+            sf_http_json(r, 200, print_del(o));
+        } else {
+            sf_http_error(r, 405, "use GET", NULL);
+        }
     } else if (!strcmp(p, "/v1/models") || !strcmp(p, "/v1/stats") ||
                !strcmp(p, "/v1/predictions/recent")) {
         if (!get)

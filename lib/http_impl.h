@@ -52,6 +52,36 @@ typedef struct sf_http_event {
     char metrics[1536]; /* metrics JSON of a loaded model ("" if none or too long) */
 } sf_http_event;
 
+/* One point of a version's online accuracy series. */
+typedef struct sf_http_point {
+    int64_t t;        /* event_time of the newest pair in the window, ms */
+    double rmse, auc; /* NaN when the message had null */
+    int64_t n;        /* pairs in the window */
+} sf_http_point;
+
+typedef struct sf_http_series {
+    int64_t version;  /* 0 = unused slot */
+    sf_http_point *p; /* SF_HTTP_ONLINE_POINTS, sorted by t */
+    size_t n;
+    uint64_t thinned; /* times the series was halved */
+} sf_http_series;
+
+/* The satisfy.metrics follower and the series it feeds (own mutex: a
+ * message never waits for a request's model). */
+typedef struct sf_http_online {
+    pthread_mutex_t mu;
+    sf_http_series s[SF_HTTP_ONLINE_VERSIONS];
+    uint64_t messages, bad;
+    char last_bad[SF_ERR_MAX + 128];
+    char consumer_error[256];
+    int partitions; /* assigned so far */
+    /* the consumer thread (rk NULL when not started) */
+    rd_kafka_t *rk;
+    pthread_t thread;
+    int stop;
+    char topic[128];
+} sf_http_online;
+
 struct sf_http {
     struct MHD_Daemon *d;
     sf_http_opts o;
@@ -64,7 +94,14 @@ struct sf_http {
     uint64_t requests[6];     /* by status class: [1]=1xx .. [5]=5xx */
     uint64_t rejected_limits; /* 413/408/400-depth */
     uint64_t predictions;     /* rows scored over HTTP */
+    sf_http_online online;
 };
+
+/* The satisfy.metrics follower (http_online.c). */
+void sf_http_online_init(sf_http *h);
+int sf_http_online_start(sf_http *h, rd_kafka_conf_t *conf, sf_err *err);
+void sf_http_online_stop(sf_http *h); /* stops the thread and frees the series */
+int sf_http_online_route(sf_http *h, const sf_http_req *q, sf_http_resp *r);
 
 /* Takes a reference to the current model (NULL when none); give it back. */
 sf_http_model *sf_http_model_get(sf_http *h);

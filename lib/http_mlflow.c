@@ -13,7 +13,10 @@
  *     "reasons": [{"feature", "value", "contribution"}, ...]}, ...]}, one
  *     object per row in order.
  *   GET /ping, /health  200 when a model is loaded, else 503
- *   GET /version        the satisfy version
+ *   GET /version        the MLflow version whose protocol this is
+ *                       (SF_HTTP_MLFLOW_VERSION), as the body and
+ *                       Content-Type MLflow's own server sends; the satisfy
+ *                       version is in X-Satisfy-Version and /v1/version
  * Errors as MLflow sends them: HTTP 400 {"error_code": "MALFORMED_REQUEST"
  * (not JSON) or "BAD_REQUEST" (JSON of the wrong shape), "message": ...},
  * 415 for another content type, 503 without a model.
@@ -354,11 +357,8 @@ int sf_http_mlflow_route(sf_http *h, const sf_http_req *q, sf_http_resp *r)
         if (!get) {
             ml_error(r, 405, "BAD_REQUEST", "use GET");
         } else {
-            char *s = malloc(strlen(h->o.version) + 2);
-            if (s)
-                sprintf(s, "%s\n", h->o.version);
-            sf_http_json(r, 200, s);
-            r->type = "text/plain; charset=utf-8";
+            /* MLflow: the bare version string, labelled application/json */
+            sf_http_json(r, 200, strdup(h->o.mlflow_version));
         }
     } else {
         return 0;

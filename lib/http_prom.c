@@ -41,7 +41,12 @@ static void metrics(sf_http *h, sf_http_resp *r)
     pred = h->predictions;
     lim = h->rejected_limits;
     pthread_mutex_unlock(&h->mu);
-    size_t cap = strlen(base) + 2048;
+    uint64_t omsg, obad;
+    pthread_mutex_lock(&h->online.mu);
+    omsg = h->online.messages;
+    obad = h->online.bad;
+    pthread_mutex_unlock(&h->online.mu);
+    size_t cap = strlen(base) + 4096;
     char *out = malloc(cap);
     if (!out) {
         free(base);
@@ -67,8 +72,16 @@ static void metrics(sf_http *h, sf_http_resp *r)
              "satisfy_http_predictions_total %" PRIu64 "\n"
              "# HELP satisfy_http_rejected_total Requests refused by a size or time limit.\n"
              "# TYPE satisfy_http_rejected_total counter\n"
-             "satisfy_http_rejected_total %" PRIu64 "\n",
-             pred, lim);
+             "satisfy_http_rejected_total %" PRIu64 "\n"
+             "# HELP satisfy_http_online_messages_total Online accuracy messages read from "
+             "satisfy.metrics.\n"
+             "# TYPE satisfy_http_online_messages_total counter\n"
+             "satisfy_http_online_messages_total %" PRIu64 "\n"
+             "# HELP satisfy_http_online_bad_messages_total Online accuracy messages ignored "
+             "as malformed.\n"
+             "# TYPE satisfy_http_online_bad_messages_total counter\n"
+             "satisfy_http_online_bad_messages_total %" PRIu64 "\n",
+             pred, lim, omsg, obad);
     free(base);
     sf_http_json(r, 200, out);
     r->type = "text/plain; version=0.0.4; charset=utf-8";

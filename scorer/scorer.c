@@ -212,7 +212,7 @@ int main(int argc, char **argv)
         sf_http_opts ho = {.addr = http,
                            .stats = stats,
                            .web = sf_web_files,
-                           .version = "satisfy " SATISFY_VERSION};
+                           .version = SATISFY_VERSION};
         srv = sf_http_start(&ho, &err);
         rd_kafka_conf_t *wconf = srv ? sf_kafka_conf_new(o.brokers, props, n_props, &err) : NULL;
         if (!srv || !wconf || sf_http_watch(srv, wconf, &err) != 0) {

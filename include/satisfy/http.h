@@ -12,6 +12,12 @@
  * between requests by reference count, so a prediction over HTTP never waits
  * for a batch and a batch never waits for HTTP. Counters come from sf_stats
  * snapshots (one mutex, held for a copy).
+ *
+ * The same watcher call also follows satisfy.metrics (the online accuracy
+ * the retrainer publishes, online.h) with a consumer of its own, outside any
+ * group, from the beginning of every partition: per model version a bounded
+ * series of (event_time, rmse, auc, n) points, served by GET /v1/online and
+ * drawn by the page. A message that is not that JSON is counted and ignored.
  */
 #ifndef SATISFY_HTTP_H
 #define SATISFY_HTTP_H
@@ -34,6 +40,14 @@
 #define SF_HTTP_THREADS    4
 #define SF_HTTP_MAX_ROWS   10000 /* rows of one /invocations request */
 
+#define SF_HTTP_ONLINE_POINTS   500 /* points kept per model version (older ones thinned) */
+#define SF_HTTP_ONLINE_VERSIONS 32  /* model versions kept (the lowest dropped first) */
+
+/* The MLflow release whose scoring protocol the server speaks: GET /version
+ * answers it, as `mlflow models serve` answers its own version. The satisfy
+ * version is in the X-Satisfy-Version header and GET /v1/version. */
+#define SF_HTTP_MLFLOW_VERSION "2.14.1"
+
 typedef struct sf_http sf_http;
 
 typedef struct sf_http_opts {
@@ -46,7 +60,9 @@ typedef struct sf_http_opts {
     int idle_s;          /* 0 = SF_HTTP_IDLE_S */
     int request_ms;      /* 0 = SF_HTTP_REQUEST_MS */
     int threads;         /* 0 = SF_HTTP_THREADS */
-    const char *version; /* reported by GET /version; NULL = "unknown" */
+    const char *version; /* satisfy version (X-Satisfy-Version, /v1/version); NULL = "unknown" */
+    const char *mlflow_version; /* GET /version; NULL = SF_HTTP_MLFLOW_VERSION */
+    const char *metrics_topic;  /* followed by sf_http_watch; NULL = satisfy.metrics */
 } sf_http_opts;
 
 /* Starts listening. NULL with err set (bad address, port in use). */
@@ -66,7 +82,20 @@ void sf_http_set_model(sf_http *h, sf_model *m, int64_t version);
 /* Follows satisfy.models with an own watcher (conf is taken over, as in
  * sf_modelwatch_start): every newer valid release becomes the server's
  * model, and loads and rejections go to the model timeline (/v1/models).
- * 0, or -1 with err set. */
+ * Also follows satisfy.metrics (a copy of conf) for /v1/online: a thread of
+ * its own assigns every partition of the topic from the beginning (waiting
+ * for the topic to exist, and picking up partitions added later) and feeds
+ * each message to sf_http_online_feed. 0, or -1 with err set. */
 int sf_http_watch(sf_http *h, rd_kafka_conf_t *conf, sf_err *err);
+
+/* Adds one online accuracy message (the JSON of sf_online_json: model_version,
+ * n, rmse, auc, event_time, ...; key = the version in decimal, or NULL) to the
+ * series of GET /v1/online. A point with the event_time of a point already
+ * kept replaces it; a version over SF_HTTP_ONLINE_POINTS points is thinned
+ * (every other older point dropped). A bad message leaves the series alone,
+ * is counted, and its reason (prefixed with where, which may be NULL) is
+ * kept for /v1/online: -1 with err set. */
+int sf_http_online_feed(sf_http *h, const void *key, size_t key_len, const void *value, size_t len,
+                        const char *where, sf_err *err);
 
 #endif

@@ -260,33 +260,73 @@ async function pollStats() {
   } catch (e) { /* the next poll retries */ }
 }
 
-function drawModels(tl) {
-  const g = $('model-chart');
+/* Online RMSE per model version over event time (GET /v1/online): one
+ * polyline per version, the newest versions coloured and in the legend. */
+const PALETTE = ['#2c5aa0', '#c0392b', '#1f8a4c', '#d68910', '#8e44ad', '#16a085'];
+const OLDER = '#b8bec9';
+const isoDay = (t) => new Date(t).toISOString().slice(0, 10);
+
+function drawOnline(o) {
+  const g = $('online-chart');
   g.replaceChildren();
-  if (!tl.length) {
-    g.appendChild(el('text', { x: 300, y: 70, 'text-anchor': 'middle', fill: '#5b6475' }, 'no model release seen yet'));
+  const W = 600, H = 220, L = 44, R = 12, T = 24, B = 30;
+  const series = o.versions.map((v) => ({ v: v.model_version, pts: v.points.filter((p) => p[1] !== null) }))
+    .filter((s) => s.pts.length);
+  if (!series.length) {
+    g.appendChild(el('text', { x: W / 2, y: H / 2, 'text-anchor': 'middle', 'font-size': 13 },
+      o.bad_messages ? `no usable online accuracy yet (${o.bad_messages} bad messages)`
+        : 'no online accuracy yet: it appears once reviews of scored orders arrive'));
     return;
   }
-  const rm = (e) => e.metrics && e.metrics.holdout && e.metrics.holdout.ALL ? e.metrics.holdout.ALL.rmse : null;
-  const vals = tl.map(rm).filter((v) => v !== null);
-  const lo = vals.length ? Math.min(...vals) * 0.98 : 0, hi = vals.length ? Math.max(...vals) * 1.02 : 1;
-  const x = (i) => tl.length === 1 ? 300 : 40 + i * 520 / (tl.length - 1);
-  const y = (v) => hi > lo ? 110 - (v - lo) / (hi - lo) * 80 : 70;
-  g.appendChild(el('line', { x1: 30, y1: 120, x2: 590, y2: 120, stroke: '#dde1e8' }));
-  let prev = null;
-  tl.forEach((e, i) => {
-    const v = rm(e);
-    if (e.event === 'loaded') {
-      const cy = v === null ? 70 : y(v);
-      if (prev) g.appendChild(el('line', { x1: prev[0], y1: prev[1], x2: x(i), y2: cy, stroke: '#2c5aa0' }));
-      prev = [x(i), cy];
-      g.appendChild(el('circle', { cx: x(i), cy, r: 6, fill: '#1f8a4c' }));
-      g.appendChild(el('text', { x: x(i), y: cy - 10, 'text-anchor': 'middle', 'font-size': 11 },
-        `v${e.version}${v === null ? '' : ` RMSE ${v.toFixed(3)}`}`));
-    } else {
-      g.appendChild(el('text', { x: x(i), y: 132, 'text-anchor': 'middle', 'font-size': 14, fill: '#c0392b' }, '✕'));
-    }
+  let t0 = Infinity, t1 = -Infinity, y0 = Infinity, y1 = -Infinity;
+  for (const s of series) for (const [t, r] of s.pts) {
+    t0 = Math.min(t0, t); t1 = Math.max(t1, t); y0 = Math.min(y0, r); y1 = Math.max(y1, r);
+  }
+  if (t1 === t0) { t0 -= DAY; t1 += DAY; }
+  const pad = Math.max(0.02, (y1 - y0) * 0.08);
+  y0 = Math.max(0, y0 - pad); y1 += pad;
+  const X = (t) => L + (t - t0) / (t1 - t0) * (W - L - R);
+  const Y = (v) => H - B - (v - y0) / (y1 - y0) * (H - T - B);
+  for (let i = 0; i <= 4; i++) { /* RMSE grid and labels */
+    const v = y0 + (y1 - y0) * i / 4;
+    g.appendChild(el('line', { x1: L, y1: Y(v), x2: W - R, y2: Y(v), class: 'grid' }));
+    g.appendChild(el('text', { x: L - 4, y: Y(v) + 3, 'text-anchor': 'end' }, v.toFixed(2)));
+  }
+  for (let i = 0; i <= 4; i++) { /* event-time ticks */
+    const t = t0 + (t1 - t0) * i / 4;
+    g.appendChild(el('line', { x1: X(t), y1: H - B, x2: X(t), y2: H - B + 4, class: 'axis' }));
+    g.appendChild(el('text', { x: X(t), y: H - B + 15, 'text-anchor': i === 0 ? 'start' : i === 4 ? 'end' : 'middle' },
+      isoDay(t)));
+  }
+  g.appendChild(el('line', { x1: L, y1: H - B, x2: W - R, y2: H - B, class: 'axis' }));
+  g.appendChild(el('line', { x1: L, y1: T - 4, x2: L, y2: H - B, class: 'axis' }));
+  g.appendChild(el('text', { x: 4, y: 12 }, 'RMSE'));
+  g.appendChild(el('text', { x: W - R, y: H - 2, 'text-anchor': 'end' }, 'event time (UTC)'));
+  /* the newest versions get colours, older ones grey and drawn first */
+  const newest = series.slice(-PALETTE.length);
+  const colour = (s) => { const k = newest.indexOf(s); return k < 0 ? OLDER : PALETTE[k]; };
+  for (const s of series) {
+    const c = colour(s);
+    const line = el('polyline', { points: s.pts.map(([t, r]) => `${X(t).toFixed(1)},${Y(r).toFixed(1)}`).join(' '),
+      fill: 'none', stroke: c, 'stroke-width': c === OLDER ? 1.2 : 2, 'data-version': s.v, class: 'online-line' });
+    const [lt, lr, la, ln] = s.pts[s.pts.length - 1];
+    line.appendChild(el('title', {}, `model ${s.v}: RMSE ${lr.toFixed(3)}` +
+      `${la === null ? '' : `, AUC ${la.toFixed(3)}`} over ${ln} reviews up to ${isoDay(lt)}`));
+    g.appendChild(line);
+    g.appendChild(el('circle', { cx: X(lt), cy: Y(lr), r: 2.5, fill: c }));
+  }
+  newest.forEach((s, k) => { /* legend, left to right, oldest first */
+    const x = L + 6 + k * 92, last = s.pts[s.pts.length - 1];
+    g.appendChild(el('rect', { x, y: 4, width: 12, height: 4, fill: PALETTE[k] }));
+    g.appendChild(el('text', { x: x + 16, y: 10, class: 'legend', 'data-version': s.v },
+      `v${s.v} ${last[1].toFixed(3)}`));
   });
+}
+
+async function pollOnline() {
+  try {
+    drawOnline(await (await fetch('/v1/online')).json());
+  } catch (e) { /* retried */ }
 }
 
 async function pollModels() {
@@ -295,7 +335,6 @@ async function pollModels() {
     const a = m.active;
     $('model-line').textContent = a ? `model v${a.version} · ${a.algorithm} · spec ${a.spec} (${a.n_features} features)`
       : 'no model released yet';
-    drawModels(m.timeline);
     const ol = $('timeline');
     ol.replaceChildren();
     for (const e of m.timeline.slice().reverse()) {
@@ -336,7 +375,8 @@ fill($('cstate'), Object.keys(STATES), 'SP');
 fill($('sstate'), Object.keys(STATES), 'SP');
 $('is_delivered').addEventListener('change', () => { $('delivered').disabled = !$('is_delivered').checked; });
 $('order-form').addEventListener('submit', submit);
-pollStats(); pollModels(); pollRecent();
+pollStats(); pollModels(); pollRecent(); pollOnline();
 setInterval(pollStats, 1500);
 setInterval(pollRecent, 2000);
 setInterval(pollModels, 5000);
+setInterval(pollOnline, 5000);

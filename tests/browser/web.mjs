@@ -2,7 +2,9 @@
 // (playwright-core, executablePath /usr/bin/chromium, fresh profile):
 // loads /, checks that no request leaves the server, submits the prefilled
 // order and expects stars, a risk gauge and reasons; marks a bad field; then
-// waits for the live view to show a nonzero event rate and the model timeline.
+// waits for the live view to show a nonzero event rate, the model timeline
+// and, once satisfy.metrics has online accuracy, a line per model version in
+// the online RMSE chart.
 // Usage: node web.mjs URL OUTDIR [--wait-rate]   (screenshots go to OUTDIR)
 import { chromium } from 'playwright-core';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -25,6 +27,16 @@ const ctx = await chromium.launchPersistentContext(profile, {
 });
 let failed = false;
 const fail = (msg) => { console.error(`FAIL: ${msg}`); failed = true; };
+// Polls fn in the page until it is truthy. (page.waitForFunction re-evaluates
+// its predicate with eval, which the page's CSP forbids: playwright issue
+// #7395, fixed only in later releases.)
+async function waitFor(page, fn, timeout) {
+  const end = Date.now() + timeout;
+  while (!(await page.evaluate(fn))) {
+    if (Date.now() > end) throw new Error(`timed out after ${timeout} ms`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
 try {
   const page = ctx.pages()[0] || await ctx.newPage();
   const origin = new URL(url).origin;
@@ -58,13 +70,26 @@ try {
   await page.screenshot({ path: join(out, 'web-predict.png'), fullPage: true });
 
   if (waitRate) {
-    await page.waitForFunction(() => Number(document.getElementById('t-events').textContent) > 0 &&
-      parseFloat(document.getElementById('t-rate').textContent) > 0, null, { timeout: 60000 })
+    await waitFor(page, () => Number(document.getElementById('t-events').textContent) > 0 &&
+      parseFloat(document.getElementById('t-rate').textContent) > 0, 60000)
       .catch(() => fail('live view never showed a nonzero rate'));
-    await page.waitForFunction(() => document.querySelectorAll('#timeline li.loaded').length > 0, null,
-      { timeout: 15000 }).catch(() => fail('no model in the timeline'));
-    await page.waitForFunction(() => document.querySelectorAll('#recent tbody tr').length > 0, null,
-      { timeout: 15000 }).catch(() => fail('no recent predictions'));
+    await waitFor(page, () => document.querySelectorAll('#timeline li.loaded').length > 0,
+      15000).catch(() => fail('no model in the timeline'));
+    await waitFor(page, () => document.querySelectorAll('#recent tbody tr').length > 0,
+      15000).catch(() => fail('no recent predictions'));
+    // online RMSE: a polyline with at least two points for a version, and its legend
+    await waitFor(page, () => [...document.querySelectorAll('#online-chart polyline.online-line')]
+      .some((l) => l.getAttribute('points').trim().split(/\s+/).length >= 2), 60000)
+      .catch(() => fail('no online RMSE line in the chart'));
+    const lines = await page.$$eval('#online-chart polyline.online-line', (ls) => ls.map((l) => ({
+      v: l.dataset.version, n: l.getAttribute('points').trim().split(/\s+/).length,
+      ok: l.getAttribute('points').trim().split(/\s+/).every((p) => /^-?[\d.]+,-?[\d.]+$/.test(p)) })));
+    if (!lines.every((l) => l.ok)) fail(`bad polyline points ${JSON.stringify(lines)}`);
+    const legend = await page.$$eval('#online-chart text.legend', (ts) => ts.map((t) => t.textContent));
+    for (const l of lines) if (!legend.some((t) => t.startsWith(`v${l.v} `))) fail(`version ${l.v} not in the legend ${JSON.stringify(legend)}`);
+    const ticks = await page.$$eval('#online-chart text', (ts) => ts.map((t) => t.textContent).filter((t) => /^\d{4}-\d{2}-\d{2}$/.test(t)));
+    if (ticks.length < 2) fail(`no dates on the time axis ${JSON.stringify(ticks)}`);
+    console.log(`online RMSE lines: ${lines.map((l) => `v${l.v} (${l.n} points)`).join(', ')}; legend ${legend.join(' | ')}`);
     console.log(`live: ${await page.textContent('#t-rate')} events/s, ${await page.textContent('#t-events')} events`);
     await page.screenshot({ path: join(out, 'web-live.png'), fullPage: true });
   }

@@ -16,8 +16,11 @@ port=$(sed -n 's/.*serving \/healthz and \/metrics on port \([0-9]*\).*/\1/p' "$
 wait_log scorer "waiting for a model release on satisfy.models; consuming nothing until then" 30
 metrics() { curl -s --max-time 5 "http://127.0.0.1:$port/metrics"; }
 [ "$(curl -s --max-time 5 "http://127.0.0.1:$port/healthz")" = ok ] || fail "GET /healthz"
-metrics | grep -q "^satisfy_scorer_model_version 0$" || fail "/metrics before a model: $(metrics | head -20)"
-metrics | grep -q "^satisfy_scorer_events_total 0$" || fail "/metrics: events before a model"
+# saved first: grep -q exiting early would fail curl's second write (pipefail)
+metrics >"$work/metrics.txt" || fail "/metrics did not answer"
+grep -q "^satisfy_scorer_model_version 0$" "$work/metrics.txt" ||
+  fail "/metrics before a model: $(head -20 "$work/metrics.txt")"
+grep -q "^satisfy_scorer_events_total 0$" "$work/metrics.txt" || fail "/metrics: events before a model"
 "$bin/publish_model" --brokers "$bs" --version 5 --bad garbage >/dev/null 2>"$work/pubbad.err" ||
   fail "publish_model --bad garbage failed"
 wait_log scorer "ignoring bad model release at satisfy.models \[0\] @0" 30

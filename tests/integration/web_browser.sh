@@ -4,7 +4,9 @@
 # npm ci when node_modules is missing) against satisfy-scorer --http on
 # satisfy-broker. Loads /, fills and submits the form, expects stars, the
 # risk gauge and reasons; while a replay flows, expects a nonzero event rate,
-# the model in the timeline and recent predictions. Screenshots are saved in
+# the model in the timeline, recent predictions, and a line of version 1 in
+# the online RMSE chart (online accuracy messages produced to satisfy.metrics
+# with kcat, as satisfy-retrainer run would publish them). Screenshots are saved in
 # $SATISFY_BUILD_DIR/test-artifacts/web/.
 source "$(dirname "$0")/scorer_common.bash"
 
@@ -26,6 +28,12 @@ start_scorer scorer --http 127.0.0.1:0
 wait_log scorer "serving /healthz and /metrics on port [1-9]" 30
 port=$(sed -n 's/.*serving \/healthz and \/metrics on port \([0-9]*\).*/\1/p' "$work/scorer.err")
 wait_log scorer "scoring with model 1" 60
+command -v kcat >/dev/null || fail "kcat missing (scripts/install-deps.sh installs kcat)"
+for i in 0 1 2 3 4 5 6 7; do
+  printf '{"model_version":1,"n":%d,"rmse":%s,"auc":0.7,"window":1000,"total":%d,"event_time":%d}\n' \
+    $((100 * (i + 1))) "1.$((30 - 2 * i))" $((100 * (i + 1))) $((1514764800000 + i * 604800000))
+done | timeout 30 kcat -P -b "$bs" -t satisfy.metrics -k 1 2>"$work/kcat.err" ||
+  fail "kcat -P satisfy.metrics failed: $(cat "$work/kcat.err")"
 
 # events flow while the browser looks (the replay repeats; the scorer scores repeats too)
 (for _ in 1 2 3 4 5 6; do

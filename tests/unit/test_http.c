@@ -66,6 +66,8 @@ static void send_all(int fd, const char *p, size_t n)
     }
 }
 
+static char g_head[8192]; /* the headers of the last reply */
+
 /* Reads until the server closes; returns the status, *body the body. */
 static int read_reply(int fd, char **body)
 {
@@ -84,6 +86,11 @@ static int read_reply(int fd, char **body)
     int status = 0;
     sscanf(buf, "HTTP/1.%*d %d", &status);
     char *b = strstr(buf, "\r\n\r\n");
+    size_t hl = b ? (size_t)(b - buf) : len;
+    if (hl >= sizeof g_head)
+        hl = sizeof g_head - 1;
+    memcpy(g_head, buf, hl);
+    g_head[hl] = '\0';
     *body = strdup(b ? b + 4 : "");
     free(buf);
     return status;
@@ -229,7 +236,14 @@ static void test_probes_and_static(void **state)
     expect(req("GET", "/healthz", NULL, NULL, &b), &b, 200, "ok");
     expect(req("GET", "/readyz", NULL, NULL, &b), &b, 200, "\"ready\":true");
     expect(req("GET", "/ping", NULL, NULL, &b), &b, 200, NULL);
-    expect(req("GET", "/version", NULL, NULL, &b), &b, 200, "satisfy test");
+    /* MLflow's /version: its bare version string; ours in a header and /v1/version */
+    assert_int_equal(req("GET", "/version", NULL, NULL, &b), 200);
+    assert_string_equal(b, SF_HTTP_MLFLOW_VERSION);
+    free(b);
+    assert_non_null(strstr(g_head, "Content-Type: application/json"));
+    assert_non_null(strstr(g_head, "X-Satisfy-Version: satisfy test"));
+    expect(req("GET", "/v1/version", NULL, NULL, &b), &b, 200,
+           "{\"satisfy\":\"satisfy test\",\"mlflow\":\"" SF_HTTP_MLFLOW_VERSION "\"}");
     expect(req("GET", "/", NULL, NULL, &b), &b, 200, "<!doctype html>");
     expect(req("GET", "/index.html", NULL, NULL, &b), &b, 200, "<title>t</title>");
     expect(req("GET", "/nope.js", NULL, NULL, &b), &b, 404, "no such resource");
@@ -546,6 +560,183 @@ static void test_json_views(void **state)
            "n must be an integer in 1..64");
 }
 
+/* ------------------------------------------------- online accuracy */
+
+static int feed(const char *json, const char *key, const char *where, sf_err *err)
+{
+    return sf_http_online_feed(g_http, key, key ? strlen(key) : 0, json, strlen(json), where, err);
+}
+
+static void feed_ok(int64_t v, int64_t t, const char *rmse, const char *auc, int n)
+{
+    char js[256], key[24];
+    snprintf(js, sizeof js,
+             "{\"model_version\":%lld,\"n\":%d,\"rmse\":%s,\"auc\":%s,\"window\":1000,"
+             "\"total\":%d,\"event_time\":%lld}",
+             (long long)v, n, rmse, auc, n, (long long)t);
+    snprintf(key, sizeof key, "%lld", (long long)v);
+    sf_err err = {{0}};
+    if (feed(js, key, NULL, &err) != 0)
+        fail_msg("feeding %s: %s", js, err.msg);
+}
+
+static cJSON *get_online(void)
+{
+    char *b;
+    int st = req("GET", "/v1/online", NULL, NULL, &b);
+    assert_int_equal(st, 200);
+    cJSON *j = cJSON_Parse(b);
+    free(b);
+    assert_non_null(j);
+    return j;
+}
+
+static cJSON *version_of(cJSON *j, int64_t v)
+{
+    cJSON *e;
+    cJSON_ArrayForEach(e, cJSON_GetObjectItem(j, "versions"))
+    {
+        if ((int64_t)cJSON_GetObjectItem(e, "model_version")->valuedouble == v)
+            return e;
+    }
+    return NULL;
+}
+
+static double num_at(cJSON *pts, int i, int col)
+{
+    return cJSON_GetArrayItem(cJSON_GetArrayItem(pts, i), col)->valuedouble;
+}
+
+static void test_online(void **state)
+{
+    (void)state;
+    cJSON *j = get_online();
+    assert_int_equal(cJSON_GetObjectItem(j, "messages")->valueint, 0);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(j, "versions")), 0);
+    assert_string_equal(cJSON_GetObjectItem(j, "topic")->valuestring, "satisfy.metrics");
+    assert_true(cJSON_IsNull(cJSON_GetObjectItem(j, "last_bad")));
+    cJSON_Delete(j);
+
+    feed_ok(1, 1000, "1.1", "0.7", 10);
+    feed_ok(1, 2000, "1.0", "0.72", 20);
+    feed_ok(2, 1500, "0.8", "null", 5);
+    feed_ok(1, 1500, "1.05", "0.71", 15); /* out of order: in between */
+    feed_ok(1, 2000, "0.9", "0.75", 20);  /* the same event time: replaces */
+    sf_err err = {{0}};
+    assert_int_equal(feed("{\"model_version\":2,\"n\":6,\"rmse\":0.85,\"auc\":0.6,"
+                          "\"event_time\":1700}",
+                          NULL, NULL, &err),
+                     0); /* no key is fine */
+
+    /* bad messages: refused with the reason, counted, series untouched */
+    static const struct {
+        const char *json, *key, *want;
+    } bad[] = {
+        {"", NULL, "empty message"},
+        {"{\"model_version\":", NULL, "not JSON"},
+        {"[1]", NULL, "expected a JSON object"},
+        {"{\"n\":1,\"rmse\":1,\"auc\":null,\"event_time\":5}", NULL, "model_version: missing"},
+        {"{\"model_version\":1.5,\"n\":1,\"rmse\":1,\"auc\":null,\"event_time\":5}", NULL,
+         "model_version: 1.5 is not an integer"},
+        {"{\"model_version\":0,\"n\":1,\"rmse\":1,\"auc\":null,\"event_time\":5}", NULL,
+         "model_version: 0 is below 1"},
+        {"{\"model_version\":\"1\",\"n\":1,\"rmse\":1,\"auc\":null,\"event_time\":5}", NULL,
+         "model_version: expected an integer"},
+        {"{\"model_version\":1,\"n\":-1,\"rmse\":1,\"auc\":null,\"event_time\":5}", NULL,
+         "n: -1 is below 0"},
+        {"{\"model_version\":1,\"n\":1,\"rmse\":\"x\",\"auc\":null,\"event_time\":5}", NULL,
+         "rmse: expected a number or null"},
+        {"{\"model_version\":1,\"n\":1,\"rmse\":7,\"auc\":null,\"event_time\":5}", NULL,
+         "rmse: 7 out of range 0..4"},
+        {"{\"model_version\":1,\"n\":1,\"rmse\":1,\"auc\":1.5,\"event_time\":5}", NULL,
+         "auc: 1.5 out of range 0..1"},
+        {"{\"model_version\":1,\"n\":1,\"rmse\":1,\"auc\":null}", NULL, "event_time: missing"},
+        {"{\"model_version\":1,\"n\":1,\"rmse\":1,\"event_time\":5}", NULL, "auc: missing"},
+        {"{\"model_version\":1,\"n\":1,\"rmse\":1,\"auc\":null,\"event_time\":5}", "2",
+         "key '2' is not model_version 1"},
+        {"{\"model_version\":1,\"n\":1,\"rmse\":1,\"auc\":null,\"event_time\":5}", "1x",
+         "key '1x' is not model_version 1"},
+    };
+    size_t n_bad = sizeof bad / sizeof bad[0];
+    for (size_t i = 0; i < n_bad; i++) {
+        err.msg[0] = '\0';
+        assert_int_equal(feed(bad[i].json, bad[i].key, NULL, &err), -1);
+        if (!strstr(err.msg, bad[i].want))
+            fail_msg("bad message %zu: '%s', want '%s'", i, err.msg, bad[i].want);
+    }
+    assert_int_equal(feed("{}", NULL, "satisfy.metrics [3] @17", &err), -1);
+    assert_non_null(strstr(err.msg, "satisfy.metrics [3] @17"));
+    assert_non_null(strstr(err.msg, "model_version: missing"));
+    n_bad++;
+
+    j = get_online();
+    assert_int_equal(cJSON_GetObjectItem(j, "messages")->valueint, 6 + (int)n_bad);
+    assert_int_equal(cJSON_GetObjectItem(j, "bad_messages")->valueint, (int)n_bad);
+    assert_string_equal(cJSON_GetObjectItem(j, "last_bad")->valuestring,
+                        "satisfy.metrics [3] @17: model_version: missing");
+    cJSON *vs = cJSON_GetObjectItem(j, "versions");
+    assert_int_equal(cJSON_GetArraySize(vs), 2);
+    cJSON *v1 = cJSON_GetArrayItem(vs, 0);
+    assert_int_equal(cJSON_GetObjectItem(v1, "model_version")->valueint, 1);
+    cJSON *pts = cJSON_GetObjectItem(v1, "points");
+    assert_int_equal(cJSON_GetArraySize(pts), 3);
+    const double want1[3][4] = {
+        {1000, 1.1, 0.7, 10}, {1500, 1.05, 0.71, 15}, {2000, 0.9, 0.75, 20}};
+    for (int i = 0; i < 3; i++)
+        for (int c = 0; c < 4; c++)
+            assert_true(fabs(num_at(pts, i, c) - want1[i][c]) < 1e-9);
+    cJSON *p2 = cJSON_GetObjectItem(cJSON_GetArrayItem(vs, 1), "points");
+    assert_int_equal(cJSON_GetArraySize(p2), 2);
+    assert_true(cJSON_IsNull(cJSON_GetArrayItem(cJSON_GetArrayItem(p2, 0), 2))); /* auc null */
+    assert_true(fabs(num_at(p2, 1, 1) - 0.85) < 1e-9);
+    cJSON_Delete(j);
+
+    /* a long series is thinned, keeping its first and last points */
+    const int long_n = 3 * SF_HTTP_ONLINE_POINTS;
+    for (int i = 0; i < long_n; i++) {
+        char rm[32];
+        snprintf(rm, sizeof rm, "%.4f", 1.0 + i * 1e-4);
+        feed_ok(3, 100000 + (int64_t)i * 1000, rm, "0.7", 1000);
+    }
+    j = get_online();
+    cJSON *v3 = version_of(j, 3);
+    assert_non_null(v3);
+    pts = cJSON_GetObjectItem(v3, "points");
+    int np = cJSON_GetArraySize(pts);
+    assert_true(np <= SF_HTTP_ONLINE_POINTS && np >= SF_HTTP_ONLINE_POINTS / 2);
+    assert_true(cJSON_GetObjectItem(v3, "thinned")->valueint >= 1);
+    assert_true(num_at(pts, 0, 0) == 100000);
+    assert_true(num_at(pts, np - 1, 0) == 100000 + (double)(long_n - 1) * 1000);
+    assert_true(fabs(num_at(pts, np - 1, 1) - (1.0 + (long_n - 1) * 1e-4)) < 1e-9);
+    for (int i = 1; i < np; i++)
+        assert_true(num_at(pts, i, 0) > num_at(pts, i - 1, 0));
+    cJSON_Delete(j);
+
+    /* at most SF_HTTP_ONLINE_VERSIONS versions: the lowest go first */
+    for (int v = 100; v < 100 + SF_HTTP_ONLINE_VERSIONS; v++)
+        feed_ok(v, 5000, "1.0", "0.5", 3);
+    feed_ok(50, 5000, "1.0", "0.5", 3); /* lower than all kept: not stored */
+    j = get_online();
+    vs = cJSON_GetObjectItem(j, "versions");
+    assert_int_equal(cJSON_GetArraySize(vs), SF_HTTP_ONLINE_VERSIONS);
+    assert_null(version_of(j, 1));
+    assert_null(version_of(j, 3));
+    assert_null(version_of(j, 50));
+    assert_int_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(vs, 0), "model_version")->valueint,
+                     100);
+    assert_int_equal(cJSON_GetObjectItem(j, "bad_messages")->valueint, (int)n_bad);
+    cJSON_Delete(j);
+
+    char *b;
+    expect(req("POST", "/v1/online", NULL, NULL, &b), &b, 405, "use GET");
+    assert_int_equal(req("GET", "/metrics", NULL, NULL, &b), 200);
+    char line[96];
+    snprintf(line, sizeof line, "satisfy_http_online_bad_messages_total %zu\n", n_bad);
+    if (!strstr(b, line))
+        fail_msg("no '%s' in /metrics", line);
+    free(b);
+}
+
 static void test_metrics_promtool(void **state)
 {
     (void)state;
@@ -586,6 +777,7 @@ int main(void)
         cmocka_unit_test(test_invocations_formats),
         cmocka_unit_test(test_invocations_errors),
         cmocka_unit_test(test_json_views),
+        cmocka_unit_test(test_online),
         cmocka_unit_test(test_metrics_promtool),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
