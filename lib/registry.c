@@ -140,6 +140,20 @@ static int step_done(sf_registry *r, sqlite3_stmt *st, const char *what, sf_err 
     return ret;
 }
 
+/* Runs sql, which returns no rows, with ?1 = a and, when it has a second
+ * parameter, ?2 = b. */
+static int exec_int64(sf_registry *r, const char *sql, int64_t a, int64_t b, const char *what,
+                      sf_err *err)
+{
+    sqlite3_stmt *st = prep(r, sql, err);
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, a);
+    if (sqlite3_bind_parameter_count(st) >= 2)
+        sqlite3_bind_int64(st, 2, b);
+    return step_done(r, st, what, err);
+}
+
 static int user_version(sf_registry *r, int *out, sf_err *err)
 {
     sqlite3_stmt *st = prep(r, "PRAGMA user_version", err);
@@ -474,33 +488,18 @@ int sf_registry_promote(sf_registry *r, int64_t version, int64_t now, sf_err *er
                 (long long)version);
         goto fail;
     }
-    sqlite3_stmt *st = prep(r,
-                            "UPDATE model_versions SET status = 'archived' "
-                            "WHERE status = 'champion' AND version <> ?1",
-                            err);
-    if (!st)
-        goto fail;
-    sqlite3_bind_int64(st, 1, version);
-    if (step_done(r, st, "archive champion", err) != 0)
-        goto fail;
-    st = prep(r, "UPDATE model_versions SET status = 'champion' WHERE version = ?1", err);
-    if (!st)
-        goto fail;
-    sqlite3_bind_int64(st, 1, version);
-    if (step_done(r, st, "set champion", err) != 0)
-        goto fail;
-    st = prep(r,
-              "INSERT INTO aliases(name, version, updated) VALUES('champion', ?1, ?2) "
-              "ON CONFLICT(name) DO UPDATE SET version = excluded.version, "
-              "updated = excluded.updated",
-              err);
-    if (!st)
-        goto fail;
-    sqlite3_bind_int64(st, 1, version);
-    sqlite3_bind_int64(st, 2, now);
-    if (step_done(r, st, "set alias", err) != 0)
-        goto fail;
-    if (commit(r, err) != 0)
+    if (exec_int64(r,
+                   "UPDATE model_versions SET status = 'archived' "
+                   "WHERE status = 'champion' AND version <> ?1",
+                   version, 0, "archive champion", err) != 0 ||
+        exec_int64(r, "UPDATE model_versions SET status = 'champion' WHERE version = ?1", version,
+                   0, "set champion", err) != 0 ||
+        exec_int64(r,
+                   "INSERT INTO aliases(name, version, updated) VALUES('champion', ?1, ?2) "
+                   "ON CONFLICT(name) DO UPDATE SET version = excluded.version, "
+                   "updated = excluded.updated",
+                   version, now, "set alias", err) != 0 ||
+        commit(r, err) != 0)
         goto fail;
     return 0;
 fail:

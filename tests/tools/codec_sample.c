@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../unit/codec_samples.h"
 #include "satisfy/codec.h"
 
 #define OID "e481f51cbdc54678b7cc49136f2d6af7"
@@ -38,16 +39,6 @@ static int emit(const char *dir, const char *name, const sf_buf *b, char *json, 
              write_file(dir, name, "json", json, strlen(json));
     free(json);
     return rc;
-}
-
-static void place(sf_place *p, const char *zip, const char *city, const char *st, double lat,
-                  double lng)
-{
-    snprintf(p->zip, sizeof p->zip, "%s", zip);
-    snprintf(p->city, sizeof p->city, "%s", city);
-    snprintf(p->state, sizeof p->state, "%s", st);
-    p->lat = lat;
-    p->lng = lng;
 }
 
 int main(int argc, char **argv)
@@ -86,8 +77,8 @@ int main(int argc, char **argv)
         items[i].length_cm = 30;
         items[i].height_cm = 12;
         items[i].width_cm = i == 0 ? NAN : 25;
-        place(&items[i].seller, "13232", "campo limpo paulista", "SP", i == 1 ? NAN : -23.2,
-              i == 1 ? NAN : -46.78);
+        sample_place(&items[i].seller, "13232", "campo limpo paulista", "SP", i == 1 ? NAN : -23.2,
+                     i == 1 ? NAN : -46.78);
     }
     sf_payment pays[2] = {{1, SF_PAY_CREDIT_CARD, 8, 72.19}, {2, SF_PAY_VOUCHER, 1, 2.5}};
     for (int v = 0; v < 3; v++) {
@@ -103,8 +94,8 @@ int main(int argc, char **argv)
         ev.carrier = v == 1 ? 1507100000000LL : SF_TIME_NONE;
         ev.delivered = v == 1 ? 1507700000000LL : SF_TIME_NONE;
         ev.event_time = v == 1 ? ev.delivered : ev.purchase + 60000 * v;
-        place(&ev.customer, v == 2 ? "" : "03149", v == 2 ? "" : "são paulo", v == 2 ? "" : "SP",
-              v == 2 ? NAN : -23.574, v == 2 ? NAN : -46.587);
+        sample_place(&ev.customer, v == 2 ? "" : "03149", v == 2 ? "" : "são paulo",
+                     v == 2 ? "" : "SP", v == 2 ? NAN : -23.574, v == 2 ? NAN : -46.587);
         ev.items = items;
         ev.n_items = v == 2 ? 0 : v + 2;
         ev.payments = pays;
@@ -171,19 +162,11 @@ int main(int argc, char **argv)
     uint8_t payload[300];
     for (size_t i = 0; i < sizeof payload; i++)
         payload[i] = (uint8_t)(i * 37);
-    sf_model_release r;
-    memset(&r, 0, sizeof r);
+    sf_model_release r = sample_release(payload, sizeof payload);
     r.version = 42;
-    strcpy(r.algorithm, "gbdt");
     strcpy(r.spec_hash, "00ff00ff12345678");
-    r.train_from = 1480000000000LL;
-    r.train_to = 1530000000000LL;
     r.params_json = "{\"eta\":0.1,\"depth\":6}";
-    r.metrics_json = "{\"rmse\":1.21}";
-    r.payload = payload;
-    r.payload_len = sizeof payload;
     memset(r.sha256, 'c', 64);
-    r.released_at = 1700000000000LL;
     if (sf_encode_release(c, &r, &b, &err)) {
         fprintf(stderr, "codec_sample: release_0: %s\n", err.msg);
         fails++;

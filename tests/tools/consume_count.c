@@ -13,7 +13,6 @@
  *
  * usage: consume_count --brokers LIST [--timeout S]
  */
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -25,6 +24,8 @@
 
 #include "satisfy/codec.h"
 #include "satisfy/kafka.h"
+#include "satisfy/kafka_client.h"
+#include "tool_args.h"
 
 typedef struct seen {
     sf_id order_id;
@@ -207,30 +208,14 @@ int main(int argc, char **argv)
 {
     const char *brokers = NULL;
     double timeout_s = 120;
-    static const struct option lopts[] = {{"brokers", required_argument, NULL, 'b'},
-                                          {"timeout", required_argument, NULL, 't'},
-                                          {NULL, 0, NULL, 0}};
-    int c;
-    while ((c = getopt_long(argc, argv, "b:t:", lopts, NULL)) != -1) {
-        if (c == 'b')
-            brokers = optarg;
-        else if (c == 't')
-            timeout_s = atof(optarg);
-        else
-            return 2;
-    }
-    if (!brokers) {
-        fprintf(stderr, "usage: consume_count --brokers LIST [--timeout S]\n");
+    if (tool_brokers_args(argc, argv, "consume_count --brokers LIST [--timeout S]", &brokers,
+                          &timeout_s) != 0)
         return 2;
-    }
     sf_err err = {{0}};
-    const char *props[] = {"enable.partition.eof=false", "enable.auto.commit=false",
-                           "group.id=satisfy-consume-count"};
-    rd_kafka_conf_t *conf = sf_kafka_conf_new(brokers, props, 3, &err);
-    char errstr[512];
-    rd_kafka_t *rk = conf ? rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr) : NULL;
+    const char *props[] = {"enable.partition.eof=false"};
+    rd_kafka_t *rk = sf_kafka_consumer_new(brokers, "satisfy-consume-count", props, 1, &err);
     if (!rk) {
-        fprintf(stderr, "consume_count: %s\n", conf ? errstr : err.msg);
+        fprintf(stderr, "consume_count: %s\n", err.msg);
         return 1;
     }
     if (sf_kafka_check_reachable(rk, brokers, 10000, &err) != 0) {

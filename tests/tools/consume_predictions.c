@@ -32,6 +32,7 @@
 
 #include "satisfy/codec.h"
 #include "satisfy/kafka.h"
+#include "satisfy/kafka_client.h"
 #include "satisfy/model.h"
 
 #define IDLEN (SF_ID_LEN + 16)
@@ -81,17 +82,10 @@ static double now(void)
 static rd_kafka_t *reader(const char *brokers, const char *topic)
 {
     sf_err err;
-    const char *props[] = {"isolation.level=read_committed", "enable.auto.commit=false",
-                           "enable.partition.eof=false", "group.id=consume_predictions"};
-    rd_kafka_conf_t *conf = sf_kafka_conf_new(brokers, props, 4, &err);
-    if (!conf) {
-        fprintf(stderr, "consume_predictions: %s\n", err.msg);
-        exit(1);
-    }
-    char errstr[512];
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
+    const char *props[] = {"isolation.level=read_committed", "enable.partition.eof=false"};
+    rd_kafka_t *rk = sf_kafka_consumer_new(brokers, "consume_predictions", props, 2, &err);
     if (!rk) {
-        fprintf(stderr, "consume_predictions: %s\n", errstr);
+        fprintf(stderr, "consume_predictions: %s\n", err.msg);
         exit(1);
     }
     const struct rd_kafka_metadata *md;
@@ -306,11 +300,11 @@ int main(int argc, char **argv)
         printf("dlq %" PRIu64 "\n", n_dlq);
     }
     if (group) {
-        const char *props[] = {"enable.auto.commit=false"};
-        rd_kafka_conf_t *conf = sf_kafka_conf_new(brokers, props, 1, &err);
-        char errstr[512];
-        rd_kafka_conf_set(conf, "group.id", group, errstr, sizeof errstr);
-        rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
+        rd_kafka_t *rk = sf_kafka_consumer_new(brokers, group, NULL, 0, &err);
+        if (!rk) {
+            fprintf(stderr, "consume_predictions: %s\n", err.msg);
+            return 1;
+        }
         rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(64);
         for (int i = 0; i < 64; i++)
             rd_kafka_topic_partition_list_add(l, SF_TOPIC_ORDERS, i);

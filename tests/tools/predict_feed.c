@@ -9,7 +9,6 @@
  *
  * usage: predict_feed --brokers LIST [--timeout S]
  */
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,18 +19,17 @@
 
 #include "satisfy/codec.h"
 #include "satisfy/kafka.h"
+#include "satisfy/kafka_client.h"
 #include "satisfy/model.h"
+#include "tool_args.h"
 
 static rd_kafka_t *consumer(const char *brokers)
 {
     sf_err err;
-    const char *props[] = {"group.id=predict-feed", "enable.auto.commit=false",
-                           "enable.partition.eof=true"};
-    rd_kafka_conf_t *conf = sf_kafka_conf_new(brokers, props, 3, &err);
-    char es[512];
-    rd_kafka_t *rk = conf ? rd_kafka_new(RD_KAFKA_CONSUMER, conf, es, sizeof es) : NULL;
+    const char *props[] = {"enable.partition.eof=true"};
+    rd_kafka_t *rk = sf_kafka_consumer_new(brokers, "predict-feed", props, 1, &err);
     if (!rk)
-        fprintf(stderr, "predict_feed: cannot create a consumer: %s\n", conf ? es : err.msg);
+        fprintf(stderr, "predict_feed: %s\n", err.msg);
     return rk;
 }
 
@@ -70,23 +68,11 @@ static int partitions(rd_kafka_t *rk, const char *topic)
 int main(int argc, char **argv)
 {
     const char *brokers = NULL;
-    int timeout_s = 120;
-    static const struct option LONG[] = {{"brokers", required_argument, NULL, 'b'},
-                                         {"timeout", required_argument, NULL, 't'},
-                                         {NULL, 0, NULL, 0}};
-    int ch;
-    while ((ch = getopt_long(argc, argv, "", LONG, NULL)) != -1) {
-        if (ch == 'b')
-            brokers = optarg;
-        else if (ch == 't')
-            timeout_s = atoi(optarg);
-        else
-            return 2;
-    }
-    if (!brokers) {
-        fprintf(stderr, "usage: predict_feed --brokers LIST [--timeout S]\n");
+    double timeout_arg = 120;
+    if (tool_brokers_args(argc, argv, "predict_feed --brokers LIST [--timeout S]", &brokers,
+                          &timeout_arg) != 0)
         return 2;
-    }
+    int timeout_s = (int)timeout_arg;
     setenv("OMP_WAIT_POLICY", "passive", 0);
     sf_err err;
     sf_codec *codec = sf_codec_new(&err);
@@ -130,13 +116,10 @@ int main(int argc, char **argv)
 
     /* a producer for the predictions */
     const char *pprops[] = {"enable.idempotence=true", "linger.ms=20"};
-    rd_kafka_conf_t *pconf = sf_kafka_conf_new(brokers, pprops, 2, &err);
     sf_kafka_stats st;
-    sf_kafka_conf_stats(pconf, &st);
-    char es[512];
-    rd_kafka_t *prod = rd_kafka_new(RD_KAFKA_PRODUCER, pconf, es, sizeof es);
+    rd_kafka_t *prod = sf_kafka_producer_new(brokers, pprops, 2, &st, &err);
     if (!prod) {
-        fprintf(stderr, "predict_feed: %s\n", es);
+        fprintf(stderr, "predict_feed: %s\n", err.msg);
         return 1;
     }
 

@@ -25,6 +25,7 @@
 
 #include "satisfy/codec.h"
 #include "satisfy/kafka.h"
+#include "satisfy/kafka_client.h"
 #include "satisfy/model.h"
 
 static const char *const kinds[] = {"garbage", "magic",  "schema", "truncated",
@@ -149,10 +150,9 @@ int main(int argc, char **argv)
     uint64_t good = 0;
     rd_kafka_conf_set_opaque(conf, &good);
     rd_kafka_conf_set_dr_msg_cb(conf, dr);
-    char errstr[512];
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
+    rd_kafka_t *rk = sf_kafka_handle_new(RD_KAFKA_PRODUCER, conf, &err);
     if (!rk) {
-        fprintf(stderr, "produce_malformed: %s\n", errstr);
+        fprintf(stderr, "produce_malformed: %s\n", err.msg);
         return 1;
     }
     sf_buf b = {0};

@@ -26,6 +26,7 @@
 #include "satisfy/codec.h"
 #include "satisfy/features.h"
 #include "satisfy/kafka.h"
+#include "satisfy/kafka_client.h"
 #include "satisfy/model.h"
 #include "satisfy/olist.h"
 #include "satisfy/registry.h"
@@ -177,16 +178,11 @@ int main(int argc, char **argv)
             buf.len /= 2;
     }
 
-    rd_kafka_conf_t *conf = sf_kafka_conf_new(brokers, NULL, 0, &err);
-    if (!conf)
-        return die(err.msg);
     sf_kafka_stats st;
-    sf_kafka_conf_stats(conf, &st);
-    char errstr[512];
-    rd_kafka_conf_set(conf, "message.max.bytes", "20000000", errstr, sizeof errstr);
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
+    const char *props[] = {"message.max.bytes=20000000"};
+    rd_kafka_t *rk = sf_kafka_producer_new(brokers, props, 1, &st, &err);
     if (!rk)
-        return die(errstr);
+        return die(err.msg);
     rd_kafka_resp_err_t e = rd_kafka_producev(
         rk, RD_KAFKA_V_TOPIC(SF_TOPIC_MODELS), RD_KAFKA_V_PARTITION(0),
         RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_KEY(key, strlen(key)),

@@ -12,7 +12,6 @@
  *
  * usage: release_list --brokers LIST [--timeout S]
  */
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,40 +22,23 @@
 
 #include "satisfy/codec.h"
 #include "satisfy/kafka.h"
+#include "satisfy/kafka_client.h"
 #include "satisfy/model.h"
+#include "tool_args.h"
 
 int main(int argc, char **argv)
 {
     const char *brokers = NULL;
-    int timeout_s = 60;
-    static const struct option LONG[] = {{"brokers", required_argument, NULL, 'b'},
-                                         {"timeout", required_argument, NULL, 't'},
-                                         {NULL, 0, NULL, 0}};
-    int ch;
-    while ((ch = getopt_long(argc, argv, "", LONG, NULL)) != -1) {
-        if (ch == 'b')
-            brokers = optarg;
-        else if (ch == 't')
-            timeout_s = atoi(optarg);
-        else
-            return 2;
-    }
-    if (!brokers) {
-        fprintf(stderr, "usage: release_list --brokers LIST [--timeout S]\n");
+    double timeout_arg = 60;
+    if (tool_brokers_args(argc, argv, "release_list --brokers LIST [--timeout S]", &brokers,
+                          &timeout_arg) != 0)
         return 2;
-    }
+    int timeout_s = (int)timeout_arg;
     setenv("OMP_WAIT_POLICY", "passive", 0);
     sf_err err;
-    const char *props[] = {"group.id=release-list", "enable.auto.commit=false"};
-    rd_kafka_conf_t *conf = sf_kafka_conf_new(brokers, props, 2, &err);
-    if (!conf) {
-        fprintf(stderr, "release_list: %s\n", err.msg);
-        return 1;
-    }
-    char es[512];
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, es, sizeof es);
+    rd_kafka_t *rk = sf_kafka_consumer_new(brokers, "release-list", NULL, 0, &err);
     if (!rk) {
-        fprintf(stderr, "release_list: %s\n", es);
+        fprintf(stderr, "release_list: %s\n", err.msg);
         return 1;
     }
     sf_codec *codec = sf_codec_new(&err);

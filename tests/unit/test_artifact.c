@@ -15,45 +15,6 @@
 #include "satisfy/lifecycle.h"
 #include "satisfy/model.h"
 
-/* Synthetic rows of the seed spec (12 inputs): label depends on x0, x1 and
- * on whether x2 is missing; row i belongs to order i purchased at time i. */
-static uint64_t rng_state = 88172645463325252ULL;
-static double urand(void)
-{
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return (double)(rng_state >> 11) / 9007199254740992.0;
-}
-
-static void synth(sf_examples *ex, size_t n, double noise)
-{
-    memset(ex, 0, sizeof *ex);
-    ex->spec = sf_spec_seed();
-    ex->d = 12;
-    ex->n = n;
-    ex->x = malloc(n * 12 * sizeof *ex->x);
-    ex->label = malloc(n * sizeof *ex->label);
-    ex->stage = malloc(n * sizeof *ex->stage);
-    ex->purchase = malloc(n * sizeof *ex->purchase);
-    ex->event_time = malloc(n * sizeof *ex->event_time);
-    ex->order = malloc(n * sizeof *ex->order);
-    for (size_t i = 0; i < n; i++) {
-        float *r = ex->x + i * 12;
-        for (int j = 0; j < 12; j++)
-            r[j] = (float)(urand() * 4 - 2);
-        if (urand() < 0.2)
-            r[2] = NAN;
-        double y = 3.2 + 0.8 * r[0] - 0.5 * r[1] + (isnan(r[2]) ? -0.7 : 0) +
-                   noise * (urand() - 0.5) * 3.4;
-        y = floor(y + 0.5);
-        ex->label[i] = (float)(y < 1 ? 1 : y > 5 ? 5 : y);
-        ex->stage[i] = SF_STAGE_PURCHASED;
-        ex->purchase[i] = ex->event_time[i] = (int64_t)i;
-        ex->order[i] = i;
-    }
-}
-
 /* Re-signs an edited artifact (header layout of lib/artifact.c). */
 static void resign(uint8_t *buf, size_t len)
 {
@@ -69,8 +30,8 @@ static void resign(uint8_t *buf, size_t len)
 static void roundtrip(sf_algo algo)
 {
     sf_examples ex, te;
-    synth(&ex, 3000, 0.5);
-    synth(&te, 500, 0.5);
+    tu_synth_examples(&ex, 3000, 0.5);
+    tu_synth_examples(&te, 500, 0.5);
     sf_model *m, *l;
     sf_err err;
     assert_int_equal(sf_model_train(algo, &ex, NULL, NULL, &m, &err), 0);
@@ -135,7 +96,7 @@ static void test_rejections(void **state)
 {
     (void)state;
     sf_examples ex;
-    synth(&ex, 2000, 0.5);
+    tu_synth_examples(&ex, 2000, 0.5);
     sf_model *m, *l = NULL;
     sf_err err;
     assert_int_equal(sf_model_train(SF_ALGO_GBDT, &ex, NULL, NULL, &m, &err), 0);
@@ -199,15 +160,10 @@ static void test_real_size(void **state)
     if (!dir)
         return;
     sf_dataset ds;
-    sf_load_opts o = {0};
-    FILE *devnull = fopen("/dev/null", "w");
-    o.report = devnull;
-    sf_err err;
-    assert_int_equal(sf_dataset_load(&ds, dir, &o, &err), 0);
     sf_examples ex;
     sf_history *h;
-    assert_int_equal(
-        sf_examples_build(&ex, &ds, sf_spec_full(), SF_TIME_NONE, SF_TIME_NONE, &h, &err), 0);
+    tu_real_examples(dir, &ds, &ex, &h);
+    sf_err err;
     sf_model *m, *l;
     assert_int_equal(sf_model_train(SF_ALGO_GBDT, &ex, NULL, NULL, &m, &err), 0);
     assert_int_equal(sf_model_set_history(m, h, &err), 0);
@@ -232,7 +188,6 @@ static void test_real_size(void **state)
     sf_history_free(h);
     sf_examples_free(&ex);
     sf_dataset_free(&ds);
-    fclose(devnull);
 }
 
 int main(void)

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec_samples.h"
 #include "satisfy/codec.h"
 
 #define OID  "e481f51cbdc54678b7cc49136f2d6af7"
@@ -23,16 +24,6 @@
 
 static sf_item g_items[SF_CODEC_MAX_ITEMS];
 static sf_payment g_pays[SF_CODEC_MAX_ITEMS];
-
-static void place(sf_place *p, const char *zip, const char *city, const char *st, double lat,
-                  double lng)
-{
-    snprintf(p->zip, sizeof p->zip, "%s", zip);
-    snprintf(p->city, sizeof p->city, "%s", city);
-    snprintf(p->state, sizeof p->state, "%s", st);
-    p->lat = lat;
-    p->lng = lng;
-}
 
 /* An order event at stage s with n items and m payments (in g_items/g_pays). */
 static sf_order_event make_order(sf_stage s, int n, int m)
@@ -49,7 +40,7 @@ static sf_order_event make_order(sf_stage s, int n, int m)
     ev.carrier = s >= SF_STAGE_SHIPPED ? 1507100000000LL : SF_TIME_NONE;
     ev.delivered = s == SF_STAGE_DELIVERED ? 1507700000000LL : SF_TIME_NONE;
     ev.event_time = s == SF_STAGE_DELIVERED ? ev.delivered : ev.purchase;
-    place(&ev.customer, "03149", "são paulo", "SP", -23.57, -46.58);
+    sample_place(&ev.customer, "03149", "são paulo", "SP", -23.57, -46.58);
     for (int i = 0; i < n; i++) {
         sf_item *it = &g_items[i];
         memset(it, 0, sizeof *it);
@@ -67,7 +58,8 @@ static sf_order_event make_order(sf_stage s, int n, int m)
         it->length_cm = 19;
         it->height_cm = NAN;
         it->width_cm = 14;
-        place(&it->seller, "09350", "maua", "SP", i % 2 ? NAN : -23.68, i % 2 ? NAN : -46.44);
+        sample_place(&it->seller, "09350", "maua", "SP", i % 2 ? NAN : -23.68,
+                     i % 2 ? NAN : -46.44);
     }
     for (int i = 0; i < m; i++) {
         g_pays[i].seq = i + 1;
@@ -87,48 +79,9 @@ static int same_double(double a, double b)
     return (isnan(a) && isnan(b)) || a == b;
 }
 
-static void assert_place_eq(const sf_place *a, const sf_place *b)
-{
-    assert_string_equal(a->zip, b->zip);
-    assert_string_equal(a->city, b->city);
-    assert_string_equal(a->state, b->state);
-    assert_true(same_double(a->lat, b->lat));
-    assert_true(same_double(a->lng, b->lng));
-}
-
 static void assert_order_eq(const sf_order_event *a, const sf_order_event *b)
 {
-    assert_string_equal(a->order_id, b->order_id);
-    assert_string_equal(a->customer_id, b->customer_id);
-    assert_string_equal(a->customer_unique_id, b->customer_unique_id);
-    assert_int_equal(a->stage, b->stage);
-    assert_true(a->event_time == b->event_time && a->purchase == b->purchase &&
-                a->estimated == b->estimated && a->approved == b->approved &&
-                a->carrier == b->carrier && a->delivered == b->delivered);
-    assert_place_eq(&a->customer, &b->customer);
-    assert_int_equal(a->n_items, b->n_items);
-    assert_int_equal(a->n_payments, b->n_payments);
-    for (int i = 0; i < a->n_items; i++) {
-        const sf_item *x = &a->items[i], *y = &b->items[i];
-        assert_int_equal(x->seq, y->seq);
-        assert_string_equal(x->product_id, y->product_id);
-        assert_string_equal(x->seller_id, y->seller_id);
-        assert_true(same_double(x->price, y->price) && same_double(x->freight, y->freight));
-        assert_true(x->shipping_limit == y->shipping_limit);
-        assert_string_equal(x->category, y->category);
-        assert_true(
-            same_double(x->name_len, y->name_len) && same_double(x->desc_len, y->desc_len) &&
-            same_double(x->photos, y->photos) && same_double(x->weight_g, y->weight_g) &&
-            same_double(x->length_cm, y->length_cm) && same_double(x->height_cm, y->height_cm) &&
-            same_double(x->width_cm, y->width_cm));
-        assert_place_eq(&x->seller, &y->seller);
-    }
-    for (int i = 0; i < a->n_payments; i++) {
-        assert_int_equal(a->payments[i].seq, b->payments[i].seq);
-        assert_int_equal(a->payments[i].type, b->payments[i].type);
-        assert_int_equal(a->payments[i].installments, b->payments[i].installments);
-        assert_true(same_double(a->payments[i].value, b->payments[i].value));
-    }
+    tu_assert_order_eq(a, b, same_double, same_double);
 }
 
 static void order_round_trip(sf_codec *c, const sf_order_event *ev)
@@ -272,24 +225,6 @@ static void test_prediction_round_trip(void **state)
     sf_codec_free(c);
 }
 
-static sf_model_release make_release(const uint8_t *payload, uint32_t len)
-{
-    sf_model_release r;
-    memset(&r, 0, sizeof r);
-    r.version = 3;
-    strcpy(r.algorithm, "gbdt");
-    strcpy(r.spec_hash, "0123456789abcdef");
-    r.train_from = 1480000000000LL;
-    r.train_to = 1530000000000LL;
-    r.params_json = "{\"eta\":0.1}";
-    r.metrics_json = "{\"rmse\":1.21}";
-    r.payload = payload;
-    r.payload_len = len;
-    memset(r.sha256, 'a', 64);
-    r.released_at = 1700000000000LL;
-    return r;
-}
-
 static void test_release_round_trip(void **state)
 {
     (void)state;
@@ -302,7 +237,7 @@ static void test_release_round_trip(void **state)
         payload[i] = (uint8_t)(i * 7);
     sf_buf b = {0};
     for (int k = 0; k < 4; k++) {
-        sf_model_release r = make_release(sizes[k] ? payload : NULL, sizes[k]), out;
+        sf_model_release r = sample_release(sizes[k] ? payload : NULL, sizes[k]), out;
         if (sf_encode_release(c, &r, &b, &err) || sf_decode_release(c, b.data, b.len, &out, &err))
             fail_msg("release %u: %s", sizes[k], err.msg);
         assert_true(out.version == 3 && out.train_from == r.train_from &&
@@ -377,13 +312,13 @@ static void test_encode_rejects(void **state)
     p.n_reasons = 4;
     EXPECT_ERR(sf_encode_prediction(c, &p, &b, err), "reasons: 4 entries");
 
-    sf_model_release r = make_release(NULL, 0);
+    sf_model_release r = sample_release(NULL, 0);
     r.sha256[3] = 'z';
     EXPECT_ERR(sf_encode_release(c, &r, &b, err), "sha256: expected 64 hex digits");
-    r = make_release(NULL, 0);
+    r = sample_release(NULL, 0);
     r.params_json = NULL;
     EXPECT_ERR(sf_encode_release(c, &r, &b, err), "params_json: NULL");
-    r = make_release((const uint8_t *)"", SF_CODEC_MAX_PAYLOAD + 1);
+    r = sample_release((const uint8_t *)"", SF_CODEC_MAX_PAYLOAD + 1);
     EXPECT_ERR(sf_encode_release(c, &r, &b, err), "payload: 8388609 bytes exceed");
     sf_buf_free(&b);
     sf_codec_free(c);

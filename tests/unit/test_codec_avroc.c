@@ -218,45 +218,9 @@ static int same_opt(double a, double b)
     return isnan(a) ? isnan(b) : same_bits(a, b);
 }
 
-static void place_eq(const sf_place *a, const sf_place *b)
-{
-    assert_string_equal(a->zip, b->zip);
-    assert_string_equal(a->city, b->city);
-    assert_string_equal(a->state, b->state);
-    assert_true(same_opt(a->lat, b->lat) && same_opt(a->lng, b->lng));
-}
-
 static void order_eq(const sf_order_event *a, const sf_order_event *b)
 {
-    assert_string_equal(a->order_id, b->order_id);
-    assert_string_equal(a->customer_id, b->customer_id);
-    assert_string_equal(a->customer_unique_id, b->customer_unique_id);
-    assert_int_equal(a->stage, b->stage);
-    assert_true(a->event_time == b->event_time && a->purchase == b->purchase &&
-                a->estimated == b->estimated && a->approved == b->approved &&
-                a->carrier == b->carrier && a->delivered == b->delivered);
-    place_eq(&a->customer, &b->customer);
-    assert_int_equal(a->n_items, b->n_items);
-    assert_int_equal(a->n_payments, b->n_payments);
-    for (int i = 0; i < a->n_items; i++) {
-        const sf_item *x = &a->items[i], *y = &b->items[i];
-        assert_int_equal(x->seq, y->seq);
-        assert_string_equal(x->product_id, y->product_id);
-        assert_string_equal(x->seller_id, y->seller_id);
-        assert_true(same_bits(x->price, y->price) && same_bits(x->freight, y->freight));
-        assert_true(x->shipping_limit == y->shipping_limit);
-        assert_string_equal(x->category, y->category);
-        assert_true(same_opt(x->name_len, y->name_len) && same_opt(x->desc_len, y->desc_len) &&
-                    same_opt(x->photos, y->photos) && same_opt(x->weight_g, y->weight_g) &&
-                    same_opt(x->length_cm, y->length_cm) && same_opt(x->height_cm, y->height_cm) &&
-                    same_opt(x->width_cm, y->width_cm));
-        place_eq(&x->seller, &y->seller);
-    }
-    for (int i = 0; i < a->n_payments; i++) {
-        const sf_payment *x = &a->payments[i], *y = &b->payments[i];
-        assert_true(x->seq == y->seq && x->type == y->type && x->installments == y->installments &&
-                    same_bits(x->value, y->value));
-    }
+    tu_assert_order_eq(a, b, same_bits, same_opt);
 }
 
 static void same_bytes(const sf_buf *fast, const sf_buf *ref, const char *what, int iter)

@@ -402,15 +402,9 @@ static void test_real_sample(void **state)
     if (!dir)
         return; /* covered by the synthetic tests above */
     sf_dataset ds;
-    sf_load_opts o = {0};
-    FILE *devnull = fopen("/dev/null", "w");
-    o.report = devnull;
-    sf_err err;
-    assert_int_equal(sf_dataset_load(&ds, dir, &o, &err), 0);
     sf_examples ex;
     sf_history *h;
-    assert_int_equal(
-        sf_examples_build(&ex, &ds, sf_spec_full(), SF_TIME_NONE, SF_TIME_NONE, &h, &err), 0);
+    tu_real_examples(dir, &ds, &ex, &h);
     assert_true(ex.n > 3 * 10000);
     size_t delivered = 0, with_outcome = 0;
     int jd = sf_spec_index(sf_spec_full(), "delay_days");
@@ -431,7 +425,6 @@ static void test_real_sample(void **state)
     sf_history_free(h);
     sf_examples_free(&ex);
     sf_dataset_free(&ds);
-    fclose(devnull);
 }
 
 int main(void)

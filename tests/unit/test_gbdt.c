@@ -15,48 +15,9 @@
 #include "satisfy/metrics.h"
 #include "satisfy/model.h"
 
-/* Synthetic rows of the seed spec (12 inputs): label depends on x0, x1 and
- * on whether x2 is missing; row i belongs to order i purchased at time i. */
-static uint64_t rng_state = 88172645463325252ULL;
-static double urand(void)
-{
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return (double)(rng_state >> 11) / 9007199254740992.0;
-}
-
-static void synth(sf_examples *ex, size_t n, double noise)
-{
-    memset(ex, 0, sizeof *ex);
-    ex->spec = sf_spec_seed();
-    ex->d = 12;
-    ex->n = n;
-    ex->x = malloc(n * 12 * sizeof *ex->x);
-    ex->label = malloc(n * sizeof *ex->label);
-    ex->stage = malloc(n * sizeof *ex->stage);
-    ex->purchase = malloc(n * sizeof *ex->purchase);
-    ex->event_time = malloc(n * sizeof *ex->event_time);
-    ex->order = malloc(n * sizeof *ex->order);
-    for (size_t i = 0; i < n; i++) {
-        float *r = ex->x + i * 12;
-        for (int j = 0; j < 12; j++)
-            r[j] = (float)(urand() * 4 - 2);
-        if (urand() < 0.2)
-            r[2] = NAN;
-        double y = 3.2 + 0.8 * r[0] - 0.5 * r[1] + (isnan(r[2]) ? -0.7 : 0) +
-                   noise * (urand() - 0.5) * 3.4;
-        y = floor(y + 0.5);
-        ex->label[i] = (float)(y < 1 ? 1 : y > 5 ? 5 : y);
-        ex->stage[i] = SF_STAGE_PURCHASED;
-        ex->purchase[i] = ex->event_time[i] = (int64_t)i;
-        ex->order[i] = i;
-    }
-}
-
 static sf_model *train_synth(sf_examples *ex, size_t n, double noise, sf_model_params *p)
 {
-    synth(ex, n, noise);
+    tu_synth_examples(ex, n, noise);
     sf_model *m = NULL;
     sf_err err;
     int rc = sf_model_train(SF_ALGO_GBDT, ex, NULL, p, &m, &err);
@@ -70,7 +31,7 @@ static void test_trees_match_xgboost(void **state)
     (void)state;
     sf_examples ex, te;
     sf_model *m = train_synth(&ex, 4000, 0.5, NULL);
-    synth(&te, 2000, 0.5);
+    tu_synth_examples(&te, 2000, 0.5);
     for (size_t i = 0; i < te.n; i += 7) /* more missing values, in every column */
         te.x[i * 12 + i % 12] = NAN;
     float *ref = malloc(te.n * sizeof *ref);
@@ -117,7 +78,7 @@ static void test_reasons(void **state)
     (void)state;
     sf_examples ex, te;
     sf_model *m = train_synth(&ex, 3000, 0.3, NULL);
-    synth(&te, 200, 0.3);
+    tu_synth_examples(&te, 200, 0.3);
     double *s = malloc(te.n * sizeof *s), *p = malloc(te.n * sizeof *p);
     double *s2 = malloc(te.n * sizeof *s2), *p2 = malloc(te.n * sizeof *p2);
     sf_reason *r = malloc(te.n * SF_REASONS * sizeof *r);
@@ -201,7 +162,7 @@ static void test_early_stopping_and_prob(void **state)
     sf_examples_free(&ex);
 
     sf_err err;
-    synth(&ex, 5, 0.5);
+    tu_synth_examples(&ex, 5, 0.5);
     assert_int_equal(sf_model_train(SF_ALGO_GBDT, &ex, NULL, NULL, &m, &err), -1);
     assert_non_null(strstr(err.msg, "at least 10 training rows"));
     assert_int_equal(sf_algo_parse("forest", &(sf_algo){0}, &err), -1);
@@ -217,14 +178,9 @@ static void test_real_sample(void **state)
     if (!dir)
         return; /* the synthetic tests above cover the learner */
     sf_dataset ds;
-    sf_load_opts o = {0};
-    FILE *devnull = fopen("/dev/null", "w");
-    o.report = devnull;
-    sf_err err;
-    assert_int_equal(sf_dataset_load(&ds, dir, &o, &err), 0);
     sf_examples ex, tr, ho;
-    assert_int_equal(
-        sf_examples_build(&ex, &ds, sf_spec_full(), SF_TIME_NONE, SF_TIME_NONE, NULL, &err), 0);
+    tu_real_examples(dir, &ds, &ex, NULL);
+    sf_err err;
     assert_true(sf_examples_time_split(&ex, 0.2, &tr, &ho, &err) != SF_TIME_NONE);
     sf_model *m;
     assert_int_equal(sf_model_train(SF_ALGO_GBDT, &tr, NULL, NULL, &m, &err), 0);
@@ -257,7 +213,6 @@ static void test_real_sample(void **state)
     sf_examples_free(&tr);
     sf_examples_free(&ho);
     sf_dataset_free(&ds);
-    fclose(devnull);
 }
 
 int main(void)

@@ -13,50 +13,11 @@
 
 #include "satisfy/model.h"
 
-/* Synthetic rows of the seed spec (12 inputs): label depends on x0, x1 and
- * on whether x2 is missing; row i belongs to order i purchased at time i. */
-static uint64_t rng_state = 88172645463325252ULL;
-static double urand(void)
-{
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return (double)(rng_state >> 11) / 9007199254740992.0;
-}
-
-static void synth(sf_examples *ex, size_t n, double noise)
-{
-    memset(ex, 0, sizeof *ex);
-    ex->spec = sf_spec_seed();
-    ex->d = 12;
-    ex->n = n;
-    ex->x = malloc(n * 12 * sizeof *ex->x);
-    ex->label = malloc(n * sizeof *ex->label);
-    ex->stage = malloc(n * sizeof *ex->stage);
-    ex->purchase = malloc(n * sizeof *ex->purchase);
-    ex->event_time = malloc(n * sizeof *ex->event_time);
-    ex->order = malloc(n * sizeof *ex->order);
-    for (size_t i = 0; i < n; i++) {
-        float *r = ex->x + i * 12;
-        for (int j = 0; j < 12; j++)
-            r[j] = (float)(urand() * 4 - 2);
-        if (urand() < 0.2)
-            r[2] = NAN;
-        double y = 3.2 + 0.8 * r[0] - 0.5 * r[1] + (isnan(r[2]) ? -0.7 : 0) +
-                   noise * (urand() - 0.5) * 3.4;
-        y = floor(y + 0.5);
-        ex->label[i] = (float)(y < 1 ? 1 : y > 5 ? 5 : y);
-        ex->stage[i] = SF_STAGE_PURCHASED;
-        ex->purchase[i] = ex->event_time[i] = (int64_t)i;
-        ex->order[i] = i;
-    }
-}
-
 static void test_ridge_fit(void **state)
 {
     (void)state;
     sf_examples ex;
-    synth(&ex, 5000, 0.2);
+    tu_synth_examples(&ex, 5000, 0.2);
     sf_model_params p;
     sf_model_params_default(&p);
     p.n_lambdas = 3;
@@ -97,7 +58,7 @@ static void test_logistic(void **state)
 {
     (void)state;
     sf_examples ex;
-    synth(&ex, 4000, 0.3);
+    tu_synth_examples(&ex, 4000, 0.3);
     sf_model_params p;
     sf_model_params_default(&p);
     p.prob = SF_PROB_OBJECTIVE;
@@ -116,7 +77,7 @@ static void test_logistic(void **state)
     sf_examples_free(&ex);
 
     /* too few rows */
-    synth(&ex, 1, 0.3);
+    tu_synth_examples(&ex, 1, 0.3);
     sf_examples va = ex;
     assert_int_equal(sf_model_train(SF_ALGO_RIDGE, &ex, &va, NULL, &m, &err), -1);
     assert_non_null(strstr(err.msg, "at least 10 training rows"));
