@@ -21,8 +21,11 @@ GRACE=10
 
 port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 export DEMO_OUT="$work/demo" DEMO_HTTP="127.0.0.1:$port"
-export DEMO_SPEED="${DEMO_SPEED:-2000000}" DEMO_ORDERS="${DEMO_ORDERS:-15000}"
-export DEMO_RETRAIN_EVERY="${DEMO_RETRAIN_EVERY:-2000}" SERVE=0
+# The demo's own pace: slow enough that a retrain (seconds under ASan) lands
+# between retrain points instead of merging them, so the replay has several
+# gate decisions whatever the build.
+export DEMO_SPEED="${DEMO_SPEED:-500000}" DEMO_ORDERS="${DEMO_ORDERS:-15000}"
+export DEMO_RETRAIN_EVERY="${DEMO_RETRAIN_EVERY:-1500}" SERVE=0
 
 status=0
 timeout 600 bash "$src/scripts/demo.sh" "$(dirname "$bin")" >"$work/demo.log" 2>&1 || status=$?
