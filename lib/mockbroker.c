@@ -52,6 +52,10 @@ sf_mockbroker *sf_mockbroker_start(int n_brokers, int partitions, sf_err *err)
     /* The holder handle never connects anywhere: no notice about the missing
      * bootstrap.servers (warnings and errors still show). */
     rd_kafka_conf_set(conf, "log_level", "4", errstr, sizeof errstr);
+    /* The mock brokers' sockets take this handle's settings: without
+     * TCP_NODELAY every response over one loopback segment (64 KB) waits for
+     * the client's delayed ACK, about 40 ms per transaction. */
+    rd_kafka_conf_set(conf, "socket.nagle.disable", "true", errstr, sizeof errstr);
     mb->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
     if (!mb->rk) {
         sf_errf(err, "mock broker: cannot create handle: %s", errstr);
