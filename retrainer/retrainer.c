@@ -1,9 +1,9 @@
 /*
  * retrainer.c - satisfy-retrainer: subcommand dispatch.
  *
- * A thin main over libsatisfy. `train` is the batch pipeline over CSV files
- * (train.h), `registry` reads registry.db. The streaming retrainer (`run`)
- * joins the table below as one more entry when it exists.
+ * A thin main over libsatisfy. `run` is the streaming retrainer
+ * (retrainer.h), `train` the batch pipeline over CSV files (train.h),
+ * `registry` reads registry.db.
  */
 #include <stdint.h>
 #include <stdio.h>
