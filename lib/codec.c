@@ -238,17 +238,20 @@ static int check_long_text(const char *s, size_t max, const char *field, sf_err 
 
 static inline int hex_digit(unsigned char c)
 {
-    return (unsigned)(c - '0') < 10u || (unsigned)((c | 0x20) - 'a') < 6u;
+    return ((unsigned)(c - '0') < 10u) | ((unsigned)((c | 0x20) - 'a') < 6u);
 }
 
 /* Exactly n hex digits in a buffer of cap (> n) bytes. */
 static int check_hex(const char *s, size_t cap, size_t n, const char *arr, int i, const char *field,
                      sf_err *err)
 {
-    size_t k = 0;
-    while (k < n && hex_digit((unsigned char)s[k]))
-        k++;
-    if (k == n && s[n] == '\0')
+    /* Branch-free over all n bytes (they lie inside the cap-byte buffer):
+     * ids mix digits and letters at random, so a per-character branch
+     * mispredicts half the time and this check dominated encoding. */
+    int ok = 1;
+    for (size_t k = 0; k < n; k++)
+        ok &= hex_digit((unsigned char)s[k]);
+    if (ok && s[n] == '\0')
         return 0;
     char p[128], ex[48];
     size_t len = strnlen(s, cap);
