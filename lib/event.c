@@ -66,5 +66,18 @@ void sf_model_release_clear(sf_model_release *r)
 
 void sf_event_id(const sf_order_event *ev, char *buf, unsigned len)
 {
-    snprintf(buf, len, "%s:%s", ev->order_id, sf_stage_name(ev->stage));
+    /* "<order_id>:<STAGE>", truncated to len like snprintf; once per scored
+     * event, so no format parsing */
+    if (len == 0)
+        return;
+    const char *parts[3] = {ev->order_id, ":", sf_stage_name(ev->stage)};
+    size_t at = 0;
+    for (int i = 0; i < 3; i++) {
+        size_t n = strlen(parts[i]);
+        if (n > len - 1 - at)
+            n = len - 1 - at;
+        memcpy(buf + at, parts[i], n);
+        at += n;
+    }
+    buf[at] = '\0';
 }

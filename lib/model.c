@@ -241,50 +241,74 @@ static void top_add(top3 *t, int idx, double c)
         t->n++;
 }
 
+/* name + suffix into r->feature, truncated like snprintf would (this runs
+ * three times per scored event: no format parsing). */
 static void set_reason(sf_reason *r, const char *name, const char *suffix, double value, double c)
 {
-    snprintf(r->feature, sizeof r->feature, "%s%s", name, suffix);
+    size_t cap = sizeof r->feature - 1, a = strlen(name), b = strlen(suffix);
+    if (a > cap)
+        a = cap;
+    if (b > cap - a)
+        b = cap - a;
+    memcpy(r->feature, name, a);
+    memcpy(r->feature + a, suffix, b);
+    r->feature[a + b] = '\0';
     r->value = value;
     r->contribution = c;
 }
 
-#define EXPLAIN_BLOCK 256
+/* Rows explained together: enough independent tree walks to overlap, and
+ * their contributions (EXPLAIN_BLOCK x SF_SPEC_MAX_FEATURES doubles) stay
+ * in L1. */
+#define EXPLAIN_BLOCK 16
+
+/* Top reasons of one row from its contributions (2 * d of them for ridge:
+ * value then missing indicator). */
+static int top_reasons(const sf_model *m, const float *row, const double *contrib, int nc,
+                       sf_reason *r)
+{
+    int d = m->info.n_inputs;
+    const sf_feature_def *defs = m->info.spec->defs;
+    top3 t = {.n = 0};
+    for (int j = 0; j < nc; j++)
+        top_add(&t, j, contrib[j]);
+    for (int k = 0; k < t.n; k++) {
+        int j = t.idx[k];
+        if (j < d)
+            set_reason(&r[k], defs[j].name, "", row[j], t.c[k]);
+        else
+            set_reason(&r[k], defs[j - d].name, "_missing", isnan(row[j - d]) ? 1 : 0, t.c[k]);
+    }
+    return t.n;
+}
 
 void sf_model_explain(const sf_model *m, const float *x, size_t n, double *score, double *p,
                       sf_reason *reasons, int *n_reasons)
 {
     int d = m->info.n_inputs;
-    const sf_feature_def *defs = m->info.spec->defs;
-    double contrib[2 * SF_SPEC_MAX_FEATURES];
-    for (size_t i = 0; i < n; i++) {
-        const float *row = x + i * (size_t)d;
-        top3 t = {.n = 0};
+    double contrib[EXPLAIN_BLOCK * 2 * SF_SPEC_MAX_FEATURES];
+    for (size_t b = 0; b < n; b += EXPLAIN_BLOCK) {
+        size_t k = n - b < EXPLAIN_BLOCK ? n - b : EXPLAIN_BLOCK;
+        const float *xb = x + b * (size_t)d;
         if (m->forest) {
-            memset(contrib, 0, (size_t)d * sizeof *contrib);
-            score[i] = clip(sf_forest_contrib(m->forest, row, contrib));
-            for (int j = 0; j < d; j++)
-                top_add(&t, j, contrib[j]);
+            sf_forest_contrib_block(m->forest, xb, k, (size_t)d, score + b, contrib);
+            for (size_t i = 0; i < k; i++)
+                n_reasons[b + i] = top_reasons(m, xb + i * (size_t)d, contrib + i * (size_t)d, d,
+                                               reasons + (b + i) * SF_REASONS);
         } else {
-            sf_linear_contrib(m->lin, row, contrib, contrib + d);
-            score[i] = clip(sf_linear_margin(m->lin, row));
-            for (int j = 0; j < 2 * d; j++)
-                top_add(&t, j, contrib[j]);
+            for (size_t i = 0; i < k; i++) {
+                const float *row = xb + i * (size_t)d;
+                sf_linear_contrib(m->lin, row, contrib, contrib + d);
+                score[b + i] = sf_linear_margin(m->lin, row);
+                n_reasons[b + i] =
+                    top_reasons(m, row, contrib, 2 * d, reasons + (b + i) * SF_REASONS);
+            }
         }
-        sf_reason *r = reasons + i * SF_REASONS;
-        for (int k = 0; k < t.n; k++) {
-            int j = t.idx[k];
-            if (j < d)
-                set_reason(&r[k], defs[j].name, "", row[j], t.c[k]);
-            else
-                set_reason(&r[k], defs[j - d].name, "_missing", isnan(row[j - d]) ? 1 : 0, t.c[k]);
-        }
-        n_reasons[i] = t.n;
+        for (size_t i = 0; i < k; i++)
+            score[b + i] = clip(score[b + i]);
+        if (p)
+            probs(m, xb, k, score + b, p + b);
     }
-    if (p)
-        for (size_t b = 0; b < n; b += EXPLAIN_BLOCK) {
-            size_t k = n - b < EXPLAIN_BLOCK ? n - b : EXPLAIN_BLOCK;
-            probs(m, x + b * (size_t)d, k, score + b, p + b);
-        }
 }
 
 void sf_model_contributions(const sf_model *m, const float *row, double *contrib, double *bias)
@@ -322,18 +346,46 @@ const uint8_t *sf_model_xgb_payload(const sf_model *m, size_t *len)
     return m->ubj;
 }
 
-void sf_model_score_event(const sf_model *m, const sf_order_event *ev, sf_prediction *out)
+int sf_model_n_inputs(const sf_model *m)
 {
-    float row[SF_SPEC_MAX_FEATURES];
+    return m->info.n_inputs;
+}
+
+void sf_model_prepare_event(const sf_model *m, const sf_order_event *ev, sf_prediction *out,
+                            float *row)
+{
     sf_features_compute(m->info.spec, ev, m->hist, row);
     memset(out, 0, sizeof *out);
     memcpy(out->order_id, ev->order_id, sizeof out->order_id);
     sf_event_id(ev, out->event_id, sizeof out->event_id);
     out->stage = ev->stage;
     out->event_time = ev->event_time;
-    int nr = 0;
-    sf_model_explain(m, row, 1, &out->score, &out->p_dissatisfied, out->reasons, &nr);
-    out->n_reasons = nr;
+}
+
+void sf_model_score_rows(const sf_model *m, const float *rows, size_t n, sf_prediction *out)
+{
+    double score[EXPLAIN_BLOCK], p[EXPLAIN_BLOCK];
+    sf_reason reasons[EXPLAIN_BLOCK * SF_REASONS];
+    int nr[EXPLAIN_BLOCK];
+    size_t d = (size_t)m->info.n_inputs;
+    for (size_t b = 0; b < n; b += EXPLAIN_BLOCK) {
+        size_t k = n - b < EXPLAIN_BLOCK ? n - b : EXPLAIN_BLOCK;
+        sf_model_explain(m, rows + b * d, k, score, p, reasons, nr);
+        for (size_t i = 0; i < k; i++) {
+            sf_prediction *o = &out[b + i];
+            o->score = score[i];
+            o->p_dissatisfied = p[i];
+            o->n_reasons = nr[i];
+            memcpy(o->reasons, reasons + i * SF_REASONS, sizeof o->reasons);
+        }
+    }
+}
+
+void sf_model_score_event(const sf_model *m, const sf_order_event *ev, sf_prediction *out)
+{
+    float row[SF_SPEC_MAX_FEATURES];
+    sf_model_prepare_event(m, ev, out, row);
+    sf_model_score_rows(m, row, 1, out);
 }
 
 /* ---- training ---- */

@@ -91,6 +91,9 @@ void sf_forest_free(sf_forest *f);
 void sf_forest_margin(const sf_forest *f, const float *x, size_t n, size_t d, double *out);
 /* Saabas path attribution of one row: contrib[d] (added to), returns margin */
 double sf_forest_contrib(const sf_forest *f, const float *row, double *contrib);
+/* The same for n rows at once: margin[n], contrib[n * d] (zeroed first). */
+void sf_forest_contrib_block(const sf_forest *f, const float *x, size_t n, size_t d, double *margin,
+                             double *contrib);
 
 /* model.c */
 sf_model *sf_model_alloc(void);

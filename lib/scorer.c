@@ -41,6 +41,8 @@ typedef struct scorer {
     double *rx; /* monotonic receive time of msg[i] */
     size_t n, cap;
     sf_prediction *pred;
+    float *rows; /* feature rows of the batch, SF_SPEC_MAX_FEATURES apart */
+    size_t *src; /* pred[k] scores msg[src[k]] */
     size_t n_pred, n_dlq;
     double *e2e, *proc;
     sf_buf buf;
@@ -288,46 +290,72 @@ static int check_message(scorer *s, const rd_kafka_message_t *m, sf_order_event 
     return 0;
 }
 
-/* Scores the batch and produces predictions and DLQ messages. -1 on a
+static int relay(scorer *s, const rd_kafka_message_t *m, sf_err *err)
+{
+    rd_kafka_resp_err_t e;
+    while ((e = rd_kafka_producev(s->producer, RD_KAFKA_V_TOPIC(s->o->relay_topic),
+                                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                  RD_KAFKA_V_KEY(m->key, m->key_len),
+                                  RD_KAFKA_V_VALUE(m->payload, m->len), RD_KAFKA_V_END)) ==
+           RD_KAFKA_RESP_ERR__QUEUE_FULL)
+        rd_kafka_poll(s->producer, 10);
+    if (e)
+        return sf_errf(err, "cannot produce to %s: %s", s->o->relay_topic, rd_kafka_err2str(e));
+    return 0;
+}
+
+static int to_dlq(scorer *s, const rd_kafka_message_t *m, const char *why, sf_err *err)
+{
+    if (sf_dlq_produce(s->producer, m, why, (void *)(uintptr_t)SLOT_DLQ, err) < 0)
+        return -1;
+    s->n_dlq++;
+    return 0;
+}
+
+/* Scores the batch and produces predictions and DLQ messages: decode and
+ * features per message, then the model over all rows at once (the tree
+ * walks of different rows overlap), then encode and produce. -1 on a
  * produce error (the caller aborts/rewinds or fails). */
 static int process(scorer *s, sf_err *err)
 {
     s->n_pred = s->n_dlq = 0;
+    size_t k = 0;
+    const size_t d = s->o->relay_topic ? 0 : (size_t)sf_model_n_inputs(s->model);
     for (size_t i = 0; i < s->n; i++) {
         const rd_kafka_message_t *m = s->msg[i];
         if (s->o->relay_topic) {
-            rd_kafka_resp_err_t e;
-            while ((e = rd_kafka_producev(s->producer, RD_KAFKA_V_TOPIC(s->o->relay_topic),
-                                          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                          RD_KAFKA_V_KEY(m->key, m->key_len),
-                                          RD_KAFKA_V_VALUE(m->payload, m->len), RD_KAFKA_V_END)) ==
-                   RD_KAFKA_RESP_ERR__QUEUE_FULL)
-                rd_kafka_poll(s->producer, 10);
-            if (e)
-                return sf_errf(err, "cannot produce to %s: %s", s->o->relay_topic,
-                               rd_kafka_err2str(e));
+            if (relay(s, m, err) < 0)
+                return -1;
             continue;
         }
         sf_order_event ev;
         sf_err why = {{0}};
         if (check_message(s, m, &ev, &why) == 0) {
-            sf_prediction *p = &s->pred[s->n_pred];
-            sf_model_score_event(s->model, &ev, p);
+            sf_model_prepare_event(s->model, &ev, &s->pred[k], s->rows + k * d);
             sf_order_event_clear(&ev);
-            p->model_version = s->version;
-            p->scored_at = wall_ms();
-            int rc = produce_pred(s, m, p, &why);
-            if (rc == 0) {
-                s->n_pred++;
-                continue;
-            }
-            if (rc == -1)
-                return sf_errf(err, "%s", why.msg);
-            /* the prediction does not encode: keep the input, say why */
-        }
-        if (sf_dlq_produce(s->producer, m, why.msg, (void *)(uintptr_t)SLOT_DLQ, err) < 0)
+            s->src[k++] = i;
+        } else if (to_dlq(s, m, why.msg, err) < 0) {
             return -1;
-        s->n_dlq++;
+        }
+    }
+    if (k)
+        sf_model_score_rows(s->model, s->rows, k, s->pred);
+    for (size_t j = 0; j < k; j++) {
+        sf_prediction *p = &s->pred[j];
+        const rd_kafka_message_t *m = s->msg[s->src[j]];
+        p->model_version = s->version;
+        p->scored_at = wall_ms();
+        sf_err why = {{0}};
+        int rc = produce_pred(s, m, p, &why);
+        if (rc == -1)
+            return sf_errf(err, "%s", why.msg);
+        if (rc == 0) {
+            if (s->n_pred != j)
+                s->pred[s->n_pred] = *p;
+            s->n_pred++;
+        } else if (to_dlq(s, m, why.msg, err) < 0) { /* does not encode: keep the input */
+            return -1;
+        }
     }
     return 0;
 }
@@ -637,6 +665,8 @@ static void free_scorer(scorer *s)
     free(s->msg);
     free(s->rx);
     free(s->pred);
+    free(s->rows);
+    free(s->src);
     free(s->e2e);
     free(s->proc);
 }
@@ -664,10 +694,12 @@ int sf_scorer_run(const sf_scorer_opts *in, sf_err *err)
     s.msg = calloc(s.cap, sizeof *s.msg);
     s.rx = calloc(s.cap, sizeof *s.rx);
     s.pred = calloc(s.cap, sizeof *s.pred);
+    s.rows = calloc(s.cap * SF_SPEC_MAX_FEATURES, sizeof *s.rows);
+    s.src = calloc(s.cap, sizeof *s.src);
     s.e2e = calloc(s.cap, sizeof *s.e2e);
     s.proc = calloc(s.cap, sizeof *s.proc);
     int rc = -1;
-    if (!s.msg || !s.rx || !s.pred || !s.e2e || !s.proc) {
+    if (!s.msg || !s.rx || !s.pred || !s.rows || !s.src || !s.e2e || !s.proc) {
         sf_errf(err, "scorer: out of memory for a batch of %d", o.batch_max);
         goto out;
     }

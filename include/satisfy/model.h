@@ -155,6 +155,15 @@ const uint8_t *sf_model_xgb_payload(const sf_model *m, size_t *len);
  * reasons, event_time; model_version and scored_at are left to the caller). */
 void sf_model_score_event(const sf_model *m, const sf_order_event *ev, sf_prediction *out);
 
+/* The same in two steps, so that a batch is scored together (the tree walks
+ * of different rows overlap): prepare fills out's event fields and the
+ * feature row (sf_model_n_inputs() floats, at most SF_SPEC_MAX_FEATURES);
+ * score_rows fills score, p and reasons of out[0..n) from rows[n * d]. */
+int sf_model_n_inputs(const sf_model *m);
+void sf_model_prepare_event(const sf_model *m, const sf_order_event *ev, sf_prediction *out,
+                            float *row);
+void sf_model_score_rows(const sf_model *m, const float *rows, size_t n, sf_prediction *out);
+
 /* Artifact bytes (malloc'd) of the whole model. Returns 0 or -1. */
 int sf_model_save(const sf_model *m, uint8_t **buf, size_t *len, sf_err *err);
 

@@ -1,7 +1,8 @@
 /*
  * test_gbdt.c - the XGBoost learner and our own trees: our predictions equal
  * XGBoost's (1e-5, missing values included), path attributions sum to the
- * prediction, reasons are the largest contributions, early stopping works,
+ * prediction, reasons are the largest contributions (the same whether rows
+ * are explained together or one by one), early stopping works,
  * the probability method is chosen and recorded, and on the real sample
  * (OLIST_DIR) the delivered-stage model beats the mean.
  */
@@ -108,6 +109,19 @@ static void test_reasons(void **state)
                     assert_true(fabs(contrib[o]) <=
                                 fabs(r[i * SF_REASONS + nr[i] - 1].contribution));
             }
+        }
+    }
+    /* one row at a time gives exactly what the blocked walk over all rows gave */
+    for (size_t i = 0; i < te.n; i++) {
+        double s1, p1;
+        sf_reason r1[SF_REASONS];
+        int n1;
+        sf_model_explain(m, te.x + i * 12, 1, &s1, &p1, r1, &n1);
+        assert_true(s1 == s[i] && p1 == p[i]);
+        assert_int_equal(n1, nr[i]);
+        for (int k = 0; k < n1; k++) {
+            assert_string_equal(r1[k].feature, r[i * SF_REASONS + k].feature);
+            assert_true(r1[k].contribution == r[i * SF_REASONS + k].contribution);
         }
     }
     /* a row with a high x0 is pushed up by payment_sequential */

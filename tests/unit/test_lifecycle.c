@@ -400,6 +400,28 @@ static void test_build_random(void **state)
     free(os);
 }
 
+/* The event id: "<order_id>:<STAGE>", truncated (and terminated) like snprintf. */
+static void test_event_id(void **state)
+{
+    (void)state;
+    sf_order_event ev;
+    memset(&ev, 0, sizeof ev);
+    strcpy(ev.order_id, "0123456789abcdef0123456789abcdef");
+    ev.stage = SF_STAGE_DELIVERED;
+    char id[SF_ID_LEN + 16];
+    sf_event_id(&ev, id, sizeof id);
+    assert_string_equal(id, "0123456789abcdef0123456789abcdef:DELIVERED");
+    ev.stage = SF_STAGE_PURCHASED;
+    sf_event_id(&ev, id, sizeof id);
+    assert_string_equal(id, "0123456789abcdef0123456789abcdef:PURCHASED");
+    char small[36];
+    sf_event_id(&ev, small, sizeof small);
+    assert_string_equal(small, "0123456789abcdef0123456789abcdef:PU");
+    char one[1] = {'x'};
+    sf_event_id(&ev, one, sizeof one);
+    assert_int_equal(one[0], '\0');
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -407,7 +429,7 @@ int main(void)
         cmocka_unit_test(test_skipped_stage),    cmocka_unit_test(test_clamping),
         cmocka_unit_test(test_review_event),     cmocka_unit_test(test_build_order),
         cmocka_unit_test(test_build_window),     cmocka_unit_test(test_build_empty_dataset),
-        cmocka_unit_test(test_build_random),
+        cmocka_unit_test(test_build_random),     cmocka_unit_test(test_event_id),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
