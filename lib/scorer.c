@@ -611,11 +611,14 @@ static int setup_producer(scorer *s, char *txn_id, sf_err *err)
 static const char *const consumer_defaults[] = {
     "enable.auto.commit=false", "enable.auto.offset.store=false", "auto.offset.reset=earliest",
     "isolation.level=read_committed", "enable.partition.eof=false",
-    /* a scorer needs little prefetch (librdkafka's default is 64 MiB) and
-     * should not wait long for a fetch to fill: a broker answers a fetch as
-     * soon as data arrives, but librdkafka's mock cluster (satisfy-broker)
-     * holds an empty fetch for the whole wait even when data arrives */
-    "queued.max.messages.kbytes=16384", "fetch.wait.max.ms=10", "socket.nagle.disable=true", NULL};
+    /* a scorer needs little prefetch (librdkafka's default is 64 MiB): the
+     * queue costs about twice its size in memory (fetched and decompressed
+     * sets), so 8 MiB keeps a scorer catching up on a backlog near 50 MB
+     * (16 MiB: 61-69 MB, against a 64 MB budget). It should not wait long
+     * for a fetch to fill either: a broker answers a fetch as soon as data
+     * arrives, but librdkafka's mock cluster (satisfy-broker) holds an empty
+     * fetch for the whole wait even when data arrives */
+    "queued.max.messages.kbytes=8192", "fetch.wait.max.ms=10", "socket.nagle.disable=true", NULL};
 
 static int setup_consumer(scorer *s, sf_err *err)
 {
