@@ -46,8 +46,9 @@ expect_error() {
     if "$BIN" "$@" >/dev/null 2>"$TMP/err"; then fail "accepted: $*"; fi
     grep -q -- "$want" "$TMP/err" || fail "'$*': expected '$want', got: $(cat "$TMP/err")"
 }
-expect_error "expected a positive integer" --orders 0 --out "$TMP/x"
-expect_error "expected a positive integer" --orders 12x --out "$TMP/x"
+expect_error '--orders: "0" is out of range; expected an integer in 1..2000000000' --orders 0 --out "$TMP/x"
+expect_error '--orders: "12x" has "x" after the number' --orders 12x --out "$TMP/x"
+expect_error '--seed: "-1" is negative; expected a non-negative integer' --orders 10 --seed -1 --out "$TMP/x"
 expect_error "--orders and --out are required" --orders 10
 expect_error "expected a date YYYY-MM-DD" --orders 10 --out "$TMP/x" --from 2017-02-30
 expect_error "empty purchase window" --orders 10 --out "$TMP/x" --from 2018-01-02 --to 2018-01-01
