@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include "../tests/unit/codec_avroc_ref.h"
+#include "satisfy/cli.h"
 #include "satisfy/codec.h"
 #include "satisfy/lifecycle.h"
 #include "satisfy/olist.h"
@@ -120,6 +121,13 @@ static double run(sf_codec *c, ref_codec *ref, events *e, int k, int fast, int d
     return s > 0 ? (double)n / s : 0;
 }
 
+/* A bad option value: its message (cli.h) and the usage exit status. */
+static int usage_error(const sf_err *err)
+{
+    fprintf(stderr, "bench_codec: %s\n", err->msg);
+    return 2;
+}
+
 int main(int argc, char **argv)
 {
     const char *data = NULL;
@@ -127,19 +135,21 @@ int main(int argc, char **argv)
     static const struct option lopts[] = {{"data", required_argument, NULL, 'd'},
                                           {"rounds", required_argument, NULL, 'r'},
                                           {NULL, 0, NULL, 0}};
+    sf_err err = {{0}};
     while ((c = getopt_long(argc, argv, "d:r:", lopts, NULL)) != -1) {
-        if (c == 'd')
+        if (c == 'd') {
             data = optarg;
-        else if (c == 'r')
-            rounds = atoi(optarg);
-        else
+        } else if (c == 'r') {
+            if (sf_cli_int("--rounds", optarg, 1, 1000000, &rounds, &err) < 0)
+                return usage_error(&err);
+        } else {
             return 2;
+        }
     }
-    if (!data || rounds < 1) {
+    if (!data) {
         fprintf(stderr, "usage: bench_codec --data DIR [--rounds N]\n");
         return 2;
     }
-    sf_err err = {{0}};
     sf_dataset ds;
     sf_load_opts lo = {.report = stderr};
     if (sf_dataset_load(&ds, data, &lo, &err) != 0) {

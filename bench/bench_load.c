@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "satisfy/cli.h"
 #include "satisfy/olist.h"
 
 static double now(void)
@@ -31,9 +32,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: bench_load DIR [RUNS]\n");
         return 2;
     }
-    int runs = argc > 2 ? atoi(argv[2]) : 3;
-    if (runs < 1 || runs > 100)
-        runs = 3;
+    int runs = 3;
+    sf_err perr;
+    if (argc > 2 && sf_cli_int("RUNS", argv[2], 1, 100, &runs, &perr) < 0) {
+        fprintf(stderr, "bench_load: %s\n", perr.msg);
+        return 2;
+    }
     double t[100];
     sf_dataset ds = {0};
     for (int i = 0; i < runs; i++) {

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <xgboost/c_api.h>
 
+#include "satisfy/cli.h"
 #include "satisfy/model.h"
 
 static double now(void)
@@ -61,8 +62,13 @@ static void synth(sf_examples *ex, size_t n)
 
 int main(int argc, char **argv)
 {
-    size_t n = argc > 1 ? (size_t)atol(argv[1]) : 200000;
     sf_err err;
+    long rows = 200000;
+    if (argc > 1 && sf_cli_long("ROWS", argv[1], 1, 100000000, &rows, &err) < 0) {
+        fprintf(stderr, "bench_predict: %s\n", err.msg);
+        return 2;
+    }
+    size_t n = (size_t)rows;
     sf_examples ex;
     const char *dir = getenv("OLIST_DIR");
     const char *source = "synthetic";

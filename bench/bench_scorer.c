@@ -23,6 +23,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "satisfy/cli.h"
 #include "satisfy/http_metrics.h"
 #include "satisfy/kafka.h"
 #include "satisfy/scorer.h"
@@ -49,6 +50,13 @@ static double now(void)
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* A bad option value: its message (cli.h) and the usage exit status. */
+static int usage_error(const sf_err *err)
+{
+    fprintf(stderr, "bench_scorer: %s\n", err->msg);
+    return 2;
+}
+
 static int run(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -61,6 +69,7 @@ static int run(int argc, char **argv)
     const char *http = NULL;
     const char *props[64];
     int n_props = 0;
+    sf_err err;
     int c;
     while ((c = getopt_long(argc, argv, "X:", opts, NULL)) != -1) {
         switch (c) {
@@ -79,10 +88,12 @@ static int run(int argc, char **argv)
             o.group = optarg;
             break;
         case 'n':
-            o.batch_max = atoi(optarg);
+            if (sf_cli_int("--batch", optarg, 1, 100000, &o.batch_max, &err) < 0)
+                return usage_error(&err);
             break;
         case 'm':
-            o.batch_ms = atoi(optarg);
+            if (sf_cli_int("--batch-ms", optarg, 1, 60000, &o.batch_ms, &err) < 0)
+                return usage_error(&err);
             break;
         case 'h':
             http = optarg;
@@ -100,7 +111,6 @@ static int run(int argc, char **argv)
     }
     signal(SIGTERM, on_signal);
     signal(SIGINT, on_signal);
-    sf_err err = {{0}};
     sf_stats *st = sf_stats_new();
     sf_http_metrics *h = sf_http_metrics_start(http, st, &err);
     if (!h) {
@@ -167,20 +177,23 @@ static int load(int argc, char **argv)
     const char *brokers = NULL;
     double rate = 5000;
     long count = 20000;
+    sf_err err;
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        if (c == 'b')
+        if (c == 'b') {
             brokers = optarg;
-        else if (c == 'r')
-            rate = atof(optarg);
-        else if (c == 'n')
-            count = atol(optarg);
-        else
+        } else if (c == 'r') {
+            if (sf_cli_double("--rate", optarg, 1, 1e7, &rate, &err) < 0)
+                return usage_error(&err);
+        } else if (c == 'n') {
+            if (sf_cli_long("--count", optarg, 1, 100000000, &count, &err) < 0)
+                return usage_error(&err);
+        } else {
             return 2;
+        }
     }
-    if (!brokers || rate <= 0 || count <= 0)
+    if (!brokers)
         return 2;
-    sf_err err;
     const char *cprops[] = {"group.id=bench-load", "enable.auto.commit=false",
                             "auto.offset.reset=earliest"};
     const char *pprops[] = {"enable.idempotence=true", "linger.ms=1", "socket.nagle.disable=true"};

@@ -34,6 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "satisfy/cli.h"
 #include "satisfy/features.h"
 #include "satisfy/model.h"
 #include "satisfy/olist.h"
@@ -128,14 +129,14 @@ int main(int argc, char **argv)
         return 1;
     }
     const char *data = argv[1], *out = argv[2];
-    int rounds = argc > 3 ? atoi(argv[3]) : 200;
-    int runs = argc > 4 ? atoi(argv[4]) : 1;
-    int nthread = argc > 5 ? atoi(argv[5]) : 2;
-    if (rounds < 1 || runs < 1 || nthread < 1) {
-        fprintf(stderr, "bench_train: rounds, runs and nthread must be >= 1\n");
+    int rounds = 200, runs = 1, nthread = 2;
+    sf_err err;
+    if ((argc > 3 && sf_cli_int("rounds", argv[3], 1, 100000, &rounds, &err) < 0) ||
+        (argc > 4 && sf_cli_int("runs", argv[4], 1, 1000, &runs, &err) < 0) ||
+        (argc > 5 && sf_cli_int("nthread", argv[5], 1, 256, &nthread, &err) < 0)) {
+        fprintf(stderr, "bench_train: %s\n", err.msg);
         return 2;
     }
-    sf_err err;
     sf_dataset ds;
     sf_load_opts o = {0};
     o.report = fopen("/dev/null", "w");

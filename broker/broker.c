@@ -24,6 +24,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "satisfy/cli.h"
 #include "satisfy/kafka.h"
 #include "satisfy/mockbroker.h"
 
@@ -73,6 +74,13 @@ static void usage(FILE *f)
                "(listens on 127.0.0.1).\n"
                "For real Kafka, do not run satisfy-broker: pass --brokers host:9092,... to\n"
                "every worker instead (see docs/kafka.md).\n");
+}
+
+/* A bad option value: its message (cli.h) and the usage exit status. */
+static int usage_error(const sf_err *err)
+{
+    fprintf(stderr, "satisfy-broker: %s\n", err->msg);
+    return 2;
 }
 
 static int write_atomic(const char *path, const char *text)
@@ -236,34 +244,24 @@ int main(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
+    sf_err err = {{0}};
     int c;
     while ((c = getopt_long(argc, argv, "b:p:f:h", opts, NULL)) != -1) {
-        char *end;
         switch (c) {
         case 'b':
-            n_brokers = (int)strtol(optarg, &end, 10);
-            if (*end || end == optarg) {
-                fprintf(stderr, "satisfy-broker: --brokers %s: not a number\n", optarg);
-                return 2;
-            }
+            if (sf_cli_int("--brokers", optarg, 1, 16, &n_brokers, &err) < 0)
+                return usage_error(&err);
             break;
         case 'p':
-            partitions = (int)strtol(optarg, &end, 10);
-            if (*end || end == optarg) {
-                fprintf(stderr, "satisfy-broker: --partitions %s: not a number\n", optarg);
-                return 2;
-            }
+            if (sf_cli_int("--partitions", optarg, 1, 1000, &partitions, &err) < 0)
+                return usage_error(&err);
             break;
         case 'f':
             bootstrap_file = optarg;
             break;
         case 'c':
-            control_port = (int)strtol(optarg, &end, 10);
-            if (*end || end == optarg || control_port < 0 || control_port > 65535) {
-                fprintf(stderr, "satisfy-broker: --control %s: expected a port in 0..65535\n",
-                        optarg);
-                return 2;
-            }
+            if (sf_cli_int("--control", optarg, 0, 65535, &control_port, &err) < 0)
+                return usage_error(&err);
             break;
         case 'C':
             control_file = optarg;
@@ -302,7 +300,6 @@ int main(int argc, char **argv)
     sigdelset(&waitmask, SIGINT);
     sigdelset(&waitmask, SIGTERM);
 
-    sf_err err = {{0}};
     sf_mockbroker *mb = sf_mockbroker_start(n_brokers, partitions, &err);
     if (!mb) {
         fprintf(stderr, "satisfy-broker: %s\n", err.msg);

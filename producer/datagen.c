@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "satisfy/calibration.h"
+#include "satisfy/cli.h"
 #include "satisfy/datagen.h"
 #include "satisfy/olist.h"
 
@@ -44,17 +45,11 @@ static void usage(FILE *f)
                "  -h, --help     this text\n");
 }
 
-static int parse_u64(const char *s, uint64_t *out)
+/* A bad option value: its message (cli.h) and the usage exit status. */
+static int usage_error(const sf_err *err)
 {
-    if (!s || !*s || *s == '-')
-        return -1;
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || *end)
-        return -1;
-    *out = v;
-    return 0;
+    fprintf(stderr, "satisfy-datagen: %s\n", err->msg);
+    return 2;
 }
 
 static int mkdirs(const char *dir)
@@ -203,23 +198,18 @@ int main(int argc, char **argv)
     sf_datagen_opts o = {.n_orders = 0, .seed = 1, .from = SF_TIME_NONE, .to = SF_TIME_NONE};
     const char *out = NULL;
     bool do_stats = false, strict = false, have_orders = false;
+    sf_err err;
     int c;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (c) {
         case 'n':
-            if (parse_u64(optarg, &o.n_orders) < 0 || o.n_orders == 0) {
-                fprintf(stderr, "satisfy-datagen: --orders '%s': expected a positive integer\n",
-                        optarg);
-                return 2;
-            }
+            if (sf_cli_u64("--orders", optarg, 1, 2000000000, &o.n_orders, &err) < 0)
+                return usage_error(&err);
             have_orders = true;
             break;
         case 's':
-            if (parse_u64(optarg, &o.seed) < 0) {
-                fprintf(stderr, "satisfy-datagen: --seed '%s': expected a non-negative integer\n",
-                        optarg);
-                return 2;
-            }
+            if (sf_cli_u64("--seed", optarg, 0, UINT64_MAX, &o.seed, &err) < 0)
+                return usage_error(&err);
             break;
         case 'o':
             out = optarg;
@@ -269,7 +259,6 @@ int main(int argc, char **argv)
         return 1;
     }
     sf_datagen_counts counts;
-    sf_err err;
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     if (sf_datagen_write(&o, out, &counts, &err) < 0) {

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "satisfy/cli.h"
 #include "satisfy/codec.h"
 #include "satisfy/kafka.h"
 #include "satisfy/lifecycle.h"
@@ -71,16 +72,11 @@ static int parse_time(const char *opt, const char *s, int64_t *out)
     return 0;
 }
 
-static int parse_num(const char *opt, const char *s, double min, double *out)
+/* A bad option value: its message (cli.h) and the usage exit status. */
+static int usage_error(const sf_err *err)
 {
-    char *end;
-    double v = strtod(s, &end);
-    if (end == s || *end || !(v >= min) || v > 1e15) {
-        fprintf(stderr, "satisfy-producer: %s %s: expected a number >= %g\n", opt, s, min);
-        return -1;
-    }
-    *out = v;
-    return 0;
+    fprintf(stderr, "satisfy-producer: %s\n", err->msg);
+    return 2;
 }
 
 static void progress_line(const sf_replay_progress *p, void *arg)
@@ -135,12 +131,14 @@ static void summary(const sf_replay_result *r, const sf_kafka_stats *st)
 int main(int argc, char **argv)
 {
     const char *brokers = NULL, *data = NULL;
-    double speed = 0, max_events = 0, connect_s = 10, flush_s = 60;
+    double speed = 0, connect_s = 10, flush_s = 60;
+    uint64_t max_events = 0;
     int64_t from = SF_TIME_NONE, to = SF_TIME_NONE;
     sf_replay_format format = SF_FORMAT_AVRO;
     int strict = 0, no_progress = 0;
     const char *props[MAX_PROPS];
     int n_props = 0;
+    sf_err err = {{0}};
     for (int i = 0; sf_replay_props[i]; i++)
         props[n_props++] = sf_replay_props[i];
 
@@ -170,8 +168,8 @@ int main(int argc, char **argv)
             data = optarg;
             break;
         case 's':
-            if (parse_num("--speed", optarg, 0, &speed))
-                return 2;
+            if (sf_cli_double("--speed", optarg, 0, 1e15, &speed, &err) < 0)
+                return usage_error(&err);
             break;
         case O_FROM:
             if (parse_time("--from", optarg, &from))
@@ -182,8 +180,8 @@ int main(int argc, char **argv)
                 return 2;
             break;
         case O_MAX:
-            if (parse_num("--max-events", optarg, 1, &max_events))
-                return 2;
+            if (sf_cli_u64("--max-events", optarg, 1, UINT64_MAX, &max_events, &err) < 0)
+                return usage_error(&err);
             break;
         case O_FORMAT:
             if (strcmp(optarg, "avro") == 0)
@@ -199,12 +197,12 @@ int main(int argc, char **argv)
             strict = 1;
             break;
         case O_CONNECT:
-            if (parse_num("--connect-timeout", optarg, 0.1, &connect_s))
-                return 2;
+            if (sf_cli_double("--connect-timeout", optarg, 0.1, 86400, &connect_s, &err) < 0)
+                return usage_error(&err);
             break;
         case O_FLUSH:
-            if (parse_num("--flush-timeout", optarg, 0.1, &flush_s))
-                return 2;
+            if (sf_cli_double("--flush-timeout", optarg, 0.1, 86400, &flush_s, &err) < 0)
+                return usage_error(&err);
             break;
         case O_NOPROG:
             no_progress = 1;
@@ -234,7 +232,6 @@ int main(int argc, char **argv)
         return 2;
     }
 
-    sf_err err = {{0}};
     sf_kafka_stats stats;
     rd_kafka_conf_t *conf = sf_kafka_conf_new(brokers, props, n_props, &err);
     if (!conf) {
@@ -291,7 +288,7 @@ int main(int argc, char **argv)
     int tty = !no_progress && isatty(STDERR_FILENO);
     sf_replay_opts ro = {
         .speed = speed,
-        .max_events = (uint64_t)max_events,
+        .max_events = max_events,
         .format = format,
         .stop = &stop_flag,
         .progress = tty ? progress_line : NULL,

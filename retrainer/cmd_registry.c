@@ -7,12 +7,14 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cmd.h"
+#include "satisfy/cli.h"
 #include "satisfy/olist.h"
 #include "satisfy/registry.h"
 
@@ -166,7 +168,7 @@ int cmd_registry(int argc, char **argv)
         }
     }
     const char *sub = optind < argc ? argv[optind] : NULL;
-    long long version = 0;
+    long version = 0;
     if (!sub || (strcmp(sub, "list") != 0 && strcmp(sub, "show") != 0)) {
         fprintf(stderr, "satisfy-retrainer registry: expected 'list' or 'show N'\n");
         usage(stderr);
@@ -174,12 +176,13 @@ int cmd_registry(int argc, char **argv)
     }
     bool show = strcmp(sub, "show") == 0;
     if (show) {
-        char *end;
-        errno = 0;
-        version = optind + 1 < argc ? strtoll(argv[optind + 1], &end, 10) : 0;
-        if (optind + 1 >= argc || errno || *end || version <= 0) {
-            fprintf(stderr, "satisfy-retrainer registry show: expected a version number%s%s\n",
-                    optind + 1 < argc ? ", got " : "", optind + 1 < argc ? argv[optind + 1] : "");
+        sf_err err;
+        if (optind + 1 >= argc) {
+            fprintf(stderr, "satisfy-retrainer registry show: expected a version number\n");
+            return 2;
+        }
+        if (sf_cli_long("show", argv[optind + 1], 1, LONG_MAX, &version, &err) < 0) {
+            fprintf(stderr, "satisfy-retrainer registry %s\n", err.msg);
             return 2;
         }
     }

@@ -11,7 +11,6 @@
  * SIGTERM/SIGINT: the batch in hand is finished and committed, then the
  * consumer leaves the group and the producer is flushed.
  */
-#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -20,6 +19,7 @@
 #include <time.h>
 
 #include "cmd.h"
+#include "satisfy/cli.h"
 #include "satisfy/gate.h"
 #include "satisfy/online.h"
 #include "satisfy/retrainer.h"
@@ -87,18 +87,11 @@ static void usage(FILE *f)
             SF_HOLDOUT_DEFAULT, SF_GATE_MARGIN, SF_ONLINE_WINDOW);
 }
 
-static int parse_num(const char *opt, const char *s, double lo, double hi, double *out)
+/* A bad option value: its message (cli.h) and the usage exit status. */
+static int usage_error(const sf_err *err)
 {
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s || *end || !(v >= lo && v <= hi)) {
-        fprintf(stderr, "satisfy-retrainer run: %s '%s' is not a number in [%g, %g]\n", opt, s, lo,
-                hi);
-        return -1;
-    }
-    *out = v;
-    return 0;
+    fprintf(stderr, "satisfy-retrainer run: %s\n", err->msg);
+    return 2;
 }
 
 static int parse_args(int argc, char **argv, cfg *c)
@@ -125,7 +118,6 @@ static int parse_args(int argc, char **argv, cfg *c)
     sf_retrainer_opts_default(&c->o);
     optind = 1;
     int ch;
-    double v;
     sf_err err;
     while ((ch = getopt_long(argc, argv, "X:", LONG, NULL)) != -1) {
         switch (ch) {
@@ -139,26 +131,24 @@ static int parse_args(int argc, char **argv, cfg *c)
             c->o.store = optarg;
             break;
         case 'n':
-            if (parse_num("--retrain-every", optarg, 0, 1e9, &v))
-                return 2;
-            c->o.every = (long)v;
+            if (sf_cli_long("--retrain-every", optarg, 0, 1000000000, &c->o.every, &err) < 0)
+                return usage_error(&err);
             break;
         case 'd':
-            if (parse_num("--retrain-interval", optarg, 0, 3650, &c->o.days))
-                return 2;
+            if (sf_cli_double("--retrain-interval", optarg, 0, 3650, &c->o.days, &err) < 0)
+                return usage_error(&err);
             break;
         case 'm':
-            if (parse_num("--min-reviews", optarg, 0, 1e9, &v))
-                return 2;
-            c->o.min_reviews = (long)v;
+            if (sf_cli_long("--min-reviews", optarg, 0, 1000000000, &c->o.min_reviews, &err) < 0)
+                return usage_error(&err);
             break;
         case 'H':
-            if (parse_num("--holdout", optarg, 0.01, 0.9, &c->o.train.holdout))
-                return 2;
+            if (sf_cli_double("--holdout", optarg, 0.01, 0.9, &c->o.train.holdout, &err) < 0)
+                return usage_error(&err);
             break;
         case 'M':
-            if (parse_num("--margin", optarg, 0, 5, &c->o.train.gate.margin))
-                return 2;
+            if (sf_cli_double("--margin", optarg, 0, 5, &c->o.train.gate.margin, &err) < 0)
+                return usage_error(&err);
             break;
         case 'a':
             if (sf_algo_parse(optarg, &c->o.train.algo, &err) != 0) {
@@ -167,14 +157,12 @@ static int parse_args(int argc, char **argv, cfg *c)
             }
             break;
         case 't':
-            if (parse_num("--threads", optarg, 1, 64, &v))
-                return 2;
-            c->o.train.threads = (int)v;
+            if (sf_cli_int("--threads", optarg, 1, 64, &c->o.train.threads, &err) < 0)
+                return usage_error(&err);
             break;
         case 'w':
-            if (parse_num("--window", optarg, 1, 1e7, &v))
-                return 2;
-            c->o.window = (long)v;
+            if (sf_cli_long("--window", optarg, 1, 10000000, &c->o.window, &err) < 0)
+                return usage_error(&err);
             break;
         case 'g':
             c->o.group = optarg;

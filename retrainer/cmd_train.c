@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "cmd.h"
+#include "satisfy/cli.h"
 #include "satisfy/olist.h"
 #include "satisfy/train.h"
 
@@ -55,32 +56,11 @@ static double mono(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static int parse_double(const char *opt, const char *s, double lo, double hi, double *out)
+/* A bad option value: its message (cli.h) and the usage exit status. */
+static int usage_error(const sf_err *err)
 {
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s || *end || !(v >= lo && v <= hi)) {
-        fprintf(stderr, "satisfy-retrainer train: %s '%s' is not a number in [%g, %g]\n", opt, s,
-                lo, hi);
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
-
-static int parse_long(const char *opt, const char *s, long lo, long hi, long *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi) {
-        fprintf(stderr, "satisfy-retrainer train: %s '%s' is not an integer in [%ld, %ld]\n", opt,
-                s, lo, hi);
-        return -1;
-    }
-    *out = v;
-    return 0;
+    fprintf(stderr, "satisfy-retrainer train: %s\n", err->msg);
+    return 2;
 }
 
 typedef double (*metric_fn)(const sf_metrics *m);
@@ -244,28 +224,26 @@ int cmd_train(int argc, char **argv)
             o.features = optarg;
             break;
         case O_HOLD:
-            if (parse_double("--holdout", optarg, 0.01, 0.9, &o.holdout) != 0)
-                return 2;
+            if (sf_cli_double("--holdout", optarg, 0.01, 0.9, &o.holdout, &err) < 0)
+                return usage_error(&err);
             break;
         case O_MARGIN:
-            if (parse_double("--margin", optarg, 0.0, 5.0, &o.gate.margin) != 0)
-                return 2;
+            if (sf_cli_double("--margin", optarg, 0.0, 5.0, &o.gate.margin, &err) < 0)
+                return usage_error(&err);
             break;
         case O_SEED:
-            if (parse_long("--seed", optarg, 0, 2147483647L, &l) != 0)
-                return 2;
+            if (sf_cli_long("--seed", optarg, 0, 2147483647L, &l, &err) < 0)
+                return usage_error(&err);
             o.seed = (uint64_t)l;
             o.gate.seed = (unsigned long)l;
             break;
         case O_RES:
-            if (parse_long("--resamples", optarg, 10, 1000000, &l) != 0)
-                return 2;
-            o.gate.resamples = (int)l;
+            if (sf_cli_int("--resamples", optarg, 10, 1000000, &o.gate.resamples, &err) < 0)
+                return usage_error(&err);
             break;
         case O_THREADS:
-            if (parse_long("--threads", optarg, 1, 256, &l) != 0)
-                return 2;
-            o.threads = (int)l;
+            if (sf_cli_int("--threads", optarg, 1, 256, &o.threads, &err) < 0)
+                return usage_error(&err);
             break;
         case O_STRICT:
             strict = true;

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "satisfy/cli.h"
 #include "satisfy/http.h"
 #include "satisfy/kafka.h"
 #include "satisfy/scorer.h"
@@ -88,17 +89,11 @@ static void usage(FILE *f)
             SF_SCORER_BATCH, SF_SCORER_BATCH_MS);
 }
 
-static int parse_int(const char *opt, const char *s, long min, long max, long *out)
+/* A bad option value: its message (cli.h) and the usage exit status. */
+static int usage_error(const sf_err *err)
 {
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (end == s || *end || v < min || v > max) {
-        fprintf(stderr, "satisfy-scorer: %s %s: expected an integer in %ld..%ld\n", opt, s, min,
-                max);
-        return -1;
-    }
-    *out = v;
-    return 0;
+    fprintf(stderr, "satisfy-scorer: %s\n", err->msg);
+    return 2;
 }
 
 int main(int argc, char **argv)
@@ -120,8 +115,8 @@ int main(int argc, char **argv)
     int n_props = 0;
     sf_scorer_opts o = {0};
     const char *http = NULL;
-    long v;
-    int c;
+    sf_err err = {{0}};
+    int c, v;
     while ((c = getopt_long(argc, argv, "b:X:", longopts, NULL)) != -1) {
         switch (c) {
         case 'b':
@@ -144,22 +139,20 @@ int main(int argc, char **argv)
             o.at_least_once = 1;
             break;
         case O_BATCH:
-            if (parse_int("--batch", optarg, 1, 100000, &v))
-                return 2;
-            o.batch_max = (int)v;
+            if (sf_cli_int("--batch", optarg, 1, 100000, &o.batch_max, &err) < 0)
+                return usage_error(&err);
             break;
         case O_BATCH_MS:
-            if (parse_int("--batch-ms", optarg, 1, 60000, &v))
-                return 2;
-            o.batch_ms = (int)v;
+            if (sf_cli_int("--batch-ms", optarg, 1, 60000, &o.batch_ms, &err) < 0)
+                return usage_error(&err);
             break;
         case O_HTTP:
             http = optarg;
             break;
         case O_CONNECT:
-            if (parse_int("--connect-timeout", optarg, 1, 3600, &v))
-                return 2;
-            o.connect_timeout_ms = (int)(v * 1000);
+            if (sf_cli_int("--connect-timeout", optarg, 1, 3600, &v, &err) < 0)
+                return usage_error(&err);
+            o.connect_timeout_ms = v * 1000;
             break;
         case O_HELP:
             usage(stdout);
@@ -185,7 +178,6 @@ int main(int argc, char **argv)
         o.instance_id = host;
     }
     /* check -X now, so a typo is a usage error and not a runtime failure */
-    sf_err err = {{0}};
     rd_kafka_conf_t *check = sf_kafka_conf_new(o.brokers, props, n_props, &err);
     if (!check) {
         fprintf(stderr, "satisfy-scorer: %s\n", err.msg);
@@ -209,10 +201,8 @@ int main(int argc, char **argv)
     }
     sf_http *srv = NULL;
     if (http) {
-        sf_http_opts ho = {.addr = http,
-                           .stats = stats,
-                           .web = sf_web_files,
-                           .version = SATISFY_VERSION};
+        sf_http_opts ho = {
+            .addr = http, .stats = stats, .web = sf_web_files, .version = SATISFY_VERSION};
         srv = sf_http_start(&ho, &err);
         rd_kafka_conf_t *wconf = srv ? sf_kafka_conf_new(o.brokers, props, n_props, &err) : NULL;
         if (!srv || !wconf || sf_http_watch(srv, wconf, &err) != 0) {

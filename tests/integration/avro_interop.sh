@@ -5,18 +5,13 @@
 # schemas/ after stripping the 5-byte Confluent header; every field must equal
 # the codec's JSON view of the same event, and the header must carry the id
 # catalog.json gives the schema.
-set -euo pipefail
-BIN=${SATISFY_BIN_DIR:?SATISFY_BIN_DIR not set}
+source "$(dirname "$0")/common.bash"
 SRC=${SATISFY_SOURCE_DIR:?SATISFY_SOURCE_DIR not set}
 PY=/usr/bin/python3 # Debian's python, where python3-avro lives (not pyenv's)
 
-if ! "$PY" -c 'import avro.io, avro.schema' 2>/dev/null; then
-    echo "avro_interop: $PY cannot import avro; install python3-avro (scripts/install-deps.sh)" >&2
-    exit 1
-fi
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-"$BIN/codec_sample" "$work"
+"$PY" -c 'import avro.io, avro.schema' 2>/dev/null ||
+    die "$PY cannot import avro; install python3-avro (scripts/install-deps.sh)"
+"$bin/codec_sample" "$work" || die "codec_sample failed"
 
 "$PY" - "$work" "$SRC/schemas" <<'PYEOF'
 import datetime, io, json, math, os, sys

@@ -12,11 +12,8 @@
 #     than GRACE seconds before the prediction (the time the scorer needs to
 #     read a release and finish its batch), and per partition the versions
 #     never go back.
-set -euo pipefail
+source "$(dirname "$0")/common.bash"
 src="${SATISFY_SOURCE_DIR:?}"
-bin="${SATISFY_BIN_DIR:?}"
-work="$(mktemp -d "${TMPDIR:-/tmp}/satisfy-pipeline-XXXXXX")"
-trap 'rm -rf "$work"' EXIT
 GRACE=10
 
 port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
@@ -31,9 +28,8 @@ status=0
 timeout 600 bash "$src/scripts/demo.sh" "$(dirname "$bin")" >"$work/demo.log" 2>&1 || status=$?
 if [ "$status" != 0 ]; then
   tail -60 "$work/demo.log" >&2
-  for f in "$DEMO_OUT"/*.log; do echo "--- $f" >&2; grep -v CONFWARN "$f" | tail -10 >&2; done
-  echo "FAIL: demo exited $status" >&2
-  exit 1
+  for f in "$DEMO_OUT"/*.log; do echo "--- $f" >&2; grep -v CONFWARN "$f" | tail -10 >&2 || true; done
+  die "demo exited $status"
 fi
 sed -n '/satisfy demo summary/,/^=====*$/p' "$work/demo.log"
 

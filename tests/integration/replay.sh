@@ -8,47 +8,7 @@
 # Then: the JSON format; SIGINT flushes and reports what was produced; an
 # unreachable broker fails within a bounded time with a clear message; the
 # broker's --help states its limits.
-set -euo pipefail
-
-bin="${SATISFY_BIN_DIR:?SATISFY_BIN_DIR not set}"
-work="$(mktemp -d "${TMPDIR:-/tmp}/satisfy-replay-XXXXXX")"
-pids=()
-
-cleanup() {
-  for p in "${pids[@]}"; do
-    kill "$p" 2>/dev/null || true
-  done
-  for p in "${pids[@]}"; do
-    wait "$p" 2>/dev/null || true
-  done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-fail() {
-  echo "FAIL: $*" >&2
-  for f in "$work"/*.err; do
-    [ -s "$f" ] && { echo "--- $f" >&2; tail -20 "$f" >&2; }
-  done
-  exit 1
-}
-
-# start_broker NAME: starts satisfy-broker (8 partitions, so the 5 MiB
-# per-partition retention keeps everything) and sets $bs to its bootstrap list.
-start_broker() {
-  local name="$1"
-  timeout 600 "$bin/satisfy-broker" --partitions 8 --bootstrap-file "$work/$name.bootstrap" \
-    >"$work/$name.out" 2>"$work/$name.err" &
-  pids+=($!)
-  for _ in $(seq 100); do
-    [ -s "$work/$name.bootstrap" ] && break
-    sleep 0.1
-  done
-  [ -s "$work/$name.bootstrap" ] || fail "$name: no bootstrap file after 10 s"
-  bs="$(cat "$work/$name.bootstrap")"
-  [ "$(head -1 "$work/$name.out")" = "$bs" ] || fail "$name: first stdout line is not the bootstrap list"
-  [[ "$bs" == 127.0.0.1:* ]] || fail "$name: bootstrap list $bs is not on loopback"
-}
+source "$(dirname "$0")/common.bash"
 
 # summary_count TOPIC_OR_STAGE FILE: the "produced" count of a summary line.
 summary_count() {
@@ -56,29 +16,16 @@ summary_count() {
 }
 
 # --- data
-if [ -n "${OLIST_DIR:-}" ]; then
-  data="$OLIST_DIR"
-else
-  [ -x "$bin/satisfy-datagen" ] || fail "OLIST_DIR unset and no satisfy-datagen in $bin"
-  "$bin/satisfy-datagen" --orders 2000 --seed 7 --out "$work/data" >"$work/datagen.out" \
-    2>"$work/datagen.err" || fail "satisfy-datagen failed"
-  data="$work/data"
-fi
-echo "data: $data"
-
-"$bin/expect_counts" --data "$data" >"$work/want.txt" 2>"$work/expect.err" ||
-  fail "expect_counts failed"
-orders_want=$(awk '$2 == "satisfy.orders" { print $3 }' "$work/want.txt")
-reviews_want=$(awk '$2 == "satisfy.reviews" { print $3 }' "$work/want.txt")
-[ "$orders_want" -gt 0 ] && [ "$reviews_want" -gt 0 ] || fail "nothing to replay: $(cat "$work/want.txt")"
+use_data 2000 7
+load_expected
 
 # --- full replay, Avro
 start_broker avro
 timeout 300 "$bin/satisfy-producer" --brokers "$bs" --data "$data" --speed 0 --no-progress \
   >"$work/producer.out" 2>"$work/producer.err" || fail "satisfy-producer exited $?"
 grep -q "failures: 0$" "$work/producer.out" || fail "producer reports failures: $(cat "$work/producer.out")"
-[ "$(summary_count satisfy.orders "$work/producer.out")" = "$orders_want" ] ||
-  fail "producer summary: orders $(summary_count satisfy.orders "$work/producer.out") != $orders_want"
+[ "$(summary_count satisfy.orders "$work/producer.out")" = "$events_want" ] ||
+  fail "producer summary: orders $(summary_count satisfy.orders "$work/producer.out") != $events_want"
 [ "$(summary_count satisfy.reviews "$work/producer.out")" = "$reviews_want" ] ||
   fail "producer summary: reviews != $reviews_want"
 grep -q "bad rows skipped" "$work/producer.err" || fail "producer did not print the load summary"
@@ -109,19 +56,13 @@ ppid=$!
 pids+=("$ppid")
 sleep 3
 kill -INT "$ppid"
-rc=0
-for _ in $(seq 300); do
-  kill -0 "$ppid" 2>/dev/null || break
-  sleep 0.1
-done
-kill -0 "$ppid" 2>/dev/null && fail "producer still running 30 s after SIGINT"
-wait "$ppid" || rc=$?
-[ "$rc" = 130 ] || fail "producer exit status after SIGINT is $rc, want 130"
+wait_exit "$ppid" 30 "producer (after SIGINT)"
+[ "$exit_rc" = 130 ] || fail "producer exit status after SIGINT is $exit_rc, want 130"
 grep -q "interrupted" "$work/sigint.err" || fail "no interruption message"
 grep -q "failures: 0$" "$work/sigint.out" || fail "failures after SIGINT"
 sent=$(($(summary_count satisfy.orders "$work/sigint.out") + $(summary_count satisfy.reviews "$work/sigint.out")))
 [ "$sent" -gt 0 ] || fail "nothing produced before SIGINT"
-[ "$sent" -lt $((orders_want + reviews_want)) ] || fail "replay finished before SIGINT"
+[ "$sent" -lt $((events_want + reviews_want)) ] || fail "replay finished before SIGINT"
 timeout 120 "$bin/consume_count" --brokers "$bs" --timeout 100 >"$work/got_sigint.txt" \
   2>"$work/consume_sigint.err" || fail "consume_count (sigint): $(head -20 "$work/consume_sigint.err")"
 got=$(awk '$1 == "topic" { s += $3 } END { print s }' "$work/got_sigint.txt")
@@ -140,14 +81,15 @@ grep -q "cannot reach brokers 127.0.0.1:1 within 3 s" "$work/unreach.err" ||
   fail "unreachable broker message: $(tail -3 "$work/unreach.err")"
 
 # --- usage errors and the broker's stated limits
-rc=0
-"$bin/satisfy-producer" --brokers "$bs" --data "$data" -X no.such.property=1 \
-  >/dev/null 2>"$work/badprop.err" || rc=$?
-[ "$rc" = 2 ] && grep -q "no.such.property" "$work/badprop.err" || fail "-X bad property: rc $rc"
-rc=0
-"$bin/satisfy-producer" --brokers "$bs" --data "$data" --from 2018-02-30 >/dev/null \
-  2>"$work/badtime.err" || rc=$?
-[ "$rc" = 2 ] && grep -q -- "--from 2018-02-30" "$work/badtime.err" || fail "--from bad date: rc $rc"
+expect_status 2 "no.such.property" \
+  "$bin/satisfy-producer" --brokers "$bs" --data "$data" -X no.such.property=1
+expect_status 2 "--from 2018-02-30" "$bin/satisfy-producer" --brokers "$bs" --data "$data" --from 2018-02-30
+expect_status 2 '--speed: "fast" is not a number; expected a number in \[0, 1e+15\]' \
+  "$bin/satisfy-producer" --brokers "$bs" --data "$data" --speed fast
+expect_status 2 '--max-events: "0" is out of range; expected a positive integer' \
+  "$bin/satisfy-producer" --brokers "$bs" --data "$data" --max-events 0
+expect_status 2 '--partitions: "8x" has "x" after the number; expected an integer in 1..1000' \
+  "$bin/satisfy-broker" --partitions 8x
 help="$("$bin/satisfy-broker" --help)"
 for w in "in memory" "5 MiB" "transactional" "--brokers"; do
   grep -q -- "$w" <<<"$help" || fail "satisfy-broker --help does not mention '$w'"

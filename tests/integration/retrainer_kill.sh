@@ -12,58 +12,15 @@
 # count); every finished retrain left one registry version with a reason;
 # the champion is on satisfy.models; and the restarted retrainer carried on
 # (it retrained after the last kill).
-set -euo pipefail
+source "$(dirname "$0")/common.bash"
+FAIL_TAIL=15
 
-bin="${SATISFY_BIN_DIR:?SATISFY_BIN_DIR not set}"
-work="$(mktemp -d "${TMPDIR:-/tmp}/satisfy-rtkill-XXXXXX")"
-pids=()
-
-cleanup() {
-  for p in "${pids[@]}"; do
-    kill "$p" 2>/dev/null || true
-  done
-  for p in "${pids[@]}"; do
-    wait "$p" 2>/dev/null || true
-  done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-fail() {
-  echo "FAIL: $*" >&2
-  for f in "$work"/*.err; do
-    [ -s "$f" ] && { echo "--- $f" >&2; tail -15 "$f" >&2; }
-  done
-  exit 1
-}
-
-json_field() {
-  python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2"
-}
 sql() { sqlite3 -batch "$work/store.db" "$1"; }
 rsql() { sqlite3 -batch "$work/registry.db" "$1"; }
 
-if [ -n "${OLIST_DIR:-}" ]; then
-  data="$OLIST_DIR"
-else
-  "$bin/satisfy-datagen" --orders 5000 --seed 11 --out "$work/data" >"$work/datagen.out" \
-    2>"$work/datagen.err" || fail "satisfy-datagen failed"
-  data="$work/data"
-fi
-"$bin/expect_counts" --data "$data" >"$work/want.txt" 2>"$work/expect.err" || fail "expect_counts failed"
-events_want=$(awk '$2 == "satisfy.orders" { print $3 }' "$work/want.txt")
-reviews_want=$(awk '$2 == "satisfy.reviews" { print $3 }' "$work/want.txt")
-orders_want=$(awk '$1 == "stage" && $2 == "PURCHASED" { print $3 }' "$work/want.txt")
-
-timeout 900 "$bin/satisfy-broker" --partitions 8 --bootstrap-file "$work/bootstrap" \
-  >"$work/broker.out" 2>"$work/broker.err" &
-pids+=($!)
-for _ in $(seq 100); do
-  [ -s "$work/bootstrap" ] && break
-  sleep 0.1
-done
-[ -s "$work/bootstrap" ] || fail "no bootstrap file after 10 s"
-bs="$(cat "$work/bootstrap")"
+use_data 5000 11
+load_expected
+start_broker
 
 n_run=0
 start_retrainer() {
@@ -92,47 +49,40 @@ pids+=("$ppid")
 
 # --- kill 1: during ingestion (after some reviews are stored)
 start_retrainer
-until=$((SECONDS + 120))
-while [ $SECONDS -lt $until ]; do
+n=0
+stored_300() {
   n=$(sql 'SELECT count(*) FROM reviews' 2>/dev/null || echo 0)
-  [ "${n:-0}" -ge 300 ] && break
-  sleep 0.1
-done
-[ "${n:-0}" -ge 300 ] || fail "run 1 stored only ${n:-0} reviews in 120 s"
+  [ "${n:-0}" -ge 300 ]
+}
+poll 120 stored_300 || fail "run 1 stored only ${n:-0} reviews in 120 s"
 kill9
 echo "kill 1: during ingestion, $n reviews stored"
 
 # --- kill 2: at the start of a training run
 start_retrainer
 hit=no
-until=$((SECONDS + 150))
-while [ $SECONDS -lt $until ]; do
-  if grep -q 'retrain [0-9]*: started' "$work/run2.err"; then
-    kill9
-    k=$(sed -n 's/.*retrain \([0-9]*\): started.*/\1/p' "$work/run2.err" | tail -1)
-    grep -q "retrain $k: window\|retrain $k (data" "$work/run2.err" || hit=yes
-    break
-  fi
-  sleep 0.1
-done
-[ -n "${k:-}" ] || fail "run 2 started no retrain in 150 s"
+retrain_started() { grep -q 'retrain [0-9]*: started' "$work/run2.err"; }
+poll 150 retrain_started || fail "run 2 started no retrain in 150 s"
+kill9
+k=$(sed -n 's/.*retrain \([0-9]*\): started.*/\1/p' "$work/run2.err" | tail -1)
+grep -q "retrain $k: window\|retrain $k (data" "$work/run2.err" || hit=yes
+[ -n "${k:-}" ] || fail "run 2: no retrain number in the log"
 echo "kill 2: at the start of retrain $k (killed inside the training run: $hit)"
 
 # --- restart, let it finish the stream, stop it
 start_retrainer
 wait "$ppid" || fail "satisfy-producer exited $?"
 grep -q "failures: 0$" "$work/producer.out" || fail "producer failures"
-until=$((SECONDS + 240))
-while [ $SECONDS -lt $until ]; do
+all_stored() {
   [ "$(sql 'SELECT count(*) FROM reviews')" = "$reviews_want" ] &&
-    [ "$(sql 'SELECT count(*) FROM order_events')" = "$events_want" ] && break
-  sleep 1
-done
+    [ "$(sql 'SELECT count(*) FROM order_events')" = "$events_want" ]
+}
+# not fatal here: the counts are checked, with their values, below
+POLL_INTERVAL=1 poll 240 all_stored || true
 sleep 2
 kill -TERM "$rpid"
-rc=0
-wait "$rpid" || rc=$?
-[ "$rc" = 0 ] || fail "run 3 exit status $rc after SIGTERM"
+wait_exit "$rpid" 120 "run 3 (after SIGTERM)"
+[ "$exit_rc" = 0 ] || fail "run 3 exit status $exit_rc after SIGTERM"
 
 # --- integrity and counts
 [ "$(sqlite3 "$work/registry.db" 'PRAGMA integrity_check')" = ok ] || fail "registry integrity_check"

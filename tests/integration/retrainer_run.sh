@@ -11,64 +11,15 @@
 # its decision and reason. Then replays the whole dataset a second time into
 # the same topics and restarts the retrainer: it consumes every duplicate,
 # and no store count, no registry version and no release changes.
-set -euo pipefail
-
-bin="${SATISFY_BIN_DIR:?SATISFY_BIN_DIR not set}"
-work="$(mktemp -d "${TMPDIR:-/tmp}/satisfy-rtrun-XXXXXX")"
-pids=()
-
-cleanup() {
-  for p in "${pids[@]}"; do
-    kill "$p" 2>/dev/null || true
-  done
-  for p in "${pids[@]}"; do
-    wait "$p" 2>/dev/null || true
-  done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-fail() {
-  echo "FAIL: $*" >&2
-  for f in "$work"/*.err; do
-    [ -s "$f" ] && { echo "--- $f" >&2; tail -25 "$f" >&2; }
-  done
-  exit 1
-}
-
-# json_field FILE KEY: an integer field of the one-line stats JSON.
-json_field() {
-  python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2"
-}
+source "$(dirname "$0")/common.bash"
+FAIL_TAIL=25
 
 sql() { sqlite3 -batch "$work/store.db" "$1"; }
 
-# --- data and expected counts
-if [ -n "${OLIST_DIR:-}" ]; then
-  data="$OLIST_DIR"
-else
-  "$bin/satisfy-datagen" --orders 15000 --seed 11 --out "$work/data" >"$work/datagen.out" \
-    2>"$work/datagen.err" || fail "satisfy-datagen failed"
-  data="$work/data"
-fi
-echo "data: $data"
-"$bin/expect_counts" --data "$data" >"$work/want.txt" 2>"$work/expect.err" || fail "expect_counts failed"
-events_want=$(awk '$2 == "satisfy.orders" { print $3 }' "$work/want.txt")
-reviews_want=$(awk '$2 == "satisfy.reviews" { print $3 }' "$work/want.txt")
-orders_want=$(awk '$1 == "stage" && $2 == "PURCHASED" { print $3 }' "$work/want.txt")
-[ "$events_want" -gt 0 ] && [ "$reviews_want" -gt 0 ] && [ "$orders_want" -gt 0 ] ||
-  fail "bad expectations: $(cat "$work/want.txt")"
-
-# --- broker
-timeout 900 "$bin/satisfy-broker" --partitions 8 --bootstrap-file "$work/bootstrap" \
-  >"$work/broker.out" 2>"$work/broker.err" &
-pids+=($!)
-for _ in $(seq 100); do
-  [ -s "$work/bootstrap" ] && break
-  sleep 0.1
-done
-[ -s "$work/bootstrap" ] || fail "no bootstrap file after 10 s"
-bs="$(cat "$work/bootstrap")"
+# --- data, expected counts, broker
+use_data 15000 11
+load_expected
+start_broker
 
 # start_retrainer NAME: runs satisfy-retrainer run in the background ($rpid).
 start_retrainer() {
@@ -83,29 +34,20 @@ start_retrainer() {
 # stop_retrainer NAME: SIGTERM, exits 0 within 120 s (a training run finishes first).
 stop_retrainer() {
   kill -TERM "$rpid"
-  local rc=0
-  for _ in $(seq 1200); do
-    kill -0 "$rpid" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill -0 "$rpid" 2>/dev/null && fail "$1: still running 120 s after SIGTERM"
-  wait "$rpid" || rc=$?
-  [ "$rc" = 0 ] || fail "$1: exit status $rc after SIGTERM"
+  wait_exit "$rpid" 120 "$1 (after SIGTERM)"
+  [ "$exit_rc" = 0 ] || fail "$1: exit status $exit_rc after SIGTERM"
   grep -q "stopped: consumed" "$work/$1.err" || fail "$1: no final summary"
 }
 
 # wait_consumed EVENTS REVIEWS SECONDS: until the stats file shows that many consumed.
 wait_consumed() {
-  local until=$((SECONDS + $3))
-  while [ $SECONDS -lt $until ]; do
-    if [ -s "$work/stats.json" ] &&
-      [ "$(json_field "$work/stats.json" order_events)" -ge "$1" ] &&
-      [ "$(json_field "$work/stats.json" reviews)" -ge "$2" ]; then
-      return 0
-    fi
-    sleep 1
-  done
-  fail "consumed $(cat "$work/stats.json" 2>/dev/null) after $3 s, want $1 order events and $2 reviews"
+  POLL_INTERVAL=1 poll "$3" consumed "$1" "$2" ||
+    fail "consumed $(cat "$work/stats.json" 2>/dev/null) after $3 s, want $1 order events and $2 reviews"
+}
+consumed() {
+  [ -s "$work/stats.json" ] &&
+    [ "$(json_field "$work/stats.json" order_events)" -ge "$1" ] &&
+    [ "$(json_field "$work/stats.json" reviews)" -ge "$2" ]
 }
 
 # --- first replay, in event-time windows, with the retrainer running. Each
@@ -195,11 +137,8 @@ printf '\x00\x00\x00\x00\x02\x01\n' | timeout 30 kcat -b "$bs" -t satisfy.review
   fail "kcat produce failed"
 start_retrainer run2
 wait_consumed "$events_want" "$reviews_want" 240
-until=$((SECONDS + 120))
-while [ "$(json_field "$work/stats.json" predictions)" -lt $((2 * delivered_want)) ]; do
-  [ $SECONDS -lt $until ] || fail "predictions consumed: $(cat "$work/stats.json")"
-  sleep 1
-done
+predictions_consumed() { [ "$(json_field "$work/stats.json" predictions)" -ge $((2 * delivered_want)) ]; }
+POLL_INTERVAL=1 poll 120 predictions_consumed || fail "predictions consumed: $(cat "$work/stats.json")"
 sleep 1
 stop_retrainer run2
 grep -q "stopped: consumed $events_want order events (0 new), $reviews_want reviews (0 new)" "$work/run2.err" ||

@@ -20,15 +20,8 @@ source "$(dirname "$0")/scorer_common.bash"
 batch=100
 make_data
 
-timeout 900 "$bin/satisfy-broker" --brokers 3 --partitions 8 --bootstrap-file "$work/bootstrap" \
-  --control 0 --control-file "$work/control" >"$work/broker.out" 2>"$work/broker.err" &
-pids+=($!)
-for _ in $(seq 100); do
-  [ -s "$work/bootstrap" ] && [ -s "$work/control" ] && break
-  sleep 0.1
-done
-[ -s "$work/control" ] || fail "no control file after 10 s"
-bs="$(cat "$work/bootstrap")"
+start_broker broker --brokers 3 --control 0 --control-file "$work/control"
+wait_for 10 "the broker's control file" test -s "$work/control"
 ctl_port="$(cut -d: -f2 "$work/control")"
 exec 3<>"/dev/tcp/127.0.0.1/$ctl_port" || fail "cannot connect to the control port $ctl_port"
 

@@ -6,32 +6,18 @@
 # again on the same data and checks that the second model is rejected (no
 # significant gain) and recorded with its reason; registry list/show --json
 # parse; usage errors exit 2 and a missing version exits 1 with its message.
-set -euo pipefail
-
-BIN=${SATISFY_BIN_DIR:?SATISFY_BIN_DIR not set}
-RT=$BIN/satisfy-retrainer
+source "$(dirname "$0")/common.bash"
+RT=$bin/satisfy-retrainer
 PY=/usr/bin/python3
-WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
 
-fail() { echo "FAIL: $*" >&2; exit 1; }
+use_data 20000 3
 
-if [[ -n "${OLIST_DIR:-}" ]]; then
-    DATA=$OLIST_DIR
-elif [[ -x $BIN/satisfy-datagen ]]; then
-    DATA=$WORK/data
-    "$BIN/satisfy-datagen" --orders 20000 --seed 3 --out "$DATA" >/dev/null
-else
-    fail "neither OLIST_DIR nor $BIN/satisfy-datagen is available: no data to train on"
-fi
-echo "data: $DATA"
+REG=$work/registry.db
+"$RT" train --data "$data" --registry "$REG" --threads 2 --report "$work/r1.json" \
+    | tee "$work/out1.txt"
+grep -q "gate: RELEASED" "$work/out1.txt" || fail "first run not released"
 
-REG=$WORK/registry.db
-"$RT" train --data "$DATA" --registry "$REG" --threads 2 --report "$WORK/r1.json" \
-    | tee "$WORK/out1.txt"
-grep -q "gate: RELEASED" "$WORK/out1.txt" || fail "first run not released"
-
-$PY - "$WORK/r1.json" <<'PYEOF'
+$PY - "$work/r1.json" <<'PYEOF'
 import json, sys
 r = json.load(open(sys.argv[1]))
 rows = r["rows"]
@@ -60,18 +46,18 @@ for s in ("ingest", "features", "train", "evaluate", "gate", "register"):
 PYEOF
 
 # Same data again: the new model is not significantly better than the champion.
-"$RT" train --data "$DATA" --registry "$REG" --threads 2 --report "$WORK/r2.json" \
-    | tee "$WORK/out2.txt"
-grep -q "gate: REJECTED" "$WORK/out2.txt" || fail "second run not rejected"
-grep -q "champion v1" "$WORK/out2.txt" || fail "second run does not show the champion row"
+"$RT" train --data "$data" --registry "$REG" --threads 2 --report "$work/r2.json" \
+    | tee "$work/out2.txt"
+grep -q "gate: REJECTED" "$work/out2.txt" || fail "second run not rejected"
+grep -q "champion v1" "$work/out2.txt" || fail "second run does not show the champion row"
 
-"$RT" registry list --registry "$REG" --json >"$WORK/list.json"
-"$RT" registry list --registry "$REG" | tee "$WORK/list.txt"
-"$RT" registry show 2 --registry "$REG" --json >"$WORK/show.json"
-"$RT" registry show 2 --registry "$REG" >"$WORK/show.txt"
-grep -q "^status *rejected" "$WORK/show.txt" || fail "registry show 2 table has no rejected status"
+"$RT" registry list --registry "$REG" --json >"$work/list.json"
+"$RT" registry list --registry "$REG" | tee "$work/list.txt"
+"$RT" registry show 2 --registry "$REG" --json >"$work/show.json"
+"$RT" registry show 2 --registry "$REG" >"$work/show.txt"
+grep -q "^status *rejected" "$work/show.txt" || fail "registry show 2 table has no rejected status"
 
-$PY - "$WORK/r2.json" "$WORK/list.json" "$WORK/show.json" <<'PYEOF'
+$PY - "$work/r2.json" "$work/list.json" "$work/show.json" <<'PYEOF'
 import json, sys
 r2 = json.load(open(sys.argv[1]))
 lst = json.load(open(sys.argv[2]))
@@ -94,14 +80,15 @@ for row in ("mean", "seed", "ridge", "gbdt", "champion"):
 assert set(show["steps"]) == {"ingest", "features", "train", "evaluate", "gate", "register"}
 PYEOF
 
-# Errors: usage (2) and a missing version (1) with its message.
-set +e
-"$RT" train --registry "$REG" 2>"$WORK/e1.txt"; rc1=$?
-"$RT" registry show 99 --registry "$REG" 2>"$WORK/e2.txt"; rc2=$?
-"$RT" train --data "$WORK/nowhere" --registry "$REG" 2>"$WORK/e3.txt"; rc3=$?
-set -e
-[[ $rc1 == 2 ]] && grep -q -- "--data and --registry are required" "$WORK/e1.txt" \
-    || fail "missing --data: rc $rc1"
-[[ $rc2 == 1 ]] && grep -q "no version 99" "$WORK/e2.txt" || fail "show 99: rc $rc2"
-[[ $rc3 == 1 ]] && grep -q "nowhere" "$WORK/e3.txt" || fail "missing data dir: rc $rc3"
+# Errors: usage (2), with the option, value and range of a bad number, and a
+# missing version or data directory (1) with its message.
+expect_status 2 "--data and --registry are required" "$RT" train --registry "$REG"
+expect_status 2 '--holdout: "0.95" is out of range; expected a number in \[0.01, 0.9\]' \
+    "$RT" train --data "$data" --registry "$REG" --holdout 0.95
+expect_status 2 '--threads: "two" is not an integer; expected an integer in 1..256' \
+    "$RT" train --data "$data" --registry "$REG" --threads two
+expect_status 2 'registry show: "2x" has "x" after the number; expected a positive integer' \
+    "$RT" registry show 2x --registry "$REG"
+expect_status 1 "no version 99" "$RT" registry show 99 --registry "$REG"
+expect_status 1 "nowhere" "$RT" train --data "$work/nowhere" --registry "$REG"
 echo "train.sh: ok"

@@ -30,6 +30,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "satisfy/cli.h"
 #include "satisfy/codec.h"
 #include "satisfy/kafka.h"
 #include "satisfy/kafka_client.h"
@@ -106,6 +107,13 @@ static rd_kafka_t *reader(const char *brokers, const char *topic)
     return rk;
 }
 
+/* A bad option value: its message (cli.h) and the usage exit status. */
+static int usage_error(const sf_err *err)
+{
+    fprintf(stderr, "consume_predictions: %s\n", err->msg);
+    return 2;
+}
+
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -117,6 +125,7 @@ int main(int argc, char **argv)
     const char *brokers = NULL, *dump = NULL, *dlq = NULL, *group = NULL;
     int orders = 0;
     double idle = 3, timeout = 120;
+    sf_err err;
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
@@ -127,10 +136,12 @@ int main(int argc, char **argv)
             orders = 1;
             break;
         case 'i':
-            idle = atof(optarg);
+            if (sf_cli_double("--idle", optarg, 0.001, 86400, &idle, &err) < 0)
+                return usage_error(&err);
             break;
         case 't':
-            timeout = atof(optarg);
+            if (sf_cli_double("--timeout", optarg, 0.001, 86400, &timeout, &err) < 0)
+                return usage_error(&err);
             break;
         case 'd':
             dump = optarg;
@@ -151,7 +162,6 @@ int main(int argc, char **argv)
         fprintf(stderr, "consume_predictions: --brokers is required\n");
         return 2;
     }
-    sf_err err;
     sf_codec *codec = sf_codec_new(&err);
     if (!codec) {
         fprintf(stderr, "consume_predictions: %s\n", err.msg);

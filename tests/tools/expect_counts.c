@@ -9,14 +9,23 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "satisfy/cli.h"
 #include "satisfy/kafka.h"
 #include "satisfy/lifecycle.h"
 #include "satisfy/olist.h"
 
+/* A bad option value: its message (cli.h) and the usage exit status. */
+static int usage_error(const sf_err *err)
+{
+    fprintf(stderr, "expect_counts: %s\n", err->msg);
+    return 2;
+}
+
 int main(int argc, char **argv)
 {
     const char *data = NULL;
-    unsigned long long max_events = 0;
+    uint64_t max_events = 0;
+    sf_err err = {{0}};
     static const struct option lopts[] = {{"data", required_argument, NULL, 'd'},
                                           {"max-events", required_argument, NULL, 'm'},
                                           {NULL, 0, NULL, 0}};
@@ -24,16 +33,16 @@ int main(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "d:m:", lopts, NULL)) != -1) {
         if (c == 'd')
             data = optarg;
-        else if (c == 'm')
-            max_events = strtoull(optarg, NULL, 10);
-        else
+        else if (c == 'm' &&
+                 sf_cli_u64("--max-events", optarg, 1, UINT64_MAX, &max_events, &err) < 0)
+            return usage_error(&err);
+        else if (c != 'm')
             return 2;
     }
     if (!data) {
         fprintf(stderr, "usage: expect_counts --data DIR [--max-events N]\n");
         return 2;
     }
-    sf_err err = {{0}};
     sf_dataset ds;
     sf_load_opts lo = {.strict = false, .report = stderr};
     if (sf_dataset_load(&ds, data, &lo, &err) != 0) {

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "satisfy/cli.h"
 #include "satisfy/codec.h"
 #include "satisfy/kafka.h"
 #include "satisfy/kafka_client.h"
@@ -115,6 +116,13 @@ static void produce(rd_kafka_t *rk, const char *key, const void *val, size_t len
     rd_kafka_poll(rk, 0);
 }
 
+/* A bad option value: its message (cli.h) and the usage exit status. */
+static int usage_error(const sf_err *err)
+{
+    fprintf(stderr, "produce_malformed: %s\n", err->msg);
+    return 2;
+}
+
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {{"brokers", required_argument, NULL, 'b'},
@@ -124,22 +132,25 @@ int main(int argc, char **argv)
     const char *brokers = NULL;
     int rounds = 3;
     rng = 12345;
+    sf_err err;
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        if (c == 'b')
+        if (c == 'b') {
             brokers = optarg;
-        else if (c == 'r')
-            rounds = atoi(optarg);
-        else if (c == 's')
-            rng = strtoull(optarg, NULL, 10);
-        else
+        } else if (c == 'r') {
+            if (sf_cli_int("--rounds", optarg, 1, 1000000, &rounds, &err) < 0)
+                return usage_error(&err);
+        } else if (c == 's') {
+            if (sf_cli_u64("--seed", optarg, 0, UINT64_MAX, &rng, &err) < 0)
+                return usage_error(&err);
+        } else {
             return 2;
+        }
     }
-    if (!brokers || rounds < 1) {
+    if (!brokers) {
         fprintf(stderr, "usage: produce_malformed --brokers LIST [--rounds R] [--seed S]\n");
         return 2;
     }
-    sf_err err;
     sf_codec *codec = sf_codec_new(&err);
     const char *props[] = {"enable.idempotence=true"};
     rd_kafka_conf_t *conf = sf_kafka_conf_new(brokers, props, 1, &err);

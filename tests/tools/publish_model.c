@@ -18,11 +18,13 @@
  */
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "satisfy/cli.h"
 #include "satisfy/codec.h"
 #include "satisfy/features.h"
 #include "satisfy/kafka.h"
@@ -107,7 +109,8 @@ int main(int argc, char **argv)
         {"key", required_argument, NULL, 'k'},     {NULL, 0, NULL, 0},
     };
     const char *brokers = NULL, *data = NULL, *registry = NULL, *bad = NULL, *key = "model";
-    int64_t version = 0, from = SF_TIME_NONE, to = SF_TIME_NONE;
+    int64_t from = SF_TIME_NONE, to = SF_TIME_NONE;
+    long version = 0;
     sf_algo algo = SF_ALGO_RIDGE;
     sf_err err = {{0}};
     int c;
@@ -117,7 +120,8 @@ int main(int argc, char **argv)
             brokers = optarg;
             break;
         case 'v':
-            version = strtoll(optarg, NULL, 10);
+            if (sf_cli_long("--version", optarg, 1, LONG_MAX, &version, &err) < 0)
+                return die(err.msg);
             break;
         case 'd':
             data = optarg;
@@ -196,8 +200,8 @@ int main(int argc, char **argv)
                 st.first_failure[0] ? st.first_failure : "timeout");
         return 1;
     }
-    printf("published version %" PRId64 " (%s%s%s, %zu bytes)\n", version, algo_name,
-           bad ? ", bad: " : "", bad ? bad : "", buf.len);
+    printf("published version %ld (%s%s%s, %zu bytes)\n", version, algo_name, bad ? ", bad: " : "",
+           bad ? bad : "", buf.len);
     sf_buf_free(&buf);
     return 0;
 }
