@@ -284,7 +284,7 @@ int sf_decision_parse(const void *key, size_t key_len, const void *value, size_t
         get_model(j, "candidate", false, &out->candidate, err) ||
         get_model(j, "reference", true, &out->reference, err) ||
         get_num(g, "gate", "gain", -4, 4, true, &out->gain, err) ||
-        get_num(g, "gate", "margin", 0, 4, false, &out->margin, err) ||
+        get_num(g, "gate", "margin", 0, 5, false, &out->margin, err) ||
         get_num(g, "gate", "boot_lower", -16, 16, true, &out->boot_lower, err) ||
         get_num(g, "gate", "boot_upper", -16, 16, true, &out->boot_upper, err) ||
         get_int(j, "", "train_rows", 1, false, &out->train_rows, err) ||

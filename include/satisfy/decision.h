@@ -58,7 +58,7 @@ typedef struct sf_decision {
     bool released;
     char reason[SF_GATE_REASON_MAX];
     sf_decision_model candidate, reference;
-    double gain, margin, boot_lower, boot_upper; /* NaN when null (margin >= 0) */
+    double gain, margin, boot_lower, boot_upper; /* NaN when null; margin 0..5, never null */
     int64_t train_rows, train_orders, holdout_rows, holdout_orders;
     int64_t train_from, train_to, data_until; /* event time; SF_TIME_NONE when null */
     int64_t decided_at;                       /* wall clock ms */

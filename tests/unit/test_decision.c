@@ -184,7 +184,8 @@ static void test_bad(void **state)
         {"reference.version", "-1", "reference.version: -1 is below 0"},
         {"reference.rmse", "\"x\"", "reference.rmse: expected a number"},
         {"gate", NULL, "gate: missing"},
-        {"gate.margin", "-0.1", "gate.margin: -0.1 out of range 0..4"},
+        {"gate.margin", "-0.1", "gate.margin: -0.1 out of range 0..5"},
+        {"gate.margin", "5.5", "gate.margin: 5.5 out of range 0..5"},
         {"gate.boot_lower", "99", "gate.boot_lower: 99 out of range -16..16"},
         {"holdout_rows", "0", "holdout_rows: 0 is below 1"},
         {"holdout_orders", "401", "holdout_orders 401 exceed holdout_rows 400"},
@@ -204,6 +205,11 @@ static void test_bad(void **state)
                      err.msg, bad[i].want);
         free(js);
     }
+    /* the largest margin satisfy-retrainer accepts (--margin 5) is fine */
+    char *m5 = mutate("gate.margin", "5");
+    assert_int_equal(sf_decision_parse(NULL, 0, m5, strlen(m5), &d, &err), 0);
+    assert_true(d.margin == 5);
+    free(m5);
     /* the mutation helper itself yields a good message */
     char *js = mutate("reason", "\"released (x)\"");
     assert_int_equal(sf_decision_parse("decision-5", 10, js, strlen(js), &d, &err), 0);
