@@ -2,7 +2,8 @@
  * http_api.c - the JSON API of the scorer's HTTP server and its probes:
  *   POST /v1/predict              an order event (the JSON shape of codec.h)
  *                                 -> its prediction with reasons
- *   GET  /v1/models               the server's model and the release timeline
+ *   GET  /v1/models               the server's model, the release timeline and the
+ *                                 retrainer's gate decisions (http_online.c)
  *   GET  /v1/stats                the scorer's live counters and latencies
  *   GET  /v1/predictions/recent   the newest predictions of the stream (?n=)
  *   GET  /v1/version              {"satisfy": ..., "mlflow": ...} (GET /version is
@@ -312,6 +313,10 @@ static void models(sf_http *h, sf_http_resp *r)
             cJSON_AddItemToObject(e, "metrics", parse_or_null(ev[i].metrics));
         cJSON_AddItemToArray(tl, e);
     }
+    /* the retrainer's gate decisions from satisfy.metrics (http_online.c) */
+    cJSON *ds = sf_http_decisions_json(h);
+    if (ds)
+        cJSON_AddItemToObject(o, "decisions", ds);
     sf_http_json(r, 200, print_del(o));
 }
 

@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "satisfy/decision.h"
 #include "satisfy/http.h"
 
 typedef struct sf_http_req {
@@ -66,12 +67,14 @@ typedef struct sf_http_series {
     uint64_t thinned; /* times the series was halved */
 } sf_http_series;
 
-/* The satisfy.metrics follower and the series it feeds (own mutex: a
- * message never waits for a request's model). */
+/* The satisfy.metrics follower, the series and the gate decisions it feeds
+ * (own mutex: a message never waits for a request's model). */
 typedef struct sf_http_online {
     pthread_mutex_t mu;
     sf_http_series s[SF_HTTP_ONLINE_VERSIONS];
-    uint64_t messages, bad;
+    sf_decision dec[SF_HTTP_DECISIONS]; /* sorted by version, the lowest dropped first */
+    size_t n_dec;
+    uint64_t messages, bad, decisions; /* decisions: decision messages accepted */
     char last_bad[SF_ERR_MAX + 128];
     char consumer_error[256];
     int partitions; /* assigned so far */
@@ -102,6 +105,9 @@ void sf_http_online_init(sf_http *h);
 int sf_http_online_start(sf_http *h, rd_kafka_conf_t *conf, sf_err *err);
 void sf_http_online_stop(sf_http *h); /* stops the thread and frees the series */
 int sf_http_online_route(sf_http *h, const sf_http_req *q, sf_http_resp *r);
+/* The gate decisions kept, in increasing version order, as a JSON array
+ * (the message shape of decision.h); NULL when out of memory. */
+cJSON *sf_http_decisions_json(sf_http *h);
 
 /* Takes a reference to the current model (NULL when none); give it back. */
 sf_http_model *sf_http_model_get(sf_http *h);

@@ -15,6 +15,7 @@
  */
 #include <inttypes.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -206,6 +207,89 @@ int sf_http_online_feed(sf_http *h, const void *key, size_t key_len, const void 
     return rc;
 }
 
+/* ------------------------------------------------------------ decisions */
+
+/* Keeps d (sorted by version): replaces the same version, else inserts,
+ * dropping the lowest version when full (d itself when it is the lowest). */
+static void decision_add(sf_http_online *o, const sf_decision *d)
+{
+    size_t lo = 0, hi = o->n_dec;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (o->dec[mid].version < d->version)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo < o->n_dec && o->dec[lo].version == d->version) {
+        o->dec[lo] = *d;
+        return;
+    }
+    if (o->n_dec == SF_HTTP_DECISIONS) {
+        if (lo == 0)
+            return; /* older than everything kept */
+        memmove(&o->dec[0], &o->dec[1], (lo - 1) * sizeof *o->dec);
+        o->dec[lo - 1] = *d;
+        return;
+    }
+    memmove(&o->dec[lo + 1], &o->dec[lo], (o->n_dec - lo) * sizeof *o->dec);
+    o->dec[lo] = *d;
+    o->n_dec++;
+}
+
+int sf_http_decision_feed(sf_http *h, const void *key, size_t key_len, const void *value,
+                          size_t len, const char *where, sf_err *err)
+{
+    sf_http_online *o = &h->online;
+    sf_decision *d = malloc(sizeof *d);
+    int rc = d ? sf_decision_parse(key, key_len, value, len, d, err)
+               : sf_errf(err, "out of memory for a decision");
+    if (rc != 0)
+        sf_err_wrap(err, "decision");
+    pthread_mutex_lock(&o->mu);
+    o->messages++;
+    if (rc == 0) {
+        o->decisions++;
+        decision_add(o, d);
+    } else {
+        o->bad++;
+        snprintf(o->last_bad, sizeof o->last_bad, "%s%s%s", where ? where : "", where ? ": " : "",
+                 err->msg);
+    }
+    pthread_mutex_unlock(&o->mu);
+    free(d);
+    if (rc && where)
+        sf_err_wrap(err, "%s", where);
+    return rc;
+}
+
+int sf_http_metrics_feed(sf_http *h, const char *schema, const void *key, size_t key_len,
+                         const void *value, size_t len, const char *where, sf_err *err)
+{
+    size_t np = strlen(SF_DECISION_KEY_PREFIX);
+    bool decision = schema ? strcmp(schema, SF_DECISION_SCHEMA) == 0
+                           : key && key_len >= np && memcmp(key, SF_DECISION_KEY_PREFIX, np) == 0;
+    return decision ? sf_http_decision_feed(h, key, key_len, value, len, where, err)
+                    : sf_http_online_feed(h, key, key_len, value, len, where, err);
+}
+
+cJSON *sf_http_decisions_json(sf_http *h)
+{
+    sf_http_online *o = &h->online;
+    cJSON *a = cJSON_CreateArray();
+    if (!a)
+        return NULL;
+    pthread_mutex_lock(&o->mu);
+    for (size_t i = 0; i < o->n_dec; i++) {
+        cJSON *d = sf_decision_to_cjson(&o->dec[i]);
+        if (!d)
+            break;
+        cJSON_AddItemToArray(a, d);
+    }
+    pthread_mutex_unlock(&o->mu);
+    return a;
+}
+
 /* ------------------------------------------------------------- consumer */
 
 static int64_t mono_ms(void)
@@ -305,8 +389,19 @@ static void *run(void *arg)
             char where[192];
             snprintf(where, sizeof where, "%s [%d] @%" PRId64, o->topic, (int)m->partition,
                      m->offset);
+            /* the schema header, NUL-terminated (NULL when absent) */
+            char schema[64];
+            const char *sp = NULL;
+            rd_kafka_headers_t *hdrs = NULL;
+            const void *hv = NULL;
+            size_t hl = 0;
+            if (!rd_kafka_message_headers(m, &hdrs) &&
+                !rd_kafka_header_get_last(hdrs, "schema", &hv, &hl) && hv) {
+                snprintf(schema, sizeof schema, "%.*s", (int)(hl < 63 ? hl : 63), (const char *)hv);
+                sp = schema;
+            }
             sf_err err = {{0}};
-            sf_http_online_feed(h, m->key, m->key_len, m->payload, m->len, where, &err);
+            sf_http_metrics_feed(h, sp, m->key, m->key_len, m->payload, m->len, where, &err);
         }
         rd_kafka_message_destroy(m);
     }
@@ -384,6 +479,8 @@ static char *online_json(sf_http *h)
     cJSON_AddNumberToObject(j, "partitions", o->partitions);
     cJSON_AddNumberToObject(j, "messages", (double)o->messages);
     cJSON_AddNumberToObject(j, "bad_messages", (double)o->bad);
+    cJSON_AddNumberToObject(j, "decision_messages", (double)o->decisions);
+    cJSON_AddNumberToObject(j, "max_decisions", SF_HTTP_DECISIONS);
     if (o->last_bad[0])
         cJSON_AddStringToObject(j, "last_bad", o->last_bad);
     else
@@ -420,6 +517,9 @@ static char *online_json(sf_http *h)
         }
     }
     pthread_mutex_unlock(&o->mu);
+    cJSON *ds = sf_http_decisions_json(h);
+    if (ds)
+        cJSON_AddItemToObject(j, "decisions", ds);
     char *s = cJSON_PrintUnformatted(j);
     cJSON_Delete(j);
     return s;

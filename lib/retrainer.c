@@ -20,6 +20,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "satisfy/codec.h"
+#include "satisfy/decision.h"
 #include "satisfy/kafka.h"
 #include "satisfy/model.h"
 #include "satisfy/online.h"
@@ -316,6 +317,32 @@ static void publish_online(sf_retrainer *r)
     rd_kafka_poll(r->prod, 0);
 }
 
+/* Publishes the gate decision of a registered retrain to satisfy.metrics
+ * (decision.h): key "decision-<version>", so compaction keeps every one.
+ * Asynchronous like the online accuracy; close() drains the producer. */
+static void publish_decision(sf_retrainer *r, const sf_train_report *rep, int64_t data_until)
+{
+    sf_decision d;
+    sf_decision_from_report(rep, data_until, wall_ms(), &d);
+    sf_err err;
+    char *js = sf_decision_json(&d, &err);
+    if (!js) {
+        logf_(r, "%s: decision v%lld: %s", SF_TOPIC_METRICS, (long long)rep->version, err.msg);
+        return;
+    }
+    char key[40];
+    int klen = sf_decision_key(rep->version, key, sizeof key);
+    rd_kafka_resp_err_t e = rd_kafka_producev(
+        r->prod, RD_KAFKA_V_TOPIC(SF_TOPIC_METRICS), RD_KAFKA_V_KEY(key, (size_t)klen),
+        RD_KAFKA_V_VALUE(js, strlen(js)), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_HEADER("schema", SF_DECISION_SCHEMA, -1), RD_KAFKA_V_END);
+    if (e)
+        logf_(r, "%s: produce decision v%lld: %s", SF_TOPIC_METRICS, (long long)rep->version,
+              rd_kafka_err2str(e));
+    free(js);
+    rd_kafka_poll(r->prod, 0);
+}
+
 /* Polls up to SF_RETRAINER_BATCH_MAX messages (or SF_RETRAINER_BATCH_WAIT
  * ms), stores them in one transaction and commits the offsets. Returns the
  * number of messages, or -1 on a fatal error. */
@@ -445,6 +472,7 @@ static int retrain(sf_retrainer *r, const sf_store_counts *c, sf_err *err)
         } else {
             r->rejected++;
         }
+        publish_decision(r, &rep, c->max_event_time);
     }
     /* the mark comes after registration: a crash before it retrains again */
     if (sf_store_mark_retrain(r->store, c->max_event_time, err) != 0)

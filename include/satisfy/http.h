@@ -17,7 +17,11 @@
  * the retrainer publishes, online.h) with a consumer of its own, outside any
  * group, from the beginning of every partition: per model version a bounded
  * series of (event_time, rmse, auc, n) points, served by GET /v1/online and
- * drawn by the page. A message that is not that JSON is counted and ignored.
+ * drawn by the page. The retrainer's gate decisions on the same topic
+ * (decision.h: header schema satisfy.v1.ModelDecision+json, key
+ * "decision-<version>") are kept too, the newest SF_HTTP_DECISIONS versions,
+ * and listed by /v1/online and /v1/models for the page's model timeline. A
+ * message that is neither is counted and ignored.
  */
 #ifndef SATISFY_HTTP_H
 #define SATISFY_HTTP_H
@@ -42,6 +46,7 @@
 
 #define SF_HTTP_ONLINE_POINTS   500 /* points kept per model version (older ones thinned) */
 #define SF_HTTP_ONLINE_VERSIONS 32  /* model versions kept (the lowest dropped first) */
+#define SF_HTTP_DECISIONS       200 /* gate decisions kept (the lowest version dropped first) */
 
 /* The MLflow release whose scoring protocol the server speaks: GET /version
  * answers it, as `mlflow models serve` answers its own version. The satisfy
@@ -97,5 +102,19 @@ int sf_http_watch(sf_http *h, rd_kafka_conf_t *conf, sf_err *err);
  * kept for /v1/online: -1 with err set. */
 int sf_http_online_feed(sf_http *h, const void *key, size_t key_len, const void *value, size_t len,
                         const char *where, sf_err *err);
+
+/* Adds one gate decision message (decision.h; key "decision-<version>" or
+ * NULL), validated by sf_decision_parse. A decision for a version already
+ * kept replaces it; beyond SF_HTTP_DECISIONS versions the lowest is dropped
+ * (a decision lower than every one kept is not stored). A bad message is
+ * counted and its reason kept as for sf_http_online_feed: -1 with err set. */
+int sf_http_decision_feed(sf_http *h, const void *key, size_t key_len, const void *value,
+                          size_t len, const char *where, sf_err *err);
+
+/* One satisfy.metrics message as the follower sees it: a decision when its
+ * header schema (may be NULL) is SF_DECISION_SCHEMA, or when it has no
+ * schema and its key starts with "decision-"; else online accuracy. */
+int sf_http_metrics_feed(sf_http *h, const char *schema, const void *key, size_t key_len,
+                         const void *value, size_t len, const char *where, sf_err *err);
 
 #endif

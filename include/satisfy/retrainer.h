@@ -12,7 +12,9 @@
  *
  * Every N new reviews and/or every D days of event time, it rebuilds the
  * dataset from the store and runs the batch pipeline (train.h): train, gate
- * against the registry's champion, register the run. A released version is
+ * against the registry's champion, register the run, then publish the
+ * decision, released or rejected, to satisfy.metrics (decision.h: key
+ * "decision-<version>", asynchronous; close() drains it). A released version is
  * published to satisfy.models (key = version, value = the encoded release)
  * by an idempotent producer, waiting for the delivery report. Consumption
  * pauses while training (the loop simply does not poll; max.poll.interval.ms

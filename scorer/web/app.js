@@ -329,6 +329,53 @@ async function pollOnline() {
   } catch (e) { /* retried */ }
 }
 
+/* The model timeline: the retrainer's gate decisions (releases and
+ * rejections, from satisfy.metrics) merged with what this server's own
+ * watcher saw on satisfy.models. A release the server loaded shows once,
+ * marked loaded; a release it refused, or one loaded without a decision in
+ * view, shows as the watcher reported it. Newest first. */
+const fmtRmse = (v) => v === null || v === undefined ? '-' : v.toFixed(4);
+const span = (cls, text) => {
+  const e = document.createElement('span');
+  e.className = cls; e.textContent = text;
+  return e;
+};
+
+function timelineEntries(m) {
+  const loaded = new Map(), released = new Set(), out = [];
+  for (const e of m.timeline) if (e.event === 'loaded') loaded.set(e.version, e);
+  for (const d of m.decisions || []) {
+    if (d.released) released.add(d.version);
+    out.push({ t: d.decided_at, v: d.version, d, loaded: d.released ? loaded.get(d.version) : undefined });
+  }
+  for (const e of m.timeline) /* a load of a released decision is shown on it */
+    if (!(e.event === 'loaded' && released.has(e.version))) out.push({ t: e.at, v: e.version, e });
+  return out.sort((a, b) => b.t - a.t || b.v - a.v);
+}
+
+function decisionItem(d, loadedEv) {
+  const li = document.createElement('li');
+  li.className = `decision ${d.released ? 'released' : 'rejected'}${loadedEv ? ' loaded' : ''}`;
+  li.dataset.version = d.version;
+  const head = document.createElement('div');
+  head.className = 'head';
+  head.append(span('when', new Date(d.decided_at).toLocaleTimeString()), ' ',
+    span('ver', `v${d.version}`), ' ',
+    span(`badge ${d.released ? 'released' : 'rejected'}`, d.released ? 'released' : 'rejected'));
+  if (loadedEv) head.append(' ', span('badge loaded', `loaded ${new Date(loadedEv.at).toLocaleTimeString()}`));
+  const ref = d.reference;
+  head.append(' ', span('rmse', `RMSE ${fmtRmse(d.candidate.rmse)} vs ${fmtRmse(ref.rmse)} (${ref.name})`));
+  const auc = d.candidate.auc === null ? '' : `, AUC ${d.candidate.auc.toFixed(3)}` +
+    (ref.auc === null ? '' : ` vs ${ref.auc.toFixed(3)}`);
+  const upto = d.data_until === null ? '' : `, data up to ${isoDay(d.data_until)}`;
+  head.append(span('ctx', ` · ${d.candidate.name}, holdout ${d.holdout_orders} orders${auc}${upto}`));
+  const why = document.createElement('div');
+  why.className = 'reason';
+  why.textContent = d.reason;
+  li.append(head, why);
+  return li;
+}
+
 async function pollModels() {
   try {
     const m = await (await fetch('/v1/models')).json();
@@ -337,12 +384,20 @@ async function pollModels() {
       : 'no model released yet';
     const ol = $('timeline');
     ol.replaceChildren();
-    for (const e of m.timeline.slice().reverse()) {
-      const li = document.createElement('li');
+    for (const x of timelineEntries(m)) {
+      if (x.d) { ol.appendChild(decisionItem(x.d, x.loaded)); continue; }
+      const e = x.e, li = document.createElement('li');
       const at = new Date(e.at).toLocaleTimeString();
       li.className = e.event;
-      li.textContent = e.event === 'loaded' ? `${at} model ${e.version} released (${e.model})`
-        : `${at} release rejected: ${e.reason}`;
+      li.dataset.version = e.version;
+      li.textContent = e.event === 'loaded' ? `${at} model ${e.version} loaded (${e.model})`
+        : `${at} release refused by this server: ${e.reason}`;
+      ol.appendChild(li);
+    }
+    if (!ol.children.length) {
+      const li = document.createElement('li');
+      li.className = 'empty';
+      li.textContent = 'no model decisions yet: they appear when the retrainer gates a candidate';
       ol.appendChild(li);
     }
   } catch (e) { /* retried */ }

@@ -3,8 +3,10 @@
 // loads /, checks that no request leaves the server, submits the prefilled
 // order and expects stars, a risk gauge and reasons; marks a bad field; then
 // waits for the live view to show a nonzero event rate, the model timeline
-// and, once satisfy.metrics has online accuracy, a line per model version in
-// the online RMSE chart.
+// with the retrainer's gate decisions (a release the server loaded shown once,
+// a rejection with its reason and RMSE, in another colour) and, once
+// satisfy.metrics has online accuracy, a line per model version in the online
+// RMSE chart.
 // Usage: node web.mjs URL OUTDIR [--wait-rate]   (screenshots go to OUTDIR)
 import { chromium } from 'playwright-core';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -75,6 +77,21 @@ try {
       .catch(() => fail('live view never showed a nonzero rate'));
     await waitFor(page, () => document.querySelectorAll('#timeline li.loaded').length > 0,
       15000).catch(() => fail('no model in the timeline'));
+    // the gate decisions: v1 released and loaded (one entry), v2 rejected with its reason
+    await waitFor(page, () => document.querySelector('#timeline li.decision.released.loaded[data-version="1"]') &&
+      document.querySelector('#timeline li.decision.rejected[data-version="2"]'), 15000)
+      .catch(() => fail('the timeline does not show decision v1 (released, loaded) and v2 (rejected)'));
+    const entries = await page.$$eval('#timeline li', (ls) => ls.map((l) => ({
+      v: l.dataset.version, cls: l.className, text: l.textContent })));
+    const v1 = entries.filter((e) => e.v === '1'), v2 = entries.filter((e) => e.v === '2');
+    if (v1.length !== 1) fail(`version 1 shows ${v1.length} times: ${JSON.stringify(entries)}`);
+    if (v2.length !== 1 || !/rejected \(gain below margin\): browser test/.test(v2[0].text) ||
+      !/RMSE 1\.1300 vs 1\.1234 \(champion v1\)/.test(v2[0].text))
+      fail(`rejection of v2: ${JSON.stringify(v2)}`);
+    if (v1.length && !/RMSE 1\.1234 vs 1\.3456 \(mean\)/.test(v1[0].text)) fail(`release of v1: ${JSON.stringify(v1)}`);
+    const colours = await page.$$eval('#timeline li.decision', (ls) => ls.map((l) => getComputedStyle(l).borderLeftColor));
+    if (new Set(colours).size < 2) fail(`rejections not visually distinct: ${JSON.stringify(colours)}`);
+    console.log(`timeline: ${entries.map((e) => `v${e.v} [${e.cls}]`).join(', ')}`);
     await waitFor(page, () => document.querySelectorAll('#recent tbody tr').length > 0,
       15000).catch(() => fail('no recent predictions'));
     // online RMSE: a polyline with at least two points for a version, and its legend

@@ -8,7 +8,9 @@
 # is in the store exactly once; at least 2 releases on satisfy.models, each
 # decodable, keyed by its version and loadable (release_list), and exactly
 # the versions the log says were released; the registry lists every run with
-# its decision and reason. Then replays the whole dataset a second time into
+# its decision and reason, and satisfy.metrics carries the same decisions
+# (key decision-<version>, released flag and reason as registered). Then
+# replays the whole dataset a second time into
 # the same topics and restarts the retrainer: it consumes every duplicate,
 # and no store count, no registry version and no release changes.
 source "$(dirname "$0")/common.bash"
@@ -163,11 +165,33 @@ pairs_want=$(sql 'SELECT count(*) FROM predictions p WHERE EXISTS (SELECT 1 FROM
 pairs=$(sql 'SELECT count(*) FROM predictions WHERE paired = 1')
 [ "$pairs" = "$pairs_want" ] && [ "$pairs" -gt 100 ] || fail "$pairs pairs, want $pairs_want"
 [ "$(json_field "$work/stats.json" pairs)" = "$pairs" ] || fail "pairs counted: $(cat "$work/stats.json")"
-timeout 60 kcat -b "$bs" -t satisfy.metrics -C -o beginning -e -q -f '%k\t%s\n' >"$work/metrics.txt" ||
+timeout 60 kcat -b "$bs" -t satisfy.metrics -C -o beginning -e -q -f '%k\t%h\t%s\n' >"$work/metrics.txt" ||
   fail "kcat satisfy.metrics failed"
+# the gate decisions on satisfy.metrics (decision.h) = the registry's runs:
+# one per version, same released flag and reason, its RMSEs those the reason quotes
+python3 - "$work/metrics.txt" "$work/list.json" <<'EOF' || fail "gate decisions on satisfy.metrics"
+import json, sys
+lines = [l.split("\t", 2) for l in open(sys.argv[1]).read().splitlines() if l]
+dec = [(k, json.loads(v)) for k, h, v in lines if k.startswith("decision-")]
+for k, h, v in lines:
+    assert k.startswith("decision-") == (h == "schema=satisfy.v1.ModelDecision+json"), (k, h)
+reg = {v["version"]: v for v in json.load(open(sys.argv[2]))}
+assert len(dec) == len(reg), f"{len(dec)} decisions for {len(reg)} registered versions"
+for k, d in dec:
+    assert k == f"decision-{d['version']}" and d["version"] in reg, (k, d["version"])
+    r = reg[d["version"]]
+    assert d["released"] == (r["status"] != "rejected"), (d["version"], d["released"], r["status"])
+    assert d["reason"] == r["reason"], (d["reason"], r["reason"])
+    c, ref = d["candidate"], d["reference"]
+    assert f"RMSE {c['rmse']:.4f} vs {ref['name']} {ref['rmse']:.4f}" in d["reason"], d
+    assert d["holdout_orders"] > 0 and d["train_orders"] > 0 and d["data_until"] >= d["train_to"], d
+rel = sum(d["released"] for _, d in dec)
+print(f"decisions on satisfy.metrics: {len(dec)} ({rel} released, {len(dec) - rel} rejected), as in the registry")
+EOF
 python3 - "$work/metrics.txt" "$champion" "$pairs" <<'EOF' || fail "online accuracy on satisfy.metrics"
 import json, math, sys
-lines = [l.split("\t", 1) for l in open(sys.argv[1]).read().splitlines() if l]
+lines = [l.split("\t", 2)[::2] for l in open(sys.argv[1]).read().splitlines() if l]
+lines = [(k, v) for k, v in lines if not k.startswith("decision-")]
 champion, pairs = int(sys.argv[2]), int(sys.argv[3])
 assert lines, "nothing on satisfy.metrics"
 for key, value in lines:

@@ -6,7 +6,9 @@
 # risk gauge and reasons; while a replay flows, expects a nonzero event rate,
 # the model in the timeline, recent predictions, and a line of version 1 in
 # the online RMSE chart (online accuracy messages produced to satisfy.metrics
-# with kcat, as satisfy-retrainer run would publish them). Screenshots are saved in
+# with kcat, as satisfy-retrainer run would publish them), and the gate
+# decisions in the model timeline (v1 released and loaded, shown once; v2
+# rejected, with its reason; also produced with kcat). Screenshots are saved in
 # $SATISFY_BUILD_DIR/test-artifacts/web/.
 source "$(dirname "$0")/scorer_common.bash"
 
@@ -34,6 +36,22 @@ for i in 0 1 2 3 4 5 6 7; do
     $((100 * (i + 1))) "1.$((30 - 2 * i))" $((100 * (i + 1))) $((1514764800000 + i * 604800000))
 done | timeout 30 kcat -P -b "$bs" -t satisfy.metrics -k 1 2>"$work/kcat.err" ||
   fail "kcat -P satisfy.metrics failed: $(cat "$work/kcat.err")"
+# the retrainer's gate decisions (lib/decision.c's shape): v1 released (the
+# model the scorer loaded: one entry, marked loaded), v2 rejected
+decision() { # version released reason cand_rmse ref_rmse ref_name ref_version
+  printf '{"version":%s,"released":%s,"reason":"%s","run_id":%s,' "$1" "$2" "$3" "$1"
+  printf '"candidate":{"name":"gbdt","algorithm":"gbdt","features":"full","rmse":%s,"mae":null,"r2":null,"auc":0.71,"pr_auc":null},' "$4"
+  printf '"reference":{"name":"%s","algorithm":"-","features":"-","version":%s,"rmse":%s,"mae":null,"r2":null,"auc":null,"pr_auc":null},' "$6" "$7" "$5"
+  printf '"gate":{"gain":0.01,"margin":0.005,"boot_lower":null,"boot_upper":null},'
+  printf '"train_rows":4000,"train_orders":1600,"holdout_rows":1000,"holdout_orders":400,'
+  printf '"train_from":1483228800000,"train_to":1514764800000,"data_until":1522540800000,"decided_at":%s}\n' "$(($(date +%s) * 1000))"
+}
+decision 1 true "released (both tests pass): browser test" 1.1234 1.3456 mean 0 |
+  timeout 30 kcat -P -b "$bs" -t satisfy.metrics -k decision-1 -H schema=satisfy.v1.ModelDecision+json 2>"$work/kcat.err" ||
+  fail "kcat -P decision 1 failed: $(cat "$work/kcat.err")"
+decision 2 false "rejected (gain below margin): browser test" 1.1300 1.1234 "champion v1" 1 |
+  timeout 30 kcat -P -b "$bs" -t satisfy.metrics -k decision-2 -H schema=satisfy.v1.ModelDecision+json 2>"$work/kcat.err" ||
+  fail "kcat -P decision 2 failed: $(cat "$work/kcat.err")"
 
 # events flow while the browser looks (the replay repeats; the scorer scores repeats too)
 (for _ in 1 2 3 4 5 6; do

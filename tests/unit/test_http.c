@@ -26,6 +26,7 @@
 
 #include "satisfy/codec.h"
 #include "satisfy/datagen.h"
+#include "satisfy/decision.h"
 #include "satisfy/features.h"
 #include "satisfy/http.h"
 #include "satisfy/model.h"
@@ -737,6 +738,176 @@ static void test_online(void **state)
     free(b);
 }
 
+/* ------------------------------------------------- gate decisions */
+
+/* A decision message of version v as the retrainer writes it. */
+static char *decision_json(int64_t v, bool released, const char *reason)
+{
+    sf_decision d;
+    memset(&d, 0, sizeof d);
+    d.version = v;
+    d.run_id = v;
+    d.released = released;
+    snprintf(d.reason, sizeof d.reason, "%s", reason);
+    snprintf(d.candidate.name, sizeof d.candidate.name, "gbdt");
+    snprintf(d.candidate.algorithm, sizeof d.candidate.algorithm, "gbdt");
+    snprintf(d.candidate.features, sizeof d.candidate.features, "full");
+    d.reference = d.candidate;
+    snprintf(d.reference.name, sizeof d.reference.name, "champion v%lld", (long long)(v - 1));
+    d.reference.version = v - 1;
+    d.candidate.rmse = 1.0;
+    d.reference.rmse = released ? 1.05 : 0.98;
+    d.candidate.mae = d.candidate.r2 = d.candidate.auc = d.candidate.pr_auc = NAN;
+    d.reference.mae = d.reference.r2 = d.reference.auc = d.reference.pr_auc = NAN;
+    d.gain = d.reference.rmse - d.candidate.rmse;
+    d.margin = 0.005;
+    d.boot_lower = d.boot_upper = NAN;
+    d.train_rows = 800;
+    d.train_orders = 300;
+    d.holdout_rows = 200;
+    d.holdout_orders = 80;
+    d.train_from = 1500000000000LL;
+    d.train_to = 1510000000000LL;
+    d.data_until = 1520000000000LL + v;
+    d.decided_at = 1700000000000LL;
+    sf_err err;
+    char *js = sf_decision_json(&d, &err);
+    assert_non_null(js);
+    return js;
+}
+
+static int feed_metrics(const char *schema, const char *key, const char *json, sf_err *err)
+{
+    return sf_http_metrics_feed(g_http, schema, key, key ? strlen(key) : 0, json, strlen(json),
+                                "satisfy.metrics [1] @2", err);
+}
+
+static void feed_decision(int64_t v, bool released, const char *reason)
+{
+    char *js = decision_json(v, released, reason);
+    char key[40];
+    sf_decision_key(v, key, sizeof key);
+    sf_err err = {{0}};
+    if (feed_metrics(SF_DECISION_SCHEMA, key, js, &err) != 0)
+        fail_msg("feeding %s: %s", js, err.msg);
+    free(js);
+}
+
+/* The decisions array of a GET (path /v1/online or /v1/models). */
+static cJSON *get_decisions(const char *path, cJSON **root)
+{
+    char *b;
+    assert_int_equal(req("GET", path, NULL, NULL, &b), 200);
+    *root = cJSON_Parse(b);
+    free(b);
+    assert_non_null(*root);
+    cJSON *ds = cJSON_GetObjectItem(*root, "decisions");
+    assert_true(cJSON_IsArray(ds));
+    return ds;
+}
+
+static int64_t jint(const cJSON *o, const char *k)
+{
+    const cJSON *v = cJSON_GetObjectItem(o, k);
+    assert_true(cJSON_IsNumber(v));
+    return (int64_t)v->valuedouble;
+}
+
+static void test_decisions(void **state)
+{
+    (void)state;
+    cJSON *root;
+    cJSON *ds = get_decisions("/v1/online", &root);
+    assert_int_equal(cJSON_GetArraySize(ds), 0);
+    int64_t msgs0 = jint(root, "messages"), bad0 = jint(root, "bad_messages");
+    assert_int_equal(jint(root, "max_decisions"), SF_HTTP_DECISIONS);
+    cJSON_Delete(root);
+
+    /* a release and a rejection, by header; one without header, by key */
+    feed_decision(2, false, "rejected (gain below margin): RMSE 1.0000 vs champion v1 0.9800");
+    feed_decision(1, true, "released (both tests pass): RMSE 1.0000 vs mean 1.0500");
+    char *js = decision_json(3, true, "released (both tests pass): v3");
+    sf_err err = {{0}};
+    assert_int_equal(feed_metrics(NULL, "decision-3", js, &err), 0);
+    free(js);
+
+    /* bad ones: counted with their reason, nothing stored */
+    static const struct {
+        const char *schema, *key, *json, *want;
+    } bad[] = {
+        /* a decision under the accuracy schema is read as accuracy */
+        {"satisfy.v1.OnlineAccuracy+json", "decision-4", NULL, "model_version: missing"},
+        /* accuracy under the decision schema */
+        {SF_DECISION_SCHEMA, "4",
+         "{\"model_version\":4,\"n\":1,\"rmse\":1,\"auc\":null,\"event_time\":5}",
+         "decision: version: missing"},
+        {SF_DECISION_SCHEMA, "decision-4", "{\"version\":4}", "decision: released: missing"},
+        {SF_DECISION_SCHEMA, "decision-9", NULL, "decision: key 'decision-9' is not decision-4"},
+        {NULL, "decision-4", "not json", "decision: not JSON"},
+    };
+    size_t n_bad = sizeof bad / sizeof bad[0];
+    for (size_t i = 0; i < n_bad; i++) {
+        char *good = decision_json(4, true, "released (x)");
+        err.msg[0] = '\0';
+        assert_int_equal(
+            feed_metrics(bad[i].schema, bad[i].key, bad[i].json ? bad[i].json : good, &err), -1);
+        free(good);
+        if (!strstr(err.msg, bad[i].want) || !strstr(err.msg, "satisfy.metrics [1] @2"))
+            fail_msg("bad decision %zu: '%s', want '%s'", i, err.msg, bad[i].want);
+    }
+
+    ds = get_decisions("/v1/online", &root);
+    assert_int_equal(jint(root, "messages") - msgs0, 3 + (int64_t)n_bad);
+    assert_int_equal(jint(root, "bad_messages") - bad0, (int64_t)n_bad);
+    assert_string_equal(cJSON_GetObjectItem(root, "last_bad")->valuestring,
+                        "satisfy.metrics [1] @2: decision: not JSON");
+    assert_int_equal(cJSON_GetArraySize(ds), 3);
+    for (int i = 0; i < 3; i++) /* in version order */
+        assert_int_equal(jint(cJSON_GetArrayItem(ds, i), "version"), i + 1);
+    cJSON *d2 = cJSON_GetArrayItem(ds, 1);
+    assert_true(cJSON_IsFalse(cJSON_GetObjectItem(d2, "released")));
+    assert_string_equal(cJSON_GetObjectItem(d2, "reason")->valuestring,
+                        "rejected (gain below margin): RMSE 1.0000 vs champion v1 0.9800");
+    cJSON *ref = cJSON_GetObjectItem(d2, "reference");
+    assert_string_equal(cJSON_GetObjectItem(ref, "name")->valuestring, "champion v1");
+    assert_true(cJSON_GetObjectItem(ref, "rmse")->valuedouble == 0.98);
+    assert_true(cJSON_GetObjectItem(cJSON_GetObjectItem(d2, "candidate"), "rmse")->valuedouble ==
+                1.0);
+    assert_int_equal(jint(d2, "data_until"), 1520000000002LL);
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetArrayItem(ds, 0), "released")));
+    cJSON_Delete(root);
+
+    /* the same version again (a replay): replaced, not added */
+    feed_decision(2, false, "rejected (replayed)");
+    ds = get_decisions("/v1/models", &root); /* /v1/models lists the same */
+    assert_int_equal(cJSON_GetArraySize(ds), 3);
+    assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(ds, 1), "reason")->valuestring,
+                        "rejected (replayed)");
+    assert_true(cJSON_IsArray(cJSON_GetObjectItem(root, "timeline")));
+    cJSON_Delete(root);
+
+    /* bounded: SF_HTTP_DECISIONS versions, the lowest dropped first */
+    for (int64_t v = 1000 + SF_HTTP_DECISIONS; v > 1000; v--) /* newest first: inserts */
+        feed_decision(v, v % 3 == 0, "rejected (bulk)");
+    feed_decision(1000, true, "released (older than all kept)");
+    ds = get_decisions("/v1/online", &root);
+    assert_int_equal(cJSON_GetArraySize(ds), SF_HTTP_DECISIONS);
+    assert_int_equal(jint(cJSON_GetArrayItem(ds, 0), "version"), 1001);
+    assert_int_equal(jint(cJSON_GetArrayItem(ds, SF_HTTP_DECISIONS - 1), "version"),
+                     1000 + SF_HTTP_DECISIONS);
+    for (int i = 1; i < SF_HTTP_DECISIONS; i++)
+        assert_int_equal(jint(cJSON_GetArrayItem(ds, i), "version"),
+                         jint(cJSON_GetArrayItem(ds, i - 1), "version") + 1);
+    assert_int_equal(jint(root, "decision_messages"), 3 + 1 + SF_HTTP_DECISIONS + 1);
+    cJSON_Delete(root);
+    feed_decision(5000, false, "rejected (newest)"); /* full: the lowest (1001) goes */
+    ds = get_decisions("/v1/models", &root);
+    assert_int_equal(cJSON_GetArraySize(ds), SF_HTTP_DECISIONS);
+    assert_int_equal(jint(cJSON_GetArrayItem(ds, 0), "version"), 1002);
+    assert_int_equal(jint(cJSON_GetArrayItem(ds, SF_HTTP_DECISIONS - 1), "version"), 5000);
+    cJSON_Delete(root);
+}
+
 static void test_metrics_promtool(void **state)
 {
     (void)state;
@@ -778,6 +949,7 @@ int main(void)
         cmocka_unit_test(test_invocations_errors),
         cmocka_unit_test(test_json_views),
         cmocka_unit_test(test_online),
+        cmocka_unit_test(test_decisions),
         cmocka_unit_test(test_metrics_promtool),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -1,0 +1,316 @@
+/*
+ * decision.c - the gate decision message of satisfy.metrics (decision.h):
+ * built from the report that sf_train_run registered, written as JSON, and
+ * read back with strict validation by the web server's follower.
+ *
+ * Nothing here decides anything: the gate did, and the registry holds the
+ * same outcome (status, reason, metrics). The parser checks every field's
+ * type and range and the key, so a malformed message is refused with the
+ * field it failed on and never reaches the page.
+ */
+#include "satisfy/decision.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "satisfy/event.h"
+
+#define MAX_SAFE_INT 9007199254740992.0 /* 2^53: integers a JSON double holds exactly */
+
+/* ------------------------------------------------------------- building */
+
+static void model_from_row(const sf_train_row *r, sf_decision_model *m)
+{
+    snprintf(m->name, sizeof m->name, "%s", r->name);
+    snprintf(m->algorithm, sizeof m->algorithm, "%s", r->algo);
+    snprintf(m->features, sizeof m->features, "%s", r->spec);
+    m->rmse = r->all.rmse;
+    m->mae = r->all.mae;
+    m->r2 = r->all.r2_ok ? r->all.r2 : NAN;
+    m->auc = r->all.binary_ok ? r->all.auc : NAN;
+    m->pr_auc = r->all.binary_ok ? r->all.pr_auc : NAN;
+}
+
+void sf_decision_from_report(const sf_train_report *rep, int64_t data_until, int64_t decided_at,
+                             sf_decision *out)
+{
+    memset(out, 0, sizeof *out);
+    out->version = rep->version;
+    out->run_id = rep->run_id;
+    out->released = rep->released;
+    snprintf(out->reason, sizeof out->reason, "%s", rep->gate.reason);
+    model_from_row(&rep->rows[rep->candidate], &out->candidate);
+    bool champ = rep->gate.has_champion && rep->rows[SF_ROW_CHAMPION].present;
+    model_from_row(&rep->rows[champ ? SF_ROW_CHAMPION : SF_ROW_MEAN], &out->reference);
+    out->reference.version = champ ? rep->champion_before : 0;
+    /* the gate's own figures: the reason quotes these */
+    out->candidate.rmse = rep->gate.rmse_candidate;
+    out->reference.rmse = rep->gate.rmse_champion;
+    out->gain = rep->gate.gain;
+    out->margin = rep->gate.margin;
+    out->boot_lower = rep->gate.boot_lower;
+    out->boot_upper = rep->gate.boot_upper;
+    out->train_rows = (int64_t)rep->n_train_rows;
+    out->train_orders = (int64_t)rep->split.n_train;
+    out->holdout_rows = (int64_t)rep->n_test_rows;
+    out->holdout_orders = (int64_t)rep->split.n_test;
+    out->train_from = rep->split.train_from;
+    out->train_to = rep->split.train_to;
+    out->data_until = data_until;
+    out->decided_at = decided_at;
+}
+
+int sf_decision_key(int64_t version, char *buf, size_t len)
+{
+    return snprintf(buf, len, SF_DECISION_KEY_PREFIX "%" PRId64, version);
+}
+
+static void add_num(cJSON *o, const char *k, double v)
+{
+    if (isfinite(v))
+        cJSON_AddNumberToObject(o, k, v);
+    else
+        cJSON_AddNullToObject(o, k);
+}
+
+static void add_time(cJSON *o, const char *k, int64_t t)
+{
+    if (t == SF_TIME_NONE)
+        cJSON_AddNullToObject(o, k);
+    else
+        cJSON_AddNumberToObject(o, k, (double)t);
+}
+
+static cJSON *model_json(const sf_decision_model *m, bool reference)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (!o)
+        return NULL;
+    cJSON_AddStringToObject(o, "name", m->name);
+    cJSON_AddStringToObject(o, "algorithm", m->algorithm);
+    cJSON_AddStringToObject(o, "features", m->features);
+    if (reference)
+        cJSON_AddNumberToObject(o, "version", (double)m->version);
+    add_num(o, "rmse", m->rmse);
+    add_num(o, "mae", m->mae);
+    add_num(o, "r2", m->r2);
+    add_num(o, "auc", m->auc);
+    add_num(o, "pr_auc", m->pr_auc);
+    return o;
+}
+
+cJSON *sf_decision_to_cjson(const sf_decision *d)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (!o)
+        return NULL;
+    cJSON_AddNumberToObject(o, "version", (double)d->version);
+    cJSON_AddBoolToObject(o, "released", d->released);
+    cJSON_AddStringToObject(o, "reason", d->reason);
+    cJSON_AddNumberToObject(o, "run_id", (double)d->run_id);
+    cJSON_AddItemToObject(o, "candidate", model_json(&d->candidate, false));
+    cJSON_AddItemToObject(o, "reference", model_json(&d->reference, true));
+    cJSON *g = cJSON_AddObjectToObject(o, "gate");
+    if (g) {
+        add_num(g, "gain", d->gain);
+        add_num(g, "margin", d->margin);
+        add_num(g, "boot_lower", d->boot_lower);
+        add_num(g, "boot_upper", d->boot_upper);
+    }
+    cJSON_AddNumberToObject(o, "train_rows", (double)d->train_rows);
+    cJSON_AddNumberToObject(o, "train_orders", (double)d->train_orders);
+    cJSON_AddNumberToObject(o, "holdout_rows", (double)d->holdout_rows);
+    cJSON_AddNumberToObject(o, "holdout_orders", (double)d->holdout_orders);
+    add_time(o, "train_from", d->train_from);
+    add_time(o, "train_to", d->train_to);
+    add_time(o, "data_until", d->data_until);
+    cJSON_AddNumberToObject(o, "decided_at", (double)d->decided_at);
+    return o;
+}
+
+char *sf_decision_json(const sf_decision *d, sf_err *err)
+{
+    cJSON *o = sf_decision_to_cjson(d);
+    char *s = o ? cJSON_PrintUnformatted(o) : NULL;
+    cJSON_Delete(o);
+    if (!s)
+        sf_errf(err, "decision v%" PRId64 ": out of memory", d->version);
+    return s;
+}
+
+/* -------------------------------------------------------------- parsing */
+
+/* Field names in errors carry their parent ("candidate.rmse"). */
+static const cJSON *field(const cJSON *o, const char *parent, const char *k, sf_err *err)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    if (!v)
+        sf_errf(err, "%s%s%s: missing", parent, *parent ? "." : "", k);
+    return v;
+}
+
+/* An integer >= min within +-2^53; null allowed when nullable (SF_TIME_NONE). */
+static int get_int(const cJSON *o, const char *parent, const char *k, int64_t min, bool nullable,
+                   int64_t *out, sf_err *err)
+{
+    const cJSON *v = field(o, parent, k, err);
+    if (!v)
+        return -1;
+    const char *dot = *parent ? "." : "";
+    if (nullable && cJSON_IsNull(v)) {
+        *out = SF_TIME_NONE;
+        return 0;
+    }
+    if (!cJSON_IsNumber(v))
+        return sf_errf(err, "%s%s%s: expected an integer%s", parent, dot, k,
+                       nullable ? " or null" : "");
+    double d = v->valuedouble;
+    if (!(d == floor(d)) || fabs(d) > MAX_SAFE_INT)
+        return sf_errf(err, "%s%s%s: %g is not an integer", parent, dot, k, d);
+    if (d < (double)min)
+        return sf_errf(err, "%s%s%s: %.0f is below %" PRId64, parent, dot, k, d, min);
+    *out = (int64_t)d;
+    return 0;
+}
+
+/* A number in [lo, hi]; null (NaN) only when nullable. */
+static int get_num(const cJSON *o, const char *parent, const char *k, double lo, double hi,
+                   bool nullable, double *out, sf_err *err)
+{
+    const cJSON *v = field(o, parent, k, err);
+    if (!v)
+        return -1;
+    const char *dot = *parent ? "." : "";
+    if (nullable && cJSON_IsNull(v)) {
+        *out = NAN;
+        return 0;
+    }
+    if (!cJSON_IsNumber(v))
+        return sf_errf(err, "%s%s%s: expected a number%s", parent, dot, k,
+                       nullable ? " or null" : "");
+    if (!(v->valuedouble >= lo && v->valuedouble <= hi))
+        return sf_errf(err, "%s%s%s: %g out of range %g..%g", parent, dot, k, v->valuedouble, lo,
+                       hi);
+    *out = v->valuedouble;
+    return 0;
+}
+
+/* A string of 1..cap-1 bytes, copied into buf. */
+static int get_str(const cJSON *o, const char *parent, const char *k, char *buf, size_t cap,
+                   sf_err *err)
+{
+    const cJSON *v = field(o, parent, k, err);
+    if (!v)
+        return -1;
+    const char *dot = *parent ? "." : "";
+    if (!cJSON_IsString(v) || !v->valuestring)
+        return sf_errf(err, "%s%s%s: expected a string", parent, dot, k);
+    size_t n = strlen(v->valuestring);
+    if (n == 0)
+        return sf_errf(err, "%s%s%s: empty", parent, dot, k);
+    if (n >= cap)
+        return sf_errf(err, "%s%s%s: %zu bytes, at most %zu", parent, dot, k, n, cap - 1);
+    memcpy(buf, v->valuestring, n + 1);
+    return 0;
+}
+
+static int get_model(const cJSON *o, const char *k, bool reference, sf_decision_model *m,
+                     sf_err *err)
+{
+    const cJSON *v = field(o, "", k, err);
+    if (!v)
+        return -1;
+    if (!cJSON_IsObject(v))
+        return sf_errf(err, "%s: expected an object", k);
+    if (get_str(v, k, "name", m->name, sizeof m->name, err) ||
+        get_str(v, k, "algorithm", m->algorithm, sizeof m->algorithm, err) ||
+        get_str(v, k, "features", m->features, sizeof m->features, err) ||
+        (reference && get_int(v, k, "version", 0, false, &m->version, err)) ||
+        get_num(v, k, "rmse", 0, 4, false, &m->rmse, err) ||
+        get_num(v, k, "mae", 0, 4, true, &m->mae, err) ||
+        get_num(v, k, "r2", -INFINITY, 1, true, &m->r2, err) ||
+        get_num(v, k, "auc", 0, 1, true, &m->auc, err) ||
+        get_num(v, k, "pr_auc", 0, 1, true, &m->pr_auc, err))
+        return -1;
+    return 0;
+}
+
+static int check_key(const void *key, size_t key_len, int64_t version, sf_err *err)
+{
+    char want[40];
+    int n = sf_decision_key(version, want, sizeof want);
+    if (key_len != (size_t)n || memcmp(key, want, key_len) != 0)
+        return sf_errf(err, "key '%.*s' is not %s", (int)(key_len < 40 ? key_len : 40),
+                       (const char *)key, want);
+    return 0;
+}
+
+int sf_decision_parse(const void *key, size_t key_len, const void *value, size_t len,
+                      sf_decision *out, sf_err *err)
+{
+    memset(out, 0, sizeof *out);
+    if (!value || len == 0)
+        return sf_errf(err, "empty message");
+    cJSON *j = cJSON_ParseWithLength(value, len);
+    if (!j)
+        return sf_errf(err, "not JSON");
+    int rc = -1;
+    if (!cJSON_IsObject(j)) {
+        sf_errf(err, "expected a JSON object");
+        goto out;
+    }
+    if (get_int(j, "", "version", 1, false, &out->version, err))
+        goto out;
+    const cJSON *rel = field(j, "", "released", err);
+    if (!rel)
+        goto out;
+    if (!cJSON_IsBool(rel)) {
+        sf_errf(err, "released: expected true or false");
+        goto out;
+    }
+    out->released = cJSON_IsTrue(rel);
+    const cJSON *g = field(j, "", "gate", err);
+    if (!g)
+        goto out;
+    if (!cJSON_IsObject(g)) {
+        sf_errf(err, "gate: expected an object");
+        goto out;
+    }
+    if (get_str(j, "", "reason", out->reason, sizeof out->reason, err) ||
+        get_int(j, "", "run_id", 0, false, &out->run_id, err) ||
+        get_model(j, "candidate", false, &out->candidate, err) ||
+        get_model(j, "reference", true, &out->reference, err) ||
+        get_num(g, "gate", "gain", -4, 4, true, &out->gain, err) ||
+        get_num(g, "gate", "margin", 0, 5, false, &out->margin, err) ||
+        get_num(g, "gate", "boot_lower", -16, 16, true, &out->boot_lower, err) ||
+        get_num(g, "gate", "boot_upper", -16, 16, true, &out->boot_upper, err) ||
+        get_int(j, "", "train_rows", 1, false, &out->train_rows, err) ||
+        get_int(j, "", "train_orders", 1, false, &out->train_orders, err) ||
+        get_int(j, "", "holdout_rows", 1, false, &out->holdout_rows, err) ||
+        get_int(j, "", "holdout_orders", 1, false, &out->holdout_orders, err) ||
+        get_int(j, "", "train_from", INT64_MIN, true, &out->train_from, err) ||
+        get_int(j, "", "train_to", INT64_MIN, true, &out->train_to, err) ||
+        get_int(j, "", "data_until", INT64_MIN, true, &out->data_until, err) ||
+        get_int(j, "", "decided_at", 1, false, &out->decided_at, err))
+        goto out;
+    if (out->train_from != SF_TIME_NONE && out->train_to != SF_TIME_NONE &&
+        out->train_from > out->train_to) {
+        sf_errf(err, "train_from %" PRId64 " is after train_to %" PRId64, out->train_from,
+                out->train_to);
+        goto out;
+    }
+    if (out->holdout_orders > out->holdout_rows) {
+        sf_errf(err, "holdout_orders %" PRId64 " exceed holdout_rows %" PRId64, out->holdout_orders,
+                out->holdout_rows);
+        goto out;
+    }
+    if (key && check_key(key, key_len, out->version, err))
+        goto out;
+    rc = 0;
+out:
+    cJSON_Delete(j);
+    return rc;
+}
