@@ -166,6 +166,8 @@ for line in open(sys.argv[1]):
         m = json.loads(line)
     except ValueError:
         continue
+    if "model_version" not in m:  # gate decisions share the topic; listed by the registry above
+        continue
     last[m.get("model_version")] = m
 for v in sorted(last, key=lambda x: (x is None, x)):
     m = last[v]
