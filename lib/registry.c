@@ -71,6 +71,9 @@ static const char *const MIGRATIONS[SF_REGISTRY_SCHEMA] = {
     "ALTER TABLE model_versions ADD COLUMN metrics_json TEXT;"
     "CREATE UNIQUE INDEX one_champion ON model_versions(status) WHERE status = 'champion';"
     "CREATE INDEX runs_experiment ON runs(experiment_id);",
+    /* 3: the gate decision message of a version, to republish it (NULL for
+     * versions registered before). */
+    "ALTER TABLE model_versions ADD COLUMN decision_json TEXT;",
 };
 
 static int db_fail(sf_registry *r, sf_err *err, const char *what)
@@ -541,6 +544,58 @@ int sf_registry_set_status(sf_registry *r, int64_t version, const char *status, 
 fail:
     rollback(r);
     return -1;
+}
+
+int sf_registry_set_decision(sf_registry *r, int64_t version, const char *json, sf_err *err)
+{
+    if (!json || !json[0])
+        return sf_errf(err, "registry %s: empty decision for version %lld", r->path,
+                       (long long)version);
+    if (begin(r, err) != 0)
+        return -1;
+    sqlite3_stmt *st =
+        prep(r, "UPDATE model_versions SET decision_json = ?2 WHERE version = ?1", err);
+    if (!st)
+        goto fail;
+    sqlite3_bind_int64(st, 1, version);
+    bind_text(st, 2, json);
+    if (step_done(r, st, "set decision", err) != 0)
+        goto fail;
+    if (sqlite3_changes(r->db) != 1) {
+        sf_errf(err, "registry %s: no version %lld to store a decision for", r->path,
+                (long long)version);
+        goto fail;
+    }
+    if (commit(r, err) != 0)
+        goto fail;
+    return 0;
+fail:
+    rollback(r);
+    return -1;
+}
+
+int64_t sf_registry_decisions(sf_registry *r, sf_registry_decision_fn fn, void *arg, sf_err *err)
+{
+    sqlite3_stmt *st = prep(r,
+                            "SELECT version, decision_json FROM model_versions "
+                            "WHERE decision_json IS NOT NULL ORDER BY version",
+                            err);
+    if (!st)
+        return -1;
+    int64_t n = 0;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int64_t v = sqlite3_column_int64(st, 0);
+        if (fn(arg, v, (const char *)sqlite3_column_text(st, 1), err) != 0) {
+            sqlite3_finalize(st);
+            return sf_err_wrap(err, "registry %s: decision of version %lld", r->path, (long long)v);
+        }
+        n++;
+    }
+    if (rc != SQLITE_DONE)
+        n = db_fail(r, err, "list decisions");
+    sqlite3_finalize(st);
+    return n;
 }
 
 void sf_version_row_clear(sf_version_row *v)

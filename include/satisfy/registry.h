@@ -28,7 +28,7 @@
 #include "satisfy/error.h"
 #include "satisfy/metrics.h"
 
-#define SF_REGISTRY_SCHEMA 2 /* latest schema version (PRAGMA user_version) */
+#define SF_REGISTRY_SCHEMA 3 /* latest schema version (PRAGMA user_version) */
 
 typedef struct sf_registry sf_registry;
 
@@ -101,6 +101,22 @@ int64_t sf_registry_add_version(sf_registry *r, const sf_version_new *v, sf_err 
  * alias "champion" points to version, in one transaction. A rejected or
  * unknown version is refused. */
 int sf_registry_promote(sf_registry *r, int64_t version, int64_t now, sf_err *err);
+
+/* Stores the gate decision message of version (decision.h: the exact JSON
+ * text published to satisfy.metrics), replacing any earlier one, in one
+ * transaction, so that it can be republished at startup. Refuses an empty
+ * text ("empty decision") and an unknown version ("no version N"). */
+int sf_registry_set_decision(sf_registry *r, int64_t version, const char *json, sf_err *err);
+
+/* Called once per stored decision; non-zero stops the iteration (set err). */
+typedef int (*sf_registry_decision_fn)(void *arg, int64_t version, const char *json, sf_err *err);
+
+/* Calls fn for every version that has a stored decision, in increasing
+ * version order (versions registered before schema 3, or whose decision was
+ * never stored, have none and are skipped). Returns the number of calls, or
+ * -1 on a database error or when fn returned non-zero (err from fn, wrapped
+ * with the version). */
+int64_t sf_registry_decisions(sf_registry *r, sf_registry_decision_fn fn, void *arg, sf_err *err);
 
 /* Sets status (candidate/archived/rejected; use promote for champion) and
  * optionally replaces the reason (NULL keeps it). */

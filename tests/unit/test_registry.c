@@ -4,6 +4,9 @@
  * (the old champion is archived, the alias moves); refuse a corrupted
  * artifact; and survive a writer killed with SIGKILL mid-write (the file
  * reopens, integrity_check is ok, and what was committed is consistent).
+ * Decisions: stored per version, listed in version order, a schema-2 file
+ * migrates with its old versions listed without a decision, and the error
+ * paths (unknown version, empty text, a callback that stops) say why.
  */
 #include "testutil.h"
 
@@ -413,6 +416,105 @@ static void test_sigkill_mid_write(void **state)
     free(dir);
 }
 
+/* Collects what sf_registry_decisions yields; stops at stop_at. */
+typedef struct seen {
+    int n;
+    int64_t versions[8];
+    char json[8][64];
+    int64_t stop_at;
+} seen;
+
+static int collect(void *arg, int64_t version, const char *json, sf_err *err)
+{
+    seen *s = arg;
+    if (version == s->stop_at)
+        return sf_errf(err, "stopped at %lld", (long long)version);
+    assert_true(s->n < 8);
+    s->versions[s->n] = version;
+    snprintf(s->json[s->n], sizeof s->json[0], "%s", json);
+    s->n++;
+    return 0;
+}
+
+static void test_decisions(void **state)
+{
+    (void)state;
+    char *dir = tu_mkdtemp();
+    char *path = db_path(dir);
+    sf_err err = {{0}};
+    sf_registry *r;
+    const uint8_t art[] = {1, 2, 3};
+
+    /* A schema-2 file with one version: migrates, and that version has no decision. */
+    sf_registry_opts v2 = {.target_version = 2};
+    assert_int_equal(sf_registry_open(&r, path, &v2, &err), 0);
+    assert_int_equal(sf_registry_schema_version(r), 2);
+    assert_int_equal(add(r, 0, "candidate", art, 3, "old"), 1);
+    sf_registry_close(r);
+    sqlite3 *db = raw_open(path);
+    assert_int_equal(sqlite3_exec(db, "SELECT decision_json FROM model_versions", NULL, NULL, NULL),
+                     SQLITE_ERROR);
+    sqlite3_close(db);
+    assert_int_equal(sf_registry_open(&r, path, NULL, &err), 0);
+    assert_int_equal(sf_registry_schema_version(r), SF_REGISTRY_SCHEMA);
+    seen s = {0};
+    assert_int_equal(sf_registry_decisions(r, collect, &s, &err), 0);
+    assert_int_equal(s.n, 0);
+
+    /* Stored out of order, listed in version order; a second store replaces. */
+    assert_int_equal(add(r, 0, "rejected", art, 3, "rejected (x)"), 2);
+    assert_int_equal(add(r, 0, "candidate", art, 3, "released (y)"), 3);
+    assert_int_equal(add(r, 0, "rejected", art, 3, "rejected (z)"), 4);
+    assert_int_equal(sf_registry_set_decision(r, 3, "{\"version\":3}", &err), 0);
+    assert_int_equal(sf_registry_set_decision(r, 2, "{\"version\":2,\"first\":1}", &err), 0);
+    assert_int_equal(sf_registry_set_decision(r, 2, "{\"version\":2}", &err), 0);
+    assert_int_equal(sf_registry_decisions(r, collect, &s, &err), 2);
+    assert_int_equal(s.n, 2);
+    assert_int_equal(s.versions[0], 2);
+    assert_string_equal(s.json[0], "{\"version\":2}");
+    assert_int_equal(s.versions[1], 3);
+    assert_string_equal(s.json[1], "{\"version\":3}");
+
+    /* Errors: unknown version, empty or missing text; nothing changed. */
+    assert_int_equal(sf_registry_set_decision(r, 9, "{\"version\":9}", &err), -1);
+    assert_non_null(strstr(err.msg, "no version 9 to store a decision for"));
+    assert_non_null(strstr(err.msg, path));
+    assert_int_equal(sf_registry_set_decision(r, 4, "", &err), -1);
+    assert_non_null(strstr(err.msg, "empty decision for version 4"));
+    assert_int_equal(sf_registry_set_decision(r, 4, NULL, &err), -1);
+    assert_non_null(strstr(err.msg, "empty decision for version 4"));
+    /* the failed writes left no transaction open: a write still works */
+    assert_int_equal(sf_registry_set_decision(r, 4, "{\"version\":4}", &err), 0);
+
+    /* A callback that stops: -1, its reason wrapped with the version. */
+    seen stop = {.stop_at = 3};
+    assert_int_equal(sf_registry_decisions(r, collect, &stop, &err), -1);
+    assert_non_null(strstr(err.msg, "decision of version 3: stopped at 3"));
+    assert_int_equal(stop.n, 1);
+    sf_registry_close(r);
+
+    /* Reopen: the decisions persist, other columns untouched. */
+    assert_int_equal(sf_registry_open(&r, path, NULL, &err), 0);
+    seen again = {0};
+    assert_int_equal(sf_registry_decisions(r, collect, &again, &err), 3);
+    assert_int_equal(again.versions[2], 4);
+    assert_string_equal(again.json[2], "{\"version\":4}");
+    sf_version_row row;
+    assert_int_equal(sf_registry_get_version(r, 2, true, &row, &err), 1);
+    assert_string_equal(row.status, "rejected");
+    assert_string_equal(row.reason, "rejected (x)");
+    sf_version_row_clear(&row);
+    assert_int_equal(sf_registry_integrity_check(r, &err), 0);
+    sf_registry_close(r);
+    db = raw_open(path);
+    assert_int_equal(raw_int(db, "SELECT count(*) FROM model_versions WHERE decision_json IS NULL"),
+                     1);
+    sqlite3_close(db);
+    free(path);
+    tu_rmtree(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -420,6 +522,7 @@ int main(void)
         cmocka_unit_test(test_runs_versions_promote),
         cmocka_unit_test(test_corrupted_artifact),
         cmocka_unit_test(test_sigkill_mid_write),
+        cmocka_unit_test(test_decisions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
