@@ -5,8 +5,8 @@
  * Kept in the library so that `satisfy-retrainer run` is a thin loop: it
  * parses options, installs signal handlers and turns the result into an
  * exit status. See retrainer.h for the guarantees (store commit before the
- * offset commit, publication of a missing champion at startup, retrains
- * deferred while catching up on a backlog).
+ * offset commit, publication of a missing champion and of every stored gate
+ * decision at startup, retrains deferred while catching up on a backlog).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -317,9 +317,27 @@ static void publish_online(sf_retrainer *r)
     rd_kafka_poll(r->prod, 0);
 }
 
-/* Publishes the gate decision of a registered retrain to satisfy.metrics
- * (decision.h): key "decision-<version>", so compaction keeps every one.
- * Asynchronous like the online accuracy; close() drains the producer. */
+/* Produces one stored decision message (decision.h) to satisfy.metrics: key
+ * "decision-<version>", so compaction keeps one per version. Asynchronous. */
+static int produce_decision(sf_retrainer *r, int64_t version, const char *js, sf_err *err)
+{
+    char key[40];
+    int klen = sf_decision_key(version, key, sizeof key);
+    rd_kafka_resp_err_t e = rd_kafka_producev(
+        r->prod, RD_KAFKA_V_TOPIC(SF_TOPIC_METRICS), RD_KAFKA_V_KEY(key, (size_t)klen),
+        RD_KAFKA_V_VALUE((void *)js, strlen(js)), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_HEADER("schema", SF_DECISION_SCHEMA, -1), RD_KAFKA_V_END);
+    if (e)
+        return sf_errf(err, "%s: produce decision v%lld: %s", SF_TOPIC_METRICS, (long long)version,
+                       rd_kafka_err2str(e));
+    rd_kafka_poll(r->prod, 0);
+    return 0;
+}
+
+/* Records the gate decision of a registered retrain in the registry, then
+ * publishes that same text (produce_decision). The registry copy is what
+ * republish_decisions sends again at startup, so a decision whose message
+ * was lost (killed before delivery, a new or restarted broker) reappears. */
 static void publish_decision(sf_retrainer *r, const sf_train_report *rep, int64_t data_until)
 {
     sf_decision d;
@@ -330,17 +348,41 @@ static void publish_decision(sf_retrainer *r, const sf_train_report *rep, int64_
         logf_(r, "%s: decision v%lld: %s", SF_TOPIC_METRICS, (long long)rep->version, err.msg);
         return;
     }
-    char key[40];
-    int klen = sf_decision_key(rep->version, key, sizeof key);
-    rd_kafka_resp_err_t e = rd_kafka_producev(
-        r->prod, RD_KAFKA_V_TOPIC(SF_TOPIC_METRICS), RD_KAFKA_V_KEY(key, (size_t)klen),
-        RD_KAFKA_V_VALUE(js, strlen(js)), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-        RD_KAFKA_V_HEADER("schema", SF_DECISION_SCHEMA, -1), RD_KAFKA_V_END);
-    if (e)
-        logf_(r, "%s: produce decision v%lld: %s", SF_TOPIC_METRICS, (long long)rep->version,
-              rd_kafka_err2str(e));
+    if (sf_registry_set_decision(r->reg, rep->version, js, &err) != 0)
+        logf_(r, "decision v%lld not stored (it will not be republished): %s",
+              (long long)rep->version, err.msg);
+    if (produce_decision(r, rep->version, js, &err) != 0)
+        logf_(r, "%s", err.msg);
     free(js);
-    rd_kafka_poll(r->prod, 0);
+}
+
+static int republish_one(void *arg, int64_t version, const char *json, sf_err *err)
+{
+    return produce_decision(arg, version, json, err);
+}
+
+/* Publishes every decision stored in the registry to satisfy.metrics again
+ * and waits (bounded) for their delivery. Repeats are harmless: the key is
+ * per version, so compaction and the web page keep one. */
+static int republish_decisions(sf_retrainer *r, sf_err *err)
+{
+    uint64_t failed0 = sf_kafka_stats_failed(&r->pstats);
+    int64_t n = sf_registry_decisions(r->reg, republish_one, r, err);
+    if (n < 0)
+        return sf_err_wrap(err, "republishing the gate decisions");
+    if (n == 0)
+        return 0;
+    int left = sf_kafka_drain(r->prod, 30000);
+    uint64_t failed = sf_kafka_stats_failed(&r->pstats) - failed0;
+    if (left > 0 || failed > 0)
+        return sf_errf(err,
+                       "republishing %lld gate decisions to %s: %d not delivered after 30 s, "
+                       "%llu failed%s%s",
+                       (long long)n, SF_TOPIC_METRICS, left, (unsigned long long)failed,
+                       r->pstats.first_failure[0] ? ": " : "", r->pstats.first_failure);
+    logf_(r, "republished %lld gate decisions from the registry to %s", (long long)n,
+          SF_TOPIC_METRICS);
+    return 0;
 }
 
 /* Polls up to SF_RETRAINER_BATCH_MAX messages (or SF_RETRAINER_BATCH_WAIT
@@ -602,7 +644,7 @@ int sf_retrainer_open(sf_retrainer **out, const sf_retrainer_opts *opts, sf_err 
           "store %s: %" PRId64 " orders (%" PRId64 " events), %" PRId64 " reviews (%" PRId64
           " since the last retrain), %" PRId64 " retrains so far",
           r->c->store, sc.orders, sc.order_events, sc.reviews, sc.new_reviews, sc.retrains);
-    if (publish_champion_if_missing(r, err) != 0) {
+    if (publish_champion_if_missing(r, err) != 0 || republish_decisions(r, err) != 0) {
         sf_err_wrap(err, "startup publication");
         goto fail;
     }

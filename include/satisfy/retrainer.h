@@ -12,9 +12,10 @@
  *
  * Every N new reviews and/or every D days of event time, it rebuilds the
  * dataset from the store and runs the batch pipeline (train.h): train, gate
- * against the registry's champion, register the run, then publish the
- * decision, released or rejected, to satisfy.metrics (decision.h: key
- * "decision-<version>", asynchronous; close() drains it). A released version is
+ * against the registry's champion, register the run, store its decision
+ * message in the registry, then publish it, released or rejected, to
+ * satisfy.metrics (decision.h: key "decision-<version>", asynchronous;
+ * close() drains it). A released version is
  * published to satisfy.models (key = version, value = the encoded release)
  * by an idempotent producer, waiting for the delivery report. Consumption
  * pauses while training (the loop simply does not poll; max.poll.interval.ms
@@ -23,12 +24,16 @@
  * not train on reviews whose orders are still queued. On startup a champion
  * newer than the last release on satisfy.models is published, so a
  * retrainer killed between promotion and publication leaves no scorer
- * without its model.
+ * without its model; then every decision stored in the registry is
+ * published again (same key and text; waiting at most 30 s for delivery),
+ * so none is lost to a kill before delivery or to a broker that lost the
+ * topic. Versions registered before registry schema 3 have none stored.
  *
  * Three calls, so that a worker can install its signal handlers once the
  * retrainer is subscribed and report a fatal error before the shutdown:
  *   sf_retrainer_open   opens the store and registry, checks the brokers,
- *                       publishes a missing champion, subscribes;
+ *                       publishes a missing champion, republishes the
+ *                       stored decisions, subscribes;
  *   sf_retrainer_run    consumes batch after batch until *stop (the batch in
  *                       hand is finished and committed) or a fatal error;
  *   sf_retrainer_close  leaves the group, publishes a release still pending,

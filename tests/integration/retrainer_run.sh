@@ -9,10 +9,15 @@
 # decodable, keyed by its version and loadable (release_list), and exactly
 # the versions the log says were released; the registry lists every run with
 # its decision and reason, and satisfy.metrics carries the same decisions
-# (key decision-<version>, released flag and reason as registered). Then
-# replays the whole dataset a second time into
+# (key decision-<version>, released flag and reason as registered; exactly
+# one per version). Then replays the whole dataset a second time into
 # the same topics and restarts the retrainer: it consumes every duplicate,
-# and no store count, no registry version and no release changes.
+# and no store count, no registry version and no release changes (its
+# startup republishes every stored decision: identical repeats). Last, the
+# broker is replaced by a fresh one (empty topics) and the retrainer
+# restarted on the same registry: the fresh satisfy.metrics holds exactly
+# one decision per registered version, as registered, and satisfy.models
+# the champion.
 source "$(dirname "$0")/common.bash"
 FAIL_TAIL=25
 
@@ -50,6 +55,45 @@ consumed() {
   [ -s "$work/stats.json" ] &&
     [ "$(json_field "$work/stats.json" order_events)" -ge "$1" ] &&
     [ "$(json_field "$work/stats.json" reviews)" -ge "$2" ]
+}
+
+# check_decisions METRICS LIST MODE: the gate decisions on satisfy.metrics
+# (kcat '%k\t%h\t%s' lines in METRICS; decision.h) = the registry's runs
+# (registry list --json in LIST): the same released flag and reason, its
+# RMSEs those the reason quotes. MODE strict: exactly one message per
+# version; repeats (a topic a restarted retrainer republished to): at least
+# one per version, all of a version's messages identical.
+check_decisions() {
+  python3 - "$1" "$2" "$3" <<'EOF'
+import json, sys
+lines = [l.split("\t", 2) for l in open(sys.argv[1]).read().splitlines() if l]
+strict = sys.argv[3] == "strict"
+for k, h, v in lines:
+    assert k.startswith("decision-") == (h == "schema=satisfy.v1.ModelDecision+json"), (k, h)
+texts = {}
+for k, h, v in lines:
+    if k.startswith("decision-"):
+        texts.setdefault(k, []).append(v)
+reg = {v["version"]: v for v in json.load(open(sys.argv[2]))}
+assert len(texts) == len(reg), f"decisions for {len(texts)} versions, {len(reg)} registered"
+for k, vs in texts.items():
+    if strict:
+        assert len(vs) == 1, f"{k}: {len(vs)} messages, want 1"
+    assert all(v == vs[0] for v in vs), f"{k}: {len(vs)} messages that differ"
+dec = [(k, json.loads(vs[0])) for k, vs in texts.items()]
+for k, d in dec:
+    assert k == f"decision-{d['version']}" and d["version"] in reg, (k, d["version"])
+    r = reg[d["version"]]
+    assert d["released"] == (r["status"] != "rejected"), (d["version"], d["released"], r["status"])
+    assert d["reason"] == r["reason"], (d["reason"], r["reason"])
+    c, ref = d["candidate"], d["reference"]
+    assert f"RMSE {c['rmse']:.4f} vs {ref['name']} {ref['rmse']:.4f}" in d["reason"], d
+    assert d["holdout_orders"] > 0 and d["train_orders"] > 0 and d["data_until"] >= d["train_to"], d
+rel = sum(d["released"] for _, d in dec)
+n = sum(len(vs) for vs in texts.values())
+print(f"decisions on satisfy.metrics: {len(dec)} ({rel} released, {len(dec) - rel} rejected) "
+      f"in {n} messages, as in the registry")
+EOF
 }
 
 # --- first replay, in event-time windows, with the retrainer running. Each
@@ -117,6 +161,11 @@ assert sum(1 for v in versions if v["champion"]) == 1
 assert max(released) == [v for v in versions if v["champion"]][0]["version"]
 EOF
 echo "run 1: $n_retrain retrains, $n_rel released, $n_rejected rejected"
+# no restart yet: exactly one decision message per version
+timeout 60 kcat -b "$bs" -t satisfy.metrics -C -o beginning -e -q -f '%k\t%h\t%s\n' >"$work/metrics1.txt" ||
+  fail "kcat satisfy.metrics failed"
+check_decisions "$work/metrics1.txt" "$work/list.json" strict ||
+  fail "gate decisions on satisfy.metrics after run 1"
 sed -n 's/.*: retrain \([0-9]*\): window .*candidate \(.*\): \(RELEASED\|REJECTED\) \(v[0-9]*\) .*, \([0-9.]* s\)$/  retrain \1: \2: \3 \4 in \5/p' "$work/run1.err"
 
 # --- the same data again into the same topics, plus the champion's
@@ -154,6 +203,8 @@ grep 'skipping' "$work/run2.err" | sed 's/^[^ ]* //' | cut -c1-150
 [ "$(sqlite3 "$work/registry.db" 'SELECT count(*) FROM model_versions')" = "$before_versions" ] ||
   fail "a retrain happened on replayed data"
 grep -q "retrains 0:" "$work/run2.err" || fail "run 2 retrained: $(grep 'stopped:' "$work/run2.err")"
+grep -q "republished $n_retrain gate decisions from the registry to satisfy.metrics" "$work/run2.err" ||
+  fail "run 2: $(grep -i 'republish' "$work/run2.err" || echo 'no republication logged')"
 "$bin/release_list" --brokers "$bs" --timeout 60 >"$work/releases2.txt" 2>"$work/releases2.err" ||
   fail "release_list (2): $(cat "$work/releases2.err")"
 cmp -s "$work/releases.txt" "$work/releases2.txt" || fail "releases changed after a restart with a published champion"
@@ -167,27 +218,9 @@ pairs=$(sql 'SELECT count(*) FROM predictions WHERE paired = 1')
 [ "$(json_field "$work/stats.json" pairs)" = "$pairs" ] || fail "pairs counted: $(cat "$work/stats.json")"
 timeout 60 kcat -b "$bs" -t satisfy.metrics -C -o beginning -e -q -f '%k\t%h\t%s\n' >"$work/metrics.txt" ||
   fail "kcat satisfy.metrics failed"
-# the gate decisions on satisfy.metrics (decision.h) = the registry's runs:
-# one per version, same released flag and reason, its RMSEs those the reason quotes
-python3 - "$work/metrics.txt" "$work/list.json" <<'EOF' || fail "gate decisions on satisfy.metrics"
-import json, sys
-lines = [l.split("\t", 2) for l in open(sys.argv[1]).read().splitlines() if l]
-dec = [(k, json.loads(v)) for k, h, v in lines if k.startswith("decision-")]
-for k, h, v in lines:
-    assert k.startswith("decision-") == (h == "schema=satisfy.v1.ModelDecision+json"), (k, h)
-reg = {v["version"]: v for v in json.load(open(sys.argv[2]))}
-assert len(dec) == len(reg), f"{len(dec)} decisions for {len(reg)} registered versions"
-for k, d in dec:
-    assert k == f"decision-{d['version']}" and d["version"] in reg, (k, d["version"])
-    r = reg[d["version"]]
-    assert d["released"] == (r["status"] != "rejected"), (d["version"], d["released"], r["status"])
-    assert d["reason"] == r["reason"], (d["reason"], r["reason"])
-    c, ref = d["candidate"], d["reference"]
-    assert f"RMSE {c['rmse']:.4f} vs {ref['name']} {ref['rmse']:.4f}" in d["reason"], d
-    assert d["holdout_orders"] > 0 and d["train_orders"] > 0 and d["data_until"] >= d["train_to"], d
-rel = sum(d["released"] for _, d in dec)
-print(f"decisions on satisfy.metrics: {len(dec)} ({rel} released, {len(dec) - rel} rejected), as in the registry")
-EOF
+# the decisions again: run 2's startup republished each (identical repeats)
+check_decisions "$work/metrics.txt" "$work/list.json" repeats ||
+  fail "gate decisions on satisfy.metrics after the restart"
 python3 - "$work/metrics.txt" "$champion" "$pairs" <<'EOF' || fail "online accuracy on satisfy.metrics"
 import json, math, sys
 lines = [l.split("\t", 2)[::2] for l in open(sys.argv[1]).read().splitlines() if l]
@@ -204,4 +237,26 @@ assert 0.2 < last["rmse"] < 2.5 and 0.0 <= last["auc"] <= 1.0, last
 print(f"online accuracy v{champion}: n {last['n']} (of {pairs} pairs), rmse {last['rmse']:.4f}, auc {last['auc']:.4f}")
 EOF
 echo "second replay: $events_want order events and $reviews_want reviews consumed again, 0 new"
+
+# --- a FRESH broker (empty topics) and the same registry: a restarted
+# retrainer republishes the champion and every decision, exactly once each
+kill -TERM "$broker_pid"
+wait_exit "$broker_pid" 30 "satisfy-broker (after SIGTERM)"
+start_broker broker2
+start_retrainer run3
+started() { grep -q "consuming satisfy.orders" "$work/run3.err"; }
+POLL_INTERVAL=0.5 poll 120 started || fail "run 3 did not start up in 120 s"
+stop_retrainer run3
+grep -q "republished $n_retrain gate decisions from the registry to satisfy.metrics" "$work/run3.err" ||
+  fail "run 3: $(grep -i 'republish' "$work/run3.err" || echo 'no republication logged')"
+grep -q "retrains 0:" "$work/run3.err" || fail "run 3 retrained: $(grep 'stopped:' "$work/run3.err")"
+timeout 60 kcat -b "$bs" -t satisfy.metrics -C -o beginning -e -q -f '%k\t%h\t%s\n' >"$work/metrics3.txt" ||
+  fail "kcat satisfy.metrics (fresh broker) failed"
+check_decisions "$work/metrics3.txt" "$work/list.json" strict ||
+  fail "gate decisions on the fresh broker's satisfy.metrics"
+"$bin/release_list" --brokers "$bs" --timeout 60 >"$work/releases3.txt" 2>"$work/releases3.err" ||
+  fail "release_list (fresh broker): $(cat "$work/releases3.err")"
+[ "$(awk '{ print $2 }' "$work/releases3.txt")" = "$champion" ] ||
+  fail "fresh broker: releases $(awk '{ printf "v%s ", $2 }' "$work/releases3.txt"), want the champion v$champion"
+echo "fresh broker: the champion v$champion and $n_retrain decisions republished"
 echo "PASS"
