@@ -78,10 +78,8 @@ int sf_encode_release(sf_codec *c, const sf_model_release *r, sf_buf *b, sf_err 
 /* Decoders fill an owning event (free with the matching *_clear). */
 int sf_decode_order(sf_codec *c, const void *buf, size_t len, sf_order_event *ev, sf_err *err);
 int sf_decode_review(sf_codec *c, const void *buf, size_t len, sf_review_event *ev, sf_err *err);
-int sf_decode_prediction(sf_codec *c, const void *buf, size_t len, sf_prediction *p,
-                         sf_err *err);
-int sf_decode_release(sf_codec *c, const void *buf, size_t len, sf_model_release *r,
-                      sf_err *err);
+int sf_decode_prediction(sf_codec *c, const void *buf, size_t len, sf_prediction *p, sf_err *err);
+int sf_decode_release(sf_codec *c, const void *buf, size_t len, sf_model_release *r, sf_err *err);
 
 /* JSON views (malloc'd string; NULL with err on failure) and back.
  * Field names are the Avro field names; times are integer milliseconds since

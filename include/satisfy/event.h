@@ -38,7 +38,7 @@ typedef enum sf_stage {
     SF_STAGE_COUNT
 } sf_stage;
 
-const char *sf_stage_name(sf_stage s);           /* "PURCHASED", ... */
+const char *sf_stage_name(sf_stage s);               /* "PURCHASED", ... */
 int sf_stage_parse(const char *name, sf_stage *out); /* 0 or -1 */
 
 typedef enum sf_pay_type {
@@ -55,15 +55,15 @@ int sf_pay_type_parse(const char *name, sf_pay_type *out);
 
 /* A customer's or seller's location. */
 typedef struct sf_place {
-    char zip[6];              /* 5-digit zip prefix, "" when unknown */
+    char zip[6]; /* 5-digit zip prefix, "" when unknown */
     char city[SF_TEXT_SHORT];
-    char state[3];            /* two-letter UF, "" when unknown */
-    double lat, lng;          /* mean of the geolocation rows of the zip; NaN if none */
+    char state[3];   /* two-letter UF, "" when unknown */
+    double lat, lng; /* mean of the geolocation rows of the zip; NaN if none */
 } sf_place;
 
 /* One order item with its product and seller attributes. */
 typedef struct sf_item {
-    int seq;                  /* order_item_id, 1-based */
+    int seq; /* order_item_id, 1-based */
     sf_id product_id;
     sf_id seller_id;
     double price, freight;
@@ -75,7 +75,7 @@ typedef struct sf_item {
 } sf_item;
 
 typedef struct sf_payment {
-    int seq;                  /* payment_sequential */
+    int seq; /* payment_sequential */
     sf_pay_type type;
     int installments;
     double value;
@@ -90,27 +90,27 @@ typedef struct sf_order_event {
     sf_stage stage;
     int64_t event_time;
     int64_t purchase;
-    int64_t estimated;        /* estimated delivery date, known at purchase */
+    int64_t estimated; /* estimated delivery date, known at purchase */
     int64_t approved, carrier, delivered;
     sf_place customer;
     const sf_item *items;
     int n_items;
     const sf_payment *payments;
     int n_payments;
-    void *alloc;              /* non-NULL when the event owns its arrays */
+    void *alloc; /* non-NULL when the event owns its arrays */
 } sf_order_event;
 
 typedef struct sf_review_event {
     sf_id review_id;
     sf_id order_id;
-    int score;                /* 1..5 */
-    const char *title;        /* NULL when absent */
-    const char *message;      /* NULL when absent */
+    int score;           /* 1..5 */
+    const char *title;   /* NULL when absent */
+    const char *message; /* NULL when absent */
     int64_t created, answered;
     void *alloc;
 } sf_review_event;
 
-#define SF_REASONS     3
+#define SF_REASONS      3
 #define SF_FEATURE_NAME 48
 
 /* One reason behind a prediction: a feature, its value, and how much it moved
@@ -125,8 +125,8 @@ typedef struct sf_prediction {
     sf_id order_id;
     char event_id[SF_ID_LEN + 16]; /* "<order_id>:<STAGE>", unique per order event */
     sf_stage stage;
-    double score;             /* clipped to 1..5 */
-    double p_dissatisfied;    /* probability of a 1-2 star review */
+    double score;          /* clipped to 1..5 */
+    double p_dissatisfied; /* probability of a 1-2 star review */
     sf_reason reasons[SF_REASONS];
     int n_reasons;
     int64_t model_version;
@@ -137,14 +137,14 @@ typedef struct sf_prediction {
 /* A released model: metadata plus the serialized artifact (see model.h). */
 typedef struct sf_model_release {
     int64_t version;
-    char algorithm[16];       /* "gbdt" or "ridge" */
-    char spec_hash[17];       /* 16 hex digits of the feature spec hash */
+    char algorithm[16]; /* "gbdt" or "ridge" */
+    char spec_hash[17]; /* 16 hex digits of the feature spec hash */
     int64_t train_from, train_to;
     const char *params_json;
     const char *metrics_json;
     const uint8_t *payload;
     uint32_t payload_len;
-    char sha256[65];          /* of the payload */
+    char sha256[65]; /* of the payload */
     int64_t released_at;
     void *alloc;
 } sf_model_release;

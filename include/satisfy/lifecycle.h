@@ -30,8 +30,8 @@ typedef struct sf_event_ref {
     int64_t time;
     const sf_order *order;
     sf_event_kind kind;
-    sf_stage stage;      /* SF_EV_ORDER */
-    int review;          /* SF_EV_REVIEW: index in order->reviews */
+    sf_stage stage; /* SF_EV_ORDER */
+    int review;     /* SF_EV_REVIEW: index in order->reviews */
 } sf_event_ref;
 
 /* The stages of one order with their event times; returns how many (<= SF_STAGE_COUNT). */

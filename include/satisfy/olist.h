@@ -66,18 +66,18 @@ typedef struct sf_order {
 } sf_order;
 
 typedef struct sf_load_opts {
-    bool strict;         /* first bad row fails the load */
-    FILE *report;        /* where bad rows are reported; NULL = stderr */
-    size_t max_reports;  /* print at most this many bad rows (0 = 20); all are counted */
+    bool strict;        /* first bad row fails the load */
+    FILE *report;       /* where bad rows are reported; NULL = stderr */
+    size_t max_reports; /* print at most this many bad rows (0 = 20); all are counted */
 } sf_load_opts;
 
 typedef struct sf_dataset {
-    sf_order *orders;    /* sorted by purchase time, then order_id */
+    sf_order *orders; /* sorted by purchase time, then order_id */
     size_t n_orders;
     size_t rows[SF_T_COUNT];    /* data rows read per table */
     size_t skipped[SF_T_COUNT]; /* bad rows skipped per table */
     size_t n_items, n_payments, n_reviews;
-    void *arena;         /* owns every array and string above */
+    void *arena; /* owns every array and string above */
 } sf_dataset;
 
 /* Loads and joins the nine tables in dir. Returns 0, or -1 with err set
