@@ -17,8 +17,7 @@
 #include <string.h>
 
 #include "satisfy/event.h"
-
-#define MAX_SAFE_INT 9007199254740992.0 /* 2^53: integers a JSON double holds exactly */
+#include "satisfy/json_field.h"
 
 /* ------------------------------------------------------------- building */
 
@@ -143,97 +142,23 @@ char *sf_decision_json(const sf_decision *d, sf_err *err)
 
 /* -------------------------------------------------------------- parsing */
 
-/* Field names in errors carry their parent ("candidate.rmse"). */
-static const cJSON *field(const cJSON *o, const char *parent, const char *k, sf_err *err)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    if (!v)
-        sf_errf(err, "%s%s%s: missing", parent, *parent ? "." : "", k);
-    return v;
-}
-
-/* An integer >= min within +-2^53; null allowed when nullable (SF_TIME_NONE). */
-static int get_int(const cJSON *o, const char *parent, const char *k, int64_t min, bool nullable,
-                   int64_t *out, sf_err *err)
-{
-    const cJSON *v = field(o, parent, k, err);
-    if (!v)
-        return -1;
-    const char *dot = *parent ? "." : "";
-    if (nullable && cJSON_IsNull(v)) {
-        *out = SF_TIME_NONE;
-        return 0;
-    }
-    if (!cJSON_IsNumber(v))
-        return sf_errf(err, "%s%s%s: expected an integer%s", parent, dot, k,
-                       nullable ? " or null" : "");
-    double d = v->valuedouble;
-    if (!(d == floor(d)) || fabs(d) > MAX_SAFE_INT)
-        return sf_errf(err, "%s%s%s: %g is not an integer", parent, dot, k, d);
-    if (d < (double)min)
-        return sf_errf(err, "%s%s%s: %.0f is below %" PRId64, parent, dot, k, d, min);
-    *out = (int64_t)d;
-    return 0;
-}
-
-/* A number in [lo, hi]; null (NaN) only when nullable. */
-static int get_num(const cJSON *o, const char *parent, const char *k, double lo, double hi,
-                   bool nullable, double *out, sf_err *err)
-{
-    const cJSON *v = field(o, parent, k, err);
-    if (!v)
-        return -1;
-    const char *dot = *parent ? "." : "";
-    if (nullable && cJSON_IsNull(v)) {
-        *out = NAN;
-        return 0;
-    }
-    if (!cJSON_IsNumber(v))
-        return sf_errf(err, "%s%s%s: expected a number%s", parent, dot, k,
-                       nullable ? " or null" : "");
-    if (!(v->valuedouble >= lo && v->valuedouble <= hi))
-        return sf_errf(err, "%s%s%s: %g out of range %g..%g", parent, dot, k, v->valuedouble, lo,
-                       hi);
-    *out = v->valuedouble;
-    return 0;
-}
-
-/* A string of 1..cap-1 bytes, copied into buf. */
-static int get_str(const cJSON *o, const char *parent, const char *k, char *buf, size_t cap,
-                   sf_err *err)
-{
-    const cJSON *v = field(o, parent, k, err);
-    if (!v)
-        return -1;
-    const char *dot = *parent ? "." : "";
-    if (!cJSON_IsString(v) || !v->valuestring)
-        return sf_errf(err, "%s%s%s: expected a string", parent, dot, k);
-    size_t n = strlen(v->valuestring);
-    if (n == 0)
-        return sf_errf(err, "%s%s%s: empty", parent, dot, k);
-    if (n >= cap)
-        return sf_errf(err, "%s%s%s: %zu bytes, at most %zu", parent, dot, k, n, cap - 1);
-    memcpy(buf, v->valuestring, n + 1);
-    return 0;
-}
-
 static int get_model(const cJSON *o, const char *k, bool reference, sf_decision_model *m,
                      sf_err *err)
 {
-    const cJSON *v = field(o, "", k, err);
+    const cJSON *v = sf_json_field(o, "", k, err);
     if (!v)
         return -1;
     if (!cJSON_IsObject(v))
         return sf_errf(err, "%s: expected an object", k);
-    if (get_str(v, k, "name", m->name, sizeof m->name, err) ||
-        get_str(v, k, "algorithm", m->algorithm, sizeof m->algorithm, err) ||
-        get_str(v, k, "features", m->features, sizeof m->features, err) ||
-        (reference && get_int(v, k, "version", 0, false, &m->version, err)) ||
-        get_num(v, k, "rmse", 0, 4, false, &m->rmse, err) ||
-        get_num(v, k, "mae", 0, 4, true, &m->mae, err) ||
-        get_num(v, k, "r2", -INFINITY, 1, true, &m->r2, err) ||
-        get_num(v, k, "auc", 0, 1, true, &m->auc, err) ||
-        get_num(v, k, "pr_auc", 0, 1, true, &m->pr_auc, err))
+    if (sf_json_str(v, k, "name", m->name, sizeof m->name, err) ||
+        sf_json_str(v, k, "algorithm", m->algorithm, sizeof m->algorithm, err) ||
+        sf_json_str(v, k, "features", m->features, sizeof m->features, err) ||
+        (reference && sf_json_int(v, k, "version", 0, false, &m->version, err)) ||
+        sf_json_num(v, k, "rmse", 0, 4, false, &m->rmse, err) ||
+        sf_json_num(v, k, "mae", 0, 4, true, &m->mae, err) ||
+        sf_json_num(v, k, "r2", -INFINITY, 1, true, &m->r2, err) ||
+        sf_json_num(v, k, "auc", 0, 1, true, &m->auc, err) ||
+        sf_json_num(v, k, "pr_auc", 0, 1, true, &m->pr_auc, err))
         return -1;
     return 0;
 }
@@ -262,9 +187,9 @@ int sf_decision_parse(const void *key, size_t key_len, const void *value, size_t
         sf_errf(err, "expected a JSON object");
         goto out;
     }
-    if (get_int(j, "", "version", 1, false, &out->version, err))
+    if (sf_json_int(j, "", "version", 1, false, &out->version, err))
         goto out;
-    const cJSON *rel = field(j, "", "released", err);
+    const cJSON *rel = sf_json_field(j, "", "released", err);
     if (!rel)
         goto out;
     if (!cJSON_IsBool(rel)) {
@@ -272,29 +197,29 @@ int sf_decision_parse(const void *key, size_t key_len, const void *value, size_t
         goto out;
     }
     out->released = cJSON_IsTrue(rel);
-    const cJSON *g = field(j, "", "gate", err);
+    const cJSON *g = sf_json_field(j, "", "gate", err);
     if (!g)
         goto out;
     if (!cJSON_IsObject(g)) {
         sf_errf(err, "gate: expected an object");
         goto out;
     }
-    if (get_str(j, "", "reason", out->reason, sizeof out->reason, err) ||
-        get_int(j, "", "run_id", 0, false, &out->run_id, err) ||
+    if (sf_json_str(j, "", "reason", out->reason, sizeof out->reason, err) ||
+        sf_json_int(j, "", "run_id", 0, false, &out->run_id, err) ||
         get_model(j, "candidate", false, &out->candidate, err) ||
         get_model(j, "reference", true, &out->reference, err) ||
-        get_num(g, "gate", "gain", -4, 4, true, &out->gain, err) ||
-        get_num(g, "gate", "margin", 0, 5, false, &out->margin, err) ||
-        get_num(g, "gate", "boot_lower", -16, 16, true, &out->boot_lower, err) ||
-        get_num(g, "gate", "boot_upper", -16, 16, true, &out->boot_upper, err) ||
-        get_int(j, "", "train_rows", 1, false, &out->train_rows, err) ||
-        get_int(j, "", "train_orders", 1, false, &out->train_orders, err) ||
-        get_int(j, "", "holdout_rows", 1, false, &out->holdout_rows, err) ||
-        get_int(j, "", "holdout_orders", 1, false, &out->holdout_orders, err) ||
-        get_int(j, "", "train_from", INT64_MIN, true, &out->train_from, err) ||
-        get_int(j, "", "train_to", INT64_MIN, true, &out->train_to, err) ||
-        get_int(j, "", "data_until", INT64_MIN, true, &out->data_until, err) ||
-        get_int(j, "", "decided_at", 1, false, &out->decided_at, err))
+        sf_json_num(g, "gate", "gain", -4, 4, true, &out->gain, err) ||
+        sf_json_num(g, "gate", "margin", 0, 5, false, &out->margin, err) ||
+        sf_json_num(g, "gate", "boot_lower", -16, 16, true, &out->boot_lower, err) ||
+        sf_json_num(g, "gate", "boot_upper", -16, 16, true, &out->boot_upper, err) ||
+        sf_json_int(j, "", "train_rows", 1, false, &out->train_rows, err) ||
+        sf_json_int(j, "", "train_orders", 1, false, &out->train_orders, err) ||
+        sf_json_int(j, "", "holdout_rows", 1, false, &out->holdout_rows, err) ||
+        sf_json_int(j, "", "holdout_orders", 1, false, &out->holdout_orders, err) ||
+        sf_json_int(j, "", "train_from", INT64_MIN, true, &out->train_from, err) ||
+        sf_json_int(j, "", "train_to", INT64_MIN, true, &out->train_to, err) ||
+        sf_json_int(j, "", "data_until", INT64_MIN, true, &out->data_until, err) ||
+        sf_json_int(j, "", "decided_at", 1, false, &out->decided_at, err))
         goto out;
     if (out->train_from != SF_TIME_NONE && out->train_to != SF_TIME_NONE &&
         out->train_from > out->train_to) {

@@ -24,6 +24,7 @@
 #include <cjson/cJSON.h>
 
 #include "http_impl.h"
+#include "satisfy/json_field.h"
 #include "satisfy/kafka.h"
 
 #define META_TIMEOUT_MS 1000
@@ -36,41 +37,6 @@ void sf_http_online_init(sf_http *h)
     pthread_mutex_init(&h->online.mu, NULL);
     snprintf(h->online.topic, sizeof h->online.topic, "%s",
              h->o.metrics_topic ? h->o.metrics_topic : SF_TOPIC_METRICS);
-}
-
-/* An integer JSON number within +-2^53. */
-static int get_int(const cJSON *o, const char *k, int64_t *out, int64_t min, sf_err *err)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    if (!v)
-        return sf_errf(err, "%s: missing", k);
-    if (!cJSON_IsNumber(v))
-        return sf_errf(err, "%s: expected an integer", k);
-    double d = v->valuedouble;
-    if (!(d == floor(d)) || fabs(d) > 9007199254740992.0)
-        return sf_errf(err, "%s: %g is not an integer", k, d);
-    if (d < (double)min)
-        return sf_errf(err, "%s: %.0f is below %" PRId64, k, d, min);
-    *out = (int64_t)d;
-    return 0;
-}
-
-/* A number in [lo, hi], or null (NaN). */
-static int get_num(const cJSON *o, const char *k, double lo, double hi, double *out, sf_err *err)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    if (!v)
-        return sf_errf(err, "%s: missing", k);
-    if (cJSON_IsNull(v)) {
-        *out = NAN;
-        return 0;
-    }
-    if (!cJSON_IsNumber(v))
-        return sf_errf(err, "%s: expected a number or null", k);
-    if (!(v->valuedouble >= lo && v->valuedouble <= hi))
-        return sf_errf(err, "%s: %g out of range %g..%g", k, v->valuedouble, lo, hi);
-    *out = v->valuedouble;
-    return 0;
 }
 
 static int parse(const void *key, size_t key_len, const void *value, size_t len, int64_t *version,
@@ -86,9 +52,11 @@ static int parse(const void *key, size_t key_len, const void *value, size_t len,
         sf_errf(err, "expected a JSON object");
         goto out;
     }
-    if (get_int(j, "model_version", version, 1, err) || get_int(j, "n", &pt->n, 0, err) ||
-        get_num(j, "rmse", 0, 4, &pt->rmse, err) || get_num(j, "auc", 0, 1, &pt->auc, err) ||
-        get_int(j, "event_time", &pt->t, 1, err))
+    if (sf_json_int(j, "", "model_version", 1, false, version, err) ||
+        sf_json_int(j, "", "n", 0, false, &pt->n, err) ||
+        sf_json_num(j, "", "rmse", 0, 4, true, &pt->rmse, err) ||
+        sf_json_num(j, "", "auc", 0, 1, true, &pt->auc, err) ||
+        sf_json_int(j, "", "event_time", 1, false, &pt->t, err))
         goto out;
     if (key) {
         char k[32];
