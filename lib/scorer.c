@@ -416,6 +416,22 @@ static void clear_batch(scorer *s)
     s->n = 0;
 }
 
+/* Aborts the open transaction and rewinds the consumer to the batch's first
+ * offsets: 1 = done (retry the batch), -1 = the abort failed (err set). */
+static int abort_and_rewind(scorer *s, sf_err *err)
+{
+    rd_kafka_error_t *ae = rd_kafka_abort_transaction(s->producer, -1);
+    s->txn_open = 0;
+    if (ae) {
+        sf_errf(err, "abort_transaction: %s", rd_kafka_error_string(ae));
+        rd_kafka_error_destroy(ae);
+        return -1;
+    }
+    if (s->o->stats)
+        sf_stats_abort(s->o->stats);
+    return rewind_consumer(s, err) < 0 ? -1 : 1;
+}
+
 /* Handles a transactional API error: 1 = aborted and rewound (retry the
  * batch), -1 = fatal (err set). */
 static int txn_failed(scorer *s, rd_kafka_error_t *e, const char *what, sf_err *err)
@@ -428,16 +444,7 @@ static int txn_failed(scorer *s, rd_kafka_error_t *e, const char *what, sf_err *
     }
     logf_(s, "%s: %s; aborting the transaction and rewinding", what, rd_kafka_error_string(e));
     rd_kafka_error_destroy(e);
-    rd_kafka_error_t *ae = rd_kafka_abort_transaction(s->producer, -1);
-    s->txn_open = 0;
-    if (ae) {
-        sf_errf(err, "abort_transaction: %s", rd_kafka_error_string(ae));
-        rd_kafka_error_destroy(ae);
-        return -1;
-    }
-    if (s->o->stats)
-        sf_stats_abort(s->o->stats);
-    return rewind_consumer(s, err) < 0 ? -1 : 1;
+    return abort_and_rewind(s, err);
 }
 
 static int commit_eos(scorer *s, sf_err *err)
@@ -455,16 +462,7 @@ static int commit_eos(scorer *s, sf_err *err)
         if (rd_kafka_fatal_error(s->producer, why, sizeof why))
             return sf_errf(err, "%s (fatal: %s)", perr.msg, why);
         logf_(s, "%s; aborting the transaction and rewinding", perr.msg);
-        rd_kafka_error_t *ae = rd_kafka_abort_transaction(s->producer, -1);
-        s->txn_open = 0;
-        if (ae) {
-            sf_errf(err, "abort_transaction: %s", rd_kafka_error_string(ae));
-            rd_kafka_error_destroy(ae);
-            return -1;
-        }
-        if (s->o->stats)
-            sf_stats_abort(s->o->stats);
-        return rewind_consumer(s, err) < 0 ? -1 : 1;
+        return abort_and_rewind(s, err);
     }
     rd_kafka_topic_partition_list_t *offs = batch_offsets(s);
     rd_kafka_consumer_group_metadata_t *md = rd_kafka_consumer_group_metadata(s->consumer);
