@@ -12,6 +12,7 @@
  * file only dispatches. Every answer carries X-Satisfy-Version.
  */
 #include "http_impl.h"
+#include "satisfy/clock.h"
 
 #include <arpa/inet.h>
 #include <inttypes.h>
@@ -30,20 +31,6 @@ typedef struct conn {
     size_t len, cap;
     int too_big;
 } conn;
-
-static double mono(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* ------------------------------------------------------------------ model */
 
@@ -88,7 +75,7 @@ static void timeline_push(sf_http *h, int64_t version, int loaded, const char *t
 {
     sf_http_event *e = &h->timeline[h->n_timeline % SF_HTTP_TIMELINE];
     memset(e, 0, sizeof *e);
-    e->at = now_ms();
+    e->at = sf_wall_ms();
     e->version = version;
     e->loaded = loaded;
     snprintf(e->text, sizeof e->text, "%s", text);
@@ -106,7 +93,7 @@ void sf_http_set_model(sf_http *h, sf_model *m, int64_t version)
     }
     n->m = m;
     n->version = version;
-    n->loaded_at = now_ms();
+    n->loaded_at = sf_wall_ms();
     n->refs = 1;
     const sf_model_info *in = sf_model_get_info(m);
     char text[128];
@@ -304,7 +291,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         k = calloc(1, sizeof *k);
         if (!k)
             return MHD_NO;
-        k->start = mono();
+        k->start = sf_mono_s();
         *con_cls = k;
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
         if (cl && strtoull(cl, NULL, 10) > h->o.max_body) {
@@ -316,7 +303,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         }
         return MHD_YES;
     }
-    if (mono() - k->start > h->o.request_ms / 1000.0)
+    if (sf_mono_s() - k->start > h->o.request_ms / 1000.0)
         return MHD_NO; /* too slow a client: close the connection */
     if (*upload_size) {
         size_t n = *upload_size;

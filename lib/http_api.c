@@ -24,6 +24,7 @@
 
 #include "http_impl.h"
 #include "satisfy/codec.h"
+#include "satisfy/clock.h"
 
 /* ------------------------------------------------------------ validation */
 
@@ -202,13 +203,6 @@ static char *print_del(cJSON *o)
     return s;
 }
 
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* ---------------------------------------------------------------- routes */
 
 static void predict(sf_http *h, const sf_http_req *q, sf_http_resp *r)
@@ -255,7 +249,7 @@ static void predict(sf_http *h, const sf_http_req *q, sf_http_resp *r)
     memset(&p, 0, sizeof p);
     sf_model_score_event(m->m, &ev, &p);
     p.model_version = m->version;
-    p.scored_at = wall_ms();
+    p.scored_at = sf_wall_ms();
     sf_http_model_put(h, m);
     sf_order_event_clear(&ev);
     pthread_mutex_lock(&h->mu);
@@ -325,7 +319,7 @@ static void stats(sf_http *h, sf_http_resp *r)
     sf_stats_snapshot s;
     sf_stats_get(h->o.stats, &s);
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "now", (double)wall_ms());
+    cJSON_AddNumberToObject(o, "now", (double)sf_wall_ms());
     cJSON_AddNumberToObject(o, "events", (double)s.events);
     cJSON_AddNumberToObject(o, "predictions", (double)s.predictions);
     cJSON_AddNumberToObject(o, "dlq", (double)s.dlq);

@@ -26,6 +26,7 @@
 #include "http_impl.h"
 #include "satisfy/json_field.h"
 #include "satisfy/kafka.h"
+#include "satisfy/clock.h"
 
 #define META_TIMEOUT_MS 1000
 #define RECHECK_MS      10000 /* partitions added later are picked up this often */
@@ -260,13 +261,6 @@ cJSON *sf_http_decisions_json(sf_http *h)
 
 /* ------------------------------------------------------------- consumer */
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void set_consumer_error(sf_http_online *o, const char *why)
 {
     pthread_mutex_lock(&o->mu);
@@ -334,7 +328,7 @@ static void *run(void *arg)
         pthread_mutex_unlock(&o->mu);
         if (stop)
             break;
-        int64_t now = mono_ms();
+        int64_t now = sf_mono_ms();
         if (now >= next_check) {
             assign_new(o);
             pthread_mutex_lock(&o->mu);

@@ -12,6 +12,7 @@
  */
 #include "model_impl.h"
 #include "satisfy/metrics.h"
+#include "satisfy/clock.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -390,13 +391,6 @@ void sf_model_score_event(const sf_model *m, const sf_order_event *ev, sf_predic
 
 /* ---- training ---- */
 
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* Logistic calibration p = sigmoid(a + b s) by Newton's method (2x2). */
 static void fit_calibration(const double *s, const float *label, size_t n, double *a, double *b)
 {
@@ -445,7 +439,7 @@ static double auc_of(const double *score, const float *label, size_t n)
 int sf_model_train(sf_algo algo, const sf_examples *train, const sf_examples *valid,
                    const sf_model_params *params, sf_model **out, sf_err *err)
 {
-    double t0 = now_seconds();
+    double t0 = sf_mono_s();
     sf_model_params p;
     if (params)
         p = *params;
@@ -543,7 +537,7 @@ int sf_model_train(sf_algo algo, const sf_examples *train, const sf_examples *va
     free(po);
     sf_examples_free(&own_tr);
     sf_examples_free(&own_va);
-    m->info.train_seconds = now_seconds() - t0;
+    m->info.train_seconds = sf_mono_s() - t0;
     *out = m;
     return 0;
 fail:

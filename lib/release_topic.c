@@ -11,6 +11,7 @@
 
 #include "satisfy/event.h"
 #include "satisfy/model.h"
+#include "satisfy/clock.h"
 
 int sf_release_publish(rd_kafka_t *prod, sf_kafka_stats *st, sf_codec *codec,
                        const uint8_t *artifact, size_t artifact_len, int64_t version,
@@ -62,13 +63,6 @@ done:
     return rc;
 }
 
-static double mono(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 int64_t sf_release_last_version(const char *brokers, const char *const *props, int n_props,
                                 sf_codec *codec, int timeout_ms, sf_err *bad, sf_err *err)
 {
@@ -108,8 +102,8 @@ int64_t sf_release_last_version(const char *brokers, const char *const *props, i
         sf_errf(err, "%s [0]: assign: %s", SF_TOPIC_MODELS, rd_kafka_err2str(e));
         goto done;
     }
-    double until = mono() + timeout_ms / 1000.0;
-    while (version < 0 && mono() < until) {
+    double until = sf_mono_s() + timeout_ms / 1000.0;
+    while (version < 0 && sf_mono_s() < until) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
         if (!m)
             continue;

@@ -9,6 +9,7 @@
  * rd_kafka_poll() so deliveries keep flowing while we wait.
  */
 #include "satisfy/replay.h"
+#include "satisfy/clock.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -23,20 +24,6 @@ const char *const sf_replay_props[] = {
     "queue.buffering.max.messages=200000",
     NULL,
 };
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static int stopping(const sf_replay_opts *o)
 {
@@ -53,7 +40,7 @@ static void report(const sf_replay_opts *o, const sf_replay_result *res, uint64_
         .delivered =
             o->stats ? sf_kafka_stats_delivered(o->stats) + sf_kafka_stats_failed(o->stats) : 0,
         .event_time = res->last_time,
-        .elapsed = now_s() - t0,
+        .elapsed = sf_mono_s() - t0,
     };
     o->progress(&p, o->progress_arg);
 }
@@ -111,9 +98,9 @@ int sf_replay_run(rd_kafka_t *rk, sf_codec *codec, const sf_event_ref *ev, size_
     sf_buf buf = {0};
     int rc = 0;
     uint64_t produced = 0;
-    const double t0 = now_s();
-    int64_t next_progress = now_ms() + progress_ms;
-    int64_t wall_base = now_ms(), ev_base = n ? ev[0].time : 0;
+    const double t0 = sf_mono_s();
+    int64_t next_progress = sf_mono_ms() + progress_ms;
+    int64_t wall_base = sf_mono_ms(), ev_base = n ? ev[0].time : 0;
     size_t limit = n;
     if (opts->max_events && opts->max_events < limit)
         limit = (size_t)opts->max_events;
@@ -127,12 +114,12 @@ int sf_replay_run(rd_kafka_t *rk, sf_codec *codec, const sf_event_ref *ev, size_
 
         if (opts->speed > 0) {
             int64_t due = wall_base + (int64_t)((double)(e->time - ev_base) / opts->speed);
-            int64_t now = now_ms();
+            int64_t now = sf_mono_ms();
             if (due - now > max_sleep) {
                 wall_base -= (due - now) - max_sleep; /* cut the long gap */
                 due = now + max_sleep;
             }
-            while ((now = now_ms()) < due && !stopping(opts)) {
+            while ((now = sf_mono_ms()) < due && !stopping(opts)) {
                 int64_t wait = due - now;
                 rd_kafka_poll(rk, wait < 100 ? (int)wait : 100);
                 if (now >= next_progress) {
@@ -203,7 +190,7 @@ int sf_replay_run(rd_kafka_t *rk, sf_codec *codec, const sf_event_ref *ev, size_
                 rc = -1;
                 break;
             }
-            int64_t now = now_ms();
+            int64_t now = sf_mono_ms();
             if (now >= next_progress) {
                 report(opts, res, produced, t0);
                 next_progress = now + progress_ms;
@@ -215,7 +202,7 @@ int sf_replay_run(rd_kafka_t *rk, sf_codec *codec, const sf_event_ref *ev, size_
      * handed over is delivered or reported as failed, never silently lost. */
     rd_kafka_flush(rk, flush_ms);
     res->undelivered = (uint64_t)rd_kafka_outq_len(rk);
-    res->elapsed = now_s() - t0;
+    res->elapsed = sf_mono_s() - t0;
     report(opts, res, produced, t0);
     if (rc == 0) {
         char fe[256];

@@ -29,6 +29,7 @@
 #include "satisfy/retrainer.h"
 #include "satisfy/store.h"
 #include "satisfy/train.h"
+#include "satisfy/clock.h"
 
 #define NPROPS(a) ((int)(sizeof(a) / sizeof((a)[0])))
 #define DAY_MS    (86400LL * 1000)
@@ -52,8 +53,8 @@ struct sf_retrainer {
     double train_seconds_max;
     int64_t pending_publish; /* champion version still to publish, 0 = none */
     bool announced;          /* the "consuming ..." line was logged */
-    double last_status;      /* mono() of the last progress line */
-    double deferred_since;   /* mono() since a due retrain waits for a backlog, 0 = none */
+    double last_status;      /* sf_mono_s() of the last progress line */
+    double deferred_since;   /* sf_mono_s() since a due retrain waits for a backlog, 0 = none */
     sf_store_counts sc;      /* store counters after the last batch */
 };
 
@@ -85,20 +86,6 @@ static void logf_(const sf_retrainer *r, const char *fmt, ...)
     va_end(ap);
     r->c->log(r->c->log_arg, big);
     free(big);
-}
-
-static double mono(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* ---- Kafka handles ---------------------------------------------------- */
@@ -152,7 +139,7 @@ static int publish(sf_retrainer *r, int64_t version, sf_err *err)
     char sha[65];
     int rc = found > 0
                  ? sf_release_publish(r->prod, &r->pstats, r->codec, row.artifact, row.artifact_len,
-                                      version, wall_ms(), 30000, &len, sha, err)
+                                      version, sf_wall_ms(), 30000, &len, sha, err)
                  : -1;
     sf_version_row_clear(&row);
     if (rc == 0)
@@ -341,7 +328,7 @@ static int produce_decision(sf_retrainer *r, int64_t version, const char *js, sf
 static void publish_decision(sf_retrainer *r, const sf_train_report *rep, int64_t data_until)
 {
     sf_decision d;
-    sf_decision_from_report(rep, data_until, wall_ms(), &d);
+    sf_decision_from_report(rep, data_until, sf_wall_ms(), &d);
     sf_err err;
     char *js = sf_decision_json(&d, &err);
     if (!js) {
@@ -391,9 +378,9 @@ static int republish_decisions(sf_retrainer *r, sf_err *err)
 static int batch(sf_retrainer *r, sf_err *err)
 {
     int n = 0;
-    double until = mono() + SF_RETRAINER_BATCH_WAIT / 1000.0;
+    double until = sf_mono_s() + SF_RETRAINER_BATCH_WAIT / 1000.0;
     while (n < SF_RETRAINER_BATCH_MAX && !*r->c->stop) {
-        double left = until - mono();
+        double left = until - sf_mono_s();
         if (left <= 0)
             break;
         rd_kafka_message_t *m = rd_kafka_consumer_poll(r->cons, n ? 0 : (int)(left * 1000) + 1);
@@ -467,7 +454,7 @@ static int retrain_due(sf_retrainer *r, const sf_store_counts *c)
 
 static int retrain(sf_retrainer *r, const sf_store_counts *c, sf_err *err)
 {
-    double t0 = mono();
+    double t0 = sf_mono_s();
     int k = r->retrains + 1;
     sf_event_dataset eds;
     if (sf_store_dataset(r->store, &eds, err) != 0)
@@ -480,14 +467,14 @@ static int retrain(sf_retrainer *r, const sf_store_counts *c, sf_err *err)
     char source[300];
     snprintf(source, sizeof source, "stream:%s", r->c->store);
     o.source = source;
-    o.ingest_seconds = mono() - t0;
+    o.ingest_seconds = sf_mono_s() - t0;
     sf_train_report rep;
     char upto[16];
     fmt_day(c->max_event_time, upto, sizeof upto);
     int rc = sf_train_run(&eds.ds, r->reg, &o, &rep, err);
     size_t n_orders = eds.ds.n_orders, orphans = eds.n_orphan_reviews;
     sf_event_dataset_free(&eds);
-    double secs = mono() - t0;
+    double secs = sf_mono_s() - t0;
     r->retrains++;
     if (secs > r->train_seconds_max)
         r->train_seconds_max = secs;
@@ -677,7 +664,7 @@ int sf_retrainer_run(sf_retrainer *r, sf_err *err)
               "(after %ld reviews)",
               SF_TOPIC_ORDERS, SF_TOPIC_REVIEWS, SF_TOPIC_PREDICTIONS, c->group, c->every,
               " and/or every ", c->days, c->min_reviews);
-        r->last_status = mono();
+        r->last_status = sf_mono_s();
     }
     while (!*c->stop) {
         int n = batch(r, err);
@@ -693,8 +680,8 @@ int sf_retrainer_run(sf_retrainer *r, sf_err *err)
         bool due = !*c->stop && retrain_due(r, &r->sc);
         if (due && n == SF_RETRAINER_BATCH_MAX) {
             if (r->deferred_since == 0)
-                r->deferred_since = mono();
-            if (mono() - r->deferred_since < SF_RETRAINER_CATCHUP_MAX)
+                r->deferred_since = sf_mono_s();
+            if (sf_mono_s() - r->deferred_since < SF_RETRAINER_CATCHUP_MAX)
                 due = false;
         }
         if (due) {
@@ -705,8 +692,8 @@ int sf_retrainer_run(sf_retrainer *r, sf_err *err)
         }
         if (n > 0 || c->stats_file)
             write_stats(r, &r->sc);
-        if (!c->quiet && mono() - r->last_status >= 30) {
-            r->last_status = mono();
+        if (!c->quiet && sf_mono_s() - r->last_status >= 30) {
+            r->last_status = sf_mono_s();
             logf_(r,
                   "consumed %" PRIu64 " order events, %" PRIu64 " reviews, %" PRIu64
                   " predictions (%" PRIu64 " bad); store: %" PRId64 " reviews, %" PRId64

@@ -22,6 +22,7 @@
 #include "satisfy/dlq.h"
 #include "satisfy/kafka.h"
 #include "satisfy/model.h"
+#include "satisfy/clock.h"
 
 #define SLOT_PRED 0
 #define SLOT_DLQ  1
@@ -49,20 +50,6 @@ typedef struct scorer {
     double last_lag;
     char fatal[SF_ERR_MAX]; /* set by callbacks */
 } scorer;
-
-static double mono(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void logf_(scorer *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -209,7 +196,7 @@ static int collect(scorer *s, sf_err *err)
     while (s->n < s->cap) {
         int timeout = 100;
         if (s->n > 0) {
-            if (deadline - mono() <= 0)
+            if (deadline - sf_mono_s() <= 0)
                 break;
             timeout = 0;
         }
@@ -231,8 +218,8 @@ static int collect(scorer *s, sf_err *err)
             continue;
         }
         if (s->n == 0)
-            deadline = mono() + s->o->batch_ms / 1000.0;
-        s->rx[s->n] = mono();
+            deadline = sf_mono_s() + s->o->batch_ms / 1000.0;
+        s->rx[s->n] = sf_mono_s();
         s->msg[s->n++] = m;
         if (*s->o->stop)
             break;
@@ -344,7 +331,7 @@ static int process(scorer *s, sf_err *err)
         sf_prediction *p = &s->pred[j];
         const rd_kafka_message_t *m = s->msg[s->src[j]];
         p->model_version = s->version;
-        p->scored_at = wall_ms();
+        p->scored_at = sf_wall_ms();
         sf_err why = {{0}};
         int rc = produce_pred(s, m, p, &why);
         if (rc == -1)
@@ -380,8 +367,8 @@ static void record(scorer *s)
 {
     if (!s->o->stats)
         return;
-    int64_t now = wall_ms();
-    double t = mono();
+    int64_t now = sf_wall_ms();
+    double t = sf_mono_s();
     for (size_t i = 0; i < s->n; i++) {
         rd_kafka_timestamp_type_t tt;
         int64_t ts = rd_kafka_message_timestamp(s->msg[i], &tt);
@@ -715,7 +702,7 @@ int sf_scorer_run(const sf_scorer_opts *in, sf_err *err)
         goto out;
 
     /* no model, no consumption: do not even join the group */
-    double said = mono() - 29; /* first said after 1 s: a model on the topic comes sooner */
+    double said = sf_mono_s() - 29; /* first said after 1 s: a model on the topic comes sooner */
     while (!*o.stop && !o.relay_topic) {
         sf_model *m;
         int64_t v;
@@ -727,10 +714,10 @@ int sf_scorer_run(const sf_scorer_opts *in, sf_err *err)
             logf_(&s, "scoring with model %" PRId64, v);
             break;
         }
-        if (mono() - said >= 30) {
+        if (sf_mono_s() - said >= 30) {
             logf_(&s, "waiting for a model release on %s; consuming nothing until then",
                   SF_TOPIC_MODELS);
-            said = mono();
+            said = sf_mono_s();
         }
     }
     if (!s.model && !o.relay_topic) {

@@ -7,6 +7,7 @@
  * SF_RATE_WINDOW seconds.
  */
 #include "satisfy/stats.h"
+#include "satisfy/clock.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -32,20 +33,13 @@ struct sf_stats {
     size_t ring_next, ring_n;
 };
 
-static double mono(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 sf_stats *sf_stats_new(void)
 {
     sf_stats *s = calloc(1, sizeof *s);
     if (!s)
         return NULL;
     pthread_mutex_init(&s->mu, NULL);
-    s->start = mono();
+    s->start = sf_mono_s();
     s->s.lag = -1;
     for (int i = 0; i < SF_RATE_SLOTS; i++)
         s->slot_sec[i] = -1;
@@ -74,7 +68,7 @@ static void hist_add(sf_latency_hist *h, double ms)
 void sf_stats_batch(sf_stats *s, uint64_t n_events, uint64_t n_dlq, const sf_prediction *pred,
                     size_t n_pred, const double *e2e_ms, const double *process_ms, size_t n_lat)
 {
-    int64_t sec = (int64_t)(mono() - s->start);
+    int64_t sec = (int64_t)(sf_mono_s() - s->start);
     pthread_mutex_lock(&s->mu);
     s->s.events += n_events;
     s->s.dlq += n_dlq;
@@ -132,7 +126,7 @@ void sf_stats_lag(sf_stats *s, int64_t lag)
 
 void sf_stats_get(sf_stats *s, sf_stats_snapshot *out)
 {
-    double now = mono() - s->start;
+    double now = sf_mono_s() - s->start;
     int64_t sec = (int64_t)now;
     pthread_mutex_lock(&s->mu);
     *out = s->s;

@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "satisfy/features.h"
+#include "satisfy/clock.h"
 
 static const char *const STEP_NAMES[SF_STEP_COUNT] = {"ingest",   "features", "train",
                                                       "evaluate", "gate",     "register"};
@@ -35,20 +36,6 @@ void sf_train_opts_default(sf_train_opts *o)
     o->threads = 2;
     o->seed = 42;
     o->experiment = "batch";
-}
-
-static double mono(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Holdout predictions of one model row. */
@@ -354,8 +341,8 @@ int sf_train_run(const sf_dataset *ds, sf_registry *reg, const sf_train_opts *op
     memset(rep, 0, sizeof *rep);
     rep->seconds[SF_STEP_INGEST] = opts->ingest_seconds;
     rep->n_orders = ds->n_orders;
-    int64_t now = opts->now ? opts->now : wall_ms();
-    double t_start = mono(), t = t_start;
+    int64_t now = opts->now ? opts->now : sf_wall_ms();
+    double t_start = sf_mono_s(), t = t_start;
     pipeline p;
     memset(&p, 0, sizeof p);
     int rc = -1;
@@ -379,8 +366,8 @@ int sf_train_run(const sf_dataset *ds, sf_registry *reg, const sf_train_opts *op
         sf_err_wrap(err, "train: holdout split");
         goto done;
     }
-    rep->seconds[SF_STEP_FEATURES] = mono() - t;
-    t = mono();
+    rep->seconds[SF_STEP_FEATURES] = sf_mono_s() - t;
+    t = sf_mono_s();
 
     /* train */
     sf_model_params mp;
@@ -411,8 +398,8 @@ int sf_train_run(const sf_dataset *ds, sf_registry *reg, const sf_train_opts *op
     rep->candidate = cand_seed                     ? SF_ROW_SEED
                      : opts->algo == SF_ALGO_RIDGE ? SF_ROW_RIDGE
                                                    : SF_ROW_GBDT;
-    rep->seconds[SF_STEP_TRAIN] = mono() - t;
-    t = mono();
+    rep->seconds[SF_STEP_TRAIN] = sf_mono_s() - t;
+    t = sf_mono_s();
 
     /* evaluate: every row and the champion on the same holdout rows */
     size_t nt = p.te_full.n;
@@ -468,8 +455,8 @@ int sf_train_run(const sf_dataset *ds, sf_registry *reg, const sf_train_opts *op
             sf_err_wrap(err, "train");
             goto done;
         }
-    rep->seconds[SF_STEP_EVALUATE] = mono() - t;
-    t = mono();
+    rep->seconds[SF_STEP_EVALUATE] = sf_mono_s() - t;
+    t = sf_mono_s();
 
     /* gate on all holdout rows, orders as clusters */
     p.cluster = malloc(nt * sizeof *p.cluster);
@@ -496,8 +483,8 @@ int sf_train_run(const sf_dataset *ds, sf_registry *reg, const sf_train_opts *op
         goto done;
     }
     rep->released = rep->gate.released;
-    rep->seconds[SF_STEP_GATE] = mono() - t;
-    t = mono();
+    rep->seconds[SF_STEP_GATE] = sf_mono_s() - t;
+    t = sf_mono_s();
 
     /* register */
     sf_model *cand = p.model[rep->candidate];
@@ -513,7 +500,7 @@ int sf_train_run(const sf_dataset *ds, sf_registry *reg, const sf_train_opts *op
     p.params_json = params_json(opts, p.model_params_json);
     int64_t exp =
         sf_registry_experiment(reg, opts->experiment ? opts->experiment : "batch", now, err);
-    int64_t started = now - (int64_t)((mono() - t_start + opts->ingest_seconds) * 1000.0);
+    int64_t started = now - (int64_t)((sf_mono_s() - t_start + opts->ingest_seconds) * 1000.0);
     rep->run_id = exp < 0 ? -1 : sf_registry_run_start(reg, exp, started, p.params_json, err);
     if (rep->run_id < 0) {
         sf_err_wrap(err, "train: recording the run");
@@ -536,7 +523,7 @@ int sf_train_run(const sf_dataset *ds, sf_registry *reg, const sf_train_opts *op
         sf_err_wrap(err, "train: registering the version");
         goto done;
     }
-    rep->seconds[SF_STEP_REGISTER] = mono() - t;
+    rep->seconds[SF_STEP_REGISTER] = sf_mono_s() - t;
 
     sf_run_metric ms[SF_ROW_MAX * (SF_STAGE_COUNT + 1)];
     size_t nm = 0;
@@ -556,7 +543,7 @@ int sf_train_run(const sf_dataset *ds, sf_registry *reg, const sf_train_opts *op
     cJSON *rj = sf_train_report_json(rep, opts);
     p.report_json = cJSON_PrintUnformatted(rj);
     cJSON_Delete(rj);
-    sf_run_end end = {.ended = opts->now ? now : wall_ms(),
+    sf_run_end end = {.ended = opts->now ? now : sf_wall_ms(),
                       .data_from = rep->split.train_from,
                       .data_to = rep->split.test_to,
                       .n_orders = (int64_t)rep->n_labeled,
