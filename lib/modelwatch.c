@@ -41,14 +41,10 @@ static void logf_(sf_modelwatch *mw, const char *fmt, ...) __attribute__((format
 
 static void logf_(sf_modelwatch *mw, const char *fmt, ...)
 {
-    if (!mw->opts.log)
-        return;
-    char line[SF_ERR_MAX + 256];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
+    sf_logv(mw->opts.log, mw->opts.log_arg, fmt, ap);
     va_end(ap);
-    mw->opts.log(mw->opts.log_arg, line);
 }
 
 static int load_with(sf_codec *c, const void *buf, size_t len, sf_model **model, int64_t *version,

@@ -58,34 +58,14 @@ struct sf_retrainer {
     sf_store_counts sc;      /* store counters after the last batch */
 };
 
-/* One log line; formatted in full whatever its length. */
 static void logf_(const sf_retrainer *r, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 static void logf_(const sf_retrainer *r, const char *fmt, ...)
 {
-    if (!r->c->log)
-        return;
-    char small[1024];
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(small, sizeof small, fmt, ap);
+    sf_logv(r->c->log, r->c->log_arg, fmt, ap);
     va_end(ap);
-    if (n < 0)
-        return;
-    if ((size_t)n < sizeof small) {
-        r->c->log(r->c->log_arg, small);
-        return;
-    }
-    char *big = malloc((size_t)n + 1);
-    if (!big) { /* out of memory: the truncated line rather than nothing */
-        r->c->log(r->c->log_arg, small);
-        return;
-    }
-    va_start(ap, fmt);
-    vsnprintf(big, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    r->c->log(r->c->log_arg, big);
-    free(big);
 }
 
 /* ---- Kafka handles ---------------------------------------------------- */

@@ -55,14 +55,10 @@ static void logf_(scorer *s, const char *fmt, ...) __attribute__((format(printf,
 
 static void logf_(scorer *s, const char *fmt, ...)
 {
-    if (!s->o->log)
-        return;
-    char line[SF_ERR_MAX + 256];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
+    sf_logv(s->o->log, s->o->log_arg, fmt, ap);
     va_end(ap);
-    s->o->log(s->o->log_arg, line);
 }
 
 int sf_scorer_transactional_id(const char *group, const char *instance_id, char *buf, size_t len,

@@ -20,18 +20,16 @@
 #include <librdkafka/rdkafka.h>
 
 #include "satisfy/error.h"
+#include "satisfy/log.h"
 #include "satisfy/model.h"
 #include "satisfy/stats.h"
 
 typedef struct sf_modelwatch sf_modelwatch;
 
-/* Called from the watcher thread with one line (no newline), e.g.
- * "model 3 (gbdt, spec 0123...) loaded" or "ignoring release at offset 4:
- * ...". */
-typedef void (*sf_log_fn)(void *arg, const char *line);
-
 typedef struct sf_modelwatch_opts {
-    sf_log_fn log; /* optional */
+    /* optional; called from the watcher thread with one line, e.g. "model 3
+     * (gbdt, spec 0123...) loaded" or "ignoring release at offset 4: ..." */
+    sf_log_fn log;
     void *log_arg;
     sf_stats *stats;   /* optional: rejected releases are counted there */
     const char *topic; /* default SF_TOPIC_MODELS */
