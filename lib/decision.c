@@ -177,16 +177,10 @@ int sf_decision_parse(const void *key, size_t key_len, const void *value, size_t
                       sf_decision *out, sf_err *err)
 {
     memset(out, 0, sizeof *out);
-    if (!value || len == 0)
-        return sf_errf(err, "empty message");
-    cJSON *j = cJSON_ParseWithLength(value, len);
+    cJSON *j = sf_json_object(value, len, err);
     if (!j)
-        return sf_errf(err, "not JSON");
+        return -1;
     int rc = -1;
-    if (!cJSON_IsObject(j)) {
-        sf_errf(err, "expected a JSON object");
-        goto out;
-    }
     if (sf_json_int(j, "", "version", 1, false, &out->version, err))
         goto out;
     const cJSON *rel = sf_json_field(j, "", "released", err);

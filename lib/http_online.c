@@ -43,16 +43,10 @@ void sf_http_online_init(sf_http *h)
 static int parse(const void *key, size_t key_len, const void *value, size_t len, int64_t *version,
                  sf_http_point *pt, sf_err *err)
 {
-    if (!value || len == 0)
-        return sf_errf(err, "empty message");
-    cJSON *j = cJSON_ParseWithLength(value, len);
+    cJSON *j = sf_json_object(value, len, err);
     if (!j)
-        return sf_errf(err, "not JSON");
+        return -1;
     int rc = -1;
-    if (!cJSON_IsObject(j)) {
-        sf_errf(err, "expected a JSON object");
-        goto out;
-    }
     if (sf_json_int(j, "", "model_version", 1, false, version, err) ||
         sf_json_int(j, "", "n", 0, false, &pt->n, err) ||
         sf_json_num(j, "", "rmse", 0, 4, true, &pt->rmse, err) ||

@@ -13,6 +13,25 @@
 
 #define MAX_SAFE_INT 9007199254740992.0 /* 2^53: integers a JSON double holds exactly */
 
+cJSON *sf_json_object(const void *value, size_t len, sf_err *err)
+{
+    if (!value || len == 0) {
+        sf_errf(err, "empty message");
+        return NULL;
+    }
+    cJSON *j = cJSON_ParseWithLength(value, len);
+    if (!j) {
+        sf_errf(err, "not JSON");
+        return NULL;
+    }
+    if (!cJSON_IsObject(j)) {
+        sf_errf(err, "expected a JSON object");
+        cJSON_Delete(j);
+        return NULL;
+    }
+    return j;
+}
+
 /* Field names in errors carry their parent ("candidate.rmse"). */
 const cJSON *sf_json_field(const cJSON *o, const char *parent, const char *k, sf_err *err)
 {

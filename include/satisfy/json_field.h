@@ -16,6 +16,10 @@
 
 #include "satisfy/error.h"
 
+/* The message value parsed as a JSON object; NULL with "empty message",
+ * "not JSON" or "expected a JSON object" in err. Free with cJSON_Delete. */
+cJSON *sf_json_object(const void *value, size_t len, sf_err *err);
+
 /* The member k of o, or NULL with "k: missing" in err. */
 const cJSON *sf_json_field(const cJSON *o, const char *parent, const char *k, sf_err *err);
 
