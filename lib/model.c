@@ -316,8 +316,8 @@ void sf_model_contributions(const sf_model *m, const float *row, double *contrib
 {
     int d = m->info.n_inputs;
     if (m->forest) {
-        memset(contrib, 0, (size_t)d * sizeof *contrib);
-        sf_forest_contrib(m->forest, row, contrib);
+        double margin;
+        sf_forest_contrib_block(m->forest, row, 1, (size_t)d, &margin, contrib);
         *bias = m->forest->bias;
     } else {
         double ind[SF_SPEC_MAX_FEATURES];

@@ -89,9 +89,8 @@ sf_forest *sf_forest_from_json(const char *json, size_t len, int n_features, sf_
 void sf_forest_free(sf_forest *f);
 /* margins of n rows */
 void sf_forest_margin(const sf_forest *f, const float *x, size_t n, size_t d, double *out);
-/* Saabas path attribution of one row: contrib[d] (added to), returns margin */
-double sf_forest_contrib(const sf_forest *f, const float *row, double *contrib);
-/* The same for n rows at once: margin[n], contrib[n * d] (zeroed first). */
+/* Saabas path attribution of n rows: margin[n], contrib[n * d] (zeroed
+ * first). */
 void sf_forest_contrib_block(const sf_forest *f, const float *x, size_t n, size_t d, double *margin,
                              double *contrib);
 

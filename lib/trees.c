@@ -323,19 +323,3 @@ void sf_forest_contrib_block(const sf_forest *f, const float *x, size_t n, size_
         }
     }
 }
-
-double sf_forest_contrib(const sf_forest *f, const float *row, double *contrib)
-{
-    const sf_tnode *nodes = f->nodes;
-    double m = f->base_margin;
-    for (int t = 0; t < f->n_trees; t++) {
-        int32_t k = f->root[t];
-        while (nodes[k].feat >= 0) {
-            int32_t c = step(&nodes[k], row);
-            contrib[nodes[k].feat] += nodes[c].delta;
-            k = c;
-        }
-        m += nodes[k].thr;
-    }
-    return m;
-}
