@@ -17,8 +17,10 @@
 #include <string.h>
 #include <time.h>
 
-const double sf_stats_bucket_ms[SF_STATS_BUCKETS] = {1,   2,   5,    10,   20,   50,    100,
-                                                     200, 500, 1000, 2000, 5000, 10000, 60000};
+/* fine below 100 ms, where the latency goals are, so that a p99 is not
+ * interpolated across a 20-50 ms bucket */
+const double sf_stats_bucket_ms[SF_STATS_BUCKETS] = {
+    1, 2, 3, 5, 7.5, 10, 15, 20, 25, 30, 40, 50, 75, 100, 200, 500, 1000, 2000, 5000, 10000, 60000};
 
 #define SF_RATE_SLOTS  16
 #define SF_RATE_WINDOW 10

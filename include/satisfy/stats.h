@@ -23,7 +23,7 @@
 #include "satisfy/event.h"
 
 /* Upper bounds (ms) of the latency buckets; one more bucket is +Inf. */
-#define SF_STATS_BUCKETS 14
+#define SF_STATS_BUCKETS 21
 extern const double sf_stats_bucket_ms[SF_STATS_BUCKETS];
 
 #define SF_STATS_RECENT 64 /* predictions kept in the ring */
