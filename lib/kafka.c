@@ -1,7 +1,8 @@
 /*
  * kafka.c - topic names, configuration from --brokers and -X key=value, the
- * bounded reachability check and the delivery-report counter shared by the
- * satisfy workers (see include/satisfy/kafka.h).
+ * bounded reachability check (and whether the cluster is the embedded
+ * broker) and the delivery-report counter shared by the satisfy workers (see
+ * include/satisfy/kafka.h).
  *
  * Properties are passed straight to librdkafka as kcat does; we add nothing
  * of our own so that the librdkafka CONFIGURATION.md is the reference.
@@ -67,6 +68,15 @@ int sf_kafka_check_reachable(rd_kafka_t *rk, const char *brokers, int timeout_ms
         return sf_errf(err, "cannot reach brokers %s within %g s (no broker in metadata)",
                        brokers ? brokers : "?", timeout_ms / 1000.0);
     return 0;
+}
+
+int sf_kafka_is_embedded(rd_kafka_t *rk, int timeout_ms)
+{
+    char *id = rd_kafka_clusterid(rk, timeout_ms);
+    int mock = id && strncmp(id, "mockCluster", 11) == 0;
+    if (id)
+        rd_kafka_mem_free(rk, id);
+    return mock;
 }
 
 static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)

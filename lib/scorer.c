@@ -36,6 +36,7 @@ typedef struct scorer {
     sf_model *model;
     int64_t version;
     int eos;
+    int embedded; /* the cluster is satisfy-broker (librdkafka's mock) */
     int txn_open;
     /* the batch being collected/processed */
     rd_kafka_message_t **msg;
@@ -573,6 +574,7 @@ static int setup_producer(scorer *s, char *txn_id, sf_err *err)
     }
     if (sf_kafka_check_reachable(s->producer, s->o->brokers, s->o->connect_timeout_ms, err) < 0)
         return -1;
+    s->embedded = sf_kafka_is_embedded(s->producer, s->o->connect_timeout_ms);
     /* A producer learns a topic's partitions at its first message, and
      * librdkafka asks for them only at its next 1 s topic scan: the first
      * batch would wait up to 1 s. Ask now (a failure only costs that wait). */
@@ -595,11 +597,16 @@ static const char *const consumer_defaults[] = {
     /* a scorer needs little prefetch (librdkafka's default is 64 MiB): the
      * queue costs about twice its size in memory (fetched and decompressed
      * sets), so 8 MiB keeps a scorer catching up on a backlog near 50 MB
-     * (16 MiB: 61-69 MB, against a 64 MB budget). It should not wait long
-     * for a fetch to fill either: a broker answers a fetch as soon as data
-     * arrives, but librdkafka's mock cluster (satisfy-broker) holds an empty
-     * fetch for the whole wait even when data arrives */
-    "queued.max.messages.kbytes=8192", "fetch.wait.max.ms=10", "socket.nagle.disable=true", NULL};
+     * (16 MiB: 61-69 MB, against a 64 MB budget) */
+    "queued.max.messages.kbytes=8192", "socket.nagle.disable=true", NULL};
+
+/* How long a fetch may wait for data. Kafka answers a fetch as soon as data
+ * arrives (fetch.min.bytes=1), so there the wait only paces idle polling.
+ * librdkafka's mock cluster (satisfy-broker) holds an empty fetch for the
+ * whole wait even when data arrives meanwhile: there the wait is added to
+ * the latency of every event that lands during it. */
+#define FETCH_WAIT_KAFKA    "fetch.wait.max.ms=100"
+#define FETCH_WAIT_EMBEDDED "fetch.wait.max.ms=2"
 
 static int setup_consumer(scorer *s, sf_err *err)
 {
@@ -607,6 +614,10 @@ static int setup_consumer(scorer *s, sf_err *err)
     if (!conf)
         return -1;
     char errstr[512];
+    if (sf_kafka_conf_set(conf, s->embedded ? FETCH_WAIT_EMBEDDED : FETCH_WAIT_KAFKA, err) < 0) {
+        rd_kafka_conf_destroy(conf);
+        return -1;
+    }
     if (rd_kafka_conf_set(conf, "group.id", s->o->group, errstr, sizeof errstr)) {
         rd_kafka_conf_destroy(conf);
         return sf_errf(err, "group.id: %s", errstr);
@@ -616,6 +627,8 @@ static int setup_consumer(scorer *s, sf_err *err)
             rd_kafka_conf_destroy(conf);
             return -1;
         }
+    if (s->embedded)
+        logf_(s, "the cluster is satisfy-broker (librdkafka's mock): %s", FETCH_WAIT_EMBEDDED);
     rd_kafka_conf_set_opaque(conf, s);
     rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
     s->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);

@@ -40,6 +40,12 @@ rd_kafka_conf_t *sf_kafka_conf_new(const char *brokers, const char *const *props
  * "cannot reach brokers <brokers> within <N> s (<reason>)". */
 int sf_kafka_check_reachable(rd_kafka_t *rk, const char *brokers, int timeout_ms, sf_err *err);
 
+/* 1 when rk talks to librdkafka's mock cluster (satisfy-broker: its cluster
+ * id is "mockCluster<hex>"), 0 for any other cluster or when the id is not
+ * known within timeout_ms. Used to pick settings the mock needs (see the
+ * scorer's fetch wait). */
+int sf_kafka_is_embedded(rd_kafka_t *rk, int timeout_ms);
+
 /* Delivery reports counted by the message opaque (RD_KAFKA_V_OPAQUE), taken as
  * a slot number in [0, SF_DR_SLOTS); other values count in the last slot. */
 #define SF_DR_SLOTS 8

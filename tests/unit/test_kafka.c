@@ -117,6 +117,7 @@ static void test_mockbroker_topics(void **state)
 
     rd_kafka_t *rk = new_producer(bs, NULL, 0, NULL);
     assert_int_equal(sf_kafka_check_reachable(rk, bs, 10000, &err), 0);
+    assert_int_equal(sf_kafka_is_embedded(rk, 10000), 1);
     const struct rd_kafka_metadata *md = NULL;
     assert_int_equal(rd_kafka_metadata(rk, 1, NULL, &md, 10000), 0);
     int found = 0;
@@ -144,6 +145,7 @@ static void test_unreachable(void **state)
     assert_int_equal(sf_kafka_check_reachable(rk, "127.0.0.1:1", 500, &err), -1);
     assert_true(now_s() - t < 5.0);
     assert_non_null(strstr(err.msg, "cannot reach brokers 127.0.0.1:1 within 0.5 s"));
+    assert_int_equal(sf_kafka_is_embedded(rk, 200), 0); /* no cluster id: not the mock */
     rd_kafka_destroy(rk);
 }
 
