@@ -271,8 +271,15 @@ static int top_reasons(const sf_model *m, const float *row, const double *contri
     int d = m->info.n_inputs;
     const sf_feature_def *defs = m->info.spec->defs;
     top3 t = {.n = 0};
+    /* most contributions are below the third largest so far: one compare
+     * each (0 and NaN never pass it) */
+    double floor = 0;
     for (int j = 0; j < nc; j++)
-        top_add(&t, j, contrib[j]);
+        if (fabs(contrib[j]) > floor) {
+            top_add(&t, j, contrib[j]);
+            if (t.n == SF_REASONS)
+                floor = fabs(t.c[SF_REASONS - 1]);
+        }
     for (int k = 0; k < t.n; k++) {
         int j = t.idx[k];
         if (j < d)
