@@ -30,11 +30,13 @@
 typedef struct scorer {
     const sf_scorer_opts *o;
     rd_kafka_t *consumer, *producer;
+    rd_kafka_topic_t *out; /* satisfy.predictions, or the relay's topic */
     sf_kafka_stats pstats;
     sf_codec *codec;
     sf_modelwatch *mw;
     sf_model *model;
     int64_t version;
+    char version_text[24]; /* the model_version header */
     int eos;
     int embedded; /* the cluster is satisfy-broker (librdkafka's mock) */
     int txn_open;
@@ -233,18 +235,15 @@ static int produce_pred(scorer *s, const rd_kafka_message_t *src, const sf_predi
                     rd_kafka_topic_name(src->rkt), (int)src->partition, src->offset);
         return -2; /* the input goes to the DLQ with this reason */
     }
-    char ver[24];
-    snprintf(ver, sizeof ver, "%" PRId64, p->model_version);
     for (;;) {
         rd_kafka_headers_t *h = rd_kafka_headers_new(2);
         rd_kafka_header_add(h, "event_id", -1, p->event_id, -1);
-        rd_kafka_header_add(h, "model_version", -1, ver, -1);
-        rd_kafka_resp_err_t e =
-            rd_kafka_producev(s->producer, RD_KAFKA_V_TOPIC(SF_TOPIC_PREDICTIONS),
-                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                              RD_KAFKA_V_KEY(p->order_id, strlen(p->order_id)),
-                              RD_KAFKA_V_VALUE(s->buf.data, s->buf.len), RD_KAFKA_V_HEADERS(h),
-                              RD_KAFKA_V_OPAQUE((void *)(uintptr_t)SLOT_PRED), RD_KAFKA_V_END);
+        rd_kafka_header_add(h, "model_version", -1, s->version_text, -1);
+        rd_kafka_resp_err_t e = rd_kafka_producev(
+            s->producer, RD_KAFKA_V_RKT(s->out), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+            RD_KAFKA_V_KEY(p->order_id, strlen(p->order_id)),
+            RD_KAFKA_V_VALUE(s->buf.data, s->buf.len), RD_KAFKA_V_HEADERS(h),
+            RD_KAFKA_V_OPAQUE((void *)(uintptr_t)SLOT_PRED), RD_KAFKA_V_END);
         if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
             return 0;
         rd_kafka_headers_destroy(h);
@@ -277,11 +276,10 @@ static int check_message(scorer *s, const rd_kafka_message_t *m, sf_order_event 
 static int relay(scorer *s, const rd_kafka_message_t *m, sf_err *err)
 {
     rd_kafka_resp_err_t e;
-    while ((e = rd_kafka_producev(s->producer, RD_KAFKA_V_TOPIC(s->o->relay_topic),
-                                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                  RD_KAFKA_V_KEY(m->key, m->key_len),
-                                  RD_KAFKA_V_VALUE(m->payload, m->len), RD_KAFKA_V_END)) ==
-           RD_KAFKA_RESP_ERR__QUEUE_FULL)
+    while ((e = rd_kafka_producev(
+                s->producer, RD_KAFKA_V_RKT(s->out), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                RD_KAFKA_V_KEY(m->key, m->key_len), RD_KAFKA_V_VALUE(m->payload, m->len),
+                RD_KAFKA_V_END)) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
         rd_kafka_poll(s->producer, 10);
     if (e)
         return sf_errf(err, "cannot produce to %s: %s", s->o->relay_topic, rd_kafka_err2str(e));
@@ -508,18 +506,24 @@ static int commit_alo(scorer *s, sf_err *err)
     return 0;
 }
 
+/* Makes m (version v) the model of the next batches. */
+static void use_model(scorer *s, sf_model *m, int64_t v)
+{
+    sf_model_free(s->model);
+    s->model = m;
+    s->version = v;
+    snprintf(s->version_text, sizeof s->version_text, "%" PRId64, v);
+    if (s->o->stats)
+        sf_stats_model(s->o->stats, v);
+    logf_(s, "scoring with model %" PRId64, v);
+}
+
 static void swap_model(scorer *s)
 {
     sf_model *m;
     int64_t v;
-    if (sf_modelwatch_take(s->mw, 0, &m, &v)) {
-        sf_model_free(s->model);
-        s->model = m;
-        s->version = v;
-        if (s->o->stats)
-            sf_stats_model(s->o->stats, v);
-        logf_(s, "scoring with model %" PRId64, v);
-    }
+    if (sf_modelwatch_take(s->mw, 0, &m, &v))
+        use_model(s, m, v);
 }
 
 static int loop(scorer *s, sf_err *err)
@@ -582,10 +586,15 @@ static int setup_producer(scorer *s, char *txn_id, sf_err *err)
                          SF_TOPIC_DLQ};
     for (size_t i = 0; i < sizeof out / sizeof out[0]; i++) {
         rd_kafka_topic_t *t = rd_kafka_topic_new(s->producer, out[i], NULL);
+        if (!t)
+            return sf_errf(err, "cannot create a topic handle for %s: %s", out[i],
+                           rd_kafka_err2str(rd_kafka_last_error()));
         const struct rd_kafka_metadata *md = NULL;
-        if (t && rd_kafka_metadata(s->producer, 0, t, &md, s->o->connect_timeout_ms) == 0)
+        if (rd_kafka_metadata(s->producer, 0, t, &md, s->o->connect_timeout_ms) == 0)
             rd_kafka_metadata_destroy(md);
-        if (t)
+        if (i == 0)
+            s->out = t; /* kept: producing by name looks the topic up under a write lock */
+        else
             rd_kafka_topic_destroy(t);
     }
     return 0;
@@ -651,6 +660,8 @@ static void free_scorer(scorer *s)
     clear_batch(s);
     if (s->consumer)
         rd_kafka_destroy(s->consumer);
+    if (s->out)
+        rd_kafka_topic_destroy(s->out);
     if (s->producer) {
         rd_kafka_flush(s->producer, 10000);
         rd_kafka_destroy(s->producer);
@@ -716,11 +727,7 @@ int sf_scorer_run(const sf_scorer_opts *in, sf_err *err)
         sf_model *m;
         int64_t v;
         if (sf_modelwatch_take(s.mw, 200, &m, &v)) {
-            s.model = m;
-            s.version = v;
-            if (o.stats)
-                sf_stats_model(o.stats, v);
-            logf_(&s, "scoring with model %" PRId64, v);
+            use_model(&s, m, v);
             break;
         }
         if (sf_mono_s() - said >= 30) {
