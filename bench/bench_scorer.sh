@@ -169,8 +169,9 @@ best rate and lowest CPU per event of each side.
 | **ratio scorer/relay** | **$ratio** (goal >= 0.9) | **$cpu_ratio** (goal <= 1.5) |
 
 Latency, $ln events replayed at 5,000 events/s (in $lsecs s) with wall-clock
-timestamps, p99 interpolated in the scorer's fixed histogram buckets
-(1,2,5,10,20,50,100,200,500 ms):
+timestamps by a producer configured as librdkafka's defaults (linger.ms=5),
+p99 interpolated in the scorer's fixed histogram buckets
+(1,2,3,5,7.5,10,15,20,25,30,40,50,75,100 ms, then coarser):
 
 | | p99 ms |
 |---|---:|
