@@ -18,6 +18,8 @@ start_broker
 
 start_scorer scorer
 wait_log scorer "scoring with model 1" 60
+# the mock holds an empty fetch for the whole wait: the scorer must know it
+wait_log scorer "the cluster is satisfy-broker (librdkafka's mock): fetch.wait.max.ms=2" 30
 timeout 300 "$bin/satisfy-producer" --brokers "$bs" --data "$data" --speed 0 --to 2018-01-01 \
   --no-progress >"$work/prod1.out" 2>"$work/prod1.err" || fail "replay of the first half failed"
 
