@@ -27,6 +27,32 @@ static sf_model *train_synth(sf_examples *ex, size_t n, double noise, sf_model_p
     return m;
 }
 
+/* Our trees give XGBoost's predictions on te (1e-5), and each row's
+ * attributions plus the bias give its raw prediction. */
+static void check_against_xgboost(const sf_model *m, const sf_examples *te)
+{
+    float *ref = malloc(te->n * sizeof *ref);
+    double *s = malloc(te->n * sizeof *s);
+    double contrib[12];
+    sf_err err;
+    assert_int_equal(sf_model_predict_xgboost(m, te->x, te->n, ref, &err), 0);
+    sf_model_predict(m, te->x, te->n, s, NULL);
+    size_t differ = 0;
+    for (size_t i = 0; i < te->n; i++) {
+        double r = ref[i] < 1 ? 1 : ref[i] > 5 ? 5 : ref[i];
+        if (fabs(s[i] - r) > 1e-5)
+            differ++;
+        double bias, sum = 0;
+        sf_model_contributions(m, te->x + i * 12, contrib, &bias);
+        for (int j = 0; j < 12; j++)
+            sum += contrib[j];
+        assert_true(fabs(bias + sum - ref[i]) < 1e-4);
+    }
+    assert_int_equal(differ, 0);
+    free(ref);
+    free(s);
+}
+
 static void test_trees_match_xgboost(void **state)
 {
     (void)state;
@@ -35,27 +61,10 @@ static void test_trees_match_xgboost(void **state)
     tu_synth_examples(&te, 2000, 0.5);
     for (size_t i = 0; i < te.n; i += 7) /* more missing values, in every column */
         te.x[i * 12 + i % 12] = NAN;
-    float *ref = malloc(te.n * sizeof *ref);
     double *contrib = malloc(12 * sizeof *contrib);
-    sf_err err;
-    assert_int_equal(sf_model_predict_xgboost(m, te.x, te.n, ref, &err), 0);
-    double *s = malloc(te.n * sizeof *s);
-    sf_model_predict(m, te.x, te.n, s, NULL);
     const sf_model_info *in = sf_model_get_info(m);
     assert_true(in->rounds > 5);
-    size_t differ = 0;
-    for (size_t i = 0; i < te.n; i++) {
-        double r = ref[i] < 1 ? 1 : ref[i] > 5 ? 5 : ref[i];
-        if (fabs(s[i] - r) > 1e-5)
-            differ++;
-        /* attributions + bias = raw prediction */
-        double bias, sum = 0;
-        sf_model_contributions(m, te.x + i * 12, contrib, &bias);
-        for (int j = 0; j < 12; j++)
-            sum += contrib[j];
-        assert_true(fabs(bias + sum - ref[i]) < 1e-4);
-    }
-    assert_int_equal(differ, 0);
+    check_against_xgboost(m, &te);
     /* the informative inputs get most of the credit */
     double tot[12] = {0};
     for (size_t i = 0; i < te.n; i++) {
@@ -66,9 +75,29 @@ static void test_trees_match_xgboost(void **state)
     }
     for (int j = 3; j < 12; j++)
         assert_true(tot[0] > 3 * tot[j] && tot[1] > 2 * tot[j]);
-    free(ref);
-    free(s);
     free(contrib);
+    sf_model_free(m);
+    sf_examples_free(&ex);
+    sf_examples_free(&te);
+}
+
+/* Deep trees whose leaves sit at many depths (a large min_child_weight
+ * stops some branches early): the level-by-level walk, where a leaf loops
+ * to itself until the tree's depth, must still land on XGBoost's leaves. */
+static void test_unbalanced_trees_match_xgboost(void **state)
+{
+    (void)state;
+    sf_model_params p;
+    sf_model_params_default(&p);
+    p.max_depth = 9;
+    p.min_child_weight = 40;
+    p.rounds = 40;
+    sf_examples ex, te;
+    sf_model *m = train_synth(&ex, 4000, 0.5, &p);
+    tu_synth_examples(&te, 1000, 0.5);
+    for (size_t i = 0; i < te.n; i += 5)
+        te.x[i * 12 + i % 12] = NAN;
+    check_against_xgboost(m, &te);
     sf_model_free(m);
     sf_examples_free(&ex);
     sf_examples_free(&te);
@@ -233,6 +262,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_trees_match_xgboost),
+        cmocka_unit_test(test_unbalanced_trees_match_xgboost),
         cmocka_unit_test(test_reasons),
         cmocka_unit_test(test_early_stopping_and_prob),
         cmocka_unit_test(test_real_sample),
