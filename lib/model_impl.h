@@ -40,7 +40,7 @@ typedef struct sf_tnode {
  * itself (left = itself, split = 0) so that every row of a block takes the
  * same number of steps per tree, with no branch on the path. */
 typedef struct sf_wnode {
-    float thr;          /* split: go left when x < thr */
+    float thr;          /* split: go left when x < thr; leaf: the leaf value */
     uint16_t feat;      /* split feature; 0 for a leaf (read, not used) */
     uint8_t miss_right; /* a missing value goes right */
     uint8_t split;      /* 1 split, 0 leaf */
