@@ -25,34 +25,23 @@ typedef struct sf_linear {
 } sf_linear;
 
 /* One node of our flattened trees, 16 bytes. The two children of a split are
- * adjacent (right = left + 1). Leaves have feat < 0 and keep their value in
- * thr. delta = E[node] - E[parent] (0 at a root), E = expected value. */
+ * adjacent (right = left + 1); a leaf loops to itself (left = itself, split
+ * = 0) so that every row of a block takes the same number of steps per tree
+ * (trees.c walks level by level, with no branch on the path). delta =
+ * E[node] - E[parent] (0 at a root), E = expected value. */
 typedef struct sf_tnode {
-    float thr;    /* split: go left when x < thr; leaf: the leaf value */
-    int16_t feat; /* split feature, -1 for a leaf */
-    uint8_t default_left;
-    uint8_t pad;
-    int32_t left; /* absolute index of the left child */
-    float delta;
-} sf_tnode;
-
-/* The same node for the level-by-level walk (trees.c): a leaf loops to
- * itself (left = itself, split = 0) so that every row of a block takes the
- * same number of steps per tree, with no branch on the path. */
-typedef struct sf_wnode {
     float thr;          /* split: go left when x < thr; leaf: the leaf value */
     uint16_t feat;      /* split feature; 0 for a leaf (read, not used) */
     uint8_t miss_right; /* a missing value goes right */
     uint8_t split;      /* 1 split, 0 leaf */
-    int32_t left;       /* left child (right = left + 1); a leaf: itself */
-    float delta;        /* as sf_tnode.delta */
-} sf_wnode;
+    int32_t left;       /* left child; a leaf: itself */
+    float delta;
+} sf_tnode;
 
 typedef struct sf_forest {
     int n_trees, n_features;
     int32_t *root;  /* n_trees */
     uint8_t *depth; /* n_trees: edges on the longest root-leaf path */
-    sf_wnode *walk; /* n_nodes, parallel to nodes */
     sf_tnode *nodes;
     size_t n_nodes;
     double base_margin; /* added to the sum of leaves */

@@ -31,7 +31,6 @@ void sf_forest_free(sf_forest *f)
         return;
     free(f->root);
     free(f->depth);
-    free(f->walk);
     free(f->nodes);
     free(f);
 }
@@ -88,9 +87,10 @@ static double num(const cJSON *j)
 }
 
 /* Reads one tree into nodes[*n_nodes ..] in breadth-first order with sibling
- * children adjacent; sets *root_expect. Returns 0 or -1. */
+ * children adjacent (a leaf loops to itself); sets *root_expect and *depth
+ * (edges on its longest root-leaf path). Returns 0 or -1. */
 static int read_tree(const cJSON *t, sf_tnode **nodes, size_t *n_nodes, size_t *cap, int n_features,
-                     double *root_expect, sf_err *err, int ti)
+                     double *root_expect, uint8_t *depth, sf_err *err, int ti)
 {
     const cJSON *lc = cJSON_GetObjectItemCaseSensitive(t, "left_children");
     const cJSON *rc = cJSON_GetObjectItemCaseSensitive(t, "right_children");
@@ -114,9 +114,10 @@ static int read_tree(const cJSON *t, sf_tnode **nodes, size_t *n_nodes, size_t *
                   malloc((size_t)n * sizeof(double)),
                   malloc((size_t)n * sizeof(double))};
     int *order = malloc((size_t)n * sizeof *order), *pos = malloc((size_t)n * sizeof *pos);
+    int *lvl = malloc((size_t)n * sizeof *lvl); /* lvl[k]: depth of slot k */
     int rcode = -1;
     if (!rt.l || !rt.r || !rt.feat || !rt.dl || !rt.cond || !rt.cover || !rt.expect || !order ||
-        !pos) {
+        !pos || !lvl) {
         sf_errf(err, "gbdt model: out of memory");
         goto out;
     }
@@ -142,17 +143,26 @@ static int read_tree(const cJSON *t, sf_tnode **nodes, size_t *n_nodes, size_t *
     /* breadth-first layout: order[k] = raw id placed at slot k */
     int placed = 1, head = 0;
     order[0] = 0;
+    lvl[0] = 0;
+    *depth = 0;
     for (int i = 0; i < n; i++)
         pos[i] = -1;
     pos[0] = 0;
     while (head < placed) {
-        int u = order[head++];
+        int k = head++, u = order[k];
+        if (lvl[k] > *depth)
+            *depth = (uint8_t)lvl[k];
         if (rt.l[u] < 0)
             continue;
         if (placed + 2 > n || pos[rt.l[u]] >= 0 || pos[rt.r[u]] >= 0) {
             sf_errf(err, "gbdt model: tree %d is not a tree", ti);
             goto out;
         }
+        if (lvl[k] >= 64) {
+            sf_errf(err, "gbdt model: tree %d is deeper than 64", ti);
+            goto out;
+        }
+        lvl[placed] = lvl[placed + 1] = lvl[k] + 1;
         pos[rt.l[u]] = placed;
         order[placed++] = rt.l[u];
         pos[rt.r[u]] = placed;
@@ -175,15 +185,13 @@ static int read_tree(const cJSON *t, sf_tnode **nodes, size_t *n_nodes, size_t *
         int u = order[k];
         sf_tnode *nd = &(*nodes)[base + (size_t)k];
         memset(nd, 0, sizeof *nd);
-        nd->delta = 0;
+        nd->thr = (float)rt.cond[u]; /* a leaf's value, or the split threshold */
         if (rt.l[u] < 0) {
-            nd->feat = -1;
-            nd->thr = (float)rt.cond[u];
-            nd->left = -1;
+            nd->left = (int32_t)(base + (size_t)k);
         } else {
-            nd->feat = (int16_t)rt.feat[u];
-            nd->thr = (float)rt.cond[u];
-            nd->default_left = rt.dl[u];
+            nd->feat = (uint16_t)rt.feat[u];
+            nd->miss_right = !rt.dl[u];
+            nd->split = 1;
             nd->left = (int32_t)(base + (size_t)pos[rt.l[u]]);
         }
     }
@@ -201,52 +209,8 @@ out:
     raw_free(&rt);
     free(order);
     free(pos);
+    free(lvl);
     return rcode;
-}
-
-/* The level-walk copy of the nodes and each tree's depth. A tree's nodes
- * are stored breadth-first from its root, so a child comes after its parent
- * and one forward pass finds every node's depth. */
-static int build_walk(sf_forest *f, sf_err *err)
-{
-    size_t n = f->n_nodes ? f->n_nodes : 1;
-    f->walk = malloc(n * sizeof *f->walk);
-    f->depth = calloc((size_t)(f->n_trees ? f->n_trees : 1), 1);
-    uint8_t *lv = calloc(n, 1);
-    if (!f->walk || !f->depth || !lv) {
-        free(lv);
-        return sf_errf(err, "gbdt model: out of memory");
-    }
-    for (int t = 0; t < f->n_trees; t++) {
-        size_t end = t + 1 < f->n_trees ? (size_t)f->root[t + 1] : f->n_nodes;
-        for (size_t k = (size_t)f->root[t]; k < end; k++) {
-            const sf_tnode *nd = &f->nodes[k];
-            sf_wnode *w = &f->walk[k];
-            w->delta = nd->delta;
-            if (nd->feat < 0) {
-                w->thr = nd->thr; /* the leaf value (split = 0: never compared) */
-                w->feat = 0;
-                w->miss_right = 0;
-                w->split = 0;
-                w->left = (int32_t)k;
-                if (lv[k] > f->depth[t])
-                    f->depth[t] = lv[k];
-                continue;
-            }
-            if (lv[k] >= 64) {
-                free(lv);
-                return sf_errf(err, "gbdt model: tree %d is deeper than 64", t);
-            }
-            w->thr = nd->thr;
-            w->feat = (uint16_t)nd->feat;
-            w->miss_right = !nd->default_left;
-            w->split = 1;
-            w->left = nd->left;
-            lv[nd->left] = lv[nd->left + 1] = (uint8_t)(lv[k] + 1);
-        }
-    }
-    free(lv);
-    return 0;
 }
 
 sf_forest *sf_forest_from_json(const char *json, size_t len, int n_features, sf_err *err)
@@ -295,7 +259,8 @@ sf_forest *sf_forest_from_json(const char *json, size_t len, int n_features, sf_
     }
     f->n_trees = cJSON_GetArraySize(trees);
     f->root = malloc((size_t)(f->n_trees ? f->n_trees : 1) * sizeof *f->root);
-    if (!f->root) {
+    f->depth = malloc((size_t)(f->n_trees ? f->n_trees : 1));
+    if (!f->root || !f->depth) {
         sf_errf(err, "gbdt model: out of memory");
         goto fail;
     }
@@ -304,12 +269,10 @@ sf_forest *sf_forest_from_json(const char *json, size_t len, int n_features, sf_
     for (const cJSON *t = trees->child; t; t = t->next, ti++) {
         double e0 = 0;
         f->root[ti] = (int32_t)f->n_nodes;
-        if (read_tree(t, &f->nodes, &f->n_nodes, &cap, n_features, &e0, err, ti) < 0)
+        if (read_tree(t, &f->nodes, &f->n_nodes, &cap, n_features, &e0, &f->depth[ti], err, ti) < 0)
             goto fail;
         f->bias += e0;
     }
-    if (build_walk(f, err) < 0)
-        goto fail;
     cJSON_Delete(root);
     return f;
 fail:
@@ -323,11 +286,11 @@ fail:
  * The rows' steps are independent, so the CPU overlaps their loads, and
  * there is no branch on the data: a missing value (NaN) compares false and
  * takes miss_right. */
-static inline void level(const sf_wnode *w, const float *x, size_t n, size_t d, int32_t *k,
+static inline void level(const sf_tnode *w, const float *x, size_t n, size_t d, int32_t *k,
                          double *contrib)
 {
     for (size_t i = 0; i < n; i++) {
-        const sf_wnode *nd = &w[k[i]];
+        const sf_tnode *nd = &w[k[i]];
         float v = x[i * d + nd->feat];
         int nan = v != v;
         int right = (!(v < nd->thr) & !nan) | (nan & nd->miss_right);
@@ -350,7 +313,7 @@ static inline void level(const sf_wnode *w, const float *x, size_t n, size_t d, 
 static inline __attribute__((always_inline)) void walk(const sf_forest *f, const float *x, size_t n,
                                                        size_t d, double *margin, double *contrib)
 {
-    const sf_wnode *w = f->walk;
+    const sf_tnode *w = f->nodes;
     for (size_t b = 0; b < n; b += WALK_BLOCK) {
         size_t m = n - b < WALK_BLOCK ? n - b : WALK_BLOCK;
         const float *xb = x + b * d;
