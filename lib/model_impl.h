@@ -34,8 +34,8 @@ typedef struct sf_tnode {
     uint16_t feat;      /* split feature; 0 for a leaf (read, not used) */
     uint8_t miss_right; /* a missing value goes right */
     uint8_t split;      /* 1 split, 0 leaf */
-    int32_t left;       /* left child; a leaf: itself */
-    float delta;
+    int32_t left;       /* left child (the right one follows it); a leaf: itself */
+    float d[2];         /* E[child] - E[node], left and right; a leaf: 0 */
 } sf_tnode;
 
 typedef struct sf_forest {

@@ -199,8 +199,9 @@ static int read_tree(const cJSON *t, sf_tnode **nodes, size_t *n_nodes, size_t *
         int u = order[k];
         if (rt.l[u] < 0)
             continue;
-        (*nodes)[base + (size_t)pos[rt.l[u]]].delta = (float)(rt.expect[rt.l[u]] - rt.expect[u]);
-        (*nodes)[base + (size_t)pos[rt.r[u]]].delta = (float)(rt.expect[rt.r[u]] - rt.expect[u]);
+        sf_tnode *nd = &(*nodes)[base + (size_t)k];
+        nd->d[0] = (float)(rt.expect[rt.l[u]] - rt.expect[u]);
+        nd->d[1] = (float)(rt.expect[rt.r[u]] - rt.expect[u]);
     }
     *root_expect = rt.expect[0];
     *n_nodes += (size_t)placed;
@@ -282,7 +283,8 @@ fail:
 }
 
 /* One step of every row of a block: k[i] moves to its child (a leaf stays)
- * and, with contrib, the child's delta is credited to the split feature.
+ * and, with contrib, the step's delta (held by the parent, so that it needs
+ * no load of the child) is credited to the split feature.
  * The rows' steps are independent, so the CPU overlaps their loads, and
  * there is no branch on the data: a missing value (NaN) compares false and
  * takes miss_right. */
@@ -294,10 +296,9 @@ static inline void level(const sf_tnode *w, const float *x, size_t n, size_t d, 
         float v = x[i * d + nd->feat];
         int nan = v != v;
         int right = (!(v < nd->thr) & !nan) | (nan & nd->miss_right);
-        int32_t ch = nd->left + (right & nd->split);
         if (contrib)
-            contrib[i * d + nd->feat] += (double)(w[ch].delta * (float)nd->split);
-        k[i] = ch;
+            contrib[i * d + nd->feat] += (double)nd->d[right];
+        k[i] = nd->left + (right & nd->split);
     }
 }
 
