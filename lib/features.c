@@ -14,10 +14,10 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
-#define DAY_MS  86400000.0
-#define HOUR_MS 3600000.0
+#define DAY_MS   86400000.0
+#define HOUR_MS  3600000.0
+#define DAY_MS_I 86400000LL
 
 /* Olist's 71 English category names, sorted; the code is the index, an
  * unknown non-empty name is N_CATEGORIES, empty is NaN. */
@@ -286,14 +286,29 @@ double sf_haversine_km(double lat1, double lng1, double lat2, double lng2)
     return 2 * r * asin(sqrt(a));
 }
 
+/* Binary searches comparing inline: a strcmp call per probe cost more than
+ * the compare itself (the names are short), and both run for every event. */
+static int name_cmp(const char *a, const char *b)
+{
+    while (*a && *a == *b) {
+        a++;
+        b++;
+    }
+    return (unsigned char)*a - (unsigned char)*b;
+}
+
 static int state_code(const char *s)
 {
+    if (!s[0] || !s[1] || s[2]) /* every state is two letters */
+        return -1;
+    unsigned v = (unsigned)(unsigned char)s[0] << 8 | (unsigned char)s[1];
     int lo = 0, hi = N_STATES - 1;
     while (lo <= hi) {
-        int mid = (lo + hi) / 2, c = strcmp(s, states[mid]);
-        if (c == 0)
+        int mid = (lo + hi) / 2;
+        unsigned m = (unsigned)(unsigned char)states[mid][0] << 8 | (unsigned char)states[mid][1];
+        if (v == m)
             return mid;
-        if (c < 0)
+        if (v < m)
             hi = mid - 1;
         else
             lo = mid + 1;
@@ -307,7 +322,7 @@ static float category_code(const char *s)
         return NAN;
     int lo = 0, hi = N_CATEGORIES - 1;
     while (lo <= hi) {
-        int mid = (lo + hi) / 2, c = strcmp(s, categories[mid]);
+        int mid = (lo + hi) / 2, c = name_cmp(s, categories[mid]);
         if (c == 0)
             return (float)mid;
         if (c < 0)
@@ -316,6 +331,28 @@ static float category_code(const char *s)
             lo = mid + 1;
     }
     return (float)N_CATEGORIES;
+}
+
+/* gmtime_r's weekday (0 = Sunday), hour and month (1..12) of a time in ms,
+ * by arithmetic (days to civil date as in H. Hinnant's "chrono-compatible
+ * low-level date algorithms"): glibc's gmtime_r takes the timezone lock on
+ * every call, and this runs for every scored event. */
+static void calendar(int64_t ms, int *wday, int *hour, int *month)
+{
+    int64_t days = ms / DAY_MS_I, rem = ms % DAY_MS_I;
+    if (rem < 0) {
+        rem += DAY_MS_I;
+        days--;
+    }
+    *hour = (int)(rem / 3600000);
+    *wday = (int)(((days % 7) + 11) % 7); /* 1970-01-01 was a Thursday */
+    int64_t z = days + 719468;            /* days since 0000-03-01 */
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153; /* 0 = March */
+    *month = (int)(mp < 10 ? mp + 3 : mp - 9);
 }
 
 static double span(int64_t to, int64_t from, double unit)
@@ -513,15 +550,11 @@ static void compute_full(const sf_order_event *ev, const sf_history *hist, float
 
     /* calendar (timestamps are Brazil local time read as UTC) */
     if (ev->purchase != SF_TIME_NONE) {
-        time_t t = (time_t)(ev->purchase / 1000);
-        if (ev->purchase < 0 && ev->purchase % 1000)
-            t--;
-        struct tm tm;
-        if (gmtime_r(&t, &tm)) {
-            row[F_WEEKDAY] = (float)tm.tm_wday;
-            row[F_HOUR] = (float)tm.tm_hour;
-            row[F_MONTH] = (float)(tm.tm_mon + 1);
-        }
+        int wday, hour, month;
+        calendar(ev->purchase, &wday, &hour, &month);
+        row[F_WEEKDAY] = (float)wday;
+        row[F_HOUR] = (float)hour;
+        row[F_MONTH] = (float)month;
     }
 }
 

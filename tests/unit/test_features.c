@@ -9,6 +9,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "satisfy/features.h"
 #include "satisfy/lifecycle.h"
@@ -233,6 +234,51 @@ static void test_rows(void **state)
     assert_true(seed[0] == 1 && seed[1] == 6 && seed[2] == 130 && seed[3] == 80);
 }
 
+/* The calendar features agree with gmtime_r (which the code no longer
+ * calls) before and after 1970, across leap days and far from today. */
+static void test_calendar(void **state)
+{
+    (void)state;
+    fixture();
+    sf_order_event ev;
+    assert_int_equal(sf_lifecycle_event(&orders[1], SF_STAGE_PURCHASED, &ev), 0);
+    const int64_t fixed[] = {0,
+                             -1,
+                             -999,
+                             -1000,
+                             -1001,
+                             951782400000LL,    /* 2000-02-29 00:00 */
+                             951868799999LL,    /* 2000-02-29 23:59:59.999 */
+                             4107542400000LL,   /* 2100-03-01 */
+                             -2203891200000LL,  /* 1900-02-28 */
+                             -62135596800000LL, /* 0001-01-01 */
+                             253402300799999LL, /* 9999-12-31 23:59:59.999 */
+                             T0};
+    int wday = sf_spec_index(sf_spec_full(), "purchase_weekday");
+    int hour = sf_spec_index(sf_spec_full(), "purchase_hour");
+    int month = sf_spec_index(sf_spec_full(), "purchase_month");
+    assert_true(wday >= 0 && hour >= 0 && month >= 0);
+    uint64_t x = 88172645463325252ULL;
+    for (int i = 0; i < 20000; i++) {
+        int64_t t;
+        if (i < (int)(sizeof fixed / sizeof fixed[0])) {
+            t = fixed[i];
+        } else {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            t = (int64_t)(x % 600000000000000ULL) - 300000000000000LL; /* +-9,500 years */
+        }
+        ev.purchase = t;
+        float row[SF_SPEC_MAX_FEATURES];
+        sf_features_compute(sf_spec_full(), &ev, NULL, row);
+        time_t sec = (time_t)(t / 1000) - (t < 0 && t % 1000 != 0);
+        struct tm tm;
+        assert_non_null(gmtime_r(&sec, &tm));
+        if (row[wday] != tm.tm_wday || row[hour] != tm.tm_hour || row[month] != tm.tm_mon + 1)
+            fail_msg("time %lld: weekday %g hour %g month %g, gmtime_r says %d %d %d", (long long)t,
+                     row[wday], row[hour], row[month], tm.tm_wday, tm.tm_hour, tm.tm_mon + 1);
+    }
+}
+
 /* Own review before delivery must not appear in the order's own row. */
 static void test_own_review_excluded(void **state)
 {
@@ -433,6 +479,7 @@ int main(void)
         cmocka_unit_test(test_spec_hash),
         cmocka_unit_test(test_haversine),
         cmocka_unit_test(test_rows),
+        cmocka_unit_test(test_calendar),
         cmocka_unit_test(test_own_review_excluded),
         cmocka_unit_test(test_same_time_not_seen),
         cmocka_unit_test(test_leakage),
