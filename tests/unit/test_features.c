@@ -279,6 +279,53 @@ static void test_calendar(void **state)
     }
 }
 
+/* The history view hashes full-length ids in one loop and other ids one by
+ * one: both must find what the updates stored, for every table. */
+static void view_after_updates(const char *oid, const char *sid, const char *cid,
+                               sf_history_view *v)
+{
+    sf_item it;
+    memset(&it, 0, sizeof it);
+    snprintf(it.seller_id, sizeof it.seller_id, "%s", sid);
+    sf_order_event ev;
+    memset(&ev, 0, sizeof ev);
+    snprintf(ev.order_id, sizeof ev.order_id, "%s", oid);
+    snprintf(ev.customer_unique_id, sizeof ev.customer_unique_id, "%s", cid);
+    ev.items = &it;
+    ev.n_items = 1;
+    ev.purchase = T0;
+    ev.estimated = T0 + 10 * D;
+    ev.delivered = T0 + 12 * D;
+    sf_history *h = sf_history_new();
+    sf_err err;
+    assert_non_null(h);
+    assert_int_equal(sf_history_add_purchase(h, &ev, &err), 0);
+    assert_int_equal(sf_history_add_delivery(h, &ev, &err), 0);
+    assert_int_equal(sf_history_add_review(h, &ev, 4, &err), 0);
+    /* another order of the same seller and customer, purchased later */
+    snprintf(ev.order_id, sizeof ev.order_id, "%s", oid[0] == 'a' ? "b" : "a");
+    ev.purchase = T0 + 20 * D;
+    sf_history_view_of(h, &ev, v);
+    sf_history_free(h);
+}
+
+static void test_history_keys(void **state)
+{
+    (void)state;
+    sf_id o, s, c;
+    set_id(o, 'a');
+    set_id(s, 's');
+    set_id(c, 'c');
+    const char *ids[][3] = {{o, s, c}, {"a1", "s1", "c1"}, {o, "s1", c}, {"a1", s, "c1"}};
+    for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
+        sf_history_view v;
+        view_after_updates(ids[i][0], ids[i][1], ids[i][2], &v);
+        assert_true(v.seller_review_count == 1 && v.seller_review_mean == 4);
+        assert_true(v.seller_delivered == 1 && v.seller_late_rate == 1);
+        assert_true(v.customer_orders == 1 && v.customer_review_mean == 4);
+    }
+}
+
 /* Own review before delivery must not appear in the order's own row. */
 static void test_own_review_excluded(void **state)
 {
@@ -480,6 +527,7 @@ int main(void)
         cmocka_unit_test(test_haversine),
         cmocka_unit_test(test_rows),
         cmocka_unit_test(test_calendar),
+        cmocka_unit_test(test_history_keys),
         cmocka_unit_test(test_own_review_excluded),
         cmocka_unit_test(test_same_time_not_seen),
         cmocka_unit_test(test_leakage),
