@@ -213,6 +213,12 @@ static int utf8_valid(const unsigned char *s, size_t n)
 static int check_text(const char *s, size_t cap, const char *arr, int i, const char *sub,
                       const char *field, sf_err *err)
 {
+    /* one pass for the usual all-ASCII string: its end and its validity */
+    size_t k = 0;
+    while (k < cap && (unsigned char)s[k] - 1u < 0x7fu) /* 1..0x7f */
+        k++;
+    if (k < cap && s[k] == '\0')
+        return 0;
     size_t n = strnlen(s, cap);
     if (n < cap && utf8_valid((const unsigned char *)s, n))
         return 0;

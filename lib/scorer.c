@@ -241,7 +241,7 @@ static int produce_pred(scorer *s, const rd_kafka_message_t *src, const sf_predi
         rd_kafka_header_add(h, "model_version", -1, s->version_text, -1);
         rd_kafka_resp_err_t e = rd_kafka_producev(
             s->producer, RD_KAFKA_V_RKT(s->out), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-            RD_KAFKA_V_KEY(p->order_id, strlen(p->order_id)),
+            RD_KAFKA_V_KEY(p->order_id, SF_ID_LEN), /* checked by the encoder */
             RD_KAFKA_V_VALUE(s->buf.data, s->buf.len), RD_KAFKA_V_HEADERS(h),
             RD_KAFKA_V_OPAQUE((void *)(uintptr_t)SLOT_PRED), RD_KAFKA_V_END);
         if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
@@ -322,11 +322,12 @@ static int process(scorer *s, sf_err *err)
     }
     if (k)
         sf_model_score_rows(s->model, s->rows, k, s->pred);
+    int64_t scored_at = sf_wall_ms(); /* the batch's rows were scored together */
     for (size_t j = 0; j < k; j++) {
         sf_prediction *p = &s->pred[j];
         const rd_kafka_message_t *m = s->msg[s->src[j]];
         p->model_version = s->version;
-        p->scored_at = sf_wall_ms();
+        p->scored_at = scored_at;
         sf_err why = {{0}};
         int rc = produce_pred(s, m, p, &why);
         if (rc == -1)
