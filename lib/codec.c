@@ -1021,10 +1021,17 @@ static int rd_text(struct rd *r, char *dst, size_t cap, int rank)
     size_t len = 0;
     if (rd_span(r, SF_CODEC_MAX_STRING, 0, &s, &len))
         return -1;
-    if (len < cap && !memchr(s, 0, len)) {
-        memcpy(dst, s, len);
+    if (len < cap) {
+        /* copy and look for a NUL in one inline pass: the strings are
+         * short, and a memchr and a memcpy call each cost more */
+        unsigned nul = 0;
+        for (size_t i = 0; i < len; i++) {
+            dst[i] = s[i];
+            nul |= s[i] == 0;
+        }
         dst[len] = '\0';
-        return 0;
+        if (!nul)
+            return 0;
     }
     char p[160], ex[48];
     dst[0] = '\0';
