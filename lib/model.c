@@ -242,18 +242,18 @@ static void top_add(top3 *t, int idx, double c)
         t->n++;
 }
 
-/* name + suffix into r->feature, truncated like snprintf would (this runs
- * three times per scored event: no format parsing). */
+/* name + suffix into r->feature, truncated like snprintf would. This runs
+ * three times per scored event, on names of 5-30 bytes: one inline copy,
+ * no format parsing and no strlen/memcpy calls. */
 static void set_reason(sf_reason *r, const char *name, const char *suffix, double value, double c)
 {
-    size_t cap = sizeof r->feature - 1, a = strlen(name), b = strlen(suffix);
-    if (a > cap)
-        a = cap;
-    if (b > cap - a)
-        b = cap - a;
-    memcpy(r->feature, name, a);
-    memcpy(r->feature + a, suffix, b);
-    r->feature[a + b] = '\0';
+    const size_t cap = sizeof r->feature - 1;
+    size_t n = 0;
+    for (; n < cap && *name; n++)
+        r->feature[n] = *name++;
+    for (; n < cap && *suffix; n++)
+        r->feature[n] = *suffix++;
+    r->feature[n] = '\0';
     r->value = value;
     r->contribution = c;
 }
