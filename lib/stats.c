@@ -82,7 +82,11 @@ void sf_stats_batch(sf_stats *s, uint64_t n_events, uint64_t n_dlq, const sf_pre
         s->slot_n[k] = 0;
     }
     s->slot_n[k] += n_events;
-    for (size_t i = 0; pred && i < n_pred; i++) {
+    /* only the newest SF_STATS_RECENT of a batch can stay in the ring (a
+     * full batch is 1,000): skip the rest (readers go back from ring_next,
+     * so where the kept ones start does not matter) */
+    size_t first = n_pred > SF_STATS_RECENT ? n_pred - SF_STATS_RECENT : 0;
+    for (size_t i = first; pred && i < n_pred; i++) {
         s->ring[s->ring_next] = pred[i];
         s->ring_next = (s->ring_next + 1) % SF_STATS_RECENT;
         if (s->ring_n < SF_STATS_RECENT)

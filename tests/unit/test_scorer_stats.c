@@ -75,6 +75,25 @@ static void test_recent_ring_and_prometheus(void **state)
     assert_int_equal(n, SF_STATS_RECENT);
     assert_int_equal(out[0].model_version, SF_STATS_RECENT + 4); /* newest first */
     assert_int_equal(out[n - 1].model_version, 5);
+    /* a small batch next: appended after the newest, the oldest drop out */
+    for (int i = 0; i < 3; i++)
+        pred[i].model_version = 100 + i;
+    sf_stats_batch(s, 3, 0, pred, 3, NULL, NULL, 0);
+    n = sf_stats_recent(s, out, SF_STATS_RECENT + 5);
+    assert_int_equal(n, SF_STATS_RECENT);
+    assert_int_equal(out[0].model_version, 102);
+    assert_int_equal(out[3].model_version, SF_STATS_RECENT + 4);
+    assert_int_equal(out[n - 1].model_version, 8);
+    /* and a batch of twice the ring: only its newest remain, in order */
+    sf_prediction big[2 * SF_STATS_RECENT];
+    memset(big, 0, sizeof big);
+    for (int i = 0; i < 2 * SF_STATS_RECENT; i++)
+        big[i].model_version = 1000 + i;
+    sf_stats_batch(s, 2 * SF_STATS_RECENT, 0, big, 2 * SF_STATS_RECENT, NULL, NULL, 0);
+    n = sf_stats_recent(s, out, SF_STATS_RECENT + 5);
+    assert_int_equal(n, SF_STATS_RECENT);
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(out[i].model_version, 1000 + 2 * SF_STATS_RECENT - 1 - (int)i);
     sf_stats_model(s, 7);
     sf_stats_lag(s, 42);
     sf_stats_abort(s);
@@ -85,7 +104,7 @@ static void test_recent_ring_and_prometheus(void **state)
     assert_non_null(strstr(text, "satisfy_scorer_model_version 7\n"));
     assert_non_null(strstr(text, "satisfy_scorer_consumer_lag 42\n"));
     assert_non_null(strstr(text, "satisfy_scorer_aborts_total 1\n"));
-    assert_non_null(strstr(text, "satisfy_scorer_predictions_total 69\n"));
+    assert_non_null(strstr(text, "satisfy_scorer_predictions_total 200\n")); /* 69 + 3 + 128 */
     assert_non_null(strstr(text, "# TYPE satisfy_scorer_e2e_latency_seconds histogram"));
     assert_non_null(strstr(text, "satisfy_scorer_e2e_latency_seconds_bucket{le=\"+Inf\"} 0\n"));
     free(text);
