@@ -15,9 +15,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#define DAY_MS   86400000.0
-#define HOUR_MS  3600000.0
-#define DAY_MS_I 86400000LL
+#define DAY_MS  86400000.0
+#define HOUR_MS 3600000.0
 
 /* Olist's 71 English category names, sorted; the code is the index, an
  * unknown non-empty name is N_CATEGORIES, empty is NaN. */
@@ -339,12 +338,13 @@ static float category_code(const char *s)
  * every call, and this runs for every scored event. */
 static void calendar(int64_t ms, int *wday, int *hour, int *month)
 {
-    int64_t days = ms / DAY_MS_I, rem = ms % DAY_MS_I;
+    const int64_t day = (int64_t)DAY_MS, hour_ms = (int64_t)HOUR_MS;
+    int64_t days = ms / day, rem = ms % day;
     if (rem < 0) {
-        rem += DAY_MS_I;
+        rem += day;
         days--;
     }
-    *hour = (int)(rem / 3600000);
+    *hour = (int)(rem / hour_ms);
     *wday = (int)(((days % 7) + 11) % 7); /* 1970-01-01 was a Thursday */
     int64_t z = days + 719468;            /* days since 0000-03-01 */
     int64_t era = (z >= 0 ? z : z - 146096) / 146097;

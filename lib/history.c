@@ -63,12 +63,18 @@ static uint64_t mix64(uint64_t x)
     return x;
 }
 
+/* FNV-1a: the keys are stored in snapshots, so these never change. */
+#define FNV64_OFFSET 0xcbf29ce484222325ULL
+#define FNV64_PRIME  0x100000001b3ULL
+#define FNV32_OFFSET 0x811c9dc5u
+#define FNV32_PRIME  0x01000193u
+
 static uint64_t fnv64(const char *s)
 {
-    uint64_t h = 0xcbf29ce484222325ULL;
+    uint64_t h = FNV64_OFFSET;
     for (; *s; s++) {
         h ^= (unsigned char)*s;
-        h *= 0x100000001b3ULL;
+        h *= FNV64_PRIME;
     }
     return h;
 }
@@ -80,10 +86,10 @@ uint64_t sf_history_seller_key(const char *seller_id)
 
 uint32_t sf_history_customer_key(const char *customer_unique_id)
 {
-    uint32_t h = 0x811c9dc5u;
+    uint32_t h = FNV32_OFFSET;
     for (const char *s = customer_unique_id; *s; s++) {
         h ^= (unsigned char)*s;
-        h *= 0x01000193u;
+        h *= FNV32_PRIME;
     }
     return h;
 }
@@ -293,15 +299,15 @@ static int event_keys(const sf_order_event *ev, uint64_t *order, uint64_t *selle
 {
     const char *o = ev->order_id, *c = ev->customer_unique_id;
     const char *s = ev->n_items > 0 ? ev->items[0].seller_id : o;
-    uint64_t ho = 0xcbf29ce484222325ULL, hs = ho;
-    uint32_t hc = 0x811c9dc5u;
+    uint64_t ho = FNV64_OFFSET, hs = ho;
+    uint32_t hc = FNV32_OFFSET;
     unsigned zero = 0;
     for (int i = 0; i < SF_ID_LEN; i++) { /* sf_id buffers hold SF_ID_LEN + 1 bytes */
         unsigned char a = (unsigned char)o[i], b = (unsigned char)s[i], d = (unsigned char)c[i];
         zero |= (a == 0) | (b == 0) | (d == 0);
-        ho = (ho ^ a) * 0x100000001b3ULL;
-        hs = (hs ^ b) * 0x100000001b3ULL;
-        hc = (hc ^ d) * 0x01000193u;
+        ho = (ho ^ a) * FNV64_PRIME;
+        hs = (hs ^ b) * FNV64_PRIME;
+        hc = (hc ^ d) * FNV32_PRIME;
     }
     if (zero || o[SF_ID_LEN] || s[SF_ID_LEN] || c[SF_ID_LEN])
         return 0;

@@ -24,11 +24,12 @@ typedef struct sf_linear {
     double lambda;
 } sf_linear;
 
-/* One node of our flattened trees, 16 bytes. The two children of a split are
+/* One node of our flattened trees, 20 bytes. The two children of a split are
  * adjacent (right = left + 1); a leaf loops to itself (left = itself, split
  * = 0) so that every row of a block takes the same number of steps per tree
- * (trees.c walks level by level, with no branch on the path). delta =
- * E[node] - E[parent] (0 at a root), E = expected value. */
+ * (trees.c walks level by level, with no branch on the path). d[] are the
+ * path-attribution credits of the two steps out of a split, E[child] -
+ * E[node] (E = expected value), kept in the parent so a step loads no child. */
 typedef struct sf_tnode {
     float thr;          /* split: go left when x < thr; leaf: the leaf value */
     uint16_t feat;      /* split feature; 0 for a leaf (read, not used) */
