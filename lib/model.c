@@ -214,34 +214,6 @@ void sf_model_predict(const sf_model *m, const float *x, size_t n, double *score
         probs(m, x, n, score, p);
 }
 
-/* Keeps the SF_REASONS largest |c| among candidates. */
-typedef struct top3 {
-    int idx[SF_REASONS];
-    double c[SF_REASONS];
-    int n;
-} top3;
-
-static void top_add(top3 *t, int idx, double c)
-{
-    if (c == 0 || isnan(c))
-        return;
-    double a = fabs(c);
-    int pos = t->n < SF_REASONS ? t->n : SF_REASONS;
-    while (pos > 0 && fabs(t->c[pos - 1]) < a)
-        pos--;
-    if (pos >= SF_REASONS)
-        return;
-    int last = t->n < SF_REASONS ? t->n : SF_REASONS - 1;
-    for (int k = last; k > pos; k--) {
-        t->idx[k] = t->idx[k - 1];
-        t->c[k] = t->c[k - 1];
-    }
-    t->idx[pos] = idx;
-    t->c[pos] = c;
-    if (t->n < SF_REASONS)
-        t->n++;
-}
-
 /* name + suffix into r->feature, truncated like snprintf would. This runs
  * three times per scored event, on names of 5-30 bytes: one inline copy,
  * no format parsing and no strlen/memcpy calls. */
@@ -264,30 +236,38 @@ static void set_reason(sf_reason *r, const char *name, const char *suffix, doubl
 #define EXPLAIN_BLOCK 16
 
 /* Top reasons of one row from its contributions (2 * d of them for ridge:
- * value then missing indicator). */
+ * value then missing indicator): the SF_REASONS largest |c|, largest first,
+ * the lower index first among equals; 0 and NaN never count. One pass that
+ * keeps the three largest in registers with selects instead of branches:
+ * whether a contribution enters is data-dependent and would mispredict. */
+_Static_assert(SF_REASONS == 3, "top_reasons keeps exactly three");
 static int top_reasons(const sf_model *m, const float *row, const double *contrib, int nc,
                        sf_reason *r)
 {
     int d = m->info.n_inputs;
     const sf_feature_def *defs = m->info.spec->defs;
-    top3 t = {.n = 0};
-    /* most contributions are below the third largest so far: one compare
-     * each (0 and NaN never pass it) */
-    double floor = 0;
-    for (int j = 0; j < nc; j++)
-        if (fabs(contrib[j]) > floor) {
-            top_add(&t, j, contrib[j]);
-            if (t.n == SF_REASONS)
-                floor = fabs(t.c[SF_REASONS - 1]);
-        }
-    for (int k = 0; k < t.n; k++) {
-        int j = t.idx[k];
-        if (j < d)
-            set_reason(&r[k], defs[j].name, "", row[j], t.c[k]);
-        else
-            set_reason(&r[k], defs[j - d].name, "_missing", isnan(row[j - d]) ? 1 : 0, t.c[k]);
+    double a1 = 0, a2 = 0, a3 = 0;
+    int i1 = -1, i2 = -1, i3 = -1;
+    for (int j = 0; j < nc; j++) {
+        double a = fabs(contrib[j]);
+        int g1 = a > a1, g2 = a > a2, g3 = a > a3;
+        a3 = g2 ? a2 : g3 ? a : a3;
+        i3 = g2 ? i2 : g3 ? j : i3;
+        a2 = g1 ? a1 : g2 ? a : a2;
+        i2 = g1 ? i1 : g2 ? j : i2;
+        a1 = g1 ? a : a1;
+        i1 = g1 ? j : i1;
     }
-    return t.n;
+    const int idx[SF_REASONS] = {i1, i2, i3};
+    int n = 0;
+    for (; n < SF_REASONS && idx[n] >= 0; n++) {
+        int j = idx[n];
+        if (j < d)
+            set_reason(&r[n], defs[j].name, "", row[j], contrib[j]);
+        else
+            set_reason(&r[n], defs[j - d].name, "_missing", isnan(row[j - d]) ? 1 : 0, contrib[j]);
+    }
+    return n;
 }
 
 void sf_model_explain(const sf_model *m, const float *x, size_t n, double *score, double *p,

@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "satisfy/model.h"
 
@@ -25,19 +26,46 @@ typedef struct sf_linear {
 } sf_linear;
 
 /* One node of our flattened trees, 20 bytes. The two children of a split are
- * adjacent (right = left + 1); a leaf loops to itself (left = itself, split
- * = 0) so that every row of a block takes the same number of steps per tree
- * (trees.c walks level by level, with no branch on the path). d[] are the
- * path-attribution credits of the two steps out of a split, E[child] -
- * E[node] (E = expected value), kept in the parent so a step loads no child. */
+ * adjacent (right = left + 1); a leaf loops to itself (left = itself) so that
+ * every row of a block takes the same number of steps per tree (trees.c walks
+ * level by level, with no branch on the path).
+ *
+ * A step compares integers, not floats: trees.c maps each input value to an
+ * order-preserving 32-bit key (sf_tkey) and gives every row two key arrays,
+ * one where a missing value is the largest key and one, shifted by one,
+ * where it is the smallest. A split reads the array that sends a missing
+ * value its default way and goes right when key >= thr; so one unsigned
+ * compare does XGBoost's "left when x < threshold, missing by the default
+ * direction". A leaf reads a slot that is always 0 against thr = UINT32_MAX,
+ * so it stays where it is.
+ *
+ * d[] are the path-attribution credits of the two steps out of a split,
+ * E[child] - E[node] (E = expected value), kept in the parent so a step
+ * loads no child; a step credits d[right] to the contribution slot of the
+ * key it read (folded back to the feature after the walk). A leaf holds its
+ * value in d[0] (credited to the unused slot of the always-0 key). */
 typedef struct sf_tnode {
-    float thr;          /* split: go left when x < thr; leaf: the leaf value */
-    uint16_t feat;      /* split feature; 0 for a leaf (read, not used) */
-    uint8_t miss_right; /* a missing value goes right */
-    uint8_t split;      /* 1 split, 0 leaf */
-    int32_t left;       /* left child (the right one follows it); a leaf: itself */
-    float d[2];         /* E[child] - E[node], left and right; a leaf: 0 */
+    uint32_t thr; /* split: right when key >= thr; leaf: UINT32_MAX */
+    uint32_t key; /* the key slot read: feature, or n_features + feature
+                     (missing goes left), or 2 * n_features (a leaf) */
+    int32_t left; /* left child (the right one follows it); a leaf: itself */
+    float d[2];   /* split: E[child] - E[node], left and right; leaf: value, 0 */
 } sf_tnode;
+
+/* The order-preserving key of an input value (sf_tnode): a < b exactly when
+ * sf_tkey(a) < sf_tkey(b), -0 and +0 equal, and a missing value (NaN) is
+ * UINT32_MAX, above every number (+inf is 0xff800000). */
+static inline uint32_t sf_tkey(float v)
+{
+    float c = v + 0.0f; /* -0 becomes +0; NaN stays NaN */
+    uint32_t b;
+    memcpy(&b, &c, sizeof b);
+    uint32_t nan = (b & 0x7fffffffu) > 0x7f800000u;
+    /* negative: all bits flipped (larger magnitude, smaller key); positive:
+     * the sign bit set (above every negative) */
+    uint32_t key = b ^ ((0u - (b >> 31)) | 0x80000000u);
+    return key | (0u - nan);
+}
 
 typedef struct sf_forest {
     int n_trees, n_features;

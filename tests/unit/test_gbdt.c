@@ -2,17 +2,20 @@
  * test_gbdt.c - the XGBoost learner and our own trees: our predictions equal
  * XGBoost's (1e-5, missing values included), path attributions sum to the
  * prediction, reasons are the largest contributions (the same whether rows
- * are explained together or one by one), early stopping works,
+ * are explained together or one by one), the integer keys the trees
+ * compare order floats exactly as float compares do, early stopping works,
  * the probability method is chosen and recorded, and on the real sample
  * (OLIST_DIR) the delivered-stage model beats the mean.
  */
 #include "testutil.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "model_impl.h"
 #include "satisfy/metrics.h"
 #include "satisfy/model.h"
 
@@ -97,6 +100,43 @@ static void test_unbalanced_trees_match_xgboost(void **state)
     tu_synth_examples(&te, 1000, 0.5);
     for (size_t i = 0; i < te.n; i += 5)
         te.x[i * 12 + i % 12] = NAN;
+    check_against_xgboost(m, &te);
+    sf_model_free(m);
+    sf_examples_free(&ex);
+    sf_examples_free(&te);
+}
+
+/* Inputs on a grid of 0.25 (missing ones too): XGBoost's thresholds are
+ * grid values, so rows exactly at a threshold, one float below and one
+ * above it must each take XGBoost's way, for both default directions. */
+static void to_grid(sf_examples *ex)
+{
+    for (size_t i = 0; i < ex->n * 12; i++)
+        ex->x[i] = roundf(ex->x[i] * 4) / 4;
+    for (size_t i = 0; i < ex->n; i += 9)
+        ex->x[i * 12 + (i / 9) % 12] = NAN;
+}
+
+static void test_trees_at_thresholds(void **state)
+{
+    (void)state;
+    sf_examples ex, te;
+    tu_synth_examples(&ex, 4000, 0.5);
+    to_grid(&ex);
+    sf_model *m = NULL;
+    sf_err err;
+    if (sf_model_train(SF_ALGO_GBDT, &ex, NULL, NULL, &m, &err) != 0)
+        fail_msg("%s", err.msg);
+    tu_synth_examples(&te, 3000, 0.5);
+    to_grid(&te);
+    for (size_t i = 0; i < te.n; i++)
+        for (size_t j = 0; j < 12; j++) {
+            float *v = &te.x[i * 12 + j];
+            if ((i + j) % 3 == 1)
+                *v = nextafterf(*v, -INFINITY);
+            else if ((i + j) % 3 == 2)
+                *v = nextafterf(*v, INFINITY);
+        }
     check_against_xgboost(m, &te);
     sf_model_free(m);
     sf_examples_free(&ex);
@@ -258,12 +298,56 @@ static void test_real_sample(void **state)
     sf_dataset_free(&ds);
 }
 
+static float from_bits(uint32_t b)
+{
+    float f;
+    memcpy(&f, &b, sizeof f);
+    return f;
+}
+
+/* The trees compare sf_tkey(x) >= key(threshold) where XGBoost compares
+ * !(x < threshold): the keys must order every pair of floats as < and ==
+ * do (-0 equals +0), and put a missing value above every number with room
+ * for the +1 of the missing-goes-left keys. */
+static void test_tree_keys(void **state)
+{
+    (void)state;
+    const float up[] = {-INFINITY, -FLT_MAX,     -1.5f,   -FLT_MIN, -FLT_TRUE_MIN, -0.0f,
+                        0.0f,      FLT_TRUE_MIN, FLT_MIN, 1.0f,     FLT_MAX,       INFINITY};
+    const size_t n = sizeof up / sizeof up[0];
+    for (size_t i = 0; i + 1 < n; i++)
+        if (up[i] == up[i + 1])
+            assert_true(sf_tkey(up[i]) == sf_tkey(up[i + 1]));
+        else
+            assert_true(sf_tkey(up[i]) < sf_tkey(up[i + 1]));
+    assert_true(sf_tkey(INFINITY) < UINT32_MAX - 1);
+    assert_true(sf_tkey(-INFINITY) + 1 > 0);
+    assert_true(sf_tkey(NAN) == UINT32_MAX);
+    assert_true(sf_tkey(-NAN) == UINT32_MAX);
+    assert_true(sf_tkey(from_bits(0x7f800001u)) == UINT32_MAX); /* a signalling NaN */
+    uint64_t r = 88172645463325252ULL;
+    size_t pairs = 0;
+    while (pairs < 200000) {
+        r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+        float a = from_bits((uint32_t)r), b = from_bits((uint32_t)(r >> 32));
+        if (isnan(a) || isnan(b))
+            continue;
+        if ((r & 0xff) == 0)
+            b = a; /* equal values too */
+        assert_true((a < b) == (sf_tkey(a) < sf_tkey(b)));
+        assert_true((a == b) == (sf_tkey(a) == sf_tkey(b)));
+        pairs++;
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_trees_match_xgboost),
         cmocka_unit_test(test_unbalanced_trees_match_xgboost),
+        cmocka_unit_test(test_trees_at_thresholds),
         cmocka_unit_test(test_reasons),
+        cmocka_unit_test(test_tree_keys),
         cmocka_unit_test(test_early_stopping_and_prob),
         cmocka_unit_test(test_real_sample),
     };
