@@ -238,8 +238,10 @@ static void set_reason(sf_reason *r, const char *name, const char *suffix, doubl
 /* Top reasons of one row from its contributions (2 * d of them for ridge:
  * value then missing indicator): the SF_REASONS largest |c|, largest first,
  * the lower index first among equals; 0 and NaN never count. One pass that
- * keeps the three largest in registers with selects instead of branches:
- * whether a contribution enters is data-dependent and would mispredict. */
+ * keeps the three largest in locals, with no call per candidate: 1.47M ->
+ * 1.62M rows/s in bench_predict. (Branch-free mask arithmetic measured
+ * slower, 1.38M: it puts a serial chain of ~8 operations on every
+ * contribution, where a compare that mostly fails is predicted.) */
 _Static_assert(SF_REASONS == 3, "top_reasons keeps exactly three");
 static int top_reasons(const sf_model *m, const float *row, const double *contrib, int nc,
                        sf_reason *r)
