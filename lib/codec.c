@@ -209,16 +209,11 @@ static int utf8_valid(const unsigned char *s, size_t n)
     return 1;
 }
 
-/* A NUL-terminated string in a buffer of cap bytes: fits, valid UTF-8. */
-static int check_text(const char *s, size_t cap, const char *arr, int i, const char *sub,
-                      const char *field, sf_err *err)
+/* check_text beyond plain ASCII: valid UTF-8 (0), or the message. Out of
+ * line, so that the ASCII check needs no stack for the message. */
+static __attribute__((noinline)) int text_slow(const char *s, size_t cap, const char *arr, int i,
+                                               const char *sub, const char *field, sf_err *err)
 {
-    /* one pass for the usual all-ASCII string: its end and its validity */
-    size_t k = 0;
-    while (k < cap && (unsigned char)s[k] - 1u < 0x7fu) /* 1..0x7f */
-        k++;
-    if (k < cap && s[k] == '\0')
-        return 0;
     size_t n = strnlen(s, cap);
     if (n < cap && utf8_valid((const unsigned char *)s, n))
         return 0;
@@ -228,6 +223,19 @@ static int check_text(const char *s, size_t cap, const char *arr, int i, const c
                        path(p, sizeof p, arr, i, sub, field), cap);
     return sf_errf(err, "%s: \"%s\" is not valid UTF-8", path(p, sizeof p, arr, i, sub, field),
                    excerpt(ex, sizeof ex, s, n));
+}
+
+/* A NUL-terminated string in a buffer of cap bytes: fits, valid UTF-8. */
+static inline int check_text(const char *s, size_t cap, const char *arr, int i, const char *sub,
+                             const char *field, sf_err *err)
+{
+    /* one pass for the usual all-ASCII string: its end and its validity */
+    size_t k = 0;
+    while (k < cap && (unsigned char)s[k] - 1u < 0x7fu) /* 1..0x7f */
+        k++;
+    if (k < cap && s[k] == '\0')
+        return 0;
+    return text_slow(s, cap, arr, i, sub, field, err);
 }
 
 /* A malloc'd (unbounded) string: at most max bytes, valid UTF-8. */
@@ -242,28 +250,37 @@ static int check_long_text(const char *s, size_t max, const char *field, sf_err 
     return 0;
 }
 
-static inline int hex_digit(unsigned char c)
+/* 1 for an ASCII hex digit; byte arithmetic, so that a loop of these
+ * vectorises 16 bytes to a register */
+static inline uint8_t hex_digit(uint8_t c)
 {
-    return ((unsigned)(c - '0') < 10u) | ((unsigned)((c | 0x20) - 'a') < 6u);
+    return (uint8_t)((uint8_t)(c - '0') < 10) | (uint8_t)((uint8_t)((c | 0x20) - 'a') < 6);
 }
 
-/* Exactly n hex digits in a buffer of cap (> n) bytes. */
-static int check_hex(const char *s, size_t cap, size_t n, const char *arr, int i, const char *field,
-                     sf_err *err)
+static __attribute__((noinline, cold)) int hex_failed(const char *s, size_t cap, size_t n,
+                                                      const char *arr, int i, const char *field,
+                                                      sf_err *err)
 {
-    /* Branch-free over all n bytes (they lie inside the cap-byte buffer):
-     * ids mix digits and letters at random, so a per-character branch
-     * mispredicts half the time and this check dominated encoding. */
-    int ok = 1;
-    for (size_t k = 0; k < n; k++)
-        ok &= hex_digit((unsigned char)s[k]);
-    if (ok && s[n] == '\0')
-        return 0;
     char p[128], ex[48];
     size_t len = strnlen(s, cap);
     return sf_errf(err, "%s: expected %zu hex digits, got \"%s\" (%zu bytes)",
                    path(p, sizeof p, arr, i, NULL, field), n,
                    excerpt(ex, sizeof ex, s, len < cap ? len : cap), len);
+}
+
+/* Exactly n hex digits in a buffer of cap (> n) bytes. */
+static inline int check_hex(const char *s, size_t cap, size_t n, const char *arr, int i,
+                            const char *field, sf_err *err)
+{
+    /* Branch-free over all n bytes (they lie inside the cap-byte buffer):
+     * ids mix digits and letters at random, so a per-character branch
+     * mispredicts half the time and this check dominated encoding. */
+    uint8_t ok = 1;
+    for (size_t k = 0; k < n; k++)
+        ok &= hex_digit((uint8_t)s[k]);
+    if (ok && s[n] == '\0')
+        return 0;
+    return hex_failed(s, cap, n, arr, i, field, err);
 }
 
 static int check_time(int64_t t, const char *arr, int i, const char *field, sf_err *err)
