@@ -37,6 +37,7 @@ typedef struct scorer {
     sf_model *model;
     int64_t version;
     char version_text[24]; /* the model_version header */
+    size_t version_len;
     int eos;
     int embedded; /* the cluster is satisfy-broker (librdkafka's mock) */
     int txn_open;
@@ -237,8 +238,10 @@ static int produce_pred(scorer *s, const rd_kafka_message_t *src, const sf_predi
     }
     for (;;) {
         rd_kafka_headers_t *h = rd_kafka_headers_new(2);
-        rd_kafka_header_add(h, "event_id", -1, p->event_id, -1);
-        rd_kafka_header_add(h, "model_version", -1, s->version_text, -1);
+        rd_kafka_header_add(h, "event_id", sizeof "event_id" - 1, p->event_id,
+                            (ssize_t)strlen(p->event_id));
+        rd_kafka_header_add(h, "model_version", sizeof "model_version" - 1, s->version_text,
+                            (ssize_t)s->version_len);
         rd_kafka_resp_err_t e = rd_kafka_producev(
             s->producer, RD_KAFKA_V_RKT(s->out), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
             RD_KAFKA_V_KEY(p->order_id, SF_ID_LEN), /* checked by the encoder */
@@ -311,7 +314,8 @@ static int process(scorer *s, sf_err *err)
             continue;
         }
         sf_order_event ev;
-        sf_err why = {{0}};
+        sf_err why; /* read only after a failure set it: no 512-byte clear per event */
+        why.msg[0] = '\0';
         if (check_message(s, m, &ev, &why) == 0) {
             sf_model_prepare_event(s->model, &ev, &s->pred[k], s->rows + k * d);
             sf_order_event_clear(&ev);
@@ -328,7 +332,8 @@ static int process(scorer *s, sf_err *err)
         const rd_kafka_message_t *m = s->msg[s->src[j]];
         p->model_version = s->version;
         p->scored_at = scored_at;
-        sf_err why = {{0}};
+        sf_err why; /* read only after a failure set it: no 512-byte clear per event */
+        why.msg[0] = '\0';
         int rc = produce_pred(s, m, p, &why);
         if (rc == -1)
             return sf_errf(err, "%s", why.msg);
@@ -513,7 +518,8 @@ static void use_model(scorer *s, sf_model *m, int64_t v)
     sf_model_free(s->model);
     s->model = m;
     s->version = v;
-    snprintf(s->version_text, sizeof s->version_text, "%" PRId64, v);
+    int vn = snprintf(s->version_text, sizeof s->version_text, "%" PRId64, v);
+    s->version_len = vn > 0 ? (size_t)vn : 0;
     if (s->o->stats)
         sf_stats_model(s->o->stats, v);
     logf_(s, "scoring with model %" PRId64, v);
