@@ -331,10 +331,10 @@ static inline void level(const sf_tnode *w, const uint32_t *keys, size_t n, size
  * rows overlap and no branch depends on the data. bench_predict on the
  * sample's model: 1.25x with reasons, 1.3-1.4x score only, over a per-row
  * walk that stops at its leaf (its exit branch mispredicts); integer keys
- * instead of float compares with a NaN test: a step is about half the
- * instructions. contrib may be NULL (margins only); inlined into both
- * callers so that each gets a loop without the test on contrib (measured:
- * 0.9x with reasons otherwise). */
+ * instead of float compares with a NaN test: a step with reasons is 21
+ * instructions instead of 33 (GCC 12, -O3). contrib may be NULL (margins
+ * only); inlined into both callers so that each gets a loop without the
+ * test on contrib (measured: 0.9x with reasons otherwise). */
 static inline __attribute__((always_inline)) void walk(const sf_forest *f, const float *x, size_t n,
                                                        size_t d, double *margin, double *contrib)
 {
