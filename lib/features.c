@@ -333,9 +333,8 @@ static float category_code(const char *s)
 }
 
 /* gmtime_r's weekday (0 = Sunday), hour and month (1..12) of a time in ms,
- * by arithmetic (days to civil date as in H. Hinnant's "chrono-compatible
- * low-level date algorithms"): glibc's gmtime_r takes the timezone lock on
- * every call, and this runs for every scored event. */
+ * by arithmetic (sf_civil_from_days): glibc's gmtime_r takes the timezone
+ * lock on every call, and this runs for every scored event. */
 static void calendar(int64_t ms, int *wday, int *hour, int *month)
 {
     const int64_t day = (int64_t)DAY_MS, hour_ms = (int64_t)HOUR_MS;
@@ -346,13 +345,9 @@ static void calendar(int64_t ms, int *wday, int *hour, int *month)
     }
     *hour = (int)(rem / hour_ms);
     *wday = (int)(((days % 7) + 11) % 7); /* 1970-01-01 was a Thursday */
-    int64_t z = days + 719468;            /* days since 0000-03-01 */
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153; /* 0 = March */
-    *month = (int)(mp < 10 ? mp + 3 : mp - 9);
+    int64_t y;
+    int d;
+    sf_civil_from_days(days, &y, month, &d);
 }
 
 static double span(int64_t to, int64_t from, double unit)
