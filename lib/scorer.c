@@ -27,6 +27,22 @@
 #define SLOT_PRED 0
 #define SLOT_DLQ  1
 
+/* A batch is scored a block of SF_SCORER_BLOCK events at a time, through
+ * every step (decode, features, model, encode, produce) before the next
+ * block: the rows and predictions in flight take about 10 KB, where those of
+ * a whole batch of 1,000 took about 600 KB and went through the caches three
+ * times. 16 is also the model's block (its tree walks overlap 16 rows). */
+#define SF_SCORER_BLOCK 16
+
+struct work {
+    sf_prediction pred[SF_SCORER_BLOCK];
+    float rows[SF_SCORER_BLOCK * SF_SPEC_MAX_FEATURES]; /* SF_SPEC_MAX_FEATURES apart */
+    size_t src[SF_SCORER_BLOCK];                        /* pred[k] scores msg[src[k]] */
+    /* the batch's newest predictions, its i-th at recent[i % SF_STATS_RECENT]
+     * (as sf_stats_batch takes them) */
+    sf_prediction recent[SF_STATS_RECENT];
+};
+
 typedef struct scorer {
     const sf_scorer_opts *o;
     rd_kafka_t *consumer, *producer;
@@ -45,9 +61,7 @@ typedef struct scorer {
     rd_kafka_message_t **msg;
     double *rx; /* monotonic receive time of msg[i] */
     size_t n, cap;
-    sf_prediction *pred;
-    float *rows; /* feature rows of the batch, SF_SPEC_MAX_FEATURES apart */
-    size_t *src; /* pred[k] scores msg[src[k]] */
+    struct work *w; /* the block being scored and the newest predictions */
     size_t n_pred, n_dlq;
     double *e2e, *proc;
     sf_buf buf;
@@ -297,39 +311,17 @@ static int to_dlq(scorer *s, const rd_kafka_message_t *m, const char *why, sf_er
     return 0;
 }
 
-/* Scores the batch and produces predictions and DLQ messages: decode and
- * features per message, then the model over all rows at once (the tree
- * walks of different rows overlap), then encode and produce. -1 on a
- * produce error (the caller aborts/rewinds or fails). */
-static int process(scorer *s, sf_err *err)
+/* Scores a block of k rows (s->w->rows, from msg[src[]]) and produces their
+ * predictions; a prediction that does not encode sends its input to the
+ * DLQ. -1 on a produce error. */
+static int score_block(scorer *s, size_t k, sf_err *err)
 {
-    s->n_pred = s->n_dlq = 0;
-    size_t k = 0;
-    const size_t d = s->o->relay_topic ? 0 : (size_t)sf_model_n_inputs(s->model);
-    for (size_t i = 0; i < s->n; i++) {
-        const rd_kafka_message_t *m = s->msg[i];
-        if (s->o->relay_topic) {
-            if (relay(s, m, err) < 0)
-                return -1;
-            continue;
-        }
-        sf_order_event ev;
-        sf_err why; /* read only after a failure set it: no 512-byte clear per event */
-        why.msg[0] = '\0';
-        if (check_message(s, m, &ev, &why) == 0) {
-            sf_model_prepare_event(s->model, &ev, &s->pred[k], s->rows + k * d);
-            sf_order_event_clear(&ev);
-            s->src[k++] = i;
-        } else if (to_dlq(s, m, why.msg, err) < 0) {
-            return -1;
-        }
-    }
-    if (k)
-        sf_model_score_rows(s->model, s->rows, k, s->pred);
-    int64_t scored_at = sf_wall_ms(); /* the batch's rows were scored together */
+    struct work *w = s->w;
+    sf_model_score_rows(s->model, w->rows, k, w->pred);
+    int64_t scored_at = sf_wall_ms(); /* the block's rows were scored together */
     for (size_t j = 0; j < k; j++) {
-        sf_prediction *p = &s->pred[j];
-        const rd_kafka_message_t *m = s->msg[s->src[j]];
+        sf_prediction *p = &w->pred[j];
+        const rd_kafka_message_t *m = s->msg[w->src[j]];
         p->model_version = s->version;
         p->scored_at = scored_at;
         sf_err why; /* read only after a failure set it: no 512-byte clear per event */
@@ -337,15 +329,49 @@ static int process(scorer *s, sf_err *err)
         int rc = produce_pred(s, m, p, &why);
         if (rc == -1)
             return sf_errf(err, "%s", why.msg);
-        if (rc == 0) {
-            if (s->n_pred != j)
-                s->pred[s->n_pred] = *p;
-            s->n_pred++;
-        } else if (to_dlq(s, m, why.msg, err) < 0) { /* does not encode: keep the input */
+        if (rc == 0)
+            w->recent[s->n_pred++ % SF_STATS_RECENT] = *p;
+        else if (to_dlq(s, m, why.msg, err) < 0) /* does not encode: keep the input */
             return -1;
-        }
     }
     return 0;
+}
+
+/* Scores the batch and produces predictions and DLQ messages, a block at a
+ * time: decode and features per message, then the model over the block's
+ * rows at once (the tree walks of different rows overlap), then encode and
+ * produce. -1 on a produce error (the caller aborts/rewinds or fails). */
+static int process(scorer *s, sf_err *err)
+{
+    s->n_pred = s->n_dlq = 0;
+    if (s->o->relay_topic) {
+        for (size_t i = 0; i < s->n; i++)
+            if (relay(s, s->msg[i], err) < 0)
+                return -1;
+        return 0;
+    }
+    struct work *w = s->w;
+    const size_t d = (size_t)sf_model_n_inputs(s->model);
+    size_t k = 0;
+    for (size_t i = 0; i < s->n; i++) {
+        const rd_kafka_message_t *m = s->msg[i];
+        sf_order_event ev;
+        sf_err why; /* read only after a failure set it: no 512-byte clear per event */
+        why.msg[0] = '\0';
+        if (check_message(s, m, &ev, &why) == 0) {
+            sf_model_prepare_event(s->model, &ev, &w->pred[k], w->rows + k * d);
+            sf_order_event_clear(&ev);
+            w->src[k++] = i;
+        } else if (to_dlq(s, m, why.msg, err) < 0) {
+            return -1;
+        }
+        if (k == SF_SCORER_BLOCK) {
+            if (score_block(s, k, err) < 0)
+                return -1;
+            k = 0;
+        }
+    }
+    return k ? score_block(s, k, err) : 0;
 }
 
 /* The next offset of each partition in the batch. */
@@ -376,7 +402,7 @@ static void record(scorer *s)
         s->e2e[i] = ts >= 0 ? (double)(now - ts) : 1e300;
         s->proc[i] = (t - s->rx[i]) * 1000.0;
     }
-    sf_stats_batch(s->o->stats, s->n, s->n_dlq, s->pred, s->n_pred, s->e2e, s->proc, s->n);
+    sf_stats_batch(s->o->stats, s->n, s->n_dlq, s->w->recent, s->n_pred, s->e2e, s->proc, s->n);
     if (t - s->last_lag >= 1.0) {
         s->last_lag = t;
         rd_kafka_topic_partition_list_t *a = NULL;
@@ -679,9 +705,7 @@ static void free_scorer(scorer *s)
     sf_buf_free(&s->buf);
     free(s->msg);
     free(s->rx);
-    free(s->pred);
-    free(s->rows);
-    free(s->src);
+    free(s->w);
     free(s->e2e);
     free(s->proc);
 }
@@ -708,13 +732,11 @@ int sf_scorer_run(const sf_scorer_opts *in, sf_err *err)
     s.cap = (size_t)o.batch_max;
     s.msg = calloc(s.cap, sizeof *s.msg);
     s.rx = calloc(s.cap, sizeof *s.rx);
-    s.pred = calloc(s.cap, sizeof *s.pred);
-    s.rows = calloc(s.cap * SF_SPEC_MAX_FEATURES, sizeof *s.rows);
-    s.src = calloc(s.cap, sizeof *s.src);
+    s.w = calloc(1, sizeof *s.w);
     s.e2e = calloc(s.cap, sizeof *s.e2e);
     s.proc = calloc(s.cap, sizeof *s.proc);
     int rc = -1;
-    if (!s.msg || !s.rx || !s.pred || !s.rows || !s.src || !s.e2e || !s.proc) {
+    if (!s.msg || !s.rx || !s.w || !s.e2e || !s.proc) {
         sf_errf(err, "scorer: out of memory for a batch of %d", o.batch_max);
         goto out;
     }

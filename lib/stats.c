@@ -67,8 +67,8 @@ static void hist_add(sf_latency_hist *h, double ms)
         h->sum_ms += ms;
 }
 
-void sf_stats_batch(sf_stats *s, uint64_t n_events, uint64_t n_dlq, const sf_prediction *pred,
-                    size_t n_pred, const double *e2e_ms, const double *process_ms, size_t n_lat)
+void sf_stats_batch(sf_stats *s, uint64_t n_events, uint64_t n_dlq, const sf_prediction *ring,
+                    uint64_t n_pred, const double *e2e_ms, const double *process_ms, size_t n_lat)
 {
     int64_t sec = (int64_t)(sf_mono_s() - s->start);
     pthread_mutex_lock(&s->mu);
@@ -82,12 +82,12 @@ void sf_stats_batch(sf_stats *s, uint64_t n_events, uint64_t n_dlq, const sf_pre
         s->slot_n[k] = 0;
     }
     s->slot_n[k] += n_events;
-    /* only the newest SF_STATS_RECENT of a batch can stay in the ring (a
-     * full batch is 1,000): skip the rest (readers go back from ring_next,
-     * so where the kept ones start does not matter) */
-    size_t first = n_pred > SF_STATS_RECENT ? n_pred - SF_STATS_RECENT : 0;
-    for (size_t i = first; pred && i < n_pred; i++) {
-        s->ring[s->ring_next] = pred[i];
+    /* only the newest SF_STATS_RECENT can stay (and are all the caller's
+     * ring holds): readers go back from ring_next, so where the kept ones
+     * start does not matter */
+    uint64_t first = n_pred > SF_STATS_RECENT ? n_pred - SF_STATS_RECENT : 0;
+    for (uint64_t i = first; ring && i < n_pred; i++) {
+        s->ring[s->ring_next] = ring[i % SF_STATS_RECENT];
         s->ring_next = (s->ring_next + 1) % SF_STATS_RECENT;
         if (s->ring_n < SF_STATS_RECENT)
             s->ring_n++;

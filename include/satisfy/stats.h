@@ -54,11 +54,15 @@ typedef struct sf_stats_snapshot {
 sf_stats *sf_stats_new(void);
 void sf_stats_free(sf_stats *s);
 
-/* One committed batch: n_events consumed, of which n_dlq went to the DLQ;
- * the predictions (n_pred of them, may be NULL) go to the recent ring; the
- * latencies (n_lat values each, may be NULL) into the histograms. */
-void sf_stats_batch(sf_stats *s, uint64_t n_events, uint64_t n_dlq, const sf_prediction *pred,
-                    size_t n_pred, const double *e2e_ms, const double *process_ms, size_t n_lat);
+/* One committed batch: n_events consumed, of which n_dlq went to the DLQ,
+ * and n_pred predictions, laid out in ring as the scorer keeps them: the
+ * i-th (from 0, in production order) is ring[i % SF_STATS_RECENT], so a
+ * batch needs no more than SF_STATS_RECENT of room (fewer predictions are
+ * simply contiguous; ring may be NULL when n_pred is 0). The newest go to
+ * the recent ring; the latencies (n_lat values each, may be NULL) into the
+ * histograms. */
+void sf_stats_batch(sf_stats *s, uint64_t n_events, uint64_t n_dlq, const sf_prediction *ring,
+                    uint64_t n_pred, const double *e2e_ms, const double *process_ms, size_t n_lat);
 void sf_stats_abort(sf_stats *s);
 void sf_stats_model(sf_stats *s, int64_t version); /* a model became active */
 void sf_stats_model_rejected(sf_stats *s);

@@ -61,39 +61,46 @@ static void test_histogram_and_quantiles(void **state)
     sf_stats_free(s);
 }
 
+/* The i-th prediction of a batch, laid out as the scorer keeps them. */
+static void put(sf_prediction *ring, uint64_t i, int64_t version)
+{
+    memset(&ring[i % SF_STATS_RECENT], 0, sizeof *ring);
+    ring[i % SF_STATS_RECENT].model_version = version;
+}
+
 static void test_recent_ring_and_prometheus(void **state)
 {
     (void)state;
     sf_stats *s = sf_stats_new();
-    sf_prediction pred[SF_STATS_RECENT + 5];
-    memset(pred, 0, sizeof pred);
+    sf_prediction ring[SF_STATS_RECENT];
+    /* 69 predictions: the ring holds the newest 64, the 64th..68th where the
+     * 0th..4th were */
     for (int i = 0; i < SF_STATS_RECENT + 5; i++)
-        pred[i].model_version = i;
-    sf_stats_batch(s, SF_STATS_RECENT + 5, 0, pred, SF_STATS_RECENT + 5, NULL, NULL, 0);
+        put(ring, (uint64_t)i, i);
+    sf_stats_batch(s, SF_STATS_RECENT + 5, 0, ring, SF_STATS_RECENT + 5, NULL, NULL, 0);
     sf_prediction out[SF_STATS_RECENT + 5];
     size_t n = sf_stats_recent(s, out, SF_STATS_RECENT + 5);
     assert_int_equal(n, SF_STATS_RECENT);
-    assert_int_equal(out[0].model_version, SF_STATS_RECENT + 4); /* newest first */
-    assert_int_equal(out[n - 1].model_version, 5);
+    for (size_t i = 0; i < n; i++) /* newest first */
+        assert_int_equal(out[i].model_version, SF_STATS_RECENT + 4 - (int)i);
     /* a small batch next: appended after the newest, the oldest drop out */
     for (int i = 0; i < 3; i++)
-        pred[i].model_version = 100 + i;
-    sf_stats_batch(s, 3, 0, pred, 3, NULL, NULL, 0);
+        put(ring, (uint64_t)i, 100 + i);
+    sf_stats_batch(s, 3, 0, ring, 3, NULL, NULL, 0);
     n = sf_stats_recent(s, out, SF_STATS_RECENT + 5);
     assert_int_equal(n, SF_STATS_RECENT);
     assert_int_equal(out[0].model_version, 102);
     assert_int_equal(out[3].model_version, SF_STATS_RECENT + 4);
     assert_int_equal(out[n - 1].model_version, 8);
-    /* and a batch of twice the ring: only its newest remain, in order */
-    sf_prediction big[2 * SF_STATS_RECENT];
-    memset(big, 0, sizeof big);
-    for (int i = 0; i < 2 * SF_STATS_RECENT; i++)
-        big[i].model_version = 1000 + i;
-    sf_stats_batch(s, 2 * SF_STATS_RECENT, 0, big, 2 * SF_STATS_RECENT, NULL, NULL, 0);
+    /* a batch of 1,000 (the scorer's default), the ring wrapped many times:
+     * only its newest remain, in order */
+    for (int i = 0; i < 1000; i++)
+        put(ring, (uint64_t)i, 1000 + i);
+    sf_stats_batch(s, 1003, 3, ring, 1000, NULL, NULL, 0);
     n = sf_stats_recent(s, out, SF_STATS_RECENT + 5);
     assert_int_equal(n, SF_STATS_RECENT);
     for (size_t i = 0; i < n; i++)
-        assert_int_equal(out[i].model_version, 1000 + 2 * SF_STATS_RECENT - 1 - (int)i);
+        assert_int_equal(out[i].model_version, 1999 - (int)i);
     sf_stats_model(s, 7);
     sf_stats_lag(s, 42);
     sf_stats_abort(s);
@@ -104,7 +111,7 @@ static void test_recent_ring_and_prometheus(void **state)
     assert_non_null(strstr(text, "satisfy_scorer_model_version 7\n"));
     assert_non_null(strstr(text, "satisfy_scorer_consumer_lag 42\n"));
     assert_non_null(strstr(text, "satisfy_scorer_aborts_total 1\n"));
-    assert_non_null(strstr(text, "satisfy_scorer_predictions_total 200\n")); /* 69 + 3 + 128 */
+    assert_non_null(strstr(text, "satisfy_scorer_predictions_total 1072\n")); /* 69 + 3 + 1000 */
     assert_non_null(strstr(text, "# TYPE satisfy_scorer_e2e_latency_seconds histogram"));
     assert_non_null(strstr(text, "satisfy_scorer_e2e_latency_seconds_bucket{le=\"+Inf\"} 0\n"));
     free(text);
