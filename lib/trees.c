@@ -216,6 +216,10 @@ out:
 
 sf_forest *sf_forest_from_json(const char *json, size_t len, int n_features, sf_err *err)
 {
+    if (n_features < 0 || n_features > SF_SPEC_MAX_FEATURES) {
+        sf_errf(err, "gbdt model: %d features (at most %d)", n_features, SF_SPEC_MAX_FEATURES);
+        return NULL;
+    }
     cJSON *root = cJSON_ParseWithLength(json, len);
     if (!root) {
         sf_errf(err, "gbdt model: JSON does not parse");
@@ -226,12 +230,6 @@ sf_forest *sf_forest_from_json(const char *json, size_t len, int n_features, sf_
     if (!f) {
         cJSON_Delete(root);
         sf_errf(err, "gbdt model: out of memory");
-        return NULL;
-    }
-    if (n_features < 0 || n_features > SF_SPEC_MAX_FEATURES) {
-        sf_errf(err, "gbdt model: %d features (at most %d)", n_features, SF_SPEC_MAX_FEATURES);
-        free(f);
-        cJSON_Delete(root);
         return NULL;
     }
     f->n_features = n_features;
