@@ -5,8 +5,9 @@
  *                    [--batch-ms MS] [--http ADDR] [--at-least-once] [-X k=v ...]
  *       the scorer loop (sf_scorer_run) exactly as satisfy-scorer runs it,
  *       or, with --relay, the same loop, batching and transactions doing
- *       nothing: every order message is forwarded unchanged to TOPIC (the
- *       baseline). Counters on --http /metrics. Stops on SIGTERM/SIGINT.
+ *       nothing: every order message's key and value are forwarded to TOPIC
+ *       (the baseline; not its headers or timestamp, the cheapest forward,
+ *       so the strictest baseline). Counters on --http /metrics. Stops on SIGTERM/SIGINT.
  *
  *   bench_scorer load --brokers B --rate R --count N
  *       re-produces the first N messages of satisfy.orders to satisfy.orders

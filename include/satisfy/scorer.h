@@ -64,8 +64,8 @@ typedef struct sf_scorer_opts {
     sf_log_fn log;          /* optional, called from the scoring and watcher threads */
     void *log_arg;
     const volatile sig_atomic_t *stop; /* required */
-    /* Benchmark baseline only: when set, every input message is forwarded
-     * unchanged (key, value) to this topic instead of being decoded and
+    /* Benchmark baseline only: when set, every input message's key and
+     * value (not its headers or timestamp) are forwarded to this topic instead of being decoded and
      * scored, and no model is waited for - the same loop, batching and
      * transactions doing nothing (bench/bench_scorer). */
     const char *relay_topic;
