@@ -6,8 +6,9 @@
  *       the scorer loop (sf_scorer_run) exactly as satisfy-scorer runs it,
  *       or, with --relay, the same loop, batching and transactions doing
  *       nothing: every order message's key and value are forwarded to TOPIC
- *       (the baseline; not its headers or timestamp, the cheapest forward,
- *       so the strictest baseline). Counters on --http /metrics. Stops on SIGTERM/SIGINT.
+ *       (the baseline; not its headers or timestamp: the cheapest forward,
+ *       so the strictest baseline). Counters on --http /metrics. Stops on
+ *       SIGTERM/SIGINT.
  *
  *   bench_scorer load --brokers B --rate R --count N
  *       re-produces the first N messages of satisfy.orders to satisfy.orders

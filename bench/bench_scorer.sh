@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench_scorer.sh - satisfy-scorer's loop against a do-nothing relay (the same
-# loop, batching and transactions forwarding each message's key and value) on the
-# same satisfy-broker in the same run: throughput on a backlog of order
+# loop, batching and transactions forwarding each message's key and value)
+# on the same satisfy-broker in the same run: throughput on a backlog of order
 # events, CPU seconds per event, then the p99 latency from append to
 # committed prediction at 5,000 events/s, and the scorer's peak RSS.
 # Uses OLIST_DIR when set, else a 15,000-order generated dataset; the model
@@ -159,8 +159,8 @@ cat <<EOF2
 Data: $source replayed $replays times; $n order events on satisfy-broker (8 partitions), exactly-once
 (one transaction per batch of up to 1,000 messages / 20 ms), model: GBDT.
 Baseline: the same loop forwarding each message's key and value (no headers
-or timestamp, no decode, no features, no model), same broker, same run; $runs alternating runs each,
-best rate and lowest CPU per event of each side.
+or timestamp, no decode, no features, no model), same broker, same run;
+$runs alternating runs each, best rate and lowest CPU per event of each side.
 
 | | events/s | CPU us/event |
 |---|---:|---:|
