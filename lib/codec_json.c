@@ -10,6 +10,7 @@
  * contract as the binary codec, so JSON and Avro accept the same events.
  */
 #include "satisfy/codec.h"
+#include "satisfy/json_field.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -21,30 +22,14 @@
  * Events to JSON.
  */
 
-static void add_time(cJSON *o, const char *name, int64_t t)
-{
-    if (t == SF_TIME_NONE)
-        cJSON_AddNullToObject(o, name);
-    else
-        cJSON_AddNumberToObject(o, name, (double)t);
-}
-
-static void add_num(cJSON *o, const char *name, double d)
-{
-    if (isnan(d) || isinf(d))
-        cJSON_AddNullToObject(o, name);
-    else
-        cJSON_AddNumberToObject(o, name, d);
-}
-
 static cJSON *place_json(const sf_place *p)
 {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "zip", p->zip);
     cJSON_AddStringToObject(o, "city", p->city);
     cJSON_AddStringToObject(o, "state", p->state);
-    add_num(o, "lat", p->lat);
-    add_num(o, "lng", p->lng);
+    sf_json_add_number(o, "lat", p->lat);
+    sf_json_add_number(o, "lng", p->lng);
     return o;
 }
 
@@ -68,12 +53,12 @@ char *sf_order_to_json(const sf_order_event *ev, sf_err *err)
     cJSON_AddStringToObject(o, "customer_id", ev->customer_id);
     cJSON_AddStringToObject(o, "customer_unique_id", ev->customer_unique_id);
     cJSON_AddStringToObject(o, "stage", sf_stage_name(ev->stage));
-    add_time(o, "event_time", ev->event_time);
-    add_time(o, "purchase_time", ev->purchase);
-    add_time(o, "estimated_delivery", ev->estimated);
-    add_time(o, "approved_time", ev->approved);
-    add_time(o, "carrier_time", ev->carrier);
-    add_time(o, "delivered_time", ev->delivered);
+    sf_json_add_time(o, "event_time", ev->event_time);
+    sf_json_add_time(o, "purchase_time", ev->purchase);
+    sf_json_add_time(o, "estimated_delivery", ev->estimated);
+    sf_json_add_time(o, "approved_time", ev->approved);
+    sf_json_add_time(o, "carrier_time", ev->carrier);
+    sf_json_add_time(o, "delivered_time", ev->delivered);
     cJSON_AddItemToObject(o, "customer", place_json(&ev->customer));
     cJSON *items = cJSON_AddArrayToObject(o, "items");
     for (int i = 0; i < ev->n_items; i++) {
@@ -82,17 +67,17 @@ char *sf_order_to_json(const sf_order_event *ev, sf_err *err)
         cJSON_AddNumberToObject(e, "seq", it->seq);
         cJSON_AddStringToObject(e, "product_id", it->product_id);
         cJSON_AddStringToObject(e, "seller_id", it->seller_id);
-        add_num(e, "price", it->price);
-        add_num(e, "freight", it->freight);
-        add_time(e, "shipping_limit", it->shipping_limit);
+        sf_json_add_number(e, "price", it->price);
+        sf_json_add_number(e, "freight", it->freight);
+        sf_json_add_time(e, "shipping_limit", it->shipping_limit);
         cJSON_AddStringToObject(e, "category", it->category);
-        add_num(e, "name_len", it->name_len);
-        add_num(e, "desc_len", it->desc_len);
-        add_num(e, "photos", it->photos);
-        add_num(e, "weight_g", it->weight_g);
-        add_num(e, "length_cm", it->length_cm);
-        add_num(e, "height_cm", it->height_cm);
-        add_num(e, "width_cm", it->width_cm);
+        sf_json_add_number(e, "name_len", it->name_len);
+        sf_json_add_number(e, "desc_len", it->desc_len);
+        sf_json_add_number(e, "photos", it->photos);
+        sf_json_add_number(e, "weight_g", it->weight_g);
+        sf_json_add_number(e, "length_cm", it->length_cm);
+        sf_json_add_number(e, "height_cm", it->height_cm);
+        sf_json_add_number(e, "width_cm", it->width_cm);
         cJSON_AddItemToObject(e, "seller", place_json(&it->seller));
         cJSON_AddItemToArray(items, e);
     }
@@ -103,7 +88,7 @@ char *sf_order_to_json(const sf_order_event *ev, sf_err *err)
         cJSON_AddNumberToObject(e, "seq", p->seq);
         cJSON_AddStringToObject(e, "type", sf_pay_type_name(p->type));
         cJSON_AddNumberToObject(e, "installments", p->installments);
-        add_num(e, "value", p->value);
+        sf_json_add_number(e, "value", p->value);
         cJSON_AddItemToArray(pays, e);
     }
     return finish(o, err);
@@ -127,8 +112,8 @@ char *sf_review_to_json(const sf_review_event *ev, sf_err *err)
         cJSON_AddStringToObject(o, "message", ev->message);
     else
         cJSON_AddNullToObject(o, "message");
-    add_time(o, "created", ev->created);
-    add_time(o, "answered", ev->answered);
+    sf_json_add_time(o, "created", ev->created);
+    sf_json_add_time(o, "answered", ev->answered);
     return finish(o, err);
 }
 
@@ -142,19 +127,19 @@ char *sf_prediction_to_json(const sf_prediction *p, sf_err *err)
     cJSON_AddStringToObject(o, "order_id", p->order_id);
     cJSON_AddStringToObject(o, "event_id", p->event_id);
     cJSON_AddStringToObject(o, "stage", sf_stage_name(p->stage));
-    add_num(o, "score", p->score);
-    add_num(o, "p_dissatisfied", p->p_dissatisfied);
+    sf_json_add_number(o, "score", p->score);
+    sf_json_add_number(o, "p_dissatisfied", p->p_dissatisfied);
     cJSON *rs = cJSON_AddArrayToObject(o, "reasons");
     for (int i = 0; i < p->n_reasons; i++) {
         cJSON *e = cJSON_CreateObject();
         cJSON_AddStringToObject(e, "feature", p->reasons[i].feature);
-        add_num(e, "value", p->reasons[i].value);
-        add_num(e, "contribution", p->reasons[i].contribution);
+        sf_json_add_number(e, "value", p->reasons[i].value);
+        sf_json_add_number(e, "contribution", p->reasons[i].contribution);
         cJSON_AddItemToArray(rs, e);
     }
     cJSON_AddNumberToObject(o, "model_version", (double)p->model_version);
-    add_time(o, "event_time", p->event_time);
-    add_time(o, "scored_at", p->scored_at);
+    sf_json_add_time(o, "event_time", p->event_time);
+    sf_json_add_time(o, "scored_at", p->scored_at);
     return finish(o, err);
 }
 

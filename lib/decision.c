@@ -67,22 +67,6 @@ int sf_decision_key(int64_t version, char *buf, size_t len)
     return snprintf(buf, len, SF_DECISION_KEY_PREFIX "%" PRId64, version);
 }
 
-static void add_num(cJSON *o, const char *k, double v)
-{
-    if (isfinite(v))
-        cJSON_AddNumberToObject(o, k, v);
-    else
-        cJSON_AddNullToObject(o, k);
-}
-
-static void add_time(cJSON *o, const char *k, int64_t t)
-{
-    if (t == SF_TIME_NONE)
-        cJSON_AddNullToObject(o, k);
-    else
-        cJSON_AddNumberToObject(o, k, (double)t);
-}
-
 static cJSON *model_json(const sf_decision_model *m, bool reference)
 {
     cJSON *o = cJSON_CreateObject();
@@ -93,11 +77,11 @@ static cJSON *model_json(const sf_decision_model *m, bool reference)
     cJSON_AddStringToObject(o, "features", m->features);
     if (reference)
         cJSON_AddNumberToObject(o, "version", (double)m->version);
-    add_num(o, "rmse", m->rmse);
-    add_num(o, "mae", m->mae);
-    add_num(o, "r2", m->r2);
-    add_num(o, "auc", m->auc);
-    add_num(o, "pr_auc", m->pr_auc);
+    sf_json_add_number(o, "rmse", m->rmse);
+    sf_json_add_number(o, "mae", m->mae);
+    sf_json_add_number(o, "r2", m->r2);
+    sf_json_add_number(o, "auc", m->auc);
+    sf_json_add_number(o, "pr_auc", m->pr_auc);
     return o;
 }
 
@@ -114,18 +98,18 @@ cJSON *sf_decision_to_cjson(const sf_decision *d)
     cJSON_AddItemToObject(o, "reference", model_json(&d->reference, true));
     cJSON *g = cJSON_AddObjectToObject(o, "gate");
     if (g) {
-        add_num(g, "gain", d->gain);
-        add_num(g, "margin", d->margin);
-        add_num(g, "boot_lower", d->boot_lower);
-        add_num(g, "boot_upper", d->boot_upper);
+        sf_json_add_number(g, "gain", d->gain);
+        sf_json_add_number(g, "margin", d->margin);
+        sf_json_add_number(g, "boot_lower", d->boot_lower);
+        sf_json_add_number(g, "boot_upper", d->boot_upper);
     }
     cJSON_AddNumberToObject(o, "train_rows", (double)d->train_rows);
     cJSON_AddNumberToObject(o, "train_orders", (double)d->train_orders);
     cJSON_AddNumberToObject(o, "holdout_rows", (double)d->holdout_rows);
     cJSON_AddNumberToObject(o, "holdout_orders", (double)d->holdout_orders);
-    add_time(o, "train_from", d->train_from);
-    add_time(o, "train_to", d->train_to);
-    add_time(o, "data_until", d->data_until);
+    sf_json_add_time(o, "train_from", d->train_from);
+    sf_json_add_time(o, "train_to", d->train_to);
+    sf_json_add_time(o, "data_until", d->data_until);
     cJSON_AddNumberToObject(o, "decided_at", (double)d->decided_at);
     return o;
 }

@@ -24,6 +24,7 @@
 
 #include "http_impl.h"
 #include "satisfy/codec.h"
+#include "satisfy/json_field.h"
 #include "satisfy/clock.h"
 
 /* ------------------------------------------------------------ validation */
@@ -158,14 +159,6 @@ static void field_of(const char *msg, char *field, size_t cap)
 
 /* --------------------------------------------------------------- JSON out */
 
-static void add_num(cJSON *o, const char *k, double v)
-{
-    if (isfinite(v))
-        cJSON_AddNumberToObject(o, k, v);
-    else
-        cJSON_AddNullToObject(o, k);
-}
-
 static cJSON *pred_json(const sf_prediction *p)
 {
     cJSON *o = cJSON_CreateObject();
@@ -174,17 +167,17 @@ static cJSON *pred_json(const sf_prediction *p)
     cJSON_AddStringToObject(o, "order_id", p->order_id);
     cJSON_AddStringToObject(o, "event_id", p->event_id);
     cJSON_AddStringToObject(o, "stage", sf_stage_name(p->stage));
-    add_num(o, "score", p->score);
+    sf_json_add_number(o, "score", p->score);
     cJSON_AddNumberToObject(o, "stars", round(p->score));
-    add_num(o, "p_dissatisfied", p->p_dissatisfied);
+    sf_json_add_number(o, "p_dissatisfied", p->p_dissatisfied);
     cJSON *rs = cJSON_AddArrayToObject(o, "reasons");
     for (int i = 0; rs && i < p->n_reasons; i++) {
         cJSON *r = cJSON_CreateObject();
         if (!r)
             break;
         cJSON_AddStringToObject(r, "feature", p->reasons[i].feature);
-        add_num(r, "value", p->reasons[i].value);
-        add_num(r, "contribution", p->reasons[i].contribution);
+        sf_json_add_number(r, "value", p->reasons[i].value);
+        sf_json_add_number(r, "contribution", p->reasons[i].contribution);
         cJSON_AddItemToArray(rs, r);
     }
     cJSON_AddNumberToObject(o, "model_version", (double)p->model_version);
@@ -276,7 +269,7 @@ static void models(sf_http *h, sf_http_resp *r)
         cJSON_AddStringToObject(a, "spec", in->spec->name);
         cJSON_AddStringToObject(a, "spec_hash", in->spec_hash);
         cJSON_AddNumberToObject(a, "n_features", in->n_inputs);
-        add_num(a, "valid_rmse", in->valid_rmse);
+        sf_json_add_number(a, "valid_rmse", in->valid_rmse);
         cJSON_AddNumberToObject(a, "loaded_at", (double)m->loaded_at);
         cJSON *f = cJSON_AddArrayToObject(a, "features");
         for (int i = 0; f && i < in->spec->n; i++)
@@ -332,15 +325,15 @@ static void stats(sf_http *h, sf_http_resp *r)
         cJSON_AddNumberToObject(o, "lag", (double)s.lag);
     else
         cJSON_AddNullToObject(o, "lag");
-    add_num(o, "events_per_second", s.rate);
-    add_num(o, "uptime_seconds", s.uptime);
+    sf_json_add_number(o, "events_per_second", s.rate);
+    sf_json_add_number(o, "uptime_seconds", s.uptime);
     cJSON *l = cJSON_AddObjectToObject(o, "latency_ms");
     const sf_latency_hist *hs[2] = {&s.process, &s.e2e};
     const char *names[2] = {"process", "e2e"};
     for (int i = 0; l && i < 2; i++) {
         cJSON *x = cJSON_AddObjectToObject(l, names[i]);
-        add_num(x, "p50", sf_latency_quantile(hs[i], 0.5));
-        add_num(x, "p99", sf_latency_quantile(hs[i], 0.99));
+        sf_json_add_number(x, "p50", sf_latency_quantile(hs[i], 0.5));
+        sf_json_add_number(x, "p99", sf_latency_quantile(hs[i], 0.99));
         cJSON_AddNumberToObject(x, "count", (double)hs[i]->n);
     }
     pthread_mutex_lock(&h->mu);

@@ -29,6 +29,7 @@
 #include <cjson/cJSON.h>
 
 #include "http_impl.h"
+#include "satisfy/json_field.h"
 
 static void ml_error(sf_http_resp *r, unsigned status, const char *code, const char *msg)
 {
@@ -219,11 +220,6 @@ static int from_list(rows *t, const char *key, const cJSON *a)
     return 0;
 }
 
-static cJSON *num_or_null(double v)
-{
-    return isfinite(v) ? cJSON_CreateNumber(v) : cJSON_CreateNull();
-}
-
 static void invocations(sf_http *h, const sf_http_req *q, sf_http_resp *r)
 {
     if (!q->content_type || strncmp(q->content_type, "application/json", 16) != 0) {
@@ -310,15 +306,15 @@ static void invocations(sf_http *h, const sf_http_req *q, sf_http_resp *r)
     sf_http_model_put(h, m);
     for (size_t i = 0; i < t.n; i++) {
         cJSON *o = cJSON_CreateObject();
-        cJSON_AddItemToObject(o, "score", num_or_null(score[i]));
-        cJSON_AddItemToObject(o, "p_dissatisfied", num_or_null(p[i]));
+        cJSON_AddItemToObject(o, "score", sf_json_number(score[i]));
+        cJSON_AddItemToObject(o, "p_dissatisfied", sf_json_number(p[i]));
         cJSON *ra = cJSON_AddArrayToObject(o, "reasons");
         for (int k = 0; k < nr[i]; k++) {
             const sf_reason *x = &rs[i * SF_REASONS + (size_t)k];
             cJSON *ro = cJSON_CreateObject();
             cJSON_AddStringToObject(ro, "feature", x->feature);
-            cJSON_AddItemToObject(ro, "value", num_or_null(x->value));
-            cJSON_AddItemToObject(ro, "contribution", num_or_null(x->contribution));
+            cJSON_AddItemToObject(ro, "value", sf_json_number(x->value));
+            cJSON_AddItemToObject(ro, "contribution", sf_json_number(x->contribution));
             cJSON_AddItemToArray(ra, ro);
         }
         cJSON_AddItemToArray(preds, o);

@@ -408,11 +408,6 @@ void sf_http_online_stop(sf_http *h)
 
 /* ---------------------------------------------------------------- route */
 
-static cJSON *num_or_null(double v)
-{
-    return isfinite(v) ? cJSON_CreateNumber(v) : cJSON_CreateNull();
-}
-
 static int cmp_version(const void *a, const void *b)
 {
     const sf_http_series *x = a, *y = b;
@@ -466,8 +461,8 @@ static char *online_json(sf_http *h)
             if (!row)
                 break;
             cJSON_AddItemToArray(row, cJSON_CreateNumber((double)s->p[p].t));
-            cJSON_AddItemToArray(row, num_or_null(s->p[p].rmse));
-            cJSON_AddItemToArray(row, num_or_null(s->p[p].auc));
+            cJSON_AddItemToArray(row, sf_json_number(s->p[p].rmse));
+            cJSON_AddItemToArray(row, sf_json_number(s->p[p].auc));
             cJSON_AddItemToArray(row, cJSON_CreateNumber((double)s->p[p].n));
             cJSON_AddItemToArray(pts, row);
         }

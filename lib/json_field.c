@@ -1,7 +1,8 @@
 /*
- * json_field.c - strict reading of one JSON field (see
+ * json_field.c - one JSON field read strictly or written (see
  * include/satisfy/json_field.h): shared by every hand-parsed message so that
- * they refuse bad input with the same checks and the same wording.
+ * they refuse bad input with the same checks and the same wording, and by
+ * every JSON writer so that NaN and unknown times become null alike.
  */
 #include "satisfy/json_field.h"
 
@@ -104,4 +105,22 @@ int sf_json_str(const cJSON *o, const char *parent, const char *k, char *buf, si
         return sf_errf(err, "%s%s%s: %zu bytes, at most %zu", parent, dot, k, n, cap - 1);
     memcpy(buf, v->valuestring, n + 1);
     return 0;
+}
+
+cJSON *sf_json_number(double v)
+{
+    return isfinite(v) ? cJSON_CreateNumber(v) : cJSON_CreateNull();
+}
+
+void sf_json_add_number(cJSON *o, const char *k, double v)
+{
+    cJSON_AddItemToObject(o, k, sf_json_number(v));
+}
+
+void sf_json_add_time(cJSON *o, const char *k, int64_t t)
+{
+    if (t == SF_TIME_NONE)
+        cJSON_AddNullToObject(o, k);
+    else
+        cJSON_AddNumberToObject(o, k, (double)t);
 }

@@ -8,6 +8,7 @@
  * so the streaming retrainer can call the very same sequence.
  */
 #include "satisfy/train.h"
+#include "satisfy/json_field.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -188,22 +189,14 @@ static void set_row(sf_train_row *r, const char *name, const char *algo, const c
     r->present = true;
 }
 
-static void add_num(cJSON *o, const char *k, double v)
-{
-    if (isfinite(v))
-        cJSON_AddNumberToObject(o, k, v);
-    else
-        cJSON_AddNullToObject(o, k);
-}
-
 static cJSON *metrics_json(const sf_metrics *m)
 {
     cJSON *o = cJSON_CreateObject();
-    add_num(o, "rmse", m->rmse);
-    add_num(o, "mae", m->mae);
-    add_num(o, "r2", m->r2);
-    add_num(o, "auc", m->auc);
-    add_num(o, "pr_auc", m->pr_auc);
+    sf_json_add_number(o, "rmse", m->rmse);
+    sf_json_add_number(o, "mae", m->mae);
+    sf_json_add_number(o, "r2", m->r2);
+    sf_json_add_number(o, "auc", m->auc);
+    sf_json_add_number(o, "pr_auc", m->pr_auc);
     cJSON_AddNumberToObject(o, "n", (double)m->n);
     cJSON_AddNumberToObject(o, "n_dissatisfied", (double)m->n_pos);
     return o;
@@ -225,14 +218,14 @@ static cJSON *gate_json(const sf_gate_decision *g)
     cJSON_AddBoolToObject(o, "released", g->released);
     cJSON_AddStringToObject(o, "reference", g->reference);
     cJSON_AddBoolToObject(o, "has_champion", g->has_champion);
-    add_num(o, "rmse_reference", g->rmse_champion);
-    add_num(o, "rmse_candidate", g->rmse_candidate);
-    add_num(o, "gain", g->gain);
-    add_num(o, "margin", g->margin);
-    add_num(o, "diff_mean", g->diff_mean);
-    add_num(o, "boot_mean", g->boot_mean);
-    add_num(o, "boot_lower", g->boot_lower);
-    add_num(o, "boot_upper", g->boot_upper);
+    sf_json_add_number(o, "rmse_reference", g->rmse_champion);
+    sf_json_add_number(o, "rmse_candidate", g->rmse_candidate);
+    sf_json_add_number(o, "gain", g->gain);
+    sf_json_add_number(o, "margin", g->margin);
+    sf_json_add_number(o, "diff_mean", g->diff_mean);
+    sf_json_add_number(o, "boot_mean", g->boot_mean);
+    sf_json_add_number(o, "boot_lower", g->boot_lower);
+    sf_json_add_number(o, "boot_upper", g->boot_upper);
     cJSON_AddNumberToObject(o, "n_rows", (double)g->n_rows);
     cJSON_AddNumberToObject(o, "n_orders", (double)g->n_clusters);
     cJSON_AddNumberToObject(o, "resamples", g->resamples);
@@ -276,7 +269,7 @@ cJSON *sf_train_report_json(const sf_train_report *rep, const sf_train_opts *opt
     add_time(d, "train_to", rep->split.train_to);
     add_time(d, "test_from", rep->split.test_from);
     add_time(d, "test_to", rep->split.test_to);
-    add_num(d, "mean_label", rep->mean_label);
+    sf_json_add_number(d, "mean_label", rep->mean_label);
 
     cJSON *rows = cJSON_AddObjectToObject(o, "rows");
     for (int i = 0; i < SF_ROW_MAX; i++) {
