@@ -1,9 +1,8 @@
 /*
- * buf.c - the growable byte buffer encoders write framed messages into
- * (sf_buf, see include/satisfy/codec.h). A producer keeps one and reuses it
- * for every message, so steady state does no allocation.
+ * buf.c - the growable byte buffer (sf_buf, see include/satisfy/buf.h):
+ * capacity doubles from 256 bytes, so appends are amortised O(1).
  */
-#include "satisfy/codec.h"
+#include "satisfy/buf.h"
 
 #include <stdlib.h>
 #include <string.h>

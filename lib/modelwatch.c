@@ -24,7 +24,6 @@
 
 struct sf_modelwatch {
     rd_kafka_t *rk;
-    sf_codec *codec;
     pthread_t thread;
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -47,13 +46,12 @@ static void logf_(sf_modelwatch *mw, const char *fmt, ...)
     va_end(ap);
 }
 
-static int load_with(sf_codec *c, const void *buf, size_t len, sf_model **model, int64_t *version,
-                     sf_err *err)
+int sf_modelwatch_load(const void *buf, size_t len, sf_model **model, int64_t *version, sf_err *err)
 {
     if (!buf || len == 0)
         return sf_errf(err, "empty release message");
     sf_model_release r;
-    if (sf_decode_release(c, buf, len, &r, err) < 0)
+    if (sf_decode_release(buf, len, &r, err) < 0)
         return -1;
     sf_model *m;
     int rc = sf_model_from_release(&r, &m, err);
@@ -70,22 +68,12 @@ static int load_with(sf_codec *c, const void *buf, size_t len, sf_model **model,
     return 0;
 }
 
-int sf_modelwatch_load(const void *buf, size_t len, sf_model **model, int64_t *version, sf_err *err)
-{
-    sf_codec *c = sf_codec_new(err);
-    if (!c)
-        return -1;
-    int rc = load_with(c, buf, len, model, version, err);
-    sf_codec_free(c);
-    return rc;
-}
-
 static void handle(sf_modelwatch *mw, const rd_kafka_message_t *m)
 {
     sf_err err = {{0}};
     sf_model *model = NULL;
     int64_t v = 0;
-    if (load_with(mw->codec, m->payload, m->len, &model, &v, &err) < 0) {
+    if (sf_modelwatch_load(m->payload, m->len, &model, &v, &err) < 0) {
         pthread_mutex_lock(&mw->mu);
         mw->ignored++;
         pthread_mutex_unlock(&mw->mu);
@@ -175,16 +163,9 @@ sf_modelwatch *sf_modelwatch_start(rd_kafka_conf_t *conf, const sf_modelwatch_op
         sf_errf(err, "model watcher: %s", errstr);
         return NULL;
     }
-    mw->codec = sf_codec_new(err);
-    if (!mw->codec) {
-        rd_kafka_conf_destroy(conf);
-        free(mw);
-        return NULL;
-    }
     mw->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
     if (!mw->rk) {
         rd_kafka_conf_destroy(conf);
-        sf_codec_free(mw->codec);
         free(mw);
         sf_errf(err, "model watcher: cannot create consumer: %s", errstr);
         return NULL;
@@ -195,7 +176,6 @@ sf_modelwatch *sf_modelwatch_start(rd_kafka_conf_t *conf, const sf_modelwatch_op
     rd_kafka_topic_partition_list_destroy(l);
     if (e) {
         rd_kafka_destroy(mw->rk);
-        sf_codec_free(mw->codec);
         free(mw);
         sf_errf(err, "model watcher: cannot assign %s [0]: %s", SF_TOPIC_MODELS,
                 rd_kafka_err2str(e));
@@ -205,7 +185,6 @@ sf_modelwatch *sf_modelwatch_start(rd_kafka_conf_t *conf, const sf_modelwatch_op
     pthread_cond_init(&mw->cv, NULL);
     if (pthread_create(&mw->thread, NULL, run, mw) != 0) {
         rd_kafka_destroy(mw->rk);
-        sf_codec_free(mw->codec);
         pthread_mutex_destroy(&mw->mu);
         pthread_cond_destroy(&mw->cv);
         free(mw);
@@ -225,7 +204,6 @@ void sf_modelwatch_stop(sf_modelwatch *mw)
     pthread_join(mw->thread, NULL);
     rd_kafka_consumer_close(mw->rk);
     rd_kafka_destroy(mw->rk);
-    sf_codec_free(mw->codec);
     sf_model_free(mw->pending);
     pthread_mutex_destroy(&mw->mu);
     pthread_cond_destroy(&mw->cv);

@@ -13,10 +13,9 @@
 #include "satisfy/model.h"
 #include "satisfy/clock.h"
 
-int sf_release_publish(rd_kafka_t *prod, sf_kafka_stats *st, sf_codec *codec,
-                       const uint8_t *artifact, size_t artifact_len, int64_t version,
-                       int64_t released_at, int timeout_ms, uint32_t *payload_len, char sha256[65],
-                       sf_err *err)
+int sf_release_publish(rd_kafka_t *prod, sf_kafka_stats *st, const uint8_t *artifact,
+                       size_t artifact_len, int64_t version, int64_t released_at, int timeout_ms,
+                       uint32_t *payload_len, char sha256[65], sf_err *err)
 {
     sf_model *m = NULL;
     sf_model_release rel;
@@ -25,7 +24,7 @@ int sf_release_publish(rd_kafka_t *prod, sf_kafka_stats *st, sf_codec *codec,
     int rc = -1;
     if (sf_model_load(artifact, artifact_len, NULL, &m, err) != 0 ||
         sf_model_release_make(m, version, released_at, &rel, err) != 0 ||
-        sf_encode_release(codec, &rel, &buf, err) != 0) {
+        sf_encode_release(&rel, &buf, err) != 0) {
         sf_err_wrap(err, "release v%lld", (long long)version);
         goto done;
     }
@@ -64,7 +63,7 @@ done:
 }
 
 int64_t sf_release_last_version(const char *brokers, const char *const *props, int n_props,
-                                sf_codec *codec, int timeout_ms, sf_err *bad, sf_err *err)
+                                int timeout_ms, sf_err *bad, sf_err *err)
 {
     if (bad)
         bad->msg[0] = 0;
@@ -110,7 +109,7 @@ int64_t sf_release_last_version(const char *brokers, const char *const *props, i
         if (!m->err && m->offset == hi - 1) {
             sf_model_release rel;
             sf_err why;
-            if (sf_decode_release(codec, m->payload, m->len, &rel, &why) == 0) {
+            if (sf_decode_release(m->payload, m->len, &rel, &why) == 0) {
                 version = rel.version;
                 sf_model_release_clear(&rel);
             } else {

@@ -46,8 +46,7 @@ static void report(const sf_replay_opts *o, const sf_replay_result *res, uint64_
 }
 
 /* Encodes event e into b (Avro) or *json (JSON). */
-static int encode(sf_codec *codec, const sf_event_ref *e, sf_replay_format fmt, sf_buf *b,
-                  char **json, sf_err *err)
+static int encode(const sf_event_ref *e, sf_replay_format fmt, sf_buf *b, char **json, sf_err *err)
 {
     *json = NULL;
     if (e->kind == SF_EV_ORDER) {
@@ -59,7 +58,7 @@ static int encode(sf_codec *codec, const sf_event_ref *e, sf_replay_format fmt, 
             *json = sf_order_to_json(&oe, err);
             return *json ? 0 : -1;
         }
-        return sf_encode_order(codec, &oe, b, err);
+        return sf_encode_order(&oe, b, err);
     }
     sf_review_event re;
     sf_lifecycle_review(e->order, e->review, &re);
@@ -67,11 +66,11 @@ static int encode(sf_codec *codec, const sf_event_ref *e, sf_replay_format fmt, 
         *json = sf_review_to_json(&re, err);
         return *json ? 0 : -1;
     }
-    return sf_encode_review(codec, &re, b, err);
+    return sf_encode_review(&re, b, err);
 }
 
-int sf_replay_run(rd_kafka_t *rk, sf_codec *codec, const sf_event_ref *ev, size_t n,
-                  const sf_replay_opts *opts, sf_replay_result *res, sf_err *err)
+int sf_replay_run(rd_kafka_t *rk, const sf_event_ref *ev, size_t n, const sf_replay_opts *opts,
+                  sf_replay_result *res, sf_err *err)
 {
     memset(res, 0, sizeof *res);
     res->first_time = res->last_time = SF_TIME_NONE;
@@ -134,7 +133,7 @@ int sf_replay_run(rd_kafka_t *rk, sf_codec *codec, const sf_event_ref *ev, size_
         }
 
         char *js = NULL;
-        if (encode(codec, e, opts->format, &buf, &js, err) != 0) {
+        if (encode(e, opts->format, &buf, &js, err) != 0) {
             sf_err_wrap(err, "event %zu (order %s)", i, e->order->order_id);
             rc = -1;
             break;

@@ -40,7 +40,6 @@ struct sf_retrainer {
     char store_path[1024];
     rd_kafka_t *cons, *prod;
     sf_kafka_stats pstats;
-    sf_codec *codec;
     sf_store *store;
     sf_registry *reg;
     sf_online *online;
@@ -117,10 +116,9 @@ static int publish(sf_retrainer *r, int64_t version, sf_err *err)
         sf_errf(err, "version %lld is not in the registry", (long long)version);
     uint32_t len = 0;
     char sha[65];
-    int rc = found > 0
-                 ? sf_release_publish(r->prod, &r->pstats, r->codec, row.artifact, row.artifact_len,
-                                      version, sf_wall_ms(), 30000, &len, sha, err)
-                 : -1;
+    int rc = found > 0 ? sf_release_publish(r->prod, &r->pstats, row.artifact, row.artifact_len,
+                                            version, sf_wall_ms(), 30000, &len, sha, err)
+                       : -1;
     sf_version_row_clear(&row);
     if (rc == 0)
         logf_(r, "published release v%lld (%u bytes, sha256 %.12s) to %s", (long long)version, len,
@@ -141,8 +139,8 @@ static int publish_champion_if_missing(sf_retrainer *r, sf_err *err)
     if (!has)
         return 0;
     sf_err bad;
-    int64_t last = sf_release_last_version(r->c->brokers, r->c->props, r->c->n_props, r->codec,
-                                           15000, &bad, err);
+    int64_t last =
+        sf_release_last_version(r->c->brokers, r->c->props, r->c->n_props, 15000, &bad, err);
     if (bad.msg[0])
         logf_(r, "the newest message on %s does not decode: %s", SF_TOPIC_MODELS, bad.msg);
     if (last < 0)
@@ -202,7 +200,7 @@ static int handle(sf_retrainer *r, const rd_kafka_message_t *m, sf_err *err)
         sf_order_event ev;
         const char *t = json ? as_text(r, m, &why) : NULL;
         int d = json ? (t ? sf_order_from_json(t, &ev, &why) : -1)
-                     : sf_decode_order(r->codec, m->payload, m->len, &ev, &why);
+                     : sf_decode_order(m->payload, m->len, &ev, &why);
         if (d != 0) {
             bad_message(r, m, why.msg);
             return 0;
@@ -216,7 +214,7 @@ static int handle(sf_retrainer *r, const rd_kafka_message_t *m, sf_err *err)
         sf_review_event ev;
         const char *t = json ? as_text(r, m, &why) : NULL;
         int d = json ? (t ? sf_review_from_json(t, &ev, &why) : -1)
-                     : sf_decode_review(r->codec, m->payload, m->len, &ev, &why);
+                     : sf_decode_review(m->payload, m->len, &ev, &why);
         if (d != 0) {
             bad_message(r, m, why.msg);
             return 0;
@@ -230,7 +228,7 @@ static int handle(sf_retrainer *r, const rd_kafka_message_t *m, sf_err *err)
         sf_prediction p;
         const char *t = json ? as_text(r, m, &why) : NULL;
         int d = json ? (t ? sf_prediction_from_json(t, &p, &why) : -1)
-                     : sf_decode_prediction(r->codec, m->payload, m->len, &p, &why);
+                     : sf_decode_prediction(m->payload, m->len, &p, &why);
         if (d != 0) {
             bad_message(r, m, why.msg);
             return 0;
@@ -550,7 +548,6 @@ static void destroy(sf_retrainer *r)
     sf_store_close(r->store);
     sf_registry_close(r->reg);
     sf_online_free(r->online);
-    sf_codec_free(r->codec);
     sf_buf_free(&r->buf);
     free(r->msgs);
     free(r);
@@ -580,10 +577,8 @@ int sf_retrainer_open(sf_retrainer **out, const sf_retrainer_opts *opts, sf_err 
     setenv("OMP_WAIT_POLICY", "passive", 0);
 
     r->msgs = malloc(SF_RETRAINER_BATCH_MAX * sizeof *r->msgs);
-    r->codec = sf_codec_new(err);
-    if (!r->msgs || !r->codec) {
-        if (!r->msgs)
-            sf_errf(err, "out of memory");
+    if (!r->msgs) {
+        sf_errf(err, "out of memory");
         goto fail;
     }
     r->online = sf_online_new((size_t)r->c->window, err);

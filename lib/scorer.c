@@ -48,7 +48,6 @@ typedef struct scorer {
     rd_kafka_t *consumer, *producer;
     rd_kafka_topic_t *out; /* satisfy.predictions, or the relay's topic */
     sf_kafka_stats pstats;
-    sf_codec *codec;
     sf_modelwatch *mw;
     sf_model *model;
     int64_t version;
@@ -245,7 +244,7 @@ static int collect(scorer *s, sf_err *err)
 static int produce_pred(scorer *s, const rd_kafka_message_t *src, const sf_prediction *p,
                         sf_err *err)
 {
-    if (sf_encode_prediction(s->codec, p, &s->buf, err) < 0) {
+    if (sf_encode_prediction(p, &s->buf, err) < 0) {
         sf_err_wrap(err, "cannot encode the prediction of %s [%d] @%" PRId64,
                     rd_kafka_topic_name(src->rkt), (int)src->partition, src->offset);
         return -2; /* the input goes to the DLQ with this reason */
@@ -273,11 +272,11 @@ static int produce_pred(scorer *s, const rd_kafka_message_t *src, const sf_predi
 
 /* 0 and ev filled when m is a valid order event keyed by its order id;
  * otherwise -1 with the reason in err. */
-static int check_message(scorer *s, const rd_kafka_message_t *m, sf_order_event *ev, sf_err *err)
+static int check_message(const rd_kafka_message_t *m, sf_order_event *ev, sf_err *err)
 {
     if (!m->payload || m->len == 0)
         return sf_errf(err, "empty message (no value)");
-    if (sf_decode_order(s->codec, m->payload, m->len, ev, err) < 0)
+    if (sf_decode_order(m->payload, m->len, ev, err) < 0)
         return -1;
     size_t idlen = strlen(ev->order_id);
     if (!m->key || m->key_len != idlen || memcmp(m->key, ev->order_id, idlen) != 0) {
@@ -358,7 +357,7 @@ static int process(scorer *s, sf_err *err)
         sf_order_event ev;
         sf_err why; /* read only after a failure set it: no 512-byte clear per event */
         why.msg[0] = '\0';
-        if (check_message(s, m, &ev, &why) == 0) {
+        if (check_message(m, &ev, &why) == 0) {
             sf_model_prepare_event(s->model, &ev, &w->pred[k], w->rows + k * d);
             sf_order_event_clear(&ev);
             w->src[k++] = i;
@@ -701,7 +700,6 @@ static void free_scorer(scorer *s)
     }
     sf_modelwatch_stop(s->mw);
     sf_model_free(s->model);
-    sf_codec_free(s->codec);
     sf_buf_free(&s->buf);
     free(s->msg);
     free(s->rx);
@@ -740,7 +738,7 @@ int sf_scorer_run(const sf_scorer_opts *in, sf_err *err)
         sf_errf(err, "scorer: out of memory for a batch of %d", o.batch_max);
         goto out;
     }
-    if (!(s.codec = sf_codec_new(err)) || setup_producer(&s, txn_id, err) < 0)
+    if (setup_producer(&s, txn_id, err) < 0)
         goto out;
 
     rd_kafka_conf_t *wconf = make_conf(&o, NULL, err);

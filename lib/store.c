@@ -74,7 +74,6 @@ static const char SCHEMA[] =
 struct sf_store {
     sqlite3 *db;
     sqlite3_stmt *q[Q_COUNT];
-    sf_codec *codec;
     sf_buf buf;
     char path[256];
 };
@@ -91,7 +90,6 @@ void sf_store_close(sf_store *s)
     for (int i = 0; i < Q_COUNT; i++)
         sqlite3_finalize(s->q[i]);
     sqlite3_close(s->db);
-    sf_codec_free(s->codec);
     sf_buf_free(&s->buf);
     free(s);
 }
@@ -103,11 +101,6 @@ int sf_store_open(sf_store **out, const char *path, sf_err *err)
     if (!s)
         return sf_errf(err, "store %s: out of memory", path);
     snprintf(s->path, sizeof s->path, "%s", path);
-    s->codec = sf_codec_new(err);
-    if (!s->codec) {
-        sf_store_close(s);
-        return sf_err_wrap(err, "store %s", path);
-    }
     if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
         SQLITE_OK) {
         db_fail(s, err, "open");
@@ -214,7 +207,7 @@ static int note_time(sf_store *s, int64_t t, int is_order, sf_err *err)
 
 int sf_store_put_order(sf_store *s, const sf_order_event *ev, sf_err *err)
 {
-    if (sf_encode_order(s->codec, ev, &s->buf, err) != 0) {
+    if (sf_encode_order(ev, &s->buf, err) != 0) {
         sf_err_wrap(err, "store: order %.32s stage %d", ev->order_id, (int)ev->stage);
         return SF_STORE_INVALID;
     }
@@ -273,7 +266,7 @@ int sf_store_put_review(sf_store *s, const sf_review_event *ev, sf_store_pair *p
 {
     if (paired)
         *paired = 0;
-    if (sf_encode_review(s->codec, ev, &s->buf, err) != 0) {
+    if (sf_encode_review(ev, &s->buf, err) != 0) {
         sf_err_wrap(err, "store: review %.32s of order %.32s", ev->review_id, ev->order_id);
         return SF_STORE_INVALID;
     }
@@ -477,8 +470,8 @@ int sf_store_dataset(sf_store *s, sf_event_dataset *out, sf_err *err)
             goto done;
         }
         memset(ev, 0, sizeof *ev);
-        if (sf_decode_order(s->codec, sqlite3_column_blob(st, 2),
-                            (size_t)sqlite3_column_bytes(st, 2), ev, err) != 0) {
+        if (sf_decode_order(sqlite3_column_blob(st, 2), (size_t)sqlite3_column_bytes(st, 2), ev,
+                            err) != 0) {
             ords.n--;
             sf_err_wrap(err, "store %s: order_events row order_id=%s stage=%d", s->path, last,
                         sqlite3_column_int(st, 1));
@@ -503,8 +496,8 @@ int sf_store_dataset(sf_store *s, sf_event_dataset *out, sf_err *err)
             goto done;
         }
         memset(ev, 0, sizeof *ev);
-        if (sf_decode_review(s->codec, sqlite3_column_blob(st, 2),
-                             (size_t)sqlite3_column_bytes(st, 2), ev, err) != 0) {
+        if (sf_decode_review(sqlite3_column_blob(st, 2), (size_t)sqlite3_column_bytes(st, 2), ev,
+                             err) != 0) {
             revs.n--;
             sf_err_wrap(err, "store %s: reviews row review_id=%s order_id=%s", s->path,
                         (const char *)sqlite3_column_text(st, 0),

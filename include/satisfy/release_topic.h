@@ -26,10 +26,9 @@
  * timeout_ms for the delivery report. prod's configuration must carry
  * sf_kafka_conf_stats(st) (delivery failures are read from st). On success
  * *payload_len and sha256 (may be NULL) describe what was sent. */
-int sf_release_publish(rd_kafka_t *prod, sf_kafka_stats *st, sf_codec *codec,
-                       const uint8_t *artifact, size_t artifact_len, int64_t version,
-                       int64_t released_at, int timeout_ms, uint32_t *payload_len, char sha256[65],
-                       sf_err *err);
+int sf_release_publish(rd_kafka_t *prod, sf_kafka_stats *st, const uint8_t *artifact,
+                       size_t artifact_len, int64_t version, int64_t released_at, int timeout_ms,
+                       uint32_t *payload_len, char sha256[65], sf_err *err);
 
 /* The version of the newest (last) release on satisfy.models, read with a
  * short-lived consumer built from brokers and props (no group is joined):
@@ -37,6 +36,6 @@ int sf_release_publish(rd_kafka_t *prod, sf_kafka_stats *st, sf_codec *codec,
  * message does not decode it returns 0 and copies the reason into *bad (if
  * not NULL; bad->msg is "" otherwise). */
 int64_t sf_release_last_version(const char *brokers, const char *const *props, int n_props,
-                                sf_codec *codec, int timeout_ms, sf_err *bad, sf_err *err);
+                                int timeout_ms, sf_err *bad, sf_err *err);
 
 #endif

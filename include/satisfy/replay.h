@@ -67,7 +67,7 @@ typedef struct sf_replay_result {
  * flushed (delivery failures are counted in the handle's sf_kafka_stats, the
  * caller checks them), or -1 with err set (encoding error: names the order;
  * produce error: names the topic; fatal producer error). */
-int sf_replay_run(rd_kafka_t *rk, sf_codec *codec, const sf_event_ref *ev, size_t n,
-                  const sf_replay_opts *opts, sf_replay_result *res, sf_err *err);
+int sf_replay_run(rd_kafka_t *rk, const sf_event_ref *ev, size_t n, const sf_replay_opts *opts,
+                  sf_replay_result *res, sf_err *err);
 
 #endif

@@ -173,10 +173,8 @@ int main(int argc, char **argv)
         sf_model_free(m);
         if (bad && !strcmp(bad, "checksum"))
             r.sha256[0] = r.sha256[0] == '0' ? '1' : '0';
-        sf_codec *codec = sf_codec_new(&err);
-        if (!codec || sf_encode_release(codec, &r, &buf, &err) < 0)
+        if (sf_encode_release(&r, &buf, &err) < 0)
             return die(err.msg);
-        sf_codec_free(codec);
         sf_model_release_clear(&r);
         if (bad && !strcmp(bad, "truncated"))
             buf.len /= 2;
