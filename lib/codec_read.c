@@ -18,6 +18,7 @@
  */
 #include "satisfy/codec.h"
 
+#include <inttypes.h>
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
@@ -55,11 +56,15 @@ static const char *rd_path(const struct rd *r, char *out, size_t cap)
 }
 
 /* A malformed message: "field path: why (at byte N of the body)". */
-static int rd_fail(struct rd *r, const char *fmt, long long a, long long b)
+static int rd_fail(struct rd *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int rd_fail(struct rd *r, const char *fmt, ...)
 {
     char p[160], why[160];
     rd_path(r, p, sizeof p);
-    snprintf(why, sizeof why, fmt, a, b);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof why, fmt, ap);
+    va_end(ap);
     sf_errf(r->err, "%s: %s (at byte %ld of the body)", p, why, (long)(r->p - r->start));
     return -1;
 }
@@ -81,20 +86,20 @@ static void rd_keep(struct rd *r, int rank, const char *fmt, ...)
 static int rd_need(struct rd *r, size_t n)
 {
     if ((size_t)(r->end - r->p) < n)
-        return rd_fail(r, "truncated: needs %lld bytes, %lld left", (long long)n,
-                       (long long)(r->end - r->p));
+        return rd_fail(r, "truncated: needs %zu bytes, %zu left", n, (size_t)(r->end - r->p));
     return 0;
 }
 
 static int rd_varint_slow(struct rd *r, int64_t *out)
 {
     uint64_t u = 0;
+    *out = 0; /* set on every path: the compiler cannot see that rd_fail returns -1 */
     for (int i = 0;; i++) {
         if (r->p >= r->end)
-            return rd_fail(r, "truncated: varint cut after %lld of at most %lld bytes", i, 10);
+            return rd_fail(r, "truncated: varint cut after %d of at most 10 bytes", i);
         uint8_t byte = *r->p++;
         if (i == 9 && byte > 1)
-            return rd_fail(r, "malformed varint: overflows 64 bits (byte 0x%02llx)", byte, 0);
+            return rd_fail(r, "malformed varint: overflows 64 bits (byte 0x%02x)", (unsigned)byte);
         u |= (uint64_t)(byte & 0x7f) << (7 * i);
         if (!(byte & 0x80))
             break;
@@ -120,7 +125,7 @@ static inline int rd_int(struct rd *r, int *out)
     if (rd_long(r, &v))
         return -1;
     if (v < INT32_MIN || v > INT32_MAX)
-        return rd_fail(r, "int value %lld out of 32-bit range", v, 0);
+        return rd_fail(r, "int value %" PRId64 " out of 32-bit range", v);
     *out = (int)v;
     return 0;
 }
@@ -128,7 +133,7 @@ static inline int rd_int(struct rd *r, int *out)
 static inline int rd_double(struct rd *r, double *out)
 {
     if (r->end - r->p < 8)
-        return rd_fail(r, "truncated: needs %lld bytes, %lld left", 8, (long long)(r->end - r->p));
+        return rd_fail(r, "truncated: needs 8 bytes, %zu left", (size_t)(r->end - r->p));
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
     memcpy(out, r->p, 8);
 #else
@@ -147,7 +152,7 @@ static inline int rd_enum(struct rd *r, int n, int *out)
     if (rd_long(r, &v))
         return -1;
     if (v < 0 || v >= n)
-        return rd_fail(r, "invalid enum index %lld (%lld symbols)", v, n);
+        return rd_fail(r, "invalid enum index %" PRId64 " (%d symbols)", v, n);
     *out = (int)v;
     return 0;
 }
@@ -159,7 +164,7 @@ static inline int rd_branch(struct rd *r, int *out)
     if (rd_long(r, &v))
         return -1;
     if (v < 0 || v > 1)
-        return rd_fail(r, "invalid union branch %lld (%lld branches)", v, 2);
+        return rd_fail(r, "invalid union branch %" PRId64 " (2 branches)", v);
     *out = (int)v;
     return 0;
 }
@@ -172,10 +177,9 @@ static int rd_span(struct rd *r, int64_t max, int bytes, const char **s, size_t 
     if (rd_long(r, &n))
         return -1;
     if (n < 0)
-        return rd_fail(r, bytes ? "negative bytes length %lld" : "negative string length %lld", n,
-                       0);
+        return rd_fail(r, "negative %s length %" PRId64, bytes ? "bytes" : "string", n);
     if (n > max)
-        return rd_fail(r, "length %lld exceeds the limit of %lld bytes", n, max);
+        return rd_fail(r, "length %" PRId64 " exceeds the limit of %" PRId64 " bytes", n, max);
     if (rd_need(r, (size_t)n))
         return -1;
     *s = (const char *)r->p;
@@ -298,17 +302,18 @@ static int rd_block(struct rd *r, const char *name, int64_t total, int64_t *coun
     }
     int sized = n < 0;
     if (n == INT64_MIN)
-        return rd_fail(r, "invalid block count %lld", n, 0);
+        return rd_fail(r, "invalid block count %" PRId64, n);
     if (sized)
         n = -n;
     if (n > SF_CODEC_MAX_ITEMS - total)
-        return rd_fail(r, "%lld entries exceed the limit of %lld", total + n, SF_CODEC_MAX_ITEMS);
+        return rd_fail(r, "%" PRId64 " entries exceed the limit of %d", total + n,
+                       SF_CODEC_MAX_ITEMS);
     if (sized) { /* a negative count is followed by the block's size in bytes */
         if (rd_long(r, &size))
             return -1;
         if (size < 0 || size > r->end - r->p)
-            return rd_fail(r, "invalid block size %lld (%lld bytes left)", size,
-                           (long long)(r->end - r->p));
+            return rd_fail(r, "invalid block size %" PRId64 " (%zu bytes left)", size,
+                           (size_t)(r->end - r->p));
     }
     *count = n;
     r->arr = name;
@@ -617,13 +622,14 @@ static int rd_prediction(struct rd *r, sf_prediction *p)
     if (rd_double(r, &p->p_dissatisfied))
         return -1;
     int64_t n = 0, k;
+    sf_reason spare = {0}; /* where reasons past SF_REASONS are read to */
     for (;;) {
         if (rd_block(r, "reasons", n, &k))
             return -1;
         if (k == 0)
             break;
         for (int64_t i = n; i < n + k; i++) {
-            sf_reason spare, *rs = i < SF_REASONS ? &p->reasons[i] : &spare;
+            sf_reason *rs = i < SF_REASONS ? &p->reasons[i] : &spare;
             r->arr = "reasons";
             r->idx = (int)i;
             r->fld = "feature";

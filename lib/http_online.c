@@ -445,6 +445,7 @@ static char *online_json(sf_http *h)
     for (int i = 0; i < SF_HTTP_ONLINE_VERSIONS; i++)
         if (o->s[i].version)
             order[k++] = o->s[i];
+    /* cppcheck-suppress uninitvar ; only the k entries set above are sorted */
     qsort(order, (size_t)k, sizeof *order, cmp_version);
     cJSON *vs = cJSON_AddArrayToObject(j, "versions");
     for (int i = 0; vs && i < k; i++) {

@@ -192,7 +192,7 @@ typedef struct loader {
     /* the table being read */
     sf_table t;
     sf_csv *csv;
-    const sf_csv_row *row;
+    sf_csv_row row; /* the current row; cleared when the table closes */
     const char *const *colnames;
     int col[MAX_COLS];
 } loader;
@@ -221,12 +221,12 @@ static int colname_len(const char *spec)
  * row) or -1 (strict: fail the load). */
 static int bad(loader *L, int ci, const char *why)
 {
-    const char *v = L->row->field[L->col[ci]];
-    size_t vl = L->row->len[L->col[ci]];
+    const char *v = L->row.field[L->col[ci]];
+    size_t vl = L->row.len[L->col[ci]];
     char msg[SF_ERR_MAX];
     snprintf(msg, sizeof msg, "%s:%ld: column '%.*s': value '%.*s%s': %s", sf_csv_path(L->csv),
-             L->row->line, colname_len(L->colnames[ci]), L->colnames[ci],
-             (int)(vl > 100 ? 100 : vl), v, vl > 100 ? "..." : "", why);
+             L->row.line, colname_len(L->colnames[ci]), L->colnames[ci], (int)(vl > 100 ? 100 : vl),
+             v, vl > 100 ? "..." : "", why);
     return report(L, msg);
 }
 
@@ -237,8 +237,8 @@ static int oom(loader *L)
 
 /* ---- field parsers: NULL when the value is good, else the reason ------- */
 
-#define F(ci)  (L->row->field[L->col[ci]])
-#define FL(ci) (L->row->len[L->col[ci]])
+#define F(ci)  (L->row.field[L->col[ci]])
+#define FL(ci) (L->row.len[L->col[ci]])
 
 static const char *get_id(loader *L, int ci, char out[SF_ID_LEN + 1])
 {
@@ -733,14 +733,12 @@ static int read_table(loader *L, sf_table t)
         if ((L->col[i] = find_column(L, L->colnames[i])) < 0)
             goto fail;
     int ncols = sf_csv_ncols(L->csv), r;
-    sf_csv_row row;
-    L->row = &row;
-    while ((r = sf_csv_next(L->csv, &row, L->err)) > 0) {
+    while ((r = sf_csv_next(L->csv, &L->row, L->err)) > 0) {
         L->rows[t]++;
-        if (row.n != ncols) {
+        if (L->row.n != ncols) {
             char msg[SF_ERR_MAX];
             snprintf(msg, sizeof msg, "%s:%ld: expected %d fields as in the header, found %d",
-                     sf_csv_path(L->csv), row.line, ncols, row.n);
+                     sf_csv_path(L->csv), L->row.line, ncols, L->row.n);
             if (report(L, msg) < 0)
                 goto fail;
             continue;
@@ -752,10 +750,12 @@ static int read_table(loader *L, sf_table t)
         goto fail;
     sf_csv_close(L->csv);
     L->csv = NULL;
+    memset(&L->row, 0, sizeof L->row); /* its fields pointed into the closed file */
     return 0;
 fail:
     sf_csv_close(L->csv);
     L->csv = NULL;
+    memset(&L->row, 0, sizeof L->row);
     return -1;
 }
 
