@@ -9,9 +9,12 @@
  * its features: the label must never leak into the row it labels).
  *
  * The snapshot format is compact because it rides inside the model artifact
- * (1 MB Kafka limit): "SFH1", counts, sellers with raw 64-bit keys, then
- * customers sorted by their 32-bit key, delta-encoded, every number a LEB128
+ * (1 MB Kafka limit): "SFH2", counts, sellers with raw 64-bit keys, then
+ * customers sorted by their 64-bit key, delta-encoded, every number a LEB128
  * varint. Review sums are integers (scores 1..5), so a round trip is exact.
+ * Format 1 ("SFH1") keyed customers by 32 bits, which merges about one pair
+ * of customers on the full Olist data and ~116 pairs at 1M customers; it is
+ * refused by name (its customers cannot be re-keyed without their ids).
  */
 #include "satisfy/history.h"
 
@@ -66,8 +69,6 @@ static uint64_t mix64(uint64_t x)
 /* FNV-1a: the keys are stored in snapshots, so these never change. */
 #define FNV64_OFFSET 0xcbf29ce484222325ULL
 #define FNV64_PRIME  0x100000001b3ULL
-#define FNV32_OFFSET 0x811c9dc5u
-#define FNV32_PRIME  0x01000193u
 
 static uint64_t fnv64(const char *s)
 {
@@ -84,14 +85,9 @@ uint64_t sf_history_seller_key(const char *seller_id)
     return fnv64(seller_id);
 }
 
-uint32_t sf_history_customer_key(const char *customer_unique_id)
+uint64_t sf_history_customer_key(const char *customer_unique_id)
 {
-    uint32_t h = FNV32_OFFSET;
-    for (const char *s = customer_unique_id; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= FNV32_PRIME;
-    }
-    return h;
+    return fnv64(customer_unique_id);
 }
 
 static void *rec_at(const table *t, size_t i)
@@ -289,25 +285,24 @@ int sf_history_add_review(sf_history *h, const sf_order_event *ev, int score, sf
     return 0;
 }
 
-/* The keys of an event's order, first seller and customer (fnv64, fnv64,
- * sf_history_customer_key) in one loop when all three ids are SF_ID_LEN
+/* The keys of an event's order, first seller and customer (fnv64 of each)
+ * in one loop when all three ids are SF_ID_LEN
  * long, as decoded events' ids are: the three multiply chains overlap,
  * where one after the other they cost ~3x the latency. 0 otherwise (the
  * caller hashes them one by one). */
 static int event_keys(const sf_order_event *ev, uint64_t *order, uint64_t *seller,
-                      uint32_t *customer)
+                      uint64_t *customer)
 {
     const char *o = ev->order_id, *c = ev->customer_unique_id;
     const char *s = ev->n_items > 0 ? ev->items[0].seller_id : o;
-    uint64_t ho = FNV64_OFFSET, hs = ho;
-    uint32_t hc = FNV32_OFFSET;
+    uint64_t ho = FNV64_OFFSET, hs = ho, hc = ho;
     unsigned zero = 0;
     for (int i = 0; i < SF_ID_LEN; i++) { /* sf_id buffers hold SF_ID_LEN + 1 bytes */
         unsigned char a = (unsigned char)o[i], b = (unsigned char)s[i], d = (unsigned char)c[i];
         zero |= (a == 0) | (b == 0) | (d == 0);
         ho = (ho ^ a) * FNV64_PRIME;
         hs = (hs ^ b) * FNV64_PRIME;
-        hc = (hc ^ d) * FNV32_PRIME;
+        hc = (hc ^ d) * FNV64_PRIME;
     }
     if (zero || o[SF_ID_LEN] || s[SF_ID_LEN] || c[SF_ID_LEN])
         return 0;
@@ -319,8 +314,7 @@ static int event_keys(const sf_order_event *ev, uint64_t *order, uint64_t *selle
 
 void sf_history_view_of(const sf_history *h, const sf_order_event *ev, sf_history_view *out)
 {
-    uint64_t ko, ks0 = 0;
-    uint32_t kc = 0;
+    uint64_t ko, ks0 = 0, kc = 0;
     int fast = event_keys(ev, &ko, &ks0, &kc);
     if (!fast)
         ko = fnv64(ev->order_id);
@@ -368,6 +362,8 @@ void sf_history_view_of(const sf_history *h, const sf_order_event *ev, sf_histor
 }
 
 /* ---- snapshot ---- */
+
+#define SNAPSHOT_MAGIC "SFH2" /* format 2: 64-bit customer keys */
 
 typedef struct wbuf {
     uint8_t *p;
@@ -426,7 +422,7 @@ static int cmp_key(const void *a, const void *b)
 int sf_history_save(const sf_history *h, uint8_t **buf, size_t *len, sf_err *err)
 {
     wbuf w = {0};
-    put_bytes(&w, "SFH1", 4);
+    put_bytes(&w, SNAPSHOT_MAGIC, 4);
     put_varint(&w, h->sellers.n);
     put_varint(&w, h->customers.n);
     for (size_t i = 0; i < h->sellers.n; i++) {
@@ -490,8 +486,16 @@ static int get_varint(rbuf *r, uint64_t *v)
 
 sf_history *sf_history_load(const uint8_t *buf, size_t len, sf_err *err)
 {
-    if (len < 4 || memcmp(buf, "SFH1", 4) != 0) {
-        sf_errf(err, "history snapshot: bad magic (expected SFH1)");
+    if (len >= 4 && memcmp(buf, "SFH1", 4) == 0) {
+        sf_errf(err,
+                "history snapshot: format 1 (32-bit customer keys) is no longer read; the "
+                "model must be trained again (format 2, %s; see docs/operations.md)",
+                SNAPSHOT_MAGIC);
+        return NULL;
+    }
+    if (len < 4 || memcmp(buf, SNAPSHOT_MAGIC, 4) != 0) {
+        sf_errf(err, "history snapshot: bad magic (expected %s): not a history snapshot",
+                SNAPSHOT_MAGIC);
         return NULL;
     }
     rbuf r = {buf, len, 4};
@@ -531,7 +535,7 @@ sf_history *sf_history_load(const uint8_t *buf, size_t len, sf_err *err)
         for (int k = 0; k < 3; k++)
             if (get_varint(&r, &v[k]) < 0)
                 goto bad;
-        if (i > 0 && d == 0)
+        if (i > 0 && (d == 0 || key + d < key)) /* strictly increasing */
             goto bad;
         key += d;
         customer_rec *c = table_get(&h->customers, key);

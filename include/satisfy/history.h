@@ -12,9 +12,10 @@
  * training window travels inside the model artifact as a snapshot
  * (sf_history_save / sf_history_load) and the scorer reads the same numbers.
  *
- * Keys: sellers by a 64-bit hash of seller_id, customers by a 32-bit hash of
- * customer_unique_id (smaller snapshots; training uses the same key, so a
- * rare collision affects training and scoring identically). An order's own
+ * Keys: sellers and customers by a 64-bit hash (FNV-1a) of seller_id and
+ * customer_unique_id: among a million customers the chance that two share a
+ * key is about 3e-8 (a 32-bit key, used before snapshot format 2, merged
+ * about 116 pairs there). An order's own
  * review never counts in its own history features (the history remembers
  * which orders' reviews it has applied and subtracts them).
  */
@@ -71,11 +72,13 @@ size_t sf_history_customers(const sf_history *h);
 int sf_history_save(const sf_history *h, uint8_t **buf, size_t *len, sf_err *err);
 
 /* Reads a snapshot written by sf_history_save. Rejects a truncated or
- * malformed buffer with an error naming the offset. */
+ * malformed buffer with an error naming the offset, and a snapshot of the
+ * former format 1 (32-bit customer keys) with an error saying the model
+ * must be trained again. */
 sf_history *sf_history_load(const uint8_t *buf, size_t len, sf_err *err);
 
 /* The keys used above, exposed for tests. */
 uint64_t sf_history_seller_key(const char *seller_id);
-uint32_t sf_history_customer_key(const char *customer_unique_id);
+uint64_t sf_history_customer_key(const char *customer_unique_id);
 
 #endif
