@@ -17,23 +17,19 @@
 #include <math.h>
 #include <string.h>
 
+#include "satisfy/varint.h"
+
 /* ---------------------------------------------------------------------------
  * Encoding: Avro binary straight from the structs. Each encoder first checks
  * the event, then reserves an upper bound of the message size (so the writes
  * below need no bounds checks), then writes the fields in schema order.
  */
 
-#define VMAX 10 /* bytes of the longest varint */
+#define VMAX SF_VARINT_MAX
 
 static inline uint8_t *put_long(uint8_t *w, int64_t v)
 {
-    uint64_t u = ((uint64_t)v << 1) ^ (0 - ((uint64_t)v >> 63)); /* zigzag */
-    while (u >= 0x80) {
-        *w++ = (uint8_t)(u | 0x80);
-        u >>= 7;
-    }
-    *w++ = (uint8_t)u;
-    return w;
+    return sf_varint_put(w, sf_zigzag(v));
 }
 
 static inline uint8_t *put_bytes(uint8_t *w, const void *s, size_t n)

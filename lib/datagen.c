@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "satisfy/calendar.h"
 #include "datagen_out.h"
 #include "datagen_rng.h"
 #include "datagen_world.h"
@@ -41,7 +42,9 @@ enum { K_ORDER = 1, K_CUSTOMER, K_UNIQUE, K_PRODUCT, K_SELLER, K_REVIEW, K_ZIP, 
 #define RING      4096
 #define N_ZIPS    100000
 
-/* Statuses in Olist spelling, with their share of orders in the full data. */
+/* Statuses, in the order of their share of orders in the full data (the
+ * weighted pick depends on it), and which Olist status each is (its
+ * spelling comes from sf_status_name). */
 enum {
     ST_DELIVERED,
     ST_SHIPPED,
@@ -53,9 +56,9 @@ enum {
     ST_CREATED,
     ST_COUNT
 };
-static const char *const status_name[ST_COUNT] = {"delivered",   "shipped",  "canceled",
-                                                  "unavailable", "invoiced", "processing",
-                                                  "approved",    "created"};
+static const sf_order_status status_of[ST_COUNT] = {
+    SF_STATUS_DELIVERED, SF_STATUS_SHIPPED,    SF_STATUS_CANCELED, SF_STATUS_UNAVAILABLE,
+    SF_STATUS_INVOICED,  SF_STATUS_PROCESSING, SF_STATUS_APPROVED, SF_STATUS_CREATED};
 static const double status_w[ST_COUNT] = {96478, 1107, 625, 609, 314, 301, 2, 5};
 /* Share of orders of that status with no item rows, and with a review. */
 static const double status_no_items[ST_COUNT] = {0, 0, 0.24, 0.98, 0.02, 0, 0, 0};
@@ -168,26 +171,12 @@ typedef struct gen {
 
 /* ---------- small helpers ---------- */
 
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
 static void year_month(int64_t secs, int *y, int *m)
 {
-    int64_t z = (secs >= 0 ? secs : secs - (DAY - 1)) / DAY + 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
-    *y = (int)(yoe + era * 400 + (*m <= 2));
+    int64_t yy;
+    int d;
+    sf_civil_from_days((secs >= 0 ? secs : secs - (DAY - 1)) / DAY, &yy, m, &d);
+    *y = (int)yy;
 }
 
 static int64_t floor_day(int64_t secs)
@@ -305,9 +294,9 @@ static int init_window(gen *g, int64_t from, int64_t to, sf_err *err)
         int y = y0, m = m0;
         total = 0;
         for (int i = 0; i < n; i++) {
-            int64_t ms = days_from_civil(y, m, 1) * DAY;
+            int64_t ms = sf_days_from_civil(y, m, 1) * DAY;
             int ny = m == 12 ? y + 1 : y, nm = m == 12 ? 1 : m + 1;
-            int64_t me = days_from_civil(ny, nm, 1) * DAY - 1;
+            int64_t me = sf_days_from_civil(ny, nm, 1) * DAY - 1;
             window *w = &g->win[i];
             w->start = ms > from ? ms : from;
             w->end = me < to ? me : to;
@@ -679,7 +668,7 @@ static void write_order_rows(gen *g, const order *o)
     dg_out_char(w, ',');
     dg_out_str(w, o->cust_id);
     dg_out_char(w, ',');
-    dg_out_str(w, status_name[o->status]);
+    dg_out_str(w, sf_status_name(status_of[o->status]));
     dg_out_char(w, ',');
     dg_out_time(w, o->purchase);
     opt_time(w, o->approved);
@@ -991,10 +980,10 @@ int sf_datagen_write(const sf_datagen_opts *opts, const char *dir, sf_datagen_co
                      sf_err *err)
 {
     /* The real data's purchase range: 2016-09-04 00:00:00 .. 2018-10-17 23:59:59. */
-    const int64_t def_from = days_from_civil(2016, 9, 4) * DAY;
-    const int64_t def_to = days_from_civil(2018, 10, 18) * DAY - 1;
-    const int64_t min_t = days_from_civil(1971, 1, 1) * DAY,
-                  max_t = days_from_civil(2200, 1, 1) * DAY;
+    const int64_t def_from = sf_days_from_civil(2016, 9, 4) * DAY;
+    const int64_t def_to = sf_days_from_civil(2018, 10, 18) * DAY - 1;
+    const int64_t min_t = sf_days_from_civil(1971, 1, 1) * DAY,
+                  max_t = sf_days_from_civil(2200, 1, 1) * DAY;
     if (opts->n_orders < 1 || opts->n_orders > 2000000000ULL)
         return sf_errf(err, "datagen: --orders must be between 1 and 2000000000, got %llu",
                        (unsigned long long)opts->n_orders);

@@ -13,6 +13,8 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "satisfy/calendar.h"
+
 #define OUT_CAP (256 * 1024)
 
 struct dg_out {
@@ -188,17 +190,10 @@ static void two(char *p, int v)
 void dg_out_time(dg_out *o, int64_t secs)
 {
     int64_t z = (secs >= 0 ? secs : secs - 86399) / 86400;
-    int64_t sod = secs - z * 86400;
-    /* civil_from_days (proleptic Gregorian, eras of 400 years from March 1st). */
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    int d = (int)(doy - (153 * mp + 2) / 5 + 1);
-    int m = (int)(mp < 10 ? mp + 3 : mp - 9);
-    int y = (int)(yoe + era * 400 + (m <= 2));
+    int64_t sod = secs - z * 86400, yy;
+    int m, d;
+    sf_civil_from_days(z, &yy, &m, &d);
+    int y = (int)yy;
     char b[19];
     two(b, y / 100 % 100);
     two(b + 2, y % 100);

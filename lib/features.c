@@ -15,6 +15,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "satisfy/calendar.h"
+
 #define DAY_MS  86400000.0
 #define HOUR_MS 3600000.0
 

@@ -2,8 +2,8 @@
  * history.c - seller and customer history before an event (see
  * include/satisfy/history.h).
  *
- * Three tables, each an array of records behind a small open-addressing map
- * from an integer key: sellers (review sum/count, delivered/late counts),
+ * Three tables, each an array of records behind an integer-keyed sf_idmap
+ * (key -> record index): sellers (review sum/count, delivered/late counts),
  * customers (purchase count and times, review sum/count) and reviewed orders
  * (the reviews applied per order, so an order's own review is subtracted from
  * its features: the label must never leak into the row it labels).
@@ -21,6 +21,10 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "satisfy/buf.h"
+#include "satisfy/idmap.h"
+#include "satisfy/varint.h"
 
 typedef struct seller_rec {
     uint64_t key;
@@ -40,31 +44,16 @@ typedef struct order_rec {
     int64_t rev_sum, rev_n;
 } order_rec;
 
-/* Open addressing: slot holds record index + 1 (0 = empty). */
-typedef struct keymap {
-    uint32_t *slot;
-    size_t cap; /* power of two */
-} keymap;
-
+/* Records start with their uint64_t key; map: key -> record index. */
 typedef struct table {
     void *rec;
     size_t n, cap, size; /* size = bytes per record */
-    keymap map;
+    sf_idmap *map;
 } table;
 
 struct sf_history {
     table sellers, customers, orders;
 };
-
-static uint64_t mix64(uint64_t x)
-{
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdULL;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ULL;
-    x ^= x >> 33;
-    return x;
-}
 
 /* FNV-1a: the keys are stored in snapshots, so these never change. */
 #define FNV64_OFFSET 0xcbf29ce484222325ULL
@@ -97,35 +86,8 @@ static void *rec_at(const table *t, size_t i)
 
 static long table_find(const table *t, uint64_t key)
 {
-    if (t->map.cap == 0)
-        return -1;
-    size_t mask = t->map.cap - 1;
-    for (size_t i = mix64(key) & mask;; i = (i + 1) & mask) {
-        uint32_t s = t->map.slot[i];
-        if (s == 0)
-            return -1;
-        if (*(const uint64_t *)rec_at(t, s - 1) == key)
-            return (long)(s - 1);
-    }
-}
-
-static int map_grow(table *t)
-{
-    size_t cap = t->map.cap ? t->map.cap * 2 : 64;
-    uint32_t *slot = calloc(cap, sizeof *slot);
-    if (!slot)
-        return -1;
-    for (size_t r = 0; r < t->n; r++) {
-        uint64_t key = *(const uint64_t *)rec_at(t, r);
-        size_t i = mix64(key) & (cap - 1);
-        while (slot[i])
-            i = (i + 1) & (cap - 1);
-        slot[i] = (uint32_t)(r + 1);
-    }
-    free(t->map.slot);
-    t->map.slot = slot;
-    t->map.cap = cap;
-    return 0;
+    size_t i;
+    return sf_idmap_get_u64(t->map, key, &i) == 0 ? (long)i : -1;
 }
 
 /* The record of key, created zeroed (with its key) when absent; NULL on OOM. */
@@ -134,8 +96,6 @@ static void *table_get(table *t, uint64_t key)
     long f = table_find(t, key);
     if (f >= 0)
         return rec_at(t, (size_t)f);
-    if ((t->n + 1) * 4 > t->map.cap * 3 && map_grow(t) < 0)
-        return NULL;
     if (t->n == t->cap) {
         size_t cap = t->cap ? t->cap * 2 : 64;
         void *rec = realloc(t->rec, cap * t->size);
@@ -144,14 +104,11 @@ static void *table_get(table *t, uint64_t key)
         t->rec = rec;
         t->cap = cap;
     }
+    if (sf_idmap_put_u64(t->map, key, t->n, NULL) < 0)
+        return NULL;
     void *r = rec_at(t, t->n);
     memset(r, 0, t->size);
     *(uint64_t *)r = key;
-    size_t mask = t->map.cap - 1;
-    size_t i = mix64(key) & mask;
-    while (t->map.slot[i])
-        i = (i + 1) & mask;
-    t->map.slot[i] = (uint32_t)(t->n + 1);
     t->n++;
     return r;
 }
@@ -159,7 +116,7 @@ static void *table_get(table *t, uint64_t key)
 static void table_free(table *t)
 {
     free(t->rec);
-    free(t->map.slot);
+    sf_idmap_free(t->map);
 }
 
 sf_history *sf_history_new(void)
@@ -170,6 +127,13 @@ sf_history *sf_history_new(void)
     h->sellers.size = sizeof(seller_rec);
     h->customers.size = sizeof(customer_rec);
     h->orders.size = sizeof(order_rec);
+    h->sellers.map = sf_idmap_new(0);
+    h->customers.map = sf_idmap_new(0);
+    h->orders.map = sf_idmap_new(0);
+    if (!h->sellers.map || !h->customers.map || !h->orders.map) {
+        sf_history_free(h);
+        return NULL;
+    }
     return h;
 }
 
@@ -365,52 +329,11 @@ void sf_history_view_of(const sf_history *h, const sf_order_event *ev, sf_histor
 
 #define SNAPSHOT_MAGIC "SFH2" /* format 2: 64-bit customer keys */
 
-typedef struct wbuf {
-    uint8_t *p;
-    size_t n, cap;
-    int failed;
-} wbuf;
-
-static void put_bytes(wbuf *w, const void *src, size_t len)
+static uint8_t *put_u64(uint8_t *w, uint64_t v)
 {
-    if (w->failed)
-        return;
-    if (w->n + len > w->cap) {
-        size_t cap = w->cap ? w->cap : 256;
-        while (cap < w->n + len)
-            cap *= 2;
-        uint8_t *p = realloc(w->p, cap);
-        if (!p) {
-            w->failed = 1;
-            return;
-        }
-        w->p = p;
-        w->cap = cap;
-    }
-    memcpy(w->p + w->n, src, len);
-    w->n += len;
-}
-
-static void put_varint(wbuf *w, uint64_t v)
-{
-    uint8_t b[10];
-    int n = 0;
-    do {
-        b[n] = (uint8_t)(v & 0x7f);
-        v >>= 7;
-        if (v)
-            b[n] |= 0x80;
-        n++;
-    } while (v);
-    put_bytes(w, b, (size_t)n);
-}
-
-static void put_u64(wbuf *w, uint64_t v)
-{
-    uint8_t b[8];
     for (int i = 0; i < 8; i++)
-        b[i] = (uint8_t)(v >> (8 * i));
-    put_bytes(w, b, 8);
+        w[i] = (uint8_t)(v >> (8 * i));
+    return w + 8;
 }
 
 static int cmp_key(const void *a, const void *b)
@@ -421,45 +344,48 @@ static int cmp_key(const void *a, const void *b)
 
 int sf_history_save(const sf_history *h, uint8_t **buf, size_t *len, sf_err *err)
 {
-    wbuf w = {0};
-    put_bytes(&w, SNAPSHOT_MAGIC, 4);
-    put_varint(&w, h->sellers.n);
-    put_varint(&w, h->customers.n);
-    for (size_t i = 0; i < h->sellers.n; i++) {
-        const seller_rec *s = rec_at(&h->sellers, i);
-        put_u64(&w, s->key);
-        put_varint(&w, (uint64_t)s->rev_sum);
-        put_varint(&w, (uint64_t)s->rev_n);
-        put_varint(&w, (uint64_t)s->deliv_n);
-        put_varint(&w, (uint64_t)s->late_n);
-    }
-    /* customers sorted by key, delta-encoded */
-    uint64_t *order = malloc((h->customers.n + 1) * 2 * sizeof *order);
+    size_t ns = h->sellers.n, nc = h->customers.n;
+    /* an upper bound, so the writes below need no checks: the magic, two
+     * counts, a raw key and 4 varints per seller, 4 varints per customer */
+    size_t max = 4 + 2 * SF_VARINT_MAX + ns * (8 + 4 * SF_VARINT_MAX) + nc * 4 * SF_VARINT_MAX;
+    sf_buf b = {0};
+    if (sf_buf_reserve(&b, max, err) < 0)
+        return sf_err_wrap(err, "history: saving a snapshot");
+    /* customers sorted by key, delta-encoded: (key, record index) pairs */
+    uint64_t *order = malloc((nc + 1) * 2 * sizeof *order);
     if (!order) {
-        free(w.p);
+        sf_buf_free(&b);
         return sf_errf(err, "history: out of memory saving a snapshot");
     }
-    for (size_t i = 0; i < h->customers.n; i++) {
+    uint8_t *w = b.data;
+    memcpy(w, SNAPSHOT_MAGIC, 4);
+    w = sf_varint_put(w + 4, ns);
+    w = sf_varint_put(w, nc);
+    for (size_t i = 0; i < ns; i++) {
+        const seller_rec *s = rec_at(&h->sellers, i);
+        w = put_u64(w, s->key);
+        w = sf_varint_put(w, (uint64_t)s->rev_sum);
+        w = sf_varint_put(w, (uint64_t)s->rev_n);
+        w = sf_varint_put(w, (uint64_t)s->deliv_n);
+        w = sf_varint_put(w, (uint64_t)s->late_n);
+    }
+    for (size_t i = 0; i < nc; i++) {
         order[2 * i] = ((const customer_rec *)rec_at(&h->customers, i))->key;
         order[2 * i + 1] = i;
     }
-    qsort(order, h->customers.n, 2 * sizeof *order, cmp_key);
+    qsort(order, nc, 2 * sizeof *order, cmp_key);
     uint64_t prev = 0;
-    for (size_t i = 0; i < h->customers.n; i++) {
+    for (size_t i = 0; i < nc; i++) {
         const customer_rec *c = rec_at(&h->customers, (size_t)order[2 * i + 1]);
-        put_varint(&w, c->key - prev);
+        w = sf_varint_put(w, c->key - prev);
         prev = c->key;
-        put_varint(&w, (uint64_t)(c->n_base + c->n_times));
-        put_varint(&w, (uint64_t)c->rev_sum);
-        put_varint(&w, (uint64_t)c->rev_n);
+        w = sf_varint_put(w, (uint64_t)(c->n_base + c->n_times));
+        w = sf_varint_put(w, (uint64_t)c->rev_sum);
+        w = sf_varint_put(w, (uint64_t)c->rev_n);
     }
     free(order);
-    if (w.failed) {
-        free(w.p);
-        return sf_errf(err, "history: out of memory saving a snapshot");
-    }
-    *buf = w.p;
-    *len = w.n;
+    *buf = b.data;
+    *len = (size_t)(w - b.data);
     return 0;
 }
 

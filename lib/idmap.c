@@ -1,9 +1,15 @@
 /*
- * idmap.c - open-addressing string -> size_t hash map (see include/satisfy/idmap.h).
+ * idmap.c - open-addressing hash map, string or 64-bit integer keys -> size_t
+ * (see include/satisfy/idmap.h).
  *
  * Slots hold the full 64-bit hash, the key's offset and length in a byte pool
  * and the value, so a probe compares hashes first and touches key bytes only
  * on a hash match. Linear probing over a power-of-two table; load <= 3/4.
+ *
+ * An integer key's "hash" is mix(key): mix is a bijection (xor-shifts and
+ * multiplications by odd constants), so equal hashes mean equal keys and no
+ * key bytes are needed. mix(0) is 0, the empty-slot mark, so key 0 lives
+ * beside the table (zero_used, zero_val).
  */
 #include "satisfy/idmap.h"
 
@@ -23,6 +29,8 @@ struct sf_idmap {
     size_t count;
     char *pool;
     size_t pool_len, pool_cap;
+    int zero_used; /* integer key 0 is present, with value zero_val */
+    size_t zero_val;
 };
 
 static uint64_t mix(uint64_t h)
@@ -120,6 +128,27 @@ static int grow(sf_idmap *m)
     return 0;
 }
 
+/* The slot holding the integer key whose hash is h (non-zero), or the empty
+ * slot where it would go. */
+static slot *find_u64(const sf_idmap *m, uint64_t h)
+{
+    size_t i = (size_t)h & m->mask;
+    while (m->slots[i].hash != 0 && m->slots[i].hash != h)
+        i = (i + 1) & m->mask;
+    return &m->slots[i];
+}
+
+/* Room for one more key; s (the empty slot found for it) is found again in
+ * the grown table by refind. NULL when out of memory. */
+static slot *make_room(sf_idmap *m, slot *s, const char *key, size_t len, uint64_t h, int u64)
+{
+    if ((m->count + 1) * 4 <= (m->mask + 1) * 3)
+        return s;
+    if (grow(m) < 0)
+        return NULL;
+    return u64 ? find_u64(m, h) : find(m, key, len, h);
+}
+
 /* Returns the slot for key, inserting it (value unset) when absent. */
 static slot *insert(sf_idmap *m, const char *key, size_t len, int *inserted)
 {
@@ -129,11 +158,8 @@ static slot *insert(sf_idmap *m, const char *key, size_t len, int *inserted)
         *inserted = 0;
         return s;
     }
-    if ((m->count + 1) * 4 > (m->mask + 1) * 3) {
-        if (grow(m) < 0)
-            return NULL;
-        s = find(m, key, len, h);
-    }
+    if (!(s = make_room(m, s, key, len, h, 0)))
+        return NULL;
     if (m->pool_len + len > m->pool_cap) {
         size_t cap = m->pool_cap ? m->pool_cap : 4096;
         while (cap < m->pool_len + len)
@@ -183,6 +209,52 @@ int sf_idmap_set(sf_idmap *m, const char *key, size_t len, size_t val)
 int sf_idmap_get(const sf_idmap *m, const char *key, size_t len, size_t *val)
 {
     slot *s = find(m, key, len, hash_key(key, len));
+    if (!s->hash)
+        return -1;
+    if (val)
+        *val = s->val;
+    return 0;
+}
+
+int sf_idmap_put_u64(sf_idmap *m, uint64_t key, size_t val, size_t *existing)
+{
+    uint64_t h = mix(key);
+    if (h == 0) { /* key 0 */
+        if (m->zero_used) {
+            if (existing)
+                *existing = m->zero_val;
+            return 0;
+        }
+        m->zero_used = 1;
+        m->zero_val = val;
+        m->count++;
+        return 1;
+    }
+    slot *s = find_u64(m, h);
+    if (s->hash) {
+        if (existing)
+            *existing = s->val;
+        return 0;
+    }
+    if (!(s = make_room(m, s, NULL, 0, h, 1)))
+        return -1;
+    s->hash = h;
+    s->val = val;
+    m->count++;
+    return 1;
+}
+
+int sf_idmap_get_u64(const sf_idmap *m, uint64_t key, size_t *val)
+{
+    uint64_t h = mix(key);
+    if (h == 0) {
+        if (!m->zero_used)
+            return -1;
+        if (val)
+            *val = m->zero_val;
+        return 0;
+    }
+    const slot *s = find_u64(m, h);
     if (!s->hash)
         return -1;
     if (val)

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "satisfy/cep_prefix.h"
 #include "satisfy/csvfile.h"
 #include "satisfy/idmap.h"
 
@@ -365,7 +366,7 @@ static const char *get_zip(loader *L, int ci, char out[6], bool optional)
         out[0] = '\0';
         return optional ? NULL : "empty";
     }
-    if (sf_zip_normalize(F(ci), out) < 0)
+    if (sf_cep_prefix_normalize(F(ci), out) < 0)
         return "not a zip prefix of at most 5 digits";
     return NULL;
 }

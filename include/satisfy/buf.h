@@ -1,7 +1,7 @@
 /*
  * buf.h - a growable byte buffer (sf_buf): the codec's encoders write framed
- * messages into one. A producer keeps one and reuses it for every message,
- * so steady state does no allocation.
+ * messages into one (a producer keeps one and reuses it for every message,
+ * so steady state does no allocation), the history its snapshot.
  */
 #ifndef SATISFY_BUF_H
 #define SATISFY_BUF_H

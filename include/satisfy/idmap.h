@@ -1,18 +1,22 @@
 /*
- * idmap.h - an open-addressing hash map from a string key (an Olist 32-hex id,
- * a zip prefix, a category name...) to a size_t value, usually an index into
- * an array of records.
+ * idmap.h - the one open-addressing hash map: from a string key (an Olist
+ * 32-hex id, a CEP prefix, a category name...) or from a 64-bit integer key
+ * (a hash of an id, as the history keeps sellers and customers) to a size_t
+ * value, usually an index into an array of records.
  *
- * The loader joins its tables through these maps, and later stages reuse them
- * for per-seller and per-customer state, so they are general and fast: keys
- * are copied into one pool owned by the map (callers may pass pointers into
- * transient buffers), lookups hash once and probe linearly, and the table
- * doubles before it is 3/4 full. There is no removal.
+ * The loader joins its tables through string maps; the history keys its
+ * tables by integers (its snapshot stores 64-bit keys, not ids). Both are
+ * general and fast: lookups hash once and probe linearly, and the table
+ * doubles before it is 3/4 full. String keys are copied into one pool owned
+ * by the map (callers may pass pointers into transient buffers); integer keys
+ * are stored as a bijective mix of themselves, so no key bytes are kept.
+ * There is no removal.
  */
 #ifndef SATISFY_IDMAP_H
 #define SATISFY_IDMAP_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct sf_idmap sf_idmap;
 
@@ -35,7 +39,13 @@ int sf_idmap_get(const sf_idmap *m, const char *key, size_t len, size_t *val);
 size_t sf_idmap_count(const sf_idmap *m);
 
 /* Visits the keys in slot order: *pos starts at 0; each call stores one key
- * (not NUL-terminated), its length and value and returns 1, then 0 at the end. */
+ * (not NUL-terminated), its length and value and returns 1, then 0 at the end.
+ * String maps only. */
 int sf_idmap_next(const sf_idmap *m, size_t *pos, const char **key, size_t *len, size_t *val);
+
+/* Integer keys, as sf_idmap_put and sf_idmap_get. A map holds string keys or
+ * integer keys, never both. */
+int sf_idmap_put_u64(sf_idmap *m, uint64_t key, size_t val, size_t *existing);
+int sf_idmap_get_u64(const sf_idmap *m, uint64_t key, size_t *val);
 
 #endif

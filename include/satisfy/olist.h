@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "satisfy/calendar.h" /* timestamps of the files: sf_time_parse, sf_time_format */
 #include "satisfy/error.h"
 #include "satisfy/event.h"
 
@@ -99,21 +100,5 @@ int sf_table_check(const char *dir, sf_table t, const sf_load_opts *opts, size_t
  * then answer time), or -1 when it has none. */
 int sf_order_label(const sf_order *o);
 const sf_review_event *sf_order_label_review(const sf_order *o);
-
-/* Reads "YYYY-MM-DD HH:MM:SS" (or "YYYY-MM-DD") into ms since the epoch.
- * Rejects impossible dates (2017-02-30) and trailing garbage. */
-int sf_time_parse(const char *s, int64_t *out);
-/* The same parse over len bytes (need not be NUL-terminated): NULL on success,
- * else why the text is not a valid timestamp ("no such date", ...). */
-const char *sf_time_parse_why(const char *s, size_t len, int64_t *out);
-/* Writes "YYYY-MM-DD HH:MM:SS" into buf (>= 20 bytes); "" for SF_TIME_NONE. */
-void sf_time_format(int64_t t, char *buf, size_t len);
-/* The proleptic Gregorian date (month and day 1-based) of a day number
- * (days since 1970-01-01, negative before). */
-void sf_civil_from_days(int64_t days, int64_t *y, int *m, int *d);
-
-/* Left-pads a zip prefix to 5 digits ("1310" -> "01310"); accepts "1310.0".
- * Returns -1 for non-digits or more than 5 digits. */
-int sf_zip_normalize(const char *in, char out[6]);
 
 #endif

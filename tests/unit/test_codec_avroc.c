@@ -25,6 +25,7 @@
 
 #include "codec_avroc_ref.h"
 #include "satisfy/codec.h"
+#include "satisfy/varint.h"
 
 static uint64_t rng_state;
 
@@ -446,12 +447,7 @@ static void test_releases_match_avroc(void **state)
 
 static void put_varint(sf_buf *b, int64_t v)
 {
-    uint64_t u = ((uint64_t)v << 1) ^ (0 - ((uint64_t)v >> 63));
-    while (u >= 0x80) {
-        b->data[b->len++] = (uint8_t)(u | 0x80);
-        u >>= 7;
-    }
-    b->data[b->len++] = (uint8_t)u;
+    b->len = (size_t)(sf_varint_put(b->data + b->len, sf_zigzag(v)) - b->data);
 }
 
 static void put_raw(sf_buf *b, const uint8_t *p, size_t n)

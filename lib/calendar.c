@@ -1,17 +1,22 @@
 /*
- * olist_time.c - Olist timestamps ("YYYY-MM-DD HH:MM:SS", zone-less) to and
- * from int64 milliseconds since the epoch (see include/satisfy/olist.h).
+ * calendar.c - dates and timestamps by arithmetic (see
+ * include/satisfy/calendar.h): the one copy of the civil-date conversions
+ * that the CSV loader, the generator and the features share.
  *
- * The format is fixed, so parsing is a strict character-by-character read
- * (no sscanf, no locale, no mktime and its time zone): every digit and
- * separator is checked, impossible dates such as 2017-02-30 are rejected,
- * and the day count comes from the proleptic Gregorian calendar
- * (days_from_civil below), which is exact for any year 0000-9999.
+ * Day numbers use Howard Hinnant's days_from_civil / civil_from_days: 400-year
+ * eras of 146097 days counted from March 1st (so the leap day is the last
+ * day of a year), exact for any year. Timestamps ("YYYY-MM-DD HH:MM:SS",
+ * zone-less) have a fixed format, so parsing is a strict
+ * character-by-character read (no sscanf, no locale, no mktime and its time
+ * zone): every digit and separator is checked and impossible dates such as
+ * 2017-02-30 are rejected.
  */
-#include "satisfy/olist.h"
+#include "satisfy/calendar.h"
 
 #include <stdio.h>
 #include <string.h>
+
+#include "satisfy/event.h" /* SF_TIME_NONE */
 
 static int is_leap(int y)
 {
@@ -24,9 +29,7 @@ static int days_in_month(int y, int m)
     return m == 2 && is_leap(y) ? 29 : dm[m - 1];
 }
 
-/* Days since 1970-01-01 of a civil date, using 400-year eras of 146097 days
- * counted from March 1st (so the leap day is the last day of a year). */
-static int64_t days_from_civil(int64_t y, int m, int d)
+int64_t sf_days_from_civil(int64_t y, int m, int d)
 {
     y -= m <= 2;
     int64_t era = (y >= 0 ? y : y - 399) / 400;
@@ -75,7 +78,7 @@ const char *sf_time_parse_why(const char *s, size_t len, int64_t *out)
         return "no such date";
     if (h > 23 || mi > 59 || se > 59)
         return "no such time of day";
-    *out = ((days_from_civil(y, mo, d) * 24 + h) * 60 + mi) * 60000 + (int64_t)se * 1000;
+    *out = ((sf_days_from_civil(y, mo, d) * 24 + h) * 60 + mi) * 60000 + (int64_t)se * 1000;
     return NULL;
 }
 

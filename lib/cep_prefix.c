@@ -1,17 +1,17 @@
 /*
- * zip.c - Brazilian zip-code prefixes (CEP, first 5 digits) as 5-character
- * strings (see sf_zip_normalize in include/satisfy/olist.h).
+ * cep_prefix.c - Brazilian postcode (CEP) prefixes, the first 5 digits, as
+ * 5-character strings (see include/satisfy/cep_prefix.h).
  *
  * Tools that read the Olist files as numbers drop the leading zero of São
  * Paulo prefixes ("01310" becomes 1310) or write them as floats ("1310.0").
  * Both are undone here; anything else that is not at most 5 digits is an
  * error rather than a guess.
  */
-#include "satisfy/olist.h"
+#include "satisfy/cep_prefix.h"
 
 #include <string.h>
 
-int sf_zip_normalize(const char *in, char out[6])
+int sf_cep_prefix_normalize(const char *in, char out[6])
 {
     size_t n = strlen(in), i = 0;
     const char *dot = memchr(in, '.', n);
