@@ -56,7 +56,7 @@ static const char *rd_path(const struct rd *r, char *out, size_t cap)
 }
 
 /* A malformed message: "field path: why (at byte N of the body)". */
-static int rd_fail(struct rd *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int rd_fail(struct rd *r, const char *fmt, ...) __attribute__((cold, format(printf, 2, 3)));
 static int rd_fail(struct rd *r, const char *fmt, ...)
 {
     char p[160], why[160];
