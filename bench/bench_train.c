@@ -38,6 +38,7 @@
 #include "satisfy/features.h"
 #include "satisfy/model.h"
 #include "satisfy/olist.h"
+#include "satisfy/train.h"
 
 static double now(void)
 {
@@ -148,7 +149,8 @@ int main(int argc, char **argv)
     double t_load = now() - t0;
     sf_examples all, tr, va;
     t0 = now();
-    if (sf_examples_build(&all, &ds, sf_spec_full(), SF_TIME_NONE, SF_TIME_NONE, NULL, &err) < 0 ||
+    if (sf_train_rows_of_dataset(&all, &ds, sf_spec_full(), SF_TIME_NONE, SF_TIME_NONE, NULL,
+                                 &err) < 0 ||
         sf_examples_time_split(&all, 0.15, &tr, &va, &err) == SF_TIME_NONE) {
         fprintf(stderr, "bench_train: %s\n", err.msg);
         return 1;

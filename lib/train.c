@@ -16,7 +16,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "satisfy/features.h"
+#include "satisfy/lifecycle.h"
+#include "satisfy/training_rows.h"
 #include "satisfy/clock.h"
 
 static const char *const STEP_NAMES[SF_STEP_COUNT] = {"ingest",   "features", "train",
@@ -82,19 +83,18 @@ static void pipeline_free(pipeline *p)
 }
 
 /* Splits both example sets at the cutoff of the labeled orders' purchase times. */
-static int split_examples(const sf_dataset *ds, pipeline *p, double frac, sf_train_report *rep,
-                          sf_err *err)
+static int split_examples(pipeline *p, double frac, sf_train_report *rep, sf_err *err)
 {
     const sf_examples *ex = &p->full;
     if (ex->n == 0)
-        return sf_errf(err, "no labeled order events to train on (%zu orders)", ds->n_orders);
+        return sf_errf(err, "no labeled order events to train on (%zu orders)", ex->n_orders);
     if (p->seed.n != ex->n)
         return sf_errf(err, "seed and full examples disagree: %zu vs %zu rows", p->seed.n, ex->n);
     for (size_t i = 0; i < ex->n; i++)
         if (p->seed.order[i] != ex->order[i] || p->seed.stage[i] != ex->stage[i])
             return sf_errf(err, "seed and full examples disagree at row %zu", i);
 
-    unsigned char *seen = calloc(ds->n_orders ? ds->n_orders : 1, 1);
+    unsigned char *seen = calloc(ex->n_orders ? ex->n_orders : 1, 1);
     int64_t *times = malloc(ex->n * sizeof *times);
     size_t *itr = malloc(ex->n * sizeof *itr), *ite = malloc(ex->n * sizeof *ite);
     int rc = -1;
@@ -322,7 +322,7 @@ static char *params_json(const sf_train_opts *opts, const char *model_params)
     return s;
 }
 
-int sf_train_run(const sf_dataset *ds, sf_registry *reg, const sf_train_opts *opts,
+int sf_train_run(const sf_training_events *ev, sf_registry *reg, const sf_train_opts *opts,
                  sf_train_report *rep, sf_err *err)
 {
     sf_train_opts def;
@@ -333,7 +333,6 @@ int sf_train_run(const sf_dataset *ds, sf_registry *reg, const sf_train_opts *op
     setenv("OMP_WAIT_POLICY", "passive", 0);
     memset(rep, 0, sizeof *rep);
     rep->seconds[SF_STEP_INGEST] = opts->ingest_seconds;
-    rep->n_orders = ds->n_orders;
     int64_t now = opts->now ? opts->now : sf_wall_ms();
     double t_start = sf_mono_s(), t = t_start;
     pipeline p;
@@ -348,14 +347,16 @@ int sf_train_run(const sf_dataset *ds, sf_registry *reg, const sf_train_opts *op
     sf_spec_hash(cand_spec, rep->spec_hash);
 
     /* features */
-    if (sf_examples_build(&p.full, ds, sf_spec_full(), SF_TIME_NONE, SF_TIME_NONE, &p.hist, err) !=
-            0 ||
-        sf_examples_build(&p.seed, ds, sf_spec_seed(), SF_TIME_NONE, SF_TIME_NONE, NULL, err) !=
-            0) {
+    if (sf_training_rows_build(&p.full, ev, sf_spec_full(), SF_TIME_NONE, SF_TIME_NONE, &p.hist,
+                               err) != 0 ||
+        sf_training_rows_build(&p.seed, ev, sf_spec_seed(), SF_TIME_NONE, SF_TIME_NONE, NULL,
+                               err) != 0) {
         sf_err_wrap(err, "train: features");
         goto done;
     }
-    if (split_examples(ds, &p, opts->holdout, rep, err) != 0) {
+    rep->n_orders = p.full.n_orders;
+    rep->n_orphan_reviews = p.full.n_orphan_reviews;
+    if (split_examples(&p, opts->holdout, rep, err) != 0) {
         sf_err_wrap(err, "train: holdout split");
         goto done;
     }
@@ -453,13 +454,14 @@ int sf_train_run(const sf_dataset *ds, sf_registry *reg, const sf_train_opts *op
 
     /* gate on all holdout rows, orders as clusters */
     p.cluster = malloc(nt * sizeof *p.cluster);
-    size_t *map = malloc((ds->n_orders ? ds->n_orders : 1) * sizeof *map);
+    size_t n_ord = p.te_full.n_orders;
+    size_t *map = malloc((n_ord ? n_ord : 1) * sizeof *map);
     if (!p.cluster || !map) {
         free(map);
         sf_errf(err, "train: out of memory for clusters");
         goto done;
     }
-    for (size_t i = 0; i < ds->n_orders; i++)
+    for (size_t i = 0; i < n_ord; i++)
         map[i] = SIZE_MAX;
     for (size_t i = 0; i < nt; i++) {
         size_t o = p.te_full.order[i];
@@ -555,5 +557,19 @@ int sf_train_run(const sf_dataset *ds, sf_registry *reg, const sf_train_opts *op
     rc = 0;
 done:
     pipeline_free(&p);
+    return rc;
+}
+
+int sf_train_rows_of_dataset(sf_examples *ex, const sf_dataset *ds, const sf_feature_spec *spec,
+                             int64_t from, int64_t to, sf_history **hist_out, sf_err *err)
+{
+    sf_training_events ev = {0};
+    memset(ex, 0, sizeof *ex);
+    if (hist_out)
+        *hist_out = NULL;
+    if (sf_lifecycle_events(ds, &ev.orders, &ev.n_orders, &ev.reviews, &ev.n_reviews, err) != 0)
+        return -1;
+    int rc = sf_training_rows_build(ex, &ev, spec, from, to, hist_out, err);
+    sf_training_events_free(&ev);
     return rc;
 }

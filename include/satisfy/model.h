@@ -42,6 +42,7 @@
 #include "satisfy/event.h"
 #include "satisfy/features.h"
 #include "satisfy/history.h"
+#include "satisfy/training_rows.h"
 
 typedef enum sf_algo { SF_ALGO_RIDGE = 0, SF_ALGO_GBDT = 1, SF_ALGO_COUNT } sf_algo;
 
