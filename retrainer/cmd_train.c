@@ -18,6 +18,7 @@
 #include "satisfy/cli.h"
 #include "satisfy/lifecycle.h"
 #include "satisfy/olist.h"
+#include "satisfy/render.h"
 #include "satisfy/train.h"
 
 static void usage(FILE *f)

@@ -38,8 +38,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <cjson/cJSON.h>
-
 #include "satisfy/error.h"
 #include "satisfy/event.h"
 #include "satisfy/gate.h"
@@ -119,8 +117,6 @@ int sf_train_run(const sf_training_events *ev, sf_registry *reg, const sf_train_
 int sf_train_rows_of_dataset(sf_examples *ex, const sf_dataset *ds, const sf_feature_spec *spec,
                              int64_t from, int64_t to, sf_history **hist_out, sf_err *err);
 
-/* The report as JSON: params, split, rows -> stages -> {rmse, mae, r2, auc,
- * pr_auc, n} (NaN as null), the gate decision, version, step seconds. */
-cJSON *sf_train_report_json(const sf_train_report *rep, const sf_train_opts *opts);
+/* The report as JSON: sf_train_report_json in render.h. */
 
 #endif
