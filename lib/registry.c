@@ -17,6 +17,8 @@
 #include <openssl/evp.h>
 #include <sqlite3.h>
 
+#include "satisfy/grow.h"
+
 struct sf_registry {
     sqlite3 *db;
     char *path;
@@ -735,32 +737,27 @@ int sf_registry_versions(sf_registry *r, sf_version_row **out, size_t *n, sf_err
         prep(r, "SELECT " VERSION_COLS " FROM model_versions ORDER BY version DESC", err);
     if (!st)
         return -1;
-    size_t cap = 0;
+    sf_vec rows = SF_VEC(sf_version_row);
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (*n == cap) {
-            cap = cap ? cap * 2 : 16;
-            sf_version_row *p = realloc(*out, cap * sizeof *p);
-            if (!p) {
-                rc = SQLITE_NOMEM;
-                break;
-            }
-            *out = p;
-        }
-        read_version(r, st, false, &(*out)[(*n)++], err);
+        sf_version_row *v = sf_vec_push(&rows);
+        if (!v)
+            break;
+        read_version(r, st, false, v, err);
     }
     sqlite3_finalize(st);
-    if (rc == SQLITE_DONE)
+    if (rc == SQLITE_DONE) {
+        *out = rows.p;
+        *n = rows.n;
         return 0;
-    if (rc == SQLITE_NOMEM)
+    }
+    if (rc == SQLITE_ROW)
         sf_errf(err, "registry %s: out of memory listing versions", r->path);
     else
         db_fail(r, err, "list versions");
-    for (size_t i = 0; i < *n; i++)
-        sf_version_row_clear(&(*out)[i]);
-    free(*out);
-    *out = NULL;
-    *n = 0;
+    for (size_t i = 0; i < rows.n; i++)
+        sf_version_row_clear(&((sf_version_row *)rows.p)[i]);
+    sf_vec_free(&rows);
     return -1;
 }
 
@@ -823,6 +820,17 @@ static int read_run(sf_registry *r, int64_t run_id, sf_run_row *out, sf_err *err
     return found;
 }
 
+/* How a read loop ended: SQLITE_DONE is success, SQLITE_ROW means a row did
+ * not fit in memory, anything else is the database's error. */
+static int read_end(sf_registry *r, int rc, sf_err *err)
+{
+    if (rc == SQLITE_DONE)
+        return 0;
+    if (rc == SQLITE_ROW)
+        return sf_errf(err, "registry %s: out of memory reading a run", r->path);
+    return db_fail(r, err, "reading run");
+}
+
 static int read_steps(sf_registry *r, int64_t run_id, sf_run_row *out, sf_err *err)
 {
     sqlite3_stmt *st =
@@ -830,22 +838,17 @@ static int read_steps(sf_registry *r, int64_t run_id, sf_run_row *out, sf_err *e
     if (!st)
         return -1;
     sqlite3_bind_int64(st, 1, run_id);
-    size_t cap = 0;
+    sf_vec v = SF_VEC(sf_run_step_row);
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (out->n_steps == cap) {
-            cap = cap ? cap * 2 : 8;
-            sf_run_step_row *p = realloc(out->steps, cap * sizeof *p);
-            if (!p)
-                break;
-            out->steps = p;
-        }
-        sf_run_step_row *s = &out->steps[out->n_steps++];
+    sf_run_step_row *s;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW && (s = sf_vec_push(&v))) {
         s->step = col_dup(st, 0);
         s->seconds = sqlite3_column_double(st, 1);
     }
     sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? 0 : db_fail(r, err, "reading run");
+    out->steps = v.p; /* sf_run_row_clear frees what was read */
+    out->n_steps = v.n;
+    return read_end(r, rc, err);
 }
 
 static int read_metrics(sf_registry *r, int64_t run_id, sf_run_row *out, sf_err *err)
@@ -857,18 +860,10 @@ static int read_metrics(sf_registry *r, int64_t run_id, sf_run_row *out, sf_err 
     if (!st)
         return -1;
     sqlite3_bind_int64(st, 1, run_id);
-    size_t cap = 0;
+    sf_vec v = SF_VEC(sf_run_metric_row);
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (out->n_metrics == cap) {
-            cap = cap ? cap * 2 : 32;
-            sf_run_metric_row *p = realloc(out->metrics, cap * sizeof *p);
-            if (!p)
-                break;
-            out->metrics = p;
-        }
-        sf_run_metric_row *m = &out->metrics[out->n_metrics++];
-        memset(m, 0, sizeof *m);
+    sf_run_metric_row *m;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW && (m = sf_vec_push(&v))) {
         m->model = col_dup(st, 0);
         m->stage = col_dup(st, 1);
         m->m.n = (size_t)sqlite3_column_int64(st, 2);
@@ -879,7 +874,9 @@ static int read_metrics(sf_registry *r, int64_t run_id, sf_run_row *out, sf_err 
         m->m.pr_auc = col_real(st, 7);
     }
     sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? 0 : db_fail(r, err, "reading run");
+    out->metrics = v.p;
+    out->n_metrics = v.n;
+    return read_end(r, rc, err);
 }
 
 int sf_registry_get_run(sf_registry *r, int64_t run_id, sf_run_row *out, sf_err *err)

@@ -17,6 +17,7 @@
 #include <sqlite3.h>
 
 #include "satisfy/codec.h"
+#include "satisfy/grow.h"
 
 enum {
     Q_ORD_INS,
@@ -433,28 +434,10 @@ int sf_store_mark_retrain(sf_store *s, int64_t event_time, sf_err *err)
     return 0;
 }
 
-typedef struct vec {
-    void *v;
-    size_t n, cap, size;
-} vec;
-
-static void *vec_push(vec *a)
-{
-    if (a->n == a->cap) {
-        size_t cap = a->cap ? a->cap * 2 : 1024;
-        void *p = realloc(a->v, cap * a->size);
-        if (!p)
-            return NULL;
-        a->v = p;
-        a->cap = cap;
-    }
-    return (char *)a->v + a->size * a->n++;
-}
-
 int sf_store_events(sf_store *s, sf_training_events *out, sf_err *err)
 {
     memset(out, 0, sizeof *out);
-    vec ords = {.size = sizeof(sf_order_event)}, revs = {.size = sizeof(sf_review_event)};
+    sf_vec ords = SF_VEC(sf_order_event), revs = SF_VEC(sf_review_event);
     int rc = -1;
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(
@@ -466,12 +449,11 @@ int sf_store_events(sf_store *s, sf_training_events *out, sf_err *err)
     }
     int r;
     while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-        sf_order_event *ev = vec_push(&ords);
+        sf_order_event *ev = sf_vec_push(&ords);
         if (!ev) {
             sf_errf(err, "store: out of memory reading order events");
             goto done;
         }
-        memset(ev, 0, sizeof *ev);
         if (sf_decode_order(s->codec, sqlite3_column_blob(st, 2),
                             (size_t)sqlite3_column_bytes(st, 2), ev, err) != 0) {
             ords.n--;
@@ -492,12 +474,11 @@ int sf_store_events(sf_store *s, sf_training_events *out, sf_err *err)
         goto done;
     }
     while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-        sf_review_event *ev = vec_push(&revs);
+        sf_review_event *ev = sf_vec_push(&revs);
         if (!ev) {
             sf_errf(err, "store: out of memory reading reviews");
             goto done;
         }
-        memset(ev, 0, sizeof *ev);
         if (sf_decode_review(s->codec, sqlite3_column_blob(st, 2),
                              (size_t)sqlite3_column_bytes(st, 2), ev, err) != 0) {
             revs.n--;
@@ -514,9 +495,9 @@ int sf_store_events(sf_store *s, sf_training_events *out, sf_err *err)
     rc = 0;
 done:
     sqlite3_finalize(st);
-    out->orders = ords.v;
+    out->orders = ords.p;
     out->n_orders = ords.n;
-    out->reviews = revs.v;
+    out->reviews = revs.p;
     out->n_reviews = revs.n;
     if (rc != 0)
         sf_training_events_free(out);
