@@ -577,7 +577,6 @@ int sf_retrainer_open(sf_retrainer **out, const sf_retrainer_opts *opts, sf_err 
         r->opts.store = r->store_path;
     }
     r->opts.train.threads = r->opts.train.threads > 0 ? r->opts.train.threads : 2;
-    setenv("OMP_WAIT_POLICY", "passive", 0);
 
     r->msgs = malloc(SF_RETRAINER_BATCH_MAX * sizeof *r->msgs);
     r->codec = sf_codec_new(err);

@@ -438,7 +438,6 @@ int sf_train_run(const sf_training_events *ev, sf_registry *reg, const sf_train_
         sf_train_opts_default(&def);
         opts = &def;
     }
-    setenv("OMP_WAIT_POLICY", "passive", 0);
     memset(rep, 0, sizeof *rep);
     rep->seconds[SF_STEP_INGEST] = opts->ingest_seconds;
     pipeline p = {.ev = ev, .reg = reg, .opts = opts, .t_start = sf_mono_s()};

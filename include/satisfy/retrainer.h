@@ -84,7 +84,7 @@ void sf_retrainer_opts_default(sf_retrainer_opts *o);
 typedef struct sf_retrainer sf_retrainer;
 
 /* Everything up to the subscription. opts (and the strings it points to)
- * must outlive the retrainer. Sets OMP_WAIT_POLICY=passive if unset. -1 with
+ * must outlive the retrainer. -1 with
  * err (and nothing left open) on a bad configuration, a store or registry
  * that does not open, unreachable brokers, a failed startup publication
  * ("startup publication: ...") or subscription ("subscribe: ..."). */
