@@ -4,7 +4,7 @@
  *
  * Loads an Olist directory (a generated 100k-order dataset in the benchmark),
  * builds the "full" feature rows of every stage with the training code
- * (sf_examples_build), splits them by purchase time like training does
+ * (sf_train_rows_of_dataset), splits them by purchase time like training does
  * (sf_examples_time_split, most recent 15% of orders = validation), exports
  *   train.f32 valid.f32          rows, float32 row-major, NaN = missing
  *   train.label.f32 valid.label.f32   review scores 1..5, float32
