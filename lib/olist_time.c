@@ -6,9 +6,10 @@
  * (no sscanf, no locale, no mktime and its time zone): every digit and
  * separator is checked, impossible dates such as 2017-02-30 are rejected,
  * and the day count comes from the proleptic Gregorian calendar
- * (days_from_civil below), which is exact for any year 0000-9999.
+ * (calendar.h), which is exact for any year 0000-9999.
  */
 #include "satisfy/olist.h"
+#include "satisfy/calendar.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -22,31 +23,6 @@ static int days_in_month(int y, int m)
 {
     static const int dm[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     return m == 2 && is_leap(y) ? 29 : dm[m - 1];
-}
-
-/* Days since 1970-01-01 of a civil date, using 400-year eras of 146097 days
- * counted from March 1st (so the leap day is the last day of a year). */
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;                                   /* 0..399 */
-    int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1; /* 0..365 */
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;           /* 0..146096 */
-    return era * 146097 + doe - 719468;
-}
-
-void sf_civil_from_days(int64_t z, int64_t *y, int *m, int *d)
-{
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
-    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
-    *y = yoe + era * 400 + (*m <= 2);
 }
 
 static int digits(const char *s, int n, int *out)
@@ -75,7 +51,7 @@ const char *sf_time_parse_why(const char *s, size_t len, int64_t *out)
         return "no such date";
     if (h > 23 || mi > 59 || se > 59)
         return "no such time of day";
-    *out = ((days_from_civil(y, mo, d) * 24 + h) * 60 + mi) * 60000 + (int64_t)se * 1000;
+    *out = ((sf_days_from_civil(y, mo, d) * 24 + h) * 60 + mi) * 60000 + (int64_t)se * 1000;
     return NULL;
 }
 

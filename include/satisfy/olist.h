@@ -108,9 +108,6 @@ int sf_time_parse(const char *s, int64_t *out);
 const char *sf_time_parse_why(const char *s, size_t len, int64_t *out);
 /* Writes "YYYY-MM-DD HH:MM:SS" into buf (>= 20 bytes); "" for SF_TIME_NONE. */
 void sf_time_format(int64_t t, char *buf, size_t len);
-/* The proleptic Gregorian date (month and day 1-based) of a day number
- * (days since 1970-01-01, negative before). */
-void sf_civil_from_days(int64_t days, int64_t *y, int *m, int *d);
 
 /* Left-pads a zip prefix to 5 digits ("1310" -> "01310"); accepts "1310.0".
  * Returns -1 for non-digits or more than 5 digits. */
