@@ -1,7 +1,7 @@
 /*
  * features.c - the feature specs ("full" and "seed") and the one function
  * that turns an order event plus its history into a row (see
- * include/satisfy/features.h). Training (examples.c) and the scorer both call
+ * include/satisfy/features.h). Training (training_rows.c) and the scorer both call
  * sf_features_compute, so they cannot disagree.
  *
  * Everything here reads only the event (which carries only what is known at
@@ -10,12 +10,11 @@
  * are part of the spec hash, so they mean the same in every build.
  */
 #include "satisfy/features.h"
+#include "satisfy/calendar.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
-
-#include "satisfy/calendar.h"
 
 #define DAY_MS  86400000.0
 #define HOUR_MS 3600000.0
@@ -415,14 +414,14 @@ static int distinct_count(const sf_order_event *ev, size_t off)
     return n;
 }
 
-static void compute_full(const sf_order_event *ev, const sf_history *hist, float *row)
-{
-    for (int i = 0; i < F_COUNT; i++)
-        row[i] = NAN;
-    row[F_STAGE] = (float)ev->stage;
-    row[F_ELAPSED_DAYS] = (float)span(ev->event_time, ev->purchase, DAY_MS);
+/* The full spec's row, one group of features per helper (each a single call
+ * site, so the compiler inlines them into compute_full). */
 
-    /* composition */
+/* Composition: items, prices, sizes, category. Sets *top to the most
+ * expensive item (NULL when none) and *limit to the earliest shipping limit. */
+static void full_composition(const sf_order_event *ev, float *row, const sf_item **top_out,
+                             int64_t *limit_out)
+{
     double price = 0, freight = 0, max_w = NAN, sum_w = 0, vol = 0;
     int n_w = 0, n_vol = 0;
     acc photos = {0}, desc = {0}, name = {0};
@@ -472,7 +471,12 @@ static void compute_full(const sf_order_event *ev, const sf_history *hist, float
         row[F_N_ITEMS] = 0;
     }
 
-    /* payment */
+    *top_out = top;
+    *limit_out = limit;
+}
+
+static void full_payment(const sf_order_event *ev, float *row)
+{
     if (ev->n_payments > 0) {
         double total = 0, best = -1;
         int inst = 0, voucher = 0;
@@ -498,8 +502,10 @@ static void compute_full(const sf_order_event *ev, const sf_history *hist, float
     } else {
         row[F_N_PAYMENTS] = 0;
     }
+}
 
-    /* geography */
+static void full_geography(const sf_order_event *ev, const sf_item *top, float *row)
+{
     int cs = state_code(ev->customer.state);
     if (cs >= 0)
         row[F_CUSTOMER_STATE] = (float)cs;
@@ -521,8 +527,11 @@ static void compute_full(const sf_order_event *ev, const sf_history *hist, float
         row[F_DISTANCE] = (float)sf_haversine_km(ev->customer.lat, ev->customer.lng,
                                                  top->seller.lat, top->seller.lng);
     }
+}
 
-    /* promise and progress */
+/* Promise and progress: the promised dates and how the order moves against them. */
+static void full_progress(const sf_order_event *ev, int64_t limit, float *row)
+{
     row[F_ESTIMATED_DAYS] = (float)span(ev->estimated, ev->purchase, DAY_MS);
     row[F_LIMIT_DAYS] = (float)span(limit, ev->purchase, DAY_MS);
     row[F_APPROVAL_HOURS] = (float)span(ev->approved, ev->purchase, HOUR_MS);
@@ -532,18 +541,35 @@ static void compute_full(const sf_order_event *ev, const sf_history *hist, float
     row[F_DELAY_DAYS] = (float)span(ev->delivered, ev->estimated, DAY_MS);
     if (ev->delivered != SF_TIME_NONE && ev->estimated != SF_TIME_NONE)
         row[F_LATE] = ev->delivered > ev->estimated ? 1.0f : 0.0f;
+}
 
-    /* history */
-    if (hist) {
-        sf_history_view v;
-        sf_history_view_of(hist, ev, &v);
-        row[F_SELLER_REVIEW_MEAN] = (float)v.seller_review_mean;
-        row[F_SELLER_REVIEW_COUNT] = (float)v.seller_review_count;
-        row[F_SELLER_LATE_RATE] = (float)v.seller_late_rate;
-        row[F_SELLER_DELIVERED] = (float)v.seller_delivered;
-        row[F_CUSTOMER_ORDERS] = (float)v.customer_orders;
-        row[F_CUSTOMER_REVIEW_MEAN] = (float)v.customer_review_mean;
-    }
+static void full_history(const sf_order_event *ev, const sf_history *hist, float *row)
+{
+    if (!hist)
+        return;
+    sf_history_view v;
+    sf_history_view_of(hist, ev, &v);
+    row[F_SELLER_REVIEW_MEAN] = (float)v.seller_review_mean;
+    row[F_SELLER_REVIEW_COUNT] = (float)v.seller_review_count;
+    row[F_SELLER_LATE_RATE] = (float)v.seller_late_rate;
+    row[F_SELLER_DELIVERED] = (float)v.seller_delivered;
+    row[F_CUSTOMER_ORDERS] = (float)v.customer_orders;
+    row[F_CUSTOMER_REVIEW_MEAN] = (float)v.customer_review_mean;
+}
+
+static void compute_full(const sf_order_event *ev, const sf_history *hist, float *row)
+{
+    for (int i = 0; i < F_COUNT; i++)
+        row[i] = NAN;
+    row[F_STAGE] = (float)ev->stage;
+    row[F_ELAPSED_DAYS] = (float)span(ev->event_time, ev->purchase, DAY_MS);
+    const sf_item *top;
+    int64_t limit;
+    full_composition(ev, row, &top, &limit);
+    full_payment(ev, row);
+    full_geography(ev, top, row);
+    full_progress(ev, limit, row);
+    full_history(ev, hist, row);
 
     /* calendar (timestamps are Brazil local time read as UTC) */
     if (ev->purchase != SF_TIME_NONE) {

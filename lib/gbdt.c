@@ -2,8 +2,8 @@
  * gbdt.c - gradient-boosted trees trained with the XGBoost C API (1.7).
  *
  * Dense float matrices with NaN as missing, tree_method=hist, an explicit
- * nthread (the machine has 2 cores; OpenMP's busy-waiting is turned off with
- * OMP_WAIT_POLICY=passive before the first call unless the user set it), and
+ * nthread (the machine has 2 cores; OpenMP's busy-waiting is turned off by
+ * OMP_WAIT_POLICY=passive in the environment at process start, omp.h), and
  * early stopping on the time-ordered validation rows: boosting stops after
  * `early_stopping` rounds without a better validation metric and the booster
  * is sliced to the best round. The result is the booster's UBJSON, which is
@@ -17,11 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <xgboost/c_api.h>
-
-void sf_xgb_env(void)
-{
-    setenv("OMP_WAIT_POLICY", "passive", 0);
-}
 
 static int xgb_fail(sf_err *err, const char *what)
 {
@@ -101,7 +96,6 @@ static double eval_value(const char *s)
 int sf_gbdt_fit(const sf_examples *train, const sf_examples *valid, const sf_model_params *p,
                 int binary, uint8_t **ubj, size_t *ubj_len, int *rounds, sf_err *err)
 {
-    sf_xgb_env();
     if (train->n == 0)
         return sf_errf(err, "gbdt: no training rows");
     int nthread = p->nthread > 0 ? p->nthread : 2;
@@ -190,7 +184,6 @@ out:
 
 static int load_booster(const uint8_t *ubj, size_t len, int nthread, BoosterHandle *b, sf_err *err)
 {
-    sf_xgb_env();
     if (XGBoosterCreate(NULL, 0, b) != 0)
         return xgb_fail(err, "creating a booster");
     if (XGBoosterLoadModelFromBuffer(*b, ubj, len) != 0) {

@@ -174,3 +174,37 @@ size_t sf_lifecycle_build(const sf_dataset *ds, int64_t from, int64_t to, sf_eve
     *out = refs;
     return n;
 }
+
+int sf_lifecycle_events(const sf_dataset *ds, sf_order_event **orders, size_t *n_orders,
+                        sf_review_event **reviews, size_t *n_reviews, sf_err *err)
+{
+    *orders = NULL;
+    *reviews = NULL;
+    *n_orders = *n_reviews = 0;
+    sf_event_ref *refs = NULL;
+    size_t n = sf_lifecycle_build(ds, SF_TIME_NONE, SF_TIME_NONE, &refs, err);
+    if (n == (size_t)-1)
+        return -1;
+    size_t no = 0;
+    for (size_t i = 0; i < n; i++)
+        no += refs[i].kind == SF_EV_ORDER;
+    *orders = malloc((no ? no : 1) * sizeof **orders);
+    *reviews = malloc((n - no ? n - no : 1) * sizeof **reviews);
+    if (!*orders || !*reviews) {
+        free(refs);
+        free(*orders);
+        free(*reviews);
+        *orders = NULL;
+        *reviews = NULL;
+        return sf_errf(err, "lifecycle: out of memory for %zu events", n);
+    }
+    for (size_t i = 0; i < n; i++) {
+        const sf_event_ref *r = &refs[i];
+        if (r->kind == SF_EV_ORDER)
+            sf_lifecycle_event(r->order, r->stage, &(*orders)[(*n_orders)++]);
+        else
+            sf_lifecycle_review(r->order, r->review, &(*reviews)[(*n_reviews)++]);
+    }
+    free(refs);
+    return 0;
+}

@@ -113,8 +113,6 @@ sf_forest *sf_gbdt_forest(const uint8_t *ubj, size_t len, int n_features, sf_err
 /* Predicts with XGBoost itself (tests and benchmarks): margin or output. */
 int sf_gbdt_xgb_predict(const uint8_t *ubj, size_t len, const float *x, size_t n, size_t d,
                         int nthread, float *out, sf_err *err);
-/* Sets OMP_WAIT_POLICY=passive if unset (before the first XGBoost call). */
-void sf_xgb_env(void);
 
 /* trees.c */
 sf_forest *sf_forest_from_json(const char *json, size_t len, int n_features, sf_err *err);

@@ -25,6 +25,7 @@
 
 #include "satisfy/cep_prefix.h"
 #include "satisfy/csvfile.h"
+#include "satisfy/grow.h"
 #include "satisfy/idmap.h"
 
 static const char *const table_files[SF_T_COUNT] = {
@@ -114,28 +115,6 @@ static void arena_free(arena *a)
     free(a);
 }
 
-/* ---- growable arrays of the loader ------------------------------------- */
-
-typedef struct vec {
-    void *p;
-    size_t n, cap;
-} vec;
-
-static void *vec_push(vec *v, size_t elsize)
-{
-    if (v->n == v->cap) {
-        size_t cap = v->cap ? v->cap * 2 : 1024;
-        void *np = realloc(v->p, cap * elsize);
-        if (!np)
-            return NULL;
-        v->p = np;
-        v->cap = cap;
-    }
-    void *e = (char *)v->p + v->n++ * elsize;
-    memset(e, 0, elsize);
-    return e;
-}
-
 typedef struct product {
     sf_id id;
     char category[SF_TEXT_SHORT];
@@ -187,7 +166,7 @@ typedef struct loader {
     char why[96];
 
     sf_idmap *tr, *geo, *prod, *sell, *cust, *ord;
-    vec tr_en, geos, prods, sellers, custs, orders, items, pays, revs;
+    sf_vec tr_en, geos, prods, sellers, custs, orders, items, pays, revs; /* see loader_init */
     size_t *newpos; /* order load index -> position in the sorted orders */
 
     /* the table being read */
@@ -448,7 +427,7 @@ static int row_translation(loader *L)
     CHECK(0, FL(0) ? get_text(L, 0, pt, sizeof pt) : "empty");
     CHECK(1, get_text(L, 1, en, sizeof en));
     CHECK_UNIQUE(0, L->tr, pt, strlen(pt), L->tr_en.n);
-    char *e = vec_push(&L->tr_en, SF_TEXT_SHORT);
+    char *e = sf_vec_push(&L->tr_en);
     if (!e)
         return oom(L);
     memcpy(e, en[0] ? en : pt, SF_TEXT_SHORT);
@@ -471,7 +450,7 @@ static int row_geolocation(loader *L)
     int r = sf_idmap_put(L->geo, zip, 5, g, &g);
     if (r < 0)
         return oom(L);
-    if (r == 1 && !vec_push(&L->geos, sizeof(geo)))
+    if (r == 1 && !sf_vec_push(&L->geos))
         return oom(L);
     geo *ge = (geo *)L->geos.p + g;
     ge->lat += lat;
@@ -504,7 +483,7 @@ static int row_products(loader *L)
     if (p.category[0] && L->tr && sf_idmap_get(L->tr, p.category, strlen(p.category), &tr) == 0)
         memcpy(p.category, (const char *)L->tr_en.p + tr * SF_TEXT_SHORT, SF_TEXT_SHORT);
     CHECK_UNIQUE(0, L->prod, p.id, SF_ID_LEN, L->prods.n);
-    product *dst = vec_push(&L->prods, sizeof *dst);
+    product *dst = sf_vec_push(&L->prods);
     if (!dst)
         return oom(L);
     *dst = p;
@@ -522,7 +501,7 @@ static int row_sellers(loader *L)
     if (r <= 0)
         return r;
     CHECK_UNIQUE(0, L->sell, s.id, SF_ID_LEN, L->sellers.n);
-    seller *dst = vec_push(&L->sellers, sizeof *dst);
+    seller *dst = sf_vec_push(&L->sellers);
     if (!dst)
         return oom(L);
     *dst = s;
@@ -543,7 +522,7 @@ static int row_customers(loader *L)
     if (r <= 0)
         return r;
     CHECK_UNIQUE(0, L->cust, id, SF_ID_LEN, L->custs.n);
-    customer *dst = vec_push(&L->custs, sizeof *dst);
+    customer *dst = sf_vec_push(&L->custs);
     if (!dst)
         return oom(L);
     *dst = c;
@@ -580,7 +559,7 @@ static int row_orders(loader *L)
         memcpy(o.customer_unique_id, c->unique_id, sizeof o.customer_unique_id);
         o.customer = c->place;
     }
-    sf_order *dst = vec_push(&L->orders, sizeof *dst);
+    sf_order *dst = sf_vec_push(&L->orders);
     if (!dst)
         return oom(L);
     *dst = o;
@@ -617,7 +596,7 @@ static int row_items(loader *L)
     CHECK(4, get_time(L, 4, &it.shipping_limit, false));
     CHECK(5, get_num(L, 5, &it.price, false, true));
     CHECK(6, get_num(L, 6, &it.freight, false, true));
-    titem *dst = vec_push(&L->items, sizeof *dst);
+    titem *dst = sf_vec_push(&L->items);
     if (!dst)
         return oom(L);
     *dst = it;
@@ -636,7 +615,7 @@ static int row_payments(loader *L)
     CHECK(2, sf_pay_type_parse(F(2), &p.p.type) < 0 ? "unknown payment type" : NULL);
     CHECK(3, get_int(L, 3, &p.p.installments, 0, 1000));
     CHECK(4, get_num(L, 4, &p.p.value, false, true));
-    tpay *dst = vec_push(&L->pays, sizeof *dst);
+    tpay *dst = sf_vec_push(&L->pays);
     if (!dst)
         return oom(L);
     *dst = p;
@@ -680,7 +659,7 @@ static int row_reviews(loader *L)
     CHECK(6, get_time(L, 6, &v.r.answered, true));
     if (text_copy(L, 3, &v.r.title) < 0 || text_copy(L, 4, &v.r.message) < 0)
         return oom(L);
-    trev *dst = vec_push(&L->revs, sizeof *dst);
+    trev *dst = sf_vec_push(&L->revs);
     if (!dst)
         return oom(L);
     *dst = v;
@@ -929,6 +908,15 @@ static void loader_init(loader *L, const char *dir, const sf_load_opts *opts, sf
     L->strict = opts && opts->strict;
     L->report = opts && opts->report ? opts->report : stderr;
     L->max_reports = opts && opts->max_reports ? opts->max_reports : 20;
+    L->tr_en = (sf_vec){.size = SF_TEXT_SHORT};
+    L->geos = SF_VEC(geo);
+    L->prods = SF_VEC(product);
+    L->sellers = SF_VEC(seller);
+    L->custs = SF_VEC(customer);
+    L->orders = SF_VEC(sf_order);
+    L->items = SF_VEC(titem);
+    L->pays = SF_VEC(tpay);
+    L->revs = SF_VEC(trev);
 }
 
 static void loader_free(loader *L)
@@ -936,10 +924,10 @@ static void loader_free(loader *L)
     sf_idmap *maps[] = {L->tr, L->geo, L->prod, L->sell, L->cust, L->ord};
     for (size_t i = 0; i < sizeof maps / sizeof *maps; i++)
         sf_idmap_free(maps[i]);
-    vec *vecs[] = {&L->tr_en,  &L->geos,  &L->prods, &L->sellers, &L->custs,
-                   &L->orders, &L->items, &L->pays,  &L->revs};
+    sf_vec *vecs[] = {&L->tr_en,  &L->geos,  &L->prods, &L->sellers, &L->custs,
+                      &L->orders, &L->items, &L->pays,  &L->revs};
     for (size_t i = 0; i < sizeof vecs / sizeof *vecs; i++)
-        free(vecs[i]->p);
+        sf_vec_free(vecs[i]);
     free(L->newpos);
 }
 

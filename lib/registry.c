@@ -17,6 +17,8 @@
 #include <openssl/evp.h>
 #include <sqlite3.h>
 
+#include "satisfy/grow.h"
+
 struct sf_registry {
     sqlite3 *db;
     char *path;
@@ -108,6 +110,16 @@ static void rollback(sf_registry *r)
         sqlite3_exec(r->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
+/* Ends the transaction begin() opened: commits when rc is 0, and rolls back
+ * when rc is not 0 or the commit fails. Returns 0, or -1 with err set. */
+static int end_tx(sf_registry *r, int rc, sf_err *err)
+{
+    if (rc == 0 && commit(r, err) == 0)
+        return 0;
+    rollback(r);
+    return -1;
+}
+
 static sqlite3_stmt *prep(sf_registry *r, const char *sql, sf_err *err)
 {
     sqlite3_stmt *st = NULL;
@@ -187,14 +199,11 @@ static int migrate(sf_registry *r, int target, sf_err *err)
         snprintf(set, sizeof set, "PRAGMA user_version = %d", v + 1);
         if (begin(r, err) != 0)
             return -1;
-        if (exec(r, MIGRATIONS[v], err) != 0 || exec(r, set, err) != 0) {
-            rollback(r);
-            return sf_err_wrap(err, "migrating schema %d -> %d", v, v + 1);
-        }
-        if (commit(r, err) != 0) {
-            rollback(r);
+        int rc = exec(r, MIGRATIONS[v], err) != 0 || exec(r, set, err) != 0;
+        if (rc)
+            sf_err_wrap(err, "migrating schema %d -> %d", v, v + 1);
+        if (end_tx(r, rc, err) != 0)
             return -1;
-        }
     }
     return 0;
 }
@@ -281,36 +290,35 @@ int sf_registry_integrity_check(sf_registry *r, sf_err *err)
     return ok ? 0 : -1;
 }
 
-int64_t sf_registry_experiment(sf_registry *r, const char *name, int64_t now, sf_err *err)
+/* The experiment's id into *id, inserting it first when missing. */
+static int experiment_id(sf_registry *r, const char *name, int64_t now, int64_t *id, sf_err *err)
 {
-    if (begin(r, err) != 0)
-        return -1;
     sqlite3_stmt *st = prep(
         r, "INSERT INTO experiments(name, created) VALUES(?1, ?2) ON CONFLICT(name) DO NOTHING",
         err);
     if (!st)
-        goto fail;
+        return -1;
     bind_text(st, 1, name);
     sqlite3_bind_int64(st, 2, now);
     if (step_done(r, st, "insert experiment", err) != 0)
-        goto fail;
+        return -1;
     st = prep(r, "SELECT id FROM experiments WHERE name = ?1", err);
     if (!st)
-        goto fail;
+        return -1;
     bind_text(st, 1, name);
-    if (sqlite3_step(st) != SQLITE_ROW) {
-        db_fail(r, err, "select experiment");
-        sqlite3_finalize(st);
-        goto fail;
-    }
-    int64_t id = sqlite3_column_int64(st, 0);
+    int rc = sqlite3_step(st) == SQLITE_ROW ? 0 : db_fail(r, err, "select experiment");
+    if (rc == 0)
+        *id = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
-    if (commit(r, err) != 0)
-        goto fail;
+    return rc;
+}
+
+int64_t sf_registry_experiment(sf_registry *r, const char *name, int64_t now, sf_err *err)
+{
+    int64_t id = -1;
+    if (begin(r, err) != 0 || end_tx(r, experiment_id(r, name, now, &id, err), err) != 0)
+        return -1;
     return id;
-fail:
-    rollback(r);
-    return -1;
 }
 
 int64_t sf_registry_run_start(sf_registry *r, int64_t experiment_id, int64_t started,
@@ -330,17 +338,15 @@ int64_t sf_registry_run_start(sf_registry *r, int64_t experiment_id, int64_t sta
     return sqlite3_last_insert_rowid(r->db);
 }
 
-int sf_registry_run_finish(sf_registry *r, int64_t run_id, const sf_run_end *e, sf_err *err)
+static int run_update(sf_registry *r, int64_t run_id, const sf_run_end *e, sf_err *err)
 {
-    if (begin(r, err) != 0)
-        return -1;
     sqlite3_stmt *st = prep(r,
                             "UPDATE runs SET status = ?2, ended = ?3, data_from = ?4, "
                             "data_to = ?5, n_orders = ?6, n_train = ?7, n_test = ?8, "
                             "n_rows = ?9, report_json = ?10 WHERE id = ?1",
                             err);
     if (!st)
-        goto fail;
+        return -1;
     sqlite3_bind_int64(st, 1, run_id);
     bind_text(st, 2, e->failed ? "failed" : "finished");
     sqlite3_bind_int64(st, 3, e->ended);
@@ -352,48 +358,62 @@ int sf_registry_run_finish(sf_registry *r, int64_t run_id, const sf_run_end *e, 
     sqlite3_bind_int64(st, 9, e->n_rows);
     bind_text(st, 10, e->report_json);
     if (step_done(r, st, "update run", err) != 0)
-        goto fail;
-    if (sqlite3_changes(r->db) != 1) {
-        sf_errf(err, "registry %s: no run %lld to finish", r->path, (long long)run_id);
-        goto fail;
-    }
-    for (size_t i = 0; i < e->n_metrics; i++) {
-        const sf_run_metric *m = &e->metrics[i];
-        st = prep(r,
-                  "INSERT OR REPLACE INTO run_metrics(run_id, model, stage, n, rmse, mae, r2, "
-                  "auc, pr_auc) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                  err);
-        if (!st)
-            goto fail;
-        sqlite3_bind_int64(st, 1, run_id);
-        bind_text(st, 2, m->model);
-        bind_text(st, 3, m->stage);
-        sqlite3_bind_int64(st, 4, (sqlite3_int64)m->m.n);
-        bind_real(st, 5, m->m.rmse);
-        bind_real(st, 6, m->m.mae);
-        bind_real(st, 7, m->m.r2);
-        bind_real(st, 8, m->m.auc);
-        bind_real(st, 9, m->m.pr_auc);
-        if (step_done(r, st, "insert run metric", err) != 0)
-            goto fail;
-    }
-    for (size_t i = 0; i < e->n_steps; i++) {
-        st = prep(r, "INSERT OR REPLACE INTO run_steps(run_id, step, seconds) VALUES(?1, ?2, ?3)",
-                  err);
-        if (!st)
-            goto fail;
-        sqlite3_bind_int64(st, 1, run_id);
-        bind_text(st, 2, e->steps[i].step);
-        sqlite3_bind_double(st, 3, e->steps[i].seconds);
-        if (step_done(r, st, "insert run step", err) != 0)
-            goto fail;
-    }
-    if (commit(r, err) != 0)
-        goto fail;
+        return -1;
+    if (sqlite3_changes(r->db) != 1)
+        return sf_errf(err, "registry %s: no run %lld to finish", r->path, (long long)run_id);
     return 0;
-fail:
-    rollback(r);
-    return -1;
+}
+
+static int run_metric_insert(sf_registry *r, int64_t run_id, const sf_run_metric *m, sf_err *err)
+{
+    sqlite3_stmt *st = prep(r,
+                            "INSERT OR REPLACE INTO run_metrics(run_id, model, stage, n, rmse, "
+                            "mae, r2, auc, pr_auc) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                            err);
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, run_id);
+    bind_text(st, 2, m->model);
+    bind_text(st, 3, m->stage);
+    sqlite3_bind_int64(st, 4, (sqlite3_int64)m->m.n);
+    bind_real(st, 5, m->m.rmse);
+    bind_real(st, 6, m->m.mae);
+    bind_real(st, 7, m->m.r2);
+    bind_real(st, 8, m->m.auc);
+    bind_real(st, 9, m->m.pr_auc);
+    return step_done(r, st, "insert run metric", err);
+}
+
+static int run_step_insert(sf_registry *r, int64_t run_id, const sf_run_step *s, sf_err *err)
+{
+    sqlite3_stmt *st =
+        prep(r, "INSERT OR REPLACE INTO run_steps(run_id, step, seconds) VALUES(?1, ?2, ?3)", err);
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, run_id);
+    bind_text(st, 2, s->step);
+    sqlite3_bind_double(st, 3, s->seconds);
+    return step_done(r, st, "insert run step", err);
+}
+
+static int run_write(sf_registry *r, int64_t run_id, const sf_run_end *e, sf_err *err)
+{
+    if (run_update(r, run_id, e, err) != 0)
+        return -1;
+    for (size_t i = 0; i < e->n_metrics; i++)
+        if (run_metric_insert(r, run_id, &e->metrics[i], err) != 0)
+            return -1;
+    for (size_t i = 0; i < e->n_steps; i++)
+        if (run_step_insert(r, run_id, &e->steps[i], err) != 0)
+            return -1;
+    return 0;
+}
+
+int sf_registry_run_finish(sf_registry *r, int64_t run_id, const sf_run_end *e, sf_err *err)
+{
+    if (begin(r, err) != 0)
+        return -1;
+    return end_tx(r, run_write(r, run_id, e, err), err);
 }
 
 static void sha256_hex(const uint8_t *buf, size_t len, char out[65])
@@ -474,23 +494,17 @@ static int version_status(sf_registry *r, int64_t version, char buf[12], sf_err 
     return ret;
 }
 
-int sf_registry_promote(sf_registry *r, int64_t version, int64_t now, sf_err *err)
+static int promote(sf_registry *r, int64_t version, int64_t now, sf_err *err)
 {
-    if (begin(r, err) != 0)
-        return -1;
     char status[12];
     int found = version_status(r, version, status, err);
     if (found < 0)
-        goto fail;
-    if (found == 0) {
-        sf_errf(err, "registry %s: no version %lld to promote", r->path, (long long)version);
-        goto fail;
-    }
-    if (strcmp(status, "rejected") == 0) {
-        sf_errf(err, "registry %s: version %lld was rejected and cannot be promoted", r->path,
-                (long long)version);
-        goto fail;
-    }
+        return -1;
+    if (found == 0)
+        return sf_errf(err, "registry %s: no version %lld to promote", r->path, (long long)version);
+    if (strcmp(status, "rejected") == 0)
+        return sf_errf(err, "registry %s: version %lld was rejected and cannot be promoted",
+                       r->path, (long long)version);
     if (exec_int64(r,
                    "UPDATE model_versions SET status = 'archived' "
                    "WHERE status = 'champion' AND version <> ?1",
@@ -501,13 +515,41 @@ int sf_registry_promote(sf_registry *r, int64_t version, int64_t now, sf_err *er
                    "INSERT INTO aliases(name, version, updated) VALUES('champion', ?1, ?2) "
                    "ON CONFLICT(name) DO UPDATE SET version = excluded.version, "
                    "updated = excluded.updated",
-                   version, now, "set alias", err) != 0 ||
-        commit(r, err) != 0)
-        goto fail;
+                   version, now, "set alias", err) != 0)
+        return -1;
     return 0;
-fail:
-    rollback(r);
-    return -1;
+}
+
+int sf_registry_promote(sf_registry *r, int64_t version, int64_t now, sf_err *err)
+{
+    if (begin(r, err) != 0)
+        return -1;
+    return end_tx(r, promote(r, version, now, err), err);
+}
+
+static int set_status(sf_registry *r, int64_t version, const char *status, const char *reason,
+                      sf_err *err)
+{
+    char cur[12];
+    int found = version_status(r, version, cur, err);
+    if (found < 0)
+        return -1;
+    if (found == 0)
+        return sf_errf(err, "registry %s: no version %lld", r->path, (long long)version);
+    if (strcmp(cur, "champion") == 0)
+        return sf_errf(err,
+                       "registry %s: version %lld is the champion; promote another version first",
+                       r->path, (long long)version);
+    sqlite3_stmt *st = prep(r,
+                            "UPDATE model_versions SET status = ?2, "
+                            "reason = coalesce(?3, reason) WHERE version = ?1",
+                            err);
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, version);
+    bind_text(st, 2, status);
+    bind_text(st, 3, reason);
+    return step_done(r, st, "set status", err);
 }
 
 int sf_registry_set_status(sf_registry *r, int64_t version, const char *status, const char *reason,
@@ -517,33 +559,23 @@ int sf_registry_set_status(sf_registry *r, int64_t version, const char *status, 
         return sf_errf(err, "registry: status '%s' cannot be set directly", status ? status : "");
     if (begin(r, err) != 0)
         return -1;
-    char cur[12];
-    int found = version_status(r, version, cur, err);
-    if (found <= 0) {
-        if (found == 0)
-            sf_errf(err, "registry %s: no version %lld", r->path, (long long)version);
-        goto fail;
-    }
-    if (strcmp(cur, "champion") == 0) {
-        sf_errf(err, "registry %s: version %lld is the champion; promote another version first",
-                r->path, (long long)version);
-        goto fail;
-    }
-    sqlite3_stmt *st = prep(r,
-                            "UPDATE model_versions SET status = ?2, "
-                            "reason = coalesce(?3, reason) WHERE version = ?1",
-                            err);
+    return end_tx(r, set_status(r, version, status, reason, err), err);
+}
+
+static int set_decision(sf_registry *r, int64_t version, const char *json, sf_err *err)
+{
+    sqlite3_stmt *st =
+        prep(r, "UPDATE model_versions SET decision_json = ?2 WHERE version = ?1", err);
     if (!st)
-        goto fail;
+        return -1;
     sqlite3_bind_int64(st, 1, version);
-    bind_text(st, 2, status);
-    bind_text(st, 3, reason);
-    if (step_done(r, st, "set status", err) != 0 || commit(r, err) != 0)
-        goto fail;
+    bind_text(st, 2, json);
+    if (step_done(r, st, "set decision", err) != 0)
+        return -1;
+    if (sqlite3_changes(r->db) != 1)
+        return sf_errf(err, "registry %s: no version %lld to store a decision for", r->path,
+                       (long long)version);
     return 0;
-fail:
-    rollback(r);
-    return -1;
 }
 
 int sf_registry_set_decision(sf_registry *r, int64_t version, const char *json, sf_err *err)
@@ -553,25 +585,7 @@ int sf_registry_set_decision(sf_registry *r, int64_t version, const char *json, 
                        (long long)version);
     if (begin(r, err) != 0)
         return -1;
-    sqlite3_stmt *st =
-        prep(r, "UPDATE model_versions SET decision_json = ?2 WHERE version = ?1", err);
-    if (!st)
-        goto fail;
-    sqlite3_bind_int64(st, 1, version);
-    bind_text(st, 2, json);
-    if (step_done(r, st, "set decision", err) != 0)
-        goto fail;
-    if (sqlite3_changes(r->db) != 1) {
-        sf_errf(err, "registry %s: no version %lld to store a decision for", r->path,
-                (long long)version);
-        goto fail;
-    }
-    if (commit(r, err) != 0)
-        goto fail;
-    return 0;
-fail:
-    rollback(r);
-    return -1;
+    return end_tx(r, set_decision(r, version, json, err), err);
 }
 
 int64_t sf_registry_decisions(sf_registry *r, sf_registry_decision_fn fn, void *arg, sf_err *err)
@@ -710,160 +724,169 @@ int sf_registry_champion(sf_registry *r, sf_version_row *out, sf_err *err)
     return 1;
 }
 
-static void json_time(cJSON *o, const char *k, sqlite3_stmt *st, int i)
+const char *sf_registry_path(const sf_registry *r)
 {
-    if (sqlite3_column_type(st, i) == SQLITE_NULL)
-        cJSON_AddNullToObject(o, k);
-    else
-        cJSON_AddNumberToObject(o, k, (double)sqlite3_column_int64(st, i));
+    return r->path;
 }
 
-static void json_text(cJSON *o, const char *k, sqlite3_stmt *st, int i)
+int sf_registry_versions(sf_registry *r, sf_version_row **out, size_t *n, sf_err *err)
 {
-    const unsigned char *s = sqlite3_column_text(st, i);
-    if (s)
-        cJSON_AddStringToObject(o, k, (const char *)s);
-    else
-        cJSON_AddNullToObject(o, k);
-}
-
-static void json_real(cJSON *o, const char *k, sqlite3_stmt *st, int i)
-{
-    if (sqlite3_column_type(st, i) == SQLITE_NULL)
-        cJSON_AddNullToObject(o, k);
-    else
-        cJSON_AddNumberToObject(o, k, sqlite3_column_double(st, i));
-}
-
-static cJSON *version_json(sqlite3_stmt *st)
-{
-    cJSON *o = cJSON_CreateObject();
-    json_time(o, "version", st, 0);
-    json_time(o, "run_id", st, 1);
-    json_text(o, "algorithm", st, 2);
-    json_text(o, "spec_hash", st, 3);
-    json_text(o, "sha256", st, 4);
-    json_text(o, "status", st, 5);
-    cJSON_AddBoolToObject(o, "champion",
-                          strcmp((const char *)sqlite3_column_text(st, 5), "champion") == 0);
-    json_text(o, "reason", st, 6);
-    json_time(o, "created", st, 8);
-    json_time(o, "train_from", st, 9);
-    json_time(o, "train_to", st, 10);
-    json_time(o, "size", st, 11);
-    return o;
-}
-
-cJSON *sf_registry_list_json(sf_registry *r, sf_err *err)
-{
+    *out = NULL;
+    *n = 0;
     sqlite3_stmt *st =
         prep(r, "SELECT " VERSION_COLS " FROM model_versions ORDER BY version DESC", err);
     if (!st)
-        return NULL;
-    cJSON *arr = cJSON_CreateArray();
+        return -1;
+    sf_vec rows = SF_VEC(sf_version_row);
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-        cJSON_AddItemToArray(arr, version_json(st));
-    if (rc != SQLITE_DONE) {
-        db_fail(r, err, "list versions");
-        cJSON_Delete(arr);
-        arr = NULL;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        sf_version_row *v = sf_vec_push(&rows);
+        if (!v)
+            break;
+        read_version(r, st, false, v, err);
     }
     sqlite3_finalize(st);
-    return arr;
+    if (rc == SQLITE_DONE) {
+        *out = rows.p;
+        *n = rows.n;
+        return 0;
+    }
+    if (rc == SQLITE_ROW)
+        sf_errf(err, "registry %s: out of memory listing versions", r->path);
+    else
+        db_fail(r, err, "list versions");
+    for (size_t i = 0; i < rows.n; i++)
+        sf_version_row_clear(&((sf_version_row *)rows.p)[i]);
+    sf_vec_free(&rows);
+    return -1;
 }
 
-cJSON *sf_registry_show_json(sf_registry *r, int64_t version, sf_err *err)
+void sf_run_row_clear(sf_run_row *run)
+{
+    free(run->experiment);
+    free(run->params_json);
+    for (size_t i = 0; i < run->n_steps; i++)
+        free(run->steps[i].step);
+    for (size_t i = 0; i < run->n_metrics; i++) {
+        free(run->metrics[i].model);
+        free(run->metrics[i].stage);
+    }
+    free(run->steps);
+    free(run->metrics);
+    memset(run, 0, sizeof *run);
+}
+
+static int64_t col_int(sqlite3_stmt *st, int i)
+{
+    return sqlite3_column_type(st, i) == SQLITE_NULL ? SF_REGISTRY_NULL
+                                                     : sqlite3_column_int64(st, i);
+}
+
+static double col_real(sqlite3_stmt *st, int i)
+{
+    return sqlite3_column_type(st, i) == SQLITE_NULL ? NAN : sqlite3_column_double(st, i);
+}
+
+/* The runs row itself: 1 found, 0 missing, -1 error. */
+static int read_run(sf_registry *r, int64_t run_id, sf_run_row *out, sf_err *err)
+{
+    sqlite3_stmt *st = prep(r,
+                            "SELECT r.id, e.name, r.status, r.started, r.ended, r.params_json, "
+                            "r.data_from, r.data_to, r.n_orders, r.n_train, r.n_test, r.n_rows "
+                            "FROM runs r JOIN experiments e ON e.id = r.experiment_id "
+                            "WHERE r.id = ?1",
+                            err);
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, run_id);
+    int rc = sqlite3_step(st), found = rc == SQLITE_ROW;
+    if (found) {
+        out->id = sqlite3_column_int64(st, 0);
+        out->experiment = col_dup(st, 1);
+        col_copy(st, 2, out->status, sizeof out->status);
+        out->started = col_int(st, 3);
+        out->ended = col_int(st, 4);
+        out->params_json = col_dup(st, 5);
+        out->data_from = col_int(st, 6);
+        out->data_to = col_int(st, 7);
+        out->n_orders = col_int(st, 8);
+        out->n_train = col_int(st, 9);
+        out->n_test = col_int(st, 10);
+        out->n_rows = col_int(st, 11);
+    }
+    sqlite3_finalize(st);
+    if (!found && rc != SQLITE_DONE)
+        return db_fail(r, err, "reading run");
+    return found;
+}
+
+/* How a read loop ended: SQLITE_DONE is success, SQLITE_ROW means a row did
+ * not fit in memory, anything else is the database's error. */
+static int read_end(sf_registry *r, int rc, sf_err *err)
+{
+    if (rc == SQLITE_DONE)
+        return 0;
+    if (rc == SQLITE_ROW)
+        return sf_errf(err, "registry %s: out of memory reading a run", r->path);
+    return db_fail(r, err, "reading run");
+}
+
+static int read_steps(sf_registry *r, int64_t run_id, sf_run_row *out, sf_err *err)
 {
     sqlite3_stmt *st =
-        prep(r, "SELECT " VERSION_COLS " FROM model_versions WHERE version = ?1", err);
+        prep(r, "SELECT step, seconds FROM run_steps WHERE run_id = ?1 ORDER BY rowid", err);
     if (!st)
-        return NULL;
-    sqlite3_bind_int64(st, 1, version);
-    int rc = sqlite3_step(st);
-    if (rc != SQLITE_ROW) {
-        if (rc == SQLITE_DONE)
-            sf_errf(err, "registry %s: no version %lld", r->path, (long long)version);
-        else
-            db_fail(r, err, "select version");
-        sqlite3_finalize(st);
-        return NULL;
-    }
-    cJSON *o = version_json(st);
-    int64_t run_id = sqlite3_column_int64(st, 1);
-    const unsigned char *mj = sqlite3_column_text(st, 7);
-    cJSON *metrics = mj ? cJSON_Parse((const char *)mj) : NULL;
-    cJSON_AddItemToObject(o, "metrics", metrics ? metrics : cJSON_CreateNull());
-    sqlite3_finalize(st);
-    if (run_id <= 0)
-        return o;
-
-    st = prep(r,
-              "SELECT r.id, e.name, r.status, r.started, r.ended, r.params_json, r.data_from, "
-              "r.data_to, r.n_orders, r.n_train, r.n_test, r.n_rows "
-              "FROM runs r JOIN experiments e ON e.id = r.experiment_id WHERE r.id = ?1",
-              err);
-    if (!st)
-        goto fail;
+        return -1;
     sqlite3_bind_int64(st, 1, run_id);
-    if (sqlite3_step(st) == SQLITE_ROW) {
-        cJSON *run = cJSON_AddObjectToObject(o, "run");
-        json_time(run, "id", st, 0);
-        json_text(run, "experiment", st, 1);
-        json_text(run, "status", st, 2);
-        json_time(run, "started", st, 3);
-        json_time(run, "ended", st, 4);
-        const unsigned char *pj = sqlite3_column_text(st, 5);
-        cJSON *params = pj ? cJSON_Parse((const char *)pj) : NULL;
-        cJSON_AddItemToObject(run, "params", params ? params : cJSON_CreateNull());
-        json_time(run, "data_from", st, 6);
-        json_time(run, "data_to", st, 7);
-        json_time(run, "n_orders", st, 8);
-        json_time(run, "n_train", st, 9);
-        json_time(run, "n_test", st, 10);
-        json_time(run, "n_rows", st, 11);
+    sf_vec v = SF_VEC(sf_run_step_row);
+    int rc;
+    sf_run_step_row *s;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW && (s = sf_vec_push(&v))) {
+        s->step = col_dup(st, 0);
+        s->seconds = sqlite3_column_double(st, 1);
     }
     sqlite3_finalize(st);
+    out->steps = v.p; /* sf_run_row_clear frees what was read */
+    out->n_steps = v.n;
+    return read_end(r, rc, err);
+}
 
-    st = prep(r, "SELECT step, seconds FROM run_steps WHERE run_id = ?1 ORDER BY rowid", err);
+static int read_metrics(sf_registry *r, int64_t run_id, sf_run_row *out, sf_err *err)
+{
+    sqlite3_stmt *st = prep(r,
+                            "SELECT model, stage, n, rmse, mae, r2, auc, pr_auc FROM run_metrics "
+                            "WHERE run_id = ?1 ORDER BY rowid",
+                            err);
     if (!st)
-        goto fail;
+        return -1;
     sqlite3_bind_int64(st, 1, run_id);
-    cJSON *steps = cJSON_AddObjectToObject(o, "steps");
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-        cJSON_AddNumberToObject(steps, (const char *)sqlite3_column_text(st, 0),
-                                sqlite3_column_double(st, 1));
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE)
-        goto fail_db;
-
-    st = prep(r,
-              "SELECT model, stage, n, rmse, mae, r2, auc, pr_auc FROM run_metrics "
-              "WHERE run_id = ?1 ORDER BY rowid",
-              err);
-    if (!st)
-        goto fail;
-    sqlite3_bind_int64(st, 1, run_id);
-    cJSON *rows = cJSON_AddArrayToObject(o, "run_metrics");
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        cJSON *m = cJSON_CreateObject();
-        json_text(m, "model", st, 0);
-        json_text(m, "stage", st, 1);
-        json_time(m, "n", st, 2);
-        json_real(m, "rmse", st, 3);
-        json_real(m, "mae", st, 4);
-        json_real(m, "r2", st, 5);
-        json_real(m, "auc", st, 6);
-        json_real(m, "pr_auc", st, 7);
-        cJSON_AddItemToArray(rows, m);
+    sf_vec v = SF_VEC(sf_run_metric_row);
+    int rc;
+    sf_run_metric_row *m;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW && (m = sf_vec_push(&v))) {
+        m->model = col_dup(st, 0);
+        m->stage = col_dup(st, 1);
+        m->m.n = (size_t)sqlite3_column_int64(st, 2);
+        m->m.rmse = col_real(st, 3);
+        m->m.mae = col_real(st, 4);
+        m->m.r2 = col_real(st, 5);
+        m->m.auc = col_real(st, 6);
+        m->m.pr_auc = col_real(st, 7);
     }
     sqlite3_finalize(st);
-    if (rc != SQLITE_DONE)
-        goto fail_db;
-    return o;
-fail_db:
-    db_fail(r, err, "reading run");
-fail:
-    cJSON_Delete(o);
-    return NULL;
+    out->metrics = v.p;
+    out->n_metrics = v.n;
+    return read_end(r, rc, err);
+}
+
+int sf_registry_get_run(sf_registry *r, int64_t run_id, sf_run_row *out, sf_err *err)
+{
+    memset(out, 0, sizeof *out);
+    int found = read_run(r, run_id, out, err);
+    if (found < 0 || read_steps(r, run_id, out, err) != 0 ||
+        read_metrics(r, run_id, out, err) != 0) {
+        sf_run_row_clear(out);
+        return -1;
+    }
+    return found;
 }

@@ -434,13 +434,13 @@ static int retrain(sf_retrainer *r, const sf_store_counts *c, sf_err *err)
 {
     double t0 = sf_mono_s();
     int k = r->retrains + 1;
-    sf_event_dataset eds;
-    if (sf_store_dataset(r->store, &eds, err) != 0)
+    sf_training_events ev;
+    if (sf_store_events(r->store, &ev, err) != 0)
         return sf_err_wrap(err, "retrain %d", k);
     logf_(r,
-          "retrain %d: started on %zu orders and %" PRId64 " reviews (%" PRId64
+          "retrain %d: started on %zu order events and %zu reviews (%" PRId64
           " new since the last retrain); consumption paused",
-          k, eds.ds.n_orders, c->reviews, c->new_reviews);
+          k, ev.n_orders, ev.n_reviews, c->new_reviews);
     sf_train_opts o = r->c->train;
     char source[300];
     snprintf(source, sizeof source, "stream:%s", r->c->store);
@@ -449,9 +449,9 @@ static int retrain(sf_retrainer *r, const sf_store_counts *c, sf_err *err)
     sf_train_report rep;
     char upto[16];
     fmt_day(c->max_event_time, upto, sizeof upto);
-    int rc = sf_train_run(&eds.ds, r->reg, &o, &rep, err);
-    size_t n_orders = eds.ds.n_orders, orphans = eds.n_orphan_reviews;
-    sf_event_dataset_free(&eds);
+    int rc = sf_train_run(&ev, r->reg, &o, &rep, err);
+    sf_training_events_free(&ev);
+    size_t n_orders = rep.n_orders, orphans = rep.n_orphan_reviews;
     double secs = sf_mono_s() - t0;
     r->retrains++;
     if (secs > r->train_seconds_max)
@@ -574,7 +574,6 @@ int sf_retrainer_open(sf_retrainer **out, const sf_retrainer_opts *opts, sf_err 
         r->opts.store = r->store_path;
     }
     r->opts.train.threads = r->opts.train.threads > 0 ? r->opts.train.threads : 2;
-    setenv("OMP_WAIT_POLICY", "passive", 0);
 
     r->msgs = malloc(SF_RETRAINER_BATCH_MAX * sizeof *r->msgs);
     if (!r->msgs) {

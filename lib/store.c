@@ -1,8 +1,8 @@
 /*
  * store.c - the streaming retrainer's example store in SQLite (see
  * include/satisfy/store.h): idempotent upserts of order events, reviews and
- * delivered-stage predictions, retrain bookkeeping, and the rebuild of a
- * dataset for the batch pipeline.
+ * delivered-stage predictions, retrain bookkeeping, and reading back the
+ * events training learns from.
  *
  * "Insert or ignore, then update" gives each upsert a cheap answer to "was
  * this key new?", which the counters need, and never moves a row's sequence
@@ -10,12 +10,14 @@
  */
 #include "satisfy/store.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <sqlite3.h>
 
 #include "satisfy/codec.h"
+#include "satisfy/grow.h"
 
 enum {
     Q_ORD_INS,
@@ -425,56 +427,31 @@ int sf_store_mark_retrain(sf_store *s, int64_t event_time, sf_err *err)
     return 0;
 }
 
-typedef struct vec {
-    void *v;
-    size_t n, cap, size;
-} vec;
-
-static void *vec_push(vec *a)
-{
-    if (a->n == a->cap) {
-        size_t cap = a->cap ? a->cap * 2 : 1024;
-        void *p = realloc(a->v, cap * a->size);
-        if (!p)
-            return NULL;
-        a->v = p;
-        a->cap = cap;
-    }
-    return (char *)a->v + a->size * a->n++;
-}
-
-int sf_store_dataset(sf_store *s, sf_event_dataset *out, sf_err *err)
+int sf_store_events(sf_store *s, sf_training_events *out, sf_err *err)
 {
     memset(out, 0, sizeof *out);
-    vec ords = {.size = sizeof(sf_order_event)}, revs = {.size = sizeof(sf_review_event)};
+    sf_vec ords = SF_VEC(sf_order_event), revs = SF_VEC(sf_review_event);
     int rc = -1;
     sqlite3_stmt *st = NULL;
-    /* the latest stage of each order: rows come ordered by order_id, stage desc */
-    if (sqlite3_prepare_v2(s->db,
-                           "SELECT order_id, stage, body FROM order_events "
-                           "ORDER BY order_id, stage DESC",
-                           -1, &st, NULL) != SQLITE_OK) {
+    if (sqlite3_prepare_v2(
+            s->db, "SELECT order_id, stage, body FROM order_events ORDER BY order_id, stage", -1,
+            &st, NULL) != SQLITE_OK) {
+        st = NULL;
         db_fail(s, err, "read order events");
         goto done;
     }
-    sf_id last = "";
     int r;
     while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *id = (const char *)sqlite3_column_text(st, 0);
-        if (id && strcmp(id, last) == 0)
-            continue;
-        snprintf(last, sizeof last, "%s", id ? id : "");
-        sf_order_event *ev = vec_push(&ords);
+        sf_order_event *ev = sf_vec_push(&ords);
         if (!ev) {
             sf_errf(err, "store: out of memory reading order events");
             goto done;
         }
-        memset(ev, 0, sizeof *ev);
         if (sf_decode_order(sqlite3_column_blob(st, 2), (size_t)sqlite3_column_bytes(st, 2), ev,
                             err) != 0) {
             ords.n--;
-            sf_err_wrap(err, "store %s: order_events row order_id=%s stage=%d", s->path, last,
-                        sqlite3_column_int(st, 1));
+            sf_err_wrap(err, "store %s: order_events row order_id=%s stage=%d", s->path,
+                        (const char *)sqlite3_column_text(st, 0), sqlite3_column_int(st, 1));
             goto done;
         }
     }
@@ -490,12 +467,11 @@ int sf_store_dataset(sf_store *s, sf_event_dataset *out, sf_err *err)
         goto done;
     }
     while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-        sf_review_event *ev = vec_push(&revs);
+        sf_review_event *ev = sf_vec_push(&revs);
         if (!ev) {
             sf_errf(err, "store: out of memory reading reviews");
             goto done;
         }
-        memset(ev, 0, sizeof *ev);
         if (sf_decode_review(sqlite3_column_blob(st, 2), (size_t)sqlite3_column_bytes(st, 2), ev,
                              err) != 0) {
             revs.n--;
@@ -509,19 +485,15 @@ int sf_store_dataset(sf_store *s, sf_event_dataset *out, sf_err *err)
         db_fail(s, err, "read reviews");
         goto done;
     }
-    if (sf_event_dataset_build(out, ords.v, ords.n, revs.v, revs.n, err) != 0) {
-        sf_err_wrap(err, "store %s", s->path);
-        goto done;
-    }
     rc = 0;
 done:
     sqlite3_finalize(st);
-    for (size_t i = 0; i < ords.n; i++)
-        sf_order_event_clear(&((sf_order_event *)ords.v)[i]);
-    for (size_t i = 0; i < revs.n; i++)
-        sf_review_event_clear(&((sf_review_event *)revs.v)[i]);
-    free(ords.v);
-    free(revs.v);
+    out->orders = ords.p;
+    out->n_orders = ords.n;
+    out->reviews = revs.p;
+    out->n_reviews = revs.n;
+    if (rc != 0)
+        sf_training_events_free(out);
     return rc;
 }
 

@@ -87,11 +87,10 @@ static double num(const cJSON *j)
     return NAN;
 }
 
-/* Reads one tree into nodes[*n_nodes ..] in breadth-first order with sibling
- * children adjacent (a leaf loops to itself); sets *root_expect and *depth
- * (edges on its longest root-leaf path). Returns 0 or -1. */
-static int read_tree(const cJSON *t, sf_tnode **nodes, size_t *n_nodes, size_t *cap, int n_features,
-                     double *root_expect, uint8_t *depth, sf_err *err, int ti)
+/* Reads tree ti's node arrays from XGBoost's JSON into rt (allocated here;
+ * raw_free releases it even on failure) and checks every split: children in
+ * range and after their parent, a known feature, a threshold. */
+static int raw_read(const cJSON *t, rawtree *rt, int n_features, sf_err *err, int ti)
 {
     const cJSON *lc = cJSON_GetObjectItemCaseSensitive(t, "left_children");
     const cJSON *rc = cJSON_GetObjectItemCaseSensitive(t, "right_children");
@@ -106,71 +105,115 @@ static int read_tree(const cJSON *t, sf_tnode **nodes, size_t *n_nodes, size_t *
     if (n <= 0 || cJSON_GetArraySize(rc) != n || cJSON_GetArraySize(si) != n ||
         cJSON_GetArraySize(sc) != n || cJSON_GetArraySize(dl) != n || cJSON_GetArraySize(sh) != n)
         return sf_errf(err, "gbdt model: tree %d has node arrays of different lengths", ti);
-    rawtree rt = {n,
-                  malloc((size_t)n * sizeof(int)),
-                  malloc((size_t)n * sizeof(int)),
-                  malloc((size_t)n * sizeof(int)),
-                  malloc((size_t)n),
-                  malloc((size_t)n * sizeof(double)),
-                  malloc((size_t)n * sizeof(double)),
-                  malloc((size_t)n * sizeof(double))};
-    int *order = malloc((size_t)n * sizeof *order), *pos = malloc((size_t)n * sizeof *pos);
-    int *lvl = malloc((size_t)n * sizeof *lvl); /* lvl[k]: depth of slot k */
-    int rcode = -1;
-    if (!rt.l || !rt.r || !rt.feat || !rt.dl || !rt.cond || !rt.cover || !rt.expect || !order ||
-        !pos || !lvl) {
-        sf_errf(err, "gbdt model: out of memory");
-        goto out;
-    }
+    *rt = (rawtree){n,
+                    malloc((size_t)n * sizeof(int)),
+                    malloc((size_t)n * sizeof(int)),
+                    malloc((size_t)n * sizeof(int)),
+                    malloc((size_t)n),
+                    malloc((size_t)n * sizeof(double)),
+                    malloc((size_t)n * sizeof(double)),
+                    malloc((size_t)n * sizeof(double))};
+    if (!rt->l || !rt->r || !rt->feat || !rt->dl || !rt->cond || !rt->cover || !rt->expect)
+        return sf_errf(err, "gbdt model: out of memory");
     const cJSON *a = lc->child, *b = rc->child, *c = si->child, *d = sc->child, *e = dl->child,
                 *h = sh->child;
     for (int i = 0; i < n; i++) {
-        rt.l[i] = (int)num(a);
-        rt.r[i] = (int)num(b);
-        rt.feat[i] = (int)num(c);
-        rt.cond[i] = (float)num(d);
-        rt.dl[i] = num(e) != 0;
-        rt.cover[i] = num(h);
-        if (rt.l[i] >= 0 &&
-            (rt.l[i] >= n || rt.r[i] < 0 || rt.r[i] >= n || rt.l[i] <= i || rt.r[i] <= i ||
-             rt.feat[i] < 0 || rt.feat[i] >= n_features || isnan(rt.cond[i]))) {
-            sf_errf(err,
-                    "gbdt model: tree %d node %d is corrupt (children %d/%d, feature %d of %d, "
-                    "threshold %g)",
-                    ti, i, rt.l[i], rt.r[i], rt.feat[i], n_features, rt.cond[i]);
-            goto out;
-        }
+        rt->l[i] = (int)num(a);
+        rt->r[i] = (int)num(b);
+        rt->feat[i] = (int)num(c);
+        rt->cond[i] = (float)num(d);
+        rt->dl[i] = num(e) != 0;
+        rt->cover[i] = num(h);
+        if (rt->l[i] >= 0 &&
+            (rt->l[i] >= n || rt->r[i] < 0 || rt->r[i] >= n || rt->l[i] <= i || rt->r[i] <= i ||
+             rt->feat[i] < 0 || rt->feat[i] >= n_features || isnan(rt->cond[i])))
+            return sf_errf(err,
+                           "gbdt model: tree %d node %d is corrupt (children %d/%d, feature %d "
+                           "of %d, threshold %g)",
+                           ti, i, rt->l[i], rt->r[i], rt->feat[i], n_features, rt->cond[i]);
         a = a->next, b = b->next, c = c->next, d = d->next, e = e->next, h = h->next;
     }
-    raw_expect(&rt);
-    /* breadth-first layout: order[k] = raw id placed at slot k */
+    raw_expect(rt);
+    return 0;
+}
+
+/* Breadth-first layout of rt: order[k] is the raw id placed at slot k, pos
+ * its inverse, lvl[k] the slot's depth. Returns the number of slots placed,
+ * or -1 when rt is not a tree or is deeper than 64; sets *depth. */
+static int raw_layout(const rawtree *rt, int *order, int *pos, int *lvl, uint8_t *depth,
+                      sf_err *err, int ti)
+{
     int placed = 1, head = 0;
     order[0] = 0;
     lvl[0] = 0;
     *depth = 0;
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < rt->n; i++)
         pos[i] = -1;
     pos[0] = 0;
     while (head < placed) {
         int k = head++, u = order[k];
         if (lvl[k] > *depth)
             *depth = (uint8_t)lvl[k];
-        if (rt.l[u] < 0)
+        if (rt->l[u] < 0)
             continue;
-        if (placed + 2 > n || pos[rt.l[u]] >= 0 || pos[rt.r[u]] >= 0) {
-            sf_errf(err, "gbdt model: tree %d is not a tree", ti);
-            goto out;
-        }
-        if (lvl[k] >= 64) {
-            sf_errf(err, "gbdt model: tree %d is deeper than 64", ti);
-            goto out;
-        }
+        if (placed + 2 > rt->n || pos[rt->l[u]] >= 0 || pos[rt->r[u]] >= 0)
+            return sf_errf(err, "gbdt model: tree %d is not a tree", ti);
+        if (lvl[k] >= 64)
+            return sf_errf(err, "gbdt model: tree %d is deeper than 64", ti);
         lvl[placed] = lvl[placed + 1] = lvl[k] + 1;
-        pos[rt.l[u]] = placed;
-        order[placed++] = rt.l[u];
-        pos[rt.r[u]] = placed;
-        order[placed++] = rt.r[u];
+        pos[rt->l[u]] = placed;
+        order[placed++] = rt->l[u];
+        pos[rt->r[u]] = placed;
+        order[placed++] = rt->r[u];
     }
+    return placed;
+}
+
+/* Writes the placed slots as walk nodes from nodes[base]. */
+static void emit_nodes(const rawtree *rt, const int *order, const int *pos, int placed,
+                       int n_features, sf_tnode *nodes, size_t base)
+{
+    for (int k = 0; k < placed; k++) {
+        int u = order[k];
+        sf_tnode *nd = &nodes[base + (size_t)k];
+        if (rt->l[u] < 0) { /* reads the always-0 slot: stays, d[0] is its value */
+            *nd = (sf_tnode){.thr = UINT32_MAX,
+                             .key = 2 * (uint32_t)n_features,
+                             .left = (int32_t)(base + (size_t)k),
+                             .d = {(float)rt->cond[u], 0}};
+        } else {
+            /* default left: the array where a missing value is the smallest
+             * key, every other key one larger */
+            int miss_left = rt->dl[u];
+            *nd = (sf_tnode){.thr = sf_tkey((float)rt->cond[u]) + (uint32_t)miss_left,
+                             .key = (uint32_t)(rt->feat[u] + (miss_left ? n_features : 0)),
+                             .left = (int32_t)(base + (size_t)pos[rt->l[u]]),
+                             .d = {(float)(rt->expect[rt->l[u]] - rt->expect[u]),
+                                   (float)(rt->expect[rt->r[u]] - rt->expect[u])}};
+        }
+    }
+}
+
+/* Reads one tree into nodes[*n_nodes ..] in breadth-first order with sibling
+ * children adjacent (a leaf loops to itself); sets *root_expect and *depth
+ * (edges on its longest root-leaf path). Returns 0 or -1. */
+static int read_tree(const cJSON *t, sf_tnode **nodes, size_t *n_nodes, size_t *cap, int n_features,
+                     double *root_expect, uint8_t *depth, sf_err *err, int ti)
+{
+    rawtree rt = {0};
+    int *order = NULL, *pos = NULL, *lvl = NULL, rcode = -1;
+    if (raw_read(t, &rt, n_features, err, ti) < 0)
+        goto out;
+    order = malloc((size_t)rt.n * sizeof *order);
+    pos = malloc((size_t)rt.n * sizeof *pos);
+    lvl = malloc((size_t)rt.n * sizeof *lvl);
+    if (!order || !pos || !lvl) {
+        sf_errf(err, "gbdt model: out of memory");
+        goto out;
+    }
+    int placed = raw_layout(&rt, order, pos, lvl, depth, err, ti);
+    if (placed < 0)
+        goto out;
     if (*n_nodes + (size_t)placed > *cap) {
         size_t nc = *cap ? *cap : 1024;
         while (nc < *n_nodes + (size_t)placed)
@@ -183,26 +226,7 @@ static int read_tree(const cJSON *t, sf_tnode **nodes, size_t *n_nodes, size_t *
         *nodes = p;
         *cap = nc;
     }
-    size_t base = *n_nodes;
-    for (int k = 0; k < placed; k++) {
-        int u = order[k];
-        sf_tnode *nd = &(*nodes)[base + (size_t)k];
-        if (rt.l[u] < 0) { /* reads the always-0 slot: stays, d[0] is its value */
-            *nd = (sf_tnode){.thr = UINT32_MAX,
-                             .key = 2 * (uint32_t)n_features,
-                             .left = (int32_t)(base + (size_t)k),
-                             .d = {(float)rt.cond[u], 0}};
-        } else {
-            /* default left: the array where a missing value is the smallest
-             * key, every other key one larger */
-            int miss_left = rt.dl[u];
-            *nd = (sf_tnode){.thr = sf_tkey((float)rt.cond[u]) + (uint32_t)miss_left,
-                             .key = (uint32_t)(rt.feat[u] + (miss_left ? n_features : 0)),
-                             .left = (int32_t)(base + (size_t)pos[rt.l[u]]),
-                             .d = {(float)(rt.expect[rt.l[u]] - rt.expect[u]),
-                                   (float)(rt.expect[rt.r[u]] - rt.expect[u])}};
-        }
-    }
+    emit_nodes(&rt, order, pos, placed, n_features, *nodes, *n_nodes);
     *root_expect = rt.expect[0];
     *n_nodes += (size_t)placed;
     rcode = 0;

@@ -52,4 +52,11 @@ void sf_lifecycle_review(const sf_order *o, int i, sf_review_event *ev);
 size_t sf_lifecycle_build(const sf_dataset *ds, int64_t from, int64_t to, sf_event_ref **out,
                           sf_err *err);
 
+/* The events of sf_lifecycle_build over all time as two arrays, order events
+ * and reviews, each in that order (what batch training hands to
+ * sf_training_rows_build). The events borrow the dataset's arrays; the caller
+ * frees the two arrays (not the events). Returns 0, or -1 with err set. */
+int sf_lifecycle_events(const sf_dataset *ds, sf_order_event **orders, size_t *n_orders,
+                        sf_review_event **reviews, size_t *n_reviews, sf_err *err);
+
 #endif

@@ -29,8 +29,9 @@
  * checksum, an unknown algorithm and a feature-spec hash that does not match
  * this build's spec, each with its own error message.
  *
- * XGBoost is called with an explicit nthread and OMP_WAIT_POLICY=passive
- * (set with setenv(..., 0) before the first call, i.e. only if unset).
+ * XGBoost is called with an explicit nthread. OMP_WAIT_POLICY=passive must be
+ * in the environment when the process starts (libgomp reads it at load; the
+ * library never sets it): see omp.h.
  */
 #ifndef SATISFY_MODEL_H
 #define SATISFY_MODEL_H
@@ -42,6 +43,7 @@
 #include "satisfy/event.h"
 #include "satisfy/features.h"
 #include "satisfy/history.h"
+#include "satisfy/training_rows.h"
 
 typedef enum sf_algo { SF_ALGO_RIDGE = 0, SF_ALGO_GBDT = 1, SF_ALGO_COUNT } sf_algo;
 

@@ -14,7 +14,6 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#include "satisfy/calendar.h" /* timestamps of the files: sf_time_parse, sf_time_format */
 #include "satisfy/error.h"
 #include "satisfy/event.h"
 
@@ -100,5 +99,14 @@ int sf_table_check(const char *dir, sf_table t, const sf_load_opts *opts, size_t
  * then answer time), or -1 when it has none. */
 int sf_order_label(const sf_order *o);
 const sf_review_event *sf_order_label_review(const sf_order *o);
+
+/* Reads "YYYY-MM-DD HH:MM:SS" (or "YYYY-MM-DD") into ms since the epoch.
+ * Rejects impossible dates (2017-02-30) and trailing garbage. */
+int sf_time_parse(const char *s, int64_t *out);
+/* The same parse over len bytes (need not be NUL-terminated): NULL on success,
+ * else why the text is not a valid timestamp ("no such date", ...). */
+const char *sf_time_parse_why(const char *s, size_t len, int64_t *out);
+/* Writes "YYYY-MM-DD HH:MM:SS" into buf (>= 20 bytes); "" for SF_TIME_NONE. */
+void sf_time_format(int64_t t, char *buf, size_t len);
 
 #endif

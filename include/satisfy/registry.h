@@ -23,8 +23,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <cjson/cJSON.h>
-
 #include "satisfy/error.h"
 #include "satisfy/metrics.h"
 
@@ -147,13 +145,44 @@ int sf_registry_get_version(sf_registry *r, int64_t version, bool with_artifact,
 /* The champion with its verified artifact: 1 found, 0 none, -1 error. */
 int sf_registry_champion(sf_registry *r, sf_version_row *out, sf_err *err);
 
-/* All versions, newest first, as a JSON array of objects (no artifacts):
- * version, run_id, algorithm, spec_hash, sha256, status, size, created,
- * train_from, train_to, reason, champion (bool). NULL with err on failure. */
-cJSON *sf_registry_list_json(sf_registry *r, sf_err *err);
+/* The registry file's path, for messages. */
+const char *sf_registry_path(const sf_registry *r);
 
-/* One version with its run (params, window, counts, status, steps, metrics
- * rows) as a JSON object; NULL with err set when missing or on failure. */
-cJSON *sf_registry_show_json(sf_registry *r, int64_t version, sf_err *err);
+/* All versions, newest first, without artifacts: *out is a malloc'd array
+ * of *n rows (clear each, then free the array). Returns 0 or -1. */
+int sf_registry_versions(sf_registry *r, sf_version_row **out, size_t *n, sf_err *err);
+
+#define SF_REGISTRY_NULL INT64_MIN /* an integer column that holds NULL */
+
+typedef struct sf_run_step_row {
+    char *step;
+    double seconds;
+} sf_run_step_row;
+
+typedef struct sf_run_metric_row {
+    char *model, *stage;
+    sf_metrics m; /* n, rmse, mae, r2, auc, pr_auc; NaN where NULL */
+} sf_run_metric_row;
+
+/* A run as recorded, with its steps and metric rows (in insertion order).
+ * Integers that are NULL (a run still running) are SF_REGISTRY_NULL. */
+typedef struct sf_run_row {
+    int64_t id;
+    char *experiment;
+    char status[12];
+    int64_t started, ended;
+    char *params_json; /* may be NULL */
+    int64_t data_from, data_to, n_orders, n_train, n_test, n_rows;
+    sf_run_step_row *steps;
+    size_t n_steps;
+    sf_run_metric_row *metrics;
+    size_t n_metrics;
+} sf_run_row;
+
+/* Reads run run_id: 1 found, 0 when the run row is missing (its steps and
+ * metrics are still read: none, normally), -1 error. Clear with
+ * sf_run_row_clear in every case. */
+int sf_registry_get_run(sf_registry *r, int64_t run_id, sf_run_row *out, sf_err *err);
+void sf_run_row_clear(sf_run_row *run);
 
 #endif

@@ -10,13 +10,13 @@
  * champion's delivered-stage prediction feed the online accuracy windows
  * (online.h), published to satisfy.metrics after the batch.
  *
- * Every N new reviews and/or every D days of event time, it rebuilds the
- * dataset from the store and runs the batch pipeline (train.h): train, gate
- * against the registry's champion, register the run, store its decision
- * message in the registry, then publish it, released or rejected, to
- * satisfy.metrics (decision.h: key "decision-<version>", asynchronous;
- * close() drains it). A released version is
- * published to satisfy.models (key = version, value = the encoded release)
+ * Every N new reviews and/or every D days of event time, it reads the stored
+ * events back (sf_store_events) and runs the batch pipeline (train.h) on
+ * them: train, gate against the registry's champion, register the run,
+ * store its decision message in the registry, then publish it, released or
+ * rejected, to satisfy.metrics (decision.h: key "decision-<version>",
+ * asynchronous; close() drains it). A released version is published to
+ * satisfy.models (key = version, value = the encoded release)
  * by an idempotent producer, waiting for the delivery report. Consumption
  * pauses while training (the loop simply does not poll; max.poll.interval.ms
  * is raised so the group keeps us); while the consumer is catching up on a
@@ -84,7 +84,7 @@ void sf_retrainer_opts_default(sf_retrainer_opts *o);
 typedef struct sf_retrainer sf_retrainer;
 
 /* Everything up to the subscription. opts (and the strings it points to)
- * must outlive the retrainer. Sets OMP_WAIT_POLICY=passive if unset. -1 with
+ * must outlive the retrainer. -1 with
  * err (and nothing left open) on a bad configuration, a store or registry
  * that does not open, unreachable brokers, a failed startup publication
  * ("startup publication: ...") or subscription ("subscribe: ..."). */

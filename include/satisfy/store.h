@@ -22,9 +22,8 @@
  * re-encoded by the store (sf_encode_*), which checks every event first, so
  * a bad event is refused with its id and reason and nothing is written.
  *
- * sf_store_dataset rebuilds the dataset the batch pipeline trains on: per
- * order its latest event (highest stage) and every review, decoded from the
- * stored bodies (event_dataset.h).
+ * sf_store_events reads back every stored order event and review, decoded
+ * from the stored bodies: what the pipeline trains on (training_rows.h).
  */
 #ifndef SATISFY_STORE_H
 #define SATISFY_STORE_H
@@ -33,7 +32,7 @@
 
 #include "satisfy/error.h"
 #include "satisfy/event.h"
-#include "satisfy/event_dataset.h"
+#include "satisfy/training_rows.h"
 
 typedef struct sf_store sf_store;
 
@@ -102,9 +101,10 @@ int sf_store_progress(sf_store *s, sf_store_counts *c, sf_err *err);
  * event_time, retrains + 1. One transaction (call outside begin/commit). */
 int sf_store_mark_retrain(sf_store *s, int64_t event_time, sf_err *err);
 
-/* Rebuilds the dataset (free with sf_event_dataset_free). A body that does
- * not decode fails with its table and key. */
-int sf_store_dataset(sf_store *s, sf_event_dataset *out, sf_err *err);
+/* Every stored order event and review, decoded, each owning its memory
+ * (free with sf_training_events_free). A body that does not decode fails
+ * with its table and key. */
+int sf_store_events(sf_store *s, sf_training_events *out, sf_err *err);
 
 /* PRAGMA integrity_check: 0 when "ok", else -1 with the first problem. */
 int sf_store_integrity_check(sf_store *s, sf_err *err);

@@ -1,13 +1,14 @@
 /*
- * train.h - the batch training pipeline as a library call: examples from an
- * in-memory dataset, the time-ordered holdout, the model rows, evaluation per
- * stage, the release gate against the registry's champion, and registration.
+ * train.h - the batch training pipeline as a library call: training rows from
+ * order and review events (training_rows.h), the time-ordered holdout, the model rows, evaluation
+ * per stage, the release gate against the registry's champion, and registration.
  *
- * `satisfy-retrainer train` calls it on a dataset loaded from CSV files; the
- * streaming retrainer calls it on the orders it has accumulated. Steps and
+ * `satisfy-retrainer train` calls it on the lifecycle events of a dataset
+ * loaded from CSV files (sf_lifecycle_events); the streaming retrainer calls
+ * it on the events it has stored (sf_store_events). Steps and
  * what each one does:
  *   ingest    (the caller's load, timed by the caller: opts.ingest_seconds)
- *   features  sf_examples_build for the "full" and "seed" specs, then the
+ *   features  sf_training_rows_build for the "full" and "seed" specs, then the
  *             holdout split (sf_holdout_split over the labeled orders'
  *             purchase times; all stages of an order on one side)
  *   train     the model rows on the training side:
@@ -26,7 +27,7 @@
  *             the candidate version (released -> promoted to champion, else
  *             stored as rejected), with the decision's reason
  *
- * The champion is scored with its own feature spec on this dataset's rows.
+ * The champion is scored with its own feature spec on these rows.
  * If the champion was trained on data that overlaps this holdout the
  * comparison favours the champion, i.e. errs on the side of not releasing.
  */
@@ -37,8 +38,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <cjson/cJSON.h>
-
 #include "satisfy/error.h"
 #include "satisfy/event.h"
 #include "satisfy/gate.h"
@@ -46,6 +45,7 @@
 #include "satisfy/model.h"
 #include "satisfy/olist.h"
 #include "satisfy/registry.h"
+#include "satisfy/training_rows.h"
 
 typedef enum sf_train_step {
     SF_STEP_INGEST = 0,
@@ -95,23 +95,28 @@ typedef struct sf_train_report {
     int64_t version;         /* the candidate's version number */
     int64_t champion_before; /* champion version before this run, 0 if none */
     bool released;
-    char spec_hash[17]; /* candidate's spec hash */
-    sf_split split;     /* over labeled orders */
-    size_t n_orders;    /* orders in the dataset */
-    size_t n_labeled;   /* labeled orders with at least one row */
+    char spec_hash[17];      /* candidate's spec hash */
+    sf_split split;          /* over labeled orders */
+    size_t n_orders;         /* distinct orders in the events */
+    size_t n_orphan_reviews; /* reviews of orders without an order event, left out */
+    size_t n_labeled;        /* labeled orders with at least one row */
     size_t n_rows, n_train_rows, n_test_rows;
     size_t artifact_bytes;
     double seconds[SF_STEP_COUNT];
     double mean_label; /* the mean row's constant */
 } sf_train_report;
 
-/* Runs the pipeline on ds and records it in reg. Returns 0 with *rep filled
+/* Runs the pipeline on the events and records it in reg. Returns 0 with *rep filled
  * (released or not), or -1 with err set. */
-int sf_train_run(const sf_dataset *ds, sf_registry *reg, const sf_train_opts *opts,
+int sf_train_run(const sf_training_events *ev, sf_registry *reg, const sf_train_opts *opts,
                  sf_train_report *rep, sf_err *err);
 
-/* The report as JSON: params, split, rows -> stages -> {rmse, mae, r2, auc,
- * pr_auc, n} (NaN as null), the gate decision, version, step seconds. */
-cJSON *sf_train_report_json(const sf_train_report *rep, const sf_train_opts *opts);
+/* Training rows of a dataset loaded from CSV files, as `satisfy-retrainer
+ * train` makes them: its lifecycle events (sf_lifecycle_events), then
+ * sf_training_rows_build. For tools, benchmarks and tests. */
+int sf_train_rows_of_dataset(sf_examples *ex, const sf_dataset *ds, const sf_feature_spec *spec,
+                             int64_t from, int64_t to, sf_history **hist_out, sf_err *err);
+
+/* The report as JSON: sf_train_report_json in render.h. */
 
 #endif

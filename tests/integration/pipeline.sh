@@ -2,7 +2,7 @@
 # pipeline.sh - the whole story through Kafka, as `make demo` runs it:
 # satisfy-broker, satisfy-retrainer run, satisfy-scorer and satisfy-producer
 # together (scripts/demo.sh), on the real sample when OLIST_DIR is set, else on
-# a generated dataset. Checks (issue 5):
+# a generated dataset. Checks:
 #   - every order event on satisfy.orders has exactly one prediction
 #     (read_committed; id sets compared by consume_predictions);
 #   - nothing was dropped by the embedded broker's retention;

@@ -80,7 +80,7 @@ grep -Eq '^[0-9]+\.[0-9]+\.[0-9]+$' "$work/version.body" || fail "/version: '$(c
 grep -qi '^X-Satisfy-Version: [0-9]' "$work/version.h" || fail "no X-Satisfy-Version: $(cat "$work/version.h")"
 c "$url/v1/version" | grep -q "\"mlflow\":\"$(cat "$work/version.body")\"" || fail "/v1/version"
 
-# --- the retrainer's gate decisions (issue 6): satisfy-retrainer run on two
+# --- the retrainer's gate decisions: satisfy-retrainer run on two
 # windows of data; the first retrain gates against the training mean, the
 # second runs with --margin 5 (no candidate can gain 5 stars of RMSE) and so
 # is rejected while the first is released. Each window is first consumed completely by a retrainer that

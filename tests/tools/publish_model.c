@@ -32,6 +32,7 @@
 #include "satisfy/model.h"
 #include "satisfy/olist.h"
 #include "satisfy/registry.h"
+#include "satisfy/train.h"
 
 static int die(const char *msg)
 {
@@ -52,7 +53,7 @@ static int train(const char *dir, sf_algo algo, int64_t from, int64_t to, sf_mod
         return -1;
     sf_examples ex;
     sf_history *hist = NULL;
-    if (sf_examples_build(&ex, &ds, sf_spec_full(), from, to, &hist, err) < 0) {
+    if (sf_train_rows_of_dataset(&ex, &ds, sf_spec_full(), from, to, &hist, err) < 0) {
         sf_dataset_free(&ds);
         return -1;
     }

@@ -17,6 +17,7 @@
 #include "satisfy/mockbroker.h"
 #include "satisfy/model.h"
 #include "satisfy/release_topic.h"
+#include "satisfy/train.h"
 
 /* A small ridge model's artifact trained on synthetic orders. */
 static uint8_t *make_artifact(size_t *len)
@@ -32,7 +33,8 @@ static uint8_t *make_artifact(size_t *len)
         fail_msg("load: %s", err.msg);
     sf_examples ex;
     assert_int_equal(
-        sf_examples_build(&ex, &ds, sf_spec_full(), SF_TIME_NONE, SF_TIME_NONE, NULL, &err), 0);
+        sf_train_rows_of_dataset(&ex, &ds, sf_spec_full(), SF_TIME_NONE, SF_TIME_NONE, NULL, &err),
+        0);
     sf_model *m = NULL;
     if (sf_model_train(SF_ALGO_RIDGE, &ex, NULL, NULL, &m, &err) != 0)
         fail_msg("train: %s", err.msg);
