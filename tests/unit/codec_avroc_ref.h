@@ -19,7 +19,7 @@
 #include <string.h>
 
 #include "satisfy/codec.h"
-#include "satisfy/embed.h"
+#include "satisfy/schemas.h"
 
 typedef struct ref_codec {
     avro_schema_t schema[5];

@@ -13,7 +13,4 @@ struct sf_embedded_file {
     size_t len;
 };
 
-/* schemas/ *.avsc and catalog.json, by base name; NULL if absent. */
-const struct sf_embedded_file *sf_schema_file(const char *name);
-
 #endif

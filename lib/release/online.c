@@ -1,7 +1,7 @@
 /*
  * online.c - rolling online accuracy per model version (see
  * include/satisfy/online.h): a ring buffer of pairs per version and the
- * metrics of metrics.h over it.
+ * metrics of evaluate.h over it.
  */
 #include "satisfy/online.h"
 
@@ -11,7 +11,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "satisfy/metrics.h"
+#include "satisfy/evaluate.h"
 
 typedef struct ring {
     int64_t version;

@@ -40,8 +40,9 @@
 
 #include "satisfy/error.h"
 #include "satisfy/event.h"
+#include "satisfy/decision.h"
 #include "satisfy/gate.h"
-#include "satisfy/metrics.h"
+#include "satisfy/evaluate.h"
 #include "satisfy/model.h"
 #include "satisfy/olist.h"
 #include "satisfy/registry.h"
@@ -118,5 +119,9 @@ int sf_train_rows_of_dataset(sf_examples *ex, const sf_dataset *ds, const sf_fea
                              int64_t from, int64_t to, sf_history **hist_out, sf_err *err);
 
 /* The report as JSON: sf_train_report_json in render.h. */
+
+/* The decision of a finished sf_train_run (rep as it was registered). */
+void sf_decision_from_report(const sf_train_report *rep, int64_t data_until, int64_t decided_at,
+                             sf_decision *out);
 
 #endif

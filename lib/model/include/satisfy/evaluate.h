@@ -1,5 +1,5 @@
 /*
- * metrics.h - evaluation metrics for the review-score model, computed in C.
+ * evaluate.h - evaluation metrics for the review-score model, computed in C.
  *
  * Regression view (the score 1..5): RMSE (the primary metric), MAE, R2.
  * Binary view "dissatisfied" (label <= 2), ranked by a score where higher
@@ -15,8 +15,8 @@
  * Degenerate cases never fail: with a single class AUC and PR-AUC are NaN and
  * `binary_ok` is 0; with a constant label R2 is NaN and `r2_ok` is 0.
  */
-#ifndef SATISFY_METRICS_H
-#define SATISFY_METRICS_H
+#ifndef SATISFY_EVALUATE_H
+#define SATISFY_EVALUATE_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -11,7 +11,7 @@
  * candidate is dropped so the artifact stays small.
  */
 #include "model_impl.h"
-#include "satisfy/metrics.h"
+#include "satisfy/evaluate.h"
 #include "satisfy/clock.h"
 
 #include <cjson/cJSON.h>

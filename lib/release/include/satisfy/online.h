@@ -6,7 +6,7 @@
  * The pairs come from the example store (store.h), which joins each order's
  * delivered-stage prediction with its review exactly once; this file only
  * keeps the last `window` pairs of each version and computes the metrics.
- * AUC ranks by p(dissatisfied) against "review score <= 2" (metrics.h);
+ * AUC ranks by p(dissatisfied) against "review score <= 2" (evaluate.h);
  * it is null while the window holds one class only.
  */
 #ifndef SATISFY_ONLINE_H

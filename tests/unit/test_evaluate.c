@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "satisfy/metrics.h"
+#include "satisfy/evaluate.h"
 
 static void test_auc_with_ties(void **state)
 {

@@ -1,12 +1,12 @@
 /*
- * metrics.c - RMSE, MAE, R2, ROC AUC and average precision (see
- * include/satisfy/metrics.h for the tie rules).
+ * evaluate.c - evaluation metrics: RMSE, MAE, R2, ROC AUC and average precision (see
+ * include/satisfy/evaluate.h for the tie rules).
  *
  * Both ranking metrics sort the rows once by score (O(n log n)) and then walk
  * groups of equal scores, so ties are handled by construction rather than by
  * the sort's arbitrary order inside a group.
  */
-#include "satisfy/metrics.h"
+#include "satisfy/evaluate.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -38,7 +38,6 @@
 
 #include "satisfy/error.h"
 #include "satisfy/gate.h"
-#include "satisfy/train.h"
 
 #define SF_DECISION_SCHEMA     "satisfy.v1.ModelDecision+json" /* header "schema" */
 #define SF_DECISION_KEY_PREFIX "decision-"
@@ -63,10 +62,6 @@ typedef struct sf_decision {
     int64_t train_from, train_to, data_until; /* event time; SF_TIME_NONE when null */
     int64_t decided_at;                       /* wall clock ms */
 } sf_decision;
-
-/* The decision of a finished sf_train_run (rep as it was registered). */
-void sf_decision_from_report(const sf_train_report *rep, int64_t data_until, int64_t decided_at,
-                             sf_decision *out);
 
 /* "decision-<version>" into buf; returns its length (truncated like
  * snprintf). */

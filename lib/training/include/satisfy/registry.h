@@ -24,7 +24,7 @@
 #include <stdint.h>
 
 #include "satisfy/error.h"
-#include "satisfy/metrics.h"
+#include "satisfy/evaluate.h"
 
 #define SF_REGISTRY_SCHEMA 3 /* latest schema version (PRAGMA user_version) */
 
