@@ -54,4 +54,3 @@ void sf_decision_from_report(const sf_train_report *rep, int64_t data_until, int
     out->data_until = data_until;
     out->decided_at = decided_at;
 }
-
