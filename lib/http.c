@@ -5,9 +5,10 @@
  *
  * A request is collected in full before a route sees it: its body is held to
  * max_body (413 as soon as Content-Length says so, or when the bytes exceed
- * it), its whole duration to request_ms (a client that trickles its body is
- * cut off), idle connections to idle_s (libmicrohttpd closes them), and JSON
- * bodies to max_depth (400). Routes live in http_api.c, http_mlflow.c,
+ * it) and JSON bodies to max_depth (400). Time is bounded by the connection
+ * guard (http_guard.c: head within header_ms of accept, body within
+ * request_ms of the head, room made for new clients near the connection
+ * limits) and by libmicrohttpd's idle timeout (idle_s). Routes live in http_api.c, http_mlflow.c,
  * http_prom.c and http_online.c (which also follows satisfy.metrics); this
  * file only dispatches. Every answer carries X-Satisfy-Version.
  */
@@ -26,7 +27,6 @@
 #include <cjson/cJSON.h>
 
 typedef struct conn {
-    double start;
     char *body;
     size_t len, cap;
     int too_big;
@@ -259,6 +259,7 @@ static enum MHD_Result send_resp(sf_http *h, struct MHD_Connection *c, sf_http_r
     MHD_add_response_header(mr, "X-Satisfy-Version", h->o.version);
     MHD_add_response_header(mr, "Content-Security-Policy",
                             "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'");
+    sf_http_guard_request(&h->guard, c, SF_HTTP_GUARD_ANSWER);
     enum MHD_Result ret = MHD_queue_response(c, r->status, mr);
     MHD_destroy_response(mr);
     unsigned cls = r->status / 100;
@@ -291,8 +292,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         k = calloc(1, sizeof *k);
         if (!k)
             return MHD_NO;
-        k->start = sf_mono_s();
         *con_cls = k;
+        sf_http_guard_request(&h->guard, c, SF_HTTP_GUARD_HEAD);
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
         if (cl && strtoull(cl, NULL, 10) > h->o.max_body) {
             char msg[96];
@@ -303,8 +304,6 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         }
         return MHD_YES;
     }
-    if (sf_mono_s() - k->start > h->o.request_ms / 1000.0)
-        return MHD_NO; /* too slow a client: close the connection */
     if (*upload_size) {
         size_t n = *upload_size;
         *upload_size = 0;
@@ -358,9 +357,9 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
                       enum MHD_RequestTerminationCode toe)
 {
-    (void)cls;
-    (void)c;
     (void)toe;
+    sf_http *h = cls;
+    sf_http_guard_request(&h->guard, c, SF_HTTP_GUARD_DONE);
     conn *k = *con_cls;
     if (k) {
         free(k->body);
@@ -418,21 +417,34 @@ sf_http *sf_http_start(const sf_http_opts *opts, sf_err *err)
         h->o.idle_s = SF_HTTP_IDLE_S;
     if (h->o.request_ms <= 0)
         h->o.request_ms = SF_HTTP_REQUEST_MS;
+    if (h->o.header_ms <= 0)
+        h->o.header_ms = SF_HTTP_HEADER_MS;
+    if (h->o.max_conns <= 0)
+        h->o.max_conns = SF_HTTP_MAX_CONNS;
+    if (h->o.max_conns_per_ip <= 0)
+        h->o.max_conns_per_ip = SF_HTTP_MAX_CONNS_PER_IP;
     if (h->o.threads <= 0)
         h->o.threads = SF_HTTP_THREADS;
     if (!h->o.version)
         h->o.version = "unknown";
     if (!h->o.mlflow_version)
         h->o.mlflow_version = SF_HTTP_MLFLOW_VERSION;
+    if (sf_http_guard_init(&h->guard, &h->o, err)) {
+        free(h);
+        return NULL;
+    }
     pthread_mutex_init(&h->mu, NULL);
     sf_http_online_init(h);
     h->d = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO, 0, NULL, NULL, handler, h,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sin, MHD_OPTION_THREAD_POOL_SIZE,
         (unsigned)h->o.threads, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)h->o.idle_s,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)256, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-        (unsigned)64, MHD_OPTION_NOTIFY_COMPLETED, completed, h, MHD_OPTION_END);
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)h->o.max_conns, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        (unsigned)h->o.max_conns_per_ip, MHD_OPTION_NOTIFY_COMPLETED, completed, h,
+        MHD_OPTION_NOTIFY_CONNECTION, sf_http_guard_notify, &h->guard, MHD_OPTION_END);
     if (!h->d) {
+        sf_http_guard_stop(&h->guard);
+        sf_http_guard_free(&h->guard);
         sf_http_online_stop(h);
         pthread_mutex_destroy(&h->mu);
         free(h);
@@ -453,7 +465,9 @@ void sf_http_stop(sf_http *h)
 {
     if (!h)
         return;
+    sf_http_guard_stop(&h->guard); /* no more shutdowns: the daemon closes what is open */
     MHD_stop_daemon(h->d);
+    sf_http_guard_free(&h->guard);
     sf_modelwatch_stop(h->mw);
     sf_http_online_stop(h);
     if (h->model) {

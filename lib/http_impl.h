@@ -15,6 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <microhttpd.h>
+
 #include "satisfy/decision.h"
 #include "satisfy/http.h"
 
@@ -85,6 +87,41 @@ typedef struct sf_http_online {
     char topic[128];
 } sf_http_online;
 
+/* The connection guard (http_guard.c): head, body and keep-alive deadlines
+ * counted from accept, and room made for new clients near the limits. */
+typedef struct sf_http_sock sf_http_sock;
+
+typedef struct sf_http_guard {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    pthread_t thread;
+    int stop;
+    sf_http_sock *head, *tail; /* every open connection, oldest first */
+    size_t live;               /* open and not cut */
+    double header_s, idle_s, request_s;
+    size_t soft_total, soft_per_ip; /* evict above these */
+    long tick_ms;
+    uint64_t head_timeouts, body_timeouts, idle_timeouts, evicted;
+} sf_http_guard;
+
+typedef struct sf_http_guard_stats {
+    size_t open;
+    uint64_t head_timeouts, body_timeouts, idle_timeouts, evicted;
+} sf_http_guard_stats;
+
+/* Starts the guard's thread (opts with their defaults filled in). */
+int sf_http_guard_init(sf_http_guard *g, const sf_http_opts *o, sf_err *err);
+/* Stops the thread; call before MHD_stop_daemon, and free after it. */
+void sf_http_guard_stop(sf_http_guard *g);
+void sf_http_guard_free(sf_http_guard *g);
+/* MHD_OPTION_NOTIFY_CONNECTION callback (cls: the guard). */
+void sf_http_guard_notify(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code);
+/* A request's progress on connection c. */
+enum { SF_HTTP_GUARD_HEAD, SF_HTTP_GUARD_ANSWER, SF_HTTP_GUARD_DONE };
+void sf_http_guard_request(sf_http_guard *g, struct MHD_Connection *c, int event);
+void sf_http_guard_counts(sf_http_guard *g, sf_http_guard_stats *out);
+
 struct sf_http {
     struct MHD_Daemon *d;
     sf_http_opts o;
@@ -98,6 +135,7 @@ struct sf_http {
     uint64_t rejected_limits; /* 413/408/400-depth */
     uint64_t predictions;     /* rows scored over HTTP */
     sf_http_online online;
+    sf_http_guard guard;
 };
 
 /* The satisfy.metrics follower (http_online.c). */
