@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <cjson/cJSON.h>
@@ -180,6 +181,21 @@ void sf_http_error(sf_http_resp *r, unsigned status, const char *msg, const char
     sf_http_json(r, status, s);
 }
 
+int sf_http_is_json(const char *content_type)
+{
+    const char *p = content_type;
+    if (!p)
+        return 0;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    if (strncasecmp(p, "application/json", 16) != 0)
+        return 0;
+    p += 16;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    return *p == '\0' || *p == ';';
+}
+
 int sf_http_json_depth(const char *s, size_t len)
 {
     int depth = 0, max = 0, in_str = 0;
@@ -257,6 +273,8 @@ static enum MHD_Result send_resp(sf_http *h, struct MHD_Connection *c, sf_http_r
     MHD_add_response_header(mr, "Cache-Control", "no-store");
     MHD_add_response_header(mr, "X-Content-Type-Options", "nosniff");
     MHD_add_response_header(mr, "X-Satisfy-Version", h->o.version);
+    if (r->close)
+        MHD_add_response_header(mr, "Connection", "close");
     MHD_add_response_header(mr, "Content-Security-Policy",
                             "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'");
     sf_http_guard_request(&h->guard, c, SF_HTTP_GUARD_ANSWER);
@@ -280,6 +298,48 @@ static void dispatch(sf_http *h, const sf_http_req *q, sf_http_resp *r)
     sf_http_error(r, 404, "no such resource", NULL);
 }
 
+static enum MHD_Result count_length(void *cls, enum MHD_ValueKind kind, const char *key,
+                                    const char *value)
+{
+    (void)kind;
+    (void)value;
+    int *n = cls;
+    if (strcasecmp(key, "Content-Length") == 0)
+        n[0]++;
+    else if (strcasecmp(key, "Transfer-Encoding") == 0)
+        n[1]++;
+    return MHD_YES;
+}
+
+/* What the head alone decides: 400 when the body's length is ambiguous (two
+ * Content-Length headers, or one beside Transfer-Encoding: a proxy in front
+ * may frame the body the other way, and the rest would be read as another
+ * request), 413 when it declares a body over the limit; 0 when the request
+ * goes on. */
+static int head_check(sf_http *h, struct MHD_Connection *c, sf_http_resp *r)
+{
+    int n[2] = {0, 0};
+    MHD_get_connection_values(c, MHD_HEADER_KIND, count_length, n);
+    if (n[0] > 1 || (n[0] && n[1])) {
+        sf_http_error(r, 400,
+                      n[1] ? "ambiguous body length: Content-Length beside Transfer-Encoding"
+                           : "ambiguous body length: more than one Content-Length header",
+                      NULL);
+        r->close = 1;
+        return 1;
+    }
+    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+    if (cl && strtoull(cl, NULL, 10) > h->o.max_body) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "request body of %s bytes is over the limit of %zu", cl,
+                 h->o.max_body);
+        sf_http_error(r, 413, msg, NULL);
+        r->close = 1;
+        return 1;
+    }
+    return 0;
+}
+
 static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url,
                                const char *method, const char *version, const char *upload,
                                size_t *upload_size, void **con_cls)
@@ -294,15 +354,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
             return MHD_NO;
         *con_cls = k;
         sf_http_guard_request(&h->guard, c, SF_HTTP_GUARD_HEAD);
-        const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
-        if (cl && strtoull(cl, NULL, 10) > h->o.max_body) {
-            char msg[96];
-            snprintf(msg, sizeof msg, "request body of %s bytes is over the limit of %zu", cl,
-                     h->o.max_body);
-            sf_http_error(&r, 413, msg, NULL);
-            return send_resp(h, c, &r);
-        }
-        return MHD_YES;
+        return head_check(h, c, &r) ? send_resp(h, c, &r) : MHD_YES;
     }
     if (*upload_size) {
         size_t n = *upload_size;
@@ -343,7 +395,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         return send_resp(h, c, &r);
     }
     sf_http_req q = {
-        .method = method,
+        .method = strcmp(method, "HEAD") == 0 ? "GET" : method, /* libmicrohttpd drops the body */
         .path = url,
         .content_type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type"),
         .query_n = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "n"),

@@ -35,6 +35,7 @@ typedef struct sf_http_resp {
     char *body; /* malloc'd, or static when is_static */
     size_t len;
     int is_static;
+    int close; /* close the connection after it */
 } sf_http_resp;
 
 /* The model shared by requests: freed when the last holder lets go. */
@@ -157,8 +158,26 @@ void sf_http_json(sf_http_resp *r, unsigned status, char *malloced_json);
 /* {"error": msg, "field": field (omitted when NULL)} */
 void sf_http_error(sf_http_resp *r, unsigned status, const char *msg, const char *field);
 
+/* 1 when a Content-Type header (may be NULL) is application/json, in any
+ * case, with or without parameters ("; charset=utf-8"). */
+int sf_http_is_json(const char *content_type);
+
 /* Max nesting depth of a JSON text (brackets outside strings). */
 int sf_http_json_depth(const char *s, size_t len);
+
+/* The body parsers, exposed for the fuzzers (tests/fuzz/fuzz_http_*.c). */
+/* An order event from a /v1/predict body (NUL-terminated, len bytes): 0, or
+ * -1 with msg and, when the error is in one field, its path in field
+ * ("items[0].price"; else empty). Clear ev after a 0. */
+int sf_http_predict_parse(const char *body, size_t len, sf_order_event *ev, char *field,
+                          size_t fcap, char *msg, size_t mcap);
+
+/* The rows of an /invocations body (NUL-terminated, len bytes; one of the
+ * four MLflow input formats) against spec: 0 with *x (*n rows of spec->n
+ * floats, NaN = missing; free it), or -1 with the MLflow error code
+ * ("MALFORMED_REQUEST", "BAD_REQUEST") and message (an HTTP 400). */
+int sf_http_mlflow_rows(const sf_feature_spec *spec, const char *body, size_t len, float **x,
+                        size_t *n, const char **code, char *msg, size_t cap);
 
 /* Routes: each returns 1 when it handled the path. */
 int sf_http_api_route(sf_http *h, const sf_http_req *q, sf_http_resp *r);

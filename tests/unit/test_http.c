@@ -254,6 +254,25 @@ static void test_predict_errors(void **state)
     o = order_json("", "-5", "");
     expect(post_json("/v1/predict", o, &b), &b, 400, "items[0].price: must be a number >= 0");
     free(o);
+    /* numbers too large for a double parse as infinity: refused, field named */
+    o = order_json("", "1e999", "");
+    expect(post_json("/v1/predict", o, &b), &b, 400,
+           "{\"error\":\"items[0].price: expected a finite number\",\"field\":\"items[0].price\"}");
+    free(o);
+    o = order_json("", "89.9", "");
+    char *lat = strstr(o, "-23.55");
+    memcpy(lat, "-1e999", 6);
+    expect(post_json("/v1/predict", o, &b), &b, 400, "\"field\":\"customer.lat\"");
+    free(o);
+    /* JSON only, whatever the case of the media type */
+    o = order_json("", "89.9", "");
+    expect(req("POST", "/v1/predict", "text/plain", o, &b), &b, 415,
+           "Content-Type must be application/json");
+    expect(req("POST", "/v1/predict", NULL, o, &b), &b, 415, "Content-Type");
+    expect(req("POST", "/v1/predict", "application/jsonp", o, &b), &b, 415, "Content-Type");
+    expect(req("POST", "/v1/predict", "Application/JSON; charset=UTF-8", o, &b), &b, 200,
+           "\"score\"");
+    free(o);
     /* a missing field is named */
     o = order_json("", "89.9", "");
     char *cut = strstr(o, "\"stage\":\"DELIVERED\",");
@@ -413,6 +432,24 @@ static void test_invocations_errors(void **state)
            "every column must be an array of the same length");
     expect(req("POST", "/invocations", "text/csv", "late\n1\n", &b), &b, 415,
            "Content-Type must be application/json");
+    expect(req("POST", "/invocations", "application/jsonx", "{\"inputs\":[{}]}", &b), &b, 415,
+           "Content-Type must be application/json");
+    expect(req("POST", "/invocations", "APPLICATION/json ; charset=utf-8", "{\"inputs\":[{}]}", &b),
+           &b, 200, "\"predictions\"");
+    /* a column named twice is an error in every format */
+    expect(post_json("/invocations",
+                     "{\"dataframe_split\":{\"columns\":[\"late\",\"late\"],\"data\":[[1,0]]}}",
+                     &b),
+           &b, 400, "duplicate column 'late'");
+    expect(post_json("/invocations", "{\"dataframe_records\":[{\"late\":1,\"late\":0}]}", &b), &b,
+           400, "row 0: duplicate column 'late'");
+    expect(post_json("/invocations", "{\"inputs\":{\"late\":[1],\"late\":[0]}}", &b), &b, 400,
+           "duplicate column 'late'");
+    /* numbers a float cannot hold */
+    expect(post_json("/invocations", "{\"inputs\":[{\"late\":1e999}]}", &b), &b, 400,
+           "row 0, column 'late': expected a finite number");
+    expect(post_json("/invocations", "{\"instances\":{\"total_price\":[1,-1e39]}}", &b), &b, 400,
+           "row 1, column 'total_price': expected a finite number");
     expect(req("GET", "/invocations", NULL, NULL, &b), &b, 405, "use POST");
 }
 

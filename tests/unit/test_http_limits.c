@@ -4,8 +4,9 @@
  * request head a byte at a time (slowloris), floods of silent connections
  * from one and from several source addresses (127.0.0.x), hundreds of idle
  * keep-alive connections; each time a normal client and the health check
- * must still be answered. Every flood is bounded in count and time. No model
- * is loaded: /healthz answers without one.
+ * must still be answered. Every flood is bounded in count and time. Then
+ * HEAD, and request framing it must refuse (two Content-Length headers).
+ * No model is loaded: /healthz answers without one.
  */
 #include "http_client.h"
 #include "testutil.h"
@@ -302,12 +303,58 @@ static void test_keepalive_flood(void **state)
     assert_true(closed > 0);
 }
 
+/* HEAD is GET without the body. */
+static void test_head(void **state)
+{
+    (void)state;
+    sf_http *h = start(1500, 10);
+    char *b;
+    expect(req("HEAD", "/healthz", NULL, NULL, &b), &b, 200, NULL);
+    assert_non_null(strcasestr(g_head, "Content-Length: 3"));
+    expect(req("HEAD", "/", NULL, NULL, &b), &b, 200, NULL);
+    assert_non_null(strstr(g_head, "text/html"));
+    assert_int_equal(req("HEAD", "/", NULL, NULL, &b), 200);
+    assert_string_equal(b, "");
+    free(b);
+    expect(req("HEAD", "/nope", NULL, NULL, &b), &b, 404, NULL);
+    sf_http_stop(h);
+}
+
+/* Request framing the server cannot trust: two Content-Length headers, or
+ * one beside Transfer-Encoding (a proxy in front may frame the body the other
+ * way). 400, and the connection is closed. */
+static void test_ambiguous_length(void **state)
+{
+    (void)state;
+    sf_http *h = start(1500, 10);
+    static const char *const bad[] = {
+        "GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nContent-Length: 5\r\n\r\nhello",
+        "GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\ncontent-length: 5\r\n\r\nhello",
+        "POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: "
+        "chunked\r\n\r\n0\r\n\r\n",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        int fd = dial(g_port);
+        send_all(fd, bad[i], strlen(bad[i]));
+        char *b;
+        int st = read_reply(fd, &b);
+        if (st != 400 || !strstr(b, "ambiguous body length"))
+            fail_msg("request %zu: got %d '%s', want 400 ambiguous body length", i, st, b);
+        free(b);
+        assert_non_null(strcasestr(g_head, "Connection: close"));
+    }
+    char *b;
+    expect(req("GET", "/healthz", NULL, NULL, &b), &b, 200, "ok");
+    sf_http_stop(h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_slow_headers),      cmocka_unit_test(test_slow_keepalive_head),
         cmocka_unit_test(test_one_address_flood), cmocka_unit_test(test_four_address_flood),
-        cmocka_unit_test(test_keepalive_flood),
+        cmocka_unit_test(test_keepalive_flood),   cmocka_unit_test(test_head),
+        cmocka_unit_test(test_ambiguous_length),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
