@@ -58,6 +58,18 @@ static int teardown(void **state)
     return 0;
 }
 
+/* Asserts /metrics has line (its connection lines are shown when not). */
+static void expect_metric(const char *line)
+{
+    char *b;
+    assert_int_equal(req("GET", "/metrics", NULL, NULL, &b), 200);
+    if (!strstr(b, line)) {
+        const char *c = strstr(b, "satisfy_http_connections ");
+        fail_msg("no '%s' in /metrics:\n%.900s", line, c ? c : b);
+    }
+    free(b);
+}
+
 /* GET /healthz from src until answered 200, for at most limit_s; the
  * seconds it took, or -1. A refused or dropped connection is retried. */
 static double healthz_within(const char *src, double limit_s)
@@ -163,9 +175,7 @@ static void test_slow_headers(void **state)
     int cut = trickle_until_closed(fds, N, 4.0, &first);
     double elapsed = mono() - t0;
     close_all(fds, N);
-    char *b;
-    expect(req("GET", "/metrics", NULL, NULL, &b), &b, 200,
-           "satisfy_http_connections_closed_total{reason=\"head_timeout\"} 20\n");
+    expect_metric("satisfy_http_connections_closed_total{reason=\"head_timeout\"} 20\n");
     sf_http_stop(h);
     if (cut != N)
         fail_msg("%d of %d slow-header clients cut after %.1f s (head deadline 1.5 s)", cut, N,
@@ -330,8 +340,8 @@ static void test_ambiguous_length(void **state)
     static const char *const bad[] = {
         "GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nContent-Length: 5\r\n\r\nhello",
         "GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\ncontent-length: 5\r\n\r\nhello",
-        "POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: "
-        "chunked\r\n\r\n0\r\n\r\n",
+        ("POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: "
+         "chunked\r\n\r\n0\r\n\r\n"),
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         int fd = dial(g_port);
