@@ -3,7 +3,8 @@
 #   make demo     whole story on the embedded broker (SERVE=1 keeps it up)
 #   make test     Release build + ctest          make asan   ASan+UBSan build + ctest
 #   make build    Release build                  make bench  benchmarks -> docs/benchmarks.md
-#   make fuzz     libFuzzer on the decoder (FUZZ_SECONDS=60)
+#   make fuzz     libFuzzer on every decoder of untrusted input (FUZZ_SECONDS=60
+#                 shared, at least FUZZ_MIN_SECONDS=30 each: scripts/run-fuzz.sh)
 #   make format   clang-format every C file
 JOBS       ?= $(shell nproc)
 BUILD      ?= build
