@@ -13,20 +13,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_body.h"
 #include "http_impl.h"
 #include "satisfy/features.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    char *body = malloc(size + 1);
+    char *body = route_body(data, size);
     if (!body)
         return 0;
-    memcpy(body, data, size);
-    body[size] = '\0';
-    if (memchr(body, '\0', size) || sf_http_json_depth(body, size) > SF_HTTP_MAX_DEPTH) {
-        free(body);
-        return 0;
-    }
     const sf_feature_spec *spec = sf_spec_full();
     float *x = NULL;
     size_t n = 0;

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_body.h"
 #include "http_impl.h"
 #include "satisfy/codec.h"
 
@@ -50,15 +51,9 @@ static void round_trip(const sf_order_event *ev)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    char *body = malloc(size + 1);
+    char *body = route_body(data, size);
     if (!body)
         return 0;
-    memcpy(body, data, size);
-    body[size] = '\0';
-    if (memchr(body, '\0', size) || sf_http_json_depth(body, size) > SF_HTTP_MAX_DEPTH) {
-        free(body);
-        return 0;
-    }
     sf_order_event ev;
     char field[96], msg[SF_ERR_MAX + 64];
     if (sf_http_predict_parse(body, size, &ev, field, sizeof field, msg, sizeof msg) == 0) {
