@@ -160,7 +160,7 @@ static int trickle_until_closed(int *fds, int n, double limit_s, double *first)
 static void test_slow_headers(void **state)
 {
     (void)state;
-    sf_http *h = start(1500, 10);
+    sf_http *h = start(3000, 10);
     enum { N = 20 };
     int fds[N];
     double t0 = mono();
@@ -168,20 +168,20 @@ static void test_slow_headers(void **state)
     const char *start_head = "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ";
     for (int i = 0; i < N; i++)
         send_all(fds[i], start_head, strlen(start_head));
-    double took = healthz_within(NULL, 1.0);
+    double took = healthz_within(NULL, 2.0);
     if (took < 0)
-        fail_msg("/healthz not answered within 1 s while %d clients trickle their heads", N);
+        fail_msg("/healthz not answered within 2 s while %d clients trickle their heads", N);
     double first;
-    int cut = trickle_until_closed(fds, N, 4.0, &first);
+    int cut = trickle_until_closed(fds, N, 7.0, &first);
     double elapsed = mono() - t0;
     close_all(fds, N);
     expect_metric("satisfy_http_connections_closed_total{reason=\"head_timeout\"} 20\n");
     sf_http_stop(h);
     if (cut != N)
-        fail_msg("%d of %d slow-header clients cut after %.1f s (head deadline 1.5 s)", cut, N,
+        fail_msg("%d of %d slow-header clients cut after %.1f s (head deadline 3 s)", cut, N,
                  elapsed);
-    if (first - t0 < 1.4)
-        fail_msg("a client cut %.2f s after accept, before the 1.5 s head deadline", first - t0);
+    if (first - t0 < 2.9)
+        fail_msg("a client cut %.2f s after accept, before the 3 s head deadline", first - t0);
 }
 
 /* A kept-alive connection that trickles its next request head is cut idle_s
@@ -216,7 +216,7 @@ static void test_one_address_flood(void **state)
     enum { N = 64 };
     int fds[N];
     open_silent(fds, N, "127.0.0.2");
-    double took = healthz_within("127.0.0.2", 2.0);
+    double took = healthz_within("127.0.0.2", 5.0);
     close_all(fds, N);
     sf_http_stop(h);
     if (took < 0)
@@ -236,8 +236,8 @@ static void test_four_address_flood(void **state)
         snprintf(src, sizeof src, "127.0.0.%d", 3 + a);
         open_silent(fds + a * PER, PER, src);
     }
-    double took = healthz_within("127.0.0.9", 2.0);
-    double took_flooder = healthz_within("127.0.0.3", 2.0);
+    double took = healthz_within("127.0.0.9", 5.0);
+    double took_flooder = healthz_within("127.0.0.3", 5.0);
     close_all(fds, PER * ADDRS);
     sf_http_stop(h);
     if (took < 0)
@@ -296,7 +296,7 @@ static void test_keepalive_flood(void **state)
         assert_true(fds[i] >= 0);
     }
     int served = keepalive_round(fds, N, 3.0);
-    double took = healthz_within("127.0.0.10", 2.0);
+    double took = healthz_within("127.0.0.10", 5.0);
     int closed = 0;
     for (int i = 0; i < N; i++) {
         struct pollfd p = {fds[i], POLLIN, 0};
