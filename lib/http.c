@@ -8,9 +8,11 @@
  * it) and JSON bodies to max_depth (400). Time is bounded by the connection
  * guard (http_guard.c: head within header_ms of accept, body within
  * request_ms of the head, room made for new clients near the connection
- * limits) and by libmicrohttpd's idle timeout (idle_s). Routes live in http_api.c, http_mlflow.c,
- * http_prom.c and http_online.c (which also follows satisfy.metrics); this
- * file only dispatches. Every answer carries X-Satisfy-Version.
+ * limits) and by libmicrohttpd's idle timeout (idle_s). Routes live in
+ * http_api.c, http_mlflow.c, http_prom.c and http_online.c (which also
+ * follows satisfy.metrics); this file only dispatches, answers HEAD as GET
+ * and refuses an ambiguous body length. Every answer carries
+ * X-Satisfy-Version.
  */
 #include "http_impl.h"
 #include "satisfy/clock.h"

@@ -12,7 +12,9 @@
  *   GET  /readyz                  a model is loaded and the group is joined
  * Errors are {"error": "...", "field": "items[0].price"} with a 4xx status;
  * the field is named whenever the problem is in one (unknown fields too: a
- * misspelt field would otherwise silently become "missing").
+ * misspelt field would otherwise silently become "missing"; a number too
+ * large for a double, which cJSON reads as infinity). /v1/predict takes
+ * application/json only (415).
  */
 #include <math.h>
 #include <stdio.h>
