@@ -4,7 +4,8 @@
 #   make demo     whole story on the embedded broker (SERVE=1 keeps it up)
 #   make test     Release build + ctest          make asan   ASan+UBSan build + ctest
 #   make build    Release build                  make bench  benchmarks -> docs/benchmarks.md
-#   make fuzz     libFuzzer on the decoder (FUZZ_SECONDS=60)
+#   make fuzz     libFuzzer on every decoder of untrusted input (FUZZ_SECONDS=60
+#                 shared, at least FUZZ_MIN_SECONDS=30 each: scripts/run-fuzz.sh)
 #   make coverage line coverage of lib/ from the tests (gcovr; fails under 85%)
 #   make image    container image satisfy:VERSION and satisfy:latest (deploy/Dockerfile)
 #   make install  binaries, systemd units and /etc/satisfy/satisfy.env (PREFIX, DESTDIR)

@@ -27,6 +27,7 @@
 #include "satisfy/registry.h"
 #include "satisfy/release_topic.h"
 #include "satisfy/retrainer.h"
+#include "satisfy/stats.h"
 #include "satisfy/store.h"
 #include "satisfy/train.h"
 #include "satisfy/clock.h"
@@ -506,23 +507,18 @@ static void write_stats(const sf_retrainer *r, const sf_store_counts *sc)
 {
     if (!r->c->stats_file)
         return;
-    char tmp[1100];
-    snprintf(tmp, sizeof tmp, "%s.tmp", r->c->stats_file);
-    FILE *f = fopen(tmp, "w");
-    if (!f) {
-        logf_(r, "cannot write %s: %s", tmp, strerror(errno));
-        return;
-    }
-    fprintf(f,
-            "{\"order_events\":%" PRIu64 ",\"new_order_events\":%" PRIu64 ",\"reviews\":%" PRIu64
-            ",\"new_reviews\":%" PRIu64 ",\"predictions\":%" PRIu64 ",\"pairs\":%" PRIu64
-            ",\"bad\":%" PRIu64 ",\"retrains\":%d,\"released\":%d,\"rejected\":%d,"
-            "\"failed\":%d,\"store_reviews\":%" PRId64 ",\"store_new_reviews\":%" PRId64 "}\n",
-            r->n_orders, r->n_new_orders, r->n_reviews, r->n_new_reviews, r->n_preds, r->n_pairs,
-            r->n_bad, r->retrains, r->released, r->rejected, r->failed, sc->reviews,
-            sc->new_reviews);
-    if (fclose(f) != 0 || rename(tmp, r->c->stats_file) != 0)
-        logf_(r, "cannot write %s: %s", r->c->stats_file, strerror(errno));
+    char line[1024];
+    snprintf(line, sizeof line,
+             "{\"order_events\":%" PRIu64 ",\"new_order_events\":%" PRIu64 ",\"reviews\":%" PRIu64
+             ",\"new_reviews\":%" PRIu64 ",\"predictions\":%" PRIu64 ",\"pairs\":%" PRIu64
+             ",\"bad\":%" PRIu64 ",\"retrains\":%d,\"released\":%d,\"rejected\":%d,"
+             "\"failed\":%d,\"store_reviews\":%" PRId64 ",\"store_new_reviews\":%" PRId64 "}\n",
+             r->n_orders, r->n_new_orders, r->n_reviews, r->n_new_reviews, r->n_preds, r->n_pairs,
+             r->n_bad, r->retrains, r->released, r->rejected, r->failed, sc->reviews,
+             sc->new_reviews);
+    sf_err err;
+    if (sf_stats_write_file(r->c->stats_file, line, &err) != 0)
+        logf_(r, "%s", err.msg);
 }
 
 /* ---- the public calls ------------------------------------------------- */
