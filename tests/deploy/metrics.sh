@@ -48,9 +48,27 @@ for _ in $(seq 360); do # up to 180 s
   sleep 0.5
 done
 [ "$ok" = 1 ] || die "no model or no events after 180 s: $(grep -v CONFWARN "$work/scorer.err" | tail -3; tail -3 "$work/retrainer.err")"
-curl -s --max-time 5 "http://127.0.0.1:$port/metrics" >"$work/metrics.txt"
+# The online accuracy gauges appear once the retrainer has joined reviews with
+# predictions of a released version and published them on satisfy.metrics,
+# the holdout RMSE once the scorer has read a released version's decision:
+# wait for both (the dashboard and the alert name them), up to 240 s.
+has() { grep -q "^$1{" "$work/metrics.txt"; }
+ok=0
+for _ in $(seq 480); do
+  curl -s --max-time 5 "http://127.0.0.1:$port/metrics" >"$work/metrics.txt" || true
+  if has satisfy_online_rmse && has satisfy_model_holdout_rmse; then ok=1; break; fi
+  sleep 0.5
+done
+if [ "$ok" != 1 ]; then
+  missing=""
+  for m in satisfy_online_rmse satisfy_model_holdout_rmse; do has $m || missing+=" $m"; done
+  die "no${missing} in the scorer's /metrics after 240 s: the retrainer published no online accuracy or no released decision on satisfy.metrics ($(grep -E '^satisfy_http_online_(bad_)?messages_total ' "$work/metrics.txt" | tr '\n' ' ')); retrainer: $(tail -3 "$work/retrainer.err")"
+fi
+v=$(awk '$1 == "satisfy_scorer_model_version" { print $2 }' "$work/metrics.txt")
+e=$(awk '$1 == "satisfy_scorer_events_total" { print $2 }' "$work/metrics.txt")
 curl -s --max-time 5 "http://127.0.0.1:$port/v1/online" >"$work/online.json"
-echo "live scorer: model v$v, $e events scored"
+echo "live scorer: model v$v, $e events scored; online accuracy and holdout RMSE:"
+grep -E '^satisfy_(online_[a-z]+|model_holdout_rmse)\{' "$work/metrics.txt" | sed 's/^/  /'
 
 # ---- 2. names ------------------------------------------------------------------
 check_names() { # DASHBOARD ALERTS
