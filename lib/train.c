@@ -420,8 +420,8 @@ int sf_train_run(const sf_dataset *ds, sf_registry *reg, const sf_train_opts *op
     }
     if (has_champ) {
         rep->champion_before = champ_row.version;
-        int lrc = sf_model_load(champ_row.artifact, champ_row.artifact_len, NULL,
-                                &p.model[SF_ROW_CHAMPION], err);
+        int lrc = sf_model_load_trusted(champ_row.artifact, champ_row.artifact_len, NULL,
+                                        &p.model[SF_ROW_CHAMPION], err);
         if (lrc != 0) {
             sf_err_wrap(err, "train: loading champion v%lld", (long long)champ_row.version);
             sf_version_row_clear(&champ_row);
