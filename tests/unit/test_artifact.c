@@ -9,6 +9,7 @@
  */
 #include "testutil.h"
 
+#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -201,6 +202,40 @@ static void test_format1_conversion(void **state)
     sf_examples_free(&te);
 }
 
+/* The fuzzer's seeds (tests/fuzz/corpus/fuzz_release, written by
+ * tests/tools/seed_artifacts) are artifacts this build loads: a seed it
+ * refuses would only teach the fuzzer the first rejection. When a format
+ * changes (artifact or history snapshot), regenerate them:
+ * build/bin/seed_artifacts tests/fuzz/corpus/fuzz_release */
+static void test_fuzz_seeds_load(void **state)
+{
+    (void)state;
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/tests/fuzz/corpus/fuzz_release", tu_source_dir());
+    DIR *dd = opendir(dir);
+    assert_non_null(dd);
+    int n = 0;
+    for (struct dirent *e; (e = readdir(dd));) {
+        if (e->d_name[0] == '.')
+            continue;
+        char path[8192];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        FILE *f = fopen(path, "rb");
+        assert_non_null(f);
+        uint8_t buf[65536];
+        size_t len = fread(buf, 1, sizeof buf, f);
+        fclose(f);
+        sf_model *m;
+        sf_err err;
+        if (sf_model_load(buf, len, NULL, &m, &err) != 0)
+            fail_msg("seed %s: %s", e->d_name, err.msg);
+        sf_model_free(m);
+        n++;
+    }
+    closedir(dd);
+    assert_true(n >= 6);
+}
+
 /* Size of a model trained on the real sample (with its history): well under
  * Kafka's 1 MB message limit. */
 static void test_real_size(void **state)
@@ -243,9 +278,9 @@ static void test_real_size(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_roundtrip_gbdt), cmocka_unit_test(test_roundtrip_ridge),
-        cmocka_unit_test(test_rejections),     cmocka_unit_test(test_format1_conversion),
-        cmocka_unit_test(test_real_size),
+        cmocka_unit_test(test_roundtrip_gbdt),  cmocka_unit_test(test_roundtrip_ridge),
+        cmocka_unit_test(test_rejections),      cmocka_unit_test(test_format1_conversion),
+        cmocka_unit_test(test_fuzz_seeds_load), cmocka_unit_test(test_real_size),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
