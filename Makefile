@@ -4,17 +4,19 @@
 #   make test     Release build + ctest          make asan   ASan+UBSan build + ctest
 #   make build    Release build                  make bench  benchmarks -> docs/benchmarks.md
 #   make fuzz     libFuzzer on the decoder (FUZZ_SECONDS=60)
+#   make coverage line coverage of lib/ from the tests (gcovr; fails under 85%)
 #   make format   clang-format every C file
 JOBS       ?= $(shell nproc)
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
+COV_BUILD  ?= build-cov
 FUZZ_SECONDS ?= 60
 CTEST_ARGS ?=
 
 export OMP_WAIT_POLICY ?= passive
 
-.PHONY: all deps build test asan bench demo fuzz format clean
+.PHONY: all deps build test asan bench demo fuzz coverage format clean
 
 all: build
 
@@ -40,6 +42,11 @@ fuzz: deps
 	@cmake --build $(FUZZ_BUILD) -j $(JOBS)
 	@bash scripts/run-fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
 
+coverage: deps
+	@cmake -S . -B $(COV_BUILD) -DCMAKE_BUILD_TYPE=Debug -DSATISFY_COVERAGE=ON >/dev/null
+	@cmake --build $(COV_BUILD) -j $(JOBS)
+	@bash scripts/coverage.sh $(COV_BUILD)
+
 bench: build
 	@bash bench/run.sh $(BUILD)
 
@@ -50,4 +57,4 @@ format:
 	@find include lib producer scorer retrainer broker tests bench -name '*.[ch]' | xargs clang-format -i
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) $(COV_BUILD)

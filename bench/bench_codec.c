@@ -71,7 +71,7 @@ static sf_prediction prediction_for(const sf_order_event *o, size_t i)
 }
 
 /* Runs one measure: kind k, fast or Avro-C, encode or decode; events/s. */
-static double run(sf_codec *c, ref_codec *ref, events *e, int k, int fast, int decode)
+static double run(ref_codec *ref, events *e, int k, int fast, int decode)
 {
     sf_err err;
     sf_buf b = {0};
@@ -81,15 +81,15 @@ static double run(sf_codec *c, ref_codec *ref, events *e, int k, int fast, int d
         int rc;
         if (!decode) {
             if (k == K_ORDER)
-                rc = fast ? sf_encode_order(c, &e->orders[i], &b, &err)
+                rc = fast ? sf_encode_order(&e->orders[i], &b, &err)
                           : sf_check_order(&e->orders[i], &err) ||
                                 ref_encode_order(ref, &e->orders[i], &b);
             else if (k == K_REVIEW)
-                rc = fast ? sf_encode_review(c, &e->reviews[i], &b, &err)
+                rc = fast ? sf_encode_review(&e->reviews[i], &b, &err)
                           : sf_check_review(&e->reviews[i], &err) ||
                                 ref_encode_review(ref, &e->reviews[i], &b);
             else
-                rc = fast ? sf_encode_prediction(c, &e->preds[i], &b, &err)
+                rc = fast ? sf_encode_prediction(&e->preds[i], &b, &err)
                           : sf_check_prediction(&e->preds[i], &err) ||
                                 ref_encode_prediction(ref, &e->preds[i], &b);
         } else {
@@ -97,17 +97,17 @@ static double run(sf_codec *c, ref_codec *ref, events *e, int k, int fast, int d
             size_t len = e->off[k][i + 1] - e->off[k][i];
             if (k == K_ORDER) {
                 sf_order_event ev;
-                rc = fast ? sf_decode_order(c, m, len, &ev, &err)
+                rc = fast ? sf_decode_order(m, len, &ev, &err)
                           : ref_decode_order(ref, m, len, &ev) || sf_check_order(&ev, &err);
                 sf_order_event_clear(&ev);
             } else if (k == K_REVIEW) {
                 sf_review_event ev;
-                rc = fast ? sf_decode_review(c, m, len, &ev, &err)
+                rc = fast ? sf_decode_review(m, len, &ev, &err)
                           : ref_decode_review(ref, m, len, &ev) || sf_check_review(&ev, &err);
                 sf_review_event_clear(&ev);
             } else {
                 sf_prediction p;
-                rc = fast ? sf_decode_prediction(c, m, len, &p, &err)
+                rc = fast ? sf_decode_prediction(m, len, &p, &err)
                           : ref_decode_prediction(ref, m, len, &p) || sf_check_prediction(&p, &err);
             }
         }
@@ -158,10 +158,10 @@ int main(int argc, char **argv)
     }
     sf_event_ref *ev = NULL;
     size_t n = sf_lifecycle_build(&ds, SF_TIME_NONE, SF_TIME_NONE, &ev, &err);
-    sf_codec *codec = sf_codec_new(&err);
     ref_codec *ref = ref_new();
-    if (n == (size_t)-1 || !codec || !ref) {
-        fprintf(stderr, "bench_codec: %s\n", err.msg);
+    if (n == (size_t)-1 || !ref) {
+        fprintf(stderr, "bench_codec: %s\n",
+                n == (size_t)-1 ? err.msg : "cannot set up the Avro-C reference codec");
         return 1;
     }
     events e = {0};
@@ -182,9 +182,9 @@ int main(int argc, char **argv)
         sf_buf one = {0};
         e.off[k] = calloc(m + 1, sizeof(size_t));
         for (size_t i = 0; i < m; i++) {
-            int rc = k == K_ORDER    ? sf_encode_order(codec, &e.orders[i], &one, &err)
-                     : k == K_REVIEW ? sf_encode_review(codec, &e.reviews[i], &one, &err)
-                                     : sf_encode_prediction(codec, &e.preds[i], &one, &err);
+            int rc = k == K_ORDER    ? sf_encode_order(&e.orders[i], &one, &err)
+                     : k == K_REVIEW ? sf_encode_review(&e.reviews[i], &one, &err)
+                                     : sf_encode_prediction(&e.preds[i], &one, &err);
             if (rc || sf_buf_reserve(&e.wire[k], e.wire[k].len + one.len, &err)) {
                 fprintf(stderr, "bench_codec: %s\n", err.msg);
                 return 1;
@@ -200,8 +200,8 @@ int main(int argc, char **argv)
         for (int decode = 0; decode < 2; decode++) {
             double best_fast = 0, best_ref = 0;
             for (int r = 0; r < rounds; r++) {
-                double f = run(codec, ref, &e, k, 1, decode);
-                double a = run(codec, ref, &e, k, 0, decode);
+                double f = run(ref, &e, k, 1, decode);
+                double a = run(ref, &e, k, 0, decode);
                 if (f > best_fast)
                     best_fast = f;
                 if (a > best_ref)
@@ -219,7 +219,6 @@ int main(int argc, char **argv)
     free(e.reviews);
     free(e.preds);
     ref_free(ref);
-    sf_codec_free(codec);
     free(ev);
     sf_dataset_free(&ds);
     return 0;

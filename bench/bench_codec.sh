@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# bench_codec.sh - codec throughput: the direct Avro encoder and decoder of
-# lib/codec.c against Avro-C's generic writer and reader (the way the codec
-# worked before), on the same events in the same run: the order and review
-# events of a replay of a generated dataset, and one prediction per order
-# event. Best of BENCH_RUNS rounds each, alternating. Prints a markdown
-# section. Env: SATISFY_BIN_DIR (required), BENCH_ORDERS (default 20000),
+# bench_codec.sh - codec throughput: the direct Avro encoder and decoder
+# (lib/codec_write.c, lib/codec_read.c) against Avro-C's generic writer and
+# reader (the way the codec worked before), on the same events in the same
+# run: the order and review events of a replay of a generated dataset, and
+# one prediction per order event. Best of BENCH_RUNS rounds each,
+# alternating. Prints a markdown section. Env: SATISFY_BIN_DIR (required), BENCH_ORDERS (default 20000),
 # BENCH_RUNS (default 3).
 set -euo pipefail
 bin="${SATISFY_BIN_DIR:?SATISFY_BIN_DIR not set}"

@@ -18,6 +18,7 @@
 
 #include "satisfy/cli.h"
 #include "satisfy/model.h"
+#include "satisfy/train.h"
 
 static double now(void)
 {
@@ -77,8 +78,8 @@ int main(int argc, char **argv)
         sf_load_opts o = {0};
         o.report = fopen("/dev/null", "w");
         if (sf_dataset_load(&ds, dir, &o, &err) < 0 ||
-            sf_examples_build(&ex, &ds, sf_spec_full(), SF_TIME_NONE, SF_TIME_NONE, NULL, &err) <
-                0) {
+            sf_train_rows_of_dataset(&ex, &ds, sf_spec_full(), SF_TIME_NONE, SF_TIME_NONE, NULL,
+                                     &err) < 0) {
             fprintf(stderr, "bench_predict: %s\n", err.msg);
             return 1;
         }

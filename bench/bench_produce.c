@@ -71,8 +71,7 @@ int main(int argc, char **argv)
     }
     sf_event_ref *ev = NULL;
     size_t n = sf_lifecycle_build(&ds, SF_TIME_NONE, SF_TIME_NONE, &ev, &err);
-    sf_codec *codec = sf_codec_new(&err);
-    if (n == (size_t)-1 || !codec) {
+    if (n == (size_t)-1) {
         fprintf(stderr, "bench_produce: %s\n", err.msg);
         return 1;
     }
@@ -84,11 +83,11 @@ int main(int argc, char **argv)
         if (ev[i].kind == SF_EV_ORDER) {
             sf_order_event oe;
             sf_lifecycle_event(ev[i].order, ev[i].stage, &oe);
-            rc = sf_encode_order(codec, &oe, &one, &err);
+            rc = sf_encode_order(&oe, &one, &err);
         } else {
             sf_review_event re;
             sf_lifecycle_review(ev[i].order, ev[i].review, &re);
-            rc = sf_encode_review(codec, &re, &one, &err);
+            rc = sf_encode_review(&re, &one, &err);
         }
         if (rc != 0 || sf_buf_reserve(&all, all.len + one.len, &err) != 0) {
             fprintf(stderr, "bench_produce: %s\n", err.msg);
@@ -159,7 +158,6 @@ int main(int argc, char **argv)
     sf_buf_free(&all);
     sf_buf_free(&one);
     free(msgs);
-    sf_codec_free(codec);
     free(ev);
     sf_dataset_free(&ds);
     return status;

@@ -4,7 +4,7 @@
  *
  * Loads an Olist directory (a generated 100k-order dataset in the benchmark),
  * builds the "full" feature rows of every stage with the training code
- * (sf_examples_build), splits them by purchase time like training does
+ * (sf_train_rows_of_dataset), splits them by purchase time like training does
  * (sf_examples_time_split, most recent 15% of orders = validation), exports
  *   train.f32 valid.f32          rows, float32 row-major, NaN = missing
  *   train.label.f32 valid.label.f32   review scores 1..5, float32
@@ -38,6 +38,7 @@
 #include "satisfy/features.h"
 #include "satisfy/model.h"
 #include "satisfy/olist.h"
+#include "satisfy/train.h"
 
 static double now(void)
 {
@@ -148,7 +149,8 @@ int main(int argc, char **argv)
     double t_load = now() - t0;
     sf_examples all, tr, va;
     t0 = now();
-    if (sf_examples_build(&all, &ds, sf_spec_full(), SF_TIME_NONE, SF_TIME_NONE, NULL, &err) < 0 ||
+    if (sf_train_rows_of_dataset(&all, &ds, sf_spec_full(), SF_TIME_NONE, SF_TIME_NONE, NULL,
+                                 &err) < 0 ||
         sf_examples_time_split(&all, 0.15, &tr, &va, &err) == SF_TIME_NONE) {
         fprintf(stderr, "bench_train: %s\n", err.msg);
         return 1;

@@ -267,8 +267,7 @@ int main(int argc, char **argv)
 
     sf_event_ref *ev = NULL;
     size_t n = sf_lifecycle_build(&ds, from, to, &ev, &err);
-    sf_codec *codec = n == (size_t)-1 ? NULL : sf_codec_new(&err);
-    if (!codec) {
+    if (n == (size_t)-1) {
         fprintf(stderr, "satisfy-producer: %s\n", err.msg);
         free(ev);
         sf_dataset_free(&ds);
@@ -297,7 +296,7 @@ int main(int argc, char **argv)
         .stats = &stats,
     };
     sf_replay_result res;
-    int rc = sf_replay_run(rk, codec, ev, n, &ro, &res, &err);
+    int rc = sf_replay_run(rk, ev, n, &ro, &res, &err);
     if (tty)
         fputc('\n', stderr);
     if (rc != 0)
@@ -318,7 +317,6 @@ int main(int argc, char **argv)
         fprintf(stderr, "satisfy-producer: %llu messages not delivered within %g s\n",
                 (unsigned long long)res.undelivered, flush_s);
 
-    sf_codec_free(codec);
     free(ev);
     sf_dataset_free(&ds);
     rd_kafka_destroy(rk);

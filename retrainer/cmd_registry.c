@@ -2,8 +2,8 @@
  * cmd_registry.c - `satisfy-retrainer registry list|show N`: the versions in
  * registry.db as aligned tables for people, or as JSON (--json) for tools.
  *
- * Both views come from registry.h's JSON readers, so the table and the JSON
- * cannot disagree.
+ * Both views come from render.h's JSON of the registry records, so the
+ * table and the JSON cannot disagree.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -17,6 +17,7 @@
 #include "satisfy/cli.h"
 #include "satisfy/olist.h"
 #include "satisfy/registry.h"
+#include "satisfy/render.h"
 
 static void usage(FILE *f)
 {

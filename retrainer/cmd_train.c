@@ -16,7 +16,9 @@
 
 #include "cmd.h"
 #include "satisfy/cli.h"
+#include "satisfy/lifecycle.h"
 #include "satisfy/olist.h"
+#include "satisfy/render.h"
 #include "satisfy/train.h"
 
 static void usage(FILE *f)
@@ -280,20 +282,26 @@ int cmd_train(int argc, char **argv)
         fprintf(stderr, "satisfy-retrainer train: %s\n", err.msg);
         return 1;
     }
+    /* training learns from the events the producer would publish */
+    sf_training_events ev = {0};
+    if (sf_lifecycle_events(&ds, &ev.orders, &ev.n_orders, &ev.reviews, &ev.n_reviews, &err) != 0) {
+        fprintf(stderr, "satisfy-retrainer train: %s\n", err.msg);
+        sf_dataset_free(&ds);
+        return 1;
+    }
     o.ingest_seconds = mono() - t0;
     size_t skipped = sf_dataset_skipped(&ds);
     if (skipped && !quiet)
         printf("ingest: %zu bad input rows skipped (see stderr)\n", skipped);
 
     sf_registry *reg;
-    if (sf_registry_open(&reg, regpath, NULL, &err) != 0) {
-        fprintf(stderr, "satisfy-retrainer train: %s\n", err.msg);
-        sf_dataset_free(&ds);
-        return 1;
-    }
     sf_train_report rep;
-    int rc = sf_train_run(&ds, reg, &o, &rep, &err);
-    sf_registry_close(reg);
+    int rc = sf_registry_open(&reg, regpath, NULL, &err);
+    if (rc == 0) {
+        rc = sf_train_run(&ev, reg, &o, &rep, &err);
+        sf_registry_close(reg);
+    }
+    sf_training_events_free(&ev);
     sf_dataset_free(&ds);
     if (rc != 0) {
         fprintf(stderr, "satisfy-retrainer train: %s\n", err.msg);

@@ -13,7 +13,7 @@ PACKAGES=(
   libsqlite3-dev sqlite3 libcsv-dev zlib1g-dev libmicrohttpd-dev libssl-dev
   # tests, interop and benchmarks
   libcmocka-dev python3 python3-avro python3-xgboost python3-numpy
-  kcat curl gzip
+  kcat curl gzip gcovr cppcheck
   # web app tests (issue 6): promtool, headless browser
   prometheus chromium
 )

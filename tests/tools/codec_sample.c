@@ -49,11 +49,6 @@ int main(int argc, char **argv)
     }
     const char *dir = argv[1];
     sf_err err;
-    sf_codec *c = sf_codec_new(&err);
-    if (!c) {
-        fprintf(stderr, "codec_sample: %s\n", err.msg);
-        return 1;
-    }
     sf_buf b = {0};
     int fails = 0;
 
@@ -102,7 +97,7 @@ int main(int argc, char **argv)
         ev.n_payments = v == 2 ? 0 : v + 1;
         char name[32];
         snprintf(name, sizeof name, "order_%d", v);
-        if (sf_encode_order(c, &ev, &b, &err)) {
+        if (sf_encode_order(&ev, &b, &err)) {
             fprintf(stderr, "codec_sample: %s: %s\n", name, err.msg);
             fails++;
             continue;
@@ -121,7 +116,7 @@ int main(int argc, char **argv)
         rv.answered = v == 1 ? SF_TIME_NONE : 1508100000000LL;
         char name[32];
         snprintf(name, sizeof name, "review_%d", v);
-        if (sf_encode_review(c, &rv, &b, &err)) {
+        if (sf_encode_review(&rv, &b, &err)) {
             fprintf(stderr, "codec_sample: %s: %s\n", name, err.msg);
             fails++;
             continue;
@@ -149,7 +144,7 @@ int main(int argc, char **argv)
         p.scored_at = 1700000000123LL;
         char name[32];
         snprintf(name, sizeof name, "prediction_%d", v);
-        if (sf_encode_prediction(c, &p, &b, &err)) {
+        if (sf_encode_prediction(&p, &b, &err)) {
             fprintf(stderr, "codec_sample: %s: %s\n", name, err.msg);
             fails++;
             continue;
@@ -167,7 +162,7 @@ int main(int argc, char **argv)
     strcpy(r.spec_hash, "00ff00ff12345678");
     r.params_json = "{\"eta\":0.1,\"depth\":6}";
     memset(r.sha256, 'c', 64);
-    if (sf_encode_release(c, &r, &b, &err)) {
+    if (sf_encode_release(&r, &b, &err)) {
         fprintf(stderr, "codec_sample: release_0: %s\n", err.msg);
         fails++;
     } else {
@@ -186,6 +181,5 @@ int main(int argc, char **argv)
         fails += emit(dir, "release_0", &b, json, &err) != 0;
     }
     sf_buf_free(&b);
-    sf_codec_free(c);
     return fails ? 1 : 0;
 }

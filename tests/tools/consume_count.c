@@ -96,7 +96,7 @@ static char *json_copy(const rd_kafka_message_t *m)
     return js;
 }
 
-static void check_message(state *s, sf_codec *codec, const rd_kafka_message_t *m)
+static void check_message(state *s, const rd_kafka_message_t *m)
 {
     const char *topic = rd_kafka_topic_name(m->rkt);
     int part = (int)m->partition;
@@ -114,7 +114,7 @@ static void check_message(state *s, sf_codec *codec, const rd_kafka_message_t *m
             rc = sf_order_from_json(js, &ev, &err);
             free(js);
         } else {
-            rc = sf_decode_order(codec, m->payload, m->len, &ev, &err);
+            rc = sf_decode_order(m->payload, m->len, &ev, &err);
         }
         if (rc != 0) {
             violation(s, topic, part, off, "cannot decode: %s", err.msg);
@@ -151,7 +151,7 @@ static void check_message(state *s, sf_codec *codec, const rd_kafka_message_t *m
             rc = sf_review_from_json(js, &ev, &err);
             free(js);
         } else {
-            rc = sf_decode_review(codec, m->payload, m->len, &ev, &err);
+            rc = sf_decode_review(m->payload, m->len, &ev, &err);
         }
         if (rc != 0) {
             violation(s, topic, part, off, "cannot decode: %s", err.msg);
@@ -223,12 +223,6 @@ int main(int argc, char **argv)
         rd_kafka_destroy(rk);
         return 1;
     }
-    sf_codec *codec = sf_codec_new(&err);
-    if (!codec) {
-        fprintf(stderr, "consume_count: %s\n", err.msg);
-        rd_kafka_destroy(rk);
-        return 1;
-    }
     state s;
     memset(&s, 0, sizeof s);
 
@@ -294,7 +288,7 @@ int main(int argc, char **argv)
             continue;
         }
         got++;
-        check_message(&s, codec, m);
+        check_message(&s, m);
         rd_kafka_message_destroy(m);
     }
     rd_kafka_topic_partition_list_destroy(parts);
@@ -308,7 +302,6 @@ int main(int argc, char **argv)
         fprintf(stderr, "consume_count: %llu violation(s)\n", (unsigned long long)s.violations);
 
     free(s.v);
-    sf_codec_free(codec);
     rd_kafka_consumer_close(rk);
     rd_kafka_destroy(rk);
     return s.violations ? 1 : 0;

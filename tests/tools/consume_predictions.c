@@ -162,11 +162,6 @@ int main(int argc, char **argv)
         fprintf(stderr, "consume_predictions: --brokers is required\n");
         return 2;
     }
-    sf_codec *codec = sf_codec_new(&err);
-    if (!codec) {
-        fprintf(stderr, "consume_predictions: %s\n", err.msg);
-        return 1;
-    }
     FILE *df = dump ? fopen(dump, "w") : NULL;
     if (dump && !df) {
         perror(dump);
@@ -228,7 +223,7 @@ int main(int argc, char **argv)
             }
             if (!is_pred) {
                 sf_order_event ev;
-                if (m->payload && sf_decode_order(codec, m->payload, m->len, &ev, &err) == 0) {
+                if (m->payload && sf_decode_order(m->payload, m->len, &ev, &err) == 0) {
                     if (m->key && m->key_len == strlen(ev.order_id) &&
                         memcmp(m->key, ev.order_id, m->key_len) == 0) {
                         char id[IDLEN];
@@ -241,7 +236,7 @@ int main(int argc, char **argv)
                 continue;
             }
             sf_prediction p;
-            int ok = m->payload && sf_decode_prediction(codec, m->payload, m->len, &p, &err) == 0;
+            int ok = m->payload && sf_decode_prediction(m->payload, m->len, &p, &err) == 0;
             if (ok) {
                 const void *hv;
                 size_t hl;
@@ -338,6 +333,5 @@ int main(int argc, char **argv)
         printf("version %" PRId64 " %" PRIu64 "\n", versions[k], vcount[k]);
     free(got.v);
     free(want.v);
-    sf_codec_free(codec);
     return 0;
 }

@@ -75,9 +75,8 @@ int main(int argc, char **argv)
     int timeout_s = (int)timeout_arg;
     setenv("OMP_WAIT_POLICY", "passive", 0);
     sf_err err;
-    sf_codec *codec = sf_codec_new(&err);
     rd_kafka_t *rk = consumer(brokers);
-    if (!codec || !rk)
+    if (!rk)
         return 1;
     time_t until = time(NULL) + timeout_s;
 
@@ -99,7 +98,7 @@ int main(int argc, char **argv)
             continue;
         if (!m->err) {
             sf_model_release rel;
-            if (sf_decode_release(codec, m->payload, m->len, &rel, &err) != 0 ||
+            if (sf_decode_release(m->payload, m->len, &rel, &err) != 0 ||
                 sf_model_from_release(&rel, &model, &err) != 0) {
                 fprintf(stderr, "predict_feed: release @%" PRId64 ": %s\n", m->offset, err.msg);
                 return 1;
@@ -141,13 +140,13 @@ int main(int argc, char **argv)
         }
         seen++;
         sf_order_event ev;
-        if (sf_decode_order(codec, m->payload, m->len, &ev, &err) == 0) {
+        if (sf_decode_order(m->payload, m->len, &ev, &err) == 0) {
             if (ev.stage == SF_STAGE_DELIVERED) {
                 sf_prediction p;
                 sf_model_score_event(model, &ev, &p);
                 p.model_version = version;
                 p.scored_at = (int64_t)time(NULL) * 1000;
-                if (sf_encode_prediction(codec, &p, &buf, &err) != 0) {
+                if (sf_encode_prediction(&p, &buf, &err) != 0) {
                     fprintf(stderr, "predict_feed: %s\n", err.msg);
                     return 1;
                 }
@@ -177,6 +176,5 @@ int main(int argc, char **argv)
     rd_kafka_consumer_close(rk);
     rd_kafka_destroy(rk);
     sf_model_free(model);
-    sf_codec_free(codec);
     return rc;
 }

@@ -151,10 +151,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: produce_malformed --brokers LIST [--rounds R] [--seed S]\n");
         return 2;
     }
-    sf_codec *codec = sf_codec_new(&err);
     const char *props[] = {"enable.idempotence=true"};
     rd_kafka_conf_t *conf = sf_kafka_conf_new(brokers, props, 1, &err);
-    if (!codec || !conf) {
+    if (!conf) {
         fprintf(stderr, "produce_malformed: %s\n", err.msg);
         return 1;
     }
@@ -173,13 +172,13 @@ int main(int argc, char **argv)
             sf_item item;
             sf_payment pay;
             make_order(&ev, &item, &pay);
-            if (sf_encode_order(codec, &ev, &b, &err) < 0) {
+            if (sf_encode_order(&ev, &b, &err) < 0) {
                 fprintf(stderr, "produce_malformed: %s\n", err.msg);
                 return 1;
             }
             produce(rk, ev.order_id, b.data, b.len, GOOD);
             make_order(&ev, &item, &pay);
-            if (sf_encode_order(codec, &ev, &b, &err) < 0)
+            if (sf_encode_order(&ev, &b, &err) < 0)
                 return 1;
             const char *key = ev.order_id;
             const char *kind = kinds[k];
@@ -205,7 +204,7 @@ int main(int argc, char **argv)
                 rv.score = 4;
                 rv.created = ev.purchase + 86400000LL * 12;
                 rv.answered = SF_TIME_NONE;
-                if (sf_encode_review(codec, &rv, &b, &err) < 0) {
+                if (sf_encode_review(&rv, &b, &err) < 0) {
                     fprintf(stderr, "produce_malformed: %s\n", err.msg);
                     return 1;
                 }
@@ -223,7 +222,7 @@ int main(int argc, char **argv)
     sf_item item;
     sf_payment pay;
     make_order(&ev, &item, &pay);
-    sf_encode_order(codec, &ev, &b, &err);
+    sf_encode_order(&ev, &b, &err);
     produce(rk, ev.order_id, b.data, b.len, GOOD); /* a good one after the last bad one */
     if (sf_kafka_drain(rk, 30000) > 0) {
         fprintf(stderr, "produce_malformed: not all delivered\n");
@@ -231,7 +230,6 @@ int main(int argc, char **argv)
     }
     printf("good %" PRIu64 "\n", good);
     rd_kafka_destroy(rk);
-    sf_codec_free(codec);
     sf_buf_free(&b);
     return 0;
 }

@@ -32,6 +32,7 @@
 #include "satisfy/model.h"
 #include "satisfy/olist.h"
 #include "satisfy/registry.h"
+#include "satisfy/train.h"
 
 static int die(const char *msg)
 {
@@ -52,7 +53,7 @@ static int train(const char *dir, sf_algo algo, int64_t from, int64_t to, sf_mod
         return -1;
     sf_examples ex;
     sf_history *hist = NULL;
-    if (sf_examples_build(&ex, &ds, sf_spec_full(), from, to, &hist, err) < 0) {
+    if (sf_train_rows_of_dataset(&ex, &ds, sf_spec_full(), from, to, &hist, err) < 0) {
         sf_dataset_free(&ds);
         return -1;
     }
@@ -173,10 +174,8 @@ int main(int argc, char **argv)
         sf_model_free(m);
         if (bad && !strcmp(bad, "checksum"))
             r.sha256[0] = r.sha256[0] == '0' ? '1' : '0';
-        sf_codec *codec = sf_codec_new(&err);
-        if (!codec || sf_encode_release(codec, &r, &buf, &err) < 0)
+        if (sf_encode_release(&r, &buf, &err) < 0)
             return die(err.msg);
-        sf_codec_free(codec);
         sf_model_release_clear(&r);
         if (bad && !strcmp(bad, "truncated"))
             buf.len /= 2;

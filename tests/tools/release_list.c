@@ -41,13 +41,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "release_list: %s\n", err.msg);
         return 1;
     }
-    sf_codec *codec = sf_codec_new(&err);
     int64_t lo = 0, hi = 0;
     rd_kafka_resp_err_t e =
         rd_kafka_query_watermark_offsets(rk, SF_TOPIC_MODELS, 0, &lo, &hi, timeout_s * 1000);
     int bad = 0;
-    if (e || !codec) {
-        fprintf(stderr, "release_list: %s\n", e ? rd_kafka_err2str(e) : err.msg);
+    if (e) {
+        fprintf(stderr, "release_list: %s\n", rd_kafka_err2str(e));
         bad = 1;
         hi = lo;
     }
@@ -71,7 +70,7 @@ int main(int argc, char **argv)
         }
         next = m->offset + 1;
         sf_model_release rel;
-        if (sf_decode_release(codec, m->payload, m->len, &rel, &err) != 0) {
+        if (sf_decode_release(m->payload, m->len, &rel, &err) != 0) {
             fprintf(stderr, "release_list: %s [0] @%" PRId64 ": %s\n", SF_TOPIC_MODELS, m->offset,
                     err.msg);
             bad = 1;
@@ -105,6 +104,5 @@ int main(int argc, char **argv)
     }
     rd_kafka_consumer_close(rk);
     rd_kafka_destroy(rk);
-    sf_codec_free(codec);
     return bad;
 }

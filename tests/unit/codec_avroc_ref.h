@@ -2,7 +2,7 @@
  * codec_avroc_ref.h - the reference the fast codec is proven against: each
  * satisfy event set field by field on Avro-C generic values built from the
  * embedded schemas and written with avro_value_write, and messages read with
- * avro_value_read and copied back into the structs. This is how lib/codec.c
+ * avro_value_read and copied back into the structs. This is how the codec
  * worked before it wrote and read Avro binary itself.
  *
  * Used by tests/unit/test_codec_avroc.c (byte-for-byte and value cross-checks)
@@ -19,7 +19,7 @@
 #include <string.h>
 
 #include "satisfy/codec.h"
-#include "satisfy/embed.h"
+#include "satisfy/schemas.h"
 
 typedef struct ref_codec {
     avro_schema_t schema[5];

@@ -84,18 +84,18 @@ static void assert_order_eq(const sf_order_event *a, const sf_order_event *b)
     tu_assert_order_eq(a, b, same_double, same_double);
 }
 
-static void order_round_trip(sf_codec *c, const sf_order_event *ev)
+static void order_round_trip(const sf_order_event *ev)
 {
     sf_buf b = {0};
     sf_err err = {{0}};
     sf_order_event out;
-    if (sf_encode_order(c, ev, &b, &err))
+    if (sf_encode_order(ev, &b, &err))
         fail_msg("encode: %s", err.msg);
     int id = 0;
     assert_int_equal(sf_wire_peek(b.data, b.len, &id, &err), 0);
     assert_int_equal(id, SF_SCHEMA_ORDER_EVENT);
     assert_int_equal(b.data[0], 0);
-    if (sf_decode_order(c, b.data, b.len, &out, &err))
+    if (sf_decode_order(b.data, b.len, &out, &err))
         fail_msg("decode: %s", err.msg);
     assert_non_null(out.alloc);
     assert_order_eq(ev, &out);
@@ -107,20 +107,16 @@ static void order_round_trip(sf_codec *c, const sf_order_event *ev)
 static void test_order_round_trip(void **state)
 {
     (void)state;
-    sf_err err;
-    sf_codec *c = sf_codec_new(&err);
-    if (!c)
-        fail_msg("codec: %s", err.msg);
     for (int s = 0; s < SF_STAGE_COUNT; s++) {
         sf_order_event ev = make_order((sf_stage)s, 2, 1);
-        order_round_trip(c, &ev);
+        order_round_trip(&ev);
     }
     sf_order_event ev = make_order(SF_STAGE_PURCHASED, 0, 0); /* empty arrays */
     ev.customer.lat = ev.customer.lng = NAN;
     ev.customer.zip[0] = ev.customer.city[0] = ev.customer.state[0] = '\0';
-    order_round_trip(c, &ev);
+    order_round_trip(&ev);
     ev = make_order(SF_STAGE_DELIVERED, SF_CODEC_MAX_ITEMS, SF_CODEC_MAX_ITEMS); /* max */
-    order_round_trip(c, &ev);
+    order_round_trip(&ev);
     ev = make_order(SF_STAGE_SHIPPED, 3, 2); /* extreme values */
     g_items[0].price = -0.0;
     g_items[1].price = 1e300;
@@ -129,16 +125,13 @@ static void test_order_round_trip(void **state)
     ev.event_time = INT64_MAX;
     ev.approved = INT64_MIN + 1;
     snprintf(ev.customer.city, sizeof ev.customer.city, "%s", "são joão del-rei ✓ 東京");
-    order_round_trip(c, &ev);
-    sf_codec_free(c);
+    order_round_trip(&ev);
 }
 
 static void test_review_round_trip(void **state)
 {
     (void)state;
     sf_err err;
-    sf_codec *c = sf_codec_new(&err);
-    assert_non_null(c);
     const char *titles[] = {NULL, "", "ótimo"};
     const char *messages[] = {"Recebi bem antes do prazo.\nRecomendo!\r\n😀 ação", NULL, ""};
     sf_buf b = {0};
@@ -150,7 +143,7 @@ static void test_review_round_trip(void **state)
         ev.message = messages[i];
         ev.answered = i == 1 ? SF_TIME_NONE : 1508100000000LL;
         sf_review_event out;
-        if (sf_encode_review(c, &ev, &b, &err) || sf_decode_review(c, b.data, b.len, &out, &err))
+        if (sf_encode_review(&ev, &b, &err) || sf_decode_review(b.data, b.len, &out, &err))
             fail_msg("review %d: %s", i, err.msg);
         assert_string_equal(out.review_id, RID);
         assert_string_equal(out.order_id, OID);
@@ -167,7 +160,6 @@ static void test_review_round_trip(void **state)
         sf_review_event_clear(&out);
     }
     sf_buf_free(&b);
-    sf_codec_free(c);
 }
 
 static sf_prediction make_prediction(int n)
@@ -211,26 +203,20 @@ static void test_prediction_round_trip(void **state)
 {
     (void)state;
     sf_err err;
-    sf_codec *c = sf_codec_new(&err);
-    assert_non_null(c);
     sf_buf b = {0};
     for (int n = 0; n <= SF_REASONS; n++) {
         sf_prediction p = make_prediction(n), out;
-        if (sf_encode_prediction(c, &p, &b, &err) ||
-            sf_decode_prediction(c, b.data, b.len, &out, &err))
+        if (sf_encode_prediction(&p, &b, &err) || sf_decode_prediction(b.data, b.len, &out, &err))
             fail_msg("prediction %d: %s", n, err.msg);
         assert_prediction_eq(&p, &out);
     }
     sf_buf_free(&b);
-    sf_codec_free(c);
 }
 
 static void test_release_round_trip(void **state)
 {
     (void)state;
     sf_err err;
-    sf_codec *c = sf_codec_new(&err);
-    assert_non_null(c);
     uint32_t sizes[] = {0, 5, 1u << 20, SF_CODEC_MAX_PAYLOAD};
     uint8_t *payload = malloc(SF_CODEC_MAX_PAYLOAD);
     for (uint32_t i = 0; i < SF_CODEC_MAX_PAYLOAD; i++)
@@ -238,7 +224,7 @@ static void test_release_round_trip(void **state)
     sf_buf b = {0};
     for (int k = 0; k < 4; k++) {
         sf_model_release r = sample_release(sizes[k] ? payload : NULL, sizes[k]), out;
-        if (sf_encode_release(c, &r, &b, &err) || sf_decode_release(c, b.data, b.len, &out, &err))
+        if (sf_encode_release(&r, &b, &err) || sf_decode_release(b.data, b.len, &out, &err))
             fail_msg("release %u: %s", sizes[k], err.msg);
         assert_true(out.version == 3 && out.train_from == r.train_from &&
                     out.train_to == r.train_to && out.released_at == r.released_at);
@@ -254,7 +240,6 @@ static void test_release_round_trip(void **state)
     }
     free(payload);
     sf_buf_free(&b);
-    sf_codec_free(c);
 }
 
 #define EXPECT_ERR(call, substr)                                                                   \
@@ -270,58 +255,54 @@ static void test_release_round_trip(void **state)
 static void test_encode_rejects(void **state)
 {
     (void)state;
-    sf_err e0;
-    sf_codec *c = sf_codec_new(&e0);
-    assert_non_null(c);
     sf_buf b = {0};
     sf_order_event ev = make_order(SF_STAGE_PURCHASED, 1, 1);
     strcpy(ev.order_id, "not-an-id");
-    EXPECT_ERR(sf_encode_order(c, &ev, &b, err), "order_id: expected 32 hex digits");
+    EXPECT_ERR(sf_encode_order(&ev, &b, err), "order_id: expected 32 hex digits");
     ev = make_order(SF_STAGE_PURCHASED, 1, 1);
     ev.n_items = SF_CODEC_MAX_ITEMS + 1;
-    EXPECT_ERR(sf_encode_order(c, &ev, &b, err), "items: 1001 entries");
+    EXPECT_ERR(sf_encode_order(&ev, &b, err), "items: 1001 entries");
     ev.n_items = 1;
     ev.event_time = SF_TIME_NONE;
-    EXPECT_ERR(sf_encode_order(c, &ev, &b, err), "event_time: required time is not set");
+    EXPECT_ERR(sf_encode_order(&ev, &b, err), "event_time: required time is not set");
     ev = make_order(SF_STAGE_PURCHASED, 1, 1);
     strcpy(g_items[0].category, "caf\xe9");
-    EXPECT_ERR(sf_encode_order(c, &ev, &b, err), "items[0].category: \"caf?\" is not valid UTF-8");
+    EXPECT_ERR(sf_encode_order(&ev, &b, err), "items[0].category: \"caf?\" is not valid UTF-8");
     ev = make_order(SF_STAGE_PURCHASED, 1, 1);
     g_pays[0].type = SF_PAY_COUNT;
-    EXPECT_ERR(sf_encode_order(c, &ev, &b, err), "payments[0].type: invalid value 5");
+    EXPECT_ERR(sf_encode_order(&ev, &b, err), "payments[0].type: invalid value 5");
 
     sf_review_event rv = {.score = 0, .created = 1};
     strcpy(rv.review_id, RID);
     strcpy(rv.order_id, OID);
-    EXPECT_ERR(sf_encode_review(c, &rv, &b, err), "score: 0 out of range 1..5");
+    EXPECT_ERR(sf_encode_review(&rv, &b, err), "score: 0 out of range 1..5");
     rv.score = 5;
     char *big = malloc(SF_CODEC_MAX_STRING + 2);
     memset(big, 'x', SF_CODEC_MAX_STRING + 1);
     big[SF_CODEC_MAX_STRING + 1] = '\0';
     rv.message = big;
-    EXPECT_ERR(sf_encode_review(c, &rv, &b, err), "message: longer than the limit of 65536");
+    EXPECT_ERR(sf_encode_review(&rv, &b, err), "message: longer than the limit of 65536");
     free(big);
 
     sf_prediction p = make_prediction(1);
     p.p_dissatisfied = 1.5;
-    EXPECT_ERR(sf_encode_prediction(c, &p, &b, err), "p_dissatisfied: 1.5 out of range 0..1");
+    EXPECT_ERR(sf_encode_prediction(&p, &b, err), "p_dissatisfied: 1.5 out of range 0..1");
     p = make_prediction(1);
     p.score = NAN;
-    EXPECT_ERR(sf_encode_prediction(c, &p, &b, err), "score: nan out of range 1..5");
+    EXPECT_ERR(sf_encode_prediction(&p, &b, err), "score: nan out of range 1..5");
     p = make_prediction(1);
     p.n_reasons = 4;
-    EXPECT_ERR(sf_encode_prediction(c, &p, &b, err), "reasons: 4 entries");
+    EXPECT_ERR(sf_encode_prediction(&p, &b, err), "reasons: 4 entries");
 
     sf_model_release r = sample_release(NULL, 0);
     r.sha256[3] = 'z';
-    EXPECT_ERR(sf_encode_release(c, &r, &b, err), "sha256: expected 64 hex digits");
+    EXPECT_ERR(sf_encode_release(&r, &b, err), "sha256: expected 64 hex digits");
     r = sample_release(NULL, 0);
     r.params_json = NULL;
-    EXPECT_ERR(sf_encode_release(c, &r, &b, err), "params_json: NULL");
+    EXPECT_ERR(sf_encode_release(&r, &b, err), "params_json: NULL");
     r = sample_release((const uint8_t *)"", SF_CODEC_MAX_PAYLOAD + 1);
-    EXPECT_ERR(sf_encode_release(c, &r, &b, err), "payload: 8388609 bytes exceed");
+    EXPECT_ERR(sf_encode_release(&r, &b, err), "payload: 8388609 bytes exceed");
     sf_buf_free(&b);
-    sf_codec_free(c);
 }
 
 /* ---- hand-built messages for the malformed corpus ---- */
@@ -413,8 +394,6 @@ static void test_malformed_corpus(void **state)
 {
     (void)state;
     sf_err e0;
-    sf_codec *c = sf_codec_new(&e0);
-    assert_non_null(c);
     sf_order_event ev;
     sf_review_event rv;
     sf_prediction pr;
@@ -422,27 +401,27 @@ static void test_malformed_corpus(void **state)
     struct bb b;
 
     /* framing */
-    EXPECT_ERR(sf_decode_order(c, "\0\0\0", 3, &ev, err), "message too short: 3 bytes");
-    EXPECT_ERR(sf_decode_order(c, NULL, 0, &ev, err), "message too short: 0 bytes");
-    EXPECT_ERR(sf_decode_review(c, "\1\0\0\0\2\0", 6, &rv, err), "wrong magic byte 0x01");
-    EXPECT_ERR(sf_decode_order(c, "\0\0\0\0\x09\0", 6, &ev, err), "unknown schema id 9");
-    EXPECT_ERR(sf_decode_order(c, "\0\x01\0\0\x01\0", 6, &ev, err), "unknown schema id 16777217");
+    EXPECT_ERR(sf_decode_order("\0\0\0", 3, &ev, err), "message too short: 3 bytes");
+    EXPECT_ERR(sf_decode_order(NULL, 0, &ev, err), "message too short: 0 bytes");
+    EXPECT_ERR(sf_decode_review("\1\0\0\0\2\0", 6, &rv, err), "wrong magic byte 0x01");
+    EXPECT_ERR(sf_decode_order("\0\0\0\0\x09\0", 6, &ev, err), "unknown schema id 9");
+    EXPECT_ERR(sf_decode_order("\0\x01\0\0\x01\0", 6, &ev, err), "unknown schema id 16777217");
     review_msg(&b, RID, 4, 0, NULL);
-    assert_int_equal(sf_decode_review(c, b.d, b.n, &rv, &e0), 0);
+    assert_int_equal(sf_decode_review(b.d, b.n, &rv, &e0), 0);
     sf_review_event_clear(&rv);
-    EXPECT_ERR(sf_decode_order(c, b.d, b.n, &ev, err),
+    EXPECT_ERR(sf_decode_order(b.d, b.n, &ev, err),
                "decode OrderEvent: message has schema id 2 (ReviewEvent), expected 1");
-    EXPECT_ERR(sf_decode_release(c, "\0\0\0\0\4", 5, &rl, err), "version: truncated");
+    EXPECT_ERR(sf_decode_release("\0\0\0\0\4", 5, &rl, err), "version: truncated");
 
     /* truncation of a valid order at every length, and a trailing byte */
     sf_buf ob = {0};
     sf_order_event full = make_order(SF_STAGE_DELIVERED, 2, 2);
-    assert_int_equal(sf_encode_order(c, &full, &ob, &e0), 0);
+    assert_int_equal(sf_encode_order(&full, &ob, &e0), 0);
     for (size_t cut = SF_WIRE_HEADER; cut < ob.len; cut++) {
         char what[64];
         snprintf(what, sizeof what, "cut at %zu of %zu", cut, ob.len);
         sf_err e = {{0}};
-        if (sf_decode_order(c, ob.data, cut, &ev, &e) == 0)
+        if (sf_decode_order(ob.data, cut, &ev, &e) == 0)
             fail_msg("%s decoded", what);
         if (!strstr(e.msg, "truncated"))
             fail_msg("%s: %s", what, e.msg);
@@ -450,22 +429,21 @@ static void test_malformed_corpus(void **state)
     }
     sf_buf_reserve(&ob, ob.len + 1, &e0);
     ob.data[ob.len] = 0;
-    EXPECT_ERR(sf_decode_order(c, ob.data, ob.len + 1, &ev, err),
-               "1 trailing bytes after the record");
+    EXPECT_ERR(sf_decode_order(ob.data, ob.len + 1, &ev, err), "1 trailing bytes after the record");
     sf_buf_free(&ob);
 
     /* lengths */
     b_hdr(&b, SF_SCHEMA_REVIEW_EVENT);
     b_long(&b, -5);
-    EXPECT_ERR(sf_decode_review(c, b.d, b.n, &rv, err), "review_id: negative string length -5");
+    EXPECT_ERR(sf_decode_review(b.d, b.n, &rv, err), "review_id: negative string length -5");
     b_hdr(&b, SF_SCHEMA_REVIEW_EVENT);
     b_long(&b, INT64_MAX);
-    EXPECT_ERR(sf_decode_review(c, b.d, b.n, &rv, err),
+    EXPECT_ERR(sf_decode_review(b.d, b.n, &rv, err),
                "review_id: length 9223372036854775807 exceeds the limit of 65536 bytes");
     b_hdr(&b, SF_SCHEMA_REVIEW_EVENT);
     b_long(&b, 32);
     b_raw(&b, RID, 10);
-    EXPECT_ERR(sf_decode_review(c, b.d, b.n, &rv, err),
+    EXPECT_ERR(sf_decode_review(b.d, b.n, &rv, err),
                "review_id: truncated: needs 32 bytes, 10 left");
     b_hdr(&b, SF_SCHEMA_MODEL_RELEASE);
     b_long(&b, 1);
@@ -476,11 +454,11 @@ static void test_malformed_corpus(void **state)
     b_str(&b, "{}");
     b_str(&b, "{}");
     b_long(&b, SF_CODEC_MAX_PAYLOAD + 1);
-    EXPECT_ERR(sf_decode_release(c, b.d, b.n, &rl, err),
+    EXPECT_ERR(sf_decode_release(b.d, b.n, &rl, err),
                "payload: length 8388609 exceeds the limit of 8388608 bytes");
     prediction_head(&b, OID, 0, 3, 0.5);
     b_long(&b, SF_CODEC_MAX_ITEMS + 1);
-    EXPECT_ERR(sf_decode_prediction(c, b.d, b.n, &pr, err),
+    EXPECT_ERR(sf_decode_prediction(b.d, b.n, &pr, err),
                "reasons: 1001 entries exceed the limit of 1000");
     prediction_head(&b, OID, 0, 3, 0.5);
     b_long(&b, 600); /* 600 reasons, then a sized block of 401 more */
@@ -490,12 +468,12 @@ static void test_malformed_corpus(void **state)
         b_double(&b, 1);
     }
     b_long(&b, -401);
-    EXPECT_ERR(sf_decode_prediction(c, b.d, b.n, &pr, err),
+    EXPECT_ERR(sf_decode_prediction(b.d, b.n, &pr, err),
                "reasons: 1001 entries exceed the limit of 1000 (at byte 6697 of the body)");
     prediction_head(&b, OID, 0, 3, 0.5);
     b_long(&b, -2);
     b_long(&b, 100000);
-    EXPECT_ERR(sf_decode_prediction(c, b.d, b.n, &pr, err), "reasons: invalid block size 100000");
+    EXPECT_ERR(sf_decode_prediction(b.d, b.n, &pr, err), "reasons: invalid block size 100000");
     prediction_head(&b, OID, 0, 3, 0.5);
     b_long(&b, 4); /* 4 well-formed reasons: more than SF_REASONS */
     for (int i = 0; i < 4; i++) {
@@ -505,56 +483,53 @@ static void test_malformed_corpus(void **state)
     }
     b_long(&b, 0);
     prediction_tail(&b);
-    EXPECT_ERR(sf_decode_prediction(c, b.d, b.n, &pr, err), "reasons: 4 entries, at most 3");
+    EXPECT_ERR(sf_decode_prediction(b.d, b.n, &pr, err), "reasons: 4 entries, at most 3");
 
     /* varints */
     b_hdr(&b, SF_SCHEMA_MODEL_RELEASE);
     for (int i = 0; i < 11; i++)
         b.d[b.n++] = 0xff;
-    EXPECT_ERR(sf_decode_release(c, b.d, b.n, &rl, err), "version: malformed varint");
+    EXPECT_ERR(sf_decode_release(b.d, b.n, &rl, err), "version: malformed varint");
     review_msg(&b, RID, 0, 0, NULL);
     b.n = 5 + 1 + 32 + 1 + 32; /* score replaced by a 64-bit value */
     b_long(&b, 1LL << 40);
-    EXPECT_ERR(sf_decode_review(c, b.d, b.n, &rv, err),
+    EXPECT_ERR(sf_decode_review(b.d, b.n, &rv, err),
                "score: int value 1099511627776 out of 32-bit range");
 
     /* enums and unions */
     prediction_msg(&b, 6, 3, 0.5);
-    EXPECT_ERR(sf_decode_prediction(c, b.d, b.n, &pr, err),
-               "stage: invalid enum index 6 (6 symbols)");
+    EXPECT_ERR(sf_decode_prediction(b.d, b.n, &pr, err), "stage: invalid enum index 6 (6 symbols)");
     prediction_msg(&b, -1, 3, 0.5);
-    EXPECT_ERR(sf_decode_prediction(c, b.d, b.n, &pr, err), "stage: invalid enum index -1");
+    EXPECT_ERR(sf_decode_prediction(b.d, b.n, &pr, err), "stage: invalid enum index -1");
     review_msg(&b, RID, 4, 2, NULL);
-    EXPECT_ERR(sf_decode_review(c, b.d, b.n, &rv, err),
-               "title: invalid union branch 2 (2 branches)");
+    EXPECT_ERR(sf_decode_review(b.d, b.n, &rv, err), "title: invalid union branch 2 (2 branches)");
 
     /* values against the C types */
     review_msg(&b, RID, 6, 0, NULL);
-    EXPECT_ERR(sf_decode_review(c, b.d, b.n, &rv, err), "score: 6 out of range 1..5");
+    EXPECT_ERR(sf_decode_review(b.d, b.n, &rv, err), "score: 6 out of range 1..5");
     assert_null(rv.alloc);
     review_msg(&b, RID, 0, 0, NULL);
-    EXPECT_ERR(sf_decode_review(c, b.d, b.n, &rv, err), "score: 0 out of range 1..5");
+    EXPECT_ERR(sf_decode_review(b.d, b.n, &rv, err), "score: 0 out of range 1..5");
     prediction_msg(&b, 0, 5.5, 0.5);
-    EXPECT_ERR(sf_decode_prediction(c, b.d, b.n, &pr, err), "score: 5.5 out of range 1..5");
+    EXPECT_ERR(sf_decode_prediction(b.d, b.n, &pr, err), "score: 5.5 out of range 1..5");
     prediction_msg(&b, 0, 3, -0.01);
-    EXPECT_ERR(sf_decode_prediction(c, b.d, b.n, &pr, err), "p_dissatisfied: -0.01 out of range");
+    EXPECT_ERR(sf_decode_prediction(b.d, b.n, &pr, err), "p_dissatisfied: -0.01 out of range");
     prediction_msg(&b, 0, 3, NAN);
-    EXPECT_ERR(sf_decode_prediction(c, b.d, b.n, &pr, err), "p_dissatisfied: nan out of range");
+    EXPECT_ERR(sf_decode_prediction(b.d, b.n, &pr, err), "p_dissatisfied: nan out of range");
     review_msg(&b, "7BC2406110B926393AA56F80A40EBA4", 4, 0, NULL);
-    EXPECT_ERR(sf_decode_review(c, b.d, b.n, &rv, err),
+    EXPECT_ERR(sf_decode_review(b.d, b.n, &rv, err),
                "review_id: expected 32 hex digits, got \"7BC2406110B926393AA56F80A40EBA4\" (31 "
                "bytes)");
     review_msg(&b, "7bc2406110b926393aa56f80a40ebaxx", 4, 0, NULL);
-    EXPECT_ERR(sf_decode_review(c, b.d, b.n, &rv, err), "review_id: expected 32 hex digits");
+    EXPECT_ERR(sf_decode_review(b.d, b.n, &rv, err), "review_id: expected 32 hex digits");
     review_msg(&b, RID "0", 4, 0, NULL);
-    EXPECT_ERR(sf_decode_review(c, b.d, b.n, &rv, err),
+    EXPECT_ERR(sf_decode_review(b.d, b.n, &rv, err),
                "review_id: \"" RID "0\" is 33 bytes, at most 32 fit");
     review_msg(&b, RID, 4, 1, "bad \xc3\x28 text");
-    EXPECT_ERR(sf_decode_review(c, b.d, b.n, &rv, err),
-               "title: \"bad ?( text\" is not valid UTF-8");
+    EXPECT_ERR(sf_decode_review(b.d, b.n, &rv, err), "title: \"bad ?( text\" is not valid UTF-8");
     review_msg(&b, RID, 4, 1, "x");
     b.d[5 + 1 + 32 + 1 + 32 + 1 + 1 + 1] = '\0'; /* the title's only byte */
-    EXPECT_ERR(sf_decode_review(c, b.d, b.n, &rv, err), "title: contains a NUL byte");
+    EXPECT_ERR(sf_decode_review(b.d, b.n, &rv, err), "title: contains a NUL byte");
     prediction_head(&b, OID, 0, 3, 0.5);
     b_long(&b, 1);
     b_str(&b, "a_feature_name_longer_than_the_47_bytes_a_reason_holds");
@@ -562,7 +537,7 @@ static void test_malformed_corpus(void **state)
     b_double(&b, 1);
     b_long(&b, 0);
     prediction_tail(&b);
-    EXPECT_ERR(sf_decode_prediction(c, b.d, b.n, &pr, err),
+    EXPECT_ERR(sf_decode_prediction(b.d, b.n, &pr, err),
                "reasons[0].feature: \"a_feature_name_longer_than_the_47_bytes_a_re...\" is 54 "
                "bytes, at most 47 fit");
     b_hdr(&b, SF_SCHEMA_REVIEW_EVENT);
@@ -574,9 +549,8 @@ static void test_malformed_corpus(void **state)
     b_long(&b, 1508000000000LL);
     b_long(&b, 1);
     b_long(&b, INT64_MIN);
-    EXPECT_ERR(sf_decode_review(c, b.d, b.n, &rv, err),
+    EXPECT_ERR(sf_decode_review(b.d, b.n, &rv, err),
                "answered: value -9223372036854775808 is reserved");
-    sf_codec_free(c);
 }
 
 static void test_json(void **state)

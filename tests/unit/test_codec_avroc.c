@@ -7,10 +7,15 @@
  * event: the fast encoder's bytes are byte-identical to avro_value_write's,
  * Avro-C's reader reads the fast bytes back to the same values, and the fast
  * decoder reads Avro-C's bytes back to the same values. Also: arrays split in
- * several blocks, some sized (negative counts), decode the same in both.
+ * several blocks, some sized (negative counts), decode the same in both; and
+ * the schemas compiled into the library (schemas/) have exactly the fields,
+ * types, unions and enum symbols the codec writes (a check that once ran in
+ * the library at every codec set-up: it is a property of the build, so it is
+ * proven here once, where Avro-C is a test dependency).
  */
 #include "testutil.h"
 
+#include <cjson/cJSON.h>
 #include <float.h>
 #include <inttypes.h>
 #include <math.h>
@@ -20,6 +25,7 @@
 
 #include "codec_avroc_ref.h"
 #include "satisfy/codec.h"
+#include "satisfy/varint.h"
 
 static uint64_t rng_state;
 
@@ -234,7 +240,6 @@ static void same_bytes(const sf_buf *fast, const sf_buf *ref, const char *what, 
 }
 
 struct ctx {
-    sf_codec *c;
     ref_codec *ref;
     sf_buf fast, slow;
 };
@@ -242,11 +247,7 @@ struct ctx {
 static struct ctx setup(uint64_t seed)
 {
     struct ctx x = {0};
-    sf_err err;
     rng_state = seed;
-    x.c = sf_codec_new(&err);
-    if (!x.c)
-        fail_msg("codec: %s", err.msg);
     x.ref = ref_new();
     assert_non_null(x.ref);
     return x;
@@ -254,7 +255,6 @@ static struct ctx setup(uint64_t seed)
 
 static void teardown(struct ctx *x)
 {
-    sf_codec_free(x->c);
     ref_free(x->ref);
     sf_buf_free(&x->fast);
     sf_buf_free(&x->slow);
@@ -269,13 +269,13 @@ static void test_orders_match_avroc(void **state)
         sf_order_event ev = rand_order(), a, b;
         if (sf_check_order(&ev, &err))
             fail_msg("order %d: generator made an invalid event: %s", i, err.msg);
-        if (sf_encode_order(x.c, &ev, &x.fast, &err))
+        if (sf_encode_order(&ev, &x.fast, &err))
             fail_msg("order %d: %s", i, err.msg);
         assert_int_equal(ref_encode_order(x.ref, &ev, &x.slow), 0);
         same_bytes(&x.fast, &x.slow, "order", i);
         assert_int_equal(ref_decode_order(x.ref, x.fast.data, x.fast.len, &a), 0);
         order_eq(&ev, &a);
-        if (sf_decode_order(x.c, x.slow.data, x.slow.len, &b, &err))
+        if (sf_decode_order(x.slow.data, x.slow.len, &b, &err))
             fail_msg("order %d: %s", i, err.msg);
         order_eq(&ev, &b);
         free(a.alloc);
@@ -309,12 +309,12 @@ static void test_reviews_match_avroc(void **state)
         ev.message = rand_opt_text(g_message);
         ev.created = rand_time(0);
         ev.answered = rand_time(1);
-        if (sf_encode_review(x.c, &ev, &x.fast, &err))
+        if (sf_encode_review(&ev, &x.fast, &err))
             fail_msg("review %d: %s", i, err.msg);
         assert_int_equal(ref_encode_review(x.ref, &ev, &x.slow), 0);
         same_bytes(&x.fast, &x.slow, "review", i);
         assert_int_equal(ref_decode_review(x.ref, x.fast.data, x.fast.len, &a), 0);
-        if (sf_decode_review(x.c, x.slow.data, x.slow.len, &b, &err))
+        if (sf_decode_review(x.slow.data, x.slow.len, &b, &err))
             fail_msg("review %d: %s", i, err.msg);
         const sf_review_event *outs[2] = {&a, &b};
         for (int k = 0; k < 2; k++) {
@@ -375,13 +375,13 @@ static void test_predictions_match_avroc(void **state)
         p.model_version = (int64_t)rnd();
         p.event_time = rand_time(0);
         p.scored_at = rand_time(0);
-        if (sf_encode_prediction(x.c, &p, &x.fast, &err))
+        if (sf_encode_prediction(&p, &x.fast, &err))
             fail_msg("prediction %d: %s", i, err.msg);
         assert_int_equal(ref_encode_prediction(x.ref, &p, &x.slow), 0);
         same_bytes(&x.fast, &x.slow, "prediction", i);
         assert_int_equal(ref_decode_prediction(x.ref, x.fast.data, x.fast.len, &a), 0);
         prediction_eq(&p, &a);
-        if (sf_decode_prediction(x.c, x.slow.data, x.slow.len, &b, &err))
+        if (sf_decode_prediction(x.slow.data, x.slow.len, &b, &err))
             fail_msg("prediction %d: %s", i, err.msg);
         prediction_eq(&p, &b);
     }
@@ -413,12 +413,12 @@ static void test_releases_match_avroc(void **state)
         m.metrics_json = metrics;
         m.payload_len = i == 9 ? SF_CODEC_MAX_PAYLOAD : (uint32_t)pick(3) * (uint32_t)pick(3000);
         m.payload = m.payload_len || pick(2) ? payload + pick(100) * (m.payload_len < 1000) : NULL;
-        if (sf_encode_release(x.c, &m, &x.fast, &err))
+        if (sf_encode_release(&m, &x.fast, &err))
             fail_msg("release %d: %s", i, err.msg);
         assert_int_equal(ref_encode_release(x.ref, &m, &x.slow), 0);
         same_bytes(&x.fast, &x.slow, "release", i);
         assert_int_equal(ref_decode_release(x.ref, x.fast.data, x.fast.len, &a), 0);
-        if (sf_decode_release(x.c, x.slow.data, x.slow.len, &b, &err))
+        if (sf_decode_release(x.slow.data, x.slow.len, &b, &err))
             fail_msg("release %d: %s", i, err.msg);
         const sf_model_release *outs[2] = {&a, &b};
         for (int k = 0; k < 2; k++) {
@@ -447,12 +447,7 @@ static void test_releases_match_avroc(void **state)
 
 static void put_varint(sf_buf *b, int64_t v)
 {
-    uint64_t u = ((uint64_t)v << 1) ^ (0 - ((uint64_t)v >> 63));
-    while (u >= 0x80) {
-        b->data[b->len++] = (uint8_t)(u | 0x80);
-        u >>= 7;
-    }
-    b->data[b->len++] = (uint8_t)u;
+    b->len = (size_t)(sf_varint_put(b->data + b->len, sf_zigzag(v)) - b->data);
 }
 
 static void put_raw(sf_buf *b, const uint8_t *p, size_t n)
@@ -505,7 +500,7 @@ static void test_multi_block_arrays(void **state)
          * with no arrays ends in 0 0; with one element, in 2 E 0 (0). */
         sf_order_event one = ev;
         one.n_items = one.n_payments = 0;
-        assert_int_equal(sf_encode_order(x.c, &one, &x.fast, &err), 0);
+        assert_int_equal(sf_encode_order(&one, &x.fast, &err), 0);
         size_t head = x.fast.len - 2;
         uint8_t *elem[16];
         size_t elen[16];
@@ -520,7 +515,7 @@ static void test_multi_block_arrays(void **state)
                 one.payments = &g_pays[i - 7];
                 one.n_payments = 1;
             }
-            assert_int_equal(sf_encode_order(x.c, &one, &x.slow, &err), 0);
+            assert_int_equal(sf_encode_order(&one, &x.slow, &err), 0);
             size_t from = head + (i < 7 ? 1 : 2), to = x.slow.len - (i < 7 ? 2 : 1);
             elen[i] = to - from;
             elem[i] = malloc(elen[i]);
@@ -535,11 +530,11 @@ static void test_multi_block_arrays(void **state)
         sf_order_event a, b;
         assert_int_equal(ref_decode_order(x.ref, msg.data, msg.len, &a), 0);
         order_eq(&ev, &a);
-        if (sf_decode_order(x.c, msg.data, msg.len, &b, &err))
+        if (sf_decode_order(msg.data, msg.len, &b, &err))
             fail_msg("multi-block order: %s", err.msg);
         order_eq(&ev, &b);
         /* and back to the one-block form Avro-C writes */
-        assert_int_equal(sf_encode_order(x.c, &b, &x.fast, &err), 0);
+        assert_int_equal(sf_encode_order(&b, &x.fast, &err), 0);
         assert_int_equal(ref_encode_order(x.ref, &ev, &x.slow), 0);
         same_bytes(&x.fast, &x.slow, "multi-block order", round);
         free(a.alloc);
@@ -551,12 +546,333 @@ static void test_multi_block_arrays(void **state)
     teardown(&x);
 }
 
+/* ---- the compiled-in schemas match the codec ---- */
+
+/* The fields of each record, in schema order, as lib/codec_write.c writes
+ * them and lib/codec_read.c reads them; opt marks a ["null", type] union. */
+struct fdesc {
+    const char *name;
+    avro_type_t type;
+    int opt;
+};
+
+#define FIELDS(t) (t), (int)(sizeof(t) / sizeof((t)[0]))
+
+static const struct fdesc oe_f[] = {
+    {"order_id", AVRO_STRING, 0},
+    {"customer_id", AVRO_STRING, 0},
+    {"customer_unique_id", AVRO_STRING, 0},
+    {"stage", AVRO_ENUM, 0},
+    {"event_time", AVRO_INT64, 0},
+    {"purchase_time", AVRO_INT64, 0},
+    {"estimated_delivery", AVRO_INT64, 0},
+    {"approved_time", AVRO_INT64, 1},
+    {"carrier_time", AVRO_INT64, 1},
+    {"delivered_time", AVRO_INT64, 1},
+    {"customer", AVRO_RECORD, 0},
+    {"items", AVRO_ARRAY, 0},
+    {"payments", AVRO_ARRAY, 0},
+};
+static const struct fdesc loc_f[] = {
+    {"zip", AVRO_STRING, 0}, {"city", AVRO_STRING, 0}, {"state", AVRO_STRING, 0},
+    {"lat", AVRO_DOUBLE, 1}, {"lng", AVRO_DOUBLE, 1},
+};
+static const struct fdesc it_f[] = {
+    {"seq", AVRO_INT32, 0},        {"product_id", AVRO_STRING, 0},
+    {"seller_id", AVRO_STRING, 0}, {"price", AVRO_DOUBLE, 0},
+    {"freight", AVRO_DOUBLE, 0},   {"shipping_limit", AVRO_INT64, 0},
+    {"category", AVRO_STRING, 0},  {"name_len", AVRO_DOUBLE, 1},
+    {"desc_len", AVRO_DOUBLE, 1},  {"photos", AVRO_DOUBLE, 1},
+    {"weight_g", AVRO_DOUBLE, 1},  {"length_cm", AVRO_DOUBLE, 1},
+    {"height_cm", AVRO_DOUBLE, 1}, {"width_cm", AVRO_DOUBLE, 1},
+    {"seller", AVRO_RECORD, 0},
+};
+static const struct fdesc pay_f[] = {
+    {"seq", AVRO_INT32, 0},
+    {"type", AVRO_ENUM, 0},
+    {"installments", AVRO_INT32, 0},
+    {"value", AVRO_DOUBLE, 0},
+};
+static const struct fdesc rv_f[] = {
+    {"review_id", AVRO_STRING, 0}, {"order_id", AVRO_STRING, 0}, {"score", AVRO_INT32, 0},
+    {"title", AVRO_STRING, 1},     {"message", AVRO_STRING, 1},  {"created", AVRO_INT64, 0},
+    {"answered", AVRO_INT64, 1},
+};
+static const struct fdesc pr_f[] = {
+    {"order_id", AVRO_STRING, 0},
+    {"event_id", AVRO_STRING, 0},
+    {"stage", AVRO_ENUM, 0},
+    {"score", AVRO_DOUBLE, 0},
+    {"p_dissatisfied", AVRO_DOUBLE, 0},
+    {"reasons", AVRO_ARRAY, 0},
+    {"model_version", AVRO_INT64, 0},
+    {"event_time", AVRO_INT64, 0},
+    {"scored_at", AVRO_INT64, 0},
+};
+static const struct fdesc rs_f[] = {
+    {"feature", AVRO_STRING, 0},
+    {"value", AVRO_DOUBLE, 1},
+    {"contribution", AVRO_DOUBLE, 0},
+};
+static const struct fdesc mr_f[] = {
+    {"version", AVRO_INT64, 0},       {"algorithm", AVRO_STRING, 0},
+    {"spec_hash", AVRO_STRING, 0},    {"train_from", AVRO_INT64, 0},
+    {"train_to", AVRO_INT64, 0},      {"params_json", AVRO_STRING, 0},
+    {"metrics_json", AVRO_STRING, 0}, {"payload", AVRO_BYTES, 0},
+    {"sha256", AVRO_STRING, 0},       {"released_at", AVRO_INT64, 0},
+};
+
+static avro_schema_t resolve(avro_schema_t s)
+{
+    while (s && avro_typeof(s) == AVRO_LINK)
+        s = avro_schema_link_target(s);
+    return s;
+}
+
+static avro_schema_t field_schema(avro_schema_t rec, const char *name)
+{
+    return resolve(avro_schema_record_field_get(rec, name));
+}
+
+static const char *type_name(avro_type_t t)
+{
+    switch (t) {
+    case AVRO_STRING:
+        return "string";
+    case AVRO_INT64:
+        return "long";
+    case AVRO_INT32:
+        return "int";
+    case AVRO_DOUBLE:
+        return "double";
+    case AVRO_ENUM:
+        return "enum";
+    case AVRO_BYTES:
+        return "bytes";
+    case AVRO_RECORD:
+        return "record";
+    case AVRO_ARRAY:
+        return "array";
+    case AVRO_NULL:
+        return "null";
+    case AVRO_UNION:
+        return "union";
+    default:
+        return "another type";
+    }
+}
+
+/* The record has exactly the fields of f, in order, with their types. */
+static int check_fields(avro_schema_t rec, const char *name, const struct fdesc *f, int n,
+                        sf_err *err)
+{
+    if (!rec || avro_typeof(rec) != AVRO_RECORD)
+        return sf_errf(err, "schema %s: not a record", name);
+    if ((int)avro_schema_record_size(rec) != n)
+        return sf_errf(err, "schema %s: %d fields, the codec expects %d", name,
+                       (int)avro_schema_record_size(rec), n);
+    for (int i = 0; i < n; i++) {
+        const char *fn = avro_schema_record_field_name(rec, i);
+        if (!fn || strcmp(fn, f[i].name) != 0)
+            return sf_errf(err, "schema %s: field %d is \"%s\", the codec expects \"%s\"", name, i,
+                           fn ? fn : "?", f[i].name);
+        avro_schema_t t = resolve(avro_schema_record_field_get_by_index(rec, i));
+        if (f[i].opt) {
+            if (!t || avro_typeof(t) != AVRO_UNION || avro_schema_union_size(t) != 2 ||
+                avro_typeof(resolve(avro_schema_union_branch(t, 0))) != AVRO_NULL)
+                return sf_errf(err, "schema %s: field %s must be [\"null\", %s]", name, fn,
+                               type_name(f[i].type));
+            t = resolve(avro_schema_union_branch(t, 1));
+        }
+        if (!t || avro_typeof(t) != f[i].type)
+            return sf_errf(err, "schema %s: field %s is %s, the codec expects %s%s", name, fn,
+                           t ? type_name(avro_typeof(t)) : "?", type_name(f[i].type),
+                           f[i].opt ? " (in a union with null)" : "");
+    }
+    return 0;
+}
+
+static int check_enum(avro_schema_t e, const char *what, int n, const char *(*sym)(int),
+                      sf_err *err)
+{
+    if (!e || avro_typeof(e) != AVRO_ENUM || avro_schema_enum_number_of_symbols(e) != n)
+        return sf_errf(err, "schema field %s: expected an enum of %d symbols", what, n);
+    for (int i = 0; i < n; i++)
+        if (strcmp(avro_schema_enum_get(e, i), sym(i)) != 0)
+            return sf_errf(err, "schema field %s: symbol %d is %s, the codec expects %s", what, i,
+                           avro_schema_enum_get(e, i), sym(i));
+    return 0;
+}
+
+static const char *stage_sym(int i)
+{
+    return sf_stage_name((sf_stage)i);
+}
+
+static const char *pay_sym(int i)
+{
+    return sf_pay_type_name((sf_pay_type)i);
+}
+
+static avro_schema_t array_items(avro_schema_t rec, const char *field)
+{
+    return resolve(avro_schema_array_items(field_schema(rec, field)));
+}
+
+static int check_schemas(avro_schema_t *s, sf_err *err)
+{
+    avro_schema_t oe = s[SF_SCHEMA_ORDER_EVENT];
+    if (check_fields(oe, "OrderEvent", FIELDS(oe_f), err) ||
+        check_enum(field_schema(oe, "stage"), "OrderEvent.stage", SF_STAGE_COUNT, stage_sym, err) ||
+        check_fields(field_schema(oe, "customer"), "Location", FIELDS(loc_f), err))
+        return -1;
+    avro_schema_t item = array_items(oe, "items"), pay = array_items(oe, "payments");
+    if (check_fields(item, "Item", FIELDS(it_f), err) ||
+        check_fields(field_schema(item, "seller"), "Location", FIELDS(loc_f), err) ||
+        check_fields(pay, "Payment", FIELDS(pay_f), err) ||
+        check_enum(field_schema(pay, "type"), "Payment.type", SF_PAY_COUNT, pay_sym, err))
+        return -1;
+    if (check_fields(s[SF_SCHEMA_REVIEW_EVENT], "ReviewEvent", FIELDS(rv_f), err))
+        return -1;
+    avro_schema_t pr = s[SF_SCHEMA_PREDICTION];
+    if (check_fields(pr, "Prediction", FIELDS(pr_f), err) ||
+        check_enum(field_schema(pr, "stage"), "Prediction.stage", SF_STAGE_COUNT, stage_sym, err) ||
+        check_fields(array_items(pr, "reasons"), "Reason", FIELDS(rs_f), err))
+        return -1;
+    return check_fields(s[SF_SCHEMA_MODEL_RELEASE], "ModelRelease", FIELDS(mr_f), err);
+}
+
+static int load_catalog(avro_schema_t *s, sf_err *err)
+{
+    const struct sf_embedded_file *cat = sf_schema_file("catalog.json");
+    if (!cat)
+        return sf_errf(err, "schema catalog.json is not embedded in the library");
+    cJSON *root = cJSON_ParseWithLength((const char *)cat->data, cat->len);
+    if (!root)
+        return sf_errf(err, "catalog.json: not valid JSON");
+    int rc = -1;
+    cJSON *list = cJSON_GetObjectItemCaseSensitive(root, "schemas");
+    if (!cJSON_IsArray(list)) {
+        sf_errf(err, "catalog.json: no \"schemas\" array");
+        goto out;
+    }
+    cJSON *e;
+    cJSON_ArrayForEach(e, list)
+    {
+        cJSON *id = cJSON_GetObjectItemCaseSensitive(e, "id");
+        cJSON *name = cJSON_GetObjectItemCaseSensitive(e, "name");
+        cJSON *file = cJSON_GetObjectItemCaseSensitive(e, "file");
+        if (!cJSON_IsNumber(id) || !cJSON_IsString(name) || !cJSON_IsString(file)) {
+            sf_errf(err, "catalog.json: each schema needs id, name and file");
+            goto out;
+        }
+        int i = id->valueint;
+        if (!sf_schema_name(i) || strcmp(sf_schema_name(i), name->valuestring) != 0) {
+            sf_errf(err, "catalog.json: %s has id %d, the codec expects %s to be %d",
+                    name->valuestring, i, sf_schema_name(i) ? sf_schema_name(i) : "nothing", i);
+            goto out;
+        }
+        if (s[i]) {
+            sf_errf(err, "catalog.json: id %d listed twice", i);
+            goto out;
+        }
+        const struct sf_embedded_file *f = sf_schema_file(file->valuestring);
+        if (!f) {
+            sf_errf(err, "catalog.json: schema file %s is not embedded", file->valuestring);
+            goto out;
+        }
+        if (avro_schema_from_json_length((const char *)f->data, f->len, &s[i])) {
+            s[i] = NULL;
+            sf_errf(err, "%s: %s", file->valuestring, avro_strerror());
+            goto out;
+        }
+        if (strcmp(avro_schema_name(s[i]), name->valuestring) != 0) {
+            sf_errf(err, "%s: record is named %s, the catalog says %s", file->valuestring,
+                    avro_schema_name(s[i]), name->valuestring);
+            goto out;
+        }
+    }
+    for (int i = 1; i <= SF_SCHEMA_MAX; i++)
+        if (!s[i]) {
+            sf_errf(err, "catalog.json: schema %s (id %d) missing", sf_schema_name(i), i);
+            goto out;
+        }
+    rc = 0;
+out:
+    cJSON_Delete(root);
+    return rc;
+}
+
+static void free_schemas(avro_schema_t *s)
+{
+    for (int i = 1; i <= SF_SCHEMA_MAX; i++)
+        if (s[i])
+            avro_schema_decref(s[i]);
+}
+
+/* The embedded schema `file` with the first `from` replaced by `to`. */
+static avro_schema_t patched(const char *file, const char *from, const char *to)
+{
+    const struct sf_embedded_file *f = sf_schema_file(file);
+    assert_non_null(f);
+    const char *at = strstr((const char *)f->data, from);
+    assert_non_null(at);
+    size_t head = (size_t)(at - (const char *)f->data), fl = strlen(from), tl = strlen(to);
+    char *txt = malloc(f->len - fl + tl + 1);
+    assert_non_null(txt);
+    memcpy(txt, f->data, head);
+    memcpy(txt + head, to, tl);
+    memcpy(txt + head + tl, at + fl, f->len - head - fl + 1);
+    avro_schema_t out = NULL;
+    if (avro_schema_from_json_length(txt, strlen(txt), &out))
+        fail_msg("%s patched: %s", file, avro_strerror());
+    free(txt);
+    return out;
+}
+
+/* The schemas compiled into the library (catalog.json and the .avsc files)
+ * have exactly the records, fields, types, union shapes (["null", T], null
+ * first) and enum symbols the codec writes and reads, under the ids and
+ * names sf_schema_name gives; and the check notices a schema that differs. */
+static void test_schemas_match_codec(void **state)
+{
+    (void)state;
+    avro_schema_t s[SF_SCHEMA_MAX + 1] = {0};
+    sf_err err;
+    if (load_catalog(s, &err) || check_schemas(s, &err))
+        fail_msg("%s", err.msg);
+    static const struct {
+        int id;
+        const char *file, *from, *to, *why;
+    } bad[] = {
+        {SF_SCHEMA_ORDER_EVENT, "order_event.avsc", "\"carrier_time\"", "\"carrier_at\"",
+         "field 8 is \"carrier_at\", the codec expects \"carrier_time\""},
+        {SF_SCHEMA_ORDER_EVENT, "order_event.avsc", "[\"PURCHASED\", \"APPROVED\"",
+         "[\"APPROVED\", \"PURCHASED\"", "symbol 0 is APPROVED"},
+        {SF_SCHEMA_PREDICTION, "prediction.avsc", "[\"null\", \"double\"]",
+         "[\"double\", \"null\"]", "must be [\"null\", double]"},
+        {SF_SCHEMA_MODEL_RELEASE, "model_release.avsc", "\"version\", \"type\": \"long\"",
+         "\"version\", \"type\": \"int\"", "field version is int, the codec expects long"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        avro_schema_t good = s[bad[i].id];
+        s[bad[i].id] = patched(bad[i].file, bad[i].from, bad[i].to);
+        err.msg[0] = '\0';
+        assert_int_equal(check_schemas(s, &err), -1);
+        if (!strstr(err.msg, bad[i].why))
+            fail_msg("%s: expected \"%s\" in \"%s\"", bad[i].file, bad[i].why, err.msg);
+        avro_schema_decref(s[bad[i].id]);
+        s[bad[i].id] = good;
+    }
+    free_schemas(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_orders_match_avroc),      cmocka_unit_test(test_reviews_match_avroc),
         cmocka_unit_test(test_predictions_match_avroc), cmocka_unit_test(test_releases_match_avroc),
-        cmocka_unit_test(test_multi_block_arrays),
+        cmocka_unit_test(test_multi_block_arrays),      cmocka_unit_test(test_schemas_match_codec),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

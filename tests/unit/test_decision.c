@@ -15,6 +15,7 @@
 #include <cjson/cJSON.h>
 
 #include "satisfy/decision.h"
+#include "satisfy/train.h"
 #include "satisfy/event.h"
 
 #define T0 1514764800000LL /* 2018-01-01 */

@@ -13,6 +13,7 @@
 
 #include "satisfy/features.h"
 #include "satisfy/lifecycle.h"
+#include "satisfy/train.h"
 
 #define H  (3600LL * 1000)
 #define D  (24 * H)
@@ -120,7 +121,8 @@ static int row_of(size_t k, sf_stage stage, float *row)
     sf_examples ex;
     sf_err err;
     assert_int_equal(
-        sf_examples_build(&ex, &ds, sf_spec_full(), SF_TIME_NONE, SF_TIME_NONE, NULL, &err), 0);
+        sf_train_rows_of_dataset(&ex, &ds, sf_spec_full(), SF_TIME_NONE, SF_TIME_NONE, NULL, &err),
+        0);
     int found = -1;
     for (size_t i = 0; i < ex.n; i++)
         if (ex.order[i] == k && ex.stage[i] == stage) {
@@ -416,7 +418,8 @@ static void test_history_snapshot(void **state)
     sf_history *h;
     sf_err err;
     assert_int_equal(
-        sf_examples_build(&ex, &ds, sf_spec_full(), SF_TIME_NONE, SF_TIME_NONE, &h, &err), 0);
+        sf_train_rows_of_dataset(&ex, &ds, sf_spec_full(), SF_TIME_NONE, SF_TIME_NONE, &h, &err),
+        0);
     assert_int_equal(ex.n, 8); /* 4 stages x 2 orders */
     for (size_t i = 1; i < ex.n; i++)
         assert_true(ex.event_time[i] >= ex.event_time[i - 1]);
@@ -465,7 +468,8 @@ static void test_split(void **state)
     sf_examples ex, old, young;
     sf_err err;
     assert_int_equal(
-        sf_examples_build(&ex, &ds, sf_spec_seed(), SF_TIME_NONE, SF_TIME_NONE, NULL, &err), 0);
+        sf_train_rows_of_dataset(&ex, &ds, sf_spec_seed(), SF_TIME_NONE, SF_TIME_NONE, NULL, &err),
+        0);
     int64_t cut = sf_examples_time_split(&ex, 0.5, &old, &young, &err);
     assert_true(cut == orders[1].purchase);
     assert_int_equal(old.n, 4);
@@ -476,9 +480,9 @@ static void test_split(void **state)
     assert_non_null(strstr(err.msg, "strictly between 0 and 1"));
     /* window on purchase time */
     sf_examples w;
-    assert_int_equal(
-        sf_examples_build(&w, &ds, sf_spec_seed(), orders[1].purchase, SF_TIME_NONE, NULL, &err),
-        0);
+    assert_int_equal(sf_train_rows_of_dataset(&w, &ds, sf_spec_seed(), orders[1].purchase,
+                                              SF_TIME_NONE, NULL, &err),
+                     0);
     assert_int_equal(w.n, 4);
     sf_examples_free(&w);
     sf_examples_free(&ex);

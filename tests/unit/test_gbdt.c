@@ -16,7 +16,7 @@
 #include <string.h>
 
 #include "model_impl.h"
-#include "satisfy/metrics.h"
+#include "satisfy/evaluate.h"
 #include "satisfy/model.h"
 
 static sf_model *train_synth(sf_examples *ex, size_t n, double noise, sf_model_params *p)

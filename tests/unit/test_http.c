@@ -31,6 +31,7 @@
 #include "satisfy/http.h"
 #include "satisfy/model.h"
 #include "satisfy/olist.h"
+#include "satisfy/train.h"
 #include "testutil.h"
 
 static sf_model *g_model; /* a copy owned by the tests, for reference predictions */
@@ -171,7 +172,8 @@ static int setup(void **state)
     sf_examples ex;
     sf_history *hist = NULL;
     assert_int_equal(
-        sf_examples_build(&ex, &ds, sf_spec_full(), SF_TIME_NONE, SF_TIME_NONE, &hist, &err), 0);
+        sf_train_rows_of_dataset(&ex, &ds, sf_spec_full(), SF_TIME_NONE, SF_TIME_NONE, &hist, &err),
+        0);
     sf_model_params p;
     sf_model_params_default(&p);
     p.rounds = 20;

@@ -282,11 +282,9 @@ static void test_replay_roundtrip(void **state)
     while (sf_replay_props[np])
         np++;
     rd_kafka_t *rk = new_producer(bs, sf_replay_props, np, &st);
-    sf_codec *codec = sf_codec_new(&err);
-    assert_non_null(codec);
     sf_replay_opts ro = {.speed = 0, .stats = &st};
     sf_replay_result res;
-    assert_int_equal(sf_replay_run(rk, codec, ev, n, &ro, &res, &err), 0);
+    assert_int_equal(sf_replay_run(rk, ev, n, &ro, &res, &err), 0);
     assert_true(res.produced[SF_STAGE_PURCHASED] == 3 && res.produced[SF_STAGE_APPROVED] == 3 &&
                 res.produced[SF_STAGE_DELIVERED] == 3 && res.produced[SF_STAGE_SHIPPED] == 0);
     assert_true(res.produced[SF_REPLAY_SLOT_REVIEW] == 1);
@@ -302,7 +300,7 @@ static void test_replay_roundtrip(void **state)
     assert_int_equal(got, 9);
     for (int i = 0; i < got; i++) {
         sf_order_event oe;
-        assert_int_equal(sf_decode_order(codec, msgs[i]->payload, msgs[i]->len, &oe, &err), 0);
+        assert_int_equal(sf_decode_order(msgs[i]->payload, msgs[i]->len, &oe, &err), 0);
         assert_int_equal(msgs[i]->key_len, SF_ID_LEN);
         assert_memory_equal(msgs[i]->key, oe.order_id, SF_ID_LEN);
         assert_true(rd_kafka_message_timestamp(msgs[i], NULL) == oe.event_time);
@@ -322,7 +320,7 @@ static void test_replay_roundtrip(void **state)
     got = consume_all(bs, SF_TOPIC_REVIEWS, 2, 1, msgs, &cons);
     assert_int_equal(got, 1);
     sf_review_event re;
-    assert_int_equal(sf_decode_review(codec, msgs[0]->payload, msgs[0]->len, &re, &err), 0);
+    assert_int_equal(sf_decode_review(msgs[0]->payload, msgs[0]->len, &re, &err), 0);
     assert_string_equal(re.review_id, f.revs[0].review_id);
     assert_memory_equal(msgs[0]->key, f.orders[1].order_id, SF_ID_LEN);
     assert_true(rd_kafka_message_timestamp(msgs[0], NULL) == f.revs[0].created);
@@ -330,7 +328,6 @@ static void test_replay_roundtrip(void **state)
     rd_kafka_message_destroy(msgs[0]);
     consumer_done(cons);
 
-    sf_codec_free(codec);
     free(ev);
     sf_mockbroker_stop(mb);
 }
@@ -342,8 +339,6 @@ static void test_replay_pacing_stop_errors(void **state)
     sf_mockbroker *mb = sf_mockbroker_start(1, 1, &err);
     assert_non_null(mb);
     const char *bs = sf_mockbroker_bootstraps(mb);
-    sf_codec *codec = sf_codec_new(&err);
-    assert_non_null(codec);
     sf_kafka_stats st;
     sf_replay_result res;
 
@@ -355,7 +350,7 @@ static void test_replay_pacing_stop_errors(void **state)
     rd_kafka_t *rk = new_producer(bs, NULL, 0, &st);
     sf_replay_opts ro = {.speed = 32.0 * 86400};
     double t = now_s();
-    assert_int_equal(sf_replay_run(rk, codec, ev, n, &ro, &res, &err), 0);
+    assert_int_equal(sf_replay_run(rk, ev, n, &ro, &res, &err), 0);
     int64_t span = ev[n - 1].time - ev[0].time;
     assert_true(now_s() - t >= 0.9 * (double)span / 1000.0 / ro.speed);
     assert_true(sf_kafka_stats_delivered(&st) == n);
@@ -368,14 +363,14 @@ static void test_replay_pacing_stop_errors(void **state)
     rk = new_producer(bs, NULL, 0, &st);
     ro = (sf_replay_opts){.speed = 1, .max_sleep_ms = 50};
     t = now_s();
-    assert_int_equal(sf_replay_run(rk, codec, ev, n, &ro, &res, &err), 0);
+    assert_int_equal(sf_replay_run(rk, ev, n, &ro, &res, &err), 0);
     assert_true(now_s() - t >= 0.9 * 0.05 * (double)(n - 1) / 2); /* it did wait */
     assert_true(now_s() - t < 30);
     assert_true(sf_kafka_stats_delivered(&st) == n);
 
     /* max_events. */
     ro = (sf_replay_opts){.max_events = 4};
-    assert_int_equal(sf_replay_run(rk, codec, ev, n, &ro, &res, &err), 0);
+    assert_int_equal(sf_replay_run(rk, ev, n, &ro, &res, &err), 0);
     assert_true(res.produced[SF_STAGE_PURCHASED] + res.produced[SF_STAGE_APPROVED] +
                     res.produced[SF_STAGE_DELIVERED] + res.produced[SF_REPLAY_SLOT_REVIEW] ==
                 4);
@@ -383,7 +378,7 @@ static void test_replay_pacing_stop_errors(void **state)
     /* A stop request before the start: nothing produced, stopped reported. */
     volatile sig_atomic_t stop = 1;
     ro = (sf_replay_opts){.stop = &stop};
-    assert_int_equal(sf_replay_run(rk, codec, ev, n, &ro, &res, &err), 0);
+    assert_int_equal(sf_replay_run(rk, ev, n, &ro, &res, &err), 0);
     assert_true(res.stopped == 1 && res.produced[SF_STAGE_PURCHASED] == 0);
 
     /* An order the codec rejects: the error names the event and the order. */
@@ -391,13 +386,12 @@ static void test_replay_pacing_stop_errors(void **state)
     free(ev);
     n = sf_lifecycle_build(&f.ds, SF_TIME_NONE, SF_TIME_NONE, &ev, &err);
     ro = (sf_replay_opts){.speed = 0};
-    assert_int_equal(sf_replay_run(rk, codec, ev, n, &ro, &res, &err), -1);
+    assert_int_equal(sf_replay_run(rk, ev, n, &ro, &res, &err), -1);
     assert_non_null(strstr(err.msg, "event 0 (order not-hex)"));
     assert_non_null(strstr(err.msg, "order_id"));
 
     rd_kafka_destroy(rk);
     free(ev);
-    sf_codec_free(codec);
     sf_mockbroker_stop(mb);
 }
 

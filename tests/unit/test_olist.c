@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "satisfy/cep_prefix.h"
 #include "satisfy/olist.h"
 
 /* 32-hex ids: the first letter says the table, the last digit the row. */
@@ -662,23 +663,23 @@ static void test_time(void **s)
     }
 }
 
-static void test_zip(void **s)
+static void test_cep_prefix(void **s)
 {
     (void)s;
     char z[6];
-    assert_int_equal(sf_zip_normalize("1310", z), 0);
+    assert_int_equal(sf_cep_prefix_normalize("1310", z), 0);
     assert_string_equal(z, "01310");
-    assert_int_equal(sf_zip_normalize("01310", z), 0);
+    assert_int_equal(sf_cep_prefix_normalize("01310", z), 0);
     assert_string_equal(z, "01310");
-    assert_int_equal(sf_zip_normalize("1310.0", z), 0);
+    assert_int_equal(sf_cep_prefix_normalize("1310.0", z), 0);
     assert_string_equal(z, "01310");
-    assert_int_equal(sf_zip_normalize("99999", z), 0);
+    assert_int_equal(sf_cep_prefix_normalize("99999", z), 0);
     assert_string_equal(z, "99999");
-    assert_int_equal(sf_zip_normalize("7", z), 0);
+    assert_int_equal(sf_cep_prefix_normalize("7", z), 0);
     assert_string_equal(z, "00007");
     const char *bad[] = {"", "123456", "12a45", "1310.5", "-1310", " 1310", "1310.", ".0", "1e3"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
-        if (sf_zip_normalize(bad[i], z) == 0)
+        if (sf_cep_prefix_normalize(bad[i], z) == 0)
             fail_msg("'%s' accepted as '%s'", bad[i], z);
 }
 
@@ -712,7 +713,7 @@ int main(void)
         cmocka_unit_test(test_corrupt_inputs),
         cmocka_unit_test(test_table_check),
         cmocka_unit_test(test_time),
-        cmocka_unit_test(test_zip),
+        cmocka_unit_test(test_cep_prefix),
         cmocka_unit_test(test_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -22,6 +22,7 @@
 #include <sqlite3.h>
 
 #include "satisfy/registry.h"
+#include "satisfy/render.h"
 
 static char *db_path(const char *dir)
 {

@@ -17,6 +17,7 @@
 #include "satisfy/mockbroker.h"
 #include "satisfy/model.h"
 #include "satisfy/release_topic.h"
+#include "satisfy/train.h"
 
 /* A small ridge model's artifact trained on synthetic orders. */
 static uint8_t *make_artifact(size_t *len)
@@ -32,7 +33,8 @@ static uint8_t *make_artifact(size_t *len)
         fail_msg("load: %s", err.msg);
     sf_examples ex;
     assert_int_equal(
-        sf_examples_build(&ex, &ds, sf_spec_full(), SF_TIME_NONE, SF_TIME_NONE, NULL, &err), 0);
+        sf_train_rows_of_dataset(&ex, &ds, sf_spec_full(), SF_TIME_NONE, SF_TIME_NONE, NULL, &err),
+        0);
     sf_model *m = NULL;
     if (sf_model_train(SF_ALGO_RIDGE, &ex, NULL, NULL, &m, &err) != 0)
         fail_msg("train: %s", err.msg);
@@ -54,12 +56,10 @@ static void test_publish_and_find(void **state)
     sf_mockbroker *mb = sf_mockbroker_start(1, 2, &err);
     assert_non_null(mb);
     const char *bs = sf_mockbroker_bootstraps(mb);
-    sf_codec *codec = sf_codec_new(&err);
-    assert_non_null(codec);
     size_t alen;
     uint8_t *art = make_artifact(&alen);
 
-    assert_int_equal(sf_release_last_version(bs, NULL, 0, codec, 10000, &bad, &err), 0);
+    assert_int_equal(sf_release_last_version(bs, NULL, 0, 10000, &bad, &err), 0);
     assert_string_equal(bad.msg, "");
 
     sf_kafka_stats st;
@@ -72,14 +72,13 @@ static void test_publish_and_find(void **state)
 
     uint32_t plen = 0;
     char sha[65];
-    if (sf_release_publish(prod, &st, codec, art, alen, 3, 1000, 10000, &plen, sha, &err) != 0)
+    if (sf_release_publish(prod, &st, art, alen, 3, 1000, 10000, &plen, sha, &err) != 0)
         fail_msg("publish: %s", err.msg);
     assert_true(plen > 0);
     assert_int_equal(strlen(sha), 64);
-    assert_int_equal(sf_release_last_version(bs, NULL, 0, codec, 10000, &bad, &err), 3);
-    assert_int_equal(
-        sf_release_publish(prod, &st, codec, art, alen, 5, 2000, 10000, NULL, NULL, &err), 0);
-    assert_int_equal(sf_release_last_version(bs, NULL, 0, codec, 10000, &bad, &err), 5);
+    assert_int_equal(sf_release_last_version(bs, NULL, 0, 10000, &bad, &err), 3);
+    assert_int_equal(sf_release_publish(prod, &st, art, alen, 5, 2000, 10000, NULL, NULL, &err), 0);
+    assert_int_equal(sf_release_last_version(bs, NULL, 0, 10000, &bad, &err), 5);
 
     /* read back: key = version, payload loads as the model */
     const char *cprops[] = {"group.id=t", "enable.auto.commit=false"};
@@ -102,7 +101,7 @@ static void test_publish_and_find(void **state)
     assert_int_equal(msg->key_len, 1);
     assert_memory_equal(msg->key, "5", 1);
     sf_model_release rel;
-    assert_int_equal(sf_decode_release(codec, msg->payload, msg->len, &rel, &err), 0);
+    assert_int_equal(sf_decode_release(msg->payload, msg->len, &rel, &err), 0);
     assert_int_equal(rel.version, 5);
     assert_int_equal(rel.released_at, 2000);
     assert_string_equal(rel.algorithm, "ridge");
@@ -121,14 +120,14 @@ static void test_publish_and_find(void **state)
                                        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
                      0);
     assert_int_equal(sf_kafka_drain(prod, 10000), 0);
-    assert_int_equal(sf_release_last_version(bs, NULL, 0, codec, 10000, &bad, &err), 0);
+    assert_int_equal(sf_release_last_version(bs, NULL, 0, 10000, &bad, &err), 0);
     assert_non_null(strstr(bad.msg, "satisfy.models [0] @2: "));
 
     /* a corrupt artifact is refused before anything is produced */
     uint64_t before = sf_kafka_stats_delivered(&st);
     art[alen / 2] ^= 0x5a;
-    assert_int_equal(
-        sf_release_publish(prod, &st, codec, art, alen, 7, 3000, 10000, NULL, NULL, &err), -1);
+    assert_int_equal(sf_release_publish(prod, &st, art, alen, 7, 3000, 10000, NULL, NULL, &err),
+                     -1);
     assert_non_null(strstr(err.msg, "release v7"));
     assert_int_equal(sf_kafka_stats_delivered(&st), before);
 
@@ -136,10 +135,9 @@ static void test_publish_and_find(void **state)
     sf_mockbroker_stop(mb);
 
     /* nothing listening: bounded failure */
-    assert_int_equal(sf_release_last_version("127.0.0.1:1", NULL, 0, codec, 1500, &bad, &err), -1);
+    assert_int_equal(sf_release_last_version("127.0.0.1:1", NULL, 0, 1500, &bad, &err), -1);
     assert_non_null(strstr(err.msg, "satisfy.models [0]: watermarks"));
     free(art);
-    sf_codec_free(codec);
 }
 
 int main(void)

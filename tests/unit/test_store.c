@@ -1,8 +1,9 @@
 /*
- * test_store.c - the retrainer's example store and the dataset rebuilt from
- * events: upserts are idempotent (a second replay changes no count), the
- * rebuilt dataset gives the very same training rows as the dataset the
- * events came from, a partial stream rebuilds what was known, the retrain
+ * test_store.c - the retrainer's example store and the events read back from
+ * it: upserts are idempotent (a second replay changes no count), the stored
+ * events give the very same training rows as the CSV tables they came from
+ * (train/serve parity of the training input), a partial stream reads back
+ * what was known, the retrain
  * mark counts new reviews, bad input and corrupt rows are refused with
  * context, predictions pair with reviews exactly once, and the online
  * accuracy window computes its RMSE over the last pairs only.
@@ -21,6 +22,8 @@
 #include "satisfy/lifecycle.h"
 #include "satisfy/online.h"
 #include "satisfy/store.h"
+#include "satisfy/train.h"
+#include "satisfy/training_rows.h"
 
 typedef struct fixture {
     char *dir;
@@ -142,7 +145,36 @@ static void test_idempotent_upserts(void **state)
     sf_store_close(s);
 }
 
-static void test_rebuild_same_rows(void **state)
+/* Asserts two row sets are equal: features bit for bit, labels, stages,
+ * times, order ranks and the history at the end. */
+static void assert_rows_eq(const sf_examples *a, const sf_history *ha, const sf_examples *b,
+                           const sf_history *hb)
+{
+    assert_int_equal(a->n, b->n);
+    assert_int_equal(a->d, b->d);
+    assert_int_equal(a->n_orders, b->n_orders);
+    assert_memory_equal(a->x, b->x, a->n * a->d * sizeof(float));
+    assert_memory_equal(a->label, b->label, a->n * sizeof(float));
+    assert_memory_equal(a->stage, b->stage, a->n * sizeof(sf_stage));
+    assert_memory_equal(a->purchase, b->purchase, a->n * sizeof(int64_t));
+    assert_memory_equal(a->event_time, b->event_time, a->n * sizeof(int64_t));
+    assert_memory_equal(a->order, b->order, a->n * sizeof(size_t));
+    uint8_t *sa, *sb;
+    size_t la, lb;
+    sf_err err;
+    assert_int_equal(sf_history_save(ha, &sa, &la, &err), 0);
+    assert_int_equal(sf_history_save(hb, &sb, &lb, &err), 0);
+    assert_int_equal(la, lb);
+    assert_memory_equal(sa, sb, la);
+    free(sa);
+    free(sb);
+}
+
+/* Train/serve parity of the training input: the rows `satisfy-retrainer
+ * train` builds from the CSV tables (through the lifecycle events) equal the
+ * rows the streaming retrainer builds from the same events stored, encoded,
+ * read back and decoded (in the store's order, not the replay's). */
+static void test_store_events_same_rows(void **state)
 {
     fixture *f = *state;
     sf_store *s;
@@ -151,48 +183,38 @@ static void test_rebuild_same_rows(void **state)
     assert_int_equal(sf_store_open(&s, f->path, &err), 0);
     size_t no, nr;
     put_events(s, f, f->n_refs, &no, &nr);
-    sf_event_dataset eds;
-    if (sf_store_dataset(s, &eds, &err) != 0)
-        fail_msg("rebuild: %s", err.msg);
-    const sf_dataset *a = &f->ds, *b = &eds.ds;
-    assert_int_equal(b->n_orders, a->n_orders);
-    assert_int_equal(b->n_reviews, a->n_reviews);
-    assert_int_equal(b->n_items, a->n_items);
-    assert_int_equal(eds.n_orphan_reviews, 0);
-    for (size_t i = 0; i < a->n_orders; i++) {
-        const sf_order *x = &a->orders[i], *y = &b->orders[i];
-        assert_string_equal(x->order_id, y->order_id);
-        assert_int_equal(x->n_items, y->n_items);
-        assert_int_equal(x->n_payments, y->n_payments);
-        assert_int_equal(x->n_reviews, y->n_reviews);
-        assert_int_equal(sf_order_label(x), sf_order_label(y));
-        sf_stage sx[SF_STAGE_COUNT], sy[SF_STAGE_COUNT];
-        int64_t tx[SF_STAGE_COUNT], ty[SF_STAGE_COUNT];
-        int kx = sf_lifecycle_stages(x, sx, tx), ky = sf_lifecycle_stages(y, sy, ty);
-        assert_int_equal(kx, ky);
-        assert_memory_equal(sx, sy, (size_t)kx * sizeof *sx);
-        assert_memory_equal(tx, ty, (size_t)kx * sizeof *tx);
+    sf_training_events ev;
+    if (sf_store_events(s, &ev, &err) != 0)
+        fail_msg("read back: %s", err.msg);
+    assert_int_equal(ev.n_orders, f->n_order_events);
+    assert_int_equal(ev.n_reviews, f->n_reviews);
+
+    const sf_feature_spec *specs[2] = {sf_spec_full(), sf_spec_seed()};
+    for (int k = 0; k < 2; k++) {
+        sf_examples ea, eb;
+        sf_history *ha, *hb;
+        if (sf_train_rows_of_dataset(&ea, &f->ds, specs[k], SF_TIME_NONE, SF_TIME_NONE, &ha,
+                                     &err) != 0 ||
+            sf_training_rows_build(&eb, &ev, specs[k], SF_TIME_NONE, SF_TIME_NONE, &hb, &err) != 0)
+            fail_msg("rows: %s", err.msg);
+        assert_true(ea.n > 100);
+        assert_int_equal(ea.n_orders, f->ds.n_orders);
+        assert_int_equal(eb.n_orphan_reviews, 0);
+        assert_rows_eq(&ea, ha, &eb, hb);
+        for (size_t i = 0; i < ea.n; i++) /* the rank is the dataset's order */
+            assert_int_equal(ea.label[i], sf_order_label(&f->ds.orders[ea.order[i]]));
+        sf_examples_free(&ea);
+        sf_examples_free(&eb);
+        sf_history_free(ha);
+        sf_history_free(hb);
     }
-    /* the training rows: identical features, labels and stages */
-    sf_examples ea, eb;
-    assert_int_equal(
-        sf_examples_build(&ea, a, sf_spec_full(), SF_TIME_NONE, SF_TIME_NONE, NULL, &err), 0);
-    assert_int_equal(
-        sf_examples_build(&eb, b, sf_spec_full(), SF_TIME_NONE, SF_TIME_NONE, NULL, &err), 0);
-    assert_true(ea.n > 100);
-    assert_int_equal(ea.n, eb.n);
-    assert_memory_equal(ea.x, eb.x, ea.n * ea.d * sizeof(float));
-    assert_memory_equal(ea.label, eb.label, ea.n * sizeof(float));
-    assert_memory_equal(ea.stage, eb.stage, ea.n * sizeof(sf_stage));
-    sf_examples_free(&ea);
-    sf_examples_free(&eb);
-    sf_event_dataset_free(&eds);
-    sf_dataset_free(&eds.ds); /* harmless on an event dataset */
+    sf_training_events_free(&ev);
     sf_store_close(s);
 }
 
-/* Half the stream: the rebuilt orders know only what had happened. */
-static void test_rebuild_partial(void **state)
+/* Half the stream: the events read back are what had happened, and the rows
+ * built from them use only those. */
+static void test_store_events_partial(void **state)
 {
     fixture *f = *state;
     sf_store *s;
@@ -202,25 +224,31 @@ static void test_rebuild_partial(void **state)
     size_t half = f->n_refs / 2, no, nr;
     put_events(s, f, half, &no, &nr);
     int64_t cut = f->refs[half - 1].time;
-    sf_event_dataset eds;
-    assert_int_equal(sf_store_dataset(s, &eds, &err), 0);
+    sf_training_events ev;
+    assert_int_equal(sf_store_events(s, &ev, &err), 0);
+    assert_int_equal(ev.n_orders + ev.n_reviews, half);
+    size_t done = 0;
+    for (size_t i = 0; i < ev.n_orders; i++) {
+        assert_true(ev.orders[i].event_time <= cut);
+        assert_true(ev.orders[i].delivered == SF_TIME_NONE || ev.orders[i].delivered <= cut);
+        done += ev.orders[i].stage >= SF_STAGE_DELIVERED;
+    }
+    for (size_t i = 0; i < ev.n_reviews; i++)
+        assert_true(ev.reviews[i].created <= cut);
     sf_store_counts c;
     assert_int_equal(sf_store_counts_get(s, &c, &err), 0);
-    assert_int_equal(eds.ds.n_orders, (size_t)c.orders);
-    assert_true(eds.ds.n_orders < f->ds.n_orders);
-    size_t in_flight = 0;
-    for (size_t i = 0; i < eds.ds.n_orders; i++) {
-        const sf_order *o = &eds.ds.orders[i];
-        assert_true(o->purchase <= cut);
-        assert_true(o->delivered == SF_TIME_NONE || o->delivered <= cut);
-        if (o->delivered == SF_TIME_NONE && o->status != SF_STATUS_CANCELED &&
-            o->status != SF_STATUS_UNAVAILABLE)
-            in_flight++;
-        for (int k = 0; k < o->n_reviews; k++)
-            assert_true(o->reviews[k].created <= cut);
-    }
-    assert_true(in_flight > 0);
-    sf_event_dataset_free(&eds);
+    sf_examples ex;
+    assert_int_equal(
+        sf_training_rows_build(&ex, &ev, sf_spec_full(), SF_TIME_NONE, SF_TIME_NONE, NULL, &err),
+        0);
+    assert_int_equal(ex.n_orders, (size_t)c.orders);
+    assert_true(ex.n_orders < f->ds.n_orders);
+    assert_true(done < ex.n_orders); /* some orders are still in flight */
+    assert_true(ex.n > 0);
+    for (size_t i = 0; i < ex.n; i++)
+        assert_true(ex.event_time[i] <= cut);
+    sf_examples_free(&ex);
+    sf_training_events_free(&ev);
     sf_store_close(s);
 }
 
@@ -276,8 +304,8 @@ static void test_bad_input(void **state)
         SQLITE_OK);
     sqlite3_close(db);
     assert_int_equal(sf_store_open(&s, f->path, &err), 0);
-    sf_event_dataset eds;
-    assert_int_equal(sf_store_dataset(s, &eds, &err), -1);
+    sf_training_events tev;
+    assert_int_equal(sf_store_events(s, &tev, &err), -1);
     assert_non_null(strstr(err.msg, "order_events row order_id="));
     assert_non_null(strstr(err.msg, o->order_id));
     sf_store_close(s);
@@ -291,19 +319,28 @@ static void test_bad_input(void **state)
     assert_int_equal(sf_store_open(&s, other, &err), -1);
     assert_non_null(strstr(err.msg, "schema version 9 is newer"));
 
-    /* the event dataset refuses an order given twice */
+    /* the rows builder refuses a stage given twice */
     sf_order_event two[2];
     assert_int_equal(sf_lifecycle_event(o, SF_STAGE_PURCHASED, &two[0]), 0);
     two[1] = two[0];
-    assert_int_equal(sf_event_dataset_build(&eds, two, 2, NULL, 0, &err), -1);
-    assert_non_null(strstr(err.msg, "given twice"));
-    /* and counts reviews of unknown orders */
+    sf_training_events in = {.orders = two, .n_orders = 2};
+    sf_examples ex;
+    assert_int_equal(
+        sf_training_rows_build(&ex, &in, sf_spec_full(), SF_TIME_NONE, SF_TIME_NONE, NULL, &err),
+        -1);
+    assert_non_null(strstr(err.msg, "stage PURCHASED given twice"));
+    assert_non_null(strstr(err.msg, o->order_id));
+    /* and counts reviews of unknown orders, which label nothing */
     rv.score = 5;
     memset(rv.order_id, 'f', SF_ID_LEN);
-    assert_int_equal(sf_event_dataset_build(&eds, two, 1, &rv, 1, &err), 0);
-    assert_int_equal(eds.n_orphan_reviews, 1);
-    assert_int_equal(eds.ds.n_reviews, 0);
-    sf_event_dataset_free(&eds);
+    in = (sf_training_events){.orders = two, .n_orders = 1, .reviews = &rv, .n_reviews = 1};
+    assert_int_equal(
+        sf_training_rows_build(&ex, &in, sf_spec_full(), SF_TIME_NONE, SF_TIME_NONE, NULL, &err),
+        0);
+    assert_int_equal(ex.n_orphan_reviews, 1);
+    assert_int_equal(ex.n_orders, 1);
+    assert_int_equal(ex.n, 0);
+    sf_examples_free(&ex);
 }
 
 static sf_prediction mk_pred(const sf_order *o, sf_stage st, int64_t version, double score)
@@ -423,9 +460,9 @@ static void test_online_window(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_idempotent_upserts), cmocka_unit_test(test_rebuild_same_rows),
-        cmocka_unit_test(test_rebuild_partial),    cmocka_unit_test(test_bad_input),
-        cmocka_unit_test(test_pairing_once),       cmocka_unit_test(test_online_window),
+        cmocka_unit_test(test_idempotent_upserts),   cmocka_unit_test(test_store_events_same_rows),
+        cmocka_unit_test(test_store_events_partial), cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_pairing_once),         cmocka_unit_test(test_online_window),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -9,6 +9,8 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "satisfy/train.h"
+
 char *tu_mkdtemp(void)
 {
     const char *base = getenv("TMPDIR");
@@ -75,7 +77,7 @@ void tu_real_examples(const char *dir, sf_dataset *ds, sf_examples *ex, sf_histo
 {
     tu_dataset_load(ds, dir);
     sf_err err;
-    if (sf_examples_build(ex, ds, sf_spec_full(), SF_TIME_NONE, SF_TIME_NONE, h, &err) != 0)
+    if (sf_train_rows_of_dataset(ex, ds, sf_spec_full(), SF_TIME_NONE, SF_TIME_NONE, h, &err) != 0)
         fail_msg("examples of %s: %s", dir, err.msg);
 }
 

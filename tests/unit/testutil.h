@@ -14,7 +14,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "satisfy/features.h"
+#include "satisfy/training_rows.h"
 #include "satisfy/olist.h"
 
 /* A fresh directory under $TMPDIR (removed by tu_rmtree). Caller frees. */
@@ -34,7 +34,7 @@ const char *tu_source_dir(void);
 void tu_dataset_load(sf_dataset *ds, const char *dir);
 
 /* tu_dataset_load, then the examples of the full spec over all time
- * (sf_examples_build), with the history at the end into *h when h is
+ * (sf_train_rows_of_dataset), with the history at the end into *h when h is
  * non-NULL. Fails the test with the builder's message when it cannot. */
 void tu_real_examples(const char *dir, sf_dataset *ds, sf_examples *ex, sf_history **h);
 

@@ -1,0 +1,277 @@
+/*
+ * idmap.c - open-addressing hash map, string or 64-bit integer keys -> size_t
+ * (see include/satisfy/idmap.h).
+ *
+ * Slots hold the full 64-bit hash, the key's offset and length in a byte pool
+ * and the value, so a probe compares hashes first and touches key bytes only
+ * on a hash match. Linear probing over a power-of-two table; load <= 3/4.
+ *
+ * An integer key's "hash" is mix(key): mix is a bijection (xor-shifts and
+ * multiplications by odd constants), so equal hashes mean equal keys and no
+ * key bytes are needed. mix(0) is 0, the empty-slot mark, so key 0 lives
+ * beside the table (zero_used, zero_val).
+ */
+#include "satisfy/idmap.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct slot {
+    uint64_t hash; /* 0 marks an empty slot (real hashes are forced non-zero) */
+    size_t off, len;
+    size_t val;
+} slot;
+
+struct sf_idmap {
+    slot *slots;
+    size_t mask; /* capacity - 1 */
+    size_t count;
+    char *pool;
+    size_t pool_len, pool_cap;
+    int zero_used; /* integer key 0 is present, with value zero_val */
+    size_t zero_val;
+};
+
+static uint64_t mix(uint64_t h)
+{
+    h ^= h >> 32;
+    h *= 0xd6e8feb86659fd93ULL;
+    h ^= h >> 32;
+    h *= 0xd6e8feb86659fd93ULL;
+    h ^= h >> 32;
+    return h;
+}
+
+/* Eight bytes at a time, multiply-xorshift finaliser: ids are 32 bytes, so
+ * this is four rounds plus the tail. */
+static uint64_t hash_key(const char *key, size_t len)
+{
+    uint64_t h = 0x9e3779b97f4a7c15ULL ^ (len * 0xff51afd7ed558ccdULL);
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        uint64_t w;
+        memcpy(&w, key + i, 8);
+        h = (h ^ w) * 0xbf58476d1ce4e5b9ULL;
+        h ^= h >> 29;
+    }
+    uint64_t w = 0;
+    if (i < len)
+        memcpy(&w, key + i, len - i);
+    h = mix(h ^ w);
+    return h ? h : 1;
+}
+
+sf_idmap *sf_idmap_new(size_t hint)
+{
+    sf_idmap *m = calloc(1, sizeof *m);
+    if (!m)
+        return NULL;
+    size_t cap = 16;
+    while (cap / 4 * 3 < hint)
+        cap *= 2;
+    m->slots = calloc(cap, sizeof *m->slots);
+    if (!m->slots) {
+        free(m);
+        return NULL;
+    }
+    m->mask = cap - 1;
+    return m;
+}
+
+void sf_idmap_free(sf_idmap *m)
+{
+    if (!m)
+        return;
+    free(m->slots);
+    free(m->pool);
+    free(m);
+}
+
+size_t sf_idmap_count(const sf_idmap *m)
+{
+    return m->count;
+}
+
+/* The slot holding key, or the empty slot where it would go. */
+static slot *find(const sf_idmap *m, const char *key, size_t len, uint64_t h)
+{
+    size_t i = (size_t)h & m->mask;
+    for (;;) {
+        slot *s = &m->slots[i];
+        if (s->hash == 0)
+            return s;
+        if (s->hash == h && s->len == len && (len == 0 || memcmp(m->pool + s->off, key, len) == 0))
+            return s;
+        i = (i + 1) & m->mask;
+    }
+}
+
+static int grow(sf_idmap *m)
+{
+    size_t cap = (m->mask + 1) * 2;
+    slot *ns = calloc(cap, sizeof *ns);
+    if (!ns)
+        return -1;
+    for (size_t i = 0; i <= m->mask; i++) {
+        slot *s = &m->slots[i];
+        if (!s->hash)
+            continue;
+        size_t j = (size_t)s->hash & (cap - 1);
+        while (ns[j].hash)
+            j = (j + 1) & (cap - 1);
+        ns[j] = *s;
+    }
+    free(m->slots);
+    m->slots = ns;
+    m->mask = cap - 1;
+    return 0;
+}
+
+/* The slot holding the integer key whose hash is h (non-zero), or the empty
+ * slot where it would go. */
+static slot *find_u64(const sf_idmap *m, uint64_t h)
+{
+    size_t i = (size_t)h & m->mask;
+    while (m->slots[i].hash != 0 && m->slots[i].hash != h)
+        i = (i + 1) & m->mask;
+    return &m->slots[i];
+}
+
+/* Room for one more key; s (the empty slot found for it) is found again in
+ * the grown table by refind. NULL when out of memory. */
+static slot *make_room(sf_idmap *m, slot *s, const char *key, size_t len, uint64_t h, int u64)
+{
+    if ((m->count + 1) * 4 <= (m->mask + 1) * 3)
+        return s;
+    if (grow(m) < 0)
+        return NULL;
+    return u64 ? find_u64(m, h) : find(m, key, len, h);
+}
+
+/* Returns the slot for key, inserting it (value unset) when absent. */
+static slot *insert(sf_idmap *m, const char *key, size_t len, int *inserted)
+{
+    uint64_t h = hash_key(key, len);
+    slot *s = find(m, key, len, h);
+    if (s->hash) {
+        *inserted = 0;
+        return s;
+    }
+    if (!(s = make_room(m, s, key, len, h, 0)))
+        return NULL;
+    if (m->pool_len + len > m->pool_cap) {
+        size_t cap = m->pool_cap ? m->pool_cap : 4096;
+        while (cap < m->pool_len + len)
+            cap *= 2;
+        char *np = realloc(m->pool, cap);
+        if (!np)
+            return NULL;
+        m->pool = np;
+        m->pool_cap = cap;
+    }
+    if (len)
+        memcpy(m->pool + m->pool_len, key, len);
+    s->hash = h;
+    s->off = m->pool_len;
+    s->len = len;
+    m->pool_len += len;
+    m->count++;
+    *inserted = 1;
+    return s;
+}
+
+int sf_idmap_put(sf_idmap *m, const char *key, size_t len, size_t val, size_t *existing)
+{
+    int inserted;
+    slot *s = insert(m, key, len, &inserted);
+    if (!s)
+        return -1;
+    if (inserted) {
+        s->val = val;
+        return 1;
+    }
+    if (existing)
+        *existing = s->val;
+    return 0;
+}
+
+int sf_idmap_set(sf_idmap *m, const char *key, size_t len, size_t val)
+{
+    int inserted;
+    slot *s = insert(m, key, len, &inserted);
+    if (!s)
+        return -1;
+    s->val = val;
+    return 0;
+}
+
+int sf_idmap_get(const sf_idmap *m, const char *key, size_t len, size_t *val)
+{
+    slot *s = find(m, key, len, hash_key(key, len));
+    if (!s->hash)
+        return -1;
+    if (val)
+        *val = s->val;
+    return 0;
+}
+
+int sf_idmap_put_u64(sf_idmap *m, uint64_t key, size_t val, size_t *existing)
+{
+    uint64_t h = mix(key);
+    if (h == 0) { /* key 0 */
+        if (m->zero_used) {
+            if (existing)
+                *existing = m->zero_val;
+            return 0;
+        }
+        m->zero_used = 1;
+        m->zero_val = val;
+        m->count++;
+        return 1;
+    }
+    slot *s = find_u64(m, h);
+    if (s->hash) {
+        if (existing)
+            *existing = s->val;
+        return 0;
+    }
+    if (!(s = make_room(m, s, NULL, 0, h, 1)))
+        return -1;
+    s->hash = h;
+    s->val = val;
+    m->count++;
+    return 1;
+}
+
+int sf_idmap_get_u64(const sf_idmap *m, uint64_t key, size_t *val)
+{
+    uint64_t h = mix(key);
+    if (h == 0) {
+        if (!m->zero_used)
+            return -1;
+        if (val)
+            *val = m->zero_val;
+        return 0;
+    }
+    const slot *s = find_u64(m, h);
+    if (!s->hash)
+        return -1;
+    if (val)
+        *val = s->val;
+    return 0;
+}
+
+int sf_idmap_next(const sf_idmap *m, size_t *pos, const char **key, size_t *len, size_t *val)
+{
+    while (*pos <= m->mask) {
+        const slot *s = &m->slots[(*pos)++];
+        if (!s->hash)
+            continue;
+        *key = m->pool + s->off;
+        *len = s->len;
+        *val = s->val;
+        return 1;
+    }
+    return 0;
+}

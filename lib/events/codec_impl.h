@@ -1,0 +1,19 @@
+/*
+ * codec_impl.h - what the codec's checks (lib/codec_check.c) share with its
+ * decoder (lib/codec_read.c): the two formatters of error messages. Private
+ * to lib/codec_*.c.
+ */
+#ifndef SATISFY_CODEC_IMPL_H
+#define SATISFY_CODEC_IMPL_H
+
+#include <stddef.h>
+
+/* "items[2].seller.zip", "customer.zip" or "order_id" into out; every part
+ * but the field is optional (arr NULL: no array; sub NULL: no sub-record). */
+const char *sf_codec_path(char *out, size_t cap, const char *arr, int i, const char *sub,
+                          const char *field);
+
+/* A printable excerpt of untrusted bytes, for error messages. */
+const char *sf_codec_excerpt(char *out, size_t cap, const char *s, size_t len);
+
+#endif

@@ -1,0 +1,84 @@
+/*
+ * history.h - what the marketplace knew about sellers and customers before an
+ * event: a seller's earlier review mean and count and its late-delivery rate,
+ * a repeat customer's earlier orders and review mean.
+ *
+ * The history is updated in event-time order (reviews at their creation time,
+ * deliveries at the delivered time, purchases at the purchase time) and read
+ * by the feature code. Training replays the whole dataset through it
+ * (sf_examples_build applies the updates of time t only after every event at
+ * time t has been featurised, so an event never sees an update at or after its
+ * own time). The scorer sees only events, so the history at the end of the
+ * training window travels inside the model artifact as a snapshot
+ * (sf_history_save / sf_history_load) and the scorer reads the same numbers.
+ *
+ * Keys: sellers and customers by a 64-bit hash (FNV-1a) of seller_id and
+ * customer_unique_id: among a million customers the chance that two share a
+ * key is about 3e-8 (a 32-bit key, used before snapshot format 2, merged
+ * about 116 pairs there). An order's own
+ * review never counts in its own history features (the history remembers
+ * which orders' reviews it has applied and subtracts them).
+ */
+#ifndef SATISFY_HISTORY_H
+#define SATISFY_HISTORY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "satisfy/error.h"
+#include "satisfy/event.h"
+
+typedef struct sf_history sf_history;
+
+/* History features of one order event (NaN when there is nothing earlier). */
+typedef struct sf_history_view {
+    double seller_review_mean;  /* pooled over the order's distinct sellers */
+    double seller_review_count; /* earlier reviews of those sellers (0 if none) */
+    double seller_late_rate;    /* late share of their earlier delivered orders */
+    double seller_delivered;    /* their earlier delivered orders (0 if none) */
+    double customer_orders;     /* the customer's orders purchased strictly earlier */
+    double customer_review_mean;
+} sf_history_view;
+
+/* An empty history; NULL when out of memory. */
+sf_history *sf_history_new(void);
+void sf_history_free(sf_history *h);
+
+/* A purchase (PURCHASED event): counts one order for its customer at
+ * ev->purchase. Returns 0 or -1 (out of memory). */
+int sf_history_add_purchase(sf_history *h, const sf_order_event *ev, sf_err *err);
+
+/* A delivery: for each distinct seller of ev's items, one delivered order,
+ * late when ev->delivered > ev->estimated. Ignored if ev->delivered is unknown. */
+int sf_history_add_delivery(sf_history *h, const sf_order_event *ev, sf_err *err);
+
+/* A review with score 1..5 of the order described by ev (any stage of it: only
+ * its ids and items are read): one review for each distinct seller and for the
+ * customer, remembered per order so the order's own features exclude it. */
+int sf_history_add_review(sf_history *h, const sf_order_event *ev, int score, sf_err *err);
+
+/* The history features of ev as of now (the caller applies updates in time
+ * order). Excludes ev's own order's reviews; counts only the customer's
+ * purchases strictly before ev->purchase. */
+void sf_history_view_of(const sf_history *h, const sf_order_event *ev, sf_history_view *out);
+
+/* Numbers of sellers and customers held. */
+size_t sf_history_sellers(const sf_history *h);
+size_t sf_history_customers(const sf_history *h);
+
+/* Serializes the seller and customer tables (not the per-order review memory
+ * nor purchase times: a snapshot stands for "everything before now") into a
+ * malloc'd buffer. Returns 0 or -1 with err set. */
+int sf_history_save(const sf_history *h, uint8_t **buf, size_t *len, sf_err *err);
+
+/* Reads a snapshot written by sf_history_save. Rejects a truncated or
+ * malformed buffer with an error naming the offset, and a snapshot of the
+ * former format 1 (32-bit customer keys) with an error saying the model
+ * must be trained again. */
+sf_history *sf_history_load(const uint8_t *buf, size_t len, sf_err *err);
+
+/* The keys used above, exposed for tests. */
+uint64_t sf_history_seller_key(const char *seller_id);
+uint64_t sf_history_customer_key(const char *customer_unique_id);
+
+#endif

@@ -1,0 +1,508 @@
+/*
+ * training_rows.c - training rows from order and review events (see
+ * include/satisfy/training_rows.h), and the selections and time split the
+ * pipeline makes of them.
+ *
+ * The events are indexed first: per order its identity (the event of its
+ * highest stage), its rank by (purchase time, order_id) and its label (the
+ * last of its reviews by creation, answer time, review_id). The replay then
+ * walks every event in time order, in groups of equal time: first every
+ * order event of the group is featurised against the history as it stands
+ * (so it holds only updates from strictly earlier times), then the group's
+ * updates are applied (purchases, deliveries, reviews). That is the
+ * "strictly before" rule that keeps later data, and the order's own label,
+ * out of its rows.
+ */
+#include "satisfy/training_rows.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void sf_training_events_free(sf_training_events *ev)
+{
+    if (!ev)
+        return;
+    for (size_t i = 0; i < ev->n_orders; i++)
+        sf_order_event_clear(&ev->orders[i]);
+    for (size_t i = 0; i < ev->n_reviews; i++)
+        sf_review_event_clear(&ev->reviews[i]);
+    free(ev->orders);
+    free(ev->reviews);
+    memset(ev, 0, sizeof *ev);
+}
+
+void sf_examples_free(sf_examples *ex)
+{
+    if (!ex)
+        return;
+    free(ex->x);
+    free(ex->label);
+    free(ex->stage);
+    free(ex->purchase);
+    free(ex->event_time);
+    free(ex->order);
+    memset(ex, 0, sizeof *ex);
+}
+
+static int ex_reserve(sf_examples *ex, size_t cap, size_t d)
+{
+    float *x = realloc(ex->x, cap * d * sizeof *x);
+    if (!x)
+        return -1;
+    ex->x = x;
+#define GROW(f)                                                                                    \
+    do {                                                                                           \
+        void *p = realloc(ex->f, cap * sizeof *ex->f);                                             \
+        if (!p)                                                                                    \
+            return -1;                                                                             \
+        ex->f = p;                                                                                 \
+    } while (0)
+    GROW(label);
+    GROW(stage);
+    GROW(purchase);
+    GROW(event_time);
+    GROW(order);
+#undef GROW
+    return 0;
+}
+
+/* ---- indexing the events ------------------------------------------------ */
+
+/* One order of the events. */
+typedef struct order_ix {
+    const sf_order_event *id; /* its event of the highest stage: identity, purchase */
+    size_t rank;              /* by (purchase time, order_id) */
+    int label;                /* score of its last review, -1 when none */
+} order_ix;
+
+/* One event of the replay. */
+typedef struct replay_ref {
+    int64_t time;
+    int kind;    /* 0 order event, 1 review */
+    size_t rank; /* the order's rank */
+    size_t sub;  /* stage, or the review's place among its order's reviews */
+    size_t ev;   /* index into the order events or the reviews */
+    size_t ord;  /* index into events_ix.orders */
+} replay_ref;
+
+typedef struct events_ix {
+    order_ix *orders; /* sorted by order_id */
+    size_t n_orders;
+    replay_ref *refs; /* in replay order */
+    size_t n_refs;
+    size_t n_orphans;
+} events_ix;
+
+static void ix_free(events_ix *ix)
+{
+    free(ix->orders);
+    free(ix->refs);
+    memset(ix, 0, sizeof *ix);
+}
+
+typedef struct ord_ptr {
+    const sf_order_event *ev;
+    size_t i;
+} ord_ptr;
+
+/* order_id, then stage from the highest */
+static int cmp_id_stage(const void *pa, const void *pb)
+{
+    const sf_order_event *a = ((const ord_ptr *)pa)->ev, *b = ((const ord_ptr *)pb)->ev;
+    int c = strcmp(a->order_id, b->order_id);
+    if (c)
+        return c;
+    return (a->stage < b->stage) - (a->stage > b->stage);
+}
+
+static int cmp_purchase_id(const void *pa, const void *pb)
+{
+    const sf_order_event *a = (*(order_ix *const *)pa)->id, *b = (*(order_ix *const *)pb)->id;
+    if (a->purchase != b->purchase)
+        return a->purchase < b->purchase ? -1 : 1;
+    return strcmp(a->order_id, b->order_id);
+}
+
+/* The distinct orders, their ranks, and one replay ref per timed order event
+ * (ix->refs must hold in->n_orders + in->n_reviews). */
+static int index_orders(const sf_training_events *in, events_ix *ix, sf_err *err)
+{
+    size_t n = in->n_orders;
+    ord_ptr *p = malloc((n ? n : 1) * sizeof *p);
+    order_ix **by_time = malloc((n ? n : 1) * sizeof *by_time);
+    size_t *ev_order = malloc((n ? n : 1) * sizeof *ev_order);
+    ix->orders = malloc((n ? n : 1) * sizeof *ix->orders);
+    int rc = -1;
+    if (!p || !by_time || !ev_order || !ix->orders) {
+        sf_errf(err, "out of memory indexing %zu order events", n);
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++)
+        p[i] = (ord_ptr){&in->orders[i], i};
+    qsort(p, n, sizeof *p, cmp_id_stage);
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0 && strcmp(p[i].ev->order_id, p[i - 1].ev->order_id) == 0) {
+            if (p[i].ev->stage == p[i - 1].ev->stage) {
+                sf_errf(err, "order %.32s: stage %s given twice", p[i].ev->order_id,
+                        sf_stage_name(p[i].ev->stage));
+                goto done;
+            }
+        } else {
+            ix->orders[ix->n_orders++] = (order_ix){.id = p[i].ev, .label = -1};
+        }
+        ev_order[p[i].i] = ix->n_orders - 1;
+    }
+    for (size_t u = 0; u < ix->n_orders; u++)
+        by_time[u] = &ix->orders[u];
+    qsort(by_time, ix->n_orders, sizeof *by_time, cmp_purchase_id);
+    for (size_t r = 0; r < ix->n_orders; r++)
+        by_time[r]->rank = r;
+    for (size_t i = 0; i < n; i++) {
+        const sf_order_event *e = &in->orders[i];
+        if (e->event_time == SF_TIME_NONE)
+            continue;
+        size_t u = ev_order[i];
+        ix->refs[ix->n_refs++] = (replay_ref){.time = e->event_time,
+                                              .kind = 0,
+                                              .rank = ix->orders[u].rank,
+                                              .sub = (size_t)e->stage,
+                                              .ev = i,
+                                              .ord = u};
+    }
+    rc = 0;
+done:
+    free(p);
+    free(by_time);
+    free(ev_order);
+    return rc;
+}
+
+typedef struct rev_ptr {
+    const sf_review_event *r;
+    size_t i;    /* index in the input */
+    size_t ord;  /* its order */
+    size_t rank; /* its order's rank */
+} rev_ptr;
+
+static int cmp_key_order(const void *key, const void *elem)
+{
+    return strcmp(key, ((const order_ix *)elem)->id->order_id);
+}
+
+/* by order, then creation, answer time, review_id, input position */
+static int cmp_review(const void *pa, const void *pb)
+{
+    const rev_ptr *x = pa, *y = pb;
+    const sf_review_event *a = x->r, *b = y->r;
+    if (x->rank != y->rank)
+        return x->rank < y->rank ? -1 : 1;
+    if (a->created != b->created)
+        return a->created < b->created ? -1 : 1;
+    if (a->answered != b->answered)
+        return a->answered < b->answered ? -1 : 1;
+    int c = strcmp(a->review_id, b->review_id);
+    if (c)
+        return c;
+    return (x->i > y->i) - (x->i < y->i);
+}
+
+/* Each review to its order: the orders' labels, and a replay ref per timed review. */
+static int index_reviews(const sf_training_events *in, events_ix *ix, sf_err *err)
+{
+    size_t n = in->n_reviews, k = 0;
+    rev_ptr *p = malloc((n ? n : 1) * sizeof *p);
+    if (!p)
+        return sf_errf(err, "out of memory indexing %zu reviews", n);
+    for (size_t i = 0; i < n; i++) {
+        const sf_review_event *r = &in->reviews[i];
+        const order_ix *o =
+            bsearch(r->order_id, ix->orders, ix->n_orders, sizeof *ix->orders, cmp_key_order);
+        if (!o) {
+            ix->n_orphans++;
+            continue;
+        }
+        size_t u = (size_t)(o - ix->orders);
+        p[k++] = (rev_ptr){r, i, u, o->rank};
+    }
+    qsort(p, k, sizeof *p, cmp_review);
+    for (size_t i = 0, place = 0; i < k; i++) {
+        place = i > 0 && p[i].ord == p[i - 1].ord ? place + 1 : 0;
+        ix->orders[p[i].ord].label = p[i].r->score; /* the last one stays */
+        if (p[i].r->created == SF_TIME_NONE)
+            continue;
+        ix->refs[ix->n_refs++] = (replay_ref){.time = p[i].r->created,
+                                              .kind = 1,
+                                              .rank = p[i].rank,
+                                              .sub = place,
+                                              .ev = p[i].i,
+                                              .ord = p[i].ord};
+    }
+    free(p);
+    return 0;
+}
+
+/* time, then order events before reviews, then order rank, then stage or place */
+static int cmp_ref(const void *pa, const void *pb)
+{
+    const replay_ref *a = pa, *b = pb;
+    if (a->time != b->time)
+        return a->time < b->time ? -1 : 1;
+    if (a->kind != b->kind)
+        return a->kind < b->kind ? -1 : 1;
+    if (a->rank != b->rank)
+        return a->rank < b->rank ? -1 : 1;
+    return (a->sub > b->sub) - (a->sub < b->sub);
+}
+
+static int index_events(const sf_training_events *in, events_ix *ix, sf_err *err)
+{
+    memset(ix, 0, sizeof *ix);
+    size_t cap = in->n_orders + in->n_reviews;
+    ix->refs = malloc((cap ? cap : 1) * sizeof *ix->refs);
+    if (!ix->refs)
+        return sf_errf(err, "out of memory for %zu events", cap);
+    if (index_orders(in, ix, err) != 0 || index_reviews(in, ix, err) != 0) {
+        ix_free(ix);
+        return -1;
+    }
+    qsort(ix->refs, ix->n_refs, sizeof *ix->refs, cmp_ref);
+    return 0;
+}
+
+/* ---- the replay ----------------------------------------------------------- */
+
+/* An event that carries only the order's identity and items, for updates. */
+static void identity_event(const sf_order_event *o, sf_order_event *ev)
+{
+    memset(ev, 0, sizeof *ev);
+    memcpy(ev->order_id, o->order_id, sizeof ev->order_id);
+    memcpy(ev->customer_id, o->customer_id, sizeof ev->customer_id);
+    memcpy(ev->customer_unique_id, o->customer_unique_id, sizeof ev->customer_unique_id);
+    ev->purchase = o->purchase;
+    ev->estimated = o->estimated;
+    ev->approved = ev->carrier = ev->delivered = SF_TIME_NONE;
+    ev->event_time = o->purchase;
+    ev->customer = o->customer;
+    ev->items = o->items;
+    ev->n_items = o->n_items;
+    ev->payments = o->payments;
+    ev->n_payments = o->n_payments;
+}
+
+static int apply_update(sf_history *h, const sf_training_events *in, const events_ix *ix,
+                        const replay_ref *r, sf_err *err)
+{
+    sf_order_event ev;
+    identity_event(ix->orders[r->ord].id, &ev);
+    if (r->kind == 1) {
+        int score = in->reviews[r->ev].score;
+        if (score < 1 || score > 5)
+            return 0; /* the loader and the codec reject these; never count them */
+        return sf_history_add_review(h, &ev, score, err);
+    }
+    const sf_order_event *e = &in->orders[r->ev];
+    if (e->stage == SF_STAGE_PURCHASED)
+        return sf_history_add_purchase(h, &ev, err);
+    if (e->stage == SF_STAGE_DELIVERED)
+        return sf_history_add_delivery(h, e, err);
+    return 0;
+}
+
+/* The row of order event ref r, when its order is labeled and in the window:
+ * 1 added, 0 not a row, -1 out of memory. */
+static int add_row(sf_examples *ex, size_t *cap, const sf_training_events *in, const events_ix *ix,
+                   const replay_ref *r, const sf_history *h, int64_t from, int64_t to)
+{
+    const order_ix *o = &ix->orders[r->ord];
+    int64_t purchase = o->id->purchase;
+    if ((from != SF_TIME_NONE && purchase < from) || (to != SF_TIME_NONE && purchase >= to))
+        return 0;
+    if (o->label < 1)
+        return 0;
+    if (ex->n == *cap) {
+        *cap = *cap ? *cap * 2 : 4096;
+        if (ex_reserve(ex, *cap, ex->d) < 0)
+            return -1;
+    }
+    const sf_order_event *ev = &in->orders[r->ev];
+    size_t k = ex->n++;
+    sf_features_compute(ex->spec, ev, h, ex->x + k * ex->d);
+    ex->label[k] = (float)o->label;
+    ex->stage[k] = ev->stage;
+    ex->purchase[k] = purchase;
+    ex->event_time[k] = ev->event_time;
+    ex->order[k] = o->rank;
+    return 1;
+}
+
+static int replay(sf_examples *ex, const sf_training_events *in, const events_ix *ix, sf_history *h,
+                  int64_t from, int64_t to, sf_err *err)
+{
+    size_t cap = 0, n = ix->n_refs;
+    const replay_ref *refs = ix->refs;
+    for (size_t a = 0; a < n;) {
+        size_t b = a;
+        while (b < n && refs[b].time == refs[a].time)
+            b++;
+        for (size_t i = a; i < b; i++)
+            if (refs[i].kind == 0 && add_row(ex, &cap, in, ix, &refs[i], h, from, to) < 0)
+                return sf_errf(err, "out of memory for %zu rows", ex->n);
+        for (size_t i = a; i < b; i++)
+            if (apply_update(h, in, ix, &refs[i], err) < 0)
+                return -1;
+        a = b;
+    }
+    return 0;
+}
+
+int sf_training_rows_build(sf_examples *ex, const sf_training_events *in,
+                           const sf_feature_spec *spec, int64_t from, int64_t to,
+                           sf_history **hist_out, sf_err *err)
+{
+    memset(ex, 0, sizeof *ex);
+    ex->spec = spec;
+    ex->d = (size_t)spec->n;
+    if (hist_out)
+        *hist_out = NULL;
+    events_ix ix;
+    if (index_events(in, &ix, err) != 0)
+        return sf_err_wrap(err, "building training rows");
+    ex->n_orders = ix.n_orders;
+    ex->n_orphan_reviews = ix.n_orphans;
+    sf_history *h = sf_history_new();
+    if (!h) {
+        ix_free(&ix);
+        return sf_errf(err, "building training rows: out of memory");
+    }
+    int rc = replay(ex, in, &ix, h, from, to, err);
+    ix_free(&ix);
+    if (rc != 0) {
+        sf_history_free(h);
+        sf_examples_free(ex);
+        return sf_err_wrap(err, "building training rows");
+    }
+    if (hist_out)
+        *hist_out = h;
+    else
+        sf_history_free(h);
+    return 0;
+}
+
+int sf_examples_select(const sf_examples *src, const size_t *idx, size_t n, sf_examples *dst,
+                       sf_err *err)
+{
+    memset(dst, 0, sizeof *dst);
+    dst->spec = src->spec;
+    dst->d = src->d;
+    dst->n_orders = src->n_orders;
+    dst->n_orphan_reviews = src->n_orphan_reviews;
+    if (n > 0 && ex_reserve(dst, n, src->d) < 0) {
+        sf_examples_free(dst);
+        return sf_errf(err, "selecting %zu examples: out of memory", n);
+    }
+    for (size_t i = 0; i < n; i++) {
+        size_t j = idx[i];
+        if (j >= src->n) {
+            sf_examples_free(dst);
+            return sf_errf(err, "selecting examples: row %zu out of range (%zu rows)", j, src->n);
+        }
+        memcpy(dst->x + i * src->d, src->x + j * src->d, src->d * sizeof *src->x);
+        dst->label[i] = src->label[j];
+        dst->stage[i] = src->stage[j];
+        dst->purchase[i] = src->purchase[j];
+        dst->event_time[i] = src->event_time[j];
+        dst->order[i] = src->order[j];
+    }
+    dst->n = n;
+    return 0;
+}
+
+typedef struct okey {
+    int64_t purchase;
+    size_t order;
+} okey;
+
+static int okey_cmp(const void *pa, const void *pb)
+{
+    const okey *a = pa, *b = pb;
+    if (a->purchase != b->purchase)
+        return a->purchase < b->purchase ? -1 : 1;
+    return a->order < b->order ? -1 : a->order > b->order;
+}
+
+int64_t sf_examples_time_split(const sf_examples *src, double frac, sf_examples *older,
+                               sf_examples *newer, sf_err *err)
+{
+    if (!(frac > 0 && frac < 1)) {
+        sf_errf(err, "time split: fraction %g must be strictly between 0 and 1", frac);
+        return SF_TIME_NONE;
+    }
+    if (src->n == 0) {
+        sf_errf(err, "time split: no examples");
+        return SF_TIME_NONE;
+    }
+    okey *keys = malloc(src->n * sizeof *keys);
+    size_t *lo = malloc(src->n * sizeof *lo), *hi = malloc(src->n * sizeof *hi);
+    if (!keys || !lo || !hi) {
+        free(keys);
+        free(lo);
+        free(hi);
+        sf_errf(err, "time split: out of memory");
+        return SF_TIME_NONE;
+    }
+    for (size_t i = 0; i < src->n; i++)
+        keys[i] = (okey){src->purchase[i], src->order[i]};
+    qsort(keys, src->n, sizeof *keys, okey_cmp);
+    size_t n_orders = 0;
+    for (size_t i = 0; i < src->n; i++)
+        n_orders += i == 0 || okey_cmp(&keys[i], &keys[i - 1]) != 0;
+    size_t n_new = (size_t)(frac * (double)n_orders + 0.5);
+    if (n_new == 0)
+        n_new = 1;
+    if (n_new >= n_orders)
+        n_new = n_orders - (n_orders > 1);
+    /* the first key of the newest n_new orders */
+    size_t seen = 0;
+    okey cut = keys[src->n - 1];
+    for (size_t i = src->n; i-- > 0;) {
+        if (i == src->n - 1 || okey_cmp(&keys[i], &keys[i + 1]) != 0) {
+            seen++;
+            if (seen == n_new) {
+                cut = keys[i];
+                break;
+            }
+        }
+    }
+    free(keys);
+    size_t nl = 0, nh = 0;
+    for (size_t i = 0; i < src->n; i++) {
+        okey k = {src->purchase[i], src->order[i]};
+        if (okey_cmp(&k, &cut) >= 0)
+            hi[nh++] = i;
+        else
+            lo[nl++] = i;
+    }
+    int rc = 0;
+    if (older)
+        rc = sf_examples_select(src, lo, nl, older, err);
+    if (rc == 0 && newer) {
+        rc = sf_examples_select(src, hi, nh, newer, err);
+        if (rc < 0 && older)
+            sf_examples_free(older);
+    }
+    free(lo);
+    free(hi);
+    return rc < 0 ? SF_TIME_NONE : cut.purchase;
+}
+
+size_t sf_examples_stage_rows(const sf_examples *ex, sf_stage stage, size_t **idx)
+{
+    size_t n = 0;
+    *idx = malloc((ex->n ? ex->n : 1) * sizeof **idx);
+    if (!*idx)
+        return 0;
+    for (size_t i = 0; i < ex->n; i++)
+        if (ex->stage[i] == stage)
+            (*idx)[n++] = i;
+    return n;
+}

@@ -1,0 +1,41 @@
+/*
+ * release_topic.h - model releases on satisfy.models: publish one and wait
+ * for its delivery report, and find the version of the newest one.
+ *
+ * The topic has one partition and is meant to be compacted: the key of a
+ * release is its version as decimal text, the value sf_encode_release of
+ * sf_model_release_make. The streaming retrainer publishes every released
+ * version and, on startup, republishes the champion when the newest release
+ * on the topic is older (a retrainer killed between promotion and
+ * publication must not leave scorers without their model).
+ */
+#ifndef SATISFY_RELEASE_TOPIC_H
+#define SATISFY_RELEASE_TOPIC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "satisfy/codec.h"
+#include "satisfy/error.h"
+#include "satisfy/kafka.h"
+
+/* Loads the model artifact, wraps it as release `version` (released_at in
+ * ms) and produces it to satisfy.models partition 0, then waits up to
+ * timeout_ms for the delivery report. prod's configuration must carry
+ * sf_kafka_conf_stats(st) (delivery failures are read from st). On success
+ * *payload_len and sha256 (may be NULL) describe what was sent. */
+int sf_release_publish(rd_kafka_t *prod, sf_kafka_stats *st, const uint8_t *artifact,
+                       size_t artifact_len, int64_t version, int64_t released_at, int timeout_ms,
+                       uint32_t *payload_len, char sha256[65], sf_err *err);
+
+/* The version of the newest (last) release on satisfy.models, read with a
+ * short-lived consumer built from brokers and props (no group is joined):
+ * 0 when the topic is empty, -1 with err set on failure. When the last
+ * message does not decode it returns 0 and copies the reason into *bad (if
+ * not NULL; bad->msg is "" otherwise). */
+int64_t sf_release_last_version(const char *brokers, const char *const *props, int n_props,
+                                int timeout_ms, sf_err *bad, sf_err *err);
+
+#endif

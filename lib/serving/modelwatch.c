@@ -1,0 +1,246 @@
+/*
+ * modelwatch.c - the thread that follows satisfy.models (see
+ * include/satisfy/modelwatch.h).
+ *
+ * The consumer is assigned partition 0 from OFFSET_BEGINNING: a scorer that
+ * starts late still finds the current model, and on a compacted topic the
+ * newest release per key is all it needs. Loading (decompression, tree
+ * flattening, history snapshot) happens here, off the scoring thread, so the
+ * swap itself is a pointer move under a mutex.
+ */
+#include "satisfy/modelwatch.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "satisfy/codec.h"
+#include "satisfy/kafka.h"
+
+struct sf_modelwatch {
+    rd_kafka_t *rk;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int stop;
+    sf_model *pending; /* newest valid model not yet taken */
+    int64_t pending_version;
+    int64_t best_version; /* newest valid version seen (taken or pending) */
+    uint64_t loaded, ignored;
+    sf_modelwatch_opts opts;
+    char topic[128];
+};
+
+static void logf_(sf_modelwatch *mw, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void logf_(sf_modelwatch *mw, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    sf_logv(mw->opts.log, mw->opts.log_arg, fmt, ap);
+    va_end(ap);
+}
+
+int sf_modelwatch_load(const void *buf, size_t len, sf_model **model, int64_t *version, sf_err *err)
+{
+    if (!buf || len == 0)
+        return sf_errf(err, "empty release message");
+    sf_model_release r;
+    if (sf_decode_release(buf, len, &r, err) < 0)
+        return -1;
+    sf_model *m;
+    int rc = sf_model_from_release(&r, &m, err);
+    int64_t v = r.version;
+    sf_model_release_clear(&r);
+    if (rc < 0)
+        return -1;
+    if (v <= 0) {
+        sf_model_free(m);
+        return sf_errf(err, "release version %" PRId64 " is not positive", v);
+    }
+    *model = m;
+    *version = v;
+    return 0;
+}
+
+static void handle(sf_modelwatch *mw, const rd_kafka_message_t *m)
+{
+    sf_err err = {{0}};
+    sf_model *model = NULL;
+    int64_t v = 0;
+    if (sf_modelwatch_load(m->payload, m->len, &model, &v, &err) < 0) {
+        pthread_mutex_lock(&mw->mu);
+        mw->ignored++;
+        pthread_mutex_unlock(&mw->mu);
+        if (mw->opts.stats)
+            sf_stats_model_rejected(mw->opts.stats);
+        logf_(mw, "ignoring bad model release at %s [%d] @%" PRId64 ": %s", mw->topic,
+              (int)m->partition, m->offset, err.msg);
+        return;
+    }
+    pthread_mutex_lock(&mw->mu);
+    if (v <= mw->best_version) {
+        int64_t best = mw->best_version;
+        mw->ignored++;
+        pthread_mutex_unlock(&mw->mu);
+        sf_model_free(model);
+        logf_(mw,
+              "ignoring model release %" PRId64 " at %s [%d] @%" PRId64
+              ": not newer than version %" PRId64,
+              v, mw->topic, (int)m->partition, m->offset, best);
+        return;
+    }
+    if (mw->pending)
+        sf_model_free(mw->pending); /* superseded before the scorer took it */
+    mw->pending = model;
+    mw->pending_version = v;
+    mw->best_version = v;
+    mw->loaded++;
+    pthread_cond_broadcast(&mw->cv);
+    pthread_mutex_unlock(&mw->mu);
+    const sf_model_info *in = sf_model_get_info(model);
+    logf_(mw, "model %" PRId64 " loaded (%s, spec %s %s) from %s [%d] @%" PRId64, v,
+          sf_algo_name(in->algo), in->spec->name, in->spec_hash, mw->topic, (int)m->partition,
+          m->offset);
+}
+
+static void *run(void *arg)
+{
+    sf_modelwatch *mw = arg;
+    char last_err[256] = "";
+    for (;;) {
+        pthread_mutex_lock(&mw->mu);
+        int stop = mw->stop;
+        pthread_mutex_unlock(&mw->mu);
+        if (stop)
+            break;
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(mw->rk, 200);
+        if (!m)
+            continue;
+        if (m->err) {
+            /* partition EOF is off; anything else is worth one line each time
+             * it changes (the consumer retries on its own) */
+            if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+                const char *why = rd_kafka_message_errstr(m);
+                if (strcmp(why, last_err) != 0) {
+                    snprintf(last_err, sizeof last_err, "%s", why);
+                    logf_(mw, "%s: consumer error: %s", mw->topic, why);
+                }
+            }
+        } else {
+            handle(mw, m);
+        }
+        rd_kafka_message_destroy(m);
+    }
+    return NULL;
+}
+
+sf_modelwatch *sf_modelwatch_start(rd_kafka_conf_t *conf, const sf_modelwatch_opts *opts,
+                                   sf_err *err)
+{
+    sf_modelwatch *mw = calloc(1, sizeof *mw);
+    if (!mw) {
+        rd_kafka_conf_destroy(conf);
+        sf_errf(err, "model watcher: out of memory");
+        return NULL;
+    }
+    if (opts)
+        mw->opts = *opts;
+    snprintf(mw->topic, sizeof mw->topic, "%s", mw->opts.topic ? mw->opts.topic : SF_TOPIC_MODELS);
+    char errstr[512];
+    /* assign() needs a group.id even though this consumer never joins nor
+     * commits; a -X group.id from the caller is fine too */
+    if (rd_kafka_conf_set(conf, "group.id", "satisfy-modelwatch", errstr, sizeof errstr) ||
+        rd_kafka_conf_set(conf, "enable.auto.commit", "false", errstr, sizeof errstr) ||
+        rd_kafka_conf_set(conf, "enable.partition.eof", "false", errstr, sizeof errstr)) {
+        rd_kafka_conf_destroy(conf);
+        free(mw);
+        sf_errf(err, "model watcher: %s", errstr);
+        return NULL;
+    }
+    mw->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
+    if (!mw->rk) {
+        rd_kafka_conf_destroy(conf);
+        free(mw);
+        sf_errf(err, "model watcher: cannot create consumer: %s", errstr);
+        return NULL;
+    }
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, mw->topic, 0)->offset = RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_resp_err_t e = rd_kafka_assign(mw->rk, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    if (e) {
+        rd_kafka_destroy(mw->rk);
+        free(mw);
+        sf_errf(err, "model watcher: cannot assign %s [0]: %s", SF_TOPIC_MODELS,
+                rd_kafka_err2str(e));
+        return NULL;
+    }
+    pthread_mutex_init(&mw->mu, NULL);
+    pthread_cond_init(&mw->cv, NULL);
+    if (pthread_create(&mw->thread, NULL, run, mw) != 0) {
+        rd_kafka_destroy(mw->rk);
+        pthread_mutex_destroy(&mw->mu);
+        pthread_cond_destroy(&mw->cv);
+        free(mw);
+        sf_errf(err, "model watcher: cannot start thread");
+        return NULL;
+    }
+    return mw;
+}
+
+void sf_modelwatch_stop(sf_modelwatch *mw)
+{
+    if (!mw)
+        return;
+    pthread_mutex_lock(&mw->mu);
+    mw->stop = 1;
+    pthread_mutex_unlock(&mw->mu);
+    pthread_join(mw->thread, NULL);
+    rd_kafka_consumer_close(mw->rk);
+    rd_kafka_destroy(mw->rk);
+    sf_model_free(mw->pending);
+    pthread_mutex_destroy(&mw->mu);
+    pthread_cond_destroy(&mw->cv);
+    free(mw);
+}
+
+int sf_modelwatch_take(sf_modelwatch *mw, int timeout_ms, sf_model **model, int64_t *version)
+{
+    pthread_mutex_lock(&mw->mu);
+    if (!mw->pending && timeout_ms > 0) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += timeout_ms / 1000;
+        ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        while (!mw->pending)
+            if (pthread_cond_timedwait(&mw->cv, &mw->mu, &ts) == ETIMEDOUT)
+                break;
+    }
+    int got = 0;
+    if (mw->pending) {
+        *model = mw->pending;
+        *version = mw->pending_version;
+        mw->pending = NULL;
+        got = 1;
+    }
+    pthread_mutex_unlock(&mw->mu);
+    return got;
+}
+
+void sf_modelwatch_counts(sf_modelwatch *mw, uint64_t *loaded, uint64_t *ignored)
+{
+    pthread_mutex_lock(&mw->mu);
+    *loaded = mw->loaded;
+    *ignored = mw->ignored;
+    pthread_mutex_unlock(&mw->mu);
+}

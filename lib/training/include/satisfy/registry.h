@@ -1,0 +1,188 @@
+/*
+ * registry.h - the model registry and run tracking in one SQLite file
+ * (registry.db): experiments, training runs with their parameters, metrics
+ * per model row and stage, step durations and data window, model versions
+ * with their artifact and its sha256, and the alias "champion".
+ *
+ * The database runs in WAL mode with a busy timeout, every write is one
+ * transaction, and every statement is prepared with bound values (no SQL is
+ * built from values). The schema version lives in PRAGMA user_version and
+ * opening applies the missing migrations in order, each in its own
+ * transaction; a file newer than this build is refused.
+ *
+ * Versions have a status: candidate, champion, archived, rejected. Promoting
+ * a version archives the previous champion and moves the alias in the same
+ * transaction, so at most one version is champion (a partial unique index
+ * enforces it). Loading an artifact recomputes its sha256 and refuses a blob
+ * that does not match the recorded one.
+ */
+#ifndef SATISFY_REGISTRY_H
+#define SATISFY_REGISTRY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "satisfy/error.h"
+#include "satisfy/evaluate.h"
+
+#define SF_REGISTRY_SCHEMA 3 /* latest schema version (PRAGMA user_version) */
+
+typedef struct sf_registry sf_registry;
+
+typedef struct sf_registry_opts {
+    int busy_timeout_ms; /* default 5000 */
+    int target_version;  /* migrate up to this version; 0 = latest (tests use 1) */
+} sf_registry_opts;
+
+/* Opens (creating if needed) and migrates. NULL opts = defaults. */
+int sf_registry_open(sf_registry **out, const char *path, const sf_registry_opts *opts,
+                     sf_err *err);
+void sf_registry_close(sf_registry *r);
+
+/* PRAGMA user_version of the open file. */
+int sf_registry_schema_version(sf_registry *r);
+
+/* PRAGMA integrity_check: 0 when "ok", else -1 with the first problem. */
+int sf_registry_integrity_check(sf_registry *r, sf_err *err);
+
+/* The id of the named experiment, created if missing; -1 on error. */
+int64_t sf_registry_experiment(sf_registry *r, const char *name, int64_t now, sf_err *err);
+
+/* Starts a run (status "running"); returns its id or -1. */
+int64_t sf_registry_run_start(sf_registry *r, int64_t experiment_id, int64_t started,
+                              const char *params_json, sf_err *err);
+
+typedef struct sf_run_metric {
+    const char *model; /* "mean", "seed", "ridge", "gbdt", "champion" ... */
+    const char *stage; /* "PURCHASED", ..., or "ALL" */
+    sf_metrics m;
+} sf_run_metric;
+
+typedef struct sf_run_step {
+    const char *step; /* ingest, features, train, evaluate, gate, register */
+    double seconds;
+} sf_run_step;
+
+typedef struct sf_run_end {
+    bool failed;
+    int64_t ended;
+    int64_t data_from, data_to; /* purchase window of the labeled orders */
+    int64_t n_orders, n_train, n_test, n_rows;
+    const sf_run_metric *metrics;
+    size_t n_metrics;
+    const sf_run_step *steps;
+    size_t n_steps;
+    const char *report_json; /* may be NULL */
+} sf_run_end;
+
+/* Finishes a run: status, end time, window, counts, metrics and steps, all
+ * in one transaction. */
+int sf_registry_run_finish(sf_registry *r, int64_t run_id, const sf_run_end *end, sf_err *err);
+
+typedef struct sf_version_new {
+    int64_t run_id;          /* 0 = none */
+    const char *algorithm;   /* "gbdt", "ridge" */
+    const char *spec_hash;   /* 16 hex digits */
+    const uint8_t *artifact; /* the model artifact bytes */
+    size_t artifact_len;
+    const char *status;       /* "candidate" or "rejected" */
+    const char *reason;       /* the gate decision, may be NULL */
+    const char *metrics_json; /* may be NULL */
+    int64_t train_from, train_to, created;
+} sf_version_new;
+
+/* Stores a version (sha256 computed here); returns its version number or -1. */
+int64_t sf_registry_add_version(sf_registry *r, const sf_version_new *v, sf_err *err);
+
+/* Makes version the champion: the previous champion becomes archived and the
+ * alias "champion" points to version, in one transaction. A rejected or
+ * unknown version is refused. */
+int sf_registry_promote(sf_registry *r, int64_t version, int64_t now, sf_err *err);
+
+/* Stores the gate decision message of version (decision.h: the exact JSON
+ * text published to satisfy.metrics), replacing any earlier one, in one
+ * transaction, so that it can be republished at startup. Refuses an empty
+ * text ("empty decision") and an unknown version ("no version N"). */
+int sf_registry_set_decision(sf_registry *r, int64_t version, const char *json, sf_err *err);
+
+/* Called once per stored decision; non-zero stops the iteration (set err). */
+typedef int (*sf_registry_decision_fn)(void *arg, int64_t version, const char *json, sf_err *err);
+
+/* Calls fn for every version that has a stored decision, in increasing
+ * version order (versions registered before schema 3, or whose decision was
+ * never stored, have none and are skipped). Returns the number of calls, or
+ * -1 on a database error or when fn returned non-zero (err from fn, wrapped
+ * with the version). */
+int64_t sf_registry_decisions(sf_registry *r, sf_registry_decision_fn fn, void *arg, sf_err *err);
+
+/* Sets status (candidate/archived/rejected; use promote for champion) and
+ * optionally replaces the reason (NULL keeps it). */
+int sf_registry_set_status(sf_registry *r, int64_t version, const char *status, const char *reason,
+                           sf_err *err);
+
+typedef struct sf_version_row {
+    int64_t version, run_id;
+    char algorithm[16];
+    char spec_hash[17];
+    char sha256[65];
+    char status[12];
+    char *reason;       /* malloc'd, may be NULL */
+    char *metrics_json; /* malloc'd, may be NULL */
+    int64_t created, train_from, train_to;
+    size_t artifact_len;
+    uint8_t *artifact; /* malloc'd when loaded, else NULL */
+} sf_version_row;
+
+void sf_version_row_clear(sf_version_row *v);
+
+/* Reads one version; with_artifact loads the blob and verifies its sha256
+ * ("artifact of version N is corrupt: sha256 ... does not match"). Returns
+ * 1 found, 0 no such version, -1 error. */
+int sf_registry_get_version(sf_registry *r, int64_t version, bool with_artifact,
+                            sf_version_row *out, sf_err *err);
+
+/* The champion with its verified artifact: 1 found, 0 none, -1 error. */
+int sf_registry_champion(sf_registry *r, sf_version_row *out, sf_err *err);
+
+/* The registry file's path, for messages. */
+const char *sf_registry_path(const sf_registry *r);
+
+/* All versions, newest first, without artifacts: *out is a malloc'd array
+ * of *n rows (clear each, then free the array). Returns 0 or -1. */
+int sf_registry_versions(sf_registry *r, sf_version_row **out, size_t *n, sf_err *err);
+
+#define SF_REGISTRY_NULL INT64_MIN /* an integer column that holds NULL */
+
+typedef struct sf_run_step_row {
+    char *step;
+    double seconds;
+} sf_run_step_row;
+
+typedef struct sf_run_metric_row {
+    char *model, *stage;
+    sf_metrics m; /* n, rmse, mae, r2, auc, pr_auc; NaN where NULL */
+} sf_run_metric_row;
+
+/* A run as recorded, with its steps and metric rows (in insertion order).
+ * Integers that are NULL (a run still running) are SF_REGISTRY_NULL. */
+typedef struct sf_run_row {
+    int64_t id;
+    char *experiment;
+    char status[12];
+    int64_t started, ended;
+    char *params_json; /* may be NULL */
+    int64_t data_from, data_to, n_orders, n_train, n_test, n_rows;
+    sf_run_step_row *steps;
+    size_t n_steps;
+    sf_run_metric_row *metrics;
+    size_t n_metrics;
+} sf_run_row;
+
+/* Reads run run_id: 1 found, 0 when the run row is missing (its steps and
+ * metrics are still read: none, normally), -1 error. Clear with
+ * sf_run_row_clear in every case. */
+int sf_registry_get_run(sf_registry *r, int64_t run_id, sf_run_row *out, sf_err *err);
+void sf_run_row_clear(sf_run_row *run);
+
+#endif

@@ -1,0 +1,112 @@
+/*
+ * store.h - the streaming retrainer's example store: one SQLite file holding
+ * every order event, review and delivered-stage prediction it has consumed,
+ * so that a replay, a redelivery or a restart never counts anything twice.
+ *
+ * Tables (all writes are idempotent upserts):
+ *   order_events  (order_id, stage) -> event time and the Avro body
+ *   reviews       (review_id, order_id) -> score, times, Avro body, and a
+ *                 sequence number given on first insert (never changed by an
+ *                 upsert), which is how "new reviews since the last retrain"
+ *                 is counted. Olist reuses a few review_ids across orders,
+ *                 hence the pair as the key.
+ *   predictions   order_id -> the delivered-stage prediction (model version,
+ *                 score, p) and whether it has been paired with a review for
+ *                 online accuracy (each order is paired at most once)
+ *   meta          retrain bookkeeping (sequence mark, event time of the last
+ *                 retrain, newest event time seen)
+ *
+ * The caller groups one batch of upserts in begin/commit and commits its
+ * Kafka offsets only after sf_store_commit returns: a crash in between
+ * replays the batch into the same keys. WAL mode, busy timeout; bodies are
+ * re-encoded by the store (sf_encode_*), which checks every event first, so
+ * a bad event is refused with its id and reason and nothing is written.
+ *
+ * sf_store_events reads back every stored order event and review, decoded
+ * from the stored bodies: what the pipeline trains on (training_rows.h).
+ */
+#ifndef SATISFY_STORE_H
+#define SATISFY_STORE_H
+
+#include <stdint.h>
+
+#include "satisfy/error.h"
+#include "satisfy/event.h"
+#include "satisfy/training_rows.h"
+
+typedef struct sf_store sf_store;
+
+/* Opens (creating if needed) the store at path. */
+int sf_store_open(sf_store **out, const char *path, sf_err *err);
+void sf_store_close(sf_store *s);
+
+/* One transaction around a batch of upserts. rollback never fails. */
+int sf_store_begin(sf_store *s, sf_err *err);
+int sf_store_commit(sf_store *s, sf_err *err);
+void sf_store_rollback(sf_store *s);
+
+/* A delivered-stage prediction paired with the review of its order. */
+typedef struct sf_store_pair {
+    sf_id order_id;
+    int64_t model_version;
+    double label; /* review score */
+    double score, p;
+    int64_t event_time; /* the review's creation time */
+} sf_store_pair;
+
+/* The put functions return this (with err saying why, nothing written) for
+ * an event that breaks the wire contract (sf_check_*), and -1 for a database
+ * failure. */
+#define SF_STORE_INVALID (-2)
+
+/* Upserts an order event. Returns 1 when (order_id, stage) is new, 0 when it
+ * was already stored (the body is replaced), -1 with err set. */
+int sf_store_put_order(sf_store *s, const sf_order_event *ev, sf_err *err);
+
+/* Upserts a review: 1 new, 0 already stored, -1 error. When the order has a
+ * delivered-stage prediction not yet paired, *pair is filled, the prediction
+ * is marked paired and *paired = 1 (else 0). pair/paired may be NULL (then
+ * nothing is paired). */
+int sf_store_put_review(sf_store *s, const sf_review_event *ev, sf_store_pair *pair, int *paired,
+                        sf_err *err);
+
+/* Keeps a DELIVERED-stage prediction (others are ignored: returns 0). An
+ * unpaired stored prediction of the order is replaced; a paired one is kept.
+ * When the order already has a review, pairs them as above. Returns 1 when
+ * stored, 0 ignored, -1 error. */
+int sf_store_put_prediction(sf_store *s, const sf_prediction *p, sf_store_pair *pair, int *paired,
+                            sf_err *err);
+
+typedef struct sf_store_counts {
+    int64_t orders;         /* distinct order_ids */
+    int64_t order_events;   /* (order_id, stage) rows */
+    int64_t reviews;        /* (review_id, order_id) rows */
+    int64_t labeled_orders; /* orders with an order event and a review */
+    int64_t predictions, paired;
+    int64_t new_reviews;       /* reviews stored since the last retrain mark */
+    int64_t min_event_time;    /* of order events; SF_TIME_NONE when empty */
+    int64_t max_event_time;    /* of order and review events; SF_TIME_NONE when empty */
+    int64_t last_retrain_time; /* event time of the last mark; SF_TIME_NONE if never */
+    int64_t retrains;          /* marks so far */
+} sf_store_counts;
+
+int sf_store_counts_get(sf_store *s, sf_store_counts *c, sf_err *err);
+
+/* The cheap subset the retrain schedule reads after every batch: reviews,
+ * new_reviews, min/max_event_time, last_retrain_time, retrains (the other
+ * fields are left 0). */
+int sf_store_progress(sf_store *s, sf_store_counts *c, sf_err *err);
+
+/* Records a retrain: new_reviews restarts from zero, last_retrain_time =
+ * event_time, retrains + 1. One transaction (call outside begin/commit). */
+int sf_store_mark_retrain(sf_store *s, int64_t event_time, sf_err *err);
+
+/* Every stored order event and review, decoded, each owning its memory
+ * (free with sf_training_events_free). A body that does not decode fails
+ * with its table and key. */
+int sf_store_events(sf_store *s, sf_training_events *out, sf_err *err);
+
+/* PRAGMA integrity_check: 0 when "ok", else -1 with the first problem. */
+int sf_store_integrity_check(sf_store *s, sf_err *err);
+
+#endif

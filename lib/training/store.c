@@ -1,0 +1,512 @@
+/*
+ * store.c - the streaming retrainer's example store in SQLite (see
+ * include/satisfy/store.h): idempotent upserts of order events, reviews and
+ * delivered-stage predictions, retrain bookkeeping, and reading back the
+ * events training learns from.
+ *
+ * "Insert or ignore, then update" gives each upsert a cheap answer to "was
+ * this key new?", which the counters need, and never moves a row's sequence
+ * number. Statements are prepared once and bound, never built from values.
+ */
+#include "satisfy/store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "satisfy/codec.h"
+#include "satisfy/grow.h"
+
+enum {
+    Q_ORD_INS,
+    Q_ORD_UPD,
+    Q_REV_INS,
+    Q_REV_UPD,
+    Q_PRED_FIND,
+    Q_PRED_INS,
+    Q_PRED_UPD,
+    Q_PRED_PAIR,
+    Q_REV_LATEST,
+    Q_MAX_TIME,
+    Q_MIN_TIME,
+    Q_COUNT
+};
+
+static const char *const SQL[Q_COUNT] = {
+    [Q_ORD_INS] = "INSERT OR IGNORE INTO order_events(order_id, stage, event_time, body) "
+                  "VALUES (?1, ?2, ?3, ?4)",
+    [Q_ORD_UPD] = "UPDATE order_events SET event_time = ?3, body = ?4 "
+                  "WHERE order_id = ?1 AND stage = ?2 AND body IS NOT ?4",
+    [Q_REV_INS] = "INSERT OR IGNORE INTO reviews(review_id, order_id, score, created, "
+                  "answered, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    [Q_REV_UPD] = "UPDATE reviews SET score = ?3, created = ?4, answered = ?5, body = ?6 "
+                  "WHERE review_id = ?1 AND order_id = ?2 AND body IS NOT ?6",
+    [Q_PRED_FIND] = "SELECT model_version, score, p, paired FROM predictions WHERE order_id = ?1",
+    [Q_PRED_INS] = "INSERT INTO predictions(order_id, model_version, score, p, event_time, "
+                   "paired) VALUES (?1, ?2, ?3, ?4, ?5, 0)",
+    [Q_PRED_UPD] = "UPDATE predictions SET model_version = ?2, score = ?3, p = ?4, "
+                   "event_time = ?5 WHERE order_id = ?1 AND paired = 0",
+    [Q_PRED_PAIR] = "UPDATE predictions SET paired = 1, label = ?2 WHERE order_id = ?1",
+    [Q_REV_LATEST] = "SELECT score, created FROM reviews WHERE order_id = ?1 "
+                     "ORDER BY created DESC, answered DESC, review_id DESC LIMIT 1",
+    [Q_MAX_TIME] = "INSERT INTO meta(key, value) VALUES ('max_event_time', ?1) "
+                   "ON CONFLICT(key) DO UPDATE SET value = max(value, excluded.value)",
+    [Q_MIN_TIME] = "INSERT INTO meta(key, value) VALUES ('min_event_time', ?1) "
+                   "ON CONFLICT(key) DO UPDATE SET value = min(value, excluded.value)",
+};
+
+static const char SCHEMA[] =
+    "CREATE TABLE IF NOT EXISTS order_events("
+    " order_id TEXT NOT NULL, stage INTEGER NOT NULL, event_time INTEGER NOT NULL,"
+    " body BLOB NOT NULL, PRIMARY KEY (order_id, stage)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS reviews("
+    " seq INTEGER PRIMARY KEY AUTOINCREMENT, review_id TEXT NOT NULL, order_id TEXT NOT NULL,"
+    " score INTEGER NOT NULL, created INTEGER NOT NULL, answered INTEGER,"
+    " body BLOB NOT NULL, UNIQUE (review_id, order_id));"
+    "CREATE INDEX IF NOT EXISTS reviews_order ON reviews(order_id);"
+    "CREATE TABLE IF NOT EXISTS predictions("
+    " order_id TEXT PRIMARY KEY, model_version INTEGER NOT NULL, score REAL NOT NULL,"
+    " p REAL NOT NULL, event_time INTEGER NOT NULL, paired INTEGER NOT NULL DEFAULT 0,"
+    " label REAL);"
+    "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER);"
+    "PRAGMA user_version = 1;";
+
+struct sf_store {
+    sqlite3 *db;
+    sqlite3_stmt *q[Q_COUNT];
+    sf_buf buf;
+    char path[256];
+};
+
+static int db_fail(sf_store *s, sf_err *err, const char *what)
+{
+    return sf_errf(err, "store %s: %s: %s", s->path, what, sqlite3_errmsg(s->db));
+}
+
+void sf_store_close(sf_store *s)
+{
+    if (!s)
+        return;
+    for (int i = 0; i < Q_COUNT; i++)
+        sqlite3_finalize(s->q[i]);
+    sqlite3_close(s->db);
+    sf_buf_free(&s->buf);
+    free(s);
+}
+
+int sf_store_open(sf_store **out, const char *path, sf_err *err)
+{
+    *out = NULL;
+    sf_store *s = calloc(1, sizeof *s);
+    if (!s)
+        return sf_errf(err, "store %s: out of memory", path);
+    snprintf(s->path, sizeof s->path, "%s", path);
+    if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+        SQLITE_OK) {
+        db_fail(s, err, "open");
+        sf_store_close(s);
+        return -1;
+    }
+    sqlite3_busy_timeout(s->db, 5000);
+    char *msg = NULL;
+    int rc = sqlite3_exec(s->db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;", NULL,
+                          NULL, &msg);
+    if (rc == SQLITE_OK) {
+        sqlite3_free(msg);
+        msg = NULL;
+        /* refuse a file that is some other database */
+        sqlite3_stmt *st = NULL;
+        rc = sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL);
+        int ver = 0;
+        if (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+            ver = sqlite3_column_int(st, 0);
+        sqlite3_finalize(st);
+        if (rc == SQLITE_OK && ver > 1) {
+            sf_errf(err, "store %s: schema version %d is newer than this build's (1)", path, ver);
+            sf_store_close(s);
+            return -1;
+        }
+        rc = sqlite3_exec(s->db, SCHEMA, NULL, NULL, &msg);
+    }
+    if (rc != SQLITE_OK) {
+        sf_errf(err, "store %s: cannot set up the schema: %s", path,
+                msg ? msg : sqlite3_errmsg(s->db));
+        sqlite3_free(msg);
+        sf_store_close(s);
+        return -1;
+    }
+    for (int i = 0; i < Q_COUNT; i++)
+        if (sqlite3_prepare_v2(s->db, SQL[i], -1, &s->q[i], NULL) != SQLITE_OK) {
+            db_fail(s, err, "prepare");
+            sf_store_close(s);
+            return -1;
+        }
+    *out = s;
+    return 0;
+}
+
+static int exec(sf_store *s, const char *sql, sf_err *err)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        sf_errf(err, "store %s: %s: %s", s->path, sql, msg ? msg : sqlite3_errmsg(s->db));
+        sqlite3_free(msg);
+        return -1;
+    }
+    return 0;
+}
+
+int sf_store_begin(sf_store *s, sf_err *err)
+{
+    return exec(s, "BEGIN IMMEDIATE", err);
+}
+
+int sf_store_commit(sf_store *s, sf_err *err)
+{
+    return exec(s, "COMMIT", err);
+}
+
+void sf_store_rollback(sf_store *s)
+{
+    if (!sqlite3_get_autocommit(s->db))
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+/* Runs a prepared write; returns rows changed or -1. */
+static int step_write(sf_store *s, sqlite3_stmt *st, sf_err *err, const char *what)
+{
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    if (rc != SQLITE_DONE)
+        return db_fail(s, err, what);
+    return sqlite3_changes(s->db);
+}
+
+static void bind_time(sqlite3_stmt *st, int i, int64_t t)
+{
+    if (t == SF_TIME_NONE)
+        sqlite3_bind_null(st, i);
+    else
+        sqlite3_bind_int64(st, i, t);
+}
+
+/* Keeps the newest event time seen, and the oldest order event time. */
+static int note_time(sf_store *s, int64_t t, int is_order, sf_err *err)
+{
+    sqlite3_stmt *st = s->q[Q_MAX_TIME];
+    sqlite3_bind_int64(st, 1, t);
+    if (step_write(s, st, err, "meta max_event_time") < 0)
+        return -1;
+    if (!is_order)
+        return 0;
+    st = s->q[Q_MIN_TIME];
+    sqlite3_bind_int64(st, 1, t);
+    return step_write(s, st, err, "meta min_event_time") < 0 ? -1 : 0;
+}
+
+int sf_store_put_order(sf_store *s, const sf_order_event *ev, sf_err *err)
+{
+    if (sf_encode_order(ev, &s->buf, err) != 0) {
+        sf_err_wrap(err, "store: order %.32s stage %d", ev->order_id, (int)ev->stage);
+        return SF_STORE_INVALID;
+    }
+    for (int pass = 0; pass < 2; pass++) {
+        sqlite3_stmt *st = s->q[pass ? Q_ORD_UPD : Q_ORD_INS];
+        sqlite3_bind_text(st, 1, ev->order_id, -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, 2, (int)ev->stage);
+        sqlite3_bind_int64(st, 3, ev->event_time);
+        sqlite3_bind_blob(st, 4, s->buf.data, (int)s->buf.len, SQLITE_STATIC);
+        int n = step_write(s, st, err, "upsert order event");
+        if (n < 0)
+            return sf_err_wrap(err, "order %.32s", ev->order_id);
+        if (n > 0 && pass == 0)
+            return note_time(s, ev->event_time, 1, err) ? -1 : 1;
+        if (pass == 1)
+            break;
+    }
+    return note_time(s, ev->event_time, 1, err) ? -1 : 0;
+}
+
+/* Pairs the order's stored delivered prediction (unpaired) with label. */
+static int try_pair(sf_store *s, const char *order_id, double label, int64_t t, sf_store_pair *pair,
+                    int *paired, sf_err *err)
+{
+    if (paired)
+        *paired = 0;
+    if (!pair || !paired)
+        return 0;
+    sqlite3_stmt *st = s->q[Q_PRED_FIND];
+    sqlite3_bind_text(st, 1, order_id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW && sqlite3_column_int(st, 3) == 0) {
+        memset(pair, 0, sizeof *pair);
+        snprintf(pair->order_id, sizeof pair->order_id, "%s", order_id);
+        pair->model_version = sqlite3_column_int64(st, 0);
+        pair->score = sqlite3_column_double(st, 1);
+        pair->p = sqlite3_column_double(st, 2);
+        pair->label = label;
+        pair->event_time = t;
+        *paired = 1;
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return db_fail(s, err, "find prediction");
+    if (!*paired)
+        return 0;
+    st = s->q[Q_PRED_PAIR];
+    sqlite3_bind_text(st, 1, order_id, -1, SQLITE_STATIC);
+    sqlite3_bind_double(st, 2, label);
+    return step_write(s, st, err, "pair prediction") < 0 ? -1 : 0;
+}
+
+int sf_store_put_review(sf_store *s, const sf_review_event *ev, sf_store_pair *pair, int *paired,
+                        sf_err *err)
+{
+    if (paired)
+        *paired = 0;
+    if (sf_encode_review(ev, &s->buf, err) != 0) {
+        sf_err_wrap(err, "store: review %.32s of order %.32s", ev->review_id, ev->order_id);
+        return SF_STORE_INVALID;
+    }
+    int isnew = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        sqlite3_stmt *st = s->q[pass ? Q_REV_UPD : Q_REV_INS];
+        sqlite3_bind_text(st, 1, ev->review_id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, ev->order_id, -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, 3, ev->score);
+        sqlite3_bind_int64(st, 4, ev->created);
+        bind_time(st, 5, ev->answered);
+        sqlite3_bind_blob(st, 6, s->buf.data, (int)s->buf.len, SQLITE_STATIC);
+        int n = step_write(s, st, err, "upsert review");
+        if (n < 0)
+            return sf_err_wrap(err, "review %.32s", ev->review_id);
+        if (pass == 0 && n > 0) {
+            isnew = 1;
+            break;
+        }
+    }
+    if (note_time(s, ev->created, 0, err) != 0 ||
+        try_pair(s, ev->order_id, ev->score, ev->created, pair, paired, err) != 0)
+        return -1;
+    return isnew;
+}
+
+int sf_store_put_prediction(sf_store *s, const sf_prediction *p, sf_store_pair *pair, int *paired,
+                            sf_err *err)
+{
+    if (paired)
+        *paired = 0;
+    if (sf_check_prediction(p, err) != 0) {
+        sf_err_wrap(err, "store: prediction %.47s", p->event_id);
+        return SF_STORE_INVALID;
+    }
+    if (p->stage != SF_STAGE_DELIVERED)
+        return 0;
+    sqlite3_stmt *st = s->q[Q_PRED_FIND];
+    sqlite3_bind_text(st, 1, p->order_id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return db_fail(s, err, "find prediction");
+    st = s->q[rc == SQLITE_ROW ? Q_PRED_UPD : Q_PRED_INS];
+    sqlite3_bind_text(st, 1, p->order_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, p->model_version);
+    sqlite3_bind_double(st, 3, p->score);
+    sqlite3_bind_double(st, 4, p->p_dissatisfied);
+    sqlite3_bind_int64(st, 5, p->event_time);
+    if (step_write(s, st, err, "upsert prediction") < 0)
+        return sf_err_wrap(err, "prediction %s", p->event_id);
+
+    /* the order's latest review, if it has arrived already */
+    st = s->q[Q_REV_LATEST];
+    sqlite3_bind_text(st, 1, p->order_id, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    double label = 0;
+    int64_t created = 0;
+    if (rc == SQLITE_ROW) {
+        label = sqlite3_column_int(st, 0);
+        created = sqlite3_column_int64(st, 1);
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return db_fail(s, err, "find review");
+    if (rc == SQLITE_ROW && try_pair(s, p->order_id, label, created, pair, paired, err) != 0)
+        return -1;
+    return 1;
+}
+
+static int64_t scalar(sf_store *s, const char *sql, int64_t dflt, sf_err *err, int *fail)
+{
+    sqlite3_stmt *st = NULL;
+    int64_t v = dflt;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
+        db_fail(s, err, sql);
+        *fail = 1;
+        return dflt;
+    }
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+        v = sqlite3_column_int64(st, 0);
+    else if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        db_fail(s, err, sql);
+        *fail = 1;
+    }
+    sqlite3_finalize(st);
+    return v;
+}
+
+int sf_store_progress(sf_store *s, sf_store_counts *c, sf_err *err)
+{
+    int fail = 0;
+    memset(c, 0, sizeof *c);
+    c->reviews = scalar(s, "SELECT count(*) FROM reviews", 0, err, &fail);
+    c->new_reviews = scalar(s,
+                            "SELECT count(*) FROM reviews WHERE seq > "
+                            "coalesce((SELECT value FROM meta WHERE key = 'retrain_seq'), 0)",
+                            0, err, &fail);
+    c->min_event_time =
+        scalar(s, "SELECT value FROM meta WHERE key = 'min_event_time'", SF_TIME_NONE, err, &fail);
+    c->max_event_time =
+        scalar(s, "SELECT value FROM meta WHERE key = 'max_event_time'", SF_TIME_NONE, err, &fail);
+    c->last_retrain_time =
+        scalar(s, "SELECT value FROM meta WHERE key = 'retrain_time'", SF_TIME_NONE, err, &fail);
+    c->retrains = scalar(s, "SELECT value FROM meta WHERE key = 'retrains'", 0, err, &fail);
+    return fail ? -1 : 0;
+}
+
+int sf_store_counts_get(sf_store *s, sf_store_counts *c, sf_err *err)
+{
+    if (sf_store_progress(s, c, err) != 0)
+        return -1;
+    int fail = 0;
+    c->orders = scalar(s, "SELECT count(DISTINCT order_id) FROM order_events", 0, err, &fail);
+    c->order_events = scalar(s, "SELECT count(*) FROM order_events", 0, err, &fail);
+    c->labeled_orders = scalar(s,
+                               "SELECT count(DISTINCT r.order_id) FROM reviews r WHERE EXISTS "
+                               "(SELECT 1 FROM order_events o WHERE o.order_id = r.order_id)",
+                               0, err, &fail);
+    c->predictions = scalar(s, "SELECT count(*) FROM predictions", 0, err, &fail);
+    c->paired = scalar(s, "SELECT count(*) FROM predictions WHERE paired = 1", 0, err, &fail);
+    return fail ? -1 : 0;
+}
+
+int sf_store_mark_retrain(sf_store *s, int64_t event_time, sf_err *err)
+{
+    if (sf_store_begin(s, err) != 0)
+        return -1;
+    sqlite3_stmt *st = NULL;
+    const char *sql =
+        "INSERT INTO meta(key, value) VALUES"
+        " ('retrain_seq', (SELECT coalesce(max(seq), 0) FROM reviews)), ('retrain_time', ?1),"
+        " ('retrains', 1)"
+        " ON CONFLICT(key) DO UPDATE SET value = CASE key WHEN 'retrains' THEN value + 1"
+        " ELSE excluded.value END";
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
+        db_fail(s, err, "mark retrain");
+        sf_store_rollback(s);
+        return -1;
+    }
+    sqlite3_bind_int64(st, 1, event_time);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        db_fail(s, err, "mark retrain");
+        sf_store_rollback(s);
+        return -1;
+    }
+    if (sf_store_commit(s, err) != 0) {
+        sf_store_rollback(s);
+        return -1;
+    }
+    return 0;
+}
+
+int sf_store_events(sf_store *s, sf_training_events *out, sf_err *err)
+{
+    memset(out, 0, sizeof *out);
+    sf_vec ords = SF_VEC(sf_order_event), revs = SF_VEC(sf_review_event);
+    int rc = -1;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(
+            s->db, "SELECT order_id, stage, body FROM order_events ORDER BY order_id, stage", -1,
+            &st, NULL) != SQLITE_OK) {
+        st = NULL;
+        db_fail(s, err, "read order events");
+        goto done;
+    }
+    int r;
+    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+        sf_order_event *ev = sf_vec_push(&ords);
+        if (!ev) {
+            sf_errf(err, "store: out of memory reading order events");
+            goto done;
+        }
+        if (sf_decode_order(sqlite3_column_blob(st, 2), (size_t)sqlite3_column_bytes(st, 2), ev,
+                            err) != 0) {
+            ords.n--;
+            sf_err_wrap(err, "store %s: order_events row order_id=%s stage=%d", s->path,
+                        (const char *)sqlite3_column_text(st, 0), sqlite3_column_int(st, 1));
+            goto done;
+        }
+    }
+    if (r != SQLITE_DONE) {
+        db_fail(s, err, "read order events");
+        goto done;
+    }
+    sqlite3_finalize(st);
+    if (sqlite3_prepare_v2(s->db, "SELECT review_id, order_id, body FROM reviews ORDER BY seq", -1,
+                           &st, NULL) != SQLITE_OK) {
+        st = NULL;
+        db_fail(s, err, "read reviews");
+        goto done;
+    }
+    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+        sf_review_event *ev = sf_vec_push(&revs);
+        if (!ev) {
+            sf_errf(err, "store: out of memory reading reviews");
+            goto done;
+        }
+        if (sf_decode_review(sqlite3_column_blob(st, 2), (size_t)sqlite3_column_bytes(st, 2), ev,
+                             err) != 0) {
+            revs.n--;
+            sf_err_wrap(err, "store %s: reviews row review_id=%s order_id=%s", s->path,
+                        (const char *)sqlite3_column_text(st, 0),
+                        (const char *)sqlite3_column_text(st, 1));
+            goto done;
+        }
+    }
+    if (r != SQLITE_DONE) {
+        db_fail(s, err, "read reviews");
+        goto done;
+    }
+    rc = 0;
+done:
+    sqlite3_finalize(st);
+    out->orders = ords.p;
+    out->n_orders = ords.n;
+    out->reviews = revs.p;
+    out->n_reviews = revs.n;
+    if (rc != 0)
+        sf_training_events_free(out);
+    return rc;
+}
+
+int sf_store_integrity_check(sf_store *s, sf_err *err)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(s->db, "PRAGMA integrity_check", -1, &st, NULL) != SQLITE_OK)
+        return db_fail(s, err, "integrity_check");
+    int rc = sqlite3_step(st);
+    const char *v = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
+    int ok = v && strcmp(v, "ok") == 0;
+    if (!ok)
+        sf_errf(err, "store %s: integrity_check: %s", s->path, v ? v : sqlite3_errmsg(s->db));
+    sqlite3_finalize(st);
+    return ok ? 0 : -1;
+}

@@ -1,0 +1,215 @@
+/*
+ * replay.c - the replay loop of satisfy-producer (see include/satisfy/replay.h).
+ *
+ * Follows librdkafka's examples/producer.c: produce, serve delivery reports
+ * with rd_kafka_poll(rk, 0) after each message, on a full queue poll and
+ * retry, and flush at the end. Pacing uses a virtual clock: event i is due at
+ * start + (time_i - time_0) / speed; a gap longer than max_sleep_ms is cut so
+ * a quiet week of history never stalls the replay. Waiting is done inside
+ * rd_kafka_poll() so deliveries keep flowing while we wait.
+ */
+#include "satisfy/replay.h"
+#include "satisfy/clock.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+const char *const sf_replay_props[] = {
+    "enable.idempotence=true",
+    "linger.ms=20",
+    "batch.num.messages=10000",
+    "batch.size=1000000",
+    "compression.codec=lz4",
+    "queue.buffering.max.messages=200000",
+    NULL,
+};
+
+static int stopping(const sf_replay_opts *o)
+{
+    return o->stop && *o->stop;
+}
+
+static void report(const sf_replay_opts *o, const sf_replay_result *res, uint64_t produced,
+                   double t0)
+{
+    if (!o->progress)
+        return;
+    sf_replay_progress p = {
+        .produced = produced,
+        .delivered =
+            o->stats ? sf_kafka_stats_delivered(o->stats) + sf_kafka_stats_failed(o->stats) : 0,
+        .event_time = res->last_time,
+        .elapsed = sf_mono_s() - t0,
+    };
+    o->progress(&p, o->progress_arg);
+}
+
+/* Encodes event e into b (Avro) or *json (JSON). */
+static int encode(const sf_event_ref *e, sf_replay_format fmt, sf_buf *b, char **json, sf_err *err)
+{
+    *json = NULL;
+    if (e->kind == SF_EV_ORDER) {
+        sf_order_event oe;
+        if (sf_lifecycle_event(e->order, e->stage, &oe) != 0)
+            return sf_errf(err, "order %s has no %s stage", e->order->order_id,
+                           sf_stage_name(e->stage));
+        if (fmt == SF_FORMAT_JSON) {
+            *json = sf_order_to_json(&oe, err);
+            return *json ? 0 : -1;
+        }
+        return sf_encode_order(&oe, b, err);
+    }
+    sf_review_event re;
+    sf_lifecycle_review(e->order, e->review, &re);
+    if (fmt == SF_FORMAT_JSON) {
+        *json = sf_review_to_json(&re, err);
+        return *json ? 0 : -1;
+    }
+    return sf_encode_review(&re, b, err);
+}
+
+int sf_replay_run(rd_kafka_t *rk, const sf_event_ref *ev, size_t n, const sf_replay_opts *opts,
+                  sf_replay_result *res, sf_err *err)
+{
+    memset(res, 0, sizeof *res);
+    res->first_time = res->last_time = SF_TIME_NONE;
+    const int64_t max_sleep = opts->max_sleep_ms > 0 ? opts->max_sleep_ms : 1000;
+    const int progress_ms = opts->progress_ms > 0 ? opts->progress_ms : 250;
+    const int flush_ms = opts->flush_timeout_ms > 0 ? opts->flush_timeout_ms : 60000;
+    const int json = opts->format == SF_FORMAT_JSON;
+
+    rd_kafka_topic_t *rkt[2] = {rd_kafka_topic_new(rk, SF_TOPIC_ORDERS, NULL),
+                                rd_kafka_topic_new(rk, SF_TOPIC_REVIEWS, NULL)};
+    if (!rkt[0] || !rkt[1]) {
+        if (rkt[0])
+            rd_kafka_topic_destroy(rkt[0]);
+        if (rkt[1])
+            rd_kafka_topic_destroy(rkt[1]);
+        return sf_errf(err, "cannot create topic handles: %s",
+                       rd_kafka_err2str(rd_kafka_last_error()));
+    }
+    static const char *const schema_hdr[2][2] = {
+        {"satisfy.v1.OrderEvent", "satisfy.v1.OrderEvent+json"},
+        {"satisfy.v1.ReviewEvent", "satisfy.v1.ReviewEvent+json"},
+    };
+
+    sf_buf buf = {0};
+    int rc = 0;
+    uint64_t produced = 0;
+    const double t0 = sf_mono_s();
+    int64_t next_progress = sf_mono_ms() + progress_ms;
+    int64_t wall_base = sf_mono_ms(), ev_base = n ? ev[0].time : 0;
+    size_t limit = n;
+    if (opts->max_events && opts->max_events < limit)
+        limit = (size_t)opts->max_events;
+
+    for (size_t i = 0; i < limit && rc == 0; i++) {
+        if (stopping(opts)) {
+            res->stopped = 1;
+            break;
+        }
+        const sf_event_ref *e = &ev[i];
+
+        if (opts->speed > 0) {
+            int64_t due = wall_base + (int64_t)((double)(e->time - ev_base) / opts->speed);
+            int64_t now = sf_mono_ms();
+            if (due - now > max_sleep) {
+                wall_base -= (due - now) - max_sleep; /* cut the long gap */
+                due = now + max_sleep;
+            }
+            while ((now = sf_mono_ms()) < due && !stopping(opts)) {
+                int64_t wait = due - now;
+                rd_kafka_poll(rk, wait < 100 ? (int)wait : 100);
+                if (now >= next_progress) {
+                    report(opts, res, produced, t0);
+                    next_progress = now + progress_ms;
+                }
+            }
+            if (stopping(opts)) {
+                res->stopped = 1;
+                break;
+            }
+        }
+
+        char *js = NULL;
+        if (encode(e, opts->format, &buf, &js, err) != 0) {
+            sf_err_wrap(err, "event %zu (order %s)", i, e->order->order_id);
+            rc = -1;
+            break;
+        }
+        const int t = e->kind == SF_EV_ORDER ? 0 : 1;
+        const void *val = json ? (const void *)js : (const void *)buf.data;
+        const size_t len = json ? strlen(js) : buf.len;
+        const uintptr_t slot = e->kind == SF_EV_ORDER ? (uintptr_t)e->stage : SF_REPLAY_SLOT_REVIEW;
+        for (;;) {
+            rd_kafka_resp_err_t pe = rd_kafka_producev(
+                rk, RD_KAFKA_V_RKT(rkt[t]), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                RD_KAFKA_V_KEY(e->order->order_id, strlen(e->order->order_id)),
+                RD_KAFKA_V_VALUE((void *)val, len), RD_KAFKA_V_TIMESTAMP(e->time),
+                RD_KAFKA_V_HEADER("schema", schema_hdr[t][json], -1),
+                RD_KAFKA_V_OPAQUE((void *)slot), RD_KAFKA_V_END);
+            if (pe == RD_KAFKA_RESP_ERR_NO_ERROR) {
+                produced++;
+                res->produced[slot]++;
+                res->bytes += len;
+                if (res->first_time == SF_TIME_NONE)
+                    res->first_time = e->time;
+                res->last_time = e->time;
+                break;
+            }
+            if (pe == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+                /* The local queue is full: serve delivery reports to make room. */
+                rd_kafka_poll(rk, 100);
+                if (stopping(opts)) {
+                    res->stopped = 1;
+                    break;
+                }
+                continue;
+            }
+            char fe[256];
+            if (pe == RD_KAFKA_RESP_ERR__FATAL && rd_kafka_fatal_error(rk, fe, sizeof fe))
+                sf_errf(err, "producing to %s: fatal producer error: %s",
+                        rd_kafka_topic_name(rkt[t]), fe);
+            else
+                sf_errf(err, "producing to %s (order %s): %s", rd_kafka_topic_name(rkt[t]),
+                        e->order->order_id, rd_kafka_err2str(pe));
+            rc = -1;
+            break;
+        }
+        free(js);
+        if (res->stopped)
+            break;
+        rd_kafka_poll(rk, 0); /* delivery reports */
+
+        if ((produced & 255) == 0) {
+            char fe[256];
+            if (rd_kafka_fatal_error(rk, fe, sizeof fe)) {
+                sf_errf(err, "fatal producer error: %s", fe);
+                rc = -1;
+                break;
+            }
+            int64_t now = sf_mono_ms();
+            if (now >= next_progress) {
+                report(opts, res, produced, t0);
+                next_progress = now + progress_ms;
+            }
+        }
+    }
+
+    /* Wait for every delivery report, also after an error or a stop: what was
+     * handed over is delivered or reported as failed, never silently lost. */
+    rd_kafka_flush(rk, flush_ms);
+    res->undelivered = (uint64_t)rd_kafka_outq_len(rk);
+    res->elapsed = sf_mono_s() - t0;
+    report(opts, res, produced, t0);
+    if (rc == 0) {
+        char fe[256];
+        if (rd_kafka_fatal_error(rk, fe, sizeof fe))
+            rc = sf_errf(err, "fatal producer error: %s", fe);
+    }
+    sf_buf_free(&buf);
+    rd_kafka_topic_destroy(rkt[0]);
+    rd_kafka_topic_destroy(rkt[1]);
+    return rc;
+}

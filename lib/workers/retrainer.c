@@ -1,0 +1,702 @@
+/*
+ * retrainer.c - the streaming retrainer (retrainer.h): consume, store,
+ * retrain, gate, publish, measure online accuracy.
+ *
+ * Kept in the library so that `satisfy-retrainer run` is a thin loop: it
+ * parses options, installs signal handlers and turns the result into an
+ * exit status. See retrainer.h for the guarantees (store commit before the
+ * offset commit, publication of a missing champion and of every stored gate
+ * decision at startup, retrains deferred while catching up on a backlog).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "satisfy/codec.h"
+#include "satisfy/decision.h"
+#include "satisfy/kafka.h"
+#include "satisfy/model.h"
+#include "satisfy/online.h"
+#include "satisfy/registry.h"
+#include "satisfy/release_topic.h"
+#include "satisfy/retrainer.h"
+#include "satisfy/store.h"
+#include "satisfy/train.h"
+#include "satisfy/clock.h"
+
+#define NPROPS(a) ((int)(sizeof(a) / sizeof((a)[0])))
+#define DAY_MS    (86400LL * 1000)
+
+struct sf_retrainer {
+    sf_retrainer_opts opts; /* the caller's, with defaults filled in */
+    const sf_retrainer_opts *c;
+    char store_path[1024];
+    rd_kafka_t *cons, *prod;
+    sf_kafka_stats pstats;
+    sf_store *store;
+    sf_registry *reg;
+    sf_online *online;
+    sf_buf buf;
+    rd_kafka_message_t **msgs; /* SF_RETRAINER_BATCH_MAX */
+    int64_t dirty[64];         /* versions whose online window changed in this batch */
+    int n_dirty;
+    uint64_t n_orders, n_reviews, n_preds, n_bad, n_new_orders, n_new_reviews, n_pairs;
+    int retrains, released, rejected, failed;
+    double train_seconds_max;
+    int64_t pending_publish; /* champion version still to publish, 0 = none */
+    bool announced;          /* the "consuming ..." line was logged */
+    double last_status;      /* sf_mono_s() of the last progress line */
+    double deferred_since;   /* sf_mono_s() since a due retrain waits for a backlog, 0 = none */
+    sf_store_counts sc;      /* store counters after the last batch */
+};
+
+static void logf_(const sf_retrainer *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void logf_(const sf_retrainer *r, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    sf_logv(r->c->log, r->c->log_arg, fmt, ap);
+    va_end(ap);
+}
+
+/* ---- Kafka handles ---------------------------------------------------- */
+
+static rd_kafka_t *make_handle(sf_retrainer *r, rd_kafka_type_t type, const char *const *pre,
+                               int n_pre, sf_err *err)
+{
+    const char **props = malloc((size_t)(n_pre + r->c->n_props) * sizeof *props);
+    if (!props) {
+        sf_errf(err, "out of memory");
+        return NULL;
+    }
+    int n = 0;
+    for (int i = 0; i < n_pre; i++)
+        props[n++] = pre[i];
+    for (int i = 0; i < r->c->n_props; i++)
+        props[n++] = r->c->props[i];
+    rd_kafka_conf_t *conf = sf_kafka_conf_new(r->c->brokers, props, n, err);
+    free(props);
+    if (!conf)
+        return NULL;
+    char group[300];
+    if (type == RD_KAFKA_CONSUMER) {
+        snprintf(group, sizeof group, "group.id=%s", r->c->group);
+        if (sf_kafka_conf_set(conf, group, err) != 0) {
+            rd_kafka_conf_destroy(conf);
+            return NULL;
+        }
+    } else {
+        sf_kafka_conf_stats(conf, &r->pstats);
+    }
+    char es[512];
+    rd_kafka_t *rk = rd_kafka_new(type, conf, es, sizeof es);
+    if (!rk) {
+        rd_kafka_conf_destroy(conf);
+        sf_errf(err, "cannot create the %s: %s",
+                type == RD_KAFKA_CONSUMER ? "consumer" : "producer", es);
+    }
+    return rk;
+}
+
+/* Publishes version from the registry and waits for its delivery report. */
+static int publish(sf_retrainer *r, int64_t version, sf_err *err)
+{
+    sf_version_row row;
+    memset(&row, 0, sizeof row);
+    int found = sf_registry_get_version(r->reg, version, true, &row, err);
+    if (found == 0)
+        sf_errf(err, "version %lld is not in the registry", (long long)version);
+    uint32_t len = 0;
+    char sha[65];
+    int rc = found > 0 ? sf_release_publish(r->prod, &r->pstats, row.artifact, row.artifact_len,
+                                            version, sf_wall_ms(), 30000, &len, sha, err)
+                       : -1;
+    sf_version_row_clear(&row);
+    if (rc == 0)
+        logf_(r, "published release v%lld (%u bytes, sha256 %.12s) to %s", (long long)version, len,
+              sha, SF_TOPIC_MODELS);
+    return rc;
+}
+
+/* Publishes the champion if satisfy.models does not have it yet. */
+static int publish_champion_if_missing(sf_retrainer *r, sf_err *err)
+{
+    sf_version_row ch;
+    memset(&ch, 0, sizeof ch);
+    int has = sf_registry_champion(r->reg, &ch, err);
+    int64_t v = ch.version;
+    sf_version_row_clear(&ch);
+    if (has < 0)
+        return -1;
+    if (!has)
+        return 0;
+    sf_err bad;
+    int64_t last =
+        sf_release_last_version(r->c->brokers, r->c->props, r->c->n_props, 15000, &bad, err);
+    if (bad.msg[0])
+        logf_(r, "the newest message on %s does not decode: %s", SF_TOPIC_MODELS, bad.msg);
+    if (last < 0)
+        return -1;
+    if (last >= v)
+        return 0;
+    logf_(r, "champion v%lld is not on %s (last release there: %s%lld): publishing it",
+          (long long)v, SF_TOPIC_MODELS, last ? "v" : "none ", (long long)last);
+    return publish(r, v, err);
+}
+
+/* ---- one batch -------------------------------------------------------- */
+
+static void note_dirty(sf_retrainer *r, int64_t v)
+{
+    for (int i = 0; i < r->n_dirty; i++)
+        if (r->dirty[i] == v)
+            return;
+    if (r->n_dirty < (int)(sizeof r->dirty / sizeof r->dirty[0]))
+        r->dirty[r->n_dirty++] = v;
+}
+
+static void bad_message(sf_retrainer *r, const rd_kafka_message_t *m, const char *why)
+{
+    r->n_bad++;
+    if (r->n_bad <= SF_RETRAINER_MAX_BAD_LOGS)
+        logf_(r, "skipping %s [%d] @%" PRId64 ": %s%s", rd_kafka_topic_name(m->rkt),
+              (int)m->partition, m->offset, why,
+              r->n_bad == SF_RETRAINER_MAX_BAD_LOGS ? " (further bad messages are only counted)"
+                                                    : "");
+}
+
+/* A JSON body needs a NUL: copies it into r->buf. */
+static const char *as_text(sf_retrainer *r, const rd_kafka_message_t *m, sf_err *err)
+{
+    if (sf_buf_reserve(&r->buf, m->len + 1, err) != 0)
+        return NULL;
+    memcpy(r->buf.data, m->payload, m->len);
+    r->buf.data[m->len] = 0;
+    return (const char *)r->buf.data;
+}
+
+/* Stores one message. Returns 0 (stored or skipped as bad input), -1 when
+ * the store failed (the batch must not be committed). */
+static int handle(sf_retrainer *r, const rd_kafka_message_t *m, sf_err *err)
+{
+    const char *topic = rd_kafka_topic_name(m->rkt);
+    bool json = m->len > 0 && ((const char *)m->payload)[0] == '{';
+    sf_err why;
+    if (!m->payload || m->len == 0) {
+        bad_message(r, m, "empty message");
+        return 0;
+    }
+    sf_store_pair pair;
+    int paired = 0, rc;
+    if (strcmp(topic, SF_TOPIC_ORDERS) == 0) {
+        sf_order_event ev;
+        const char *t = json ? as_text(r, m, &why) : NULL;
+        int d = json ? (t ? sf_order_from_json(t, &ev, &why) : -1)
+                     : sf_decode_order(m->payload, m->len, &ev, &why);
+        if (d != 0) {
+            bad_message(r, m, why.msg);
+            return 0;
+        }
+        rc = sf_store_put_order(r->store, &ev, err);
+        sf_order_event_clear(&ev);
+        r->n_orders++;
+        if (rc > 0)
+            r->n_new_orders++;
+    } else if (strcmp(topic, SF_TOPIC_REVIEWS) == 0) {
+        sf_review_event ev;
+        const char *t = json ? as_text(r, m, &why) : NULL;
+        int d = json ? (t ? sf_review_from_json(t, &ev, &why) : -1)
+                     : sf_decode_review(m->payload, m->len, &ev, &why);
+        if (d != 0) {
+            bad_message(r, m, why.msg);
+            return 0;
+        }
+        rc = sf_store_put_review(r->store, &ev, &pair, &paired, err);
+        sf_review_event_clear(&ev);
+        r->n_reviews++;
+        if (rc > 0)
+            r->n_new_reviews++;
+    } else if (strcmp(topic, SF_TOPIC_PREDICTIONS) == 0) {
+        sf_prediction p;
+        const char *t = json ? as_text(r, m, &why) : NULL;
+        int d = json ? (t ? sf_prediction_from_json(t, &p, &why) : -1)
+                     : sf_decode_prediction(m->payload, m->len, &p, &why);
+        if (d != 0) {
+            bad_message(r, m, why.msg);
+            return 0;
+        }
+        rc = sf_store_put_prediction(r->store, &p, &pair, &paired, err);
+        r->n_preds++;
+    } else {
+        bad_message(r, m, "unexpected topic");
+        return 0;
+    }
+    if (rc == SF_STORE_INVALID) { /* bad input: skipped, counted */
+        bad_message(r, m, err->msg);
+        return 0;
+    }
+    if (rc < 0) /* a database failure: the batch is not committed */
+        return sf_err_wrap(err, "%s [%d] @%" PRId64, topic, (int)m->partition, m->offset);
+    if (paired) {
+        if (sf_online_add(r->online, pair.model_version, pair.label, pair.score, pair.p,
+                          pair.event_time, &why) == 0) {
+            r->n_pairs++;
+            note_dirty(r, pair.model_version);
+        } else {
+            bad_message(r, m, why.msg);
+        }
+    }
+    return 0;
+}
+
+/* Publishes the online accuracy of the versions touched by the batch. */
+static void publish_online(sf_retrainer *r)
+{
+    for (int i = 0; i < r->n_dirty; i++) {
+        sf_err err;
+        char *js = sf_online_json(r->online, r->dirty[i], &err);
+        if (!js) {
+            logf_(r, "online accuracy v%lld: %s", (long long)r->dirty[i], err.msg);
+            continue;
+        }
+        char key[24];
+        int klen = snprintf(key, sizeof key, "%lld", (long long)r->dirty[i]);
+        rd_kafka_resp_err_t e = rd_kafka_producev(
+            r->prod, RD_KAFKA_V_TOPIC(SF_TOPIC_METRICS), RD_KAFKA_V_KEY(key, (size_t)klen),
+            RD_KAFKA_V_VALUE(js, strlen(js)), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+            RD_KAFKA_V_HEADER("schema", "satisfy.v1.OnlineAccuracy+json", -1), RD_KAFKA_V_END);
+        if (e)
+            logf_(r, "%s: produce online accuracy v%lld: %s", SF_TOPIC_METRICS,
+                  (long long)r->dirty[i], rd_kafka_err2str(e));
+        free(js);
+    }
+    r->n_dirty = 0;
+    rd_kafka_poll(r->prod, 0);
+}
+
+/* Produces one stored decision message (decision.h) to satisfy.metrics: key
+ * "decision-<version>", so compaction keeps one per version. Asynchronous. */
+static int produce_decision(sf_retrainer *r, int64_t version, const char *js, sf_err *err)
+{
+    char key[40];
+    int klen = sf_decision_key(version, key, sizeof key);
+    rd_kafka_resp_err_t e = rd_kafka_producev(
+        r->prod, RD_KAFKA_V_TOPIC(SF_TOPIC_METRICS), RD_KAFKA_V_KEY(key, (size_t)klen),
+        RD_KAFKA_V_VALUE((void *)js, strlen(js)), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_HEADER("schema", SF_DECISION_SCHEMA, -1), RD_KAFKA_V_END);
+    if (e)
+        return sf_errf(err, "%s: produce decision v%lld: %s", SF_TOPIC_METRICS, (long long)version,
+                       rd_kafka_err2str(e));
+    rd_kafka_poll(r->prod, 0);
+    return 0;
+}
+
+/* Records the gate decision of a registered retrain in the registry, then
+ * publishes that same text (produce_decision). The registry copy is what
+ * republish_decisions sends again at startup, so a decision whose message
+ * was lost (killed before delivery, a new or restarted broker) reappears. */
+static void publish_decision(sf_retrainer *r, const sf_train_report *rep, int64_t data_until)
+{
+    sf_decision d;
+    sf_decision_from_report(rep, data_until, sf_wall_ms(), &d);
+    sf_err err;
+    char *js = sf_decision_json(&d, &err);
+    if (!js) {
+        logf_(r, "%s: decision v%lld: %s", SF_TOPIC_METRICS, (long long)rep->version, err.msg);
+        return;
+    }
+    if (sf_registry_set_decision(r->reg, rep->version, js, &err) != 0)
+        logf_(r, "decision v%lld not stored (it will not be republished): %s",
+              (long long)rep->version, err.msg);
+    if (produce_decision(r, rep->version, js, &err) != 0)
+        logf_(r, "%s", err.msg);
+    free(js);
+}
+
+static int republish_one(void *arg, int64_t version, const char *json, sf_err *err)
+{
+    return produce_decision(arg, version, json, err);
+}
+
+/* Publishes every decision stored in the registry to satisfy.metrics again
+ * and waits (bounded) for their delivery. Repeats are harmless: the key is
+ * per version, so compaction and the web page keep one. */
+static int republish_decisions(sf_retrainer *r, sf_err *err)
+{
+    uint64_t failed0 = sf_kafka_stats_failed(&r->pstats);
+    int64_t n = sf_registry_decisions(r->reg, republish_one, r, err);
+    if (n < 0)
+        return sf_err_wrap(err, "republishing the gate decisions");
+    if (n == 0)
+        return 0;
+    int left = sf_kafka_drain(r->prod, 30000);
+    uint64_t failed = sf_kafka_stats_failed(&r->pstats) - failed0;
+    if (left > 0 || failed > 0)
+        return sf_errf(err,
+                       "republishing %lld gate decisions to %s: %d not delivered after 30 s, "
+                       "%llu failed%s%s",
+                       (long long)n, SF_TOPIC_METRICS, left, (unsigned long long)failed,
+                       r->pstats.first_failure[0] ? ": " : "", r->pstats.first_failure);
+    logf_(r, "republished %lld gate decisions from the registry to %s", (long long)n,
+          SF_TOPIC_METRICS);
+    return 0;
+}
+
+/* Polls up to SF_RETRAINER_BATCH_MAX messages (or SF_RETRAINER_BATCH_WAIT
+ * ms), stores them in one transaction and commits the offsets. Returns the
+ * number of messages, or -1 on a fatal error. */
+static int batch(sf_retrainer *r, sf_err *err)
+{
+    int n = 0;
+    double until = sf_mono_s() + SF_RETRAINER_BATCH_WAIT / 1000.0;
+    while (n < SF_RETRAINER_BATCH_MAX && !*r->c->stop) {
+        double left = until - sf_mono_s();
+        if (left <= 0)
+            break;
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(r->cons, n ? 0 : (int)(left * 1000) + 1);
+        if (!m) {
+            if (n)
+                break;
+            continue;
+        }
+        if (m->err) {
+            if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                logf_(r, "consumer: %s%s%s", rd_kafka_message_errstr(m), m->rkt ? " on " : "",
+                      m->rkt ? rd_kafka_topic_name(m->rkt) : "");
+            int fatal = m->err == RD_KAFKA_RESP_ERR__FATAL;
+            rd_kafka_message_destroy(m);
+            if (fatal)
+                return sf_errf(err, "consumer: fatal error");
+            continue;
+        }
+        r->msgs[n++] = m;
+    }
+    if (n == 0)
+        return 0;
+    int rc = -1;
+    if (sf_store_begin(r->store, err) != 0)
+        goto done;
+    for (int i = 0; i < n; i++)
+        if (handle(r, r->msgs[i], err) != 0) {
+            sf_store_rollback(r->store);
+            goto done;
+        }
+    if (sf_store_commit(r->store, err) != 0) {
+        sf_store_rollback(r->store);
+        goto done;
+    }
+    /* only now: a crash before this line replays the batch into the same keys */
+    rd_kafka_resp_err_t e = rd_kafka_commit(r->cons, NULL, 0);
+    if (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET)
+        logf_(r, "offset commit failed (%s): the batch will be replayed, harmlessly",
+              rd_kafka_err2str(e));
+    publish_online(r);
+    rc = n;
+done:
+    for (int i = 0; i < n; i++)
+        rd_kafka_message_destroy(r->msgs[i]);
+    return rc;
+}
+
+/* ---- retraining ------------------------------------------------------- */
+
+static void fmt_day(int64_t t, char *buf, size_t len)
+{
+    char full[24];
+    sf_time_format(t, full, sizeof full);
+    snprintf(buf, len, "%.10s", t == SF_TIME_NONE ? "-" : full);
+}
+
+static int retrain_due(sf_retrainer *r, const sf_store_counts *c)
+{
+    if (c->reviews < r->c->min_reviews || c->new_reviews == 0)
+        return 0;
+    if (r->c->every > 0 && c->new_reviews >= r->c->every)
+        return 1;
+    if (r->c->days > 0 && c->max_event_time != SF_TIME_NONE) {
+        int64_t base =
+            c->last_retrain_time != SF_TIME_NONE ? c->last_retrain_time : c->min_event_time;
+        if (base != SF_TIME_NONE && (double)(c->max_event_time - base) >= r->c->days * DAY_MS)
+            return 1;
+    }
+    return 0;
+}
+
+static int retrain(sf_retrainer *r, const sf_store_counts *c, sf_err *err)
+{
+    double t0 = sf_mono_s();
+    int k = r->retrains + 1;
+    sf_training_events ev;
+    if (sf_store_events(r->store, &ev, err) != 0)
+        return sf_err_wrap(err, "retrain %d", k);
+    logf_(r,
+          "retrain %d: started on %zu order events and %zu reviews (%" PRId64
+          " new since the last retrain); consumption paused",
+          k, ev.n_orders, ev.n_reviews, c->new_reviews);
+    sf_train_opts o = r->c->train;
+    char source[300];
+    snprintf(source, sizeof source, "stream:%s", r->c->store);
+    o.source = source;
+    o.ingest_seconds = sf_mono_s() - t0;
+    sf_train_report rep;
+    char upto[16];
+    fmt_day(c->max_event_time, upto, sizeof upto);
+    int rc = sf_train_run(&ev, r->reg, &o, &rep, err);
+    sf_training_events_free(&ev);
+    size_t n_orders = rep.n_orders, orphans = rep.n_orphan_reviews;
+    double secs = sf_mono_s() - t0;
+    r->retrains++;
+    if (secs > r->train_seconds_max)
+        r->train_seconds_max = secs;
+    if (rc != 0) {
+        r->failed++;
+        logf_(r, "retrain %d (data up to %s, %zu orders): FAILED after %.1f s: %s", k, upto,
+              n_orders, secs, err->msg);
+    } else {
+        char from[16], to[16];
+        fmt_day(rep.split.train_from, from, sizeof from);
+        fmt_day(rep.split.test_to, to, sizeof to);
+        const sf_train_row *cand = &rep.rows[rep.candidate];
+        logf_(r,
+              "retrain %d: window %s .. %s (data up to %s), %zu examples from %zu labeled "
+              "orders of %zu (%zu reviews without an order), train %zu / holdout %zu orders; "
+              "candidate %s RMSE %.4f vs %s %.4f: %s v%lld (%s), %.1f s",
+              k, from, to, upto, rep.n_rows, rep.n_labeled, n_orders, orphans, rep.split.n_train,
+              rep.split.n_test, cand->name, rep.gate.rmse_candidate, rep.gate.reference,
+              rep.gate.rmse_champion, rep.released ? "RELEASED" : "REJECTED",
+              (long long)rep.version, rep.gate.reason, secs);
+        if (rep.released) {
+            r->released++;
+            r->pending_publish = rep.version;
+        } else {
+            r->rejected++;
+        }
+        publish_decision(r, &rep, c->max_event_time);
+    }
+    /* the mark comes after registration: a crash before it retrains again */
+    if (sf_store_mark_retrain(r->store, c->max_event_time, err) != 0)
+        return -1;
+    return 0;
+}
+
+static int flush_publish(sf_retrainer *r)
+{
+    if (!r->pending_publish)
+        return 0;
+    sf_err err;
+    if (publish(r, r->pending_publish, &err) != 0) {
+        logf_(r, "publishing v%lld failed (will retry): %s", (long long)r->pending_publish,
+              err.msg);
+        return -1;
+    }
+    r->pending_publish = 0;
+    return 0;
+}
+
+/* The counters as one JSON line, written to a temporary file and renamed. */
+static void write_stats(const sf_retrainer *r, const sf_store_counts *sc)
+{
+    if (!r->c->stats_file)
+        return;
+    char tmp[1100];
+    snprintf(tmp, sizeof tmp, "%s.tmp", r->c->stats_file);
+    FILE *f = fopen(tmp, "w");
+    if (!f) {
+        logf_(r, "cannot write %s: %s", tmp, strerror(errno));
+        return;
+    }
+    fprintf(f,
+            "{\"order_events\":%" PRIu64 ",\"new_order_events\":%" PRIu64 ",\"reviews\":%" PRIu64
+            ",\"new_reviews\":%" PRIu64 ",\"predictions\":%" PRIu64 ",\"pairs\":%" PRIu64
+            ",\"bad\":%" PRIu64 ",\"retrains\":%d,\"released\":%d,\"rejected\":%d,"
+            "\"failed\":%d,\"store_reviews\":%" PRId64 ",\"store_new_reviews\":%" PRId64 "}\n",
+            r->n_orders, r->n_new_orders, r->n_reviews, r->n_new_reviews, r->n_preds, r->n_pairs,
+            r->n_bad, r->retrains, r->released, r->rejected, r->failed, sc->reviews,
+            sc->new_reviews);
+    if (fclose(f) != 0 || rename(tmp, r->c->stats_file) != 0)
+        logf_(r, "cannot write %s: %s", r->c->stats_file, strerror(errno));
+}
+
+/* ---- the public calls ------------------------------------------------- */
+
+void sf_retrainer_opts_default(sf_retrainer_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->group = SF_RETRAINER_GROUP;
+    o->every = SF_RETRAINER_EVERY;
+    o->min_reviews = SF_RETRAINER_MIN_REVIEWS;
+    o->window = SF_ONLINE_WINDOW;
+    sf_train_opts_default(&o->train);
+    o->train.experiment = "stream";
+}
+
+/* Frees what open made, without the shutdown steps of close. */
+static void destroy(sf_retrainer *r)
+{
+    if (r->cons)
+        rd_kafka_destroy(r->cons);
+    if (r->prod)
+        rd_kafka_destroy(r->prod);
+    sf_store_close(r->store);
+    sf_registry_close(r->reg);
+    sf_online_free(r->online);
+    sf_buf_free(&r->buf);
+    free(r->msgs);
+    free(r);
+}
+
+int sf_retrainer_open(sf_retrainer **out, const sf_retrainer_opts *opts, sf_err *err)
+{
+    *out = NULL;
+    if (!opts->brokers || !opts->registry)
+        return sf_errf(err, "brokers and registry are required");
+    if (!opts->stop)
+        return sf_errf(err, "no stop flag");
+    if (opts->every == 0 && opts->days == 0)
+        return sf_errf(err, "retraining by count and by interval are both off");
+    sf_retrainer *r = calloc(1, sizeof *r);
+    if (!r)
+        return sf_errf(err, "out of memory");
+    r->opts = *opts;
+    r->c = &r->opts;
+    if (!r->opts.group)
+        r->opts.group = SF_RETRAINER_GROUP;
+    if (!r->opts.store) {
+        snprintf(r->store_path, sizeof r->store_path, "%s.store", r->opts.registry);
+        r->opts.store = r->store_path;
+    }
+    r->opts.train.threads = r->opts.train.threads > 0 ? r->opts.train.threads : 2;
+
+    r->msgs = malloc(SF_RETRAINER_BATCH_MAX * sizeof *r->msgs);
+    if (!r->msgs) {
+        sf_errf(err, "out of memory");
+        goto fail;
+    }
+    r->online = sf_online_new((size_t)r->c->window, err);
+    if (!r->online || sf_registry_open(&r->reg, r->c->registry, NULL, err) != 0 ||
+        sf_store_open(&r->store, r->c->store, err) != 0)
+        goto fail;
+    static const char *const prod_pre[] = {"enable.idempotence=true", "linger.ms=5"};
+    static const char *const cons_pre[] = {
+        "enable.auto.commit=false",       "auto.offset.reset=earliest",
+        "isolation.level=read_committed", "max.poll.interval.ms=1800000",
+        "session.timeout.ms=10000",       "heartbeat.interval.ms=2000",
+        "enable.partition.eof=false"};
+    r->prod = make_handle(r, RD_KAFKA_PRODUCER, prod_pre, NPROPS(prod_pre), err);
+    if (!r->prod || sf_kafka_check_reachable(r->prod, r->c->brokers, 10000, err) != 0)
+        goto fail;
+    r->cons = make_handle(r, RD_KAFKA_CONSUMER, cons_pre, NPROPS(cons_pre), err);
+    if (!r->cons)
+        goto fail;
+    rd_kafka_poll_set_consumer(r->cons);
+
+    sf_store_counts sc;
+    if (sf_store_counts_get(r->store, &sc, err) != 0)
+        goto fail;
+    logf_(r,
+          "store %s: %" PRId64 " orders (%" PRId64 " events), %" PRId64 " reviews (%" PRId64
+          " since the last retrain), %" PRId64 " retrains so far",
+          r->c->store, sc.orders, sc.order_events, sc.reviews, sc.new_reviews, sc.retrains);
+    if (publish_champion_if_missing(r, err) != 0 || republish_decisions(r, err) != 0) {
+        sf_err_wrap(err, "startup publication");
+        goto fail;
+    }
+
+    rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(3);
+    rd_kafka_topic_partition_list_add(topics, SF_TOPIC_ORDERS, RD_KAFKA_PARTITION_UA);
+    rd_kafka_topic_partition_list_add(topics, SF_TOPIC_REVIEWS, RD_KAFKA_PARTITION_UA);
+    rd_kafka_topic_partition_list_add(topics, SF_TOPIC_PREDICTIONS, RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t e = rd_kafka_subscribe(r->cons, topics);
+    rd_kafka_topic_partition_list_destroy(topics);
+    if (e) {
+        sf_errf(err, "subscribe: %s", rd_kafka_err2str(e));
+        goto fail;
+    }
+    r->sc = sc;
+    *out = r;
+    return 0;
+fail:
+    destroy(r);
+    return -1;
+}
+
+int sf_retrainer_run(sf_retrainer *r, sf_err *err)
+{
+    const sf_retrainer_opts *c = r->c;
+    if (!r->announced) {
+        r->announced = true;
+        logf_(r,
+              "consuming %s, %s, %s as group %s; retrain every %ld new reviews%s%g days "
+              "(after %ld reviews)",
+              SF_TOPIC_ORDERS, SF_TOPIC_REVIEWS, SF_TOPIC_PREDICTIONS, c->group, c->every,
+              " and/or every ", c->days, c->min_reviews);
+        r->last_status = sf_mono_s();
+    }
+    while (!*c->stop) {
+        int n = batch(r, err);
+        if (n < 0)
+            return -1;
+        flush_publish(r);
+        if (sf_store_progress(r->store, &r->sc, err) != 0)
+            return -1;
+        /* A full batch means we are catching up (after a restart, say):
+         * topics and partitions then arrive unevenly (reviews ahead of their
+         * orders), so a due retrain waits until the backlog is drained, for
+         * at most SF_RETRAINER_CATCHUP_MAX seconds. */
+        bool due = !*c->stop && retrain_due(r, &r->sc);
+        if (due && n == SF_RETRAINER_BATCH_MAX) {
+            if (r->deferred_since == 0)
+                r->deferred_since = sf_mono_s();
+            if (sf_mono_s() - r->deferred_since < SF_RETRAINER_CATCHUP_MAX)
+                due = false;
+        }
+        if (due) {
+            r->deferred_since = 0;
+            if (retrain(r, &r->sc, err) != 0)
+                return -1;
+            flush_publish(r);
+        }
+        if (n > 0 || c->stats_file)
+            write_stats(r, &r->sc);
+        if (!c->quiet && sf_mono_s() - r->last_status >= 30) {
+            r->last_status = sf_mono_s();
+            logf_(r,
+                  "consumed %" PRIu64 " order events, %" PRIu64 " reviews, %" PRIu64
+                  " predictions (%" PRIu64 " bad); store: %" PRId64 " reviews, %" PRId64
+                  " new since the last retrain",
+                  r->n_orders, r->n_reviews, r->n_preds, r->n_bad, r->sc.reviews,
+                  r->sc.new_reviews);
+        }
+    }
+    return 0;
+}
+
+int sf_retrainer_close(sf_retrainer *r)
+{
+    if (!r)
+        return 0;
+    int rc = 0;
+    rd_kafka_consumer_close(r->cons);
+    if (flush_publish(r) != 0)
+        rc = -1;
+    if (sf_kafka_drain(r->prod, 10000) != 0)
+        logf_(r, "%d messages to %s not delivered at exit", rd_kafka_outq_len(r->prod),
+              SF_TOPIC_METRICS);
+    logf_(r,
+          "stopped: consumed %" PRIu64 " order events (%" PRIu64 " new), %" PRIu64
+          " reviews (%" PRIu64 " new), %" PRIu64 " predictions (%" PRIu64
+          " paired with reviews), %" PRIu64 " bad; retrains %d: released %d, rejected %d, "
+          "failed %d, longest %.1f s",
+          r->n_orders, r->n_new_orders, r->n_reviews, r->n_new_reviews, r->n_preds, r->n_pairs,
+          r->n_bad, r->retrains, r->released, r->rejected, r->failed, r->train_seconds_max);
+    destroy(r);
+    return rc;
+}

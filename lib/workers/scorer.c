@@ -1,0 +1,793 @@
+/*
+ * scorer.c - the consume-score-produce loop of satisfy-scorer (see
+ * include/satisfy/scorer.h for the contract).
+ *
+ * The shape follows librdkafka's examples/transactions.c: a batch is
+ * collected by polling the consumer with no transaction open (so rebalance
+ * callbacks never meet an open transaction), then scored and produced inside
+ * one transaction together with the batch's offsets. Errors are classified
+ * as librdkafka does: fatal ends the run, "requires abort" aborts and rewinds
+ * the consumer to its committed offsets, retriable retries the same call.
+ */
+#include "satisfy/scorer.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "satisfy/codec.h"
+#include "satisfy/dlq.h"
+#include "satisfy/kafka.h"
+#include "satisfy/model.h"
+#include "satisfy/clock.h"
+
+#define SLOT_PRED 0
+#define SLOT_DLQ  1
+
+/* A batch is scored a block of SF_SCORER_BLOCK events at a time, through
+ * every step (decode, features, model, encode, produce) before the next
+ * block: the rows and predictions in flight take about 10 KB, where those of
+ * a whole batch of 1,000 took about 600 KB and went through the caches three
+ * times. 16 is also the model's block (its tree walks overlap 16 rows). */
+#define SF_SCORER_BLOCK 16
+
+struct work {
+    sf_prediction pred[SF_SCORER_BLOCK];
+    float rows[SF_SCORER_BLOCK * SF_SPEC_MAX_FEATURES]; /* SF_SPEC_MAX_FEATURES apart */
+    size_t src[SF_SCORER_BLOCK];                        /* pred[k] scores msg[src[k]] */
+    /* the batch's newest predictions, its i-th at recent[i % SF_STATS_RECENT]
+     * (as sf_stats_batch takes them) */
+    sf_prediction recent[SF_STATS_RECENT];
+};
+
+typedef struct scorer {
+    const sf_scorer_opts *o;
+    rd_kafka_t *consumer, *producer;
+    rd_kafka_topic_t *out; /* satisfy.predictions, or the relay's topic */
+    sf_kafka_stats pstats;
+    sf_modelwatch *mw;
+    sf_model *model;
+    int64_t version;
+    char version_text[24]; /* the model_version header */
+    size_t version_len;
+    int eos;
+    int embedded; /* the cluster is satisfy-broker (librdkafka's mock) */
+    int txn_open;
+    /* the batch being collected/processed */
+    rd_kafka_message_t **msg;
+    double *rx; /* monotonic receive time of msg[i] */
+    size_t n, cap;
+    struct work *w; /* the block being scored and the newest predictions */
+    size_t n_pred, n_dlq;
+    double *e2e, *proc;
+    sf_buf buf;
+    double last_lag;
+    char fatal[SF_ERR_MAX]; /* set by callbacks */
+} scorer;
+
+static void logf_(scorer *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void logf_(scorer *s, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    sf_logv(s->o->log, s->o->log_arg, fmt, ap);
+    va_end(ap);
+}
+
+int sf_scorer_transactional_id(const char *group, const char *instance_id, char *buf, size_t len,
+                               sf_err *err)
+{
+    if (!instance_id || !*instance_id)
+        return sf_errf(err, "exactly-once needs a non-empty instance id");
+    int n =
+        snprintf(buf, len, "satisfy-scorer.%s.%s", group ? group : SF_SCORER_GROUP, instance_id);
+    if (n < 0 || (size_t)n >= len)
+        return sf_errf(err, "transactional.id for group '%s' and instance '%s' is too long", group,
+                       instance_id);
+    return 0;
+}
+
+/* Drops the collected messages of the given partitions (they were revoked:
+ * their new owner will consume them from the committed offsets). */
+static void drop_partitions(scorer *s, const rd_kafka_topic_partition_list_t *parts)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < s->n; i++) {
+        rd_kafka_message_t *m = s->msg[i];
+        int revoked = 0;
+        for (int j = 0; j < parts->cnt && !revoked; j++)
+            revoked = parts->elems[j].partition == m->partition &&
+                      strcmp(parts->elems[j].topic, rd_kafka_topic_name(m->rkt)) == 0;
+        if (revoked) {
+            rd_kafka_message_destroy(m);
+        } else {
+            s->rx[k] = s->rx[i];
+            s->msg[k++] = m;
+        }
+    }
+    s->n = k;
+}
+
+static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t e,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+    scorer *s = opaque;
+    int coop = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+    rd_kafka_error_t *error = NULL;
+    rd_kafka_resp_err_t ret = RD_KAFKA_RESP_ERR_NO_ERROR;
+    if (e == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        logf_(s, "assigned %d partition(s) of %s", parts->cnt, SF_TOPIC_ORDERS);
+        if (coop)
+            error = rd_kafka_incremental_assign(rk, parts);
+        else
+            ret = rd_kafka_assign(rk, parts);
+    } else {
+        logf_(s, "revoked %d partition(s)%s", parts->cnt,
+              rd_kafka_assignment_lost(rk) ? " (lost)" : "");
+        if (s->txn_open) {
+            /* cannot happen with the collect-then-commit loop, kept as a guard */
+            rd_kafka_error_t *ae = rd_kafka_abort_transaction(s->producer, -1);
+            if (ae)
+                rd_kafka_error_destroy(ae);
+            s->txn_open = 0;
+        }
+        drop_partitions(s, parts);
+        if (coop)
+            error = rd_kafka_incremental_unassign(rk, parts);
+        else
+            ret = rd_kafka_assign(rk, NULL);
+    }
+    if (error) {
+        snprintf(s->fatal, sizeof s->fatal, "rebalance: %s", rd_kafka_error_string(error));
+        rd_kafka_error_destroy(error);
+    } else if (ret) {
+        snprintf(s->fatal, sizeof s->fatal, "rebalance: %s", rd_kafka_err2str(ret));
+    }
+}
+
+static rd_kafka_conf_t *make_conf(const sf_scorer_opts *o, const char *const *defaults, sf_err *err)
+{
+    int nd = 0;
+    while (defaults && defaults[nd])
+        nd++;
+    rd_kafka_conf_t *conf = sf_kafka_conf_new(o->brokers, defaults, nd, err);
+    if (!conf)
+        return NULL;
+    for (int i = 0; i < o->n_props; i++)
+        if (sf_kafka_conf_set(conf, o->props[i], err) < 0) {
+            rd_kafka_conf_destroy(conf);
+            return NULL;
+        }
+    return conf;
+}
+
+/* Seeks every assigned partition back to its committed offset (the start
+ * when nothing is committed), discarding what was fetched after it. */
+static int rewind_consumer(scorer *s, sf_err *err)
+{
+    for (size_t i = 0; i < s->n; i++)
+        rd_kafka_message_destroy(s->msg[i]);
+    s->n = 0;
+    rd_kafka_topic_partition_list_t *a = NULL;
+    rd_kafka_resp_err_t e = rd_kafka_assignment(s->consumer, &a);
+    if (e)
+        return sf_errf(err, "rewind: cannot get the assignment: %s", rd_kafka_err2str(e));
+    if (a->cnt == 0) {
+        rd_kafka_topic_partition_list_destroy(a);
+        return 0;
+    }
+    e = rd_kafka_committed(s->consumer, a, 30000);
+    if (e) {
+        rd_kafka_topic_partition_list_destroy(a);
+        return sf_errf(err, "rewind: cannot read committed offsets: %s", rd_kafka_err2str(e));
+    }
+    for (int i = 0; i < a->cnt; i++)
+        if (a->elems[i].offset < 0)
+            a->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_error_t *error = rd_kafka_seek_partitions(s->consumer, a, 30000);
+    rd_kafka_topic_partition_list_destroy(a);
+    if (error) {
+        sf_errf(err, "rewind: seek failed: %s", rd_kafka_error_string(error));
+        rd_kafka_error_destroy(error);
+        return -1;
+    }
+    return 0;
+}
+
+/* Collects a batch: returns when batch_max messages are in, when the
+ * consumer has nothing more fetched (the batch takes what is there, it does
+ * not wait for more: under a backlog batches fill up, under a light load
+ * they stay small and fast), at the latest batch_ms after the first message,
+ * or after ~100 ms of nothing. -1 on a fatal consumer error. */
+static int collect(scorer *s, sf_err *err)
+{
+    double deadline = 0;
+    while (s->n < s->cap) {
+        int timeout = 100;
+        if (s->n > 0) {
+            if (deadline - sf_mono_s() <= 0)
+                break;
+            timeout = 0;
+        }
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(s->consumer, timeout);
+        if (s->fatal[0])
+            return sf_errf(err, "%s", s->fatal);
+        if (!m)
+            break;
+        if (m->err) {
+            if (m->err == RD_KAFKA_RESP_ERR__FATAL) {
+                char why[512];
+                rd_kafka_resp_err_t fe = rd_kafka_fatal_error(s->consumer, why, sizeof why);
+                rd_kafka_message_destroy(m);
+                return sf_errf(err, "consumer fatal error: %s: %s", rd_kafka_err2name(fe), why);
+            }
+            if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                logf_(s, "consumer: %s", rd_kafka_message_errstr(m));
+            rd_kafka_message_destroy(m);
+            continue;
+        }
+        if (s->n == 0)
+            deadline = sf_mono_s() + s->o->batch_ms / 1000.0;
+        s->rx[s->n] = sf_mono_s();
+        s->msg[s->n++] = m;
+        if (*s->o->stop)
+            break;
+    }
+    return 0;
+}
+
+/* 0 produced, -1 produce error, -2 the prediction does not encode. */
+static int produce_pred(scorer *s, const rd_kafka_message_t *src, const sf_prediction *p,
+                        sf_err *err)
+{
+    if (sf_encode_prediction(p, &s->buf, err) < 0) {
+        sf_err_wrap(err, "cannot encode the prediction of %s [%d] @%" PRId64,
+                    rd_kafka_topic_name(src->rkt), (int)src->partition, src->offset);
+        return -2; /* the input goes to the DLQ with this reason */
+    }
+    for (;;) {
+        rd_kafka_headers_t *h = rd_kafka_headers_new(2);
+        rd_kafka_header_add(h, "event_id", sizeof "event_id" - 1, p->event_id,
+                            (ssize_t)strlen(p->event_id));
+        rd_kafka_header_add(h, "model_version", sizeof "model_version" - 1, s->version_text,
+                            (ssize_t)s->version_len);
+        rd_kafka_resp_err_t e = rd_kafka_producev(
+            s->producer, RD_KAFKA_V_RKT(s->out), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+            RD_KAFKA_V_KEY(p->order_id, SF_ID_LEN), /* checked by the encoder */
+            RD_KAFKA_V_VALUE(s->buf.data, s->buf.len), RD_KAFKA_V_HEADERS(h),
+            RD_KAFKA_V_OPAQUE((void *)(uintptr_t)SLOT_PRED), RD_KAFKA_V_END);
+        if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
+            return 0;
+        rd_kafka_headers_destroy(h);
+        if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+            return sf_errf(err, "cannot produce to %s: %s", SF_TOPIC_PREDICTIONS,
+                           rd_kafka_err2str(e));
+        rd_kafka_poll(s->producer, 10);
+    }
+}
+
+/* 0 and ev filled when m is a valid order event keyed by its order id;
+ * otherwise -1 with the reason in err. */
+static int check_message(const rd_kafka_message_t *m, sf_order_event *ev, sf_err *err)
+{
+    if (!m->payload || m->len == 0)
+        return sf_errf(err, "empty message (no value)");
+    if (sf_decode_order(m->payload, m->len, ev, err) < 0)
+        return -1;
+    size_t idlen = strlen(ev->order_id);
+    if (!m->key || m->key_len != idlen || memcmp(m->key, ev->order_id, idlen) != 0) {
+        sf_errf(err, "key '%.*s' does not match order_id %s",
+                m->key ? (int)(m->key_len > 64 ? 64 : m->key_len) : 0,
+                m->key ? (const char *)m->key : "", ev->order_id);
+        sf_order_event_clear(ev);
+        return -1;
+    }
+    return 0;
+}
+
+static int relay(scorer *s, const rd_kafka_message_t *m, sf_err *err)
+{
+    rd_kafka_resp_err_t e;
+    while ((e = rd_kafka_producev(
+                s->producer, RD_KAFKA_V_RKT(s->out), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                RD_KAFKA_V_KEY(m->key, m->key_len), RD_KAFKA_V_VALUE(m->payload, m->len),
+                RD_KAFKA_V_END)) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+        rd_kafka_poll(s->producer, 10);
+    if (e)
+        return sf_errf(err, "cannot produce to %s: %s", s->o->relay_topic, rd_kafka_err2str(e));
+    return 0;
+}
+
+static int to_dlq(scorer *s, const rd_kafka_message_t *m, const char *why, sf_err *err)
+{
+    if (sf_dlq_produce(s->producer, m, why, (void *)(uintptr_t)SLOT_DLQ, err) < 0)
+        return -1;
+    s->n_dlq++;
+    return 0;
+}
+
+/* Scores a block of k rows (s->w->rows, from msg[src[]]) and produces their
+ * predictions; a prediction that does not encode sends its input to the
+ * DLQ. -1 on a produce error. */
+static int score_block(scorer *s, size_t k, sf_err *err)
+{
+    struct work *w = s->w;
+    sf_model_score_rows(s->model, w->rows, k, w->pred);
+    int64_t scored_at = sf_wall_ms(); /* the block's rows were scored together */
+    for (size_t j = 0; j < k; j++) {
+        sf_prediction *p = &w->pred[j];
+        const rd_kafka_message_t *m = s->msg[w->src[j]];
+        p->model_version = s->version;
+        p->scored_at = scored_at;
+        sf_err why; /* read only after a failure set it: no 512-byte clear per event */
+        why.msg[0] = '\0';
+        int rc = produce_pred(s, m, p, &why);
+        if (rc == -1)
+            return sf_errf(err, "%s", why.msg);
+        if (rc == 0)
+            w->recent[s->n_pred++ % SF_STATS_RECENT] = *p;
+        else if (to_dlq(s, m, why.msg, err) < 0) /* does not encode: keep the input */
+            return -1;
+    }
+    return 0;
+}
+
+/* Scores the batch and produces predictions and DLQ messages, a block at a
+ * time: decode and features per message, then the model over the block's
+ * rows at once (the tree walks of different rows overlap), then encode and
+ * produce. -1 on a produce error (the caller aborts/rewinds or fails). */
+static int process(scorer *s, sf_err *err)
+{
+    s->n_pred = s->n_dlq = 0;
+    if (s->o->relay_topic) {
+        for (size_t i = 0; i < s->n; i++)
+            if (relay(s, s->msg[i], err) < 0)
+                return -1;
+        return 0;
+    }
+    struct work *w = s->w;
+    const size_t d = (size_t)sf_model_n_inputs(s->model);
+    size_t k = 0;
+    for (size_t i = 0; i < s->n; i++) {
+        const rd_kafka_message_t *m = s->msg[i];
+        sf_order_event ev;
+        sf_err why; /* read only after a failure set it: no 512-byte clear per event */
+        why.msg[0] = '\0';
+        if (check_message(m, &ev, &why) == 0) {
+            sf_model_prepare_event(s->model, &ev, &w->pred[k], w->rows + k * d);
+            sf_order_event_clear(&ev);
+            w->src[k++] = i;
+        } else if (to_dlq(s, m, why.msg, err) < 0) {
+            return -1;
+        }
+        if (k == SF_SCORER_BLOCK) {
+            if (score_block(s, k, err) < 0)
+                return -1;
+            k = 0;
+        }
+    }
+    return k ? score_block(s, k, err) : 0;
+}
+
+/* The next offset of each partition in the batch. */
+static rd_kafka_topic_partition_list_t *batch_offsets(scorer *s)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(8);
+    for (size_t i = 0; i < s->n; i++) {
+        const rd_kafka_message_t *m = s->msg[i];
+        rd_kafka_topic_partition_t *p =
+            rd_kafka_topic_partition_list_find(l, rd_kafka_topic_name(m->rkt), m->partition);
+        if (!p)
+            p = rd_kafka_topic_partition_list_add(l, rd_kafka_topic_name(m->rkt), m->partition);
+        if (m->offset + 1 > p->offset)
+            p->offset = m->offset + 1;
+    }
+    return l;
+}
+
+static void record(scorer *s)
+{
+    if (!s->o->stats)
+        return;
+    int64_t now = sf_wall_ms();
+    double t = sf_mono_s();
+    for (size_t i = 0; i < s->n; i++) {
+        rd_kafka_timestamp_type_t tt;
+        int64_t ts = rd_kafka_message_timestamp(s->msg[i], &tt);
+        s->e2e[i] = ts >= 0 ? (double)(now - ts) : 1e300;
+        s->proc[i] = (t - s->rx[i]) * 1000.0;
+    }
+    sf_stats_batch(s->o->stats, s->n, s->n_dlq, s->w->recent, s->n_pred, s->e2e, s->proc, s->n);
+    if (t - s->last_lag >= 1.0) {
+        s->last_lag = t;
+        rd_kafka_topic_partition_list_t *a = NULL;
+        if (rd_kafka_assignment(s->consumer, &a) == 0) {
+            int64_t lag = 0;
+            if (a->cnt > 0 && rd_kafka_position(s->consumer, a) == 0) {
+                for (int i = 0; i < a->cnt; i++) {
+                    int64_t lo, hi;
+                    if (rd_kafka_get_watermark_offsets(s->consumer, a->elems[i].topic,
+                                                       a->elems[i].partition, &lo, &hi) == 0 &&
+                        hi >= 0 && a->elems[i].offset >= 0 && hi > a->elems[i].offset)
+                        lag += hi - a->elems[i].offset;
+                }
+            }
+            sf_stats_lag(s->o->stats, lag);
+            rd_kafka_topic_partition_list_destroy(a);
+        }
+    }
+}
+
+static void clear_batch(scorer *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        rd_kafka_message_destroy(s->msg[i]);
+    s->n = 0;
+}
+
+/* Aborts the open transaction and rewinds the consumer to the batch's first
+ * offsets: 1 = done (retry the batch), -1 = the abort failed (err set). */
+static int abort_and_rewind(scorer *s, sf_err *err)
+{
+    rd_kafka_error_t *ae = rd_kafka_abort_transaction(s->producer, -1);
+    s->txn_open = 0;
+    if (ae) {
+        sf_errf(err, "abort_transaction: %s", rd_kafka_error_string(ae));
+        rd_kafka_error_destroy(ae);
+        return -1;
+    }
+    if (s->o->stats)
+        sf_stats_abort(s->o->stats);
+    return rewind_consumer(s, err) < 0 ? -1 : 1;
+}
+
+/* Handles a transactional API error: 1 = aborted and rewound (retry the
+ * batch), -1 = fatal (err set). */
+static int txn_failed(scorer *s, rd_kafka_error_t *e, const char *what, sf_err *err)
+{
+    if (rd_kafka_error_is_fatal(e) || !rd_kafka_error_txn_requires_abort(e)) {
+        sf_errf(err, "%s: %s%s", what, rd_kafka_error_is_fatal(e) ? "fatal: " : "",
+                rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
+        return -1;
+    }
+    logf_(s, "%s: %s; aborting the transaction and rewinding", what, rd_kafka_error_string(e));
+    rd_kafka_error_destroy(e);
+    return abort_and_rewind(s, err);
+}
+
+static int commit_eos(scorer *s, sf_err *err)
+{
+    rd_kafka_error_t *e = rd_kafka_begin_transaction(s->producer);
+    if (e) {
+        sf_errf(err, "begin_transaction: %s", rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
+        return -1;
+    }
+    s->txn_open = 1;
+    sf_err perr = {{0}};
+    if (process(s, &perr) < 0) {
+        char why[512];
+        if (rd_kafka_fatal_error(s->producer, why, sizeof why))
+            return sf_errf(err, "%s (fatal: %s)", perr.msg, why);
+        logf_(s, "%s; aborting the transaction and rewinding", perr.msg);
+        return abort_and_rewind(s, err);
+    }
+    rd_kafka_topic_partition_list_t *offs = batch_offsets(s);
+    rd_kafka_consumer_group_metadata_t *md = rd_kafka_consumer_group_metadata(s->consumer);
+    e = rd_kafka_send_offsets_to_transaction(s->producer, offs, md, -1);
+    rd_kafka_consumer_group_metadata_destroy(md);
+    if (e) {
+        rd_kafka_topic_partition_list_destroy(offs);
+        return txn_failed(s, e, "send_offsets_to_transaction", err);
+    }
+    for (;;) {
+        e = rd_kafka_commit_transaction(s->producer, -1);
+        if (!e)
+            break;
+        if (rd_kafka_error_is_retriable(e)) {
+            logf_(s, "commit_transaction: %s; retrying", rd_kafka_error_string(e));
+            rd_kafka_error_destroy(e);
+            continue;
+        }
+        rd_kafka_topic_partition_list_destroy(offs);
+        return txn_failed(s, e, "commit_transaction", err);
+    }
+    s->txn_open = 0;
+    /* The same offsets once more, outside the transaction: librdkafka's mock
+     * cluster (satisfy-broker) acknowledges TxnOffsetCommit without storing
+     * it, so without this a restart there would start over. On real Kafka it
+     * rewrites what the committed transaction already stored. Asynchronous
+     * except for the last batch before a stop. */
+    rd_kafka_resp_err_t ce = rd_kafka_commit(s->consumer, offs, *s->o->stop ? 0 : 1);
+    rd_kafka_topic_partition_list_destroy(offs);
+    if (ce)
+        logf_(s, "offset commit after the transaction failed: %s", rd_kafka_err2str(ce));
+    return 0;
+}
+
+static int commit_alo(scorer *s, sf_err *err)
+{
+    uint64_t failed0 = sf_kafka_stats_failed(&s->pstats);
+    sf_err perr = {{0}};
+    int rc = process(s, &perr);
+    int left = sf_kafka_drain(s->producer, 60000);
+    char why[512];
+    if (rd_kafka_fatal_error(s->producer, why, sizeof why)) {
+        return sf_errf(err, "producer fatal error: %s", why);
+    }
+    if (rc < 0 || left > 0 || sf_kafka_stats_failed(&s->pstats) != failed0) {
+        logf_(s, "batch not fully delivered (%s); rewinding",
+              rc < 0     ? perr.msg
+              : left > 0 ? "timeout"
+                         : s->pstats.first_failure);
+        if (s->o->stats)
+            sf_stats_abort(s->o->stats);
+        return rewind_consumer(s, err) < 0 ? -1 : 1;
+    }
+    rd_kafka_topic_partition_list_t *offs = batch_offsets(s);
+    rd_kafka_resp_err_t e = rd_kafka_commit(s->consumer, offs, 0);
+    rd_kafka_topic_partition_list_destroy(offs);
+    if (e) /* the predictions are out; a later owner may score these again */
+        logf_(s, "offset commit failed: %s (messages may be scored again)", rd_kafka_err2str(e));
+    return 0;
+}
+
+/* Makes m (version v) the model of the next batches. */
+static void use_model(scorer *s, sf_model *m, int64_t v)
+{
+    sf_model_free(s->model);
+    s->model = m;
+    s->version = v;
+    int vn = snprintf(s->version_text, sizeof s->version_text, "%" PRId64, v);
+    s->version_len = vn > 0 ? (size_t)vn : 0;
+    if (s->o->stats)
+        sf_stats_model(s->o->stats, v);
+    logf_(s, "scoring with model %" PRId64, v);
+}
+
+static void swap_model(scorer *s)
+{
+    sf_model *m;
+    int64_t v;
+    if (sf_modelwatch_take(s->mw, 0, &m, &v))
+        use_model(s, m, v);
+}
+
+static int loop(scorer *s, sf_err *err)
+{
+    while (!*s->o->stop) {
+        swap_model(s);
+        if (collect(s, err) < 0)
+            return -1;
+        if (s->n == 0)
+            continue;
+        int rc = s->eos ? commit_eos(s, err) : commit_alo(s, err);
+        if (rc < 0)
+            return -1;
+        if (rc == 0)
+            record(s);
+        clear_batch(s);
+    }
+    return 0;
+}
+
+/* TCP_NODELAY: a request or response larger than one TCP segment otherwise
+ * waits for the peer's delayed ACK (~40 ms on Linux) - measured on every
+ * transaction commit. */
+static const char *const producer_defaults[] = {"linger.ms=5", "socket.nagle.disable=true", NULL};
+
+static int setup_producer(scorer *s, char *txn_id, sf_err *err)
+{
+    rd_kafka_conf_t *conf = make_conf(s->o, producer_defaults, err);
+    if (!conf)
+        return -1;
+    char errstr[512];
+    if (s->eos) {
+        if (rd_kafka_conf_set(conf, "transactional.id", txn_id, errstr, sizeof errstr)) {
+            rd_kafka_conf_destroy(conf);
+            return sf_errf(err, "transactional.id: %s", errstr);
+        }
+    } else if (rd_kafka_conf_set(conf, "enable.idempotence", "true", errstr, sizeof errstr)) {
+        rd_kafka_conf_destroy(conf);
+        return sf_errf(err, "enable.idempotence: %s", errstr);
+    }
+    /* -X wins over our settings except where correctness depends on them */
+    for (int i = 0; i < s->o->n_props; i++)
+        if (sf_kafka_conf_set(conf, s->o->props[i], err) < 0) {
+            rd_kafka_conf_destroy(conf);
+            return -1;
+        }
+    sf_kafka_conf_stats(conf, &s->pstats);
+    s->producer = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
+    if (!s->producer) {
+        rd_kafka_conf_destroy(conf);
+        return sf_errf(err, "cannot create the producer: %s", errstr);
+    }
+    if (sf_kafka_check_reachable(s->producer, s->o->brokers, s->o->connect_timeout_ms, err) < 0)
+        return -1;
+    s->embedded = sf_kafka_is_embedded(s->producer, s->o->connect_timeout_ms);
+    /* A producer learns a topic's partitions at its first message, and
+     * librdkafka asks for them only at its next 1 s topic scan: the first
+     * batch would wait up to 1 s. Ask now (a failure only costs that wait). */
+    const char *out[] = {s->o->relay_topic ? s->o->relay_topic : SF_TOPIC_PREDICTIONS,
+                         SF_TOPIC_DLQ};
+    for (size_t i = 0; i < sizeof out / sizeof out[0]; i++) {
+        rd_kafka_topic_t *t = rd_kafka_topic_new(s->producer, out[i], NULL);
+        if (!t)
+            return sf_errf(err, "cannot create a topic handle for %s: %s", out[i],
+                           rd_kafka_err2str(rd_kafka_last_error()));
+        const struct rd_kafka_metadata *md = NULL;
+        if (rd_kafka_metadata(s->producer, 0, t, &md, s->o->connect_timeout_ms) == 0)
+            rd_kafka_metadata_destroy(md);
+        if (i == 0)
+            s->out = t; /* kept: producing by name looks the topic up under a write lock */
+        else
+            rd_kafka_topic_destroy(t);
+    }
+    return 0;
+}
+
+static const char *const consumer_defaults[] = {
+    "enable.auto.commit=false", "enable.auto.offset.store=false", "auto.offset.reset=earliest",
+    "isolation.level=read_committed", "enable.partition.eof=false",
+    /* a scorer needs little prefetch (librdkafka's default is 64 MiB): the
+     * queue costs about twice its size in memory (fetched and decompressed
+     * sets), so 8 MiB keeps a scorer catching up on a backlog near 50 MB
+     * (16 MiB: 61-69 MB, against a 64 MB budget) */
+    "queued.max.messages.kbytes=8192", "socket.nagle.disable=true", NULL};
+
+/* How long a fetch may wait for data. Kafka answers a fetch as soon as data
+ * arrives (fetch.min.bytes=1), so there the wait only paces idle polling.
+ * librdkafka's mock cluster (satisfy-broker) holds an empty fetch for the
+ * whole wait even when data arrives meanwhile: there the wait is added to
+ * the latency of every event that lands during it. */
+#define FETCH_WAIT_KAFKA    "fetch.wait.max.ms=100"
+#define FETCH_WAIT_EMBEDDED "fetch.wait.max.ms=2"
+
+static int setup_consumer(scorer *s, sf_err *err)
+{
+    rd_kafka_conf_t *conf = make_conf(s->o, consumer_defaults, err);
+    if (!conf)
+        return -1;
+    char errstr[512];
+    if (sf_kafka_conf_set(conf, s->embedded ? FETCH_WAIT_EMBEDDED : FETCH_WAIT_KAFKA, err) < 0) {
+        rd_kafka_conf_destroy(conf);
+        return -1;
+    }
+    if (rd_kafka_conf_set(conf, "group.id", s->o->group, errstr, sizeof errstr)) {
+        rd_kafka_conf_destroy(conf);
+        return sf_errf(err, "group.id: %s", errstr);
+    }
+    for (int i = 0; i < s->o->n_props; i++) /* a -X group.id would not win otherwise */
+        if (sf_kafka_conf_set(conf, s->o->props[i], err) < 0) {
+            rd_kafka_conf_destroy(conf);
+            return -1;
+        }
+    if (s->embedded)
+        logf_(s, "the cluster is satisfy-broker (librdkafka's mock): %s", FETCH_WAIT_EMBEDDED);
+    rd_kafka_conf_set_opaque(conf, s);
+    rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
+    s->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
+    if (!s->consumer) {
+        rd_kafka_conf_destroy(conf);
+        return sf_errf(err, "cannot create the consumer: %s", errstr);
+    }
+    rd_kafka_poll_set_consumer(s->consumer);
+    rd_kafka_topic_partition_list_t *t = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(t, SF_TOPIC_ORDERS, RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t e = rd_kafka_subscribe(s->consumer, t);
+    rd_kafka_topic_partition_list_destroy(t);
+    if (e)
+        return sf_errf(err, "cannot subscribe to %s: %s", SF_TOPIC_ORDERS, rd_kafka_err2str(e));
+    return 0;
+}
+
+static void free_scorer(scorer *s)
+{
+    clear_batch(s);
+    if (s->consumer)
+        rd_kafka_destroy(s->consumer);
+    if (s->out)
+        rd_kafka_topic_destroy(s->out);
+    if (s->producer) {
+        rd_kafka_flush(s->producer, 10000);
+        rd_kafka_destroy(s->producer);
+    }
+    sf_modelwatch_stop(s->mw);
+    sf_model_free(s->model);
+    sf_buf_free(&s->buf);
+    free(s->msg);
+    free(s->rx);
+    free(s->w);
+    free(s->e2e);
+    free(s->proc);
+}
+
+int sf_scorer_run(const sf_scorer_opts *in, sf_err *err)
+{
+    sf_scorer_opts o = *in;
+    if (!o.group || !*o.group)
+        o.group = SF_SCORER_GROUP;
+    if (o.batch_max <= 0)
+        o.batch_max = SF_SCORER_BATCH;
+    if (o.batch_ms <= 0)
+        o.batch_ms = SF_SCORER_BATCH_MS;
+    if (o.connect_timeout_ms <= 0)
+        o.connect_timeout_ms = 10000;
+    if (!o.stop)
+        return sf_errf(err, "scorer: no stop flag");
+    scorer s = {0};
+    s.o = &o;
+    s.eos = !o.at_least_once;
+    char txn_id[SF_SCORER_TXN_ID_MAX];
+    if (s.eos && sf_scorer_transactional_id(o.group, o.instance_id, txn_id, sizeof txn_id, err))
+        return -1;
+    s.cap = (size_t)o.batch_max;
+    s.msg = calloc(s.cap, sizeof *s.msg);
+    s.rx = calloc(s.cap, sizeof *s.rx);
+    s.w = calloc(1, sizeof *s.w);
+    s.e2e = calloc(s.cap, sizeof *s.e2e);
+    s.proc = calloc(s.cap, sizeof *s.proc);
+    int rc = -1;
+    if (!s.msg || !s.rx || !s.w || !s.e2e || !s.proc) {
+        sf_errf(err, "scorer: out of memory for a batch of %d", o.batch_max);
+        goto out;
+    }
+    if (setup_producer(&s, txn_id, err) < 0)
+        goto out;
+
+    rd_kafka_conf_t *wconf = make_conf(&o, NULL, err);
+    if (!wconf)
+        goto out;
+    sf_modelwatch_opts wo = {.log = o.log, .log_arg = o.log_arg, .stats = o.stats};
+    if (!(s.mw = sf_modelwatch_start(wconf, &wo, err)))
+        goto out;
+
+    /* no model, no consumption: do not even join the group */
+    double said = sf_mono_s() - 29; /* first said after 1 s: a model on the topic comes sooner */
+    while (!*o.stop && !o.relay_topic) {
+        sf_model *m;
+        int64_t v;
+        if (sf_modelwatch_take(s.mw, 200, &m, &v)) {
+            use_model(&s, m, v);
+            break;
+        }
+        if (sf_mono_s() - said >= 30) {
+            logf_(&s, "waiting for a model release on %s; consuming nothing until then",
+                  SF_TOPIC_MODELS);
+            said = sf_mono_s();
+        }
+    }
+    if (!s.model && !o.relay_topic) {
+        rc = 0;
+        goto out;
+    }
+    if (s.eos) {
+        rd_kafka_error_t *e = rd_kafka_init_transactions(s.producer, 60000);
+        if (e) {
+            sf_errf(err, "init_transactions (transactional.id %s): %s", txn_id,
+                    rd_kafka_error_string(e));
+            rd_kafka_error_destroy(e);
+            goto out;
+        }
+        logf_(&s, "exactly-once: transactional.id %s", txn_id);
+    } else {
+        logf_(&s, "at-least-once: offsets committed after delivery");
+    }
+    if (setup_consumer(&s, err) < 0)
+        goto out;
+    rc = loop(&s, err);
+    if (rc == 0) {
+        rd_kafka_resp_err_t e = rd_kafka_consumer_close(s.consumer);
+        if (e)
+            logf_(&s, "consumer close: %s", rd_kafka_err2str(e));
+    }
+out:
+    free_scorer(&s);
+    return rc;
+}

@@ -1,0 +1,171 @@
+/*
+ * test_history.c - the seller and customer history (lib/history.c) as its
+ * own unit: customers are told apart by a 64-bit key, so two ids that
+ * collided under the former 32-bit key keep separate histories, live and
+ * through a snapshot; a snapshot of the former format (SFH1, 32-bit customer
+ * keys) is refused with a message that says what to do; and a snapshot
+ * round-trips many customers, each with its own numbers.
+ * (The strictly-before rule, the own-review exclusion and leakage are
+ * proven through the feature rows in test_features.c.)
+ */
+#include "testutil.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "satisfy/history.h"
+
+#define D  (24LL * 3600 * 1000)
+#define T0 1500000000000LL
+
+/* Two customer_unique_ids with the same FNV-1a 32-bit hash (the customer key
+ * of snapshot format 1), found by a birthday search over 49,518 random
+ * 32-hex-digit ids (seed 15). */
+#define CUST_A "ccd28ccda798b993ab3c0493b5c27f4b"
+#define CUST_B "a42667f55557071ae08d3526074452d3"
+
+static uint32_t fnv1a32(const char *s)
+{
+    uint32_t h = 0x811c9dc5u;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 0x01000193u;
+    return h;
+}
+
+static sf_item g_item;
+
+/* An order of customer cust from seller 's...s', purchased at t. */
+static sf_order_event order_of(const char *order_id, const char *cust, int64_t t)
+{
+    sf_order_event ev;
+    memset(&ev, 0, sizeof ev);
+    memset(&g_item, 0, sizeof g_item);
+    memset(g_item.seller_id, 's', SF_ID_LEN);
+    snprintf(ev.order_id, sizeof ev.order_id, "%.32s", order_id);
+    snprintf(ev.customer_unique_id, sizeof ev.customer_unique_id, "%.32s", cust);
+    ev.items = &g_item;
+    ev.n_items = 1;
+    ev.purchase = ev.event_time = t;
+    ev.estimated = t + 10 * D;
+    ev.approved = ev.carrier = ev.delivered = SF_TIME_NONE;
+    return ev;
+}
+
+static void history_of_a(sf_history *h)
+{
+    sf_err err;
+    sf_order_event a = order_of("a0000000000000000000000000000000", CUST_A, T0);
+    assert_int_equal(sf_history_add_purchase(h, &a, &err), 0);
+    assert_int_equal(sf_history_add_review(h, &a, 1, &err), 0);
+}
+
+/* Customer B's first order sees no earlier orders and no reviews of its
+ * own, and A's next order sees A's. */
+static void expect_separate(const sf_history *h, const char *when)
+{
+    sf_history_view v;
+    sf_order_event b = order_of("b0000000000000000000000000000000", CUST_B, T0 + 5 * D);
+    sf_history_view_of(h, &b, &v);
+    if (v.customer_orders != 0 || !isnan(v.customer_review_mean))
+        fail_msg("%s: customer B sees %g earlier orders and review mean %g of customer A", when,
+                 v.customer_orders, v.customer_review_mean);
+    sf_order_event a2 = order_of("c0000000000000000000000000000000", CUST_A, T0 + 5 * D);
+    sf_history_view_of(h, &a2, &v);
+    assert_true(v.customer_orders == 1 && v.customer_review_mean == 1);
+    /* the seller's numbers are shared by both customers' orders */
+    sf_history_view_of(h, &b, &v);
+    assert_true(v.seller_review_count == 1 && v.seller_review_mean == 1);
+}
+
+static void test_customer_collision(void **state)
+{
+    (void)state;
+    assert_true(strcmp(CUST_A, CUST_B) != 0);
+    assert_int_equal(fnv1a32(CUST_A), fnv1a32(CUST_B)); /* they do collide under 32 bits */
+    assert_true(sf_history_customer_key(CUST_A) != sf_history_customer_key(CUST_B));
+
+    sf_history *h = sf_history_new();
+    assert_non_null(h);
+    history_of_a(h);
+    assert_int_equal(sf_history_customers(h), 1);
+    expect_separate(h, "live");
+
+    sf_err err;
+    uint8_t *buf;
+    size_t len;
+    assert_int_equal(sf_history_save(h, &buf, &len, &err), 0);
+    sf_history *g = sf_history_load(buf, len, &err);
+    if (!g)
+        fail_msg("load: %s", err.msg);
+    expect_separate(g, "after a snapshot");
+    free(buf);
+    sf_history_free(g);
+    sf_history_free(h);
+}
+
+/* A snapshot of format 1 (32-bit customer keys) is refused by name. */
+static void test_old_snapshot_refused(void **state)
+{
+    (void)state;
+    /* "SFH1", 1 seller, 1 customer: what sf_history_save used to write */
+    uint8_t v1[] = {'S', 'F', 'H', '1', 1, 1, 1, 2, 3, 4, 5, 6, 7, 8, 5, 1, 0, 0, 9, 1, 5, 1};
+    sf_err err;
+    err.msg[0] = '\0';
+    assert_null(sf_history_load(v1, sizeof v1, &err));
+    if (!strstr(err.msg, "format 1") || !strstr(err.msg, "trained again"))
+        fail_msg("unexpected message: %s", err.msg);
+    uint8_t junk[] = {'X', 'Y', 'Z', '2', 0, 0};
+    assert_null(sf_history_load(junk, sizeof junk, &err));
+    assert_non_null(strstr(err.msg, "not a history snapshot"));
+}
+
+/* Two hundred customers survive the snapshot's sorting and delta coding of
+ * their keys, each with its own numbers. */
+static void test_snapshot_many_customers(void **state)
+{
+    (void)state;
+    sf_history *h = sf_history_new();
+    assert_non_null(h);
+    sf_err err;
+    char ids[200][SF_ID_LEN + 1];
+    for (int i = 0; i < 200; i++) {
+        snprintf(ids[i], sizeof ids[i], "%032x", i * 7919 + 1);
+        sf_order_event ev = order_of("d0000000000000000000000000000000", ids[i], T0 + i);
+        assert_int_equal(sf_history_add_purchase(h, &ev, &err), 0);
+        if (i % 3 == 0)
+            assert_int_equal(sf_history_add_review(h, &ev, 1 + i % 5, &err), 0);
+    }
+    uint8_t *buf;
+    size_t len;
+    assert_int_equal(sf_history_save(h, &buf, &len, &err), 0);
+    sf_history *g = sf_history_load(buf, len, &err);
+    assert_non_null(g);
+    assert_int_equal(sf_history_customers(g), 200);
+    for (int i = 0; i < 200; i++) {
+        sf_order_event ev = order_of("e0000000000000000000000000000000", ids[i], T0 + 1000 * D);
+        sf_history_view v1, v2;
+        sf_history_view_of(h, &ev, &v1);
+        sf_history_view_of(g, &ev, &v2);
+        assert_true(v1.customer_orders == 1 && v2.customer_orders == 1);
+        assert_true(isnan(v1.customer_review_mean) == isnan(v2.customer_review_mean));
+        if (!isnan(v1.customer_review_mean))
+            assert_true(v1.customer_review_mean == v2.customer_review_mean);
+    }
+    /* every truncation is refused, never read past the end */
+    for (size_t n = 0; n < len; n++)
+        assert_null(sf_history_load(buf, n, &err));
+    free(buf);
+    sf_history_free(g);
+    sf_history_free(h);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_customer_collision),
+        cmocka_unit_test(test_old_snapshot_refused),
+        cmocka_unit_test(test_snapshot_many_customers),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
