@@ -182,8 +182,8 @@ int sf_model_save(const sf_model *m, uint8_t **buf, size_t *len, sf_err *err);
 /* Reads an artifact. expect_spec_hash (NULL = no expectation) must equal the
  * artifact's hash; the artifact's hash must also equal this build's hash of
  * the spec it names. Every number is checked (finite, in range; the forest
- * by trees.c's rules), then the model is probed: a fixed row, a row of
- * zeros... (sf_model_probe) must give a score in [1,5] and p in [0,1].
+ * by trees.c's rules), then the model is probed: a row of zeros, one of
+ * missing values and one of ones must score in [1,5] with p in [0,1].
  * Never calls XGBoost: a format 1 gbdt artifact (trees only as an XGBoost
  * booster) is refused. Errors (substrings tests rely on): "not a satisfy
  * model artifact", "truncated", "checksum mismatch", "unknown algorithm",
