@@ -22,7 +22,7 @@ int sf_release_publish(rd_kafka_t *prod, sf_kafka_stats *st, const uint8_t *arti
     sf_buf buf = {0};
     memset(&rel, 0, sizeof rel);
     int rc = -1;
-    if (sf_model_load(artifact, artifact_len, NULL, &m, err) != 0 ||
+    if (sf_model_load_trusted(artifact, artifact_len, NULL, &m, err) != 0 ||
         sf_model_release_make(m, version, released_at, &rel, err) != 0 ||
         sf_encode_release(&rel, &buf, err) != 0) {
         sf_err_wrap(err, "release v%lld", (long long)version);

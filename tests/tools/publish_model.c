@@ -94,7 +94,7 @@ static int from_registry(const char *path, sf_model **out, sf_err *err)
     if (found == 0)
         sf_errf(err, "%s has no champion", path);
     else if (found > 0)
-        rc = sf_model_load(row.artifact, row.artifact_len, NULL, out, err);
+        rc = sf_model_load_trusted(row.artifact, row.artifact_len, NULL, out, err);
     sf_version_row_clear(&row);
     sf_registry_close(r);
     return rc;
