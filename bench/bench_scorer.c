@@ -156,7 +156,7 @@ typedef struct {
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     (void)rk;
-    appends *a = opaque;
+    appends *a = ((sf_kafka_stats *)opaque)->user;
     if (m->err || a->n >= a->cap)
         return;
     a->ms[a->n++] = (now() - *(double *)m->_private) * 1000;
@@ -196,33 +196,32 @@ static int load(int argc, char **argv)
     }
     if (!brokers)
         return 2;
-    const char *cprops[] = {"group.id=bench-load", "enable.auto.commit=false",
-                            "auto.offset.reset=earliest"};
+    const char *cprops[] = {"auto.offset.reset=earliest"};
     /* linger.ms: librdkafka's default, spelled out. Shorter lingers append
      * sooner but in smaller record batches, and the mock cluster finds the
      * batch a fetch starts at by walking the partition's list of batches
      * from the oldest: at 1 ms, the walks slowed every request it served and
      * the p99 doubled (docs/benchmarks.md). */
     const char *pprops[] = {"enable.idempotence=true", "linger.ms=5", "socket.nagle.disable=true"};
-    rd_kafka_conf_t *cc = sf_kafka_conf_new(brokers, cprops, 3, &err);
-    rd_kafka_conf_t *pc = sf_kafka_conf_new(brokers, pprops, 3, &err);
-    if (!cc || !pc) {
-        fprintf(stderr, "bench_scorer: %s\n", err.msg);
-        return 1;
-    }
     appends app = {calloc((size_t)count, sizeof(double)), 0, count};
     double *sent = calloc((size_t)count, sizeof *sent); /* producev times */
     if (!app.ms || !sent) {
         fprintf(stderr, "bench_scorer: out of memory\n");
         return 1;
     }
-    rd_kafka_conf_set_dr_msg_cb(pc, on_delivery);
-    rd_kafka_conf_set_opaque(pc, &app);
-    char errstr[512];
-    rd_kafka_t *cons = rd_kafka_new(RD_KAFKA_CONSUMER, cc, errstr, sizeof errstr);
-    rd_kafka_t *prod = rd_kafka_new(RD_KAFKA_PRODUCER, pc, errstr, sizeof errstr);
+    sf_kafka_stats pst;
+    sf_kafka_client_opts co = {.role = SF_KAFKA_TOOL_CONSUMER,
+                               .conn = {.brokers = brokers, .props = cprops, .n_props = 1},
+                               .group = "bench-load"};
+    sf_kafka_client_opts po = {.role = SF_KAFKA_TOOL_PRODUCER,
+                               .conn = {.brokers = brokers, .props = pprops, .n_props = 3},
+                               .stats = &pst,
+                               .dr = on_delivery,
+                               .user = &app};
+    rd_kafka_t *cons = sf_kafka_client_new(&co, &err);
+    rd_kafka_t *prod = cons ? sf_kafka_client_new(&po, &err) : NULL;
     if (!cons || !prod) {
-        fprintf(stderr, "bench_scorer: %s\n", errstr);
+        fprintf(stderr, "bench_scorer: %s\n", err.msg);
         return 1;
     }
     /* read the messages to replay first, so reading does not pace the load */

@@ -80,6 +80,7 @@ typedef struct sf_http_online {
     int partitions; /* assigned so far */
     /* the consumer thread (rk NULL when not started) */
     rd_kafka_t *rk;
+    sf_kafka_stats kstats; /* its callbacks */
     pthread_t thread;
     int stop;
     char topic[128];
@@ -102,7 +103,7 @@ struct sf_http {
 
 /* The satisfy.metrics follower (http_online.c). */
 void sf_http_online_init(sf_http *h);
-int sf_http_online_start(sf_http *h, rd_kafka_conf_t *conf, sf_err *err);
+int sf_http_online_start(sf_http *h, const sf_kafka_conn *conn, sf_err *err);
 void sf_http_online_stop(sf_http *h); /* stops the thread and frees the series */
 int sf_http_online_route(sf_http *h, const sf_http_req *q, sf_http_resp *r);
 /* The gate decisions kept, in increasing version order, as a JSON array

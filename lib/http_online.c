@@ -364,22 +364,14 @@ static void *run(void *arg)
     return NULL;
 }
 
-int sf_http_online_start(sf_http *h, rd_kafka_conf_t *conf, sf_err *err)
+int sf_http_online_start(sf_http *h, const sf_kafka_conn *conn, sf_err *err)
 {
     sf_http_online *o = &h->online;
-    char errstr[512];
-    /* assign() wants a group.id; this consumer never joins nor commits */
-    if (rd_kafka_conf_set(conf, "group.id", "satisfy-http-online", errstr, sizeof errstr) ||
-        rd_kafka_conf_set(conf, "enable.auto.commit", "false", errstr, sizeof errstr) ||
-        rd_kafka_conf_set(conf, "enable.partition.eof", "false", errstr, sizeof errstr)) {
-        rd_kafka_conf_destroy(conf);
-        return sf_errf(err, "%s follower: %s", o->topic, errstr);
-    }
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
-    if (!rk) {
-        rd_kafka_conf_destroy(conf);
-        return sf_errf(err, "%s follower: cannot create consumer: %s", o->topic, errstr);
-    }
+    sf_kafka_client_opts ko = {
+        .role = SF_KAFKA_METRICS_FOLLOWER, .conn = *conn, .stats = &o->kstats};
+    rd_kafka_t *rk = sf_kafka_client_new(&ko, err);
+    if (!rk)
+        return sf_err_wrap(err, "%s follower", o->topic);
     o->rk = rk;
     if (pthread_create(&o->thread, NULL, run, h) != 0) {
         rd_kafka_destroy(rk);

@@ -24,6 +24,7 @@
 
 struct sf_modelwatch {
     rd_kafka_t *rk;
+    sf_kafka_stats kstats; /* the consumer's callbacks */
     sf_codec *codec;
     pthread_t thread;
     pthread_mutex_t mu;
@@ -152,41 +153,31 @@ static void *run(void *arg)
     return NULL;
 }
 
-sf_modelwatch *sf_modelwatch_start(rd_kafka_conf_t *conf, const sf_modelwatch_opts *opts,
+sf_modelwatch *sf_modelwatch_start(const sf_kafka_conn *conn, const sf_modelwatch_opts *opts,
                                    sf_err *err)
 {
     sf_modelwatch *mw = calloc(1, sizeof *mw);
     if (!mw) {
-        rd_kafka_conf_destroy(conf);
         sf_errf(err, "model watcher: out of memory");
         return NULL;
     }
     if (opts)
         mw->opts = *opts;
     snprintf(mw->topic, sizeof mw->topic, "%s", mw->opts.topic ? mw->opts.topic : SF_TOPIC_MODELS);
-    char errstr[512];
-    /* assign() needs a group.id even though this consumer never joins nor
-     * commits; a -X group.id from the caller is fine too */
-    if (rd_kafka_conf_set(conf, "group.id", "satisfy-modelwatch", errstr, sizeof errstr) ||
-        rd_kafka_conf_set(conf, "enable.auto.commit", "false", errstr, sizeof errstr) ||
-        rd_kafka_conf_set(conf, "enable.partition.eof", "false", errstr, sizeof errstr)) {
-        rd_kafka_conf_destroy(conf);
-        free(mw);
-        sf_errf(err, "model watcher: %s", errstr);
-        return NULL;
-    }
     mw->codec = sf_codec_new(err);
     if (!mw->codec) {
-        rd_kafka_conf_destroy(conf);
         free(mw);
         return NULL;
     }
-    mw->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
+    sf_kafka_client_opts ko = {.role = SF_KAFKA_MODEL_WATCHER,
+                               .conn = *conn,
+                               .stats = &mw->kstats,
+                               .log = mw->opts.log,
+                               .log_arg = mw->opts.log_arg};
+    mw->rk = sf_kafka_client_new(&ko, err);
     if (!mw->rk) {
-        rd_kafka_conf_destroy(conf);
         sf_codec_free(mw->codec);
         free(mw);
-        sf_errf(err, "model watcher: cannot create consumer: %s", errstr);
         return NULL;
     }
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);

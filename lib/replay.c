@@ -15,16 +15,6 @@
 #include <string.h>
 #include <time.h>
 
-const char *const sf_replay_props[] = {
-    "enable.idempotence=true",
-    "linger.ms=20",
-    "batch.num.messages=10000",
-    "batch.size=1000000",
-    "compression.codec=lz4",
-    "queue.buffering.max.messages=200000",
-    NULL,
-};
-
 static int stopping(const sf_replay_opts *o)
 {
     return o->stop && *o->stop;

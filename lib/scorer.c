@@ -46,8 +46,8 @@ struct work {
 typedef struct scorer {
     const sf_scorer_opts *o;
     rd_kafka_t *consumer, *producer;
-    rd_kafka_topic_t *out; /* satisfy.predictions, or the relay's topic */
-    sf_kafka_stats pstats;
+    rd_kafka_topic_t *out;         /* satisfy.predictions, or the relay's topic */
+    sf_kafka_stats pstats, cstats; /* the producer's and the consumer's */
     sf_codec *codec;
     sf_modelwatch *mw;
     sf_model *model;
@@ -116,7 +116,7 @@ static void drop_partitions(scorer *s, const rd_kafka_topic_partition_list_t *pa
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t e,
                          rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
-    scorer *s = opaque;
+    scorer *s = ((sf_kafka_stats *)opaque)->user;
     int coop = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
     rd_kafka_error_t *error = NULL;
     rd_kafka_resp_err_t ret = RD_KAFKA_RESP_ERR_NO_ERROR;
@@ -150,20 +150,10 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t e,
     }
 }
 
-static rd_kafka_conf_t *make_conf(const sf_scorer_opts *o, const char *const *defaults, sf_err *err)
+/* The scorer's connection and -X, for every client it creates. */
+static sf_kafka_conn conn_of(const sf_scorer_opts *o)
 {
-    int nd = 0;
-    while (defaults && defaults[nd])
-        nd++;
-    rd_kafka_conf_t *conf = sf_kafka_conf_new(o->brokers, defaults, nd, err);
-    if (!conf)
-        return NULL;
-    for (int i = 0; i < o->n_props; i++)
-        if (sf_kafka_conf_set(conf, o->props[i], err) < 0) {
-            rd_kafka_conf_destroy(conf);
-            return NULL;
-        }
-    return conf;
+    return (sf_kafka_conn){.brokers = o->brokers, .props = o->props, .n_props = o->n_props};
 }
 
 /* Seeks every assigned partition back to its committed offset (the start
@@ -577,38 +567,16 @@ static int loop(scorer *s, sf_err *err)
     return 0;
 }
 
-/* TCP_NODELAY: a request or response larger than one TCP segment otherwise
- * waits for the peer's delayed ACK (~40 ms on Linux) - measured on every
- * transaction commit. */
-static const char *const producer_defaults[] = {"linger.ms=5", "socket.nagle.disable=true", NULL};
-
 static int setup_producer(scorer *s, char *txn_id, sf_err *err)
 {
-    rd_kafka_conf_t *conf = make_conf(s->o, producer_defaults, err);
-    if (!conf)
+    sf_kafka_client_opts ko = {.role = SF_KAFKA_SCORER_PRODUCER,
+                               .conn = conn_of(s->o),
+                               .transactional_id = s->eos ? txn_id : NULL,
+                               .stats = &s->pstats,
+                               .log = s->o->log,
+                               .log_arg = s->o->log_arg};
+    if (!(s->producer = sf_kafka_client_new(&ko, err)))
         return -1;
-    char errstr[512];
-    if (s->eos) {
-        if (rd_kafka_conf_set(conf, "transactional.id", txn_id, errstr, sizeof errstr)) {
-            rd_kafka_conf_destroy(conf);
-            return sf_errf(err, "transactional.id: %s", errstr);
-        }
-    } else if (rd_kafka_conf_set(conf, "enable.idempotence", "true", errstr, sizeof errstr)) {
-        rd_kafka_conf_destroy(conf);
-        return sf_errf(err, "enable.idempotence: %s", errstr);
-    }
-    /* -X wins over our settings except where correctness depends on them */
-    for (int i = 0; i < s->o->n_props; i++)
-        if (sf_kafka_conf_set(conf, s->o->props[i], err) < 0) {
-            rd_kafka_conf_destroy(conf);
-            return -1;
-        }
-    sf_kafka_conf_stats(conf, &s->pstats);
-    s->producer = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
-    if (!s->producer) {
-        rd_kafka_conf_destroy(conf);
-        return sf_errf(err, "cannot create the producer: %s", errstr);
-    }
     if (sf_kafka_check_reachable(s->producer, s->o->brokers, s->o->connect_timeout_ms, err) < 0)
         return -1;
     s->embedded = sf_kafka_is_embedded(s->producer, s->o->connect_timeout_ms);
@@ -633,52 +601,24 @@ static int setup_producer(scorer *s, char *txn_id, sf_err *err)
     return 0;
 }
 
-static const char *const consumer_defaults[] = {
-    "enable.auto.commit=false", "enable.auto.offset.store=false", "auto.offset.reset=earliest",
-    "isolation.level=read_committed", "enable.partition.eof=false",
-    /* a scorer needs little prefetch (librdkafka's default is 64 MiB): the
-     * queue costs about twice its size in memory (fetched and decompressed
-     * sets), so 8 MiB keeps a scorer catching up on a backlog near 50 MB
-     * (16 MiB: 61-69 MB, against a 64 MB budget) */
-    "queued.max.messages.kbytes=8192", "socket.nagle.disable=true", NULL};
-
-/* How long a fetch may wait for data. Kafka answers a fetch as soon as data
- * arrives (fetch.min.bytes=1), so there the wait only paces idle polling.
- * librdkafka's mock cluster (satisfy-broker) holds an empty fetch for the
- * whole wait even when data arrives meanwhile: there the wait is added to
- * the latency of every event that lands during it. */
-#define FETCH_WAIT_KAFKA    "fetch.wait.max.ms=100"
-#define FETCH_WAIT_EMBEDDED "fetch.wait.max.ms=2"
-
 static int setup_consumer(scorer *s, sf_err *err)
 {
-    rd_kafka_conf_t *conf = make_conf(s->o, consumer_defaults, err);
-    if (!conf)
+    sf_kafka_client_opts ko = {.role = SF_KAFKA_SCORER_CONSUMER,
+                               .conn = conn_of(s->o),
+                               .group = s->o->group,
+                               .embedded = s->embedded,
+                               .stats = &s->cstats,
+                               .log = s->o->log,
+                               .log_arg = s->o->log_arg,
+                               .rebalance = rebalance_cb,
+                               .user = s};
+    if (!(s->consumer = sf_kafka_client_new(&ko, err)))
         return -1;
-    char errstr[512];
-    if (sf_kafka_conf_set(conf, s->embedded ? FETCH_WAIT_EMBEDDED : FETCH_WAIT_KAFKA, err) < 0) {
-        rd_kafka_conf_destroy(conf);
-        return -1;
-    }
-    if (rd_kafka_conf_set(conf, "group.id", s->o->group, errstr, sizeof errstr)) {
-        rd_kafka_conf_destroy(conf);
-        return sf_errf(err, "group.id: %s", errstr);
-    }
-    for (int i = 0; i < s->o->n_props; i++) /* a -X group.id would not win otherwise */
-        if (sf_kafka_conf_set(conf, s->o->props[i], err) < 0) {
-            rd_kafka_conf_destroy(conf);
-            return -1;
-        }
+    char wait[32] = "?";
+    size_t wlen = sizeof wait;
+    rd_kafka_conf_get(rd_kafka_conf(s->consumer), "fetch.wait.max.ms", wait, &wlen);
     if (s->embedded)
-        logf_(s, "the cluster is satisfy-broker (librdkafka's mock): %s", FETCH_WAIT_EMBEDDED);
-    rd_kafka_conf_set_opaque(conf, s);
-    rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
-    s->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
-    if (!s->consumer) {
-        rd_kafka_conf_destroy(conf);
-        return sf_errf(err, "cannot create the consumer: %s", errstr);
-    }
-    rd_kafka_poll_set_consumer(s->consumer);
+        logf_(s, "the cluster is satisfy-broker (librdkafka's mock): fetch.wait.max.ms=%s", wait);
     rd_kafka_topic_partition_list_t *t = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(t, SF_TOPIC_ORDERS, RD_KAFKA_PARTITION_UA);
     rd_kafka_resp_err_t e = rd_kafka_subscribe(s->consumer, t);
@@ -743,11 +683,9 @@ int sf_scorer_run(const sf_scorer_opts *in, sf_err *err)
     if (!(s.codec = sf_codec_new(err)) || setup_producer(&s, txn_id, err) < 0)
         goto out;
 
-    rd_kafka_conf_t *wconf = make_conf(&o, NULL, err);
-    if (!wconf)
-        goto out;
+    sf_kafka_conn conn = conn_of(&o);
     sf_modelwatch_opts wo = {.log = o.log, .log_arg = o.log_arg, .stats = o.stats};
-    if (!(s.mw = sf_modelwatch_start(wconf, &wo, err)))
+    if (!(s.mw = sf_modelwatch_start(&conn, &wo, err)))
         goto out;
 
     /* no model, no consumption: do not even join the group */

@@ -55,8 +55,8 @@ static void usage(FILE *f)
                "  --help                this text\n"
                "\n"
                "Defaults (override with -X):");
-    for (int i = 0; sf_replay_props[i]; i++)
-        fprintf(f, " %s", sf_replay_props[i]);
+    for (const char *const *d = sf_kafka_role_defaults(SF_KAFKA_REPLAY_PRODUCER); *d; d++)
+        fprintf(f, " %s", *d);
     fprintf(f, "\nExit status: 0 all delivered, 1 error or undelivered messages, 2 usage,\n"
                "130 stopped by SIGINT/SIGTERM after flushing what was produced.\n");
 }
@@ -139,8 +139,6 @@ int main(int argc, char **argv)
     const char *props[MAX_PROPS];
     int n_props = 0;
     sf_err err = {{0}};
-    for (int i = 0; sf_replay_props[i]; i++)
-        props[n_props++] = sf_replay_props[i];
 
     enum { O_FROM = 256, O_TO, O_MAX, O_FORMAT, O_STRICT, O_CONNECT, O_FLUSH, O_NOPROG };
     static const struct option lopts[] = {
@@ -232,18 +230,17 @@ int main(int argc, char **argv)
         return 2;
     }
 
-    sf_kafka_stats stats;
-    rd_kafka_conf_t *conf = sf_kafka_conf_new(brokers, props, n_props, &err);
-    if (!conf) {
+    if (sf_kafka_props_check(props, n_props, &err) != 0) {
         fprintf(stderr, "satisfy-producer: %s\n", err.msg);
         return 2;
     }
-    sf_kafka_conf_stats(conf, &stats);
-    char errstr[512];
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
+    sf_kafka_stats stats;
+    sf_kafka_client_opts ko = {.role = SF_KAFKA_REPLAY_PRODUCER,
+                               .conn = {.brokers = brokers, .props = props, .n_props = n_props},
+                               .stats = &stats};
+    rd_kafka_t *rk = sf_kafka_client_new(&ko, &err);
     if (!rk) {
-        fprintf(stderr, "satisfy-producer: cannot create producer: %s\n", errstr);
-        rd_kafka_conf_destroy(conf);
+        fprintf(stderr, "satisfy-producer: %s\n", err.msg);
         return 1;
     }
     /* Fail fast, before loading anything, when the brokers are not there. */

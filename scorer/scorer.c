@@ -178,12 +178,10 @@ int main(int argc, char **argv)
         o.instance_id = host;
     }
     /* check -X now, so a typo is a usage error and not a runtime failure */
-    rd_kafka_conf_t *check = sf_kafka_conf_new(o.brokers, props, n_props, &err);
-    if (!check) {
+    if (sf_kafka_props_check(props, n_props, &err) != 0) {
         fprintf(stderr, "satisfy-scorer: %s\n", err.msg);
         return 2;
     }
-    rd_kafka_conf_destroy(check);
     o.props = props;
     o.n_props = n_props;
 
@@ -204,8 +202,8 @@ int main(int argc, char **argv)
         sf_http_opts ho = {
             .addr = http, .stats = stats, .web = sf_web_files, .version = SATISFY_VERSION};
         srv = sf_http_start(&ho, &err);
-        rd_kafka_conf_t *wconf = srv ? sf_kafka_conf_new(o.brokers, props, n_props, &err) : NULL;
-        if (!srv || !wconf || sf_http_watch(srv, wconf, &err) != 0) {
+        sf_kafka_conn conn = {.brokers = o.brokers, .props = props, .n_props = n_props};
+        if (!srv || sf_http_watch(srv, &conn, &err) != 0) {
             fprintf(stderr, "satisfy-scorer: --http %s: %s\n", http, err.msg);
             sf_http_stop(srv);
             sf_stats_free(stats);

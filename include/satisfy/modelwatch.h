@@ -20,6 +20,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "satisfy/error.h"
+#include "satisfy/kafka.h"
 #include "satisfy/log.h"
 #include "satisfy/model.h"
 #include "satisfy/stats.h"
@@ -35,10 +36,9 @@ typedef struct sf_modelwatch_opts {
     const char *topic; /* default SF_TOPIC_MODELS */
 } sf_modelwatch_opts;
 
-/* Takes ownership of conf (a consumer configuration with bootstrap.servers;
- * group.id is not needed), creates the consumer and starts the thread.
- * NULL with err set. */
-sf_modelwatch *sf_modelwatch_start(rd_kafka_conf_t *conf, const sf_modelwatch_opts *opts,
+/* Creates the consumer (kafka.h's model watcher role, on conn's brokers
+ * with its -X) and starts the thread. NULL with err set. */
+sf_modelwatch *sf_modelwatch_start(const sf_kafka_conn *conn, const sf_modelwatch_opts *opts,
                                    sf_err *err);
 
 /* Stops the thread, closes the consumer, frees a model not taken. */

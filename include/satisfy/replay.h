@@ -3,8 +3,8 @@
  * time order, encoded and produced to satisfy.orders / satisfy.reviews with
  * key = order_id and message timestamp = event time, at a chosen speed.
  *
- * The loop owns no handle: the caller creates the producer (with
- * sf_kafka_conf_stats() installed, so deliveries are counted per slot below)
+ * The loop owns no handle: the caller creates the producer (kafka.h's
+ * replay producer role, with .stats, so deliveries are counted per slot below)
  * and decides what to do with the result. Stopping is cooperative: the loop
  * checks *stop between messages.
  */
@@ -25,11 +25,6 @@
 /* Delivery-report slots (sf_kafka_stats) used by the replay: order events by
  * stage, then reviews. */
 #define SF_REPLAY_SLOT_REVIEW SF_STAGE_COUNT
-
-/* The producer properties satisfy-producer starts from (NULL-terminated list
- * of "key=value"; -X options are applied after them and win): idempotence,
- * and batching tuned for throughput. The benchmark baseline uses the same. */
-extern const char *const sf_replay_props[];
 
 typedef enum sf_replay_format { SF_FORMAT_AVRO = 0, SF_FORMAT_JSON = 1 } sf_replay_format;
 

@@ -28,7 +28,6 @@
 #include "satisfy/codec.h"
 #include "satisfy/features.h"
 #include "satisfy/kafka.h"
-#include "satisfy/kafka_client.h"
 #include "satisfy/model.h"
 #include "satisfy/olist.h"
 #include "satisfy/registry.h"
@@ -184,7 +183,10 @@ int main(int argc, char **argv)
 
     sf_kafka_stats st;
     const char *props[] = {"message.max.bytes=20000000"};
-    rd_kafka_t *rk = sf_kafka_producer_new(brokers, props, 1, &st, &err);
+    sf_kafka_client_opts ko = {.role = SF_KAFKA_TOOL_PRODUCER,
+                               .conn = {.brokers = brokers, .props = props, .n_props = 1},
+                               .stats = &st};
+    rd_kafka_t *rk = sf_kafka_client_new(&ko, &err);
     if (!rk)
         return die(err.msg);
     rd_kafka_resp_err_t e = rd_kafka_producev(

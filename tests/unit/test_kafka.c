@@ -30,18 +30,30 @@ static double now_s(void)
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+static rd_kafka_t *new_client(sf_kafka_role role, const char *brokers, const char *const *props,
+                              int n, sf_kafka_stats *st)
+{
+    sf_err err = {{0}};
+    sf_kafka_client_opts o = {
+        .role = role, .conn = {.brokers = brokers, .props = props, .n_props = n}, .stats = st};
+    rd_kafka_t *rk = sf_kafka_client_new(&o, &err);
+    if (!rk)
+        fail_msg("%s", err.msg);
+    return rk;
+}
+
 static rd_kafka_t *new_producer(const char *brokers, const char *const *props, int n,
                                 sf_kafka_stats *st)
 {
-    sf_err err = {{0}};
-    rd_kafka_conf_t *conf = sf_kafka_conf_new(brokers, props, n, &err);
-    assert_non_null(conf);
-    if (st)
-        sf_kafka_conf_stats(conf, st);
-    char errstr[256];
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
-    assert_non_null(rk);
-    return rk;
+    return new_client(SF_KAFKA_TOOL_PRODUCER, brokers, props, n, st);
+}
+
+static void conf_is(rd_kafka_t *rk, const char *key, const char *want)
+{
+    char v[256];
+    size_t vlen = sizeof v;
+    assert_int_equal(rd_kafka_conf_get(rd_kafka_conf(rk), key, v, &vlen), RD_KAFKA_CONF_OK);
+    assert_string_equal(v, want);
 }
 
 static void test_conf_set(void **state)
@@ -72,32 +84,28 @@ static void test_conf_set(void **state)
     rd_kafka_conf_destroy(conf);
 
     /* Later properties win; bootstrap.servers from --brokers. */
-    const char *props[] = {"linger.ms=1", "linger.ms=9"};
-    conf = sf_kafka_conf_new("h1:9092,h2:9092", props, 2, &err);
-    assert_non_null(conf);
-    vlen = sizeof v;
-    assert_int_equal(rd_kafka_conf_get(conf, "linger.ms", v, &vlen), RD_KAFKA_CONF_OK);
-    assert_string_equal(v, "9");
-    vlen = sizeof v;
-    assert_int_equal(rd_kafka_conf_get(conf, "bootstrap.servers", v, &vlen), RD_KAFKA_CONF_OK);
-    assert_string_equal(v, "h1:9092,h2:9092");
-    rd_kafka_conf_destroy(conf);
+    const char *props[] = {"linger.ms=1", "linger.ms=9", "log_level=0"};
+    rd_kafka_t *rk = new_producer("h1:9092,h2:9092", props, 3, NULL);
+    conf_is(rk, "linger.ms", "9");
+    conf_is(rk, "bootstrap.servers", "h1:9092,h2:9092");
+    rd_kafka_destroy(rk);
 
     const char *bad[] = {"linger.ms=1", "acks"};
-    assert_null(sf_kafka_conf_new("h1:9092", bad, 2, &err));
+    sf_kafka_client_opts o = {.role = SF_KAFKA_TOOL_PRODUCER,
+                              .conn = {.brokers = "h1:9092", .props = bad, .n_props = 2}};
+    assert_null(sf_kafka_client_new(&o, &err));
+    assert_non_null(strstr(err.msg, "tool producer: -X acks: expected key=value"));
+    assert_int_equal(sf_kafka_props_check(bad, 1, &err), 0);
+    assert_int_equal(sf_kafka_props_check(bad, 2, &err), -1);
     assert_non_null(strstr(err.msg, "-X acks: expected key=value"));
 
-    /* The replay defaults are valid librdkafka properties. */
-    int n = 0;
-    while (sf_replay_props[n])
-        n++;
-    assert_true(n > 0);
-    conf = sf_kafka_conf_new(NULL, sf_replay_props, n, &err);
-    assert_non_null(conf);
-    vlen = sizeof v;
-    assert_int_equal(rd_kafka_conf_get(conf, "enable.idempotence", v, &vlen), RD_KAFKA_CONF_OK);
-    assert_string_equal(v, "true");
-    rd_kafka_conf_destroy(conf);
+    /* The replay defaults: idempotent, and -X still wins over them. */
+    const char *quiet[] = {"log_level=0", "linger.ms=50"};
+    rk = new_client(SF_KAFKA_REPLAY_PRODUCER, NULL, quiet, 2, NULL);
+    conf_is(rk, "enable.idempotence", "true");
+    conf_is(rk, "compression.codec", "lz4");
+    conf_is(rk, "linger.ms", "50");
+    rd_kafka_destroy(rk);
 }
 
 static void test_mockbroker_topics(void **state)
@@ -232,12 +240,8 @@ static void mk_fixture(fixture *f, int64_t span)
 static int consume_all(const char *bs, const char *topic, int n_parts, int want,
                        rd_kafka_message_t **out, rd_kafka_t **rkp)
 {
-    const char *props[] = {"group.id=test-kafka", "enable.auto.commit=false"};
-    sf_err err = {{0}};
-    rd_kafka_conf_t *conf = sf_kafka_conf_new(bs, props, 2, &err);
-    char errstr[256];
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
-    assert_non_null(rk);
+    const char *props[] = {"group.id=test-kafka"};
+    rd_kafka_t *rk = new_client(SF_KAFKA_TOOL_CONSUMER, bs, props, 1, NULL);
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(n_parts);
     for (int p = 0; p < n_parts; p++)
         rd_kafka_topic_partition_list_add(l, topic, p)->offset = RD_KAFKA_OFFSET_BEGINNING;
@@ -278,10 +282,7 @@ static void test_replay_roundtrip(void **state)
     assert_non_null(mb);
     const char *bs = sf_mockbroker_bootstraps(mb);
     sf_kafka_stats st;
-    int np = 0;
-    while (sf_replay_props[np])
-        np++;
-    rd_kafka_t *rk = new_producer(bs, sf_replay_props, np, &st);
+    rd_kafka_t *rk = new_client(SF_KAFKA_REPLAY_PRODUCER, bs, NULL, 0, &st);
     sf_codec *codec = sf_codec_new(&err);
     assert_non_null(codec);
     sf_replay_opts ro = {.speed = 0, .stats = &st};
