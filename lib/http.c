@@ -133,7 +133,7 @@ int sf_http_watch(sf_http *h, const sf_kafka_conn *conn, sf_err *err)
     h->mw = sf_modelwatch_start(conn, &wo, err);
     if (!h->mw)
         return sf_err_wrap(err, "HTTP model watcher");
-    return h->online.rk ? 0 : sf_http_online_start(h, conn, err);
+    return h->online.follow ? 0 : sf_http_online_start(h, conn, err);
 }
 
 /* -------------------------------------------------------------- responses */

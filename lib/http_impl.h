@@ -17,6 +17,7 @@
 
 #include "satisfy/decision.h"
 #include "satisfy/http.h"
+#include "satisfy/kafka_follow.h"
 
 typedef struct sf_http_req {
     const char *method;
@@ -76,13 +77,8 @@ typedef struct sf_http_online {
     size_t n_dec;
     uint64_t messages, bad, decisions; /* decisions: decision messages accepted */
     char last_bad[SF_ERR_MAX + 128];
-    char consumer_error[256];
-    int partitions; /* assigned so far */
-    /* the consumer thread (rk NULL when not started) */
-    rd_kafka_t *rk;
-    sf_kafka_stats kstats; /* its callbacks */
-    pthread_t thread;
-    int stop;
+    char consumer_error[400];
+    sf_follow *follow; /* the follower thread, NULL when not started */
     char topic[128];
 } sf_http_online;
 

@@ -2,9 +2,10 @@
  * modelwatch.h - follows satisfy.models and hands the newest valid model to
  * the scorer.
  *
- * A background thread reads satisfy.models partition 0 from the beginning
- * with its own consumer outside any group (assign, not subscribe; nothing is
- * committed), so every scorer instance sees every release. Each release is
+ * A topic follower (kafka_follow.h) reads satisfy.models from the beginning
+ * (its one partition, or every one) with its own consumer outside any group
+ * (assign, not subscribe; nothing is committed), so every scorer instance
+ * sees every release. Each release is
  * decoded and its model loaded (checksum, spec hash, algorithm); a release
  * that fails, or that is not newer than the best one seen, is reported
  * through the log callback and ignored. A newer valid model is parked in a
