@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "satisfy/cli.h"
 #include "satisfy/codec.h"
 #include "satisfy/kafka.h"
 #include "satisfy/lifecycle.h"
@@ -38,9 +39,8 @@ static double now_s(void)
 int main(int argc, char **argv)
 {
     const char *brokers = NULL, *data = NULL;
-    const char *props[256];
-    int n_props = 0;
-    int c;
+    static sf_cli cli = {.prog = "bench_produce"};
+    int c, rc;
     static const struct option lopts[] = {{"brokers", required_argument, NULL, 'b'},
                                           {"data", required_argument, NULL, 'd'},
                                           {NULL, 0, NULL, 0}};
@@ -49,10 +49,11 @@ int main(int argc, char **argv)
             brokers = optarg;
         else if (c == 'd')
             data = optarg;
-        else if (c == 'X' && n_props < 255)
-            props[n_props++] = optarg;
-        else
-            return 2;
+        else if (c == 'X') {
+            if ((rc = sf_cli_prop(&cli, optarg)))
+                return rc;
+        } else
+            return SF_CLI_USAGE;
     }
     if (!brokers || !data) {
         fprintf(stderr, "usage: bench_produce --brokers LIST --data DIR [-X key=value ...]\n");
@@ -104,9 +105,10 @@ int main(int argc, char **argv)
     double encode_s = now_s() - te;
 
     sf_kafka_stats st;
-    sf_kafka_client_opts ko = {.role = SF_KAFKA_REPLAY_PRODUCER,
-                               .conn = {.brokers = brokers, .props = props, .n_props = n_props},
-                               .stats = &st};
+    sf_kafka_client_opts ko = {
+        .role = SF_KAFKA_REPLAY_PRODUCER,
+        .conn = {.brokers = brokers, .props = cli.props, .n_props = cli.n_props},
+        .stats = &st};
     rd_kafka_t *rk = sf_kafka_client_new(&ko, &err);
     if (!rk || sf_kafka_check_reachable(rk, brokers, 10000, &err) != 0) {
         fprintf(stderr, "bench_produce: %s\n", err.msg);

@@ -36,7 +36,7 @@ static volatile sig_atomic_t stop_flag;
 static void on_signal(int sig)
 {
     (void)sig;
-    stop_flag = 1;
+    sf_cli_stop_signal(&stop_flag);
 }
 
 static void log_line(void *arg, const char *line)
@@ -52,13 +52,6 @@ static double now(void)
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* A bad option value: its message (cli.h) and the usage exit status. */
-static int usage_error(const sf_err *err)
-{
-    fprintf(stderr, "bench_scorer: %s\n", err->msg);
-    return 2;
-}
-
 static int run(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -69,16 +62,14 @@ static int run(int argc, char **argv)
     };
     sf_scorer_opts o = {0};
     const char *http = NULL;
-    const char *props[64];
-    int n_props = 0;
+    static sf_cli cli = {.prog = "bench_scorer run"};
     sf_err err;
-    int c;
+    int c, rc;
     while ((c = getopt_long(argc, argv, "X:", opts, NULL)) != -1) {
         switch (c) {
         case 'X':
-            if (n_props == 64)
-                return 2;
-            props[n_props++] = optarg;
+            if ((rc = sf_cli_prop(&cli, optarg)))
+                return rc;
             break;
         case 'b':
             o.brokers = optarg;
@@ -91,11 +82,11 @@ static int run(int argc, char **argv)
             break;
         case 'n':
             if (sf_cli_int("--batch", optarg, 1, 100000, &o.batch_max, &err) < 0)
-                return usage_error(&err);
+                return sf_cli_bad(&cli, &err);
             break;
         case 'm':
             if (sf_cli_int("--batch-ms", optarg, 1, 60000, &o.batch_ms, &err) < 0)
-                return usage_error(&err);
+                return sf_cli_bad(&cli, &err);
             break;
         case 'h':
             http = optarg;
@@ -107,12 +98,10 @@ static int run(int argc, char **argv)
             return 2;
         }
     }
-    if (!o.brokers || !http) {
-        fprintf(stderr, "bench_scorer run: --brokers and --http are required\n");
-        return 2;
-    }
-    signal(SIGTERM, on_signal);
-    signal(SIGINT, on_signal);
+    if ((rc = sf_cli_require(&cli, "--brokers", o.brokers)) ||
+        (rc = sf_cli_require(&cli, "--http", http)))
+        return rc;
+    sf_cli_signals(on_signal, SF_CLI_SIG_NO_SIGPIPE);
     sf_stats *st = sf_stats_new();
     sf_http_metrics *h = sf_http_metrics_start(http, st, &err);
     if (!h) {
@@ -121,12 +110,12 @@ static int run(int argc, char **argv)
     }
     fprintf(stderr, "bench_scorer: serving /metrics on port %d\n", sf_http_metrics_port(h));
     o.instance_id = o.relay_topic ? "bench-relay" : "bench-scorer";
-    o.props = props;
-    o.n_props = n_props;
+    o.props = cli.props;
+    o.n_props = cli.n_props;
     o.stats = st;
     o.log = log_line;
     o.stop = &stop_flag;
-    int rc = sf_scorer_run(&o, &err);
+    rc = sf_scorer_run(&o, &err);
     sf_http_metrics_stop(h);
     sf_stats_free(st);
     if (rc < 0) {
@@ -179,6 +168,7 @@ static int load(int argc, char **argv)
     const char *brokers = NULL;
     double rate = 5000;
     long count = 20000;
+    sf_cli cli = {.prog = "bench_scorer load"};
     sf_err err;
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -186,10 +176,10 @@ static int load(int argc, char **argv)
             brokers = optarg;
         } else if (c == 'r') {
             if (sf_cli_double("--rate", optarg, 1, 1e7, &rate, &err) < 0)
-                return usage_error(&err);
+                return sf_cli_bad(&cli, &err);
         } else if (c == 'n') {
             if (sf_cli_long("--count", optarg, 1, 100000000, &count, &err) < 0)
-                return usage_error(&err);
+                return sf_cli_bad(&cli, &err);
         } else {
             return 2;
         }

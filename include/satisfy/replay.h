@@ -40,7 +40,9 @@ typedef struct sf_replay_opts {
     int64_t max_sleep_ms; /* longest wait between two events (0 = 1000): long gaps are cut */
     uint64_t max_events;  /* 0 = all */
     sf_replay_format format;
-    const volatile sig_atomic_t *stop; /* optional: non-zero stops the loop */
+    /* optional: non-zero stops the loop; above 1 also ends the final wait
+     * for delivery reports (cli.h's second signal) */
+    const volatile sig_atomic_t *stop;
     void (*progress)(const sf_replay_progress *p, void *arg); /* optional */
     void *progress_arg;
     int progress_ms;             /* how often progress is called (0 = 250) */
