@@ -1,14 +1,12 @@
 /*
  * bench_scorer.c - the scorer benchmark's two programs in one:
  *
- *   bench_scorer run --brokers B [--relay TOPIC] [--group G] [--batch N]
- *                    [--batch-ms MS] [--http ADDR] [--at-least-once] [-X k=v ...]
+ *   bench_scorer run --brokers B [--group G] [--batch N] [--batch-ms MS]
+ *                    [--http ADDR] [--at-least-once] [-X k=v ...]
  *       the scorer loop (sf_scorer_run) exactly as satisfy-scorer runs it,
- *       or, with --relay, the same loop, batching and transactions doing
- *       nothing: every order message's key and value are forwarded to TOPIC
- *       (the baseline; not its headers or timestamp: the cheapest forward,
- *       so the strictest baseline). Counters on --http /metrics. Stops on
- *       SIGTERM/SIGINT.
+ *       counters on --http /metrics (the scorer's HTTP server, without a
+ *       model or web app). Stops on SIGTERM/SIGINT. The baseline it is
+ *       compared with is bench_relay (bench/bench_relay.c).
  *
  *   bench_scorer load --brokers B --rate R --count N
  *       re-produces the first N messages of satisfy.orders to satisfy.orders
@@ -26,7 +24,7 @@
 #include <time.h>
 
 #include "satisfy/cli.h"
-#include "satisfy/http_metrics.h"
+#include "satisfy/http.h"
 #include "satisfy/kafka.h"
 #include "satisfy/scorer.h"
 #include "satisfy/stats.h"
@@ -55,10 +53,13 @@ static double now(void)
 static int run(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"brokers", required_argument, NULL, 'b'},  {"relay", required_argument, NULL, 'r'},
-        {"group", required_argument, NULL, 'g'},    {"batch", required_argument, NULL, 'n'},
-        {"batch-ms", required_argument, NULL, 'm'}, {"http", required_argument, NULL, 'h'},
-        {"at-least-once", no_argument, NULL, 'a'},  {NULL, 0, NULL, 0},
+        {"brokers", required_argument, NULL, 'b'},
+        {"group", required_argument, NULL, 'g'},
+        {"batch", required_argument, NULL, 'n'},
+        {"batch-ms", required_argument, NULL, 'm'},
+        {"http", required_argument, NULL, 'h'},
+        {"at-least-once", no_argument, NULL, 'a'},
+        {NULL, 0, NULL, 0},
     };
     sf_scorer_opts o = {0};
     const char *http = NULL;
@@ -73,9 +74,6 @@ static int run(int argc, char **argv)
             break;
         case 'b':
             o.brokers = optarg;
-            break;
-        case 'r':
-            o.relay_topic = optarg;
             break;
         case 'g':
             o.group = optarg;
@@ -103,20 +101,21 @@ static int run(int argc, char **argv)
         return rc;
     sf_cli_signals(on_signal, SF_CLI_SIG_NO_SIGPIPE);
     sf_stats *st = sf_stats_new();
-    sf_http_metrics *h = sf_http_metrics_start(http, st, &err);
+    sf_http_opts ho = {.addr = http, .stats = st};
+    sf_http *h = st ? sf_http_start(&ho, &err) : NULL;
     if (!h) {
         fprintf(stderr, "bench_scorer: --http %s: %s\n", http, err.msg);
         return 1;
     }
-    fprintf(stderr, "bench_scorer: serving /metrics on port %d\n", sf_http_metrics_port(h));
-    o.instance_id = o.relay_topic ? "bench-relay" : "bench-scorer";
+    fprintf(stderr, "bench_scorer: serving /metrics on port %d\n", sf_http_port(h));
+    o.instance_id = "bench-scorer";
     o.props = cli.props;
     o.n_props = cli.n_props;
     o.stats = st;
     o.log = log_line;
     o.stop = &stop_flag;
     rc = sf_scorer_run(&o, &err);
-    sf_http_metrics_stop(h);
+    sf_http_stop(h);
     sf_stats_free(st);
     if (rc < 0) {
         fprintf(stderr, "bench_scorer: %s\n", err.msg);

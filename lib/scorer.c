@@ -46,7 +46,7 @@ struct work {
 typedef struct scorer {
     const sf_scorer_opts *o;
     rd_kafka_t *consumer, *producer;
-    rd_kafka_topic_t *out;         /* satisfy.predictions, or the relay's topic */
+    rd_kafka_topic_t *out;         /* satisfy.predictions */
     sf_kafka_stats pstats, cstats; /* the producer's and the consumer's */
     sf_codec *codec;
     sf_modelwatch *mw;
@@ -280,19 +280,6 @@ static int check_message(scorer *s, const rd_kafka_message_t *m, sf_order_event 
     return 0;
 }
 
-static int relay(scorer *s, const rd_kafka_message_t *m, sf_err *err)
-{
-    rd_kafka_resp_err_t e;
-    while ((e = rd_kafka_producev(
-                s->producer, RD_KAFKA_V_RKT(s->out), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                RD_KAFKA_V_KEY(m->key, m->key_len), RD_KAFKA_V_VALUE(m->payload, m->len),
-                RD_KAFKA_V_END)) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
-        rd_kafka_poll(s->producer, 10);
-    if (e)
-        return sf_errf(err, "cannot produce to %s: %s", s->o->relay_topic, rd_kafka_err2str(e));
-    return 0;
-}
-
 static int to_dlq(scorer *s, const rd_kafka_message_t *m, const char *why, sf_err *err)
 {
     if (sf_dlq_produce(s->producer, m, why, (void *)(uintptr_t)SLOT_DLQ, err) < 0)
@@ -334,12 +321,6 @@ static int score_block(scorer *s, size_t k, sf_err *err)
 static int process(scorer *s, sf_err *err)
 {
     s->n_pred = s->n_dlq = 0;
-    if (s->o->relay_topic) {
-        for (size_t i = 0; i < s->n; i++)
-            if (relay(s, s->msg[i], err) < 0)
-                return -1;
-        return 0;
-    }
     struct work *w = s->w;
     const size_t d = (size_t)sf_model_n_inputs(s->model);
     size_t k = 0;
@@ -583,8 +564,7 @@ static int setup_producer(scorer *s, char *txn_id, sf_err *err)
     /* A producer learns a topic's partitions at its first message, and
      * librdkafka asks for them only at its next 1 s topic scan: the first
      * batch would wait up to 1 s. Ask now (a failure only costs that wait). */
-    const char *out[] = {s->o->relay_topic ? s->o->relay_topic : SF_TOPIC_PREDICTIONS,
-                         SF_TOPIC_DLQ};
+    const char *out[] = {SF_TOPIC_PREDICTIONS, SF_TOPIC_DLQ};
     for (size_t i = 0; i < sizeof out / sizeof out[0]; i++) {
         rd_kafka_topic_t *t = rd_kafka_topic_new(s->producer, out[i], NULL);
         if (!t)
@@ -690,7 +670,7 @@ int sf_scorer_run(const sf_scorer_opts *in, sf_err *err)
 
     /* no model, no consumption: do not even join the group */
     double said = sf_mono_s() - 29; /* first said after 1 s: a model on the topic comes sooner */
-    while (!*o.stop && !o.relay_topic) {
+    while (!*o.stop) {
         sf_model *m;
         int64_t v;
         if (sf_modelwatch_take(s.mw, 200, &m, &v)) {
@@ -703,7 +683,7 @@ int sf_scorer_run(const sf_scorer_opts *in, sf_err *err)
             said = sf_mono_s();
         }
     }
-    if (!s.model && !o.relay_topic) {
+    if (!s.model) {
         rc = 0;
         goto out;
     }

@@ -64,12 +64,6 @@ typedef struct sf_scorer_opts {
     sf_log_fn log;          /* optional, called from the scoring and watcher threads */
     void *log_arg;
     const volatile sig_atomic_t *stop; /* required */
-    /* Benchmark baseline only: when set, every input message's key and
-     * value (not its headers or timestamp) are forwarded to this topic
-     * instead of being decoded and scored, and no model is waited for:
-     * the same loop, batching and transactions doing nothing
-     * (bench/bench_scorer). */
-    const char *relay_topic;
 } sf_scorer_opts;
 
 /* "satisfy-scorer.<group>.<instance_id>" into buf; -1 with err if it does not
