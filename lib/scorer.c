@@ -470,12 +470,16 @@ static int commit_eos(scorer *s, sf_err *err)
         return txn_failed(s, e, "commit_transaction", err);
     }
     s->txn_open = 0;
-    /* The same offsets once more, outside the transaction: librdkafka's mock
-     * cluster (satisfy-broker) acknowledges TxnOffsetCommit without storing
-     * it, so without this a restart there would start over. On real Kafka it
-     * rewrites what the committed transaction already stored. Asynchronous
+    /* On satisfy-broker only, the same offsets once more through the
+     * consumer: librdkafka's mock cluster acknowledges TxnOffsetCommit
+     * without storing it, so without this a restart there would start over.
+     * Never on real Kafka, where the transaction stored them: a second,
+     * asynchronous, retried commit on another connection could land after
+     * the next transaction's offsets and move the group back. Asynchronous
      * except for the last batch before a stop. */
-    rd_kafka_resp_err_t ce = rd_kafka_commit(s->consumer, offs, *s->o->stop ? 0 : 1);
+    rd_kafka_resp_err_t ce = RD_KAFKA_RESP_ERR_NO_ERROR;
+    if (s->embedded)
+        ce = rd_kafka_commit(s->consumer, offs, *s->o->stop ? 0 : 1);
     rd_kafka_topic_partition_list_destroy(offs);
     if (ce)
         logf_(s, "offset commit after the transaction failed: %s", rd_kafka_err2str(ce));
@@ -560,7 +564,9 @@ static int setup_producer(scorer *s, char *txn_id, sf_err *err)
         return -1;
     if (sf_kafka_check_reachable(s->producer, s->o->brokers, s->o->connect_timeout_ms, err) < 0)
         return -1;
-    s->embedded = sf_kafka_is_embedded(s->producer, s->o->connect_timeout_ms);
+    s->embedded = s->o->cluster == SF_SCORER_CLUSTER_DETECT
+                      ? sf_kafka_is_embedded(s->producer, s->o->connect_timeout_ms)
+                      : s->o->cluster == SF_SCORER_CLUSTER_EMBEDDED;
     /* A producer learns a topic's partitions at its first message, and
      * librdkafka asks for them only at its next 1 s topic scan: the first
      * batch would wait up to 1 s. Ask now (a failure only costs that wait). */

@@ -64,7 +64,15 @@ typedef struct sf_scorer_opts {
     sf_log_fn log;          /* optional, called from the scoring and watcher threads */
     void *log_arg;
     const volatile sig_atomic_t *stop; /* required */
+    /* The cluster: SF_SCORER_CLUSTER_DETECT (0: satisfy-broker's mock is
+     * recognised by its cluster id, sf_kafka_is_embedded), or said outright
+     * (tests: the mock taken for real Kafka) */
+    int cluster;
 } sf_scorer_opts;
+
+#define SF_SCORER_CLUSTER_DETECT   0
+#define SF_SCORER_CLUSTER_KAFKA    1
+#define SF_SCORER_CLUSTER_EMBEDDED 2
 
 /* "satisfy-scorer.<group>.<instance_id>" into buf; -1 with err if it does not
  * fit or instance_id is empty. */
