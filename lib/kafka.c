@@ -22,11 +22,15 @@ const char *const sf_topics[SF_TOPIC_COUNT] = {
 
 /* ------------------------------------------------------------ the roles */
 
-static const char *const scorer_consumer[] = {
-    "enable.auto.commit=false",   "enable.auto.offset.store=false",
-    "auto.offset.reset=earliest", "isolation.level=read_committed",
-    "enable.partition.eof=false", "queued.max.messages.kbytes=8192",
-    "socket.nagle.disable=true",  NULL};
+static const char *const scorer_consumer[] = {"enable.auto.commit=false",
+                                              "enable.auto.offset.store=false",
+                                              "auto.offset.reset=earliest",
+                                              "isolation.level=read_committed",
+                                              "enable.partition.eof=false",
+                                              "queued.max.messages.kbytes=8192",
+                                              "socket.nagle.disable=true",
+                                              "partition.assignment.strategy=cooperative-sticky",
+                                              NULL};
 static const char *const scorer_producer[] = {"linger.ms=5", "socket.nagle.disable=true", NULL};
 static const char *const retrainer_consumer[] = {
     "enable.auto.commit=false",       "auto.offset.reset=earliest",
@@ -50,6 +54,16 @@ static const char *const replay_producer[] = {"enable.idempotence=true",
 static const char *const tool_consumer[] = {"enable.auto.commit=false", NULL};
 static const char *const none[] = {NULL};
 static const char *const embedded_broker[] = {"log_level=4", "socket.nagle.disable=true", NULL};
+
+/* A scorer that commits through its consumer (at-least-once, and the
+ * embedded broker's copy of a transaction's offsets) stores each batch's
+ * offsets and lets librdkafka commit them: its committer holds back while
+ * the group rebalances (a commit sent behind a pending JoinGroup comes back
+ * with an illegal generation, and librdkafka then takes the whole
+ * assignment as lost), and commits a partition's offsets when it is
+ * revoked and on close. Every 20 ms: about one batch, as a commit per batch
+ * did. */
+#define COMMIT_STORED "enable.auto.commit=true", "auto.commit.interval.ms=20"
 
 /* How long a scorer's fetch may wait for data. Kafka answers a fetch as
  * soon as data arrives (fetch.min.bytes=1), so there the wait only paces
@@ -152,9 +166,15 @@ static int apply_defaults(rd_kafka_conf_t *conf, const struct role *r,
     switch (o->role) {
     case SF_KAFKA_SCORER_CONSUMER:
     case SF_KAFKA_RETRAINER_CONSUMER:
-        if (o->role == SF_KAFKA_SCORER_CONSUMER &&
-            set_kv(conf, r->name, o->embedded ? FETCH_WAIT_EMBEDDED : FETCH_WAIT_KAFKA, err) < 0)
-            return -1;
+        if (o->role == SF_KAFKA_SCORER_CONSUMER) {
+            static const char *const stored[] = {COMMIT_STORED};
+            for (size_t i = 0; o->commit_stored && i < sizeof stored / sizeof *stored; i++)
+                if (set_kv(conf, r->name, stored[i], err) < 0)
+                    return -1;
+            if (set_kv(conf, r->name, o->embedded ? FETCH_WAIT_EMBEDDED : FETCH_WAIT_KAFKA, err) <
+                0)
+                return -1;
+        }
         if (!o->group || !*o->group)
             return sf_errf(err, "%s: no group.id", r->name);
         return set_pair(conf, r->name, "group.id", o->group, err);

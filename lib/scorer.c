@@ -55,7 +55,8 @@ typedef struct scorer {
     char version_text[24]; /* the model_version header */
     size_t version_len;
     int eos;
-    int embedded; /* the cluster is satisfy-broker (librdkafka's mock) */
+    int embedded;      /* the cluster is satisfy-broker (librdkafka's mock) */
+    int commit_stored; /* offsets go through the consumer (at-least-once, or embedded) */
     int txn_open;
     /* the batch being collected/processed */
     rd_kafka_message_t **msg;
@@ -163,6 +164,8 @@ static int rewind_consumer(scorer *s, sf_err *err)
     for (size_t i = 0; i < s->n; i++)
         rd_kafka_message_destroy(s->msg[i]);
     s->n = 0;
+    if (s->commit_stored) /* the stored offsets first: rewind to the last finished batch */
+        rd_kafka_commit(s->consumer, NULL, 0);
     rd_kafka_topic_partition_list_t *a = NULL;
     rd_kafka_resp_err_t e = rd_kafka_assignment(s->consumer, &a);
     if (e)
@@ -361,6 +364,20 @@ static rd_kafka_topic_partition_list_t *batch_offsets(scorer *s)
     return l;
 }
 
+/* Hands a finished batch's offsets to librdkafka's committer (the consumer
+ * role's commit_stored, kafka.c): it commits them every 20 ms while the
+ * group is steady, before a partition is revoked, and on close. A commit
+ * of our own could be sent behind a rejoin of the group and come back with
+ * an illegal generation, which makes librdkafka give up the whole
+ * assignment: the cooperative rebalance would stop this scorer after all. */
+static void store_offsets(scorer *s, rd_kafka_topic_partition_list_t *offs)
+{
+    rd_kafka_resp_err_t e = rd_kafka_offsets_store(s->consumer, offs);
+    if (e) /* a later owner may score these again */
+        logf_(s, "storing the batch's offsets failed: %s (messages may be scored again)",
+              rd_kafka_err2str(e));
+}
+
 static void record(scorer *s)
 {
     if (!s->o->stats)
@@ -475,14 +492,11 @@ static int commit_eos(scorer *s, sf_err *err)
      * without storing it, so without this a restart there would start over.
      * Never on real Kafka, where the transaction stored them: a second,
      * asynchronous, retried commit on another connection could land after
-     * the next transaction's offsets and move the group back. Asynchronous
-     * except for the last batch before a stop. */
-    rd_kafka_resp_err_t ce = RD_KAFKA_RESP_ERR_NO_ERROR;
+     * the next transaction's offsets and move the group back. Stored, for
+     * librdkafka's committer (see store_offsets). */
     if (s->embedded)
-        ce = rd_kafka_commit(s->consumer, offs, *s->o->stop ? 0 : 1);
+        store_offsets(s, offs);
     rd_kafka_topic_partition_list_destroy(offs);
-    if (ce)
-        logf_(s, "offset commit after the transaction failed: %s", rd_kafka_err2str(ce));
     return 0;
 }
 
@@ -506,10 +520,8 @@ static int commit_alo(scorer *s, sf_err *err)
         return rewind_consumer(s, err) < 0 ? -1 : 1;
     }
     rd_kafka_topic_partition_list_t *offs = batch_offsets(s);
-    rd_kafka_resp_err_t e = rd_kafka_commit(s->consumer, offs, 0);
+    store_offsets(s, offs); /* the predictions are out */
     rd_kafka_topic_partition_list_destroy(offs);
-    if (e) /* the predictions are out; a later owner may score these again */
-        logf_(s, "offset commit failed: %s (messages may be scored again)", rd_kafka_err2str(e));
     return 0;
 }
 
@@ -567,6 +579,7 @@ static int setup_producer(scorer *s, char *txn_id, sf_err *err)
     s->embedded = s->o->cluster == SF_SCORER_CLUSTER_DETECT
                       ? sf_kafka_is_embedded(s->producer, s->o->connect_timeout_ms)
                       : s->o->cluster == SF_SCORER_CLUSTER_EMBEDDED;
+    s->commit_stored = !s->eos || s->embedded;
     /* A producer learns a topic's partitions at its first message, and
      * librdkafka asks for them only at its next 1 s topic scan: the first
      * batch would wait up to 1 s. Ask now (a failure only costs that wait). */
@@ -593,6 +606,7 @@ static int setup_consumer(scorer *s, sf_err *err)
                                .conn = conn_of(s->o),
                                .group = s->o->group,
                                .embedded = s->embedded,
+                               .commit_stored = s->commit_stored,
                                .stats = &s->cstats,
                                .log = s->o->log,
                                .log_arg = s->o->log_arg,

@@ -104,6 +104,10 @@ typedef struct sf_kafka_client_opts {
      * (at-least-once) */
     const char *transactional_id;
     int embedded; /* scorer consumer: the cluster is satisfy-broker (its fetch wait) */
+    /* scorer consumer: librdkafka commits the offsets the caller stores
+     * (rd_kafka_offsets_store) on its own, in the steady state, on revoke
+     * and on close; 0 = nothing is committed through the consumer */
+    int commit_stored;
     /* Optional. Counts delivery reports (producers) and keeps the last
      * error; needed for log, rebalance and dr. */
     sf_kafka_stats *stats;
