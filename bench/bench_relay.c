@@ -12,10 +12,11 @@
  * TOPIC (default satisfy.metrics, which no scorer reads). Batches close as
  * the scorer's do (N messages, MS ms after the first, or nothing more
  * fetched); exactly-once commits each batch as one transaction with its
- * offsets, at-least-once commits the offsets after the batch is delivered.
+ * offsets, at-least-once stores the offsets for librdkafka's committer
+ * after the batch is delivered.
  * The clients are the scorer's roles (kafka.h), so both sides of the
  * comparison run with the same settings; on satisfy-broker the offsets of a
- * transaction are also committed through the consumer, as the scorer does.
+ * transaction also go through the consumer, as the scorer's do.
  * The event counter is served as satisfy_scorer_events_total on --http
  * /metrics (the scorer's server), so bench_scorer.sh reads both sides the
  * same way. Stops on SIGTERM/SIGINT.
@@ -137,11 +138,11 @@ static int commit_batch(relay *r)
             e = rd_kafka_commit_transaction(r->prod, -1);
         rd_kafka_consumer_group_metadata_destroy(md);
         if (!e && r->embedded) /* the mock keeps no transactional offsets */
-            rd_kafka_commit(r->cons, offs, 1);
+            rd_kafka_offsets_store(r->cons, offs);
     } else {
         rc = forward(r);
         if (rc == 0 && sf_kafka_drain(r->prod, 60000) == 0 && !sf_kafka_stats_failed(&r->pst))
-            rd_kafka_commit(r->cons, offs, 0);
+            rd_kafka_offsets_store(r->cons, offs);
         else
             rc = -1;
     }
@@ -189,6 +190,7 @@ static int setup(relay *r, const sf_cli *cli, const char *brokers, const char *g
                                .conn = conn,
                                .group = group,
                                .embedded = r->embedded,
+                               .commit_stored = !r->eos || r->embedded,
                                .stats = &r->cst,
                                .log = log_line};
     if (!(r->cons = sf_kafka_client_new(&co, err)))
