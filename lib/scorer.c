@@ -257,9 +257,10 @@ static int produce_pred(scorer *s, const rd_kafka_message_t *src, const sf_predi
         if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
             return 0;
         rd_kafka_headers_destroy(h);
-        if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+        if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL || *s->o->stop > 1)
             return sf_errf(err, "cannot produce to %s: %s", SF_TOPIC_PREDICTIONS,
-                           rd_kafka_err2str(e));
+                           *s->o->stop > 1 ? "second stop signal while the queue is full"
+                                           : rd_kafka_err2str(e));
         rd_kafka_poll(s->producer, 10);
     }
 }
@@ -418,11 +419,70 @@ static void clear_batch(scorer *s)
     s->n = 0;
 }
 
+/* The transactional calls that wait on the coordinator, one attempt of at
+ * most timeout_ms each (all resumable or retriable, librdkafka says). */
+typedef struct txn_call {
+    enum { TXN_INIT, TXN_SEND_OFFSETS, TXN_COMMIT, TXN_ABORT } what;
+    rd_kafka_topic_partition_list_t *offs;  /* TXN_SEND_OFFSETS */
+    rd_kafka_consumer_group_metadata_t *md; /* TXN_SEND_OFFSETS */
+} txn_call;
+
+static const char *const txn_names[] = {"init_transactions", "send_offsets_to_transaction",
+                                        "commit_transaction", "abort_transaction"};
+
+static rd_kafka_error_t *txn_attempt(scorer *s, const txn_call *c, int timeout_ms)
+{
+    switch (c->what) {
+    case TXN_INIT:
+        return rd_kafka_init_transactions(s->producer, timeout_ms);
+    case TXN_SEND_OFFSETS: /* retried with the same offsets, as librdkafka asks */
+        return rd_kafka_send_offsets_to_transaction(s->producer, c->offs, c->md, timeout_ms);
+    case TXN_COMMIT:
+        return rd_kafka_commit_transaction(s->producer, timeout_ms);
+    default:
+        return rd_kafka_abort_transaction(s->producer, timeout_ms);
+    }
+}
+
+/* Runs a transactional call to its end, retrying while librdkafka says
+ * retriable, in slices of TXN_SLICE_MS so that the stop flag is seen: it
+ * gives up when *stop reaches give_up_at (1 for init_transactions, which
+ * has nothing to finish; 2, a second signal, for the calls that finish a
+ * batch) or after SF_SCORER_TXN_WAIT_S. Returns NULL when done, else the
+ * last error (the caller's to destroy) with *gave_up set when it stopped
+ * retrying a retriable error (1 = the stop flag, 2 = the bound). */
+#define TXN_SLICE_MS 1000
+
+static rd_kafka_error_t *txn_wait(scorer *s, const txn_call *c, int give_up_at, int *gave_up)
+{
+    double t0 = sf_mono_s(), next_log = t0 + 1;
+    *gave_up = 0;
+    for (;;) {
+        rd_kafka_error_t *e = txn_attempt(s, c, TXN_SLICE_MS);
+        if (!e || !rd_kafka_error_is_retriable(e))
+            return e;
+        double waited = sf_mono_s() - t0;
+        if (*s->o->stop >= give_up_at || waited >= SF_SCORER_TXN_WAIT_S) {
+            *gave_up = *s->o->stop >= give_up_at ? 1 : 2;
+            return e;
+        }
+        if (sf_mono_s() >= next_log) { /* after 1 s, then every 10 s */
+            logf_(s, "%s: %s; still trying after %.0f s (at most %d s; a %s stop signal gives up)",
+                  txn_names[c->what], rd_kafka_error_string(e), waited, SF_SCORER_TXN_WAIT_S,
+                  give_up_at > 1 ? "second" : "");
+            next_log += 10;
+        }
+        rd_kafka_error_destroy(e);
+    }
+}
+
 /* Aborts the open transaction and rewinds the consumer to the batch's first
  * offsets: 1 = done (retry the batch), -1 = the abort failed (err set). */
 static int abort_and_rewind(scorer *s, sf_err *err)
 {
-    rd_kafka_error_t *ae = rd_kafka_abort_transaction(s->producer, -1);
+    txn_call abort = {.what = TXN_ABORT};
+    int gave_up;
+    rd_kafka_error_t *ae = txn_wait(s, &abort, 2, &gave_up);
     s->txn_open = 0;
     if (ae) {
         sf_errf(err, "abort_transaction: %s", rd_kafka_error_string(ae));
@@ -449,6 +509,26 @@ static int txn_failed(scorer *s, rd_kafka_error_t *e, const char *what, sf_err *
     return abort_and_rewind(s, err);
 }
 
+/* A transactional call that failed (e from txn_wait): 1 = aborted and
+ * rewound (retry the batch), -1 = the run ends (err set). */
+static int txn_end(scorer *s, const txn_call *c, rd_kafka_error_t *e, int gave_up, sf_err *err)
+{
+    const char *what = txn_names[c->what];
+    if (gave_up == 1)
+        sf_errf(err,
+                "%s: second stop signal while waiting (%s): the transaction of the batch in "
+                "hand is not committed, its events will be scored again",
+                what, rd_kafka_error_string(e));
+    else if (gave_up == 2)
+        sf_errf(err, "%s: still failing after %d s: %s", what, SF_SCORER_TXN_WAIT_S,
+                rd_kafka_error_string(e));
+    if (gave_up) {
+        rd_kafka_error_destroy(e);
+        return -1;
+    }
+    return txn_failed(s, e, what, err);
+}
+
 static int commit_eos(scorer *s, sf_err *err)
 {
     rd_kafka_error_t *e = rd_kafka_begin_transaction(s->producer);
@@ -466,25 +546,22 @@ static int commit_eos(scorer *s, sf_err *err)
         logf_(s, "%s; aborting the transaction and rewinding", perr.msg);
         return abort_and_rewind(s, err);
     }
-    rd_kafka_topic_partition_list_t *offs = batch_offsets(s);
-    rd_kafka_consumer_group_metadata_t *md = rd_kafka_consumer_group_metadata(s->consumer);
-    e = rd_kafka_send_offsets_to_transaction(s->producer, offs, md, -1);
-    rd_kafka_consumer_group_metadata_destroy(md);
+    txn_call send = {.what = TXN_SEND_OFFSETS,
+                     .offs = batch_offsets(s),
+                     .md = rd_kafka_consumer_group_metadata(s->consumer)};
+    txn_call commit = {.what = TXN_COMMIT};
+    int gave_up = 0;
+    const txn_call *failed = &send;
+    e = txn_wait(s, &send, 2, &gave_up);
+    if (!e) {
+        failed = &commit;
+        e = txn_wait(s, &commit, 2, &gave_up);
+    }
+    rd_kafka_consumer_group_metadata_destroy(send.md);
+    rd_kafka_topic_partition_list_t *offs = send.offs;
     if (e) {
         rd_kafka_topic_partition_list_destroy(offs);
-        return txn_failed(s, e, "send_offsets_to_transaction", err);
-    }
-    for (;;) {
-        e = rd_kafka_commit_transaction(s->producer, -1);
-        if (!e)
-            break;
-        if (rd_kafka_error_is_retriable(e)) {
-            logf_(s, "commit_transaction: %s; retrying", rd_kafka_error_string(e));
-            rd_kafka_error_destroy(e);
-            continue;
-        }
-        rd_kafka_topic_partition_list_destroy(offs);
-        return txn_failed(s, e, "commit_transaction", err);
+        return txn_end(s, failed, e, gave_up, err);
     }
     s->txn_open = 0;
     /* On satisfy-broker only, the same offsets once more through the
@@ -505,7 +582,17 @@ static int commit_alo(scorer *s, sf_err *err)
     uint64_t failed0 = sf_kafka_stats_failed(&s->pstats);
     sf_err perr = {{0}};
     int rc = process(s, &perr);
-    int left = sf_kafka_drain(s->producer, 60000);
+    /* every delivery report, for at most SF_SCORER_TXN_WAIT_S or until a
+     * second stop signal */
+    for (double until = sf_mono_s() + SF_SCORER_TXN_WAIT_S;
+         rd_kafka_outq_len(s->producer) > 0 && sf_mono_s() < until && *s->o->stop < 2;)
+        rd_kafka_flush(s->producer, 100);
+    int left = rd_kafka_outq_len(s->producer);
+    if (left > 0 && *s->o->stop > 1)
+        return sf_errf(err,
+                       "second stop signal while %d predictions were in flight: the batch "
+                       "is not committed, its events will be scored again",
+                       left);
     char why[512];
     if (rd_kafka_fatal_error(s->producer, why, sizeof why)) {
         return sf_errf(err, "producer fatal error: %s", why);
@@ -631,12 +718,16 @@ static int setup_consumer(scorer *s, sf_err *err)
 static void free_scorer(scorer *s)
 {
     clear_batch(s);
+    int now = s->o->stop && *s->o->stop > 1; /* a second stop: no more waiting */
     if (s->consumer)
-        rd_kafka_destroy(s->consumer);
+        rd_kafka_destroy_flags(s->consumer, now ? RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE : 0);
     if (s->out)
         rd_kafka_topic_destroy(s->out);
     if (s->producer) {
-        rd_kafka_flush(s->producer, 10000);
+        if (now)
+            rd_kafka_purge(s->producer, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+        else
+            rd_kafka_flush(s->producer, 10000);
         rd_kafka_destroy(s->producer);
     }
     sf_modelwatch_stop(s->mw);
@@ -708,7 +799,15 @@ int sf_scorer_run(const sf_scorer_opts *in, sf_err *err)
         goto out;
     }
     if (s.eos) {
-        rd_kafka_error_t *e = rd_kafka_init_transactions(s.producer, 60000);
+        txn_call init = {.what = TXN_INIT};
+        int gave_up;
+        rd_kafka_error_t *e = txn_wait(&s, &init, 1, &gave_up);
+        if (e && gave_up == 1) { /* stopped: nothing consumed, nothing to finish */
+            logf_(&s, "stopped while waiting for init_transactions (%s)", rd_kafka_error_string(e));
+            rd_kafka_error_destroy(e);
+            rc = 0;
+            goto out;
+        }
         if (e) {
             sf_errf(err, "init_transactions (transactional.id %s): %s", txn_id,
                     rd_kafka_error_string(e));

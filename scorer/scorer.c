@@ -5,7 +5,8 @@
  * A thin main over libsatisfy (scorer.h): options, signals, stderr logging
  * and, with --http, the web app and HTTP API (http.h). Exactly-once by default
  * (transactions), --at-least-once as an option. SIGTERM/SIGINT finish and
- * commit the current batch, leave the group and exit 0.
+ * commit the current batch, leave the group and exit 0; a second one stops
+ * waiting on the brokers at once (cli.h counts them, scorer.h honours them).
  */
 #include <getopt.h>
 #include <pthread.h>
@@ -82,7 +83,8 @@ static void usage(FILE *f)
             "not isolated, so the observable guarantee there is at-least-once; real Kafka\n"
             "gives exactly-once (see docs/operations.md).\n"
             "Exit status: 0 stopped by SIGINT/SIGTERM after committing, 1 fatal error,\n"
-            "2 usage.\n",
+            "2 usage. A second SIGINT/SIGTERM stops waiting on the brokers at once (exit 1\n"
+            "if the batch in hand was left uncommitted; it is scored again later).\n",
             SF_TOPIC_ORDERS, SF_TOPIC_MODELS, SF_TOPIC_PREDICTIONS, SF_TOPIC_DLQ, SF_SCORER_GROUP,
             SF_SCORER_BATCH, SF_SCORER_BATCH_MS);
 }

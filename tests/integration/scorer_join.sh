@@ -21,18 +21,6 @@ start_broker
 "$bin/publish_model" --brokers "$bs" --version 1 --data "$data" >"$work/pub.out" \
   2>"$work/pub.err" || fail "publish_model failed: $(cat "$work/pub.err")"
 
-# http_port NAME: the port scorer NAME serves /metrics on
-http_port() {
-  wait_log "$1" "serving /healthz and /metrics on port" 60
-  sed -n 's/.*serving \/healthz and \/metrics on port \([0-9]*\).*/\1/p' "$work/$1.err" | head -1
-}
-# predictions PORT: satisfy_scorer_predictions_total of the scorer on PORT
-predictions() {
-  { curl -s --max-time 2 "http://127.0.0.1:$1/metrics" || true; } |
-    awk '$1 == "satisfy_scorer_predictions_total" { print $2 }'
-}
-_more_than() { [ "$(predictions "$1")" -gt "$2" ] 2>/dev/null; }
-
 start_scorer a --instance-id a --batch 50 --batch-ms 5 --http 127.0.0.1:0
 a_pid=$scorer_pid
 a_port=$(http_port a)
