@@ -146,7 +146,7 @@ int main(int argc, char **argv)
     int status = 0;
     if (left || sf_kafka_stats_failed(&st) || sf_kafka_stats_delivered(&st) != n) {
         fprintf(stderr, "bench_produce: %llu failed, %d undelivered (first: %s)\n",
-                (unsigned long long)sf_kafka_stats_failed(&st), left, st.first_failure);
+                (unsigned long long)sf_kafka_stats_failed(&st), left, st.last_failure);
         status = 1;
     }
     rd_kafka_topic_destroy(rkt[0]);

@@ -76,8 +76,10 @@ static int collect(relay *r)
         if (!m)
             break;
         if (m->err) {
-            int fatal = m->err == RD_KAFKA_RESP_ERR__FATAL;
-            fprintf(stderr, "bench_relay: consumer: %s\n", rd_kafka_message_errstr(m));
+            sf_err err;
+            int fatal = sf_kafka_consumer_fatal(r->cons, m, &err) < 0;
+            fprintf(stderr, "bench_relay: consumer: %s\n",
+                    fatal ? err.msg : rd_kafka_message_errstr(m));
             rd_kafka_message_destroy(m);
             if (fatal)
                 return -1;

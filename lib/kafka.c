@@ -199,10 +199,9 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
     if (slot >= SF_DR_SLOTS)
         slot = SF_DR_SLOTS - 1;
     if (m->err) {
-        if (sf_kafka_stats_failed(st) == 0)
-            snprintf(st->first_failure, sizeof st->first_failure, "%s [%d]: %s",
-                     m->rkt ? rd_kafka_topic_name(m->rkt) : "?", (int)m->partition,
-                     rd_kafka_err2str(m->err));
+        snprintf(st->last_failure, sizeof st->last_failure, "%s [%d]: %s",
+                 m->rkt ? rd_kafka_topic_name(m->rkt) : "?", (int)m->partition,
+                 rd_kafka_err2str(m->err));
         st->failed[slot]++;
     } else {
         st->delivered[slot]++;
@@ -324,6 +323,17 @@ int sf_kafka_is_embedded(rd_kafka_t *rk, int timeout_ms)
     if (id)
         rd_kafka_mem_free(rk, id);
     return mock;
+}
+
+int sf_kafka_consumer_fatal(rd_kafka_t *rk, const rd_kafka_message_t *m, sf_err *err)
+{
+    if (m->err != RD_KAFKA_RESP_ERR__FATAL)
+        return 0;
+    char why[512];
+    rd_kafka_resp_err_t fe = rd_kafka_fatal_error(rk, why, sizeof why);
+    if (!fe) /* cannot happen: a fatal error stays raised */
+        return sf_errf(err, "fatal error: %s", rd_kafka_message_errstr(m));
+    return sf_errf(err, "fatal error: %s: %s", rd_kafka_err2name(fe), why);
 }
 
 /* -------------------------------------------------------------- counters */

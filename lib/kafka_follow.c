@@ -138,8 +138,11 @@ static void *run(void *arg)
         rd_kafka_message_t *m = rd_kafka_consumer_poll(f->rk, POLL_MS);
         if (!m)
             continue;
+        sf_err fatal;
         if (!m->err)
             f->o.on_message(f->o.arg, m);
+        else if (sf_kafka_consumer_fatal(f->rk, m, &fatal) < 0)
+            report(f, "%s", fatal.msg); /* the cause; the consumer stays idle */
         else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
             report(f, "%s", rd_kafka_message_errstr(m));
         rd_kafka_message_destroy(m);

@@ -48,7 +48,7 @@ int sf_release_publish(rd_kafka_t *prod, sf_kafka_stats *st, sf_codec *codec,
     }
     if (sf_kafka_stats_failed(st) != failed0 || sf_kafka_stats_delivered(st) == ok0) {
         sf_errf(err, "%s [0]: release v%lld failed: %s", SF_TOPIC_MODELS, (long long)version,
-                st->first_failure[0] ? st->first_failure : "no delivery report");
+                st->last_failure[0] ? st->last_failure : "no delivery report");
         goto done;
     }
     if (payload_len)

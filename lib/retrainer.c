@@ -327,7 +327,7 @@ static int republish_decisions(sf_retrainer *r, sf_err *err)
                        "republishing %lld gate decisions to %s: %d not delivered after 30 s, "
                        "%llu failed%s%s",
                        (long long)n, SF_TOPIC_METRICS, left, (unsigned long long)failed,
-                       r->pstats.first_failure[0] ? ": " : "", r->pstats.first_failure);
+                       r->pstats.last_failure[0] ? ": " : "", r->pstats.last_failure);
     logf_(r, "republished %lld gate decisions from the registry to %s", (long long)n,
           SF_TOPIC_METRICS);
     return 0;
@@ -354,10 +354,10 @@ static int batch(sf_retrainer *r, sf_err *err)
             if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
                 logf_(r, "consumer: %s%s%s", rd_kafka_message_errstr(m), m->rkt ? " on " : "",
                       m->rkt ? rd_kafka_topic_name(m->rkt) : "");
-            int fatal = m->err == RD_KAFKA_RESP_ERR__FATAL;
+            int fatal = sf_kafka_consumer_fatal(r->cons, m, err) < 0;
             rd_kafka_message_destroy(m);
             if (fatal)
-                return sf_errf(err, "consumer: fatal error");
+                return sf_err_wrap(err, "consumer");
             continue;
         }
         r->msgs[n++] = m;

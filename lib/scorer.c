@@ -213,11 +213,9 @@ static int collect(scorer *s, sf_err *err)
         if (!m)
             break;
         if (m->err) {
-            if (m->err == RD_KAFKA_RESP_ERR__FATAL) {
-                char why[512];
-                rd_kafka_resp_err_t fe = rd_kafka_fatal_error(s->consumer, why, sizeof why);
+            if (sf_kafka_consumer_fatal(s->consumer, m, err) < 0) {
                 rd_kafka_message_destroy(m);
-                return sf_errf(err, "consumer fatal error: %s: %s", rd_kafka_err2name(fe), why);
+                return sf_err_wrap(err, "consumer");
             }
             if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
                 logf_(s, "consumer: %s", rd_kafka_message_errstr(m));
@@ -601,7 +599,7 @@ static int commit_alo(scorer *s, sf_err *err)
         logf_(s, "batch not fully delivered (%s); rewinding",
               rc < 0     ? perr.msg
               : left > 0 ? "timeout"
-                         : s->pstats.first_failure);
+                         : s->pstats.last_failure);
         if (s->o->stats)
             sf_stats_abort(s->o->stats);
         return rewind_consumer(s, err) < 0 ? -1 : 1;
@@ -719,8 +717,11 @@ static void free_scorer(scorer *s)
 {
     clear_batch(s);
     int now = s->o->stop && *s->o->stop > 1; /* a second stop: no more waiting */
+    /* a fenced or otherwise fatally failed consumer cannot leave its group */
     if (s->consumer)
-        rd_kafka_destroy_flags(s->consumer, now ? RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE : 0);
+        rd_kafka_destroy_flags(s->consumer, now || rd_kafka_fatal_error(s->consumer, NULL, 0)
+                                                ? RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE
+                                                : 0);
     if (s->out)
         rd_kafka_topic_destroy(s->out);
     if (s->producer) {

@@ -107,7 +107,7 @@ static void summary(const sf_replay_result *r, const sf_kafka_stats *st)
            (unsigned long long)st->failed[rv]);
     printf("  failures: %llu", (unsigned long long)sf_kafka_stats_failed(st));
     if (sf_kafka_stats_failed(st))
-        printf(" (first: %s)", st->first_failure);
+        printf(" (last: %s)", st->last_failure);
     if (r->undelivered)
         printf(", %llu still in flight after the flush timeout",
                (unsigned long long)r->undelivered);
@@ -283,8 +283,8 @@ int main(int argc, char **argv)
     else if (res.stopped)
         status = 130;
     if (sf_kafka_stats_failed(&stats))
-        fprintf(stderr, "satisfy-producer: %llu messages failed; first: %s\n",
-                (unsigned long long)sf_kafka_stats_failed(&stats), stats.first_failure);
+        fprintf(stderr, "satisfy-producer: %llu messages failed; last: %s\n",
+                (unsigned long long)sf_kafka_stats_failed(&stats), stats.last_failure);
     if (res.undelivered)
         fprintf(stderr, "satisfy-producer: %llu messages not delivered within %g s\n",
                 (unsigned long long)res.undelivered, flush_s);

@@ -73,11 +73,13 @@ typedef struct sf_kafka_stats {
     uint64_t delivered[SF_DR_SLOTS];
     uint64_t failed[SF_DR_SLOTS];
     uint64_t delivered_bytes;
-    char first_failure[SF_ERR_MAX]; /* "topic [partition]: reason" of the first failure */
-    char last_error[SF_ERR_MAX];    /* last error callback, "" if none */
-    int fatal;                      /* a fatal error was raised (see rd_kafka_fatal_error) */
-    const char *name;               /* the role's name */
-    sf_log_fn log;                  /* the client's log (may be NULL) */
+    /* "topic [partition]: reason" of the newest failed delivery: after the
+     * failure count moved, the cause of what just failed */
+    char last_failure[SF_ERR_MAX];
+    char last_error[SF_ERR_MAX]; /* last error callback, "" if none */
+    int fatal;                   /* a fatal error was raised (see rd_kafka_fatal_error) */
+    const char *name;            /* the role's name */
+    sf_log_fn log;               /* the client's log (may be NULL) */
     void *log_arg;
     void *user; /* the caller's pointer, for its own callbacks (rebalance) */
 } sf_kafka_stats;
@@ -144,6 +146,12 @@ int sf_kafka_check_reachable(rd_kafka_t *rk, const char *brokers, int timeout_ms
  * known within timeout_ms. Used to pick settings the mock needs (see the
  * scorer's fetch wait). */
 int sf_kafka_is_embedded(rd_kafka_t *rk, int timeout_ms);
+
+/* For a consumer error message m (m->err set) from rk: -1 when the consumer
+ * cannot go on (RD_KAFKA_RESP_ERR__FATAL), with err "fatal error: <name>:
+ * <reason>" from rd_kafka_fatal_error, the current cause; 0 otherwise (the
+ * error is worth a log line at most). */
+int sf_kafka_consumer_fatal(rd_kafka_t *rk, const rd_kafka_message_t *m, sf_err *err);
 
 uint64_t sf_kafka_stats_delivered(const sf_kafka_stats *st);
 uint64_t sf_kafka_stats_failed(const sf_kafka_stats *st);

@@ -199,7 +199,7 @@ int main(int argc, char **argv)
     rd_kafka_destroy(rk);
     if (left > 0 || sf_kafka_stats_failed(&st) > 0) {
         fprintf(stderr, "publish_model: not delivered: %s\n",
-                st.first_failure[0] ? st.first_failure : "timeout");
+                st.last_failure[0] ? st.last_failure : "timeout");
         return 1;
     }
     printf("published version %ld (%s%s%s, %zu bytes)\n", version, algo_name, bad ? ", bad: " : "",

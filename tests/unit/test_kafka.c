@@ -177,7 +177,7 @@ static void test_delivery_counter(void **state)
     assert_true(st.delivered[SF_DR_SLOTS - 1] == 1); /* out of range: last slot */
     assert_true(sf_kafka_stats_delivered(&st) == 5 && sf_kafka_stats_failed(&st) == 0);
     assert_true(st.delivered_bytes == 15);
-    assert_string_equal(st.first_failure, "");
+    assert_string_equal(st.last_failure, "");
     rd_kafka_destroy(rk);
     sf_mockbroker_stop(mb);
 
@@ -191,9 +191,88 @@ static void test_delivery_counter(void **state)
                      0);
     assert_int_equal(sf_kafka_drain(rk, 10000), 0);
     assert_true(st.failed[3] == 1 && sf_kafka_stats_delivered(&st) == 0);
-    assert_non_null(strstr(st.first_failure, SF_TOPIC_ORDERS));
-    assert_non_null(strstr(st.first_failure, "timed out"));
+    assert_non_null(strstr(st.last_failure, SF_TOPIC_ORDERS));
+    assert_non_null(strstr(st.last_failure, "timed out"));
     rd_kafka_destroy(rk);
+}
+
+/* Produces one message to satisfy.metrics [0] after the broker was told to
+ * refuse the next Produce with error name e; waits for its report. */
+static void produce_refused(sf_mockbroker *mb, rd_kafka_t *rk, const char *e)
+{
+    char cmd[128], reply[256];
+    sf_err err = {{0}};
+    snprintf(cmd, sizeof cmd, "errors Produce %s 1", e);
+    if (sf_mockbroker_control(mb, cmd, reply, sizeof reply, &err) < 0)
+        fail_msg("%s: %s", cmd, err.msg);
+    assert_int_equal(rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(SF_TOPIC_METRICS),
+                                       RD_KAFKA_V_PARTITION(0), RD_KAFKA_V_VALUE("x", 1),
+                                       RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
+                     0);
+    assert_int_equal(sf_kafka_drain(rk, 10000), 0);
+}
+
+/* Two delivery failures with different causes: the cause the callers
+ * report (after seeing the failure count move) is the current one, not the
+ * first one since the start. */
+static void test_delivery_failure_is_current(void **state)
+{
+    (void)state;
+    sf_err err = {{0}};
+    sf_mockbroker *mb = sf_mockbroker_start(1, 1, &err);
+    assert_non_null(mb);
+    sf_kafka_stats st;
+    const char *props[] = {"linger.ms=0", "log_level=0"};
+    rd_kafka_t *rk = new_producer(sf_mockbroker_bootstraps(mb), props, 2, &st);
+    produce_refused(mb, rk, "MSG_SIZE_TOO_LARGE");
+    assert_int_equal(sf_kafka_stats_failed(&st), 1);
+    if (!strstr(st.last_failure, "too large"))
+        fail_msg("first cause: %s", st.last_failure);
+    produce_refused(mb, rk, "INVALID_RECORD");
+    assert_int_equal(sf_kafka_stats_failed(&st), 2);
+    if (!strstr(st.last_failure, "satisfy.metrics [0]: ") ||
+        !strstr(st.last_failure, "validate record"))
+        fail_msg("the cause reported after the second failure is \"%s\"", st.last_failure);
+    rd_kafka_destroy(rk);
+    sf_mockbroker_stop(mb);
+}
+
+/* A consumer's fatal error is reported with its current cause, from
+ * rd_kafka_fatal_error; other consumer errors are not fatal. */
+static void test_consumer_fatal(void **state)
+{
+    (void)state;
+    sf_err err = {{0}};
+    sf_mockbroker *mb = sf_mockbroker_start(1, 1, &err);
+    assert_non_null(mb);
+    const char *props[] = {"group.id=fatal", "log_level=0"};
+    rd_kafka_t *rk =
+        new_client(SF_KAFKA_TOOL_CONSUMER, sf_mockbroker_bootstraps(mb), props, 2, NULL);
+    rd_kafka_message_t other = {.err = RD_KAFKA_RESP_ERR__TRANSPORT};
+    assert_int_equal(sf_kafka_consumer_fatal(rk, &other, &err), 0);
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, SF_TOPIC_METRICS, 0);
+    assert_int_equal(rd_kafka_subscribe(rk, l), 0);
+    rd_kafka_topic_partition_list_destroy(l);
+    assert_int_equal(
+        rd_kafka_test_fatal_error(rk, RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID, "the test fences it"),
+        0);
+    int seen = 0;
+    for (int i = 0; i < 100 && !seen; i++) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
+        if (m && m->err == RD_KAFKA_RESP_ERR__FATAL) {
+            assert_int_equal(sf_kafka_consumer_fatal(rk, m, &err), -1);
+            seen = 1;
+        }
+        if (m)
+            rd_kafka_message_destroy(m);
+    }
+    assert_true(seen);
+    if (!strstr(err.msg, "fatal error: FENCED_INSTANCE_ID: ") ||
+        !strstr(err.msg, "the test fences it"))
+        fail_msg("%s", err.msg);
+    rd_kafka_destroy_flags(rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE); /* fenced: no leaving */
+    sf_mockbroker_stop(mb);
 }
 
 /* Hand-made orders the codec accepts: 32-hex ids, required times. */
@@ -405,9 +484,14 @@ static void test_replay_pacing_stop_errors(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_conf_set),         cmocka_unit_test(test_mockbroker_topics),
-        cmocka_unit_test(test_unreachable),      cmocka_unit_test(test_delivery_counter),
-        cmocka_unit_test(test_replay_roundtrip), cmocka_unit_test(test_replay_pacing_stop_errors),
+        cmocka_unit_test(test_conf_set),
+        cmocka_unit_test(test_mockbroker_topics),
+        cmocka_unit_test(test_unreachable),
+        cmocka_unit_test(test_delivery_counter),
+        cmocka_unit_test(test_delivery_failure_is_current),
+        cmocka_unit_test(test_consumer_fatal),
+        cmocka_unit_test(test_replay_roundtrip),
+        cmocka_unit_test(test_replay_pacing_stop_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
