@@ -128,24 +128,15 @@ static void watch_log(void *arg, const char *line)
     pthread_mutex_unlock(&h->mu);
 }
 
-int sf_http_watch(sf_http *h, rd_kafka_conf_t *conf, sf_err *err)
+int sf_http_watch(sf_http *h, const sf_kafka_conn *conn, sf_err *err)
 {
-    if (h->mw) {
-        rd_kafka_conf_destroy(conf);
+    if (h->mw)
         return sf_errf(err, "the HTTP server already follows a models topic");
-    }
-    rd_kafka_conf_t *mconf = rd_kafka_conf_dup(conf);
     sf_modelwatch_opts wo = {.log = watch_log, .log_arg = h};
-    h->mw = sf_modelwatch_start(conf, &wo, err);
-    if (!h->mw) {
-        rd_kafka_conf_destroy(mconf);
+    h->mw = sf_modelwatch_start(conn, &wo, err);
+    if (!h->mw)
         return sf_err_wrap(err, "HTTP model watcher");
-    }
-    if (h->online.rk) {
-        rd_kafka_conf_destroy(mconf);
-        return 0;
-    }
-    return sf_http_online_start(h, mconf, err);
+    return h->online.follow ? 0 : sf_http_online_start(h, conn, err);
 }
 
 /* -------------------------------------------------------------- responses */

@@ -20,6 +20,7 @@
 
 #include "satisfy/decision.h"
 #include "satisfy/http.h"
+#include "satisfy/kafka_follow.h"
 
 typedef struct sf_http_req {
     const char *method;
@@ -80,12 +81,8 @@ typedef struct sf_http_online {
     size_t n_dec;
     uint64_t messages, bad, decisions; /* decisions: decision messages accepted */
     char last_bad[SF_ERR_MAX + 128];
-    char consumer_error[256];
-    int partitions; /* assigned so far */
-    /* the consumer thread (rk NULL when not started) */
-    rd_kafka_t *rk;
-    pthread_t thread;
-    int stop;
+    char consumer_error[400];
+    sf_follow *follow; /* the follower thread, NULL when not started */
     char topic[128];
 } sf_http_online;
 
@@ -142,7 +139,7 @@ struct sf_http {
 
 /* The satisfy.metrics follower (http_online.c). */
 void sf_http_online_init(sf_http *h);
-int sf_http_online_start(sf_http *h, rd_kafka_conf_t *conf, sf_err *err);
+int sf_http_online_start(sf_http *h, const sf_kafka_conn *conn, sf_err *err);
 void sf_http_online_stop(sf_http *h); /* stops the thread and frees the series */
 int sf_http_online_route(sf_http *h, const sf_http_req *q, sf_http_resp *r);
 /* The gate decisions kept, in increasing version order, as a JSON array

@@ -92,14 +92,14 @@ void sf_http_stop(sf_http *h);
  * requests still using the previous one finish with it. */
 void sf_http_set_model(sf_http *h, sf_model *m, int64_t version);
 
-/* Follows satisfy.models with an own watcher (conf is taken over, as in
- * sf_modelwatch_start): every newer valid release becomes the server's
- * model, and loads and rejections go to the model timeline (/v1/models).
- * Also follows satisfy.metrics (a copy of conf) for /v1/online: a thread of
+/* Follows satisfy.models with an own watcher (sf_modelwatch_start on conn):
+ * every newer valid release becomes the server's model, and loads and
+ * rejections go to the model timeline (/v1/models).
+ * Also follows satisfy.metrics (on conn too) for /v1/online: a thread of
  * its own assigns every partition of the topic from the beginning (waiting
  * for the topic to exist, and picking up partitions added later) and feeds
  * each message to sf_http_online_feed. 0, or -1 with err set. */
-int sf_http_watch(sf_http *h, rd_kafka_conf_t *conf, sf_err *err);
+int sf_http_watch(sf_http *h, const sf_kafka_conn *conn, sf_err *err);
 
 /* Adds one online accuracy message (the JSON of sf_online_json: model_version,
  * n, rmse, auc, event_time, ...; key = the version in decimal, or NULL) to the
