@@ -17,7 +17,9 @@
  * --dump FILE writes "event_id version partition offset scored_at" per prediction.
  * --dlq FILE also reads satisfy.dlq and writes, per message,
  *   "dlq SOURCE_TOPIC SOURCE_PARTITION SOURCE_OFFSET SHA256 REASON"
- *   (headers, and the sha256 of the payload) and prints "dlq N".
+ *   (headers, and the sha256 of the payload), followed by
+ *   " [original_size N, kept K]" when the DLQ record holds a prefix only,
+ *   and prints "dlq N".
  * --committed GROUP prints "committed N SUM": partitions of satisfy.orders
  *   with an offset committed by GROUP, and the sum of those offsets.
  * usage: consume_predictions --brokers LIST [--orders] [--idle S] [--timeout S]
@@ -216,9 +218,15 @@ int main(int argc, char **argv)
                 const void *rv = NULL;
                 size_t rl = 0;
                 if (!h || rd_kafka_header_get_last(h, "reason", &rv, &rl) != 0 || !rv)
-                    fprintf(qf, " %s -\n", sum);
+                    fprintf(qf, " %s -", sum);
                 else
-                    fprintf(qf, " %s %.*s\n", sum, (int)rl, (const char *)rv);
+                    fprintf(qf, " %s %.*s", sum, (int)rl, (const char *)rv);
+                const void *ov = NULL; /* a value cut to fit (dlq.h): its original size */
+                size_t ol = 0;
+                if (h && rd_kafka_header_get_last(h, "original_size", &ov, &ol) == 0 && ov)
+                    fprintf(qf, " [original_size %.*s, kept %zu]", (int)ol, (const char *)ov,
+                            m->len);
+                fputc('\n', qf);
                 n_dlq++;
                 rd_kafka_message_destroy(m);
                 continue;

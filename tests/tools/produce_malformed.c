@@ -10,12 +10,16 @@
  *   review      a ReviewEvent (schema 2) in the orders topic
  *   empty       a message with no value
  *   key         a good event keyed by another order id
+ *   big         (--big BYTES only) \0\0\0\0\1 and BYTES bytes of 'x': a value
+ *               that fits a default producer but not its DLQ copy with headers
  * Good events are built here with distinct random-looking order ids.
+ * With --big BYTES each round is only a good event and a big one (and a
+ * good one ends the run, as always).
  *
  * Prints one line per malformed message once delivered:
  *   bad KIND PARTITION OFFSET SHA256
  * and finally "good N" (good events delivered).
- * usage: produce_malformed --brokers LIST [--rounds R] [--seed S]
+ * usage: produce_malformed --brokers LIST [--rounds R] [--seed S] [--big BYTES]
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -28,9 +32,10 @@
 #include "satisfy/kafka.h"
 #include "satisfy/model.h"
 
-static const char *const kinds[] = {"garbage", "magic",  "schema", "truncated",
-                                    "enum",    "review", "empty",  "key"};
-#define N_KINDS 8
+static const char *const kinds[] = {"garbage", "magic", "schema", "truncated", "enum",
+                                    "review",  "empty", "key",    "big"};
+#define N_KINDS 8 /* without "big", which --big selects alone */
+#define BIG     8
 #define GOOD    255
 
 static uint64_t rng;
@@ -127,7 +132,9 @@ int main(int argc, char **argv)
     static const struct option opts[] = {{"brokers", required_argument, NULL, 'b'},
                                          {"rounds", required_argument, NULL, 'r'},
                                          {"seed", required_argument, NULL, 's'},
+                                         {"big", required_argument, NULL, 'g'},
                                          {NULL, 0, NULL, 0}};
+    int big = 0;
     const char *brokers = NULL;
     int rounds = 3;
     rng = 12345;
@@ -139,6 +146,9 @@ int main(int argc, char **argv)
         } else if (c == 'r') {
             if (sf_cli_int("--rounds", optarg, 1, 1000000, &rounds, &err) < 0)
                 return usage_error(&err);
+        } else if (c == 'g') {
+            if (sf_cli_int("--big", optarg, 1, 100000000, &big, &err) < 0)
+                return usage_error(&err);
         } else if (c == 's') {
             if (sf_cli_u64("--seed", optarg, 0, UINT64_MAX, &rng, &err) < 0)
                 return usage_error(&err);
@@ -147,7 +157,8 @@ int main(int argc, char **argv)
         }
     }
     if (!brokers) {
-        fprintf(stderr, "usage: produce_malformed --brokers LIST [--rounds R] [--seed S]\n");
+        fprintf(stderr,
+                "usage: produce_malformed --brokers LIST [--rounds R] [--seed S] [--big BYTES]\n");
         return 2;
     }
     const char *props[] = {"enable.idempotence=true"};
@@ -164,8 +175,15 @@ int main(int argc, char **argv)
         return 1;
     }
     sf_buf b = {0};
+    uint8_t *bigval = NULL;
+    if (big) {
+        if (!(bigval = malloc((size_t)big + SF_WIRE_HEADER)))
+            return 1;
+        memcpy(bigval, "\0\0\0\0\1", SF_WIRE_HEADER);
+        memset(bigval + SF_WIRE_HEADER, 'x', (size_t)big);
+    }
     for (int r = 0; r < rounds; r++) {
-        for (int k = 0; k < N_KINDS; k++) {
+        for (int k = big ? BIG : 0; k < (big ? BIG + 1 : N_KINDS); k++) {
             sf_order_event ev;
             sf_item item;
             sf_payment pay;
@@ -180,7 +198,9 @@ int main(int argc, char **argv)
                 return 1;
             const char *key = ev.order_id;
             const char *kind = kinds[k];
-            if (!strcmp(kind, "garbage")) {
+            if (!strcmp(kind, "big")) {
+                produce(rk, key, bigval, (size_t)big + SF_WIRE_HEADER, k);
+            } else if (!strcmp(kind, "garbage")) {
                 produce(rk, key, "hello, this is not avro", 23, k);
             } else if (!strcmp(kind, "magic")) {
                 b.data[0] = 1;
@@ -229,5 +249,6 @@ int main(int argc, char **argv)
     printf("good %" PRIu64 "\n", good);
     rd_kafka_destroy(rk);
     sf_buf_free(&b);
+    free(bigval);
     return 0;
 }
