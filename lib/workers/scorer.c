@@ -265,13 +265,35 @@ static int produce_pred(scorer *s, const rd_kafka_message_t *src, const sf_predi
     }
 }
 
-/* 0 and ev filled when m is a valid order event keyed by its order id;
- * otherwise -1 with the reason in err. */
-static int check_message(const rd_kafka_message_t *m, sf_order_event *ev, sf_err *err)
+/* Decodes an order event, Avro or JSON. The first byte decides, as in the
+ * retrainer: '{' is JSON (satisfy-producer --format json, kcat, jq), since
+ * Avro with Confluent framing starts with the magic byte 0; the `schema`
+ * header is not needed. JSON is parsed from a NUL-terminated copy in
+ * scratch (a value with a NUL byte in it is not JSON text). */
+static int decode_order(const rd_kafka_message_t *m, sf_buf *scratch, sf_order_event *ev,
+                        sf_err *err)
+{
+    const char *v = m->payload;
+    if (v[0] != '{')
+        return sf_decode_order(m->payload, m->len, ev, err);
+    const char *nul = memchr(v, 0, m->len);
+    if (nul)
+        return sf_errf(err, "OrderEvent JSON: NUL byte at offset %ld", (long)(nul - v));
+    if (sf_buf_reserve(scratch, m->len + 1, err) < 0)
+        return -1;
+    memcpy(scratch->data, v, m->len);
+    scratch->data[m->len] = '\0';
+    return sf_order_from_json((const char *)scratch->data, ev, err);
+}
+
+/* 0 and ev filled when m is a valid order event (Avro or JSON) keyed by its
+ * order id; otherwise -1 with the reason in err. */
+static int check_message(const rd_kafka_message_t *m, sf_buf *scratch, sf_order_event *ev,
+                         sf_err *err)
 {
     if (!m->payload || m->len == 0)
         return sf_errf(err, "empty message (no value)");
-    if (sf_decode_order(m->payload, m->len, ev, err) < 0)
+    if (decode_order(m, scratch, ev, err) < 0)
         return -1;
     size_t idlen = strlen(ev->order_id);
     if (!m->key || m->key_len != idlen || memcmp(m->key, ev->order_id, idlen) != 0) {
@@ -342,7 +364,7 @@ static int process(scorer *s, sf_err *err)
         sf_order_event ev;
         sf_err why; /* read only after a failure set it: no 512-byte clear per event */
         why.msg[0] = '\0';
-        if (check_message(m, &ev, &why) == 0) {
+        if (check_message(m, &s->buf, &ev, &why) == 0) { /* buf: free until encoding */
             sf_model_prepare_event(s->model, &ev, &w->pred[k], w->rows + k * d);
             sf_order_event_clear(&ev);
             w->src[k++] = i;

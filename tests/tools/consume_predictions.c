@@ -9,7 +9,8 @@
  *   bad B              undecodable, or header event_id / model_version / key
  *                      disagreeing with the value
  *   expected E         distinct valid order event ids on satisfy.orders
- *                      (with --orders: read the same way, decoded, key checked)
+ *                      (with --orders: read the same way, decoded from Avro
+ *                      or JSON, key checked)
  *   missing M          expected ids without a prediction
  *   unexpected X       prediction ids that are not expected
  *   version V COUNT    predictions per model version
@@ -116,6 +117,21 @@ static int usage_error(const sf_err *err)
 {
     fprintf(stderr, "consume_predictions: %s\n", err->msg);
     return 2;
+}
+
+/* An order event, Avro or JSON (first byte '{', as the scorer decides). */
+static int decode_order(const rd_kafka_message_t *m, sf_order_event *ev, sf_err *err)
+{
+    if (m->len == 0 || ((const char *)m->payload)[0] != '{')
+        return sf_decode_order(m->payload, m->len, ev, err);
+    char *t = malloc(m->len + 1);
+    if (!t)
+        return sf_errf(err, "out of memory");
+    memcpy(t, m->payload, m->len);
+    t[m->len] = '\0';
+    int rc = strlen(t) == m->len ? sf_order_from_json(t, ev, err) : -1;
+    free(t);
+    return rc;
 }
 
 int main(int argc, char **argv)
@@ -233,7 +249,7 @@ int main(int argc, char **argv)
             }
             if (!is_pred) {
                 sf_order_event ev;
-                if (m->payload && sf_decode_order(m->payload, m->len, &ev, &err) == 0) {
+                if (m->payload && decode_order(m, &ev, &err) == 0) {
                     if (m->key && m->key_len == strlen(ev.order_id) &&
                         memcmp(m->key, ev.order_id, m->key_len) == 0) {
                         char id[IDLEN];
