@@ -9,12 +9,7 @@
 source "$(dirname "$0")/scorer_common.bash"
 
 big=999800
-start_broker
-make_data
-"$bin/publish_model" --brokers "$bs" --version 1 --data "$data" >"$work/pub.out" \
-  2>"$work/pub.err" || fail "publish_model failed: $(cat "$work/pub.err")"
-start_scorer scorer
-wait_log scorer "scoring with model 1" 60
+scorer_on_model_1
 "$bin/produce_malformed" --brokers "$bs" --rounds 2 --big "$big" >"$work/corpus" \
   2>"$work/corpus.err" || fail "produce_malformed failed: $(cat "$work/corpus.err")"
 n_bad=$(grep -c '^bad big ' "$work/corpus")
@@ -22,12 +17,7 @@ n_good=$(count good "$work/corpus")
 [ "$n_bad" = 2 ] && [ "$n_good" = 3 ] || fail "corpus: $n_bad big, $n_good good"
 
 # bounded: the partition stalled forever before the fix, so this fails then
-wait_covered report 90 --dlq "$work/dlq.txt"
-end=$((SECONDS + 30))
-while [ "$(count dlq "$work/report")" -lt "$n_bad" ] && [ $SECONDS -lt $end ]; do
-  sleep 1
-  wait_covered report 30 --dlq "$work/dlq.txt"
-done
+wait_dlq_covered "$n_bad" 90
 r="$work/report"
 [ "$(count expected "$r")" = "$n_good" ] || fail "expected $(count expected "$r") good events, produced $n_good"
 [ "$(count predictions "$r")" = "$n_good" ] && [ "$(count duplicates "$r")" = 0 ] ||

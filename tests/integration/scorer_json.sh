@@ -6,12 +6,7 @@
 # byte, and the JSON events around them are scored once.
 source "$(dirname "$0")/scorer_common.bash"
 
-start_broker
-make_data
-"$bin/publish_model" --brokers "$bs" --version 1 --data "$data" >"$work/pub.out" \
-  2>"$work/pub.err" || fail "publish_model failed: $(cat "$work/pub.err")"
-start_scorer scorer
-wait_log scorer "scoring with model 1" 60
+scorer_on_model_1
 timeout 300 "$bin/satisfy-producer" --brokers "$bs" --data "$data" --speed 0 --to 2017-06-01 \
   --format json --no-progress >"$work/prod.out" 2>"$work/prod.err" ||
   fail "JSON replay failed: $(tail -3 "$work/prod.err")"
@@ -20,12 +15,7 @@ timeout 300 "$bin/satisfy-producer" --brokers "$bs" --data "$data" --speed 0 --t
 n_bad=$(grep -c '^bad ' "$work/corpus")
 [ "$n_bad" = 4 ] || fail "corpus: $n_bad bad JSON events, want 4"
 
-wait_covered report 240 --dlq "$work/dlq.txt"
-end=$((SECONDS + 60))
-while [ "$(count dlq "$work/report")" -lt "$n_bad" ] && [ $SECONDS -lt $end ]; do
-  sleep 1
-  wait_covered report 60 --dlq "$work/dlq.txt"
-done
+wait_dlq_covered "$n_bad" 240
 r="$work/report"
 n=$(count expected "$r")
 [ "$n" -gt 1000 ] || fail "only $n JSON order events expected"
