@@ -5,7 +5,9 @@
  * and review events in event-time order (lifecycle.h), and run the replay
  * loop (replay.h) on an idempotent producer configured from --brokers and
  * -X key=value. Prints a progress line on a terminal and a summary at the
- * end; exits non-zero if any message was not delivered.
+ * end, with a check of what the topics hold against what was delivered
+ * (producer_topiccheck.c); exits non-zero if any message was not delivered
+ * or a delivered one is missing from its topic.
  */
 #include <getopt.h>
 #include <signal.h>
@@ -18,6 +20,7 @@
 #include "satisfy/codec.h"
 #include "satisfy/kafka.h"
 #include "satisfy/lifecycle.h"
+#include "producer_topiccheck.h"
 #include "satisfy/olist.h"
 #include "satisfy/replay.h"
 
@@ -55,7 +58,10 @@ static void usage(FILE *f)
                "Defaults (override with -X):");
     for (const char *const *d = sf_kafka_role_defaults(SF_KAFKA_REPLAY_PRODUCER); *d; d++)
         fprintf(f, " %s", *d);
-    fprintf(f, "\nExit status: 0 all delivered, 1 error or undelivered messages, 2 usage,\n"
+    fprintf(f, "\nAt the end the summary checks that each topic's high watermarks grew by at\n"
+               "least the number delivered (\"topic check\"), and warns on a shortfall.\n");
+    fprintf(f, "\nExit status: 0 all delivered, 1 error, undelivered messages or delivered\n"
+               "ones missing from their topic, 2 usage,\n"
                "130 stopped by SIGINT/SIGTERM after flushing what was produced (a second\n"
                "signal stops waiting for the flush).\n");
 }
@@ -266,6 +272,15 @@ int main(int argc, char **argv)
         .flush_timeout_ms = (int)(flush_s * 1000),
         .stats = &stats,
     };
+    /* what the topics hold before, to check against the delivery reports */
+    static topic_marks before[2], after[2];
+    const char *const topics[2] = {SF_TOPIC_ORDERS, SF_TOPIC_REVIEWS};
+    int check = 1;
+    for (int t = 0; t < 2 && check; t++)
+        if (topic_marks_read(rk, topics[t], &before[t], (int)(connect_s * 1000), &err) != 0) {
+            fprintf(stderr, "satisfy-producer: no topic check at the end: %s\n", err.msg);
+            check = 0;
+        }
     sf_replay_result res;
     rc = sf_replay_run(rk, ev, n, &ro, &res, &err);
     if (tty)
@@ -275,9 +290,22 @@ int main(int argc, char **argv)
     if (res.stopped)
         fprintf(stderr, "satisfy-producer: interrupted, flushed what was produced\n");
     summary(&res, &stats);
+    uint64_t missing = 0;
+    for (int t = 0; t < 2 && check; t++) {
+        uint64_t delivered = 0;
+        for (int s = 0; s < SF_STAGE_COUNT && t == 0; s++)
+            delivered += stats.delivered[s];
+        if (t == 1)
+            delivered = stats.delivered[SF_REPLAY_SLOT_REVIEW];
+        if (topic_marks_read(rk, topics[t], &after[t], (int)(connect_s * 1000), &err) == 0)
+            missing += topic_marks_check(&before[t], &after[t], delivered, stdout, stderr);
+        else
+            fprintf(stderr, "satisfy-producer: no topic check: %s\n", err.msg);
+    }
+    fflush(stdout);
 
     int status = 0;
-    if (rc != 0 || sf_kafka_stats_failed(&stats) || res.undelivered)
+    if (rc != 0 || sf_kafka_stats_failed(&stats) || res.undelivered || missing)
         status = 1;
     else if (res.stopped)
         status = 130;

@@ -40,10 +40,16 @@ static const char *const retrainer_consumer[] = {
 static const char *const release_producer[] = {"enable.idempotence=true", "linger.ms=5", NULL};
 static const char *const release_probe[] = {"group.id=satisfy-release-probe",
                                             "enable.auto.commit=false", NULL};
+/* The followers read from the beginning, and a position that falls out of
+ * the retained log (a burst of releases past retention) goes on from the
+ * earliest kept message: librdkafka's default, latest, skipped every later
+ * release (issue 17, defect 7). */
 static const char *const model_watcher[] = {
-    "group.id=satisfy-modelwatch", "enable.auto.commit=false", "enable.partition.eof=false", NULL};
+    "group.id=satisfy-modelwatch", "enable.auto.commit=false", "enable.partition.eof=false",
+    "auto.offset.reset=earliest", NULL};
 static const char *const metrics_follower[] = {
-    "group.id=satisfy-http-online", "enable.auto.commit=false", "enable.partition.eof=false", NULL};
+    "group.id=satisfy-http-online", "enable.auto.commit=false", "enable.partition.eof=false",
+    "auto.offset.reset=earliest", NULL};
 static const char *const replay_producer[] = {"enable.idempotence=true",
                                               "linger.ms=20",
                                               "batch.num.messages=10000",

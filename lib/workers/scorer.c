@@ -66,6 +66,9 @@ typedef struct scorer {
     double *e2e, *proc;
     sf_buf buf;
     double last_lag;
+    /* batches aborted and rewound in a row, since when, last said when */
+    uint64_t aborts_in_row;
+    double stall_since, stall_said;
     char fatal[SF_ERR_MAX]; /* set by callbacks */
 } scorer;
 
@@ -262,13 +265,35 @@ static int produce_pred(scorer *s, const rd_kafka_message_t *src, const sf_predi
     }
 }
 
-/* 0 and ev filled when m is a valid order event keyed by its order id;
- * otherwise -1 with the reason in err. */
-static int check_message(const rd_kafka_message_t *m, sf_order_event *ev, sf_err *err)
+/* Decodes an order event, Avro or JSON. The first byte decides, as in the
+ * retrainer: '{' is JSON (satisfy-producer --format json, kcat, jq), since
+ * Avro with Confluent framing starts with the magic byte 0; the `schema`
+ * header is not needed. JSON is parsed from a NUL-terminated copy in
+ * scratch (a value with a NUL byte in it is not JSON text). */
+static int decode_order(const rd_kafka_message_t *m, sf_buf *scratch, sf_order_event *ev,
+                        sf_err *err)
+{
+    const char *v = m->payload;
+    if (v[0] != '{')
+        return sf_decode_order(m->payload, m->len, ev, err);
+    const char *nul = memchr(v, 0, m->len);
+    if (nul)
+        return sf_errf(err, "OrderEvent JSON: NUL byte at offset %ld", (long)(nul - v));
+    if (sf_buf_reserve(scratch, m->len + 1, err) < 0)
+        return -1;
+    memcpy(scratch->data, v, m->len);
+    scratch->data[m->len] = '\0';
+    return sf_order_from_json((const char *)scratch->data, ev, err);
+}
+
+/* 0 and ev filled when m is a valid order event (Avro or JSON) keyed by its
+ * order id; otherwise -1 with the reason in err. */
+static int check_message(const rd_kafka_message_t *m, sf_buf *scratch, sf_order_event *ev,
+                         sf_err *err)
 {
     if (!m->payload || m->len == 0)
         return sf_errf(err, "empty message (no value)");
-    if (sf_decode_order(m->payload, m->len, ev, err) < 0)
+    if (decode_order(m, scratch, ev, err) < 0)
         return -1;
     size_t idlen = strlen(ev->order_id);
     if (!m->key || m->key_len != idlen || memcmp(m->key, ev->order_id, idlen) != 0) {
@@ -281,10 +306,19 @@ static int check_message(const rd_kafka_message_t *m, sf_order_event *ev, sf_err
     return 0;
 }
 
+/* A message to the DLQ. The record is cut to fit if it must (dlq.h), and a
+ * full queue is waited out as for a prediction: a per-message failure must
+ * not abort the batch, which would rewind to the same message for ever. */
 static int to_dlq(scorer *s, const rd_kafka_message_t *m, const char *why, sf_err *err)
 {
-    if (sf_dlq_produce(s->producer, m, why, (void *)(uintptr_t)SLOT_DLQ, err) < 0)
-        return -1;
+    for (;;) {
+        int rc = sf_dlq_produce(s->producer, m, why, (void *)(uintptr_t)SLOT_DLQ, err);
+        if (rc == 0)
+            break;
+        if (rc != -2 || *s->o->stop > 1)
+            return -1;
+        rd_kafka_poll(s->producer, 10);
+    }
     s->n_dlq++;
     return 0;
 }
@@ -330,7 +364,7 @@ static int process(scorer *s, sf_err *err)
         sf_order_event ev;
         sf_err why; /* read only after a failure set it: no 512-byte clear per event */
         why.msg[0] = '\0';
-        if (check_message(m, &ev, &why) == 0) {
+        if (check_message(m, &s->buf, &ev, &why) == 0) { /* buf: free until encoding */
             sf_model_prepare_event(s->model, &ev, &w->pred[k], w->rows + k * d);
             sf_order_event_clear(&ev);
             w->src[k++] = i;
@@ -630,6 +664,35 @@ static void swap_model(scorer *s)
         use_model(s, m, v);
 }
 
+/* Counts a batch that was aborted and rewound (rc 1) or finished (rc 0):
+ * batches that keep failing mean the assigned partitions make no progress,
+ * which neither the lag gauge nor /readyz shows; so it is said in the log
+ * after SF_SCORER_STALL_S and then every 30 s, with the batch's first
+ * message, `where` (its partition is the suspect). */
+#define SF_SCORER_STALL_S 5
+
+static void note_progress(scorer *s, int rc, const char *where)
+{
+    if (rc == 0) {
+        if (s->aborts_in_row && sf_mono_s() - s->stall_since >= SF_SCORER_STALL_S)
+            logf_(s, "progress again after %" PRIu64 " aborted batches in a row", s->aborts_in_row);
+        s->aborts_in_row = 0;
+        return;
+    }
+    double now = sf_mono_s();
+    if (s->aborts_in_row++ == 0) {
+        s->stall_since = now;
+        s->stall_said = now - 30 + SF_SCORER_STALL_S;
+    }
+    if (now - s->stall_said >= 30) {
+        s->stall_said = now;
+        logf_(s,
+              "no progress: %" PRIu64 " batches in a row aborted and rewound over %.0f s, "
+              "the last starting at %s (satisfy_scorer_aborts_total grows)",
+              s->aborts_in_row, now - s->stall_since, where);
+    }
+}
+
 static int loop(scorer *s, sf_err *err)
 {
     while (!*s->o->stop) {
@@ -638,9 +701,14 @@ static int loop(scorer *s, sf_err *err)
             return -1;
         if (s->n == 0)
             continue;
+        const rd_kafka_message_t *first = s->msg[0];
+        char where[96];
+        snprintf(where, sizeof where, "%s [%d] @%" PRId64, rd_kafka_topic_name(first->rkt),
+                 (int)first->partition, first->offset);
         int rc = s->eos ? commit_eos(s, err) : commit_alo(s, err);
         if (rc < 0)
             return -1;
+        note_progress(s, rc, where);
         if (rc == 0)
             record(s);
         clear_batch(s);

@@ -56,6 +56,29 @@ wait_covered() {
   done
 }
 
+# wait_dlq_covered N SECS: wait_covered (report in $work/report, the DLQ in
+# $work/dlq.txt) until every order event has its prediction and the DLQ
+# holds N messages, bounded.
+wait_dlq_covered() {
+  wait_covered report "$2" --dlq "$work/dlq.txt"
+  local end=$((SECONDS + $2))
+  while [ "$(count dlq "$work/report")" -lt "$1" ] && [ $SECONDS -lt $end ]; do
+    sleep 1
+    wait_covered report "$2" --dlq "$work/dlq.txt"
+  done
+}
+
+# scorer_on_model_1: satisfy-broker, the dataset, model 1 published, and a
+# scorer scoring with it.
+scorer_on_model_1() {
+  start_broker
+  make_data
+  "$bin/publish_model" --brokers "$bs" --version 1 --data "$data" >"$work/pub.out" \
+    2>"$work/pub.err" || fail "publish_model failed: $(cat "$work/pub.err")"
+  start_scorer scorer
+  wait_log scorer "scoring with model 1" 60
+}
+
 # http_port NAME: the port scorer NAME (started with --http 127.0.0.1:0)
 # serves /metrics on, from its log.
 http_port() {

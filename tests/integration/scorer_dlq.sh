@@ -6,24 +6,14 @@
 # partition and offset; the good events around them are all scored.
 source "$(dirname "$0")/scorer_common.bash"
 
-start_broker
-make_data
-"$bin/publish_model" --brokers "$bs" --version 1 --data "$data" >"$work/pub.out" \
-  2>"$work/pub.err" || fail "publish_model failed: $(cat "$work/pub.err")"
-start_scorer scorer
-wait_log scorer "scoring with model 1" 60
+scorer_on_model_1
 "$bin/produce_malformed" --brokers "$bs" --rounds 3 >"$work/corpus" 2>"$work/corpus.err" ||
   fail "produce_malformed failed: $(cat "$work/corpus.err")"
 n_bad=$(grep -c '^bad ' "$work/corpus")
 n_good=$(count good "$work/corpus")
 [ "$n_bad" = 24 ] && [ "$n_good" = 25 ] || fail "corpus: $n_bad bad, $n_good good"
 
-wait_covered report 120 --dlq "$work/dlq.txt"
-end=$((SECONDS + 60))
-while [ "$(count dlq "$work/report")" -lt "$n_bad" ] && [ $SECONDS -lt $end ]; do
-  sleep 1
-  wait_covered report 60 --dlq "$work/dlq.txt"
-done
+wait_dlq_covered "$n_bad" 120
 r="$work/report"
 [ "$(count expected "$r")" = "$n_good" ] || fail "expected $(count expected "$r") good events, produced $n_good"
 [ "$(count predictions "$r")" = "$n_good" ] && [ "$(count duplicates "$r")" = 0 ] ||

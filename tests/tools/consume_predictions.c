@@ -9,7 +9,8 @@
  *   bad B              undecodable, or header event_id / model_version / key
  *                      disagreeing with the value
  *   expected E         distinct valid order event ids on satisfy.orders
- *                      (with --orders: read the same way, decoded, key checked)
+ *                      (with --orders: read the same way, decoded from Avro
+ *                      or JSON, key checked)
  *   missing M          expected ids without a prediction
  *   unexpected X       prediction ids that are not expected
  *   version V COUNT    predictions per model version
@@ -17,7 +18,9 @@
  * --dump FILE writes "event_id version partition offset scored_at" per prediction.
  * --dlq FILE also reads satisfy.dlq and writes, per message,
  *   "dlq SOURCE_TOPIC SOURCE_PARTITION SOURCE_OFFSET SHA256 REASON"
- *   (headers, and the sha256 of the payload) and prints "dlq N".
+ *   (headers, and the sha256 of the payload), followed by
+ *   " [original_size N, kept K]" when the DLQ record holds a prefix only,
+ *   and prints "dlq N".
  * --committed GROUP prints "committed N SUM": partitions of satisfy.orders
  *   with an offset committed by GROUP, and the sum of those offsets.
  * usage: consume_predictions --brokers LIST [--orders] [--idle S] [--timeout S]
@@ -114,6 +117,21 @@ static int usage_error(const sf_err *err)
 {
     fprintf(stderr, "consume_predictions: %s\n", err->msg);
     return 2;
+}
+
+/* An order event, Avro or JSON (first byte '{', as the scorer decides). */
+static int decode_order(const rd_kafka_message_t *m, sf_order_event *ev, sf_err *err)
+{
+    if (m->len == 0 || ((const char *)m->payload)[0] != '{')
+        return sf_decode_order(m->payload, m->len, ev, err);
+    char *t = malloc(m->len + 1);
+    if (!t)
+        return sf_errf(err, "out of memory");
+    memcpy(t, m->payload, m->len);
+    t[m->len] = '\0';
+    int rc = strlen(t) == m->len ? sf_order_from_json(t, ev, err) : -1;
+    free(t);
+    return rc;
 }
 
 int main(int argc, char **argv)
@@ -216,16 +234,22 @@ int main(int argc, char **argv)
                 const void *rv = NULL;
                 size_t rl = 0;
                 if (!h || rd_kafka_header_get_last(h, "reason", &rv, &rl) != 0 || !rv)
-                    fprintf(qf, " %s -\n", sum);
+                    fprintf(qf, " %s -", sum);
                 else
-                    fprintf(qf, " %s %.*s\n", sum, (int)rl, (const char *)rv);
+                    fprintf(qf, " %s %.*s", sum, (int)rl, (const char *)rv);
+                const void *ov = NULL; /* a value cut to fit (dlq.h): its original size */
+                size_t ol = 0;
+                if (h && rd_kafka_header_get_last(h, "original_size", &ov, &ol) == 0 && ov)
+                    fprintf(qf, " [original_size %.*s, kept %zu]", (int)ol, (const char *)ov,
+                            m->len);
+                fputc('\n', qf);
                 n_dlq++;
                 rd_kafka_message_destroy(m);
                 continue;
             }
             if (!is_pred) {
                 sf_order_event ev;
-                if (m->payload && sf_decode_order(m->payload, m->len, &ev, &err) == 0) {
+                if (m->payload && decode_order(m, &ev, &err) == 0) {
                     if (m->key && m->key_len == strlen(ev.order_id) &&
                         memcmp(m->key, ev.order_id, m->key_len) == 0) {
                         char id[IDLEN];

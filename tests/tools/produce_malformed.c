@@ -10,12 +10,21 @@
  *   review      a ReviewEvent (schema 2) in the orders topic
  *   empty       a message with no value
  *   key         a good event keyed by another order id
+ *   big         (--big BYTES only) \0\0\0\0\1 and BYTES bytes of 'x': a value
+ *               that fits a default producer but not its DLQ copy with headers
  * Good events are built here with distinct random-looking order ids.
+ *   jsonstage   (--json only) a JSON order event whose stage is "teleported"
+ *   jsonsyntax  (--json only) a JSON order event cut in half
+ * With --json, good events are JSON too (as satisfy-producer --format json
+ * writes them, header schema: satisfy.v1.OrderEvent+json) and each round is
+ * a good event and one of the two JSON kinds, alternately.
+ * With --big BYTES each round is only a good event and a big one (and a
+ * good one ends the run, as always).
  *
  * Prints one line per malformed message once delivered:
  *   bad KIND PARTITION OFFSET SHA256
  * and finally "good N" (good events delivered).
- * usage: produce_malformed --brokers LIST [--rounds R] [--seed S]
+ * usage: produce_malformed --brokers LIST [--rounds R] [--seed S] [--big BYTES | --json]
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -28,9 +37,12 @@
 #include "satisfy/kafka.h"
 #include "satisfy/model.h"
 
-static const char *const kinds[] = {"garbage", "magic",  "schema", "truncated",
-                                    "enum",    "review", "empty",  "key"};
-#define N_KINDS 8
+static const char *const kinds[] = {"garbage", "magic",     "schema",    "truncated",
+                                    "enum",    "review",    "empty",     "key",
+                                    "big",     "jsonstage", "jsonsyntax"};
+#define N_KINDS 8 /* without "big", which --big selects alone */
+#define BIG     8
+#define JSON0   9 /* --json: jsonstage and jsonsyntax */
 #define GOOD    255
 
 static uint64_t rng;
@@ -102,17 +114,42 @@ static void dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
     printf("bad %s %d %" PRId64 " %s\n", kinds[kind], (int)m->partition, m->offset, sum);
 }
 
+static int as_json; /* --json */
+
 static void produce(rd_kafka_t *rk, const char *key, const void *val, size_t len, int kind)
 {
     rd_kafka_resp_err_t e = rd_kafka_producev(
         rk, RD_KAFKA_V_TOPIC(SF_TOPIC_ORDERS), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
         RD_KAFKA_V_KEY(key, strlen(key)), RD_KAFKA_V_VALUE((void *)val, len),
+        RD_KAFKA_V_HEADER("schema",
+                          as_json ? "satisfy.v1.OrderEvent+json" : "satisfy.v1.OrderEvent", -1),
         RD_KAFKA_V_OPAQUE((void *)(uintptr_t)kind), RD_KAFKA_V_END);
     if (e) {
         fprintf(stderr, "produce_malformed: %s\n", rd_kafka_err2str(e));
         exit(1);
     }
     rd_kafka_poll(rk, 0);
+}
+
+/* A good event, Avro or (--json) JSON. */
+static void produce_good(rd_kafka_t *rk, const sf_order_event *ev, sf_buf *b)
+{
+    sf_err err;
+    if (as_json) {
+        char *js = sf_order_to_json(ev, &err);
+        if (!js) {
+            fprintf(stderr, "produce_malformed: %s\n", err.msg);
+            exit(1);
+        }
+        produce(rk, ev->order_id, js, strlen(js), GOOD);
+        free(js);
+        return;
+    }
+    if (sf_encode_order(ev, b, &err) < 0) {
+        fprintf(stderr, "produce_malformed: %s\n", err.msg);
+        exit(1);
+    }
+    produce(rk, ev->order_id, b->data, b->len, GOOD);
 }
 
 /* A bad option value: its message (cli.h) and the usage exit status. */
@@ -124,10 +161,11 @@ static int usage_error(const sf_err *err)
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {{"brokers", required_argument, NULL, 'b'},
-                                         {"rounds", required_argument, NULL, 'r'},
-                                         {"seed", required_argument, NULL, 's'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"brokers", required_argument, NULL, 'b'}, {"rounds", required_argument, NULL, 'r'},
+        {"seed", required_argument, NULL, 's'},    {"big", required_argument, NULL, 'g'},
+        {"json", no_argument, NULL, 'j'},          {NULL, 0, NULL, 0}};
+    int big = 0;
     const char *brokers = NULL;
     int rounds = 3;
     rng = 12345;
@@ -139,6 +177,11 @@ int main(int argc, char **argv)
         } else if (c == 'r') {
             if (sf_cli_int("--rounds", optarg, 1, 1000000, &rounds, &err) < 0)
                 return usage_error(&err);
+        } else if (c == 'j') {
+            as_json = 1;
+        } else if (c == 'g') {
+            if (sf_cli_int("--big", optarg, 1, 100000000, &big, &err) < 0)
+                return usage_error(&err);
         } else if (c == 's') {
             if (sf_cli_u64("--seed", optarg, 0, UINT64_MAX, &rng, &err) < 0)
                 return usage_error(&err);
@@ -147,7 +190,8 @@ int main(int argc, char **argv)
         }
     }
     if (!brokers) {
-        fprintf(stderr, "usage: produce_malformed --brokers LIST [--rounds R] [--seed S]\n");
+        fprintf(stderr, "usage: produce_malformed --brokers LIST [--rounds R] [--seed S] [--big "
+                        "BYTES | --json]\n");
         return 2;
     }
     const char *props[] = {"enable.idempotence=true"};
@@ -164,8 +208,16 @@ int main(int argc, char **argv)
         return 1;
     }
     sf_buf b = {0};
+    uint8_t *bigval = NULL;
+    if (big) {
+        if (!(bigval = malloc((size_t)big + SF_WIRE_HEADER)))
+            return 1;
+        memcpy(bigval, "\0\0\0\0\1", SF_WIRE_HEADER);
+        memset(bigval + SF_WIRE_HEADER, 'x', (size_t)big);
+    }
     for (int r = 0; r < rounds; r++) {
-        for (int k = 0; k < N_KINDS; k++) {
+        int k0 = big ? BIG : as_json ? JSON0 + r % 2 : 0;
+        for (int k = k0; k < (big || as_json ? k0 + 1 : N_KINDS); k++) {
             sf_order_event ev;
             sf_item item;
             sf_payment pay;
@@ -174,13 +226,35 @@ int main(int argc, char **argv)
                 fprintf(stderr, "produce_malformed: %s\n", err.msg);
                 return 1;
             }
-            produce(rk, ev.order_id, b.data, b.len, GOOD);
+            produce_good(rk, &ev, &b);
             make_order(&ev, &item, &pay);
             if (sf_encode_order(&ev, &b, &err) < 0)
                 return 1;
             const char *key = ev.order_id;
             const char *kind = kinds[k];
-            if (!strcmp(kind, "garbage")) {
+            if (!strncmp(kind, "json", 4)) {
+                char *js = sf_order_to_json(&ev, &err);
+                if (!js)
+                    return 1;
+                char *st = strstr(js, "\"stage\":\"");
+                if (!st)
+                    return 1;
+                if (!strcmp(kind, "jsonstage")) {
+                    char *q = st + 9, *end = strchr(q, '"');
+                    size_t n = strlen(js);
+                    char *o = malloc(n + 16);
+                    if (!o || !end)
+                        return 1;
+                    snprintf(o, n + 16, "%.*steleported%s", (int)(q - js), js, end);
+                    produce(rk, key, o, strlen(o), k);
+                    free(o);
+                } else {
+                    produce(rk, key, js, strlen(js) / 2, k);
+                }
+                free(js);
+            } else if (!strcmp(kind, "big")) {
+                produce(rk, key, bigval, (size_t)big + SF_WIRE_HEADER, k);
+            } else if (!strcmp(kind, "garbage")) {
                 produce(rk, key, "hello, this is not avro", 23, k);
             } else if (!strcmp(kind, "magic")) {
                 b.data[0] = 1;
@@ -220,8 +294,7 @@ int main(int argc, char **argv)
     sf_item item;
     sf_payment pay;
     make_order(&ev, &item, &pay);
-    sf_encode_order(&ev, &b, &err);
-    produce(rk, ev.order_id, b.data, b.len, GOOD); /* a good one after the last bad one */
+    produce_good(rk, &ev, &b); /* a good one after the last bad one */
     if (sf_kafka_drain(rk, 30000) > 0) {
         fprintf(stderr, "produce_malformed: not all delivered\n");
         return 1;
@@ -229,5 +302,6 @@ int main(int argc, char **argv)
     printf("good %" PRIu64 "\n", good);
     rd_kafka_destroy(rk);
     sf_buf_free(&b);
+    free(bigval);
     return 0;
 }
