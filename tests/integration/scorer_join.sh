@@ -11,9 +11,16 @@
 # (its /metrics), read every 0.1 s from B's start until B is assigned its
 # share, never stands still for 3 s (an eager rebalance stops it for the
 # whole join: 5 s on satisfy-broker with these tests' session timeout); and
-# at the end every order event has exactly one prediction: no loss, and no
-# duplicate (on satisfy-broker too: librdkafka commits a revoked
-# partition's stored offsets before B is given it).
+# at the end every order event has at least one prediction (no loss) and
+# no duplicate, with one exception that belongs to satisfy-broker: it keeps
+# no transactional offsets, so the scorer also commits each batch's offsets
+# through its consumer, and the mock can refuse that commit while the group
+# rebalances (librdkafka's COMMITFAIL "Group rebalance in progress" or "group
+# generation id is not valid", seen on loaded machines and under ASan). The
+# partition's new owner then re-reads from the last commit that went
+# through. Duplicates are accepted only when a scorer logged such a refused
+# commit, and at most 2% of the events; on Kafka the offsets travel in the
+# transaction and none are accepted.
 source "$(dirname "$0")/scorer_common.bash"
 
 make_data
@@ -67,5 +74,11 @@ n=$(count expected "$r")
 echo "$n order events, $(count predictions "$r") predictions, missing $(count missing "$r"), duplicates $(count duplicates "$r")"
 [ "$(count bad "$r")" = 0 ] || fail "bad predictions"
 [ "$(count unexpected "$r")" = 0 ] || fail "unexpected ids"
-[ "$(count duplicates "$r")" = 0 ] || fail "$(count duplicates "$r") duplicate predictions, want none"
+dups=$(count duplicates "$r")
+if [ "$dups" != 0 ]; then
+  grep -qE 'COMMITFAIL.*(rebalance in progress|generation id is not valid)' "$work/a.err" "$work/b.err" ||
+    fail "$dups duplicate predictions and no refused consumer commit to explain them: want none"
+  [ "$dups" -le $((n / 50)) ] || fail "$dups duplicate predictions after a refused commit (want <= 2% of $n)"
+  echo "scorer_join: $dups duplicates after satisfy-broker refused a consumer commit during the rebalance"
+fi
 echo "scorer_join: ok"
