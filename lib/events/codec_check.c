@@ -378,3 +378,13 @@ int sf_check_release(const sf_model_release *r, sf_err *err)
         return sf_errf(err, "payload: NULL with %u bytes", (unsigned)r->payload_len);
     return 0;
 }
+
+int sf_check_key(const void *key, size_t key_len, const char *order_id, sf_err *err)
+{
+    size_t n = strlen(order_id);
+    if (key && key_len == n && memcmp(key, order_id, n) == 0)
+        return 0;
+    char ex[72];
+    return sf_errf(err, "key '%s' does not match order_id %s",
+                   sf_codec_excerpt(ex, sizeof ex, key ? key : "", key ? key_len : 0), order_id);
+}

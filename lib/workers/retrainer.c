@@ -48,6 +48,8 @@ struct sf_retrainer {
     int64_t dirty[64];         /* versions whose online window changed in this batch */
     int n_dirty;
     uint64_t n_orders, n_reviews, n_preds, n_bad, n_new_orders, n_new_reviews, n_pairs;
+    uint64_t unlogged_reported; /* bad messages not logged, as last reported */
+    double unlogged_at;         /* sf_mono_s() of that report, 0 = none yet */
     int retrains, released, rejected, failed;
     double train_seconds_max;
     int64_t pending_publish; /* champion version still to publish, 0 = none */
@@ -169,8 +171,39 @@ static void bad_message(sf_retrainer *r, const rd_kafka_message_t *m, const char
     if (r->n_bad <= SF_RETRAINER_MAX_BAD_LOGS)
         logf_(r, "skipping %s [%d] @%" PRId64 ": %s%s", rd_kafka_topic_name(m->rkt),
               (int)m->partition, m->offset, why,
-              r->n_bad == SF_RETRAINER_MAX_BAD_LOGS ? " (further bad messages are only counted)"
-                                                    : "");
+              r->n_bad == SF_RETRAINER_MAX_BAD_LOGS
+                  ? " (further bad messages are counted, and how many every 30 s)"
+                  : "");
+}
+
+static uint64_t unlogged(const sf_retrainer *r)
+{
+    return r->n_bad > SF_RETRAINER_MAX_BAD_LOGS ? r->n_bad - SF_RETRAINER_MAX_BAD_LOGS : 0;
+}
+
+/* Says how many bad messages went unlogged since the last time it said so:
+ * at once the first time, then at most every 30 s. */
+static void report_unlogged(sf_retrainer *r)
+{
+    uint64_t n = unlogged(r);
+    if (n == r->unlogged_reported || (r->unlogged_at && sf_mono_s() - r->unlogged_at < 30))
+        return;
+    logf_(r,
+          "%" PRIu64 " more bad messages not logged (%" PRIu64 " bad in all, the first %d logged)",
+          n - r->unlogged_reported, r->n_bad, SF_RETRAINER_MAX_BAD_LOGS);
+    r->unlogged_reported = n;
+    r->unlogged_at = sf_mono_s();
+}
+
+/* The decoded event's order id against the message key; counted as bad when
+ * they differ. 0 when they match. */
+static int wrong_key(sf_retrainer *r, const rd_kafka_message_t *m, const char *order_id)
+{
+    sf_err why;
+    if (sf_check_key(m->key, m->key_len, order_id, &why) == 0)
+        return 0;
+    bad_message(r, m, why.msg);
+    return -1;
 }
 
 /* A JSON body needs a NUL: copies it into r->buf. */
@@ -205,6 +238,10 @@ static int handle(sf_retrainer *r, const rd_kafka_message_t *m, sf_err *err)
             bad_message(r, m, why.msg);
             return 0;
         }
+        if (wrong_key(r, m, ev.order_id)) {
+            sf_order_event_clear(&ev);
+            return 0;
+        }
         rc = sf_store_put_order(r->store, &ev, err);
         sf_order_event_clear(&ev);
         r->n_orders++;
@@ -217,6 +254,10 @@ static int handle(sf_retrainer *r, const rd_kafka_message_t *m, sf_err *err)
                      : sf_decode_review(m->payload, m->len, &ev, &why);
         if (d != 0) {
             bad_message(r, m, why.msg);
+            return 0;
+        }
+        if (wrong_key(r, m, ev.order_id)) {
+            sf_review_event_clear(&ev);
             return 0;
         }
         rc = sf_store_put_review(r->store, &ev, &pair, &paired, err);
@@ -525,6 +566,22 @@ static void write_stats(const sf_retrainer *r, const sf_store_counts *sc)
         logf_(r, "cannot write %s: %s", r->c->stats_file, strerror(errno));
 }
 
+/* The schedule in words: "2000 new reviews", "6 h of event time", "2000
+ * new reviews or 7 days of event time, whichever comes first" (a trigger
+ * that is off is not named; open refuses both off). */
+static void schedule_words(const sf_retrainer_opts *c, char *out, size_t cap)
+{
+    char n[48] = "", d[64] = "";
+    if (c->every > 0)
+        snprintf(n, sizeof n, "%ld new reviews", c->every);
+    if (c->days > 0 && c->days < 1)
+        snprintf(d, sizeof d, "%g h of event time", c->days * 24);
+    else if (c->days > 0)
+        snprintf(d, sizeof d, "%g day%s of event time", c->days, c->days == 1 ? "" : "s");
+    snprintf(out, cap, "%s%s%s%s", n, *n && *d ? " or " : "", d,
+             *n && *d ? ", whichever comes first" : "");
+}
+
 /* ---- the public calls ------------------------------------------------- */
 
 void sf_retrainer_opts_default(sf_retrainer_opts *o)
@@ -605,6 +662,14 @@ int sf_retrainer_open(sf_retrainer **out, const sf_retrainer_opts *opts, sf_err 
           "store %s: %" PRId64 " orders (%" PRId64 " events), %" PRId64 " reviews (%" PRId64
           " since the last retrain), %" PRId64 " retrains so far",
           r->c->store, sc.orders, sc.order_events, sc.reviews, sc.new_reviews, sc.retrains);
+    int64_t newest = sc.max_event_time;
+    if (newest != SF_TIME_NONE && (newest < SF_CODEC_TIME_MIN || newest >= SF_CODEC_TIME_MAX ||
+                                   newest > sf_wall_ms() + SF_CODEC_TIME_SKEW))
+        logf_(r,
+              "store %s: its newest event time %" PRId64 " is not a valid event time (stored "
+              "before times were range-checked): interval retraining waits for it; "
+              "docs/operations.md says how to remove such events",
+              r->c->store, newest);
     if (publish_champion_if_missing(r, err) != 0 || republish_decisions(r, err) != 0) {
         sf_err_wrap(err, "startup publication");
         goto fail;
@@ -633,11 +698,11 @@ int sf_retrainer_run(sf_retrainer *r, sf_err *err)
     const sf_retrainer_opts *c = r->c;
     if (!r->announced) {
         r->announced = true;
-        logf_(r,
-              "consuming %s, %s, %s as group %s; retrain every %ld new reviews%s%g days "
-              "(after %ld reviews)",
-              SF_TOPIC_ORDERS, SF_TOPIC_REVIEWS, SF_TOPIC_PREDICTIONS, c->group, c->every,
-              " and/or every ", c->days, c->min_reviews);
+        char when[160];
+        schedule_words(c, when, sizeof when);
+        logf_(r, "consuming %s, %s, %s as group %s; retrain every %s (after %ld reviews)",
+              SF_TOPIC_ORDERS, SF_TOPIC_REVIEWS, SF_TOPIC_PREDICTIONS, c->group, when,
+              c->min_reviews);
         r->last_status = sf_mono_s();
     }
     while (!*c->stop) {
@@ -666,6 +731,7 @@ int sf_retrainer_run(sf_retrainer *r, sf_err *err)
         }
         if (n > 0 || c->stats_file)
             write_stats(r, &r->sc);
+        report_unlogged(r);
         if (!c->quiet && sf_mono_s() - r->last_status >= 30) {
             r->last_status = sf_mono_s();
             logf_(r,
@@ -690,13 +756,17 @@ int sf_retrainer_close(sf_retrainer *r)
     if (sf_kafka_drain(r->prod, 10000) != 0)
         logf_(r, "%d messages to %s not delivered at exit", rd_kafka_outq_len(r->prod),
               SF_TOPIC_METRICS);
+    char not_logged[40] = "";
+    if (unlogged(r))
+        snprintf(not_logged, sizeof not_logged, " (%" PRIu64 " not logged)", unlogged(r));
     logf_(r,
           "stopped: consumed %" PRIu64 " order events (%" PRIu64 " new), %" PRIu64
           " reviews (%" PRIu64 " new), %" PRIu64 " predictions (%" PRIu64
-          " paired with reviews), %" PRIu64 " bad; retrains %d: released %d, rejected %d, "
+          " paired with reviews), %" PRIu64 " bad%s; retrains %d: released %d, rejected %d, "
           "failed %d, longest %.1f s",
           r->n_orders, r->n_new_orders, r->n_reviews, r->n_new_reviews, r->n_preds, r->n_pairs,
-          r->n_bad, r->retrains, r->released, r->rejected, r->failed, r->train_seconds_max);
+          r->n_bad, not_logged, r->retrains, r->released, r->rejected, r->failed,
+          r->train_seconds_max);
     destroy(r);
     return rc;
 }

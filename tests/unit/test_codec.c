@@ -829,6 +829,18 @@ static void test_json_time_range(void **state)
     cJSON_Delete(root);
 }
 
+static void test_check_key(void **state)
+{
+    (void)state;
+    sf_err e0;
+    assert_int_equal(sf_check_key(OID, SF_ID_LEN, OID, &e0), 0);
+    EXPECT_ERR(sf_check_key(OID, SF_ID_LEN - 1, OID, err),
+               "key 'e481f51cbdc54678b7cc49136f2d6af' does not match order_id " OID);
+    EXPECT_ERR(sf_check_key(NULL, 0, OID, err), "key '' does not match order_id " OID);
+    EXPECT_ERR(sf_check_key("a\n\x01\"b", 5, OID, err), "key 'a???b' does not match");
+    EXPECT_ERR(sf_check_key(CID, SF_ID_LEN, OID, err), "key '" CID "' does not match");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -842,6 +854,7 @@ int main(void)
         cmocka_unit_test(test_order_time_range),
         cmocka_unit_test(test_review_time_range),
         cmocka_unit_test(test_json_time_range),
+        cmocka_unit_test(test_check_key),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

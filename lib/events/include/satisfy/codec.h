@@ -81,6 +81,11 @@ int sf_check_review(const sf_review_event *ev, sf_err *err);
 int sf_check_prediction(const sf_prediction *p, sf_err *err);
 int sf_check_release(const sf_model_release *r, sf_err *err);
 
+/* The Kafka key of an order or review message is its order id (the topics'
+ * contract: it partitions an order's events and reviews together). 0, or -1
+ * with "key '<key, printable excerpt>' does not match order_id <id>". */
+int sf_check_key(const void *key, size_t key_len, const char *order_id, sf_err *err);
+
 /* Encoders replace b's contents with a framed message. */
 int sf_encode_order(const sf_order_event *ev, sf_buf *b, sf_err *err);
 int sf_encode_review(const sf_review_event *ev, sf_buf *b, sf_err *err);
