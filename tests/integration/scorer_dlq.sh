@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # scorer_dlq.sh - malformed messages on satisfy.orders (garbage, wrong magic,
 # unknown schema id, truncated, bad enum, a review event, an empty value, a
-# key that is not the order id), produced between good order events, all
+# key that is not the order id, an event time of 2^60), produced between good order events, all
 # arrive in satisfy.dlq byte for byte with a reason and their source topic,
 # partition and offset; the good events around them are all scored.
 source "$(dirname "$0")/scorer_common.bash"
@@ -16,7 +16,7 @@ wait_log scorer "scoring with model 1" 60
   fail "produce_malformed failed: $(cat "$work/corpus.err")"
 n_bad=$(grep -c '^bad ' "$work/corpus")
 n_good=$(count good "$work/corpus")
-[ "$n_bad" = 24 ] && [ "$n_good" = 25 ] || fail "corpus: $n_bad bad, $n_good good"
+[ "$n_bad" = 27 ] && [ "$n_good" = 28 ] || fail "corpus: $n_bad bad, $n_good good"
 
 wait_covered report 120 --dlq "$work/dlq.txt"
 end=$((SECONDS + 60))
@@ -41,6 +41,7 @@ reason_of() { # KIND -> the reason substring its DLQ record must carry
   review) echo "ReviewEvent" ;;
   empty) echo "empty message (no value)" ;;
   key) echo "does not match order_id" ;;
+  time) echo "event_time: 1152921504606846976 is not a valid event time" ;;
   esac
 }
 while read -r _ kind part off sum; do

@@ -10,6 +10,7 @@
  *   review      a ReviewEvent (schema 2) in the orders topic
  *   empty       a message with no value
  *   key         a good event keyed by another order id
+ *   time        a good event whose event_time is 2^60 (out of the valid range)
  * Good events are built here with distinct random-looking order ids.
  *
  * Prints one line per malformed message once delivered:
@@ -28,10 +29,11 @@
 #include "satisfy/kafka.h"
 #include "satisfy/kafka_client.h"
 #include "satisfy/model.h"
+#include "satisfy/varint.h"
 
-static const char *const kinds[] = {"garbage", "magic",  "schema", "truncated",
-                                    "enum",    "review", "empty",  "key"};
-#define N_KINDS 8
+static const char *const kinds[] = {"garbage", "magic", "schema", "truncated", "enum",
+                                    "review",  "empty", "key",    "time"};
+#define N_KINDS 9
 #define GOOD    255
 
 static uint64_t rng;
@@ -211,6 +213,20 @@ int main(int argc, char **argv)
                 produce(rk, key, b.data, b.len, k);
             } else if (!strcmp(kind, "empty")) {
                 produce(rk, key, NULL, 0, k);
+            } else if (!strcmp(kind, "time")) {
+                /* event_time follows the stage enum (see "enum"): its varint
+                 * replaced by that of 2^60, which the encoder refuses */
+                size_t at = SF_WIRE_HEADER + 3 * (1 + SF_ID_LEN) + 1;
+                uint8_t was[SF_VARINT_MAX];
+                size_t old = (size_t)(sf_varint_put(was, sf_zigzag(ev.event_time)) - was);
+                uint8_t *out = malloc(b.len + SF_VARINT_MAX);
+                if (!out)
+                    return 1;
+                memcpy(out, b.data, at);
+                uint8_t *t = sf_varint_put(out + at, sf_zigzag(INT64_C(1) << 60));
+                memcpy(t, b.data + at + old, b.len - at - old);
+                produce(rk, key, out, (size_t)(t - out) + b.len - at - old, k);
+                free(out);
             } else {
                 char other[SF_ID_LEN + 1];
                 hex_id(other);
