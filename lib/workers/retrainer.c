@@ -19,6 +19,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "satisfy/catchup.h"
 #include "satisfy/codec.h"
 #include "satisfy/decision.h"
 #include "satisfy/kafka.h"
@@ -55,7 +56,10 @@ struct sf_retrainer {
     int64_t pending_publish; /* champion version still to publish, 0 = none */
     bool announced;          /* the "consuming ..." line was logged */
     double last_status;      /* sf_mono_s() of the last progress line */
-    double deferred_since;   /* sf_mono_s() since a due retrain waits for a backlog, 0 = none */
+    sf_catchup *catchup;     /* has the consumer caught up? (catchup.h) */
+    double due_since;        /* sf_mono_s() since a due retrain waits to catch up, 0 = none */
+    double due_logged;       /* sf_mono_s() of the last line about that wait */
+    double last_message;     /* sf_mono_s() of the last batch that had messages */
     sf_store_counts sc;      /* store counters after the last batch */
 };
 
@@ -409,6 +413,7 @@ static int batch(sf_retrainer *r, sf_err *err)
             continue;
         }
         if (m->err) {
+            sf_catchup_eof(r->catchup, m);
             if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
                 logf_(r, "consumer: %s%s%s", rd_kafka_message_errstr(m), m->rkt ? " on " : "",
                       m->rkt ? rd_kafka_topic_name(m->rkt) : "");
@@ -469,6 +474,57 @@ static int retrain_due(sf_retrainer *r, const sf_store_counts *c)
             return 1;
     }
     return 0;
+}
+
+/* The catch-up rule (retrainer.h, catchup.h): a due retrain waits until the
+ * consumer has read satisfy.orders and satisfy.reviews up to where they
+ * ended when it fell due, so that it never trains on part of a backlog
+ * (reviews ahead of their orders, a store behind the topics after a
+ * restart). Says so when the wait starts, every 30 s while it lasts, and
+ * when it ends. If nothing at all arrives for SF_RETRAINER_CATCHUP_MAX s
+ * while partitions are assigned and still behind (what is left cannot be
+ * read: an open transaction of another producer), it retrains on the store. */
+static bool caught_up(sf_retrainer *r)
+{
+    sf_catchup_status st;
+    sf_err e;
+    int rc = sf_catchup_check(r->catchup, r->cons, 5000, &st, &e);
+    double now = sf_mono_s(), waited = r->due_since ? now - r->due_since : 0;
+    if (rc == 1) {
+        if (r->due_since)
+            logf_(r, "caught up after %.1f s: the due retrain runs", waited);
+        r->due_since = 0;
+        return true;
+    }
+    if (!r->due_since)
+        r->due_since = now;
+    char what[640];
+    if (rc < 0)
+        snprintf(what, sizeof what, "cannot tell yet: %s", e.msg);
+    else if (st.partitions == 0)
+        snprintf(what, sizeof what, "no partition of %s or %s assigned yet", SF_TOPIC_ORDERS,
+                 SF_TOPIC_REVIEWS);
+    else
+        snprintf(what, sizeof what,
+                 "%" PRId64 " messages behind on %d of %d partitions of %s and %s", st.lag,
+                 st.behind, st.partitions, SF_TOPIC_ORDERS, SF_TOPIC_REVIEWS);
+    double idle = now - (r->last_message > r->due_since ? r->last_message : r->due_since);
+    if (rc == 0 && st.partitions > 0 && idle >= SF_RETRAINER_CATCHUP_MAX) {
+        logf_(r,
+              "retrain due for %.0f s and no message for %.0f s, still %s: retraining on "
+              "what is stored",
+              waited, idle, what);
+        r->due_since = 0;
+        return true;
+    }
+    if (waited == 0)
+        logf_(r, "retrain due: waiting to catch up (%s)", what);
+    else if (now - r->due_logged >= 30)
+        logf_(r, "retrain due for %.0f s: still waiting to catch up (%s)", waited, what);
+    else
+        return false;
+    r->due_logged = now;
+    return false;
 }
 
 static int retrain(sf_retrainer *r, const sf_store_counts *c, sf_err *err)
@@ -605,6 +661,7 @@ static void destroy(sf_retrainer *r)
     sf_store_close(r->store);
     sf_registry_close(r->reg);
     sf_online_free(r->online);
+    sf_catchup_free(r->catchup);
     sf_buf_free(&r->buf);
     free(r->msgs);
     free(r);
@@ -637,6 +694,12 @@ int sf_retrainer_open(sf_retrainer **out, const sf_retrainer_opts *opts, sf_err 
         sf_errf(err, "out of memory");
         goto fail;
     }
+    static const char *const caught_up_on[] = {SF_TOPIC_ORDERS, SF_TOPIC_REVIEWS};
+    r->catchup = sf_catchup_new(caught_up_on, 2);
+    if (!r->catchup) {
+        sf_errf(err, "out of memory");
+        goto fail;
+    }
     r->online = sf_online_new((size_t)r->c->window, err);
     if (!r->online || sf_registry_open(&r->reg, r->c->registry, NULL, err) != 0 ||
         sf_store_open(&r->store, r->c->store, err) != 0)
@@ -646,7 +709,7 @@ int sf_retrainer_open(sf_retrainer **out, const sf_retrainer_opts *opts, sf_err 
         "enable.auto.commit=false",       "auto.offset.reset=earliest",
         "isolation.level=read_committed", "max.poll.interval.ms=1800000",
         "session.timeout.ms=10000",       "heartbeat.interval.ms=2000",
-        "enable.partition.eof=false"};
+        "enable.partition.eof=true"}; /* the catch-up rule (catchup.h) */
     r->prod = make_handle(r, RD_KAFKA_PRODUCER, prod_pre, NPROPS(prod_pre), err);
     if (!r->prod || sf_kafka_check_reachable(r->prod, r->c->brokers, 10000, err) != 0)
         goto fail;
@@ -709,22 +772,14 @@ int sf_retrainer_run(sf_retrainer *r, sf_err *err)
         int n = batch(r, err);
         if (n < 0)
             return -1;
+        if (n > 0)
+            r->last_message = sf_mono_s();
         flush_publish(r);
         if (sf_store_progress(r->store, &r->sc, err) != 0)
             return -1;
-        /* A full batch means we are catching up (after a restart, say):
-         * topics and partitions then arrive unevenly (reviews ahead of their
-         * orders), so a due retrain waits until the backlog is drained, for
-         * at most SF_RETRAINER_CATCHUP_MAX seconds. */
-        bool due = !*c->stop && retrain_due(r, &r->sc);
-        if (due && n == SF_RETRAINER_BATCH_MAX) {
-            if (r->deferred_since == 0)
-                r->deferred_since = sf_mono_s();
-            if (sf_mono_s() - r->deferred_since < SF_RETRAINER_CATCHUP_MAX)
-                due = false;
-        }
+        bool due = !*c->stop && retrain_due(r, &r->sc) && caught_up(r);
         if (due) {
-            r->deferred_since = 0;
+            sf_catchup_reset(r->catchup); /* the next due retrain asks anew */
             if (retrain(r, &r->sc, err) != 0)
                 return -1;
             flush_publish(r);
