@@ -12,6 +12,9 @@ make_data
   2>"$work/pub.err" || fail "publish_model failed: $(cat "$work/pub.err")"
 start_scorer scorer
 wait_log scorer "scoring with model 1" 60
+# satisfy-broker does not fence a second producer with the same transactional.id
+grep -q "satisfy-broker does not fence transactional producers: every scorer needs its own --instance-id (this one: test)" \
+  "$work/scorer.err" || fail "no warning that instance ids must be distinct on satisfy-broker"
 "$bin/produce_malformed" --brokers "$bs" --rounds 3 >"$work/corpus" 2>"$work/corpus.err" ||
   fail "produce_malformed failed: $(cat "$work/corpus.err")"
 n_bad=$(grep -c '^bad ' "$work/corpus")
