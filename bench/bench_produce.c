@@ -2,7 +2,7 @@
  * bench_produce.c - the baseline for satisfy-producer's throughput: a plain
  * librdkafka producer sending exactly the messages a replay sends (same
  * count, topics, keys, sizes, timestamps and header), with the same
- * configuration (sf_replay_props + -X), but encoded beforehand so that the
+ * configuration (kafka.h's replay producer role + -X), but encoded beforehand so that the
  * timed loop is nothing but rd_kafka_producev and delivery reports.
  *
  * usage: bench_produce --brokers LIST --data DIR [-X key=value ...]
@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "satisfy/cli.h"
 #include "satisfy/codec.h"
 #include "satisfy/kafka.h"
 #include "satisfy/lifecycle.h"
@@ -38,11 +39,8 @@ static double now_s(void)
 int main(int argc, char **argv)
 {
     const char *brokers = NULL, *data = NULL;
-    const char *props[256];
-    int n_props = 0;
-    for (int i = 0; sf_replay_props[i]; i++)
-        props[n_props++] = sf_replay_props[i];
-    int c;
+    static sf_cli cli = {.prog = "bench_produce"};
+    int c, rc;
     static const struct option lopts[] = {{"brokers", required_argument, NULL, 'b'},
                                           {"data", required_argument, NULL, 'd'},
                                           {NULL, 0, NULL, 0}};
@@ -51,10 +49,11 @@ int main(int argc, char **argv)
             brokers = optarg;
         else if (c == 'd')
             data = optarg;
-        else if (c == 'X' && n_props < 255)
-            props[n_props++] = optarg;
-        else
-            return 2;
+        else if (c == 'X') {
+            if ((rc = sf_cli_prop(&cli, optarg)))
+                return rc;
+        } else
+            return SF_CLI_USAGE;
     }
     if (!brokers || !data) {
         fprintf(stderr, "usage: bench_produce --brokers LIST --data DIR [-X key=value ...]\n");
@@ -105,16 +104,13 @@ int main(int argc, char **argv)
     double encode_s = now_s() - te;
 
     sf_kafka_stats st;
-    rd_kafka_conf_t *conf = sf_kafka_conf_new(brokers, props, n_props, &err);
-    if (!conf) {
-        fprintf(stderr, "bench_produce: %s\n", err.msg);
-        return 2;
-    }
-    sf_kafka_conf_stats(conf, &st);
-    char errstr[512];
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
+    sf_kafka_client_opts ko = {
+        .role = SF_KAFKA_REPLAY_PRODUCER,
+        .conn = {.brokers = brokers, .props = cli.props, .n_props = cli.n_props},
+        .stats = &st};
+    rd_kafka_t *rk = sf_kafka_client_new(&ko, &err);
     if (!rk || sf_kafka_check_reachable(rk, brokers, 10000, &err) != 0) {
-        fprintf(stderr, "bench_produce: %s\n", rk ? err.msg : errstr);
+        fprintf(stderr, "bench_produce: %s\n", err.msg);
         return 1;
     }
     rd_kafka_topic_t *rkt[2] = {rd_kafka_topic_new(rk, SF_TOPIC_ORDERS, NULL),
@@ -149,7 +145,7 @@ int main(int argc, char **argv)
     int status = 0;
     if (left || sf_kafka_stats_failed(&st) || sf_kafka_stats_delivered(&st) != n) {
         fprintf(stderr, "bench_produce: %llu failed, %d undelivered (first: %s)\n",
-                (unsigned long long)sf_kafka_stats_failed(&st), left, st.first_failure);
+                (unsigned long long)sf_kafka_stats_failed(&st), left, st.last_failure);
         status = 1;
     }
     rd_kafka_topic_destroy(rkt[0]);

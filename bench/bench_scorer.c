@@ -1,14 +1,12 @@
 /*
  * bench_scorer.c - the scorer benchmark's two programs in one:
  *
- *   bench_scorer run --brokers B [--relay TOPIC] [--group G] [--batch N]
- *                    [--batch-ms MS] [--http ADDR] [--at-least-once] [-X k=v ...]
+ *   bench_scorer run --brokers B [--group G] [--batch N] [--batch-ms MS]
+ *                    [--http ADDR] [--at-least-once] [-X k=v ...]
  *       the scorer loop (sf_scorer_run) exactly as satisfy-scorer runs it,
- *       or, with --relay, the same loop, batching and transactions doing
- *       nothing: every order message's key and value are forwarded to TOPIC
- *       (the baseline; not its headers or timestamp: the cheapest forward,
- *       so the strictest baseline). Counters on --http /metrics. Stops on
- *       SIGTERM/SIGINT.
+ *       counters on --http /metrics (the scorer's HTTP server, without a
+ *       model or web app). Stops on SIGTERM/SIGINT. The baseline it is
+ *       compared with is bench_relay (bench/bench_relay.c).
  *
  *   bench_scorer load --brokers B --rate R --count N
  *       re-produces the first N messages of satisfy.orders to satisfy.orders
@@ -26,7 +24,7 @@
 #include <time.h>
 
 #include "satisfy/cli.h"
-#include "satisfy/http_metrics.h"
+#include "satisfy/http.h"
 #include "satisfy/kafka.h"
 #include "satisfy/scorer.h"
 #include "satisfy/stats.h"
@@ -36,7 +34,7 @@ static volatile sig_atomic_t stop_flag;
 static void on_signal(int sig)
 {
     (void)sig;
-    stop_flag = 1;
+    sf_cli_stop_signal(&stop_flag);
 }
 
 static void log_line(void *arg, const char *line)
@@ -52,50 +50,41 @@ static double now(void)
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* A bad option value: its message (cli.h) and the usage exit status. */
-static int usage_error(const sf_err *err)
-{
-    fprintf(stderr, "bench_scorer: %s\n", err->msg);
-    return 2;
-}
-
 static int run(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"brokers", required_argument, NULL, 'b'},  {"relay", required_argument, NULL, 'r'},
-        {"group", required_argument, NULL, 'g'},    {"batch", required_argument, NULL, 'n'},
-        {"batch-ms", required_argument, NULL, 'm'}, {"http", required_argument, NULL, 'h'},
-        {"at-least-once", no_argument, NULL, 'a'},  {NULL, 0, NULL, 0},
+        {"brokers", required_argument, NULL, 'b'},
+        {"group", required_argument, NULL, 'g'},
+        {"batch", required_argument, NULL, 'n'},
+        {"batch-ms", required_argument, NULL, 'm'},
+        {"http", required_argument, NULL, 'h'},
+        {"at-least-once", no_argument, NULL, 'a'},
+        {NULL, 0, NULL, 0},
     };
     sf_scorer_opts o = {0};
     const char *http = NULL;
-    const char *props[64];
-    int n_props = 0;
+    static sf_cli cli = {.prog = "bench_scorer run"};
     sf_err err;
-    int c;
+    int c, rc;
     while ((c = getopt_long(argc, argv, "X:", opts, NULL)) != -1) {
         switch (c) {
         case 'X':
-            if (n_props == 64)
-                return 2;
-            props[n_props++] = optarg;
+            if ((rc = sf_cli_prop(&cli, optarg)))
+                return rc;
             break;
         case 'b':
             o.brokers = optarg;
-            break;
-        case 'r':
-            o.relay_topic = optarg;
             break;
         case 'g':
             o.group = optarg;
             break;
         case 'n':
             if (sf_cli_int("--batch", optarg, 1, 100000, &o.batch_max, &err) < 0)
-                return usage_error(&err);
+                return sf_cli_bad(&cli, &err);
             break;
         case 'm':
             if (sf_cli_int("--batch-ms", optarg, 1, 60000, &o.batch_ms, &err) < 0)
-                return usage_error(&err);
+                return sf_cli_bad(&cli, &err);
             break;
         case 'h':
             http = optarg;
@@ -107,27 +96,26 @@ static int run(int argc, char **argv)
             return 2;
         }
     }
-    if (!o.brokers || !http) {
-        fprintf(stderr, "bench_scorer run: --brokers and --http are required\n");
-        return 2;
-    }
-    signal(SIGTERM, on_signal);
-    signal(SIGINT, on_signal);
+    if ((rc = sf_cli_require(&cli, "--brokers", o.brokers)) ||
+        (rc = sf_cli_require(&cli, "--http", http)))
+        return rc;
+    sf_cli_signals(on_signal, SF_CLI_SIG_NO_SIGPIPE);
     sf_stats *st = sf_stats_new();
-    sf_http_metrics *h = sf_http_metrics_start(http, st, &err);
+    sf_http_opts ho = {.addr = http, .stats = st};
+    sf_http *h = st ? sf_http_start(&ho, &err) : NULL;
     if (!h) {
         fprintf(stderr, "bench_scorer: --http %s: %s\n", http, err.msg);
         return 1;
     }
-    fprintf(stderr, "bench_scorer: serving /metrics on port %d\n", sf_http_metrics_port(h));
-    o.instance_id = o.relay_topic ? "bench-relay" : "bench-scorer";
-    o.props = props;
-    o.n_props = n_props;
+    fprintf(stderr, "bench_scorer: serving /metrics on port %d\n", sf_http_port(h));
+    o.instance_id = "bench-scorer";
+    o.props = cli.props;
+    o.n_props = cli.n_props;
     o.stats = st;
     o.log = log_line;
     o.stop = &stop_flag;
-    int rc = sf_scorer_run(&o, &err);
-    sf_http_metrics_stop(h);
+    rc = sf_scorer_run(&o, &err);
+    sf_http_stop(h);
     sf_stats_free(st);
     if (rc < 0) {
         fprintf(stderr, "bench_scorer: %s\n", err.msg);
@@ -156,7 +144,7 @@ typedef struct {
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     (void)rk;
-    appends *a = opaque;
+    appends *a = ((sf_kafka_stats *)opaque)->user;
     if (m->err || a->n >= a->cap)
         return;
     a->ms[a->n++] = (now() - *(double *)m->_private) * 1000;
@@ -179,6 +167,7 @@ static int load(int argc, char **argv)
     const char *brokers = NULL;
     double rate = 5000;
     long count = 20000;
+    sf_cli cli = {.prog = "bench_scorer load"};
     sf_err err;
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -186,43 +175,42 @@ static int load(int argc, char **argv)
             brokers = optarg;
         } else if (c == 'r') {
             if (sf_cli_double("--rate", optarg, 1, 1e7, &rate, &err) < 0)
-                return usage_error(&err);
+                return sf_cli_bad(&cli, &err);
         } else if (c == 'n') {
             if (sf_cli_long("--count", optarg, 1, 100000000, &count, &err) < 0)
-                return usage_error(&err);
+                return sf_cli_bad(&cli, &err);
         } else {
             return 2;
         }
     }
     if (!brokers)
         return 2;
-    const char *cprops[] = {"group.id=bench-load", "enable.auto.commit=false",
-                            "auto.offset.reset=earliest"};
+    const char *cprops[] = {"auto.offset.reset=earliest"};
     /* linger.ms: librdkafka's default, spelled out. Shorter lingers append
      * sooner but in smaller record batches, and the mock cluster finds the
      * batch a fetch starts at by walking the partition's list of batches
      * from the oldest: at 1 ms, the walks slowed every request it served and
      * the p99 doubled (docs/benchmarks.md). */
     const char *pprops[] = {"enable.idempotence=true", "linger.ms=5", "socket.nagle.disable=true"};
-    rd_kafka_conf_t *cc = sf_kafka_conf_new(brokers, cprops, 3, &err);
-    rd_kafka_conf_t *pc = sf_kafka_conf_new(brokers, pprops, 3, &err);
-    if (!cc || !pc) {
-        fprintf(stderr, "bench_scorer: %s\n", err.msg);
-        return 1;
-    }
     appends app = {calloc((size_t)count, sizeof(double)), 0, count};
     double *sent = calloc((size_t)count, sizeof *sent); /* producev times */
     if (!app.ms || !sent) {
         fprintf(stderr, "bench_scorer: out of memory\n");
         return 1;
     }
-    rd_kafka_conf_set_dr_msg_cb(pc, on_delivery);
-    rd_kafka_conf_set_opaque(pc, &app);
-    char errstr[512];
-    rd_kafka_t *cons = rd_kafka_new(RD_KAFKA_CONSUMER, cc, errstr, sizeof errstr);
-    rd_kafka_t *prod = rd_kafka_new(RD_KAFKA_PRODUCER, pc, errstr, sizeof errstr);
+    sf_kafka_stats pst;
+    sf_kafka_client_opts co = {.role = SF_KAFKA_TOOL_CONSUMER,
+                               .conn = {.brokers = brokers, .props = cprops, .n_props = 1},
+                               .group = "bench-load"};
+    sf_kafka_client_opts po = {.role = SF_KAFKA_TOOL_PRODUCER,
+                               .conn = {.brokers = brokers, .props = pprops, .n_props = 3},
+                               .stats = &pst,
+                               .dr = on_delivery,
+                               .user = &app};
+    rd_kafka_t *cons = sf_kafka_client_new(&co, &err);
+    rd_kafka_t *prod = cons ? sf_kafka_client_new(&po, &err) : NULL;
     if (!cons || !prod) {
-        fprintf(stderr, "bench_scorer: %s\n", errstr);
+        fprintf(stderr, "bench_scorer: %s\n", err.msg);
         return 1;
     }
     /* read the messages to replay first, so reading does not pace the load */

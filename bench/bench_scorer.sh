@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# bench_scorer.sh - satisfy-scorer's loop against a do-nothing relay (the same
-# loop, batching and transactions forwarding each message's key and value)
-# on the same satisfy-broker in the same run: throughput on a backlog of order
+# bench_scorer.sh - satisfy-scorer's loop against a plain consume-and-produce
+# relay (bench_relay: librdkafka's transactional loop with the scorer's client
+# settings and batching, forwarding each message's key and value) on the same
+# satisfy-broker in the same run: throughput on a backlog of order
 # events, CPU seconds per event, then the p99 latency from append to
 # committed prediction at 5,000 events/s, and the scorer's peak RSS.
 # Uses OLIST_DIR when set, else a 15,000-order generated dataset; the model
@@ -60,10 +61,10 @@ cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 # measure MODE RUN: consumes the backlog of $n events from scratch (own group);
 # prints "events/s cpu_us_per_event"
 measure() {
-  local mode="$1" run="$2" extra=()
-  [ "$mode" = relay ] && extra=(--relay satisfy.metrics)
-  "$bin/bench_scorer" run --brokers "$bs" --group "bench-$mode-$run" --http 127.0.0.1:0 \
-    "${extra[@]}" 2>"$work/$mode-$run.err" &
+  local mode="$1" run="$2" prog=(bench_scorer run)
+  [ "$mode" = relay ] && prog=(bench_relay)
+  "$bin/${prog[0]}" "${prog[@]:1}" --brokers "$bs" --group "bench-$mode-$run" --http 127.0.0.1:0 \
+    2>"$work/$mode-$run.err" &
   local pid=$!
   pids+=("$pid")
   local port
@@ -154,12 +155,14 @@ read -r ln lsecs lapp <<<"$(awk '{ print $2, $3, $4 }' "$work/load")"
 ratio=$(awk -v a="$scorer_rate" -v b="$relay_rate" 'BEGIN { printf "%.2f", a / b }')
 cpu_ratio=$(awk -v a="$scorer_cpu" -v b="$relay_cpu" 'BEGIN { printf "%.2f", a / b }')
 cat <<EOF2
-## Scorer vs a do-nothing relay (bench_scorer.sh)
+## Scorer vs a plain relay (bench_scorer.sh)
 
 Data: $source replayed $replays times; $n order events on satisfy-broker (8 partitions), exactly-once
 (one transaction per batch of up to 1,000 messages / 20 ms), model: GBDT.
-Baseline: the same loop forwarding each message's key and value (no headers
-or timestamp, no decode, no features, no model), same broker, same run;
+Baseline: bench_relay, a plain librdkafka consume-and-produce relay with the
+scorer's client settings, batching and transactions, forwarding each
+message's key and value (no headers or timestamp, no decode, no features, no
+model), same broker, same run;
 $runs alternating runs each, best rate and lowest CPU per event of each side.
 
 | | events/s | CPU us/event |

@@ -76,13 +76,6 @@ static void usage(FILE *f)
                "every worker instead (see docs/kafka.md).\n");
 }
 
-/* A bad option value: its message (cli.h) and the usage exit status. */
-static int usage_error(const sf_err *err)
-{
-    fprintf(stderr, "satisfy-broker: %s\n", err->msg);
-    return 2;
-}
-
 static int write_atomic(const char *path, const char *text)
 {
     size_t n = strlen(path) + 32;
@@ -244,24 +237,25 @@ int main(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
+    sf_cli cli = {.prog = "satisfy-broker"};
     sf_err err = {{0}};
-    int c;
+    int c, rc;
     while ((c = getopt_long(argc, argv, "b:p:f:h", opts, NULL)) != -1) {
         switch (c) {
         case 'b':
             if (sf_cli_int("--brokers", optarg, 1, 16, &n_brokers, &err) < 0)
-                return usage_error(&err);
+                return sf_cli_bad(&cli, &err);
             break;
         case 'p':
             if (sf_cli_int("--partitions", optarg, 1, 1000, &partitions, &err) < 0)
-                return usage_error(&err);
+                return sf_cli_bad(&cli, &err);
             break;
         case 'f':
             bootstrap_file = optarg;
             break;
         case 'c':
             if (sf_cli_int("--control", optarg, 0, 65535, &control_port, &err) < 0)
-                return usage_error(&err);
+                return sf_cli_bad(&cli, &err);
             break;
         case 'C':
             control_file = optarg;
@@ -274,22 +268,14 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (optind < argc) {
-        fprintf(stderr, "satisfy-broker: unexpected argument %s\n", argv[optind]);
+    if ((rc = sf_cli_operands(&cli, argc, argv, optind))) {
         usage(stderr);
-        return 2;
+        return rc;
     }
-    if (control_file && control_port < 0) {
-        fprintf(stderr, "satisfy-broker: --control-file needs --control PORT\n");
-        return 2;
-    }
+    if (control_file && control_port < 0)
+        return sf_cli_usage(&cli, "--control-file needs --control PORT");
 
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    sf_cli_signals(on_signal, 0);
     /* Block the signals until we wait for them, so none is missed between the
      * check and sigsuspend(). */
     sigset_t block, waitmask;

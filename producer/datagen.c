@@ -45,13 +45,6 @@ static void usage(FILE *f)
                "  -h, --help     this text\n");
 }
 
-/* A bad option value: its message (cli.h) and the usage exit status. */
-static int usage_error(const sf_err *err)
-{
-    fprintf(stderr, "satisfy-datagen: %s\n", err->msg);
-    return 2;
-}
-
 static int mkdirs(const char *dir)
 {
     char path[4096];
@@ -178,12 +171,10 @@ static int stats(char **dirs, int n, bool strict)
     return 0;
 }
 
-static int parse_day(const char *opt, const char *s, int64_t *out)
+static int parse_day(const sf_cli *cli, const char *opt, const char *s, int64_t *out)
 {
-    if (strlen(s) != 10 || sf_time_parse(s, out) < 0) {
-        fprintf(stderr, "satisfy-datagen: %s '%s': expected a date YYYY-MM-DD\n", opt, s);
-        return -1;
-    }
+    if (strlen(s) != 10 || sf_time_parse(s, out) < 0)
+        return sf_cli_usage(cli, "%s '%s': expected a date YYYY-MM-DD", opt, s);
     return 0;
 }
 
@@ -198,18 +189,19 @@ int main(int argc, char **argv)
     sf_datagen_opts o = {.n_orders = 0, .seed = 1, .from = SF_TIME_NONE, .to = SF_TIME_NONE};
     const char *out = NULL;
     bool do_stats = false, strict = false, have_orders = false;
+    sf_cli cli = {.prog = "satisfy-datagen"};
     sf_err err;
-    int c;
+    int c, rc;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (c) {
         case 'n':
             if (sf_cli_u64("--orders", optarg, 1, 2000000000, &o.n_orders, &err) < 0)
-                return usage_error(&err);
+                return sf_cli_bad(&cli, &err);
             have_orders = true;
             break;
         case 's':
             if (sf_cli_u64("--seed", optarg, 0, UINT64_MAX, &o.seed, &err) < 0)
-                return usage_error(&err);
+                return sf_cli_bad(&cli, &err);
             break;
         case 'o':
             out = optarg;
@@ -218,12 +210,12 @@ int main(int argc, char **argv)
             o.gzip = true;
             break;
         case 'f':
-            if (parse_day("--from", optarg, &o.from) < 0)
-                return 2;
+            if ((rc = parse_day(&cli, "--from", optarg, &o.from)))
+                return rc;
             break;
         case 't':
-            if (parse_day("--to", optarg, &o.to) < 0)
-                return 2;
+            if ((rc = parse_day(&cli, "--to", optarg, &o.to)))
+                return rc;
             break;
         case 'S':
             do_stats = true;
@@ -240,20 +232,14 @@ int main(int argc, char **argv)
         }
     }
     if (do_stats) {
-        if (optind >= argc) {
-            fprintf(stderr, "satisfy-datagen: --stats needs at least one directory\n");
-            return 2;
-        }
+        if (optind >= argc)
+            return sf_cli_usage(&cli, "--stats needs at least one directory");
         return stats(argv + optind, argc - optind, strict);
     }
-    if (optind < argc) {
-        fprintf(stderr, "satisfy-datagen: unexpected argument '%s'\n", argv[optind]);
-        return 2;
-    }
-    if (!have_orders || !out) {
-        fprintf(stderr, "satisfy-datagen: --orders and --out are required (see --help)\n");
-        return 2;
-    }
+    if ((rc = sf_cli_operands(&cli, argc, argv, optind)))
+        return rc;
+    if (!have_orders || !out)
+        return sf_cli_usage(&cli, "--orders and --out are required (see --help)");
     if (mkdirs(out) < 0) {
         fprintf(stderr, "satisfy-datagen: cannot create directory %s: %s\n", out, strerror(errno));
         return 1;

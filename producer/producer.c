@@ -21,14 +21,12 @@
 #include "satisfy/olist.h"
 #include "satisfy/replay.h"
 
-#define MAX_PROPS 256
-
 static volatile sig_atomic_t stop_flag;
 
 static void on_signal(int sig)
 {
     (void)sig;
-    stop_flag = 1;
+    sf_cli_stop_signal(&stop_flag);
 }
 
 static void usage(FILE *f)
@@ -55,28 +53,19 @@ static void usage(FILE *f)
                "  --help                this text\n"
                "\n"
                "Defaults (override with -X):");
-    for (int i = 0; sf_replay_props[i]; i++)
-        fprintf(f, " %s", sf_replay_props[i]);
+    for (const char *const *d = sf_kafka_role_defaults(SF_KAFKA_REPLAY_PRODUCER); *d; d++)
+        fprintf(f, " %s", *d);
     fprintf(f, "\nExit status: 0 all delivered, 1 error or undelivered messages, 2 usage,\n"
-               "130 stopped by SIGINT/SIGTERM after flushing what was produced.\n");
+               "130 stopped by SIGINT/SIGTERM after flushing what was produced (a second\n"
+               "signal stops waiting for the flush).\n");
 }
 
-static int parse_time(const char *opt, const char *s, int64_t *out)
+static int parse_time(const sf_cli *cli, const char *opt, const char *s, int64_t *out)
 {
-    if (sf_time_parse(s, out) != 0) {
-        fprintf(stderr,
-                "satisfy-producer: %s %s: expected \"YYYY-MM-DD\" or \"YYYY-MM-DD HH:MM:SS\"\n",
-                opt, s);
-        return -1;
-    }
+    if (sf_time_parse(s, out) != 0)
+        return sf_cli_usage(cli, "%s %s: expected \"YYYY-MM-DD\" or \"YYYY-MM-DD HH:MM:SS\"", opt,
+                            s);
     return 0;
-}
-
-/* A bad option value: its message (cli.h) and the usage exit status. */
-static int usage_error(const sf_err *err)
-{
-    fprintf(stderr, "satisfy-producer: %s\n", err->msg);
-    return 2;
 }
 
 static void progress_line(const sf_replay_progress *p, void *arg)
@@ -118,7 +107,7 @@ static void summary(const sf_replay_result *r, const sf_kafka_stats *st)
            (unsigned long long)st->failed[rv]);
     printf("  failures: %llu", (unsigned long long)sf_kafka_stats_failed(st));
     if (sf_kafka_stats_failed(st))
-        printf(" (first: %s)", st->first_failure);
+        printf(" (last: %s)", st->last_failure);
     if (r->undelivered)
         printf(", %llu still in flight after the flush timeout",
                (unsigned long long)r->undelivered);
@@ -136,11 +125,8 @@ int main(int argc, char **argv)
     int64_t from = SF_TIME_NONE, to = SF_TIME_NONE;
     sf_replay_format format = SF_FORMAT_AVRO;
     int strict = 0, no_progress = 0;
-    const char *props[MAX_PROPS];
-    int n_props = 0;
+    static sf_cli cli = {.prog = "satisfy-producer"};
     sf_err err = {{0}};
-    for (int i = 0; sf_replay_props[i]; i++)
-        props[n_props++] = sf_replay_props[i];
 
     enum { O_FROM = 256, O_TO, O_MAX, O_FORMAT, O_STRICT, O_CONNECT, O_FLUSH, O_NOPROG };
     static const struct option lopts[] = {
@@ -158,7 +144,7 @@ int main(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    int c;
+    int c, rc;
     while ((c = getopt_long(argc, argv, "b:d:s:X:h", lopts, NULL)) != -1) {
         switch (c) {
         case 'b':
@@ -169,50 +155,45 @@ int main(int argc, char **argv)
             break;
         case 's':
             if (sf_cli_double("--speed", optarg, 0, 1e15, &speed, &err) < 0)
-                return usage_error(&err);
+                return sf_cli_bad(&cli, &err);
             break;
         case O_FROM:
-            if (parse_time("--from", optarg, &from))
-                return 2;
+            if ((rc = parse_time(&cli, "--from", optarg, &from)))
+                return rc;
             break;
         case O_TO:
-            if (parse_time("--to", optarg, &to))
-                return 2;
+            if ((rc = parse_time(&cli, "--to", optarg, &to)))
+                return rc;
             break;
         case O_MAX:
             if (sf_cli_u64("--max-events", optarg, 1, UINT64_MAX, &max_events, &err) < 0)
-                return usage_error(&err);
+                return sf_cli_bad(&cli, &err);
             break;
         case O_FORMAT:
             if (strcmp(optarg, "avro") == 0)
                 format = SF_FORMAT_AVRO;
             else if (strcmp(optarg, "json") == 0)
                 format = SF_FORMAT_JSON;
-            else {
-                fprintf(stderr, "satisfy-producer: --format %s: expected avro or json\n", optarg);
-                return 2;
-            }
+            else
+                return sf_cli_usage(&cli, "--format %s: expected avro or json", optarg);
             break;
         case O_STRICT:
             strict = 1;
             break;
         case O_CONNECT:
             if (sf_cli_double("--connect-timeout", optarg, 0.1, 86400, &connect_s, &err) < 0)
-                return usage_error(&err);
+                return sf_cli_bad(&cli, &err);
             break;
         case O_FLUSH:
             if (sf_cli_double("--flush-timeout", optarg, 0.1, 86400, &flush_s, &err) < 0)
-                return usage_error(&err);
+                return sf_cli_bad(&cli, &err);
             break;
         case O_NOPROG:
             no_progress = 1;
             break;
         case 'X':
-            if (n_props >= MAX_PROPS) {
-                fprintf(stderr, "satisfy-producer: too many -X options\n");
-                return 2;
-            }
-            props[n_props++] = optarg;
+            if ((rc = sf_cli_prop(&cli, optarg)))
+                return rc;
             break;
         case 'h':
             usage(stdout);
@@ -222,28 +203,23 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (optind < argc) {
-        fprintf(stderr, "satisfy-producer: unexpected argument %s\n", argv[optind]);
-        return 2;
-    }
-    if (!brokers || !data) {
-        fprintf(stderr, "satisfy-producer: %s is required\n", !brokers ? "--brokers" : "--data");
+    if ((rc = sf_cli_operands(&cli, argc, argv, optind)))
+        return rc;
+    if ((rc = sf_cli_require(&cli, "--brokers", brokers)) ||
+        (rc = sf_cli_require(&cli, "--data", data))) {
         usage(stderr);
-        return 2;
+        return rc;
     }
-
+    if (sf_kafka_props_check(cli.props, cli.n_props, &err) != 0)
+        return sf_cli_bad(&cli, &err);
     sf_kafka_stats stats;
-    rd_kafka_conf_t *conf = sf_kafka_conf_new(brokers, props, n_props, &err);
-    if (!conf) {
-        fprintf(stderr, "satisfy-producer: %s\n", err.msg);
-        return 2;
-    }
-    sf_kafka_conf_stats(conf, &stats);
-    char errstr[512];
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
+    sf_kafka_client_opts ko = {
+        .role = SF_KAFKA_REPLAY_PRODUCER,
+        .conn = {.brokers = brokers, .props = cli.props, .n_props = cli.n_props},
+        .stats = &stats};
+    rd_kafka_t *rk = sf_kafka_client_new(&ko, &err);
     if (!rk) {
-        fprintf(stderr, "satisfy-producer: cannot create producer: %s\n", errstr);
-        rd_kafka_conf_destroy(conf);
+        fprintf(stderr, "satisfy-producer: %s\n", err.msg);
         return 1;
     }
     /* Fail fast, before loading anything, when the brokers are not there. */
@@ -276,13 +252,8 @@ int main(int argc, char **argv)
     }
     fprintf(stderr, "satisfy-producer: %zu events to replay to %s\n", n, brokers);
 
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sa.sa_flags = SA_RESETHAND; /* a second Ctrl-C ends the process at once */
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    /* the first signal stops producing and flushes, a second ends the flush */
+    sf_cli_signals(on_signal, 0);
 
     int tty = !no_progress && isatty(STDERR_FILENO);
     sf_replay_opts ro = {
@@ -296,7 +267,7 @@ int main(int argc, char **argv)
         .stats = &stats,
     };
     sf_replay_result res;
-    int rc = sf_replay_run(rk, ev, n, &ro, &res, &err);
+    rc = sf_replay_run(rk, ev, n, &ro, &res, &err);
     if (tty)
         fputc('\n', stderr);
     if (rc != 0)
@@ -311,8 +282,8 @@ int main(int argc, char **argv)
     else if (res.stopped)
         status = 130;
     if (sf_kafka_stats_failed(&stats))
-        fprintf(stderr, "satisfy-producer: %llu messages failed; first: %s\n",
-                (unsigned long long)sf_kafka_stats_failed(&stats), stats.first_failure);
+        fprintf(stderr, "satisfy-producer: %llu messages failed; last: %s\n",
+                (unsigned long long)sf_kafka_stats_failed(&stats), stats.last_failure);
     if (res.undelivered)
         fprintf(stderr, "satisfy-producer: %llu messages not delivered within %g s\n",
                 (unsigned long long)res.undelivered, flush_s);

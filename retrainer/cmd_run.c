@@ -21,23 +21,22 @@
 #include "cmd.h"
 #include "satisfy/cli.h"
 #include "satisfy/gate.h"
+#include "satisfy/kafka.h"
 #include "satisfy/online.h"
 #include "satisfy/retrainer.h"
 #include "satisfy/train.h"
-
-#define MAX_PROPS 256
 
 static volatile sig_atomic_t stop_flag;
 
 static void on_signal(int sig)
 {
     (void)sig;
-    stop_flag = 1;
+    sf_cli_stop_signal(&stop_flag);
 }
 
 typedef struct cfg {
     sf_retrainer_opts o;
-    const char *props[MAX_PROPS];
+    sf_cli cli; /* its -X list is the retrainer's props */
 } cfg;
 
 /* sf_log_fn: one line on stderr, after a UTC timestamp and the command. */
@@ -87,13 +86,6 @@ static void usage(FILE *f)
             SF_HOLDOUT_DEFAULT, SF_GATE_MARGIN, SF_ONLINE_WINDOW);
 }
 
-/* A bad option value: its message (cli.h) and the usage exit status. */
-static int usage_error(const sf_err *err)
-{
-    fprintf(stderr, "satisfy-retrainer run: %s\n", err->msg);
-    return 2;
-}
-
 static int parse_args(int argc, char **argv, cfg *c)
 {
     static const struct option LONG[] = {
@@ -116,8 +108,9 @@ static int parse_args(int argc, char **argv, cfg *c)
     };
     memset(c, 0, sizeof *c);
     sf_retrainer_opts_default(&c->o);
+    c->cli.prog = "satisfy-retrainer run";
     optind = 1;
-    int ch;
+    int ch, rc;
     sf_err err;
     while ((ch = getopt_long(argc, argv, "X:", LONG, NULL)) != -1) {
         switch (ch) {
@@ -132,37 +125,35 @@ static int parse_args(int argc, char **argv, cfg *c)
             break;
         case 'n':
             if (sf_cli_long("--retrain-every", optarg, 0, 1000000000, &c->o.every, &err) < 0)
-                return usage_error(&err);
+                return sf_cli_bad(&c->cli, &err);
             break;
         case 'd':
             if (sf_cli_double("--retrain-interval", optarg, 0, 3650, &c->o.days, &err) < 0)
-                return usage_error(&err);
+                return sf_cli_bad(&c->cli, &err);
             break;
         case 'm':
             if (sf_cli_long("--min-reviews", optarg, 0, 1000000000, &c->o.min_reviews, &err) < 0)
-                return usage_error(&err);
+                return sf_cli_bad(&c->cli, &err);
             break;
         case 'H':
             if (sf_cli_double("--holdout", optarg, 0.01, 0.9, &c->o.train.holdout, &err) < 0)
-                return usage_error(&err);
+                return sf_cli_bad(&c->cli, &err);
             break;
         case 'M':
             if (sf_cli_double("--margin", optarg, 0, 5, &c->o.train.gate.margin, &err) < 0)
-                return usage_error(&err);
+                return sf_cli_bad(&c->cli, &err);
             break;
         case 'a':
-            if (sf_algo_parse(optarg, &c->o.train.algo, &err) != 0) {
-                fprintf(stderr, "satisfy-retrainer run: --algorithm: %s\n", err.msg);
-                return 2;
-            }
+            if (sf_algo_parse(optarg, &c->o.train.algo, &err) != 0)
+                return sf_cli_usage(&c->cli, "--algorithm: %s", err.msg);
             break;
         case 't':
             if (sf_cli_int("--threads", optarg, 1, 64, &c->o.train.threads, &err) < 0)
-                return usage_error(&err);
+                return sf_cli_bad(&c->cli, &err);
             break;
         case 'w':
             if (sf_cli_long("--window", optarg, 1, 10000000, &c->o.window, &err) < 0)
-                return usage_error(&err);
+                return sf_cli_bad(&c->cli, &err);
             break;
         case 'g':
             c->o.group = optarg;
@@ -174,11 +165,8 @@ static int parse_args(int argc, char **argv, cfg *c)
             c->o.quiet = 1;
             break;
         case 'X':
-            if (c->o.n_props >= MAX_PROPS) {
-                fprintf(stderr, "satisfy-retrainer run: too many -X properties\n");
-                return 2;
-            }
-            c->props[c->o.n_props++] = optarg;
+            if ((rc = sf_cli_prop(&c->cli, optarg)))
+                return rc;
             break;
         case 'h':
             usage(stdout);
@@ -188,20 +176,19 @@ static int parse_args(int argc, char **argv, cfg *c)
             return 2;
         }
     }
-    if (optind < argc) {
-        fprintf(stderr, "satisfy-retrainer run: unexpected argument '%s'\n", argv[optind]);
-        return 2;
-    }
+    if ((rc = sf_cli_operands(&c->cli, argc, argv, optind)))
+        return rc;
     if (!c->o.brokers || !c->o.registry) {
-        fprintf(stderr, "satisfy-retrainer run: --brokers and --registry are required\n");
+        rc = sf_cli_usage(&c->cli, "--brokers and --registry are required");
         usage(stderr);
-        return 2;
+        return rc;
     }
-    if (c->o.every == 0 && c->o.days == 0) {
-        fprintf(stderr,
-                "satisfy-retrainer run: --retrain-every and --retrain-interval are both off\n");
-        return 2;
-    }
+    if (c->o.every == 0 && c->o.days == 0)
+        return sf_cli_usage(&c->cli, "--retrain-every and --retrain-interval are both off");
+    if (sf_kafka_props_check(c->cli.props, c->cli.n_props, &err) != 0)
+        return sf_cli_bad(&c->cli, &err);
+    c->o.props = c->cli.props;
+    c->o.n_props = c->cli.n_props;
     return -1;
 }
 
@@ -211,7 +198,6 @@ int cmd_run(int argc, char **argv)
     int prc = parse_args(argc, argv, &c);
     if (prc >= 0)
         return prc;
-    c.o.props = c.props;
     c.o.log = log_line;
     c.o.stop = &stop_flag;
     sf_err err;
@@ -220,8 +206,7 @@ int cmd_run(int argc, char **argv)
         fprintf(stderr, "satisfy-retrainer run: %s\n", err.msg);
         return 1;
     }
-    signal(SIGINT, on_signal);
-    signal(SIGTERM, on_signal);
+    sf_cli_signals(on_signal, 0);
     int status = 0;
     if (sf_retrainer_run(rt, &err) != 0) {
         fprintf(stderr, "satisfy-retrainer run: %s\n", err.msg);

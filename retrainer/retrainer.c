@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "satisfy/cli.h"
 #include "satisfy/omp.h"
 
 typedef struct command {
@@ -39,7 +40,7 @@ int main(int argc, char **argv)
     sf_omp_passive_reexec(argv);
     if (argc < 2) {
         usage(stderr);
-        return 2;
+        return SF_CLI_USAGE;
     }
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
         strcmp(argv[1], "help") == 0) {
@@ -49,7 +50,8 @@ int main(int argc, char **argv)
     for (const command *c = COMMANDS; c->name; c++)
         if (strcmp(argv[1], c->name) == 0)
             return c->fn(argc - 1, argv + 1);
-    fprintf(stderr, "satisfy-retrainer: unknown command '%s'\n", argv[1]);
+    sf_cli cli = {.prog = "satisfy-retrainer"};
+    int rc = sf_cli_usage(&cli, "unknown command '%s'", argv[1]);
     usage(stderr);
-    return 2;
+    return rc;
 }

@@ -5,7 +5,8 @@
  * A thin main over libsatisfy (scorer.h): options, signals, stderr logging
  * and, with --http, the web app and HTTP API (http.h). Exactly-once by default
  * (transactions), --at-least-once as an option. SIGTERM/SIGINT finish and
- * commit the current batch, leave the group and exit 0.
+ * commit the current batch, leave the group and exit 0; a second one stops
+ * waiting on the brokers at once (cli.h counts them, scorer.h honours them).
  */
 #include <getopt.h>
 #include <pthread.h>
@@ -22,8 +23,6 @@
 #include "satisfy/scorer.h"
 #include "satisfy/stats.h"
 
-#define MAX_PROPS 256
-
 /* scorer/web/ *, compiled in by scorer/CMakeLists.txt (cmake/embed.cmake) */
 extern const struct sf_embedded_file sf_web_files[];
 
@@ -33,7 +32,7 @@ static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
 static void on_signal(int sig)
 {
     (void)sig;
-    stop_flag = 1;
+    sf_cli_stop_signal(&stop_flag);
 }
 
 static void log_line(void *arg, const char *line)
@@ -84,16 +83,10 @@ static void usage(FILE *f)
             "not isolated, so the observable guarantee there is at-least-once; real Kafka\n"
             "gives exactly-once (see docs/operations.md).\n"
             "Exit status: 0 stopped by SIGINT/SIGTERM after committing, 1 fatal error,\n"
-            "2 usage.\n",
+            "2 usage. A second SIGINT/SIGTERM stops waiting on the brokers at once (exit 1\n"
+            "if the batch in hand was left uncommitted; it is scored again later).\n",
             SF_TOPIC_ORDERS, SF_TOPIC_MODELS, SF_TOPIC_PREDICTIONS, SF_TOPIC_DLQ, SF_SCORER_GROUP,
             SF_SCORER_BATCH, SF_SCORER_BATCH_MS);
-}
-
-/* A bad option value: its message (cli.h) and the usage exit status. */
-static int usage_error(const sf_err *err)
-{
-    fprintf(stderr, "satisfy-scorer: %s\n", err->msg);
-    return 2;
 }
 
 int main(int argc, char **argv)
@@ -111,23 +104,19 @@ int main(int argc, char **argv)
         {"help", no_argument, NULL, O_HELP},
         {NULL, 0, NULL, 0},
     };
-    const char *props[MAX_PROPS];
-    int n_props = 0;
+    static sf_cli cli = {.prog = "satisfy-scorer"};
     sf_scorer_opts o = {0};
     const char *http = NULL;
     sf_err err = {{0}};
-    int c, v;
+    int c, v, rc;
     while ((c = getopt_long(argc, argv, "b:X:", longopts, NULL)) != -1) {
         switch (c) {
         case 'b':
             o.brokers = optarg;
             break;
         case 'X':
-            if (n_props == MAX_PROPS) {
-                fprintf(stderr, "satisfy-scorer: too many -X options\n");
-                return 2;
-            }
-            props[n_props++] = optarg;
+            if ((rc = sf_cli_prop(&cli, optarg)))
+                return rc;
             break;
         case O_GROUP:
             o.group = optarg;
@@ -140,18 +129,18 @@ int main(int argc, char **argv)
             break;
         case O_BATCH:
             if (sf_cli_int("--batch", optarg, 1, 100000, &o.batch_max, &err) < 0)
-                return usage_error(&err);
+                return sf_cli_bad(&cli, &err);
             break;
         case O_BATCH_MS:
             if (sf_cli_int("--batch-ms", optarg, 1, 60000, &o.batch_ms, &err) < 0)
-                return usage_error(&err);
+                return sf_cli_bad(&cli, &err);
             break;
         case O_HTTP:
             http = optarg;
             break;
         case O_CONNECT:
             if (sf_cli_int("--connect-timeout", optarg, 1, 3600, &v, &err) < 0)
-                return usage_error(&err);
+                return sf_cli_bad(&cli, &err);
             o.connect_timeout_ms = v * 1000;
             break;
         case O_HELP:
@@ -162,14 +151,9 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (optind < argc) {
-        fprintf(stderr, "satisfy-scorer: unexpected argument '%s'\n", argv[optind]);
-        return 2;
-    }
-    if (!o.brokers) {
-        fprintf(stderr, "satisfy-scorer: --brokers is required\n");
-        return 2;
-    }
+    if ((rc = sf_cli_operands(&cli, argc, argv, optind)) ||
+        (rc = sf_cli_require(&cli, "--brokers", o.brokers)))
+        return rc;
     char host[256];
     if (!o.instance_id) {
         if (gethostname(host, sizeof host) != 0 || !host[0])
@@ -178,21 +162,11 @@ int main(int argc, char **argv)
         o.instance_id = host;
     }
     /* check -X now, so a typo is a usage error and not a runtime failure */
-    rd_kafka_conf_t *check = sf_kafka_conf_new(o.brokers, props, n_props, &err);
-    if (!check) {
-        fprintf(stderr, "satisfy-scorer: %s\n", err.msg);
-        return 2;
-    }
-    rd_kafka_conf_destroy(check);
-    o.props = props;
-    o.n_props = n_props;
-
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    if (sf_kafka_props_check(cli.props, cli.n_props, &err) != 0)
+        return sf_cli_bad(&cli, &err);
+    o.props = cli.props;
+    o.n_props = cli.n_props;
+    sf_cli_signals(on_signal, SF_CLI_SIG_NO_SIGPIPE);
 
     sf_stats *stats = sf_stats_new();
     if (!stats) {
@@ -204,8 +178,8 @@ int main(int argc, char **argv)
         sf_http_opts ho = {
             .addr = http, .stats = stats, .web = sf_web_files, .version = SATISFY_VERSION};
         srv = sf_http_start(&ho, &err);
-        rd_kafka_conf_t *wconf = srv ? sf_kafka_conf_new(o.brokers, props, n_props, &err) : NULL;
-        if (!srv || !wconf || sf_http_watch(srv, wconf, &err) != 0) {
+        sf_kafka_conn conn = {.brokers = o.brokers, .props = o.props, .n_props = o.n_props};
+        if (!srv || sf_http_watch(srv, &conn, &err) != 0) {
             fprintf(stderr, "satisfy-scorer: --http %s: %s\n", http, err.msg);
             sf_http_stop(srv);
             sf_stats_free(stats);
@@ -220,7 +194,7 @@ int main(int argc, char **argv)
     o.stats = stats;
     o.log = log_line;
     o.stop = &stop_flag;
-    int rc = sf_scorer_run(&o, &err);
+    rc = sf_scorer_run(&o, &err);
     sf_stats_snapshot snap;
     sf_stats_get(stats, &snap);
     sf_http_stop(srv);

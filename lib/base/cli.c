@@ -1,5 +1,7 @@
 /*
- * cli.c - strict parsing of command-line numbers (see include/satisfy/cli.h).
+ * cli.c - what every satisfy program's command line shares (see
+ * include/satisfy/cli.h): strict parsing of numbers, the -X list, usage
+ * errors and the stop signals.
  *
  * strtol/strtod accept a prefix and say nothing about the rest ("12x" is 12,
  * "" is 0, "-1" is ULLONG_MAX for strtoull), so every main that used them
@@ -14,6 +16,7 @@
 #include <float.h>
 #include <limits.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -171,4 +174,86 @@ int sf_cli_double(const char *opt, const char *s, double min, double max, double
         return fail(err, opt, s, v < 0 && min >= 0 ? "is negative" : "is out of range", expect);
     *out = v;
     return 0;
+}
+
+/* ------------------------------------------------- the rest of a command line */
+
+static int vusage(const sf_cli *c, const char *fmt, va_list ap)
+{
+    FILE *f = c->out ? c->out : stderr;
+    fprintf(f, "%s: ", c->prog ? c->prog : "satisfy");
+    vfprintf(f, fmt, ap);
+    fputc('\n', f);
+    fflush(f);
+    return SF_CLI_USAGE;
+}
+
+int sf_cli_usage(const sf_cli *c, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = vusage(c, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+int sf_cli_bad(const sf_cli *c, const sf_err *err)
+{
+    return sf_cli_usage(c, "%s", err->msg);
+}
+
+int sf_cli_prop(sf_cli *c, const char *kv)
+{
+    if (c->n_props >= SF_CLI_MAX_PROPS)
+        return sf_cli_usage(c, "too many -X options (at most %d)", SF_CLI_MAX_PROPS);
+    c->props[c->n_props++] = kv;
+    return 0;
+}
+
+int sf_cli_operands(const sf_cli *c, int argc, char **argv, int optind)
+{
+    if (optind < argc) {
+        char v[SHOW_MAX + 4];
+        return sf_cli_usage(c, "unexpected argument '%s'", shown(argv[optind], v, sizeof v));
+    }
+    return 0;
+}
+
+int sf_cli_require(const sf_cli *c, const char *opt, const char *value)
+{
+    return value ? 0 : sf_cli_usage(c, "%s is required", opt);
+}
+
+/* -------------------------------------------------------------- stop signals */
+
+int sf_cli_signals(void (*handler)(int), int flags)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = handler;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGINT, &sa, NULL) != 0 || sigaction(SIGTERM, &sa, NULL) != 0)
+        return -1;
+    if (flags & SF_CLI_SIG_NO_SIGPIPE) {
+        struct sigaction ign;
+        memset(&ign, 0, sizeof ign);
+        ign.sa_handler = SIG_IGN;
+        sigemptyset(&ign.sa_mask);
+        if (sigaction(SIGPIPE, &ign, NULL) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+void sf_cli_stop_signal(volatile sig_atomic_t *flag)
+{
+    if (*flag == 0) {
+        *flag = 1;
+        return;
+    }
+    *flag = 2;
+    struct sigaction dfl = {.sa_handler = SIG_DFL}; /* sigaction is async-signal-safe */
+    sigemptyset(&dfl.sa_mask);
+    sigaction(SIGINT, &dfl, NULL);
+    sigaction(SIGTERM, &dfl, NULL);
 }

@@ -19,6 +19,7 @@
 #include "satisfy/codec.h"
 
 #include <inttypes.h>
+#include <stdbool.h>
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
@@ -305,9 +306,11 @@ static int rd_block(struct rd *r, const char *name, int64_t total, int64_t *coun
         return rd_fail(r, "invalid block count %" PRId64, n);
     if (sized)
         n = -n;
-    if (n > SF_CODEC_MAX_ITEMS - total)
-        return rd_fail(r, "%" PRId64 " entries exceed the limit of %d", total + n,
-                       SF_CODEC_MAX_ITEMS);
+    if (n > SF_CODEC_MAX_ITEMS - total) { /* n may be near INT64_MAX: saturate the sum */
+        bool over = n > INT64_MAX - total;
+        return rd_fail(r, "%s%" PRId64 " entries exceed the limit of %d", over ? "over " : "",
+                       over ? INT64_MAX : total + n, SF_CODEC_MAX_ITEMS);
+    }
     if (sized) { /* a negative count is followed by the block's size in bytes */
         if (rd_long(r, &size))
             return -1;

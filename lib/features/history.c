@@ -12,13 +12,17 @@
  * (1 MB Kafka limit): "SFH2", counts, sellers with raw 64-bit keys, then
  * customers sorted by their 64-bit key, delta-encoded, every number a LEB128
  * varint. Review sums are integers (scores 1..5), so a round trip is exact.
- * Format 1 ("SFH1") keyed customers by 32 bits, which merges about one pair
- * of customers on the full Olist data and ~116 pairs at 1M customers; it is
- * refused by name (its customers cannot be re-keyed without their ids).
+ * Format 1 ("SFH1") keyed customers by FNV-1a 32, which merges about one pair
+ * of customers on the full Olist data and ~116 pairs at 1M customers. Its
+ * customers cannot be re-keyed without their ids, so a format-1 snapshot
+ * (a release made before format 2) is read as it was made: that history
+ * keeps 32-bit customer keys for everything it is asked and told, and saves
+ * as format 1, so an upgraded worker uses an older model exactly as trained.
  */
 #include "satisfy/history.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -53,6 +57,7 @@ typedef struct table {
 
 struct sf_history {
     table sellers, customers, orders;
+    bool key32; /* customers keyed by FNV-1a 32 (read from a format-1 snapshot) */
 };
 
 /* FNV-1a: the keys are stored in snapshots, so these never change. */
@@ -77,6 +82,17 @@ uint64_t sf_history_seller_key(const char *seller_id)
 uint64_t sf_history_customer_key(const char *customer_unique_id)
 {
     return fnv64(customer_unique_id);
+}
+
+/* The customer key this history uses: format 2's, or format 1's FNV-1a 32. */
+static uint64_t customer_key(const sf_history *h, const char *customer_unique_id)
+{
+    if (!h->key32)
+        return fnv64(customer_unique_id);
+    uint32_t k = 0x811c9dc5u;
+    for (const char *s = customer_unique_id; *s; s++)
+        k = (k ^ (unsigned char)*s) * 0x01000193u;
+    return k;
 }
 
 static void *rec_at(const table *t, size_t i)
@@ -188,7 +204,7 @@ int sf_history_add_purchase(sf_history *h, const sf_order_event *ev, sf_err *err
 {
     if (!ev->customer_unique_id[0] || ev->purchase == SF_TIME_NONE)
         return 0;
-    customer_rec *c = table_get(&h->customers, sf_history_customer_key(ev->customer_unique_id));
+    customer_rec *c = table_get(&h->customers, customer_key(h, ev->customer_unique_id));
     if (!c)
         return oom(err, "a purchase");
     if (c->n_times == c->cap_times) {
@@ -235,7 +251,7 @@ int sf_history_add_review(sf_history *h, const sf_order_event *ev, int score, sf
         s->rev_n++;
     }
     if (ev->customer_unique_id[0]) {
-        customer_rec *c = table_get(&h->customers, sf_history_customer_key(ev->customer_unique_id));
+        customer_rec *c = table_get(&h->customers, customer_key(h, ev->customer_unique_id));
         if (!c)
             return oom(err, "a review");
         c->rev_sum += score;
@@ -313,7 +329,7 @@ void sf_history_view_of(const sf_history *h, const sf_order_event *ev, sf_histor
     if (!ev->customer_unique_id[0])
         return;
     long cf =
-        table_find(&h->customers, fast ? kc : sf_history_customer_key(ev->customer_unique_id));
+        table_find(&h->customers, fast && !h->key32 ? kc : customer_key(h, ev->customer_unique_id));
     if (cf < 0)
         return;
     const customer_rec *c = rec_at(&h->customers, (size_t)cf);
@@ -327,7 +343,8 @@ void sf_history_view_of(const sf_history *h, const sf_order_event *ev, sf_histor
 
 /* ---- snapshot ---- */
 
-#define SNAPSHOT_MAGIC "SFH2" /* format 2: 64-bit customer keys */
+#define SNAPSHOT_MAGIC    "SFH2" /* format 2: 64-bit customer keys */
+#define SNAPSHOT_MAGIC_V1 "SFH1" /* format 1: FNV-1a 32 customer keys */
 
 static uint8_t *put_u64(uint8_t *w, uint64_t v)
 {
@@ -358,7 +375,7 @@ int sf_history_save(const sf_history *h, uint8_t **buf, size_t *len, sf_err *err
         return sf_errf(err, "history: out of memory saving a snapshot");
     }
     uint8_t *w = b.data;
-    memcpy(w, SNAPSHOT_MAGIC, 4);
+    memcpy(w, h->key32 ? SNAPSHOT_MAGIC_V1 : SNAPSHOT_MAGIC, 4);
     w = sf_varint_put(w + 4, ns);
     w = sf_varint_put(w, nc);
     for (size_t i = 0; i < ns; i++) {
@@ -412,16 +429,10 @@ static int get_varint(rbuf *r, uint64_t *v)
 
 sf_history *sf_history_load(const uint8_t *buf, size_t len, sf_err *err)
 {
-    if (len >= 4 && memcmp(buf, "SFH1", 4) == 0) {
-        sf_errf(err,
-                "history snapshot: format 1 (32-bit customer keys) is no longer read; the "
-                "model must be trained again (format 2, %s; see docs/operations.md)",
-                SNAPSHOT_MAGIC);
-        return NULL;
-    }
-    if (len < 4 || memcmp(buf, SNAPSHOT_MAGIC, 4) != 0) {
-        sf_errf(err, "history snapshot: bad magic (expected %s): not a history snapshot",
-                SNAPSHOT_MAGIC);
+    bool v1 = len >= 4 && memcmp(buf, SNAPSHOT_MAGIC_V1, 4) == 0;
+    if (!v1 && (len < 4 || memcmp(buf, SNAPSHOT_MAGIC, 4) != 0)) {
+        sf_errf(err, "history snapshot: bad magic (expected %s or %s): not a history snapshot",
+                SNAPSHOT_MAGIC, SNAPSHOT_MAGIC_V1);
         return NULL;
     }
     rbuf r = {buf, len, 4};
@@ -431,6 +442,7 @@ sf_history *sf_history_load(const uint8_t *buf, size_t len, sf_err *err)
         sf_errf(err, "history snapshot: out of memory");
         return NULL;
     }
+    h->key32 = v1;
     if (get_varint(&r, &ns) < 0 || get_varint(&r, &nc) < 0 || ns > len || nc > len)
         goto bad;
     for (uint64_t i = 0; i < ns; i++) {
@@ -464,6 +476,8 @@ sf_history *sf_history_load(const uint8_t *buf, size_t len, sf_err *err)
         if (i > 0 && (d == 0 || key + d < key)) /* strictly increasing */
             goto bad;
         key += d;
+        if (v1 && key > UINT32_MAX)
+            goto bad;
         customer_rec *c = table_get(&h->customers, key);
         if (!c)
             goto oom;

@@ -5,11 +5,14 @@
  *
  * A request is collected in full before a route sees it: its body is held to
  * max_body (413 as soon as Content-Length says so, or when the bytes exceed
- * it), its whole duration to request_ms (a client that trickles its body is
- * cut off), idle connections to idle_s (libmicrohttpd closes them), and JSON
- * bodies to max_depth (400). Routes live in http_api.c, http_mlflow.c,
- * http_prom.c and http_online.c (which also follows satisfy.metrics); this
- * file only dispatches. Every answer carries X-Satisfy-Version.
+ * it) and JSON bodies to max_depth (400). Time is bounded by the connection
+ * guard (http_guard.c: head within header_ms of accept, body within
+ * request_ms of the head, room made for new clients near the connection
+ * limits) and by libmicrohttpd's idle timeout (idle_s). Routes live in
+ * http_api.c, http_mlflow.c, http_prom.c and http_online.c (which also
+ * follows satisfy.metrics); this file only dispatches, answers HEAD as GET
+ * and refuses an ambiguous body length. Every answer carries
+ * X-Satisfy-Version.
  */
 #include "http_impl.h"
 #include "satisfy/clock.h"
@@ -21,12 +24,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <cjson/cJSON.h>
 
 typedef struct conn {
-    double start;
     char *body;
     size_t len, cap;
     int too_big;
@@ -125,24 +128,15 @@ static void watch_log(void *arg, const char *line)
     pthread_mutex_unlock(&h->mu);
 }
 
-int sf_http_watch(sf_http *h, rd_kafka_conf_t *conf, sf_err *err)
+int sf_http_watch(sf_http *h, const sf_kafka_conn *conn, sf_err *err)
 {
-    if (h->mw) {
-        rd_kafka_conf_destroy(conf);
+    if (h->mw)
         return sf_errf(err, "the HTTP server already follows a models topic");
-    }
-    rd_kafka_conf_t *mconf = rd_kafka_conf_dup(conf);
     sf_modelwatch_opts wo = {.log = watch_log, .log_arg = h};
-    h->mw = sf_modelwatch_start(conf, &wo, err);
-    if (!h->mw) {
-        rd_kafka_conf_destroy(mconf);
+    h->mw = sf_modelwatch_start(conn, &wo, err);
+    if (!h->mw)
         return sf_err_wrap(err, "HTTP model watcher");
-    }
-    if (h->online.rk) {
-        rd_kafka_conf_destroy(mconf);
-        return 0;
-    }
-    return sf_http_online_start(h, mconf, err);
+    return h->online.follow ? 0 : sf_http_online_start(h, conn, err);
 }
 
 /* -------------------------------------------------------------- responses */
@@ -178,6 +172,21 @@ void sf_http_error(sf_http_resp *r, unsigned status, const char *msg, const char
         s = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     sf_http_json(r, status, s);
+}
+
+int sf_http_is_json(const char *content_type)
+{
+    const char *p = content_type;
+    if (!p)
+        return 0;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    if (strncasecmp(p, "application/json", 16) != 0)
+        return 0;
+    p += 16;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    return *p == '\0' || *p == ';';
 }
 
 int sf_http_json_depth(const char *s, size_t len)
@@ -257,8 +266,11 @@ static enum MHD_Result send_resp(sf_http *h, struct MHD_Connection *c, sf_http_r
     MHD_add_response_header(mr, "Cache-Control", "no-store");
     MHD_add_response_header(mr, "X-Content-Type-Options", "nosniff");
     MHD_add_response_header(mr, "X-Satisfy-Version", h->o.version);
+    if (r->close)
+        MHD_add_response_header(mr, "Connection", "close");
     MHD_add_response_header(mr, "Content-Security-Policy",
                             "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'");
+    sf_http_guard_request(&h->guard, c, SF_HTTP_GUARD_ANSWER);
     enum MHD_Result ret = MHD_queue_response(c, r->status, mr);
     MHD_destroy_response(mr);
     unsigned cls = r->status / 100;
@@ -279,6 +291,48 @@ static void dispatch(sf_http *h, const sf_http_req *q, sf_http_resp *r)
     sf_http_error(r, 404, "no such resource", NULL);
 }
 
+static enum MHD_Result count_length(void *cls, enum MHD_ValueKind kind, const char *key,
+                                    const char *value)
+{
+    (void)kind;
+    (void)value;
+    int *n = cls;
+    if (strcasecmp(key, "Content-Length") == 0)
+        n[0]++;
+    else if (strcasecmp(key, "Transfer-Encoding") == 0)
+        n[1]++;
+    return MHD_YES;
+}
+
+/* What the head alone decides: 400 when the body's length is ambiguous (two
+ * Content-Length headers, or one beside Transfer-Encoding: a proxy in front
+ * may frame the body the other way, and the rest would be read as another
+ * request), 413 when it declares a body over the limit; 0 when the request
+ * goes on. */
+static int head_check(sf_http *h, struct MHD_Connection *c, sf_http_resp *r)
+{
+    int n[2] = {0, 0};
+    MHD_get_connection_values(c, MHD_HEADER_KIND, count_length, n);
+    if (n[0] > 1 || (n[0] && n[1])) {
+        sf_http_error(r, 400,
+                      n[1] ? "ambiguous body length: Content-Length beside Transfer-Encoding"
+                           : "ambiguous body length: more than one Content-Length header",
+                      NULL);
+        r->close = 1;
+        return 1;
+    }
+    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+    if (cl && strtoull(cl, NULL, 10) > h->o.max_body) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "request body of %s bytes is over the limit of %zu", cl,
+                 h->o.max_body);
+        sf_http_error(r, 413, msg, NULL);
+        r->close = 1;
+        return 1;
+    }
+    return 0;
+}
+
 static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url,
                                const char *method, const char *version, const char *upload,
                                size_t *upload_size, void **con_cls)
@@ -291,20 +345,10 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         k = calloc(1, sizeof *k);
         if (!k)
             return MHD_NO;
-        k->start = sf_mono_s();
         *con_cls = k;
-        const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
-        if (cl && strtoull(cl, NULL, 10) > h->o.max_body) {
-            char msg[96];
-            snprintf(msg, sizeof msg, "request body of %s bytes is over the limit of %zu", cl,
-                     h->o.max_body);
-            sf_http_error(&r, 413, msg, NULL);
-            return send_resp(h, c, &r);
-        }
-        return MHD_YES;
+        sf_http_guard_request(&h->guard, c, SF_HTTP_GUARD_HEAD);
+        return head_check(h, c, &r) ? send_resp(h, c, &r) : MHD_YES;
     }
-    if (sf_mono_s() - k->start > h->o.request_ms / 1000.0)
-        return MHD_NO; /* too slow a client: close the connection */
     if (*upload_size) {
         size_t n = *upload_size;
         *upload_size = 0;
@@ -344,7 +388,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         return send_resp(h, c, &r);
     }
     sf_http_req q = {
-        .method = method,
+        .method = strcmp(method, "HEAD") == 0 ? "GET" : method, /* libmicrohttpd drops the body */
         .path = url,
         .content_type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type"),
         .query_n = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "n"),
@@ -358,9 +402,9 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
                       enum MHD_RequestTerminationCode toe)
 {
-    (void)cls;
-    (void)c;
     (void)toe;
+    sf_http *h = cls;
+    sf_http_guard_request(&h->guard, c, SF_HTTP_GUARD_DONE);
     conn *k = *con_cls;
     if (k) {
         free(k->body);
@@ -418,21 +462,34 @@ sf_http *sf_http_start(const sf_http_opts *opts, sf_err *err)
         h->o.idle_s = SF_HTTP_IDLE_S;
     if (h->o.request_ms <= 0)
         h->o.request_ms = SF_HTTP_REQUEST_MS;
+    if (h->o.header_ms <= 0)
+        h->o.header_ms = SF_HTTP_HEADER_MS;
+    if (h->o.max_conns <= 0)
+        h->o.max_conns = SF_HTTP_MAX_CONNS;
+    if (h->o.max_conns_per_ip <= 0)
+        h->o.max_conns_per_ip = SF_HTTP_MAX_CONNS_PER_IP;
     if (h->o.threads <= 0)
         h->o.threads = SF_HTTP_THREADS;
     if (!h->o.version)
         h->o.version = "unknown";
     if (!h->o.mlflow_version)
         h->o.mlflow_version = SF_HTTP_MLFLOW_VERSION;
+    if (sf_http_guard_init(&h->guard, &h->o, err)) {
+        free(h);
+        return NULL;
+    }
     pthread_mutex_init(&h->mu, NULL);
     sf_http_online_init(h);
     h->d = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO, 0, NULL, NULL, handler, h,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sin, MHD_OPTION_THREAD_POOL_SIZE,
         (unsigned)h->o.threads, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)h->o.idle_s,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)256, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-        (unsigned)64, MHD_OPTION_NOTIFY_COMPLETED, completed, h, MHD_OPTION_END);
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)h->o.max_conns, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        (unsigned)h->o.max_conns_per_ip, MHD_OPTION_NOTIFY_COMPLETED, completed, h,
+        MHD_OPTION_NOTIFY_CONNECTION, sf_http_guard_notify, &h->guard, MHD_OPTION_END);
     if (!h->d) {
+        sf_http_guard_stop(&h->guard);
+        sf_http_guard_free(&h->guard);
         sf_http_online_stop(h);
         pthread_mutex_destroy(&h->mu);
         free(h);
@@ -453,7 +510,9 @@ void sf_http_stop(sf_http *h)
 {
     if (!h)
         return;
+    sf_http_guard_stop(&h->guard); /* no more shutdowns: the daemon closes what is open */
     MHD_stop_daemon(h->d);
+    sf_http_guard_free(&h->guard);
     sf_modelwatch_stop(h->mw);
     sf_http_online_stop(h);
     if (h->model) {

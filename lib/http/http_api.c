@@ -12,7 +12,9 @@
  *   GET  /readyz                  a model is loaded and the group is joined
  * Errors are {"error": "...", "field": "items[0].price"} with a 4xx status;
  * the field is named whenever the problem is in one (unknown fields too: a
- * misspelt field would otherwise silently become "missing").
+ * misspelt field would otherwise silently become "missing"; a number too
+ * large for a double, which cJSON reads as infinity). /v1/predict takes
+ * application/json only (415).
  */
 #include <math.h>
 #include <stdio.h>
@@ -198,38 +200,76 @@ static char *print_del(cJSON *o)
 
 /* ---------------------------------------------------------------- routes */
 
-static void predict(sf_http *h, const sf_http_req *q, sf_http_resp *r)
+/* The first number under j that is not finite (cJSON reads 1e999 as
+ * infinity): its path, as find_unknown names fields, into field; 0 if none. */
+static int non_finite(const cJSON *j, const char *where, char *field, size_t cap)
 {
-    cJSON *root = cJSON_ParseWithLength(q->body, q->len);
+    if (cJSON_IsNumber(j) && !isfinite(j->valuedouble)) {
+        snprintf(field, cap, "%s", where);
+        return 1;
+    }
+    const cJSON *e;
+    int i = 0;
+    cJSON_ArrayForEach(e, j)
+    {
+        char path[96];
+        if (cJSON_IsArray(j))
+            snprintf(path, sizeof path, "%s[%d]", where, i++);
+        else
+            snprintf(path, sizeof path, "%s%s%s", where, *where ? "." : "",
+                     e->string ? e->string : "");
+        if (non_finite(e, path, field, cap))
+            return 1;
+    }
+    return 0;
+}
+
+int sf_http_predict_parse(const char *body, size_t len, sf_order_event *ev, char *field,
+                          size_t fcap, char *msg, size_t mcap)
+{
+    field[0] = '\0';
+    cJSON *root = cJSON_ParseWithLength(body, len);
     if (!root) {
-        sf_http_error(r, 400, "malformed JSON: expected an order event object", NULL);
-        return;
+        snprintf(msg, mcap, "malformed JSON: expected an order event object");
+        return -1;
     }
-    char field[96], msg[SF_ERR_MAX + 64];
-    if (!cJSON_IsObject(root)) {
-        cJSON_Delete(root);
-        sf_http_error(r, 400, "expected an order event object", NULL);
-        return;
-    }
-    if (find_unknown(root, field, sizeof field)) {
-        cJSON_Delete(root);
-        snprintf(msg, sizeof msg, "unknown field '%s'", field);
-        sf_http_error(r, 400, msg, field);
-        return;
-    }
+    int bad = 1;
+    if (!cJSON_IsObject(root))
+        snprintf(msg, mcap, "expected an order event object");
+    else if (find_unknown(root, field, fcap))
+        snprintf(msg, mcap, "unknown field '%s'", field);
+    else if (non_finite(root, "", field, fcap))
+        snprintf(msg, mcap, "%s: expected a finite number", field);
+    else
+        bad = 0;
     cJSON_Delete(root);
-    sf_order_event ev;
+    if (bad)
+        return -1;
     sf_err err = {{0}};
-    if (sf_order_from_json(q->body, &ev, &err) != 0) {
-        field_of(err.msg, field, sizeof field);
-        sf_http_error(r, 400, err.msg, field[0] ? field : NULL);
-        return;
+    if (sf_order_from_json(body, ev, &err) != 0) {
+        field_of(err.msg, field, fcap);
+        snprintf(msg, mcap, "%s", err.msg);
+        return -1;
     }
     char why[128];
-    if (check_values(&ev, field, sizeof field, why, sizeof why)) {
-        snprintf(msg, sizeof msg, "%s: %s", field, why);
-        sf_order_event_clear(&ev);
-        sf_http_error(r, 400, msg, field);
+    if (check_values(ev, field, fcap, why, sizeof why)) {
+        snprintf(msg, mcap, "%s: %s", field, why);
+        sf_order_event_clear(ev);
+        return -1;
+    }
+    return 0;
+}
+
+static void predict(sf_http *h, const sf_http_req *q, sf_http_resp *r)
+{
+    if (!sf_http_is_json(q->content_type)) {
+        sf_http_error(r, 415, "Content-Type must be application/json", NULL);
+        return;
+    }
+    sf_order_event ev;
+    char field[96], msg[SF_ERR_MAX + 64];
+    if (sf_http_predict_parse(q->body, q->len, &ev, field, sizeof field, msg, sizeof msg)) {
+        sf_http_error(r, 400, msg, field[0] ? field : NULL);
         return;
     }
     sf_http_model *m = sf_http_model_get(h);

@@ -15,8 +15,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <microhttpd.h>
+
 #include "satisfy/decision.h"
 #include "satisfy/http.h"
+#include "satisfy/kafka_follow.h"
 
 typedef struct sf_http_req {
     const char *method;
@@ -33,6 +36,7 @@ typedef struct sf_http_resp {
     char *body; /* malloc'd, or static when is_static */
     size_t len;
     int is_static;
+    int close; /* close the connection after it */
 } sf_http_resp;
 
 /* The model shared by requests: freed when the last holder lets go. */
@@ -76,14 +80,45 @@ typedef struct sf_http_online {
     size_t n_dec;
     uint64_t messages, bad, decisions; /* decisions: decision messages accepted */
     char last_bad[SF_ERR_MAX + 128];
-    char consumer_error[256];
-    int partitions; /* assigned so far */
-    /* the consumer thread (rk NULL when not started) */
-    rd_kafka_t *rk;
-    pthread_t thread;
-    int stop;
+    char consumer_error[400];
+    sf_follow *follow; /* the follower thread, NULL when not started */
     char topic[128];
 } sf_http_online;
+
+/* The connection guard (http_guard.c): head, body and keep-alive deadlines
+ * counted from accept, and room made for new clients near the limits. */
+typedef struct sf_http_sock sf_http_sock;
+
+typedef struct sf_http_guard {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    pthread_t thread;
+    int stop;
+    sf_http_sock *head, *tail; /* every open connection, oldest first */
+    size_t live;               /* open and not cut */
+    double header_s, idle_s, request_s;
+    size_t soft_total, soft_per_ip; /* evict above these */
+    long tick_ms;
+    uint64_t head_timeouts, body_timeouts, idle_timeouts, evicted;
+} sf_http_guard;
+
+typedef struct sf_http_guard_stats {
+    size_t open;
+    uint64_t head_timeouts, body_timeouts, idle_timeouts, evicted;
+} sf_http_guard_stats;
+
+/* Starts the guard's thread (opts with their defaults filled in). */
+int sf_http_guard_init(sf_http_guard *g, const sf_http_opts *o, sf_err *err);
+/* Stops the thread; call before MHD_stop_daemon, and free after it. */
+void sf_http_guard_stop(sf_http_guard *g);
+void sf_http_guard_free(sf_http_guard *g);
+/* MHD_OPTION_NOTIFY_CONNECTION callback (cls: the guard). */
+void sf_http_guard_notify(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code);
+/* A request's progress on connection c. */
+enum { SF_HTTP_GUARD_HEAD, SF_HTTP_GUARD_ANSWER, SF_HTTP_GUARD_DONE };
+void sf_http_guard_request(sf_http_guard *g, struct MHD_Connection *c, int event);
+void sf_http_guard_counts(sf_http_guard *g, sf_http_guard_stats *out);
 
 struct sf_http {
     struct MHD_Daemon *d;
@@ -98,11 +133,12 @@ struct sf_http {
     uint64_t rejected_limits; /* 413/408/400-depth */
     uint64_t predictions;     /* rows scored over HTTP */
     sf_http_online online;
+    sf_http_guard guard;
 };
 
 /* The satisfy.metrics follower (http_online.c). */
 void sf_http_online_init(sf_http *h);
-int sf_http_online_start(sf_http *h, rd_kafka_conf_t *conf, sf_err *err);
+int sf_http_online_start(sf_http *h, const sf_kafka_conn *conn, sf_err *err);
 void sf_http_online_stop(sf_http *h); /* stops the thread and frees the series */
 int sf_http_online_route(sf_http *h, const sf_http_req *q, sf_http_resp *r);
 /* The gate decisions kept, in increasing version order, as a JSON array
@@ -119,8 +155,26 @@ void sf_http_json(sf_http_resp *r, unsigned status, char *malloced_json);
 /* {"error": msg, "field": field (omitted when NULL)} */
 void sf_http_error(sf_http_resp *r, unsigned status, const char *msg, const char *field);
 
+/* 1 when a Content-Type header (may be NULL) is application/json, in any
+ * case, with or without parameters ("; charset=utf-8"). */
+int sf_http_is_json(const char *content_type);
+
 /* Max nesting depth of a JSON text (brackets outside strings). */
 int sf_http_json_depth(const char *s, size_t len);
+
+/* The body parsers, exposed for the fuzzers (tests/fuzz/fuzz_http_*.c). */
+/* An order event from a /v1/predict body (NUL-terminated, len bytes): 0, or
+ * -1 with msg and, when the error is in one field, its path in field
+ * ("items[0].price"; else empty). Clear ev after a 0. */
+int sf_http_predict_parse(const char *body, size_t len, sf_order_event *ev, char *field,
+                          size_t fcap, char *msg, size_t mcap);
+
+/* The rows of an /invocations body (NUL-terminated, len bytes; one of the
+ * four MLflow input formats) against spec: 0 with *x (*n rows of spec->n
+ * floats, NaN = missing; free it), or -1 with the MLflow error code
+ * ("MALFORMED_REQUEST", "BAD_REQUEST") and message (an HTTP 400). */
+int sf_http_mlflow_rows(const sf_feature_spec *spec, const char *body, size_t len, float **x,
+                        size_t *n, const char **code, char *msg, size_t cap);
 
 /* Routes: each returns 1 when it handled the path. */
 int sf_http_api_route(sf_http *h, const sf_http_req *q, sf_http_resp *r);

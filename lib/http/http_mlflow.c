@@ -21,6 +21,7 @@
  * (not JSON) or "BAD_REQUEST" (JSON of the wrong shape), "message": ...},
  * 415 for another content type, 503 without a model.
  */
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,6 +49,17 @@ typedef struct rows {
     float *x;
     char msg[256];
 } rows;
+
+/* Marks column c seen (seen: d flags); -1 with the message when it was. */
+static int once(rows *t, unsigned char *seen, int c, const char *where)
+{
+    if (seen[c]) {
+        snprintf(t->msg, sizeof t->msg, "%sduplicate column '%s'", where, t->spec->defs[c].name);
+        return -1;
+    }
+    seen[c] = 1;
+    return 0;
+}
 
 static int alloc_rows(rows *t, size_t n)
 {
@@ -93,6 +105,11 @@ static int cell(rows *t, size_t row, int col, const cJSON *v)
                  t->spec->defs[col].name);
         return -1;
     }
+    if (!(fabs(v->valuedouble) <= FLT_MAX)) { /* 1e999 parses as infinity; a float holds less */
+        snprintf(t->msg, sizeof t->msg, "row %zu, column '%s': expected a finite number", row,
+                 t->spec->defs[col].name);
+        return -1;
+    }
     t->x[row * t->d + (size_t)col] = (float)v->valuedouble;
     return 0;
 }
@@ -103,11 +120,14 @@ static int from_record(rows *t, size_t row, const cJSON *rec)
         snprintf(t->msg, sizeof t->msg, "row %zu: expected an object", row);
         return -1;
     }
+    unsigned char seen[SF_SPEC_MAX_FEATURES] = {0};
+    char where[40];
+    snprintf(where, sizeof where, "row %zu: ", row);
     const cJSON *v;
     cJSON_ArrayForEach(v, rec)
     {
         int c = column(t, v->string);
-        if (c < 0 || cell(t, row, c, v))
+        if (c < 0 || once(t, seen, c, where) || cell(t, row, c, v))
             return -1;
     }
     return 0;
@@ -146,6 +166,7 @@ static int from_split(rows *t, const cJSON *o)
         return -1;
     }
     int idx[SF_SPEC_MAX_FEATURES];
+    unsigned char seen[SF_SPEC_MAX_FEATURES] = {0};
     size_t j = 0;
     const cJSON *c;
     cJSON_ArrayForEach(c, cols)
@@ -154,8 +175,9 @@ static int from_split(rows *t, const cJSON *o)
             snprintf(t->msg, sizeof t->msg, "dataframe_split: column names must be strings");
             return -1;
         }
-        if ((idx[j++] = column(t, c->valuestring)) < 0)
+        if ((idx[j] = column(t, c->valuestring)) < 0 || once(t, seen, idx[j], "dataframe_split: "))
             return -1;
+        j++;
     }
     if (alloc_rows(t, (size_t)cJSON_GetArraySize(data)))
         return -1;
@@ -186,10 +208,11 @@ static int from_list(rows *t, const char *key, const cJSON *a)
         }
         if (alloc_rows(t, n < 0 ? 0 : (size_t)n))
             return -1;
+        unsigned char seen[SF_SPEC_MAX_FEATURES] = {0};
         cJSON_ArrayForEach(col, a)
         {
             int c = column(t, col->string);
-            if (c < 0)
+            if (c < 0 || once(t, seen, c, ""))
                 return -1;
             size_t i = 0;
             const cJSON *v;
@@ -220,26 +243,23 @@ static int from_list(rows *t, const char *key, const cJSON *a)
     return 0;
 }
 
-static void invocations(sf_http *h, const sf_http_req *q, sf_http_resp *r)
+/* Parses body and finds its one input field (*in, named *key; root to
+ * delete): 0, or -1 with the MLflow error code and message. */
+static int envelope(const char *body, size_t len, cJSON **root, const cJSON **in, const char **key,
+                    const char **code, char *msg, size_t cap)
 {
-    if (!q->content_type || strncmp(q->content_type, "application/json", 16) != 0) {
-        ml_error(r, 415, "BAD_REQUEST",
-                 "Content-Type must be application/json (dataframe_split, dataframe_records, "
-                 "instances or inputs)");
-        return;
-    }
-    cJSON *root = cJSON_ParseWithLength(q->body, q->len);
-    if (!root) {
-        ml_error(r, 400, "MALFORMED_REQUEST", "failed to parse the request body as JSON");
-        return;
-    }
     static const char *const KEYS[] = {"dataframe_split", "dataframe_records", "instances",
                                        "inputs"};
-    const cJSON *in = NULL;
-    const char *key = NULL;
+    *code = "BAD_REQUEST";
+    *root = cJSON_ParseWithLength(body, len);
+    if (!*root) {
+        *code = "MALFORMED_REQUEST";
+        snprintf(msg, cap, "failed to parse the request body as JSON");
+        return -1;
+    }
     int found = 0;
     const cJSON *e;
-    const cJSON *top = cJSON_IsObject(root) ? root : NULL;
+    const cJSON *top = cJSON_IsObject(*root) ? *root : NULL;
     cJSON_ArrayForEach(e, top)
     {
         int k;
@@ -248,26 +268,116 @@ static void invocations(sf_http *h, const sf_http_req *q, sf_http_resp *r)
                 break;
         if (k < 4) {
             found++;
-            in = e;
-            key = KEYS[k];
+            *in = e;
+            *key = KEYS[k];
         } else if (!e->string || strcmp(e->string, "params") != 0) {
-            char msg[160];
-            snprintf(msg, sizeof msg,
+            snprintf(msg, cap,
                      "unknown field '%.60s': expected one of dataframe_split, dataframe_records, "
                      "instances, inputs",
                      e->string ? e->string : "");
-            cJSON_Delete(root);
-            ml_error(r, 400, "BAD_REQUEST", msg);
-            return;
+            break;
         }
     }
-    if (found != 1) {
-        cJSON_Delete(root);
-        ml_error(r, 400, "BAD_REQUEST",
+    if (!e && found != 1)
+        snprintf(msg, cap, "%s",
                  found ? "give exactly one of dataframe_split, dataframe_records, instances, "
                          "inputs"
                        : "expected a JSON object with one of dataframe_split, "
                          "dataframe_records, instances, inputs");
+    if (e || found != 1) {
+        cJSON_Delete(*root);
+        *root = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+/* The rows of input in (named key) into t. */
+static int rows_of(rows *t, const cJSON *in, const char *key)
+{
+    return strcmp(key, "dataframe_split") == 0 ? from_split(t, in) : from_list(t, key, in);
+}
+
+int sf_http_mlflow_rows(const sf_feature_spec *spec, const char *body, size_t len, float **x,
+                        size_t *n, const char **code, char *msg, size_t cap)
+{
+    cJSON *root;
+    const cJSON *in = NULL;
+    const char *key = "";
+    *x = NULL;
+    *n = 0;
+    if (envelope(body, len, &root, &in, &key, code, msg, cap))
+        return -1;
+    rows t = {.spec = spec, .d = (size_t)spec->n};
+    int rc = rows_of(&t, in, key);
+    cJSON_Delete(root);
+    if (rc) {
+        free(t.x);
+        *code = "BAD_REQUEST";
+        snprintf(msg, cap, "%s", t.msg);
+        return -1;
+    }
+    *x = t.x;
+    *n = t.n;
+    return 0;
+}
+
+/* Scores the rows of t with m and answers them. */
+static void answer(sf_http *h, const sf_model *m, const rows *t, sf_http_resp *r)
+{
+    double *score = malloc(t->n * sizeof *score), *p = malloc(t->n * sizeof *p);
+    sf_reason *rs = malloc(t->n * SF_REASONS * sizeof *rs);
+    int *nr = malloc(t->n * sizeof *nr);
+    cJSON *out = cJSON_CreateObject();
+    cJSON *preds = out ? cJSON_AddArrayToObject(out, "predictions") : NULL;
+    char *s = NULL;
+    if (score && p && rs && nr && preds) {
+        sf_model_explain(m, t->x, t->n, score, p, rs, nr);
+        for (size_t i = 0; i < t->n; i++) {
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddItemToObject(o, "score", sf_json_number(score[i]));
+            cJSON_AddItemToObject(o, "p_dissatisfied", sf_json_number(p[i]));
+            cJSON *ra = cJSON_AddArrayToObject(o, "reasons");
+            for (int k = 0; k < nr[i]; k++) {
+                const sf_reason *x = &rs[i * SF_REASONS + (size_t)k];
+                cJSON *ro = cJSON_CreateObject();
+                cJSON_AddStringToObject(ro, "feature", x->feature);
+                cJSON_AddItemToObject(ro, "value", sf_json_number(x->value));
+                cJSON_AddItemToObject(ro, "contribution", sf_json_number(x->contribution));
+                cJSON_AddItemToArray(ra, ro);
+            }
+            cJSON_AddItemToArray(preds, o);
+        }
+        pthread_mutex_lock(&h->mu);
+        h->predictions += t->n;
+        pthread_mutex_unlock(&h->mu);
+        s = cJSON_PrintUnformatted(out);
+    }
+    free(score);
+    free(p);
+    free(rs);
+    free(nr);
+    cJSON_Delete(out);
+    if (s)
+        sf_http_json(r, 200, s);
+    else
+        ml_error(r, 500, "INTERNAL_ERROR", "out of memory");
+}
+
+static void invocations(sf_http *h, const sf_http_req *q, sf_http_resp *r)
+{
+    if (!sf_http_is_json(q->content_type)) {
+        ml_error(r, 415, "BAD_REQUEST",
+                 "Content-Type must be application/json (dataframe_split, dataframe_records, "
+                 "instances or inputs)");
+        return;
+    }
+    cJSON *root;
+    const cJSON *in = NULL;
+    const char *key = "", *code = "";
+    char msg[256];
+    if (envelope(q->body, q->len, &root, &in, &key, &code, msg, sizeof msg)) {
+        ml_error(r, 400, code, msg);
         return;
     }
     sf_http_model *m = sf_http_model_get(h);
@@ -278,58 +388,14 @@ static void invocations(sf_http *h, const sf_http_req *q, sf_http_resp *r)
     }
     const sf_model_info *info = sf_model_get_info(m->m);
     rows t = {.spec = info->spec, .d = (size_t)info->n_inputs};
-    int rc = key[0] == 'd' && key[10] == 's' ? from_split(&t, in) : from_list(&t, key, in);
+    int rc = rows_of(&t, in, key);
     cJSON_Delete(root);
-    if (rc) {
-        sf_http_model_put(h, m);
-        free(t.x);
+    if (rc)
         ml_error(r, 400, "BAD_REQUEST", t.msg);
-        return;
-    }
-    double *score = malloc(t.n * sizeof *score), *p = malloc(t.n * sizeof *p);
-    sf_reason *rs = malloc(t.n * SF_REASONS * sizeof *rs);
-    int *nr = malloc(t.n * sizeof *nr);
-    cJSON *out = cJSON_CreateObject();
-    cJSON *preds = out ? cJSON_AddArrayToObject(out, "predictions") : NULL;
-    if (!score || !p || !rs || !nr || !preds) {
-        sf_http_model_put(h, m);
-        free(t.x);
-        free(score);
-        free(p);
-        free(rs);
-        free(nr);
-        cJSON_Delete(out);
-        ml_error(r, 500, "INTERNAL_ERROR", "out of memory");
-        return;
-    }
-    sf_model_explain(m->m, t.x, t.n, score, p, rs, nr);
+    else
+        answer(h, m->m, &t, r);
     sf_http_model_put(h, m);
-    for (size_t i = 0; i < t.n; i++) {
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddItemToObject(o, "score", sf_json_number(score[i]));
-        cJSON_AddItemToObject(o, "p_dissatisfied", sf_json_number(p[i]));
-        cJSON *ra = cJSON_AddArrayToObject(o, "reasons");
-        for (int k = 0; k < nr[i]; k++) {
-            const sf_reason *x = &rs[i * SF_REASONS + (size_t)k];
-            cJSON *ro = cJSON_CreateObject();
-            cJSON_AddStringToObject(ro, "feature", x->feature);
-            cJSON_AddItemToObject(ro, "value", sf_json_number(x->value));
-            cJSON_AddItemToObject(ro, "contribution", sf_json_number(x->contribution));
-            cJSON_AddItemToArray(ra, ro);
-        }
-        cJSON_AddItemToArray(preds, o);
-    }
-    pthread_mutex_lock(&h->mu);
-    h->predictions += t.n;
-    pthread_mutex_unlock(&h->mu);
     free(t.x);
-    free(score);
-    free(p);
-    free(rs);
-    free(nr);
-    char *s = cJSON_PrintUnformatted(out);
-    cJSON_Delete(out);
-    sf_http_json(r, 200, s);
 }
 
 int sf_http_mlflow_route(sf_http *h, const sf_http_req *q, sf_http_resp *r)

@@ -1,8 +1,8 @@
 /*
  * http_online.c - online accuracy per model version for the web app: a
- * consumer of satisfy.metrics (outside any group, every partition from the
- * beginning) feeding bounded series of (event_time, rmse, auc, n) points,
- * served as GET /v1/online.
+ * follower of satisfy.metrics (kafka_follow.h: outside any group, every
+ * partition from the beginning) feeding bounded series of (event_time, rmse,
+ * auc, n) points, served as GET /v1/online.
  *
  * The retrainer publishes one message per model version each time new pairs
  * of that version arrive (online.h, key = version), so a version's series is
@@ -26,10 +26,8 @@
 #include "http_impl.h"
 #include "satisfy/json_field.h"
 #include "satisfy/kafka.h"
+#include "satisfy/kafka_follow.h"
 #include "satisfy/clock.h"
-
-#define META_TIMEOUT_MS 1000
-#define RECHECK_MS      10000 /* partitions added later are picked up this often */
 
 /* ----------------------------------------------------------- the series */
 
@@ -253,154 +251,55 @@ cJSON *sf_http_decisions_json(sf_http *h)
     return a;
 }
 
-/* ------------------------------------------------------------- consumer */
+/* ------------------------------------------------------------- follower */
 
-static void set_consumer_error(sf_http_online *o, const char *why)
+static void set_consumer_error(void *arg, const char *why)
 {
+    sf_http_online *o = &((sf_http *)arg)->online;
     pthread_mutex_lock(&o->mu);
-    snprintf(o->consumer_error, sizeof o->consumer_error, "%s", why);
+    snprintf(o->consumer_error, sizeof o->consumer_error, "%s: %s", o->topic, why);
     pthread_mutex_unlock(&o->mu);
 }
 
-/* Assigns partitions found since the last call (all from the beginning; the
- * ones already assigned keep their position). */
-static void assign_new(sf_http_online *o)
-{
-    rd_kafka_topic_t *rkt = rd_kafka_topic_new(o->rk, o->topic, NULL);
-    if (!rkt)
-        return;
-    const struct rd_kafka_metadata *md = NULL;
-    rd_kafka_resp_err_t e = rd_kafka_metadata(o->rk, 0, rkt, &md, META_TIMEOUT_MS);
-    rd_kafka_topic_destroy(rkt);
-    if (e) {
-        char why[200];
-        snprintf(why, sizeof why, "%s: metadata: %s", o->topic, rd_kafka_err2str(e));
-        set_consumer_error(o, why);
-        return;
-    }
-    int n = 0;
-    if (md->topic_cnt == 1 && !md->topics[0].err)
-        n = md->topics[0].partition_cnt;
-    rd_kafka_metadata_destroy(md);
-    if (n <= o->partitions)
-        return;
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(n);
-    for (int p = 0; p < n; p++)
-        rd_kafka_topic_partition_list_add(l, o->topic, p)->offset = RD_KAFKA_OFFSET_BEGINNING;
-    if (o->partitions > 0) {
-        /* keep where the old ones are */
-        rd_kafka_topic_partition_list_t *cur = rd_kafka_topic_partition_list_new(o->partitions);
-        for (int p = 0; p < o->partitions; p++)
-            rd_kafka_topic_partition_list_add(cur, o->topic, p);
-        if (!rd_kafka_position(o->rk, cur))
-            for (int p = 0; p < o->partitions; p++)
-                if (cur->elems[p].offset >= 0)
-                    l->elems[p].offset = cur->elems[p].offset;
-        rd_kafka_topic_partition_list_destroy(cur);
-    }
-    e = rd_kafka_assign(o->rk, l);
-    rd_kafka_topic_partition_list_destroy(l);
-    if (e) {
-        char why[200];
-        snprintf(why, sizeof why, "%s: assign: %s", o->topic, rd_kafka_err2str(e));
-        set_consumer_error(o, why);
-        return;
-    }
-    pthread_mutex_lock(&o->mu);
-    o->partitions = n;
-    pthread_mutex_unlock(&o->mu);
-}
-
-static void *run(void *arg)
+/* One satisfy.metrics message, on the follower's thread. */
+static void on_message(void *arg, const rd_kafka_message_t *m)
 {
     sf_http *h = arg;
-    sf_http_online *o = &h->online;
-    int64_t next_check = 0;
-    for (;;) {
-        pthread_mutex_lock(&o->mu);
-        int stop = o->stop, parts = o->partitions;
-        pthread_mutex_unlock(&o->mu);
-        if (stop)
-            break;
-        int64_t now = sf_mono_ms();
-        if (now >= next_check) {
-            assign_new(o);
-            pthread_mutex_lock(&o->mu);
-            parts = o->partitions;
-            pthread_mutex_unlock(&o->mu);
-            next_check = now + (parts ? RECHECK_MS : 500);
-        }
-        if (!parts) {
-            struct timespec ts = {0, 100 * 1000000};
-            nanosleep(&ts, NULL);
-            continue;
-        }
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(o->rk, 200);
-        if (!m)
-            continue;
-        if (m->err) {
-            if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
-                set_consumer_error(o, rd_kafka_message_errstr(m));
-        } else {
-            char where[192];
-            snprintf(where, sizeof where, "%s [%d] @%" PRId64, o->topic, (int)m->partition,
-                     m->offset);
-            /* the schema header, NUL-terminated (NULL when absent) */
-            char schema[64];
-            const char *sp = NULL;
-            rd_kafka_headers_t *hdrs = NULL;
-            const void *hv = NULL;
-            size_t hl = 0;
-            if (!rd_kafka_message_headers(m, &hdrs) &&
-                !rd_kafka_header_get_last(hdrs, "schema", &hv, &hl) && hv) {
-                snprintf(schema, sizeof schema, "%.*s", (int)(hl < 63 ? hl : 63), (const char *)hv);
-                sp = schema;
-            }
-            sf_err err = {{0}};
-            sf_http_metrics_feed(h, sp, m->key, m->key_len, m->payload, m->len, where, &err);
-        }
-        rd_kafka_message_destroy(m);
+    char where[192];
+    snprintf(where, sizeof where, "%s [%d] @%" PRId64, h->online.topic, (int)m->partition,
+             m->offset);
+    /* the schema header, NUL-terminated (NULL when absent) */
+    char schema[64];
+    const char *sp = NULL;
+    rd_kafka_headers_t *hdrs = NULL;
+    const void *hv = NULL;
+    size_t hl = 0;
+    if (!rd_kafka_message_headers(m, &hdrs) &&
+        !rd_kafka_header_get_last(hdrs, "schema", &hv, &hl) && hv) {
+        snprintf(schema, sizeof schema, "%.*s", (int)(hl < 63 ? hl : 63), (const char *)hv);
+        sp = schema;
     }
-    return NULL;
+    sf_err err = {{0}};
+    sf_http_metrics_feed(h, sp, m->key, m->key_len, m->payload, m->len, where, &err);
 }
 
-int sf_http_online_start(sf_http *h, rd_kafka_conf_t *conf, sf_err *err)
+int sf_http_online_start(sf_http *h, const sf_kafka_conn *conn, sf_err *err)
 {
-    sf_http_online *o = &h->online;
-    char errstr[512];
-    /* assign() wants a group.id; this consumer never joins nor commits */
-    if (rd_kafka_conf_set(conf, "group.id", "satisfy-http-online", errstr, sizeof errstr) ||
-        rd_kafka_conf_set(conf, "enable.auto.commit", "false", errstr, sizeof errstr) ||
-        rd_kafka_conf_set(conf, "enable.partition.eof", "false", errstr, sizeof errstr)) {
-        rd_kafka_conf_destroy(conf);
-        return sf_errf(err, "%s follower: %s", o->topic, errstr);
-    }
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
-    if (!rk) {
-        rd_kafka_conf_destroy(conf);
-        return sf_errf(err, "%s follower: cannot create consumer: %s", o->topic, errstr);
-    }
-    o->rk = rk;
-    if (pthread_create(&o->thread, NULL, run, h) != 0) {
-        rd_kafka_destroy(rk);
-        o->rk = NULL;
-        return sf_errf(err, "%s follower: cannot start thread", o->topic);
-    }
-    return 0;
+    sf_follow_opts fo = {.role = SF_KAFKA_METRICS_FOLLOWER,
+                         .conn = *conn,
+                         .topic = h->online.topic,
+                         .on_message = on_message,
+                         .on_error = set_consumer_error,
+                         .arg = h};
+    h->online.follow = sf_follow_start(&fo, err);
+    return h->online.follow ? 0 : -1;
 }
 
 void sf_http_online_stop(sf_http *h)
 {
     sf_http_online *o = &h->online;
-    if (o->rk) {
-        pthread_mutex_lock(&o->mu);
-        o->stop = 1;
-        pthread_mutex_unlock(&o->mu);
-        pthread_join(o->thread, NULL);
-        rd_kafka_consumer_close(o->rk);
-        rd_kafka_destroy(o->rk);
-        o->rk = NULL;
-    }
+    sf_follow_stop(o->follow);
+    o->follow = NULL;
     for (int i = 0; i < SF_HTTP_ONLINE_VERSIONS; i++)
         free(o->s[i].p);
     pthread_mutex_destroy(&o->mu);
@@ -426,8 +325,8 @@ static char *online_json(sf_http *h)
     const char *names[] = {"event_time", "rmse", "auc", "n"};
     for (int i = 0; cols && i < 4; i++)
         cJSON_AddItemToArray(cols, cJSON_CreateString(names[i]));
+    cJSON_AddNumberToObject(j, "partitions", o->follow ? sf_follow_partitions(o->follow) : 0);
     pthread_mutex_lock(&o->mu);
-    cJSON_AddNumberToObject(j, "partitions", o->partitions);
     cJSON_AddNumberToObject(j, "messages", (double)o->messages);
     cJSON_AddNumberToObject(j, "bad_messages", (double)o->bad);
     cJSON_AddNumberToObject(j, "decision_messages", (double)o->decisions);

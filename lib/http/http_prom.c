@@ -5,8 +5,9 @@
  * lag, rate and uptime as gauges; the e2e and process latency histograms
  * with their buckets), followed by what the HTTP server itself knows: the
  * model it serves as an info metric (labels version, algorithm, spec,
- * spec_hash, value 1), its requests by status class, the rows it scored and
- * the requests refused by a limit. Checked by `promtool check metrics` in
+ * spec_hash, value 1), its requests by status class, the rows it scored,
+ * the requests refused by a limit, its open connections and the connections
+ * its guard closed (http_guard.c), by reason. Checked by `promtool check metrics` in
  * tests/unit/test_http.c when promtool is installed.
  */
 #include <inttypes.h>
@@ -41,6 +42,9 @@ static void metrics(sf_http *h, sf_http_resp *r)
     pred = h->predictions;
     lim = h->rejected_limits;
     pthread_mutex_unlock(&h->mu);
+    sf_http_guard_stats gs;
+    sf_http_guard_counts(&h->guard, &gs);
+    lim += gs.head_timeouts + gs.body_timeouts;
     uint64_t omsg, obad;
     pthread_mutex_lock(&h->online.mu);
     omsg = h->online.messages;
@@ -65,6 +69,19 @@ static void metrics(sf_http *h, sf_http_resp *r)
     for (int c = 2; c <= 5; c++)
         n += snprintf(out + n, cap - (size_t)n,
                       "satisfy_http_requests_total{class=\"%dxx\"} %" PRIu64 "\n", c, req[c]);
+    n += snprintf(out + n, cap - (size_t)n,
+                  "# HELP satisfy_http_connections Open HTTP connections.\n"
+                  "# TYPE satisfy_http_connections gauge\n"
+                  "satisfy_http_connections %zu\n"
+                  "# HELP satisfy_http_connections_closed_total Connections the server closed: "
+                  "request head or body past its deadline, kept alive too long, or made room "
+                  "for a new client.\n"
+                  "# TYPE satisfy_http_connections_closed_total counter\n"
+                  "satisfy_http_connections_closed_total{reason=\"head_timeout\"} %" PRIu64 "\n"
+                  "satisfy_http_connections_closed_total{reason=\"body_timeout\"} %" PRIu64 "\n"
+                  "satisfy_http_connections_closed_total{reason=\"idle_timeout\"} %" PRIu64 "\n"
+                  "satisfy_http_connections_closed_total{reason=\"evicted\"} %" PRIu64 "\n",
+                  gs.open, gs.head_timeouts, gs.body_timeouts, gs.idle_timeouts, gs.evicted);
     snprintf(out + n, cap - (size_t)n,
              "# HELP satisfy_http_predictions_total Rows scored by /v1/predict and "
              "/invocations.\n"

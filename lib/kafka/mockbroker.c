@@ -47,19 +47,13 @@ sf_mockbroker *sf_mockbroker_start(int n_brokers, int partitions, sf_err *err)
         sf_errf(err, "mock broker: out of memory");
         return NULL;
     }
-    char errstr[512];
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    /* The holder handle never connects anywhere: no notice about the missing
-     * bootstrap.servers (warnings and errors still show). */
-    rd_kafka_conf_set(conf, "log_level", "4", errstr, sizeof errstr);
-    /* The mock brokers' sockets take this handle's settings: without
-     * TCP_NODELAY every response over one loopback segment (64 KB) waits for
-     * the client's delayed ACK, about 40 ms per transaction. */
-    rd_kafka_conf_set(conf, "socket.nagle.disable", "true", errstr, sizeof errstr);
-    mb->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
+    /* kafka.h's embedded broker role: the holder handle never connects
+     * anywhere (no notice about the missing bootstrap.servers), and the mock
+     * brokers' sockets take its settings (TCP_NODELAY) */
+    sf_kafka_client_opts ko = {.role = SF_KAFKA_EMBEDDED_BROKER};
+    mb->rk = sf_kafka_client_new(&ko, err);
     if (!mb->rk) {
-        sf_errf(err, "mock broker: cannot create handle: %s", errstr);
-        rd_kafka_conf_destroy(conf);
+        sf_err_wrap(err, "mock broker");
         free(mb);
         return NULL;
     }

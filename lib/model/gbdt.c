@@ -6,12 +6,17 @@
  * OMP_WAIT_POLICY=passive in the environment at process start, omp.h), and
  * early stopping on the time-ordered validation rows: boosting stops after
  * `early_stopping` rounds without a better validation metric and the booster
- * is sliced to the best round. The result is the booster's UBJSON, which is
- * what the artifact ships; prediction and reasons at scoring run on our own
- * copy of the trees (trees.c), built here from XGBoost's JSON model.
+ * is sliced to the best round. The result is the booster's UBJSON; the
+ * artifact ships our own forest section instead (trees.c), written here
+ * from XGBoost's JSON model: per tree the child arrays, split feature and
+ * threshold, default direction for missing values, leaf values and the
+ * cover (sum_hessian) of each node. Prediction and reasons at scoring run
+ * on that forest; XGBoost parses only boosters this process trained (or a
+ * format 1 artifact from the retrainer's own registry, sf_model_load_trusted).
  */
 #include "model_impl.h"
 
+#include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -201,20 +206,136 @@ static int load_booster(const uint8_t *ubj, size_t len, int nthread, BoosterHand
     return 0;
 }
 
-sf_forest *sf_gbdt_forest(const uint8_t *ubj, size_t len, int n_features, sf_err *err)
+static const cJSON *path(const cJSON *j, const char *const *keys)
+{
+    for (; *keys && j; keys++)
+        j = cJSON_GetObjectItemCaseSensitive(j, *keys);
+    return j;
+}
+
+static double num(const cJSON *j)
+{
+    if (cJSON_IsNumber(j))
+        return j->valuedouble;
+    if (cJSON_IsString(j))
+        return strtod(j->valuestring, NULL);
+    if (cJSON_IsBool(j))
+        return cJSON_IsTrue(j) ? 1 : 0;
+    return NAN;
+}
+
+/* An int node id or feature of XGBoost's JSON (-1 when it is none). */
+static int32_t num_id(const cJSON *j)
+{
+    double v = num(j);
+    return v >= -1 && v < INT32_MAX ? (int32_t)v : -1;
+}
+
+/* Appends tree ti of XGBoost's JSON to nodes (grown as needed); sets *n. */
+static int json_tree(const cJSON *t, sf_rawnode **nodes, size_t *used, size_t *cap, int *n,
+                     sf_err *err, int ti)
+{
+    static const char *const keys[6] = {"left_children",    "right_children", "split_indices",
+                                        "split_conditions", "default_left",   "sum_hessian"};
+    const cJSON *a[6];
+    for (int k = 0; k < 6; k++) {
+        a[k] = cJSON_GetObjectItemCaseSensitive(t, keys[k]);
+        if (!cJSON_IsArray(a[k]))
+            return sf_errf(err, "gbdt model: tree %d lacks its node arrays", ti);
+    }
+    *n = cJSON_GetArraySize(a[0]);
+    for (int k = 1; k < 6; k++)
+        if (*n <= 0 || cJSON_GetArraySize(a[k]) != *n)
+            return sf_errf(err, "gbdt model: tree %d has node arrays of different lengths", ti);
+    if (*used + (size_t)*n > *cap) {
+        size_t nc = *cap ? *cap : 4096;
+        while (nc < *used + (size_t)*n)
+            nc *= 2;
+        sf_rawnode *p = realloc(*nodes, nc * sizeof *p);
+        if (!p)
+            return sf_errf(err, "gbdt model: out of memory");
+        *nodes = p;
+        *cap = nc;
+    }
+    const cJSON *e[6];
+    for (int k = 0; k < 6; k++)
+        e[k] = a[k]->child;
+    for (int i = 0; i < *n; i++) {
+        (*nodes)[(*used)++] = (sf_rawnode){.left = num_id(e[0]),
+                                           .right = num_id(e[1]),
+                                           .feature = (uint32_t)num_id(e[2]),
+                                           .default_left = num(e[4]) != 0,
+                                           .value = (float)num(e[3]),
+                                           .cover = num(e[5])};
+        for (int k = 0; k < 6; k++)
+            e[k] = e[k]->next;
+    }
+    return 0;
+}
+
+/* Our forest section of XGBoost's JSON model. */
+static int json_forest(const char *json, size_t len, int n_features, uint8_t **out, size_t *out_len,
+                       sf_err *err)
+{
+    cJSON *root = cJSON_ParseWithLength(json, len);
+    if (!root)
+        return sf_errf(err, "gbdt model: JSON does not parse");
+    static const char *const k_trees[] = {"learner", "gradient_booster", "model", "trees", NULL};
+    static const char *const k_base[] = {"learner", "learner_model_param", "base_score", NULL};
+    static const char *const k_obj[] = {"learner", "objective", "name", NULL};
+    static const char *const k_nf[] = {"learner", "learner_model_param", "num_feature", NULL};
+    const cJSON *trees = path(root, k_trees);
+    const cJSON *obj = path(root, k_obj);
+    double base = num(path(root, k_base)), nf = num(path(root, k_nf));
+    sf_rawnode *nodes = NULL;
+    int *sizes = NULL, rc = -1, logistic = 0, nt = 0;
+    size_t used = 0, cap = 0;
+    if (!cJSON_IsArray(trees) || !cJSON_IsString(obj) || isnan(base)) {
+        sf_errf(err, "gbdt model: JSON lacks trees, objective or base_score");
+        goto out;
+    }
+    if (!isnan(nf) && nf > n_features) {
+        sf_errf(err, "gbdt model: model has %g features, spec has %d", nf, n_features);
+        goto out;
+    }
+    if (strcmp(obj->valuestring, "binary:logistic") == 0) {
+        logistic = 1;
+    } else if (strcmp(obj->valuestring, "reg:squarederror") != 0) {
+        sf_errf(err, "gbdt model: unsupported objective '%s'", obj->valuestring);
+        goto out;
+    }
+    nt = cJSON_GetArraySize(trees);
+    if (!(sizes = malloc((size_t)(nt ? nt : 1) * sizeof *sizes))) {
+        sf_errf(err, "gbdt model: out of memory");
+        goto out;
+    }
+    int ti = 0;
+    for (const cJSON *t = trees->child; t; t = t->next, ti++)
+        if (json_tree(t, &nodes, &used, &cap, &sizes[ti], err, ti) < 0)
+            goto out;
+    rc = sf_forest_write(n_features, logistic, base, nt, sizes, nodes, out, out_len, err);
+out:
+    cJSON_Delete(root);
+    free(nodes);
+    free(sizes);
+    return rc;
+}
+
+int sf_gbdt_trees(const uint8_t *ubj, size_t len, int n_features, uint8_t **out, size_t *out_len,
+                  sf_err *err)
 {
     BoosterHandle b;
     if (load_booster(ubj, len, 1, &b, err) < 0)
-        return NULL;
+        return -1;
     bst_ulong jlen = 0;
     const char *json = NULL;
-    sf_forest *f = NULL;
+    int rc = -1;
     if (XGBoosterSaveModelToBuffer(b, "{\"format\": \"json\"}", &jlen, &json) != 0)
         xgb_fail(err, "reading the model as JSON");
     else
-        f = sf_forest_from_json(json, jlen, n_features, err);
+        rc = json_forest(json, jlen, n_features, out, out_len, err);
     XGBoosterFree(b);
-    return f;
+    return rc;
 }
 
 int sf_gbdt_xgb_predict(const uint8_t *ubj, size_t len, const float *x, size_t n, size_t d,

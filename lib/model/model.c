@@ -115,6 +115,8 @@ void sf_model_free(sf_model *m)
     sf_linear_free(m->lin_p);
     free(m->ubj);
     free(m->ubj_p);
+    free(m->tres);
+    free(m->tres_p);
     sf_forest_free(m->forest);
     sf_forest_free(m->forest_p);
     free(m);
@@ -321,10 +323,39 @@ void sf_model_contributions(const sf_model *m, const float *row, double *contrib
     }
 }
 
+int sf_model_probe(const sf_model *m, sf_err *err)
+{
+    static const char *const what[3] = {"zeros", "missing values", "ones"};
+    size_t d = (size_t)m->info.n_inputs;
+    float rows[3 * SF_SPEC_MAX_FEATURES];
+    for (size_t j = 0; j < d; j++) {
+        rows[j] = 0;
+        rows[d + j] = NAN;
+        rows[2 * d + j] = 1;
+    }
+    double s[3], p[3];
+    sf_reason r[3 * SF_REASONS];
+    int nr[3];
+    sf_model_explain(m, rows, 3, s, p, r, nr);
+    for (int i = 0; i < 3; i++) {
+        int ok = s[i] >= 1 && s[i] <= 5 && p[i] >= 0 && p[i] <= 1;
+        for (int k = 0; k < nr[i]; k++)
+            ok &= isfinite(r[i * SF_REASONS + k].contribution);
+        if (!ok)
+            return sf_errf(err,
+                           "model probe: a row of %s scores %g with p %g (or a non-finite "
+                           "reason): the model does not yield numbers in range",
+                           what[i], s[i], p[i]);
+    }
+    return 0;
+}
+
 int sf_model_predict_xgboost(const sf_model *m, const float *x, size_t n, float *out, sf_err *err)
 {
     if (!m->ubj)
-        return sf_errf(err, "predict with xgboost: a %s model has no XGBoost booster",
+        return sf_errf(err,
+                       "predict with xgboost: no XGBoost booster (a %s model, or a loaded one: "
+                       "artifacts carry only our forest)",
                        sf_algo_name(m->info.algo));
     return sf_gbdt_xgb_predict(m->ubj, m->ubj_len, x, n, (size_t)m->info.n_inputs,
                                m->params.nthread, out, err);
@@ -475,17 +506,19 @@ int sf_model_train(sf_algo algo, const sf_examples *train, const sf_examples *va
         if (want_obj && sf_logit_fit(tr, m->lin->lambda, &m->lin_p, err) < 0)
             goto fail;
     } else {
-        if (sf_gbdt_fit(tr, va, &p, 0, &m->ubj, &m->ubj_len, &m->info.rounds, err) < 0)
+        /* the forest is read back from the section the artifact ships, so a
+         * trained model and its loaded copy are the same trees */
+        if (sf_gbdt_fit(tr, va, &p, 0, &m->ubj, &m->ubj_len, &m->info.rounds, err) < 0 ||
+            sf_gbdt_trees(m->ubj, m->ubj_len, m->info.n_inputs, &m->tres, &m->tres_len, err) < 0 ||
+            !(m->forest = sf_forest_read(m->tres, m->tres_len, m->info.n_inputs, 0, err)))
             goto fail;
-        if (!(m->forest = sf_gbdt_forest(m->ubj, m->ubj_len, m->info.n_inputs, err)))
+        int r2;
+        if (want_obj &&
+            (sf_gbdt_fit(tr, va, &p, 1, &m->ubj_p, &m->ubj_p_len, &r2, err) < 0 ||
+             sf_gbdt_trees(m->ubj_p, m->ubj_p_len, m->info.n_inputs, &m->tres_p, &m->tres_p_len,
+                           err) < 0 ||
+             !(m->forest_p = sf_forest_read(m->tres_p, m->tres_p_len, m->info.n_inputs, 1, err))))
             goto fail;
-        if (want_obj) {
-            int r2;
-            if (sf_gbdt_fit(tr, va, &p, 1, &m->ubj_p, &m->ubj_p_len, &r2, err) < 0)
-                goto fail;
-            if (!(m->forest_p = sf_gbdt_forest(m->ubj_p, m->ubj_p_len, m->info.n_inputs, err)))
-                goto fail;
-        }
     }
     /* probability: calibration on the validation rows (training rows if none) */
     const sf_examples *cal = va && va->n > 0 ? va : tr;
@@ -520,6 +553,9 @@ int sf_model_train(sf_algo algo, const sf_examples *train, const sf_examples *va
             free(m->ubj_p);
             m->ubj_p = NULL;
             m->ubj_p_len = 0;
+            free(m->tres_p);
+            m->tres_p = NULL;
+            m->tres_p_len = 0;
         }
     }
     free(s);

@@ -1,8 +1,9 @@
 /*
  * model_impl.h - the inside of sf_model, shared by model.c (training
- * dispatch, probability, prediction), ridge.c, gbdt.c, trees.c (our own tree
- * representation: prediction and path attribution) and artifact.c. Private
- * to lib/.
+ * dispatch, probability, prediction), ridge.c, gbdt.c (XGBoost: training,
+ * and the booster turned into our forest section), trees.c (our own tree
+ * representation: its validated section, prediction and path attribution)
+ * and artifact.c. Private to lib/.
  */
 #ifndef SATISFY_MODEL_IMPL_H
 #define SATISFY_MODEL_IMPL_H
@@ -78,6 +79,19 @@ typedef struct sf_forest {
     int logistic;       /* 1: output = sigmoid(margin) */
 } sf_forest;
 
+/* One node of a forest section as the trainer hands it to sf_forest_write
+ * (trees.c has the byte format). Ids are per tree, the root is 0. */
+typedef struct sf_rawnode {
+    int32_t left, right;  /* children's ids; left < 0: a leaf */
+    uint32_t feature;     /* split feature */
+    uint8_t default_left; /* a missing value goes left */
+    float value;          /* split: threshold (left when x < value); leaf: value */
+    double cover;         /* XGBoost's sum_hessian */
+} sf_rawnode;
+
+/* The most trees a forest section may hold (400 rounds by default). */
+#define SF_FOREST_MAX_TREES 100000
+
 struct sf_model {
     sf_model_info info;
     sf_model_params params;
@@ -87,10 +101,14 @@ struct sf_model {
     double cal_a, cal_b;
     /* ridge */
     sf_linear *lin, *lin_p;
-    /* gbdt: XGBoost UBJSON (the shipped payload) and our trees */
+    /* gbdt: our forest sections (what the artifact ships, TRES / TREP) and
+     * the trees built from them; the XGBoost UBJSON only in a model trained
+     * in this process (for sf_model_predict_xgboost; never saved) */
+    uint8_t *tres, *tres_p;
+    size_t tres_len, tres_p_len;
+    sf_forest *forest, *forest_p;
     uint8_t *ubj, *ubj_p;
     size_t ubj_len, ubj_p_len;
-    sf_forest *forest, *forest_p;
 };
 
 /* ridge.c */
@@ -108,14 +126,24 @@ sf_linear *sf_linear_load(const uint8_t *buf, size_t len, int d, sf_err *err);
 /* gbdt.c: trains with XGBoost; returns the UBJSON of the kept rounds. */
 int sf_gbdt_fit(const sf_examples *train, const sf_examples *valid, const sf_model_params *p,
                 int binary, uint8_t **ubj, size_t *ubj_len, int *rounds, sf_err *err);
-/* Builds our forest from UBJSON (via XGBoost's JSON dump). */
-sf_forest *sf_gbdt_forest(const uint8_t *ubj, size_t len, int n_features, sf_err *err);
+/* Our forest section (TRES / TREP bytes, malloc'd) of a booster's UBJSON,
+ * via XGBoost's JSON dump. XGBoost parses the UBJSON: only for boosters
+ * this process trained or its own registry stored, never release bytes. */
+int sf_gbdt_trees(const uint8_t *ubj, size_t len, int n_features, uint8_t **out, size_t *out_len,
+                  sf_err *err);
 /* Predicts with XGBoost itself (tests and benchmarks): margin or output. */
 int sf_gbdt_xgb_predict(const uint8_t *ubj, size_t len, const float *x, size_t n, size_t d,
                         int nthread, float *out, sf_err *err);
 
 /* trees.c */
-sf_forest *sf_forest_from_json(const char *json, size_t len, int n_features, sf_err *err);
+/* Reads and validates a forest section (format in trees.c): n_features
+ * must be the spec's, logistic the expected objective (0 score, 1 p). */
+sf_forest *sf_forest_read(const uint8_t *buf, size_t len, int n_features, int logistic,
+                          sf_err *err);
+/* Writes a forest section of n_trees trees, tree t being the next sizes[t]
+ * entries of nodes. Returns 0 or -1. */
+int sf_forest_write(int n_features, int logistic, double base_score, int n_trees, const int *sizes,
+                    const sf_rawnode *nodes, uint8_t **out, size_t *len, sf_err *err);
 void sf_forest_free(sf_forest *f);
 /* margins of n rows */
 void sf_forest_margin(const sf_forest *f, const float *x, size_t n, size_t d, double *out);
@@ -126,6 +154,10 @@ void sf_forest_contrib_block(const sf_forest *f, const float *x, size_t n, size_
 
 /* model.c */
 sf_model *sf_model_alloc(void);
+/* Scores a row of zeros, one of missing values and one of ones: 0 when
+ * every score is in [1,5], every p in [0,1] and every reason finite, else
+ * -1 with err set ("model probe: ..."). */
+int sf_model_probe(const sf_model *m, sf_err *err);
 double sf_sigmoid(double z);
 
 #endif

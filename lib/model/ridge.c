@@ -389,12 +389,20 @@ sf_linear *sf_linear_load(const uint8_t *buf, size_t len, int d, sf_err *err)
     double *arr[6] = {l->mean, l->sd, l->coef, l->ind_mean, l->ind_sd, l->coef_ind};
     for (int k = 0; k < 6; k++)
         memcpy(arr[k], buf + 24 + (size_t)k * (size_t)d * 8, (size_t)d * 8);
-    for (int k = 0; k < 6; k++)
-        for (int j = 0; j < d; j++)
-            if (!isfinite(arr[k][j])) {
-                sf_errf(err, "linear model: corrupt (non-finite parameter)");
-                sf_linear_free(l);
-                return NULL;
-            }
+    const char *bad = !isfinite(l->intercept)                 ? "intercept"
+                      : !isfinite(l->lambda) || l->lambda < 0 ? "lambda"
+                                                              : NULL;
+    static const char *const names[6] = {"mean",           "sd",           "coefficient",
+                                         "indicator mean", "indicator sd", "indicator coefficient"};
+    for (int k = 0; k < 6 && !bad; k++)
+        for (int j = 0; j < d && !bad; j++)
+            if (!isfinite(arr[k][j]) || ((k == 1 || k == 4) && arr[k][j] < 0) ||
+                (k == 3 && !(arr[k][j] >= 0 && arr[k][j] <= 1)))
+                bad = names[k];
+    if (bad) {
+        sf_errf(err, "linear model: corrupt (%s out of range or not finite)", bad);
+        sf_linear_free(l);
+        return NULL;
+    }
     return l;
 }

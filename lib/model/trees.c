@@ -1,11 +1,29 @@
 /*
- * trees.c - our own copy of an XGBoost forest: fast batched prediction and
- * path attribution (reasons) without calling XGBoost at scoring time.
+ * trees.c - our own copy of a gradient-boosted forest: its section in the
+ * artifact (TRES / TREP), read and validated here, and fast batched
+ * prediction and path attribution (reasons) on it. No XGBoost call: the
+ * scorer never hands release bytes to XGBoost's parser.
  *
- * The forest is read from XGBoost's JSON model (XGBoosterSaveModelToBuffer
- * with format json, parsed with cJSON): per tree the child arrays, split
- * feature and threshold, default direction for missing values, leaf values
- * and the cover (sum_hessian) of each node. XGBoost goes left when
+ * Section format (all integers little-endian; docs/model.md):
+ *   0  "SFT1"
+ *   4  u32 n_features   (must equal the feature spec's)
+ *   8  u32 objective    0 = reg:squarederror (score), 1 = binary:logistic (p)
+ *   12 u32 n_trees      (at most SF_FOREST_MAX_TREES)
+ *   16 f64 base_score   (XGBoost's: a mean score, or a probability in (0,1))
+ *   24 per tree: u32 n_nodes, then n_nodes records of 25 bytes:
+ *      i32 left, i32 right (children's ids in this tree; -1, -1 for a leaf),
+ *      u32 split feature, u8 default left (missing goes left), f32 split
+ *      threshold or leaf value, f64 cover (XGBoost's sum_hessian)
+ * Node 0 is the root; a split's children have larger ids than the split.
+ * Leaves are canonical (feature 0, default right). Everything is checked
+ * before use: counts against the bytes present (so no allocation exceeds
+ * the section's size), children in range, after their parent and reached
+ * once (a tree, at most 64 deep), features below n_features, thresholds
+ * numbers (+-inf allowed), leaf values and covers finite (covers >= 0), and
+ * the derived expectations and credits finite; no trailing bytes.
+ *
+ * The trainer writes the section from XGBoost's JSON model (gbdt.c), so
+ * its trees are exactly the booster's: XGBoost goes left when
  * x < threshold, and follows the default direction when x is missing (NaN);
  * we do exactly the same on the same float values, through integer keys
  * that order them as float compares do (sf_tnode, sf_tkey), so predictions
@@ -21,10 +39,12 @@
  */
 #include "model_impl.h"
 
-#include <cjson/cJSON.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+
+#define SEC_HDR  24
+#define NODE_LEN 25
 
 void sf_forest_free(sf_forest *f)
 {
@@ -54,8 +74,9 @@ static void raw_free(rawtree *t)
     free(t->expect);
 }
 
-/* Expected values bottom-up; children always have larger ids (checked). */
-static void raw_expect(rawtree *t)
+/* Expected values bottom-up; children always have larger ids (checked).
+ * Returns 0, or -1 when one is not finite. */
+static int raw_expect(rawtree *t)
 {
     for (int i = t->n - 1; i >= 0; i--) {
         if (t->l[i] < 0) {
@@ -66,74 +87,101 @@ static void raw_expect(rawtree *t)
         double cl = t->cover[l], cr = t->cover[r];
         t->expect[i] = cl + cr > 0 ? (cl * t->expect[l] + cr * t->expect[r]) / (cl + cr)
                                    : (t->expect[l] + t->expect[r]) / 2;
+        if (!isfinite(t->expect[i]))
+            return -1;
     }
+    return 0;
 }
 
-static const cJSON *path(const cJSON *j, const char *const *keys)
+static uint32_t rd32(const uint8_t *p)
 {
-    for (; *keys && j; keys++)
-        j = cJSON_GetObjectItemCaseSensitive(j, *keys);
-    return j;
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
-static double num(const cJSON *j)
+static uint64_t rd64(const uint8_t *p)
 {
-    if (cJSON_IsNumber(j))
-        return j->valuedouble;
-    if (cJSON_IsString(j))
-        return strtod(j->valuestring, NULL);
-    if (cJSON_IsBool(j))
-        return cJSON_IsTrue(j) ? 1 : 0;
-    return NAN;
+    return (uint64_t)rd32(p) | (uint64_t)rd32(p + 4) << 32;
 }
 
-/* Reads tree ti's node arrays from XGBoost's JSON into rt (allocated here;
- * raw_free releases it even on failure) and checks every split: children in
- * range and after their parent, a known feature, a threshold. */
-static int raw_read(const cJSON *t, rawtree *rt, int n_features, sf_err *err, int ti)
+static void wr32(uint8_t *p, uint32_t v)
 {
-    const cJSON *lc = cJSON_GetObjectItemCaseSensitive(t, "left_children");
-    const cJSON *rc = cJSON_GetObjectItemCaseSensitive(t, "right_children");
-    const cJSON *si = cJSON_GetObjectItemCaseSensitive(t, "split_indices");
-    const cJSON *sc = cJSON_GetObjectItemCaseSensitive(t, "split_conditions");
-    const cJSON *dl = cJSON_GetObjectItemCaseSensitive(t, "default_left");
-    const cJSON *sh = cJSON_GetObjectItemCaseSensitive(t, "sum_hessian");
-    if (!cJSON_IsArray(lc) || !cJSON_IsArray(rc) || !cJSON_IsArray(si) || !cJSON_IsArray(sc) ||
-        !cJSON_IsArray(dl) || !cJSON_IsArray(sh))
-        return sf_errf(err, "gbdt model: tree %d lacks its node arrays", ti);
-    int n = cJSON_GetArraySize(lc);
-    if (n <= 0 || cJSON_GetArraySize(rc) != n || cJSON_GetArraySize(si) != n ||
-        cJSON_GetArraySize(sc) != n || cJSON_GetArraySize(dl) != n || cJSON_GetArraySize(sh) != n)
-        return sf_errf(err, "gbdt model: tree %d has node arrays of different lengths", ti);
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static void wr64(uint8_t *p, uint64_t v)
+{
+    wr32(p, (uint32_t)v);
+    wr32(p + 4, (uint32_t)(v >> 32));
+}
+
+static float rdf32(const uint8_t *p)
+{
+    uint32_t b = rd32(p);
+    float f;
+    memcpy(&f, &b, sizeof f);
+    return f;
+}
+
+static double rdf64(const uint8_t *p)
+{
+    uint64_t b = rd64(p);
+    double d;
+    memcpy(&d, &b, sizeof d);
+    return d;
+}
+
+/* Checks node i of tree ti as read into rt (see the format above). */
+static int raw_check(const rawtree *rt, int i, uint32_t feat, int n_features, sf_err *err, int ti)
+{
+    int n = rt->n, l = rt->l[i], r = rt->r[i];
+    if (!isfinite(rt->cover[i]) || rt->cover[i] < 0)
+        return sf_errf(err, "gbdt model: tree %d node %d has cover %g", ti, i, rt->cover[i]);
+    if (l == -1) {
+        if (r != -1 || feat != 0 || rt->dl[i] != 0 || !isfinite(rt->cond[i]))
+            return sf_errf(err,
+                           "gbdt model: tree %d leaf %d is corrupt (right %d, feature %u, "
+                           "default %u, value %g)",
+                           ti, i, r, feat, rt->dl[i], rt->cond[i]);
+        return 0;
+    }
+    if (l <= i || l >= n || r <= i || r >= n || l == r || feat >= (uint32_t)n_features ||
+        rt->dl[i] > 1 || isnan(rt->cond[i]))
+        return sf_errf(err,
+                       "gbdt model: tree %d node %d is corrupt (children %d/%d of %d nodes, "
+                       "feature %u of %d, default %u, threshold %g)",
+                       ti, i, l, r, n, feat, n_features, rt->dl[i], rt->cond[i]);
+    return 0;
+}
+
+/* Reads tree ti's n nodes from p (n * NODE_LEN bytes, present) into rt
+ * (allocated here; raw_free releases it even on failure) and checks them. */
+static int raw_read(const uint8_t *p, int n, rawtree *rt, int n_features, sf_err *err, int ti)
+{
+    size_t un = (size_t)n;
     *rt = (rawtree){n,
-                    malloc((size_t)n * sizeof(int)),
-                    malloc((size_t)n * sizeof(int)),
-                    malloc((size_t)n * sizeof(int)),
-                    malloc((size_t)n),
-                    malloc((size_t)n * sizeof(double)),
-                    malloc((size_t)n * sizeof(double)),
-                    malloc((size_t)n * sizeof(double))};
+                    malloc(un * sizeof(int)),
+                    malloc(un * sizeof(int)),
+                    malloc(un * sizeof(int)),
+                    malloc(un),
+                    malloc(un * sizeof(double)),
+                    malloc(un * sizeof(double)),
+                    malloc(un * sizeof(double))};
     if (!rt->l || !rt->r || !rt->feat || !rt->dl || !rt->cond || !rt->cover || !rt->expect)
         return sf_errf(err, "gbdt model: out of memory");
-    const cJSON *a = lc->child, *b = rc->child, *c = si->child, *d = sc->child, *e = dl->child,
-                *h = sh->child;
-    for (int i = 0; i < n; i++) {
-        rt->l[i] = (int)num(a);
-        rt->r[i] = (int)num(b);
-        rt->feat[i] = (int)num(c);
-        rt->cond[i] = (float)num(d);
-        rt->dl[i] = num(e) != 0;
-        rt->cover[i] = num(h);
-        if (rt->l[i] >= 0 &&
-            (rt->l[i] >= n || rt->r[i] < 0 || rt->r[i] >= n || rt->l[i] <= i || rt->r[i] <= i ||
-             rt->feat[i] < 0 || rt->feat[i] >= n_features || isnan(rt->cond[i])))
-            return sf_errf(err,
-                           "gbdt model: tree %d node %d is corrupt (children %d/%d, feature %d "
-                           "of %d, threshold %g)",
-                           ti, i, rt->l[i], rt->r[i], rt->feat[i], n_features, rt->cond[i]);
-        a = a->next, b = b->next, c = c->next, d = d->next, e = e->next, h = h->next;
+    for (int i = 0; i < n; i++, p += NODE_LEN) {
+        rt->l[i] = (int32_t)rd32(p);
+        rt->r[i] = (int32_t)rd32(p + 4);
+        uint32_t feat = rd32(p + 8);
+        rt->feat[i] = (int)(feat & 0x7fffffff);
+        rt->dl[i] = p[12];
+        rt->cond[i] = rdf32(p + 13);
+        rt->cover[i] = rdf64(p + 17);
+        if (raw_check(rt, i, feat, n_features, err, ti) < 0)
+            return -1;
     }
-    raw_expect(rt);
+    if (raw_expect(rt) < 0)
+        return sf_errf(err, "gbdt model: tree %d has a non-finite expected value", ti);
     return 0;
 }
 
@@ -169,9 +217,10 @@ static int raw_layout(const rawtree *rt, int *order, int *pos, int *lvl, uint8_t
     return placed;
 }
 
-/* Writes the placed slots as walk nodes from nodes[base]. */
-static void emit_nodes(const rawtree *rt, const int *order, const int *pos, int placed,
-                       int n_features, sf_tnode *nodes, size_t base)
+/* Writes the placed slots as walk nodes from nodes[base]. Returns 0, or -1
+ * when a credit or leaf value does not fit a float. */
+static int emit_nodes(const rawtree *rt, const int *order, const int *pos, int placed,
+                      int n_features, sf_tnode *nodes, size_t base)
 {
     for (int k = 0; k < placed; k++) {
         int u = order[k];
@@ -191,18 +240,21 @@ static void emit_nodes(const rawtree *rt, const int *order, const int *pos, int 
                              .d = {(float)(rt->expect[rt->l[u]] - rt->expect[u]),
                                    (float)(rt->expect[rt->r[u]] - rt->expect[u])}};
         }
+        if (!isfinite(nd->d[0]) || !isfinite(nd->d[1]))
+            return -1;
     }
+    return 0;
 }
 
-/* Reads one tree into nodes[*n_nodes ..] in breadth-first order with sibling
- * children adjacent (a leaf loops to itself); sets *root_expect and *depth
- * (edges on its longest root-leaf path). Returns 0 or -1. */
-static int read_tree(const cJSON *t, sf_tnode **nodes, size_t *n_nodes, size_t *cap, int n_features,
-                     double *root_expect, uint8_t *depth, sf_err *err, int ti)
+/* Appends one tree (n nodes at p) to f->nodes in breadth-first order with
+ * sibling children adjacent (a leaf loops to itself); sets *root_expect and
+ * *depth (edges on its longest root-leaf path). Returns 0 or -1. */
+static int read_tree(const uint8_t *p, int n, sf_forest *f, size_t *cap, double *root_expect,
+                     uint8_t *depth, sf_err *err, int ti)
 {
     rawtree rt = {0};
     int *order = NULL, *pos = NULL, *lvl = NULL, rcode = -1;
-    if (raw_read(t, &rt, n_features, err, ti) < 0)
+    if (raw_read(p, n, &rt, f->n_features, err, ti) < 0)
         goto out;
     order = malloc((size_t)rt.n * sizeof *order);
     pos = malloc((size_t)rt.n * sizeof *pos);
@@ -214,21 +266,24 @@ static int read_tree(const cJSON *t, sf_tnode **nodes, size_t *n_nodes, size_t *
     int placed = raw_layout(&rt, order, pos, lvl, depth, err, ti);
     if (placed < 0)
         goto out;
-    if (*n_nodes + (size_t)placed > *cap) {
+    if (f->n_nodes + (size_t)placed > *cap) {
         size_t nc = *cap ? *cap : 1024;
-        while (nc < *n_nodes + (size_t)placed)
+        while (nc < f->n_nodes + (size_t)placed)
             nc *= 2;
-        sf_tnode *p = realloc(*nodes, nc * sizeof *p);
-        if (!p) {
+        sf_tnode *q = realloc(f->nodes, nc * sizeof *q);
+        if (!q) {
             sf_errf(err, "gbdt model: out of memory");
             goto out;
         }
-        *nodes = p;
+        f->nodes = q;
         *cap = nc;
     }
-    emit_nodes(&rt, order, pos, placed, n_features, *nodes, *n_nodes);
+    if (emit_nodes(&rt, order, pos, placed, f->n_features, f->nodes, f->n_nodes) < 0) {
+        sf_errf(err, "gbdt model: tree %d has a value or credit beyond float range", ti);
+        goto out;
+    }
     *root_expect = rt.expect[0];
-    *n_nodes += (size_t)placed;
+    f->n_nodes += (size_t)placed;
     rcode = 0;
 out:
     raw_free(&rt);
@@ -238,76 +293,119 @@ out:
     return rcode;
 }
 
-sf_forest *sf_forest_from_json(const char *json, size_t len, int n_features, sf_err *err)
+/* The section header: checks it and sets f's objective and base margin;
+ * *n_trees gets the tree count. */
+static int read_header(const uint8_t *buf, size_t len, int n_features, int logistic, sf_forest *f,
+                       int *n_trees, sf_err *err)
 {
-    if (n_features < 0 || n_features > SF_SPEC_MAX_FEATURES) {
-        sf_errf(err, "gbdt model: %d features (at most %d)", n_features, SF_SPEC_MAX_FEATURES);
-        return NULL;
-    }
-    cJSON *root = cJSON_ParseWithLength(json, len);
-    if (!root) {
-        sf_errf(err, "gbdt model: JSON does not parse");
+    if (len < SEC_HDR || memcmp(buf, "SFT1", 4) != 0)
+        return sf_errf(err, "gbdt model: not a forest section (%zu bytes)", len);
+    uint32_t nf = rd32(buf + 4), obj = rd32(buf + 8), nt = rd32(buf + 12);
+    double base = rdf64(buf + 16);
+    if (nf != (uint32_t)n_features)
+        return sf_errf(err, "gbdt model: forest has %u features, the spec %d", nf, n_features);
+    if (obj != (uint32_t)logistic)
+        return sf_errf(err, "gbdt model: forest objective %u, expected %d (%s)", obj, logistic,
+                       logistic ? "binary:logistic" : "reg:squarederror");
+    if (nt > SF_FOREST_MAX_TREES || nt > (len - SEC_HDR) / (4 + NODE_LEN))
+        return sf_errf(err, "gbdt model: %u trees do not fit %zu bytes (at most %d trees)", nt, len,
+                       SF_FOREST_MAX_TREES);
+    if (!isfinite(base) || (logistic && !(base > 0 && base < 1)))
+        return sf_errf(err, "gbdt model: base_score %g out of range", base);
+    f->logistic = logistic;
+    f->base_margin = logistic ? log(base / (1 - base)) : base;
+    *n_trees = (int)nt;
+    return 0;
+}
+
+sf_forest *sf_forest_read(const uint8_t *buf, size_t len, int n_features, int logistic, sf_err *err)
+{
+    if (n_features < 1 || n_features > SF_SPEC_MAX_FEATURES) {
+        sf_errf(err, "gbdt model: %d features (1 to %d)", n_features, SF_SPEC_MAX_FEATURES);
         return NULL;
     }
     sf_forest *f = calloc(1, sizeof *f);
-    size_t cap = 0;
+    size_t cap = 0, off = SEC_HDR;
     if (!f) {
-        cJSON_Delete(root);
         sf_errf(err, "gbdt model: out of memory");
         return NULL;
     }
     f->n_features = n_features;
-    static const char *const k_trees[] = {"learner", "gradient_booster", "model", "trees", NULL};
-    static const char *const k_base[] = {"learner", "learner_model_param", "base_score", NULL};
-    static const char *const k_obj[] = {"learner", "objective", "name", NULL};
-    static const char *const k_nf[] = {"learner", "learner_model_param", "num_feature", NULL};
-    const cJSON *trees = path(root, k_trees);
-    const cJSON *obj = path(root, k_obj);
-    double base = num(path(root, k_base));
-    double nf = num(path(root, k_nf));
-    if (!cJSON_IsArray(trees) || !cJSON_IsString(obj) || isnan(base)) {
-        sf_errf(err, "gbdt model: JSON lacks trees, objective or base_score");
+    if (read_header(buf, len, n_features, logistic, f, &f->n_trees, err) < 0)
         goto fail;
-    }
-    if (!isnan(nf) && (int)nf > n_features) {
-        sf_errf(err, "gbdt model: model has %d features, spec has %d", (int)nf, n_features);
-        goto fail;
-    }
-    if (strcmp(obj->valuestring, "binary:logistic") == 0) {
-        f->logistic = 1;
-        if (!(base > 0 && base < 1)) {
-            sf_errf(err, "gbdt model: logistic base_score %g out of (0,1)", base);
-            goto fail;
-        }
-        f->base_margin = log(base / (1 - base));
-    } else if (strcmp(obj->valuestring, "reg:squarederror") == 0) {
-        f->base_margin = base;
-    } else {
-        sf_errf(err, "gbdt model: unsupported objective '%s'", obj->valuestring);
-        goto fail;
-    }
-    f->n_trees = cJSON_GetArraySize(trees);
     f->root = malloc((size_t)(f->n_trees ? f->n_trees : 1) * sizeof *f->root);
     f->depth = malloc((size_t)(f->n_trees ? f->n_trees : 1));
     if (!f->root || !f->depth) {
         sf_errf(err, "gbdt model: out of memory");
         goto fail;
     }
-    int ti = 0;
     f->bias = f->base_margin;
-    for (const cJSON *t = trees->child; t; t = t->next, ti++) {
+    for (int ti = 0; ti < f->n_trees; ti++) {
+        uint32_t n = len - off >= 4 ? rd32(buf + off) : 0;
+        if (len - off < 4 || n == 0 || n > (len - off - 4) / NODE_LEN ||
+            f->n_nodes + n > INT32_MAX) {
+            sf_errf(err, "gbdt model: tree %d of %d: %u nodes in %zu bytes", ti, f->n_trees, n,
+                    len - off);
+            goto fail;
+        }
         double e0 = 0;
         f->root[ti] = (int32_t)f->n_nodes;
-        if (read_tree(t, &f->nodes, &f->n_nodes, &cap, n_features, &e0, &f->depth[ti], err, ti) < 0)
+        if (read_tree(buf + off + 4, (int)n, f, &cap, &e0, &f->depth[ti], err, ti) < 0)
             goto fail;
         f->bias += e0;
+        off += 4 + (size_t)n * NODE_LEN;
     }
-    cJSON_Delete(root);
+    if (off != len) {
+        sf_errf(err, "gbdt model: %zu bytes after the last tree", len - off);
+        goto fail;
+    }
+    if (!isfinite(f->bias)) {
+        sf_errf(err, "gbdt model: the forest's bias is not finite");
+        goto fail;
+    }
     return f;
 fail:
-    cJSON_Delete(root);
     sf_forest_free(f);
     return NULL;
+}
+
+int sf_forest_write(int n_features, int logistic, double base_score, int n_trees, const int *sizes,
+                    const sf_rawnode *nodes, uint8_t **out, size_t *len, sf_err *err)
+{
+    size_t total = 0;
+    for (int t = 0; t < n_trees; t++)
+        total += (size_t)sizes[t];
+    size_t n = SEC_HDR + 4 * (size_t)n_trees + NODE_LEN * total;
+    uint8_t *p = malloc(n);
+    if (!p)
+        return sf_errf(err, "gbdt model: out of memory");
+    memcpy(p, "SFT1", 4);
+    wr32(p + 4, (uint32_t)n_features);
+    wr32(p + 8, logistic ? 1 : 0);
+    wr32(p + 12, (uint32_t)n_trees);
+    uint64_t b;
+    memcpy(&b, &base_score, 8);
+    wr64(p + 16, b);
+    uint8_t *q = p + SEC_HDR;
+    for (int t = 0; t < n_trees; t++) {
+        wr32(q, (uint32_t)sizes[t]);
+        q += 4;
+        for (int i = 0; i < sizes[t]; i++, nodes++, q += NODE_LEN) {
+            int leaf = nodes->left < 0; /* leaves are written canonical */
+            wr32(q, (uint32_t)(leaf ? -1 : nodes->left));
+            wr32(q + 4, (uint32_t)(leaf ? -1 : nodes->right));
+            wr32(q + 8, leaf ? 0 : nodes->feature);
+            q[12] = leaf ? 0 : nodes->default_left != 0;
+            uint32_t v;
+            memcpy(&v, &nodes->value, 4);
+            wr32(q + 13, v);
+            memcpy(&b, &nodes->cover, 8);
+            wr64(q + 17, b);
+        }
+    }
+    *out = p;
+    *len = n;
+    return 0;
 }
 
 /* Key slots per row: the keys where a missing value is the largest, the same

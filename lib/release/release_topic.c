@@ -22,7 +22,7 @@ int sf_release_publish(rd_kafka_t *prod, sf_kafka_stats *st, const uint8_t *arti
     sf_buf buf = {0};
     memset(&rel, 0, sizeof rel);
     int rc = -1;
-    if (sf_model_load(artifact, artifact_len, NULL, &m, err) != 0 ||
+    if (sf_model_load_trusted(artifact, artifact_len, NULL, &m, err) != 0 ||
         sf_model_release_make(m, version, released_at, &rel, err) != 0 ||
         sf_encode_release(&rel, &buf, err) != 0) {
         sf_err_wrap(err, "release v%lld", (long long)version);
@@ -47,7 +47,7 @@ int sf_release_publish(rd_kafka_t *prod, sf_kafka_stats *st, const uint8_t *arti
     }
     if (sf_kafka_stats_failed(st) != failed0 || sf_kafka_stats_delivered(st) == ok0) {
         sf_errf(err, "%s [0]: release v%lld failed: %s", SF_TOPIC_MODELS, (long long)version,
-                st->first_failure[0] ? st->first_failure : "no delivery report");
+                st->last_failure[0] ? st->last_failure : "no delivery report");
         goto done;
     }
     if (payload_len)
@@ -62,26 +62,15 @@ done:
     return rc;
 }
 
-int64_t sf_release_last_version(const char *brokers, const char *const *props, int n_props,
-                                int timeout_ms, sf_err *bad, sf_err *err)
+int64_t sf_release_last_version(const sf_kafka_conn *conn, int timeout_ms, sf_err *bad,
+                                sf_err *err)
 {
     if (bad)
         bad->msg[0] = 0;
-    rd_kafka_conf_t *conf = sf_kafka_conf_new(brokers, props, n_props, err);
-    if (!conf)
-        return -1;
-    if (sf_kafka_conf_set(conf, "group.id=satisfy-release-probe", err) != 0 ||
-        sf_kafka_conf_set(conf, "enable.auto.commit=false", err) != 0) {
-        rd_kafka_conf_destroy(conf);
-        return -1;
-    }
-    char es[512];
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, es, sizeof es);
-    if (!rk) {
-        rd_kafka_conf_destroy(conf);
-        sf_errf(err, "%s: cannot create a consumer: %s", SF_TOPIC_MODELS, es);
-        return -1;
-    }
+    sf_kafka_client_opts ko = {.role = SF_KAFKA_RELEASE_PROBE, .conn = *conn};
+    rd_kafka_t *rk = sf_kafka_client_new(&ko, err);
+    if (!rk)
+        return sf_err_wrap(err, "%s", SF_TOPIC_MODELS);
     int64_t lo = 0, hi = 0, version = -1;
     rd_kafka_resp_err_t e =
         rd_kafka_query_watermark_offsets(rk, SF_TOPIC_MODELS, 0, &lo, &hi, timeout_ms);

@@ -1,12 +1,13 @@
 /*
- * modelwatch.c - the thread that follows satisfy.models (see
- * include/satisfy/modelwatch.h).
+ * modelwatch.c - follows satisfy.models and keeps the newest valid model
+ * for the scorer (see include/satisfy/modelwatch.h).
  *
- * The consumer is assigned partition 0 from OFFSET_BEGINNING: a scorer that
- * starts late still finds the current model, and on a compacted topic the
- * newest release per key is all it needs. Loading (decompression, tree
- * flattening, history snapshot) happens here, off the scoring thread, so the
- * swap itself is a pointer move under a mutex.
+ * The Kafka side is a topic follower (kafka_follow.h): every partition (one,
+ * normally) from the beginning, so a scorer that starts late still finds the
+ * current model, and on a compacted topic the newest release per key is all
+ * it needs. Loading (decompression, tree flattening, history snapshot)
+ * happens on the follower's thread, off the scoring thread, so the swap
+ * itself is a pointer move under a mutex.
  */
 #include "satisfy/modelwatch.h"
 
@@ -21,13 +22,12 @@
 
 #include "satisfy/codec.h"
 #include "satisfy/kafka.h"
+#include "satisfy/kafka_follow.h"
 
 struct sf_modelwatch {
-    rd_kafka_t *rk;
-    pthread_t thread;
+    sf_follow *follow; /* the thread and its consumer */
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    int stop;
     sf_model *pending; /* newest valid model not yet taken */
     int64_t pending_version;
     int64_t best_version; /* newest valid version seen (taken or pending) */
@@ -68,8 +68,10 @@ int sf_modelwatch_load(const void *buf, size_t len, sf_model **model, int64_t *v
     return 0;
 }
 
-static void handle(sf_modelwatch *mw, const rd_kafka_message_t *m)
+/* One message of the models topic, on the follower's thread. */
+static void handle(void *arg, const rd_kafka_message_t *m)
 {
+    sf_modelwatch *mw = arg;
     sf_err err = {{0}};
     sf_model *model = NULL;
     int64_t v = 0;
@@ -109,86 +111,32 @@ static void handle(sf_modelwatch *mw, const rd_kafka_message_t *m)
           m->offset);
 }
 
-static void *run(void *arg)
-{
-    sf_modelwatch *mw = arg;
-    char last_err[256] = "";
-    for (;;) {
-        pthread_mutex_lock(&mw->mu);
-        int stop = mw->stop;
-        pthread_mutex_unlock(&mw->mu);
-        if (stop)
-            break;
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(mw->rk, 200);
-        if (!m)
-            continue;
-        if (m->err) {
-            /* partition EOF is off; anything else is worth one line each time
-             * it changes (the consumer retries on its own) */
-            if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-                const char *why = rd_kafka_message_errstr(m);
-                if (strcmp(why, last_err) != 0) {
-                    snprintf(last_err, sizeof last_err, "%s", why);
-                    logf_(mw, "%s: consumer error: %s", mw->topic, why);
-                }
-            }
-        } else {
-            handle(mw, m);
-        }
-        rd_kafka_message_destroy(m);
-    }
-    return NULL;
-}
-
-sf_modelwatch *sf_modelwatch_start(rd_kafka_conf_t *conf, const sf_modelwatch_opts *opts,
+sf_modelwatch *sf_modelwatch_start(const sf_kafka_conn *conn, const sf_modelwatch_opts *opts,
                                    sf_err *err)
 {
     sf_modelwatch *mw = calloc(1, sizeof *mw);
     if (!mw) {
-        rd_kafka_conf_destroy(conf);
         sf_errf(err, "model watcher: out of memory");
         return NULL;
     }
     if (opts)
         mw->opts = *opts;
     snprintf(mw->topic, sizeof mw->topic, "%s", mw->opts.topic ? mw->opts.topic : SF_TOPIC_MODELS);
-    char errstr[512];
-    /* assign() needs a group.id even though this consumer never joins nor
-     * commits; a -X group.id from the caller is fine too */
-    if (rd_kafka_conf_set(conf, "group.id", "satisfy-modelwatch", errstr, sizeof errstr) ||
-        rd_kafka_conf_set(conf, "enable.auto.commit", "false", errstr, sizeof errstr) ||
-        rd_kafka_conf_set(conf, "enable.partition.eof", "false", errstr, sizeof errstr)) {
-        rd_kafka_conf_destroy(conf);
-        free(mw);
-        sf_errf(err, "model watcher: %s", errstr);
-        return NULL;
-    }
-    mw->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
-    if (!mw->rk) {
-        rd_kafka_conf_destroy(conf);
-        free(mw);
-        sf_errf(err, "model watcher: cannot create consumer: %s", errstr);
-        return NULL;
-    }
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(l, mw->topic, 0)->offset = RD_KAFKA_OFFSET_BEGINNING;
-    rd_kafka_resp_err_t e = rd_kafka_assign(mw->rk, l);
-    rd_kafka_topic_partition_list_destroy(l);
-    if (e) {
-        rd_kafka_destroy(mw->rk);
-        free(mw);
-        sf_errf(err, "model watcher: cannot assign %s [0]: %s", SF_TOPIC_MODELS,
-                rd_kafka_err2str(e));
-        return NULL;
-    }
     pthread_mutex_init(&mw->mu, NULL);
     pthread_cond_init(&mw->cv, NULL);
-    if (pthread_create(&mw->thread, NULL, run, mw) != 0) {
-        rd_kafka_destroy(mw->rk);
+    sf_follow_opts fo = {.role = SF_KAFKA_MODEL_WATCHER,
+                         .conn = *conn,
+                         .topic = mw->topic,
+                         .on_message = handle,
+                         .arg = mw,
+                         .log = mw->opts.log,
+                         .log_arg = mw->opts.log_arg};
+    mw->follow = sf_follow_start(&fo, err);
+    if (!mw->follow) {
         pthread_mutex_destroy(&mw->mu);
         pthread_cond_destroy(&mw->cv);
         free(mw);
-        sf_errf(err, "model watcher: cannot start thread");
+        sf_err_wrap(err, "model watcher");
         return NULL;
     }
     return mw;
@@ -198,12 +146,7 @@ void sf_modelwatch_stop(sf_modelwatch *mw)
 {
     if (!mw)
         return;
-    pthread_mutex_lock(&mw->mu);
-    mw->stop = 1;
-    pthread_mutex_unlock(&mw->mu);
-    pthread_join(mw->thread, NULL);
-    rd_kafka_consumer_close(mw->rk);
-    rd_kafka_destroy(mw->rk);
+    sf_follow_stop(mw->follow);
     sf_model_free(mw->pending);
     pthread_mutex_destroy(&mw->mu);
     pthread_cond_destroy(&mw->cv);

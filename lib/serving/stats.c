@@ -1,5 +1,6 @@
 /*
- * stats.c - the scorer's live counters (see include/satisfy/stats.h).
+ * stats.c - the scorer's live counters (see include/satisfy/stats.h), and
+ * the atomic writer of the workers' --stats-file.
  *
  * One mutex guards everything: the scoring loop takes it once per committed
  * batch and the HTTP thread once per request, so contention is negligible.
@@ -9,6 +10,7 @@
 #include "satisfy/stats.h"
 #include "satisfy/clock.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <pthread.h>
@@ -16,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 /* fine below 100 ms, where the latency goals are, so that a p99 is not
  * interpolated across a 20-50 ms bucket */
@@ -264,4 +267,25 @@ char *sf_stats_prometheus(const sf_stats_snapshot *s)
         return NULL;
     }
     return b.p;
+}
+
+int sf_stats_write_file(const char *path, const char *text, sf_err *err)
+{
+    char tmp[4096];
+    if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp", path) >= sizeof tmp)
+        return sf_errf(err, "%s: path too long", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return sf_errf(err, "cannot write %s: %s", tmp, strerror(errno));
+    int e = 0;
+    if (fputs(text, f) < 0 || fflush(f) != 0)
+        e = errno;
+    if (fclose(f) != 0 && !e)
+        e = errno;
+    if (!e && rename(tmp, path) == 0)
+        return 0;
+    if (!e)
+        e = errno;
+    unlink(tmp); /* a full disk leaves no empty or partial file behind */
+    return sf_errf(err, "cannot write %s: %s", path, strerror(e));
 }

@@ -277,7 +277,9 @@ static int step_champion(pipeline *p, sf_train_report *rep, sf_err *err)
     if (!has)
         return 0;
     rep->champion_before = row.version;
-    int lrc = sf_model_load(row.artifact, row.artifact_len, NULL, &p->model[SF_ROW_CHAMPION], err);
+    /* the registry is our own store: a format 1 champion is converted */
+    int lrc = sf_model_load_trusted(row.artifact, row.artifact_len, NULL,
+                                    &p->model[SF_ROW_CHAMPION], err);
     sf_version_row_clear(&row);
     if (lrc != 0)
         return sf_err_wrap(err, "train: loading champion v%lld", (long long)rep->champion_before);

@@ -15,16 +15,6 @@
 #include <string.h>
 #include <time.h>
 
-const char *const sf_replay_props[] = {
-    "enable.idempotence=true",
-    "linger.ms=20",
-    "batch.num.messages=10000",
-    "batch.size=1000000",
-    "compression.codec=lz4",
-    "queue.buffering.max.messages=200000",
-    NULL,
-};
-
 static int stopping(const sf_replay_opts *o)
 {
     return o->stop && *o->stop;
@@ -198,8 +188,11 @@ int sf_replay_run(rd_kafka_t *rk, const sf_event_ref *ev, size_t n, const sf_rep
     }
 
     /* Wait for every delivery report, also after an error or a stop: what was
-     * handed over is delivered or reported as failed, never silently lost. */
-    rd_kafka_flush(rk, flush_ms);
+     * handed over is delivered or reported as failed, never silently lost;
+     * a second stop (*stop > 1) ends the wait, the rest counted undelivered. */
+    for (int64_t until = sf_mono_ms() + flush_ms;
+         rd_kafka_outq_len(rk) > 0 && sf_mono_ms() < until && !(opts->stop && *opts->stop > 1);)
+        rd_kafka_flush(rk, 100);
     res->undelivered = (uint64_t)rd_kafka_outq_len(rk);
     res->elapsed = sf_mono_s() - t0;
     report(opts, res, produced, t0);

@@ -28,19 +28,19 @@
 #include "satisfy/registry.h"
 #include "satisfy/release_topic.h"
 #include "satisfy/retrainer.h"
+#include "satisfy/stats.h"
 #include "satisfy/store.h"
 #include "satisfy/train.h"
 #include "satisfy/clock.h"
 
-#define NPROPS(a) ((int)(sizeof(a) / sizeof((a)[0])))
-#define DAY_MS    (86400LL * 1000)
+#define DAY_MS (86400LL * 1000)
 
 struct sf_retrainer {
     sf_retrainer_opts opts; /* the caller's, with defaults filled in */
     const sf_retrainer_opts *c;
     char store_path[1024];
     rd_kafka_t *cons, *prod;
-    sf_kafka_stats pstats;
+    sf_kafka_stats pstats, cstats; /* the producer's and the consumer's */
     sf_store *store;
     sf_registry *reg;
     sf_online *online;
@@ -75,41 +75,23 @@ static void logf_(const sf_retrainer *r, const char *fmt, ...)
 
 /* ---- Kafka handles ---------------------------------------------------- */
 
-static rd_kafka_t *make_handle(sf_retrainer *r, rd_kafka_type_t type, const char *const *pre,
-                               int n_pre, sf_err *err)
+/* The retrainer's connection and -X, for every client it creates. */
+static sf_kafka_conn conn_of(const sf_retrainer *r)
 {
-    const char **props = malloc((size_t)(n_pre + r->c->n_props) * sizeof *props);
-    if (!props) {
-        sf_errf(err, "out of memory");
-        return NULL;
-    }
-    int n = 0;
-    for (int i = 0; i < n_pre; i++)
-        props[n++] = pre[i];
-    for (int i = 0; i < r->c->n_props; i++)
-        props[n++] = r->c->props[i];
-    rd_kafka_conf_t *conf = sf_kafka_conf_new(r->c->brokers, props, n, err);
-    free(props);
-    if (!conf)
-        return NULL;
-    char group[300];
-    if (type == RD_KAFKA_CONSUMER) {
-        snprintf(group, sizeof group, "group.id=%s", r->c->group);
-        if (sf_kafka_conf_set(conf, group, err) != 0) {
-            rd_kafka_conf_destroy(conf);
-            return NULL;
-        }
-    } else {
-        sf_kafka_conf_stats(conf, &r->pstats);
-    }
-    char es[512];
-    rd_kafka_t *rk = rd_kafka_new(type, conf, es, sizeof es);
-    if (!rk) {
-        rd_kafka_conf_destroy(conf);
-        sf_errf(err, "cannot create the %s: %s",
-                type == RD_KAFKA_CONSUMER ? "consumer" : "producer", es);
-    }
-    return rk;
+    return (sf_kafka_conn){
+        .brokers = r->c->brokers, .props = r->c->props, .n_props = r->c->n_props};
+}
+
+/* The consumer (its group) or the producer (deliveries counted in pstats). */
+static rd_kafka_t *make_handle(sf_retrainer *r, sf_kafka_role role, sf_err *err)
+{
+    sf_kafka_client_opts ko = {.role = role,
+                               .conn = conn_of(r),
+                               .group = r->c->group,
+                               .stats = role == SF_KAFKA_RELEASE_PRODUCER ? &r->pstats : &r->cstats,
+                               .log = r->c->log,
+                               .log_arg = r->c->log_arg};
+    return sf_kafka_client_new(&ko, err);
 }
 
 /* Publishes version from the registry and waits for its delivery report. */
@@ -145,8 +127,8 @@ static int publish_champion_if_missing(sf_retrainer *r, sf_err *err)
     if (!has)
         return 0;
     sf_err bad;
-    int64_t last =
-        sf_release_last_version(r->c->brokers, r->c->props, r->c->n_props, 15000, &bad, err);
+    sf_kafka_conn conn = conn_of(r);
+    int64_t last = sf_release_last_version(&conn, 15000, &bad, err);
     if (bad.msg[0])
         logf_(r, "the newest message on %s does not decode: %s", SF_TOPIC_MODELS, bad.msg);
     if (last < 0)
@@ -389,7 +371,7 @@ static int republish_decisions(sf_retrainer *r, sf_err *err)
                        "republishing %lld gate decisions to %s: %d not delivered after 30 s, "
                        "%llu failed%s%s",
                        (long long)n, SF_TOPIC_METRICS, left, (unsigned long long)failed,
-                       r->pstats.first_failure[0] ? ": " : "", r->pstats.first_failure);
+                       r->pstats.last_failure[0] ? ": " : "", r->pstats.last_failure);
     logf_(r, "republished %lld gate decisions from the registry to %s", (long long)n,
           SF_TOPIC_METRICS);
     return 0;
@@ -417,10 +399,10 @@ static int batch(sf_retrainer *r, sf_err *err)
             if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
                 logf_(r, "consumer: %s%s%s", rd_kafka_message_errstr(m), m->rkt ? " on " : "",
                       m->rkt ? rd_kafka_topic_name(m->rkt) : "");
-            int fatal = m->err == RD_KAFKA_RESP_ERR__FATAL;
+            int fatal = sf_kafka_consumer_fatal(r->cons, m, err) < 0;
             rd_kafka_message_destroy(m);
             if (fatal)
-                return sf_errf(err, "consumer: fatal error");
+                return sf_err_wrap(err, "consumer");
             continue;
         }
         r->msgs[n++] = m;
@@ -603,23 +585,18 @@ static void write_stats(const sf_retrainer *r, const sf_store_counts *sc)
 {
     if (!r->c->stats_file)
         return;
-    char tmp[1100];
-    snprintf(tmp, sizeof tmp, "%s.tmp", r->c->stats_file);
-    FILE *f = fopen(tmp, "w");
-    if (!f) {
-        logf_(r, "cannot write %s: %s", tmp, strerror(errno));
-        return;
-    }
-    fprintf(f,
-            "{\"order_events\":%" PRIu64 ",\"new_order_events\":%" PRIu64 ",\"reviews\":%" PRIu64
-            ",\"new_reviews\":%" PRIu64 ",\"predictions\":%" PRIu64 ",\"pairs\":%" PRIu64
-            ",\"bad\":%" PRIu64 ",\"retrains\":%d,\"released\":%d,\"rejected\":%d,"
-            "\"failed\":%d,\"store_reviews\":%" PRId64 ",\"store_new_reviews\":%" PRId64 "}\n",
-            r->n_orders, r->n_new_orders, r->n_reviews, r->n_new_reviews, r->n_preds, r->n_pairs,
-            r->n_bad, r->retrains, r->released, r->rejected, r->failed, sc->reviews,
-            sc->new_reviews);
-    if (fclose(f) != 0 || rename(tmp, r->c->stats_file) != 0)
-        logf_(r, "cannot write %s: %s", r->c->stats_file, strerror(errno));
+    char line[1024];
+    snprintf(line, sizeof line,
+             "{\"order_events\":%" PRIu64 ",\"new_order_events\":%" PRIu64 ",\"reviews\":%" PRIu64
+             ",\"new_reviews\":%" PRIu64 ",\"predictions\":%" PRIu64 ",\"pairs\":%" PRIu64
+             ",\"bad\":%" PRIu64 ",\"retrains\":%d,\"released\":%d,\"rejected\":%d,"
+             "\"failed\":%d,\"store_reviews\":%" PRId64 ",\"store_new_reviews\":%" PRId64 "}\n",
+             r->n_orders, r->n_new_orders, r->n_reviews, r->n_new_reviews, r->n_preds, r->n_pairs,
+             r->n_bad, r->retrains, r->released, r->rejected, r->failed, sc->reviews,
+             sc->new_reviews);
+    sf_err err;
+    if (sf_stats_write_file(r->c->stats_file, line, &err) != 0)
+        logf_(r, "%s", err.msg);
 }
 
 /* The schedule in words: "2000 new reviews", "6 h of event time", "2000
@@ -704,19 +681,12 @@ int sf_retrainer_open(sf_retrainer **out, const sf_retrainer_opts *opts, sf_err 
     if (!r->online || sf_registry_open(&r->reg, r->c->registry, NULL, err) != 0 ||
         sf_store_open(&r->store, r->c->store, err) != 0)
         goto fail;
-    static const char *const prod_pre[] = {"enable.idempotence=true", "linger.ms=5"};
-    static const char *const cons_pre[] = {
-        "enable.auto.commit=false",       "auto.offset.reset=earliest",
-        "isolation.level=read_committed", "max.poll.interval.ms=1800000",
-        "session.timeout.ms=10000",       "heartbeat.interval.ms=2000",
-        "enable.partition.eof=true"}; /* the catch-up rule (catchup.h) */
-    r->prod = make_handle(r, RD_KAFKA_PRODUCER, prod_pre, NPROPS(prod_pre), err);
+    r->prod = make_handle(r, SF_KAFKA_RELEASE_PRODUCER, err);
     if (!r->prod || sf_kafka_check_reachable(r->prod, r->c->brokers, 10000, err) != 0)
         goto fail;
-    r->cons = make_handle(r, RD_KAFKA_CONSUMER, cons_pre, NPROPS(cons_pre), err);
+    r->cons = make_handle(r, SF_KAFKA_RETRAINER_CONSUMER, err);
     if (!r->cons)
         goto fail;
-    rd_kafka_poll_set_consumer(r->cons);
 
     sf_store_counts sc;
     if (sf_store_counts_get(r->store, &sc, err) != 0)

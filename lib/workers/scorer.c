@@ -46,15 +46,16 @@ struct work {
 typedef struct scorer {
     const sf_scorer_opts *o;
     rd_kafka_t *consumer, *producer;
-    rd_kafka_topic_t *out; /* satisfy.predictions, or the relay's topic */
-    sf_kafka_stats pstats;
+    rd_kafka_topic_t *out;         /* satisfy.predictions */
+    sf_kafka_stats pstats, cstats; /* the producer's and the consumer's */
     sf_modelwatch *mw;
     sf_model *model;
     int64_t version;
     char version_text[24]; /* the model_version header */
     size_t version_len;
     int eos;
-    int embedded; /* the cluster is satisfy-broker (librdkafka's mock) */
+    int embedded;      /* the cluster is satisfy-broker (librdkafka's mock) */
+    int commit_stored; /* offsets go through the consumer (at-least-once, or embedded) */
     int txn_open;
     /* the batch being collected/processed */
     rd_kafka_message_t **msg;
@@ -115,7 +116,7 @@ static void drop_partitions(scorer *s, const rd_kafka_topic_partition_list_t *pa
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t e,
                          rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
-    scorer *s = opaque;
+    scorer *s = ((sf_kafka_stats *)opaque)->user;
     int coop = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
     rd_kafka_error_t *error = NULL;
     rd_kafka_resp_err_t ret = RD_KAFKA_RESP_ERR_NO_ERROR;
@@ -149,20 +150,10 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t e,
     }
 }
 
-static rd_kafka_conf_t *make_conf(const sf_scorer_opts *o, const char *const *defaults, sf_err *err)
+/* The scorer's connection and -X, for every client it creates. */
+static sf_kafka_conn conn_of(const sf_scorer_opts *o)
 {
-    int nd = 0;
-    while (defaults && defaults[nd])
-        nd++;
-    rd_kafka_conf_t *conf = sf_kafka_conf_new(o->brokers, defaults, nd, err);
-    if (!conf)
-        return NULL;
-    for (int i = 0; i < o->n_props; i++)
-        if (sf_kafka_conf_set(conf, o->props[i], err) < 0) {
-            rd_kafka_conf_destroy(conf);
-            return NULL;
-        }
-    return conf;
+    return (sf_kafka_conn){.brokers = o->brokers, .props = o->props, .n_props = o->n_props};
 }
 
 /* Seeks every assigned partition back to its committed offset (the start
@@ -172,6 +163,8 @@ static int rewind_consumer(scorer *s, sf_err *err)
     for (size_t i = 0; i < s->n; i++)
         rd_kafka_message_destroy(s->msg[i]);
     s->n = 0;
+    if (s->commit_stored) /* the stored offsets first: rewind to the last finished batch */
+        rd_kafka_commit(s->consumer, NULL, 0);
     rd_kafka_topic_partition_list_t *a = NULL;
     rd_kafka_resp_err_t e = rd_kafka_assignment(s->consumer, &a);
     if (e)
@@ -219,11 +212,9 @@ static int collect(scorer *s, sf_err *err)
         if (!m)
             break;
         if (m->err) {
-            if (m->err == RD_KAFKA_RESP_ERR__FATAL) {
-                char why[512];
-                rd_kafka_resp_err_t fe = rd_kafka_fatal_error(s->consumer, why, sizeof why);
+            if (sf_kafka_consumer_fatal(s->consumer, m, err) < 0) {
                 rd_kafka_message_destroy(m);
-                return sf_errf(err, "consumer fatal error: %s: %s", rd_kafka_err2name(fe), why);
+                return sf_err_wrap(err, "consumer");
             }
             if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
                 logf_(s, "consumer: %s", rd_kafka_message_errstr(m));
@@ -263,9 +254,10 @@ static int produce_pred(scorer *s, const rd_kafka_message_t *src, const sf_predi
         if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
             return 0;
         rd_kafka_headers_destroy(h);
-        if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+        if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL || *s->o->stop > 1)
             return sf_errf(err, "cannot produce to %s: %s", SF_TOPIC_PREDICTIONS,
-                           rd_kafka_err2str(e));
+                           *s->o->stop > 1 ? "second stop signal while the queue is full"
+                                           : rd_kafka_err2str(e));
         rd_kafka_poll(s->producer, 10);
     }
 }
@@ -286,19 +278,6 @@ static int check_message(const rd_kafka_message_t *m, sf_order_event *ev, sf_err
         sf_order_event_clear(ev);
         return -1;
     }
-    return 0;
-}
-
-static int relay(scorer *s, const rd_kafka_message_t *m, sf_err *err)
-{
-    rd_kafka_resp_err_t e;
-    while ((e = rd_kafka_producev(
-                s->producer, RD_KAFKA_V_RKT(s->out), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                RD_KAFKA_V_KEY(m->key, m->key_len), RD_KAFKA_V_VALUE(m->payload, m->len),
-                RD_KAFKA_V_END)) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
-        rd_kafka_poll(s->producer, 10);
-    if (e)
-        return sf_errf(err, "cannot produce to %s: %s", s->o->relay_topic, rd_kafka_err2str(e));
     return 0;
 }
 
@@ -343,12 +322,6 @@ static int score_block(scorer *s, size_t k, sf_err *err)
 static int process(scorer *s, sf_err *err)
 {
     s->n_pred = s->n_dlq = 0;
-    if (s->o->relay_topic) {
-        for (size_t i = 0; i < s->n; i++)
-            if (relay(s, s->msg[i], err) < 0)
-                return -1;
-        return 0;
-    }
     struct work *w = s->w;
     const size_t d = (size_t)sf_model_n_inputs(s->model);
     size_t k = 0;
@@ -387,6 +360,20 @@ static rd_kafka_topic_partition_list_t *batch_offsets(scorer *s)
             p->offset = m->offset + 1;
     }
     return l;
+}
+
+/* Hands a finished batch's offsets to librdkafka's committer (the consumer
+ * role's commit_stored, kafka.c): it commits them every 20 ms while the
+ * group is steady, before a partition is revoked, and on close. A commit
+ * of our own could be sent behind a rejoin of the group and come back with
+ * an illegal generation, which makes librdkafka give up the whole
+ * assignment: the cooperative rebalance would stop this scorer after all. */
+static void store_offsets(scorer *s, rd_kafka_topic_partition_list_t *offs)
+{
+    rd_kafka_resp_err_t e = rd_kafka_offsets_store(s->consumer, offs);
+    if (e) /* a later owner may score these again */
+        logf_(s, "storing the batch's offsets failed: %s (messages may be scored again)",
+              rd_kafka_err2str(e));
 }
 
 static void record(scorer *s)
@@ -429,11 +416,70 @@ static void clear_batch(scorer *s)
     s->n = 0;
 }
 
+/* The transactional calls that wait on the coordinator, one attempt of at
+ * most timeout_ms each (all resumable or retriable, librdkafka says). */
+typedef struct txn_call {
+    enum { TXN_INIT, TXN_SEND_OFFSETS, TXN_COMMIT, TXN_ABORT } what;
+    rd_kafka_topic_partition_list_t *offs;  /* TXN_SEND_OFFSETS */
+    rd_kafka_consumer_group_metadata_t *md; /* TXN_SEND_OFFSETS */
+} txn_call;
+
+static const char *const txn_names[] = {"init_transactions", "send_offsets_to_transaction",
+                                        "commit_transaction", "abort_transaction"};
+
+static rd_kafka_error_t *txn_attempt(scorer *s, const txn_call *c, int timeout_ms)
+{
+    switch (c->what) {
+    case TXN_INIT:
+        return rd_kafka_init_transactions(s->producer, timeout_ms);
+    case TXN_SEND_OFFSETS: /* retried with the same offsets, as librdkafka asks */
+        return rd_kafka_send_offsets_to_transaction(s->producer, c->offs, c->md, timeout_ms);
+    case TXN_COMMIT:
+        return rd_kafka_commit_transaction(s->producer, timeout_ms);
+    default:
+        return rd_kafka_abort_transaction(s->producer, timeout_ms);
+    }
+}
+
+/* Runs a transactional call to its end, retrying while librdkafka says
+ * retriable, in slices of TXN_SLICE_MS so that the stop flag is seen: it
+ * gives up when *stop reaches give_up_at (1 for init_transactions, which
+ * has nothing to finish; 2, a second signal, for the calls that finish a
+ * batch) or after SF_SCORER_TXN_WAIT_S. Returns NULL when done, else the
+ * last error (the caller's to destroy) with *gave_up set when it stopped
+ * retrying a retriable error (1 = the stop flag, 2 = the bound). */
+#define TXN_SLICE_MS 1000
+
+static rd_kafka_error_t *txn_wait(scorer *s, const txn_call *c, int give_up_at, int *gave_up)
+{
+    double t0 = sf_mono_s(), next_log = t0 + 1;
+    *gave_up = 0;
+    for (;;) {
+        rd_kafka_error_t *e = txn_attempt(s, c, TXN_SLICE_MS);
+        if (!e || !rd_kafka_error_is_retriable(e))
+            return e;
+        double waited = sf_mono_s() - t0;
+        if (*s->o->stop >= give_up_at || waited >= SF_SCORER_TXN_WAIT_S) {
+            *gave_up = *s->o->stop >= give_up_at ? 1 : 2;
+            return e;
+        }
+        if (sf_mono_s() >= next_log) { /* after 1 s, then every 10 s */
+            logf_(s, "%s: %s; still trying after %.0f s (at most %d s; a %s stop signal gives up)",
+                  txn_names[c->what], rd_kafka_error_string(e), waited, SF_SCORER_TXN_WAIT_S,
+                  give_up_at > 1 ? "second" : "");
+            next_log += 10;
+        }
+        rd_kafka_error_destroy(e);
+    }
+}
+
 /* Aborts the open transaction and rewinds the consumer to the batch's first
  * offsets: 1 = done (retry the batch), -1 = the abort failed (err set). */
 static int abort_and_rewind(scorer *s, sf_err *err)
 {
-    rd_kafka_error_t *ae = rd_kafka_abort_transaction(s->producer, -1);
+    txn_call abort = {.what = TXN_ABORT};
+    int gave_up;
+    rd_kafka_error_t *ae = txn_wait(s, &abort, 2, &gave_up);
     s->txn_open = 0;
     if (ae) {
         sf_errf(err, "abort_transaction: %s", rd_kafka_error_string(ae));
@@ -460,6 +506,26 @@ static int txn_failed(scorer *s, rd_kafka_error_t *e, const char *what, sf_err *
     return abort_and_rewind(s, err);
 }
 
+/* A transactional call that failed (e from txn_wait): 1 = aborted and
+ * rewound (retry the batch), -1 = the run ends (err set). */
+static int txn_end(scorer *s, const txn_call *c, rd_kafka_error_t *e, int gave_up, sf_err *err)
+{
+    const char *what = txn_names[c->what];
+    if (gave_up == 1)
+        sf_errf(err,
+                "%s: second stop signal while waiting (%s): the transaction of the batch in "
+                "hand is not committed, its events will be scored again",
+                what, rd_kafka_error_string(e));
+    else if (gave_up == 2)
+        sf_errf(err, "%s: still failing after %d s: %s", what, SF_SCORER_TXN_WAIT_S,
+                rd_kafka_error_string(e));
+    if (gave_up) {
+        rd_kafka_error_destroy(e);
+        return -1;
+    }
+    return txn_failed(s, e, what, err);
+}
+
 static int commit_eos(scorer *s, sf_err *err)
 {
     rd_kafka_error_t *e = rd_kafka_begin_transaction(s->producer);
@@ -477,36 +543,34 @@ static int commit_eos(scorer *s, sf_err *err)
         logf_(s, "%s; aborting the transaction and rewinding", perr.msg);
         return abort_and_rewind(s, err);
     }
-    rd_kafka_topic_partition_list_t *offs = batch_offsets(s);
-    rd_kafka_consumer_group_metadata_t *md = rd_kafka_consumer_group_metadata(s->consumer);
-    e = rd_kafka_send_offsets_to_transaction(s->producer, offs, md, -1);
-    rd_kafka_consumer_group_metadata_destroy(md);
+    txn_call send = {.what = TXN_SEND_OFFSETS,
+                     .offs = batch_offsets(s),
+                     .md = rd_kafka_consumer_group_metadata(s->consumer)};
+    txn_call commit = {.what = TXN_COMMIT};
+    int gave_up = 0;
+    const txn_call *failed = &send;
+    e = txn_wait(s, &send, 2, &gave_up);
+    if (!e) {
+        failed = &commit;
+        e = txn_wait(s, &commit, 2, &gave_up);
+    }
+    rd_kafka_consumer_group_metadata_destroy(send.md);
+    rd_kafka_topic_partition_list_t *offs = send.offs;
     if (e) {
         rd_kafka_topic_partition_list_destroy(offs);
-        return txn_failed(s, e, "send_offsets_to_transaction", err);
-    }
-    for (;;) {
-        e = rd_kafka_commit_transaction(s->producer, -1);
-        if (!e)
-            break;
-        if (rd_kafka_error_is_retriable(e)) {
-            logf_(s, "commit_transaction: %s; retrying", rd_kafka_error_string(e));
-            rd_kafka_error_destroy(e);
-            continue;
-        }
-        rd_kafka_topic_partition_list_destroy(offs);
-        return txn_failed(s, e, "commit_transaction", err);
+        return txn_end(s, failed, e, gave_up, err);
     }
     s->txn_open = 0;
-    /* The same offsets once more, outside the transaction: librdkafka's mock
-     * cluster (satisfy-broker) acknowledges TxnOffsetCommit without storing
-     * it, so without this a restart there would start over. On real Kafka it
-     * rewrites what the committed transaction already stored. Asynchronous
-     * except for the last batch before a stop. */
-    rd_kafka_resp_err_t ce = rd_kafka_commit(s->consumer, offs, *s->o->stop ? 0 : 1);
+    /* On satisfy-broker only, the same offsets once more through the
+     * consumer: librdkafka's mock cluster acknowledges TxnOffsetCommit
+     * without storing it, so without this a restart there would start over.
+     * Never on real Kafka, where the transaction stored them: a second,
+     * asynchronous, retried commit on another connection could land after
+     * the next transaction's offsets and move the group back. Stored, for
+     * librdkafka's committer (see store_offsets). */
+    if (s->embedded)
+        store_offsets(s, offs);
     rd_kafka_topic_partition_list_destroy(offs);
-    if (ce)
-        logf_(s, "offset commit after the transaction failed: %s", rd_kafka_err2str(ce));
     return 0;
 }
 
@@ -515,7 +579,17 @@ static int commit_alo(scorer *s, sf_err *err)
     uint64_t failed0 = sf_kafka_stats_failed(&s->pstats);
     sf_err perr = {{0}};
     int rc = process(s, &perr);
-    int left = sf_kafka_drain(s->producer, 60000);
+    /* every delivery report, for at most SF_SCORER_TXN_WAIT_S or until a
+     * second stop signal */
+    for (double until = sf_mono_s() + SF_SCORER_TXN_WAIT_S;
+         rd_kafka_outq_len(s->producer) > 0 && sf_mono_s() < until && *s->o->stop < 2;)
+        rd_kafka_flush(s->producer, 100);
+    int left = rd_kafka_outq_len(s->producer);
+    if (left > 0 && *s->o->stop > 1)
+        return sf_errf(err,
+                       "second stop signal while %d predictions were in flight: the batch "
+                       "is not committed, its events will be scored again",
+                       left);
     char why[512];
     if (rd_kafka_fatal_error(s->producer, why, sizeof why)) {
         return sf_errf(err, "producer fatal error: %s", why);
@@ -524,16 +598,14 @@ static int commit_alo(scorer *s, sf_err *err)
         logf_(s, "batch not fully delivered (%s); rewinding",
               rc < 0     ? perr.msg
               : left > 0 ? "timeout"
-                         : s->pstats.first_failure);
+                         : s->pstats.last_failure);
         if (s->o->stats)
             sf_stats_abort(s->o->stats);
         return rewind_consumer(s, err) < 0 ? -1 : 1;
     }
     rd_kafka_topic_partition_list_t *offs = batch_offsets(s);
-    rd_kafka_resp_err_t e = rd_kafka_commit(s->consumer, offs, 0);
+    store_offsets(s, offs); /* the predictions are out */
     rd_kafka_topic_partition_list_destroy(offs);
-    if (e) /* the predictions are out; a later owner may score these again */
-        logf_(s, "offset commit failed: %s (messages may be scored again)", rd_kafka_err2str(e));
     return 0;
 }
 
@@ -576,46 +648,26 @@ static int loop(scorer *s, sf_err *err)
     return 0;
 }
 
-/* TCP_NODELAY: a request or response larger than one TCP segment otherwise
- * waits for the peer's delayed ACK (~40 ms on Linux) - measured on every
- * transaction commit. */
-static const char *const producer_defaults[] = {"linger.ms=5", "socket.nagle.disable=true", NULL};
-
 static int setup_producer(scorer *s, char *txn_id, sf_err *err)
 {
-    rd_kafka_conf_t *conf = make_conf(s->o, producer_defaults, err);
-    if (!conf)
+    sf_kafka_client_opts ko = {.role = SF_KAFKA_SCORER_PRODUCER,
+                               .conn = conn_of(s->o),
+                               .transactional_id = s->eos ? txn_id : NULL,
+                               .stats = &s->pstats,
+                               .log = s->o->log,
+                               .log_arg = s->o->log_arg};
+    if (!(s->producer = sf_kafka_client_new(&ko, err)))
         return -1;
-    char errstr[512];
-    if (s->eos) {
-        if (rd_kafka_conf_set(conf, "transactional.id", txn_id, errstr, sizeof errstr)) {
-            rd_kafka_conf_destroy(conf);
-            return sf_errf(err, "transactional.id: %s", errstr);
-        }
-    } else if (rd_kafka_conf_set(conf, "enable.idempotence", "true", errstr, sizeof errstr)) {
-        rd_kafka_conf_destroy(conf);
-        return sf_errf(err, "enable.idempotence: %s", errstr);
-    }
-    /* -X wins over our settings except where correctness depends on them */
-    for (int i = 0; i < s->o->n_props; i++)
-        if (sf_kafka_conf_set(conf, s->o->props[i], err) < 0) {
-            rd_kafka_conf_destroy(conf);
-            return -1;
-        }
-    sf_kafka_conf_stats(conf, &s->pstats);
-    s->producer = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
-    if (!s->producer) {
-        rd_kafka_conf_destroy(conf);
-        return sf_errf(err, "cannot create the producer: %s", errstr);
-    }
     if (sf_kafka_check_reachable(s->producer, s->o->brokers, s->o->connect_timeout_ms, err) < 0)
         return -1;
-    s->embedded = sf_kafka_is_embedded(s->producer, s->o->connect_timeout_ms);
+    s->embedded = s->o->cluster == SF_SCORER_CLUSTER_DETECT
+                      ? sf_kafka_is_embedded(s->producer, s->o->connect_timeout_ms)
+                      : s->o->cluster == SF_SCORER_CLUSTER_EMBEDDED;
+    s->commit_stored = !s->eos || s->embedded;
     /* A producer learns a topic's partitions at its first message, and
      * librdkafka asks for them only at its next 1 s topic scan: the first
      * batch would wait up to 1 s. Ask now (a failure only costs that wait). */
-    const char *out[] = {s->o->relay_topic ? s->o->relay_topic : SF_TOPIC_PREDICTIONS,
-                         SF_TOPIC_DLQ};
+    const char *out[] = {SF_TOPIC_PREDICTIONS, SF_TOPIC_DLQ};
     for (size_t i = 0; i < sizeof out / sizeof out[0]; i++) {
         rd_kafka_topic_t *t = rd_kafka_topic_new(s->producer, out[i], NULL);
         if (!t)
@@ -632,52 +684,25 @@ static int setup_producer(scorer *s, char *txn_id, sf_err *err)
     return 0;
 }
 
-static const char *const consumer_defaults[] = {
-    "enable.auto.commit=false", "enable.auto.offset.store=false", "auto.offset.reset=earliest",
-    "isolation.level=read_committed", "enable.partition.eof=false",
-    /* a scorer needs little prefetch (librdkafka's default is 64 MiB): the
-     * queue costs about twice its size in memory (fetched and decompressed
-     * sets), so 8 MiB keeps a scorer catching up on a backlog near 50 MB
-     * (16 MiB: 61-69 MB, against a 64 MB budget) */
-    "queued.max.messages.kbytes=8192", "socket.nagle.disable=true", NULL};
-
-/* How long a fetch may wait for data. Kafka answers a fetch as soon as data
- * arrives (fetch.min.bytes=1), so there the wait only paces idle polling.
- * librdkafka's mock cluster (satisfy-broker) holds an empty fetch for the
- * whole wait even when data arrives meanwhile: there the wait is added to
- * the latency of every event that lands during it. */
-#define FETCH_WAIT_KAFKA    "fetch.wait.max.ms=100"
-#define FETCH_WAIT_EMBEDDED "fetch.wait.max.ms=2"
-
 static int setup_consumer(scorer *s, sf_err *err)
 {
-    rd_kafka_conf_t *conf = make_conf(s->o, consumer_defaults, err);
-    if (!conf)
+    sf_kafka_client_opts ko = {.role = SF_KAFKA_SCORER_CONSUMER,
+                               .conn = conn_of(s->o),
+                               .group = s->o->group,
+                               .embedded = s->embedded,
+                               .commit_stored = s->commit_stored,
+                               .stats = &s->cstats,
+                               .log = s->o->log,
+                               .log_arg = s->o->log_arg,
+                               .rebalance = rebalance_cb,
+                               .user = s};
+    if (!(s->consumer = sf_kafka_client_new(&ko, err)))
         return -1;
-    char errstr[512];
-    if (sf_kafka_conf_set(conf, s->embedded ? FETCH_WAIT_EMBEDDED : FETCH_WAIT_KAFKA, err) < 0) {
-        rd_kafka_conf_destroy(conf);
-        return -1;
-    }
-    if (rd_kafka_conf_set(conf, "group.id", s->o->group, errstr, sizeof errstr)) {
-        rd_kafka_conf_destroy(conf);
-        return sf_errf(err, "group.id: %s", errstr);
-    }
-    for (int i = 0; i < s->o->n_props; i++) /* a -X group.id would not win otherwise */
-        if (sf_kafka_conf_set(conf, s->o->props[i], err) < 0) {
-            rd_kafka_conf_destroy(conf);
-            return -1;
-        }
+    char wait[32] = "?";
+    size_t wlen = sizeof wait;
+    rd_kafka_conf_get(rd_kafka_conf(s->consumer), "fetch.wait.max.ms", wait, &wlen);
     if (s->embedded)
-        logf_(s, "the cluster is satisfy-broker (librdkafka's mock): %s", FETCH_WAIT_EMBEDDED);
-    rd_kafka_conf_set_opaque(conf, s);
-    rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
-    s->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
-    if (!s->consumer) {
-        rd_kafka_conf_destroy(conf);
-        return sf_errf(err, "cannot create the consumer: %s", errstr);
-    }
-    rd_kafka_poll_set_consumer(s->consumer);
+        logf_(s, "the cluster is satisfy-broker (librdkafka's mock): fetch.wait.max.ms=%s", wait);
     rd_kafka_topic_partition_list_t *t = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(t, SF_TOPIC_ORDERS, RD_KAFKA_PARTITION_UA);
     rd_kafka_resp_err_t e = rd_kafka_subscribe(s->consumer, t);
@@ -690,12 +715,19 @@ static int setup_consumer(scorer *s, sf_err *err)
 static void free_scorer(scorer *s)
 {
     clear_batch(s);
+    int now = s->o->stop && *s->o->stop > 1; /* a second stop: no more waiting */
+    /* a fenced or otherwise fatally failed consumer cannot leave its group */
     if (s->consumer)
-        rd_kafka_destroy(s->consumer);
+        rd_kafka_destroy_flags(s->consumer, now || rd_kafka_fatal_error(s->consumer, NULL, 0)
+                                                ? RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE
+                                                : 0);
     if (s->out)
         rd_kafka_topic_destroy(s->out);
     if (s->producer) {
-        rd_kafka_flush(s->producer, 10000);
+        if (now)
+            rd_kafka_purge(s->producer, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+        else
+            rd_kafka_flush(s->producer, 10000);
         rd_kafka_destroy(s->producer);
     }
     sf_modelwatch_stop(s->mw);
@@ -746,16 +778,14 @@ int sf_scorer_run(const sf_scorer_opts *in, sf_err *err)
               "own --instance-id (this one: %s)",
               o.instance_id);
 
-    rd_kafka_conf_t *wconf = make_conf(&o, NULL, err);
-    if (!wconf)
-        goto out;
+    sf_kafka_conn conn = conn_of(&o);
     sf_modelwatch_opts wo = {.log = o.log, .log_arg = o.log_arg, .stats = o.stats};
-    if (!(s.mw = sf_modelwatch_start(wconf, &wo, err)))
+    if (!(s.mw = sf_modelwatch_start(&conn, &wo, err)))
         goto out;
 
     /* no model, no consumption: do not even join the group */
     double said = sf_mono_s() - 29; /* first said after 1 s: a model on the topic comes sooner */
-    while (!*o.stop && !o.relay_topic) {
+    while (!*o.stop) {
         sf_model *m;
         int64_t v;
         if (sf_modelwatch_take(s.mw, 200, &m, &v)) {
@@ -768,12 +798,20 @@ int sf_scorer_run(const sf_scorer_opts *in, sf_err *err)
             said = sf_mono_s();
         }
     }
-    if (!s.model && !o.relay_topic) {
+    if (!s.model) {
         rc = 0;
         goto out;
     }
     if (s.eos) {
-        rd_kafka_error_t *e = rd_kafka_init_transactions(s.producer, 60000);
+        txn_call init = {.what = TXN_INIT};
+        int gave_up;
+        rd_kafka_error_t *e = txn_wait(&s, &init, 1, &gave_up);
+        if (e && gave_up == 1) { /* stopped: nothing consumed, nothing to finish */
+            logf_(&s, "stopped while waiting for init_transactions (%s)", rd_kafka_error_string(e));
+            rd_kafka_error_destroy(e);
+            rc = 0;
+            goto out;
+        }
         if (e) {
             sf_errf(err, "init_transactions (transactional.id %s): %s", txn_id,
                     rd_kafka_error_string(e));

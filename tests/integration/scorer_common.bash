@@ -1,7 +1,7 @@
 # scorer_common.bash - shared helpers of the scorer_*.sh and web_*.sh
 # integration tests (sourced; not a test itself), on top of common.bash: the
-# dataset, the scorer started/stopped by pid, and bounded waits for its log
-# and for predictions.
+# dataset, the scorer started/stopped by pid, bounded waits for its log and
+# for predictions, and its prediction count from /metrics.
 source "$(dirname "${BASH_SOURCE[0]}")/common.bash"
 
 FAIL_TAIL=15
@@ -55,3 +55,18 @@ wait_covered() {
     sleep 1
   done
 }
+
+# http_port NAME: the port scorer NAME (started with --http 127.0.0.1:0)
+# serves /metrics on, from its log.
+http_port() {
+  wait_log "$1" "serving /healthz and /metrics on port" 60
+  sed -n 's/.*serving \/healthz and \/metrics on port \([0-9]*\).*/\1/p' "$work/$1.err" | head -1
+}
+
+# predictions PORT: satisfy_scorer_predictions_total of the scorer on PORT
+# (empty when it does not answer).
+predictions() {
+  { curl -s --max-time 2 "http://127.0.0.1:$1/metrics" || true; } |
+    awk '$1 == "satisfy_scorer_predictions_total" { print $2 }'
+}
+_more_than() { [ "$(predictions "$1")" -gt "$2" ] 2>/dev/null; }

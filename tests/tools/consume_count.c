@@ -24,7 +24,6 @@
 
 #include "satisfy/codec.h"
 #include "satisfy/kafka.h"
-#include "satisfy/kafka_client.h"
 #include "tool_args.h"
 
 typedef struct seen {
@@ -213,7 +212,10 @@ int main(int argc, char **argv)
         return 2;
     sf_err err = {{0}};
     const char *props[] = {"enable.partition.eof=false"};
-    rd_kafka_t *rk = sf_kafka_consumer_new(brokers, "satisfy-consume-count", props, 1, &err);
+    sf_kafka_client_opts ko = {.role = SF_KAFKA_TOOL_CONSUMER,
+                               .conn = {.brokers = brokers, .props = props, .n_props = 1},
+                               .group = "satisfy-consume-count"};
+    rd_kafka_t *rk = sf_kafka_client_new(&ko, &err);
     if (!rk) {
         fprintf(stderr, "consume_count: %s\n", err.msg);
         return 1;

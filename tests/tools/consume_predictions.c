@@ -33,7 +33,6 @@
 #include "satisfy/cli.h"
 #include "satisfy/codec.h"
 #include "satisfy/kafka.h"
-#include "satisfy/kafka_client.h"
 #include "satisfy/model.h"
 
 #define IDLEN (SF_ID_LEN + 16)
@@ -84,7 +83,10 @@ static rd_kafka_t *reader(const char *brokers, const char *topic)
 {
     sf_err err;
     const char *props[] = {"isolation.level=read_committed", "enable.partition.eof=false"};
-    rd_kafka_t *rk = sf_kafka_consumer_new(brokers, "consume_predictions", props, 2, &err);
+    sf_kafka_client_opts ko = {.role = SF_KAFKA_TOOL_CONSUMER,
+                               .conn = {.brokers = brokers, .props = props, .n_props = 2},
+                               .group = "consume_predictions"};
+    rd_kafka_t *rk = sf_kafka_client_new(&ko, &err);
     if (!rk) {
         fprintf(stderr, "consume_predictions: %s\n", err.msg);
         exit(1);
@@ -305,7 +307,9 @@ int main(int argc, char **argv)
         printf("dlq %" PRIu64 "\n", n_dlq);
     }
     if (group) {
-        rd_kafka_t *rk = sf_kafka_consumer_new(brokers, group, NULL, 0, &err);
+        sf_kafka_client_opts ko = {
+            .role = SF_KAFKA_TOOL_CONSUMER, .conn = {.brokers = brokers}, .group = group};
+        rd_kafka_t *rk = sf_kafka_client_new(&ko, &err);
         if (!rk) {
             fprintf(stderr, "consume_predictions: %s\n", err.msg);
             return 1;

@@ -19,7 +19,6 @@
 
 #include "satisfy/codec.h"
 #include "satisfy/kafka.h"
-#include "satisfy/kafka_client.h"
 #include "satisfy/model.h"
 #include "tool_args.h"
 
@@ -27,7 +26,10 @@ static rd_kafka_t *consumer(const char *brokers)
 {
     sf_err err;
     const char *props[] = {"enable.partition.eof=true"};
-    rd_kafka_t *rk = sf_kafka_consumer_new(brokers, "predict-feed", props, 1, &err);
+    sf_kafka_client_opts ko = {.role = SF_KAFKA_TOOL_CONSUMER,
+                               .conn = {.brokers = brokers, .props = props, .n_props = 1},
+                               .group = "predict-feed"};
+    rd_kafka_t *rk = sf_kafka_client_new(&ko, &err);
     if (!rk)
         fprintf(stderr, "predict_feed: %s\n", err.msg);
     return rk;
@@ -116,7 +118,10 @@ int main(int argc, char **argv)
     /* a producer for the predictions */
     const char *pprops[] = {"enable.idempotence=true", "linger.ms=20"};
     sf_kafka_stats st;
-    rd_kafka_t *prod = sf_kafka_producer_new(brokers, pprops, 2, &st, &err);
+    sf_kafka_client_opts po = {.role = SF_KAFKA_TOOL_PRODUCER,
+                               .conn = {.brokers = brokers, .props = pprops, .n_props = 2},
+                               .stats = &st};
+    rd_kafka_t *prod = sf_kafka_client_new(&po, &err);
     if (!prod) {
         fprintf(stderr, "predict_feed: %s\n", err.msg);
         return 1;

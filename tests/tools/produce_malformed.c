@@ -27,7 +27,6 @@
 #include "satisfy/cli.h"
 #include "satisfy/codec.h"
 #include "satisfy/kafka.h"
-#include "satisfy/kafka_client.h"
 #include "satisfy/model.h"
 #include "satisfy/varint.h"
 
@@ -90,7 +89,7 @@ static void make_order(sf_order_event *ev, sf_item *item, sf_payment *pay)
 static void dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     (void)rk;
-    uint64_t *good = opaque;
+    uint64_t *good = ((sf_kafka_stats *)opaque)->user;
     int kind = (int)(uintptr_t)m->_private;
     if (m->err) {
         fprintf(stderr, "produce_malformed: delivery failed: %s\n", rd_kafka_err2str(m->err));
@@ -154,15 +153,14 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *props[] = {"enable.idempotence=true"};
-    rd_kafka_conf_t *conf = sf_kafka_conf_new(brokers, props, 1, &err);
-    if (!conf) {
-        fprintf(stderr, "produce_malformed: %s\n", err.msg);
-        return 1;
-    }
     uint64_t good = 0;
-    rd_kafka_conf_set_opaque(conf, &good);
-    rd_kafka_conf_set_dr_msg_cb(conf, dr);
-    rd_kafka_t *rk = sf_kafka_handle_new(RD_KAFKA_PRODUCER, conf, &err);
+    sf_kafka_stats st;
+    sf_kafka_client_opts ko = {.role = SF_KAFKA_TOOL_PRODUCER,
+                               .conn = {.brokers = brokers, .props = props, .n_props = 1},
+                               .stats = &st,
+                               .dr = dr,
+                               .user = &good};
+    rd_kafka_t *rk = sf_kafka_client_new(&ko, &err);
     if (!rk) {
         fprintf(stderr, "produce_malformed: %s\n", err.msg);
         return 1;

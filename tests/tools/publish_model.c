@@ -28,7 +28,6 @@
 #include "satisfy/codec.h"
 #include "satisfy/features.h"
 #include "satisfy/kafka.h"
-#include "satisfy/kafka_client.h"
 #include "satisfy/model.h"
 #include "satisfy/olist.h"
 #include "satisfy/registry.h"
@@ -94,7 +93,7 @@ static int from_registry(const char *path, sf_model **out, sf_err *err)
     if (found == 0)
         sf_errf(err, "%s has no champion", path);
     else if (found > 0)
-        rc = sf_model_load(row.artifact, row.artifact_len, NULL, out, err);
+        rc = sf_model_load_trusted(row.artifact, row.artifact_len, NULL, out, err);
     sf_version_row_clear(&row);
     sf_registry_close(r);
     return rc;
@@ -183,7 +182,10 @@ int main(int argc, char **argv)
 
     sf_kafka_stats st;
     const char *props[] = {"message.max.bytes=20000000"};
-    rd_kafka_t *rk = sf_kafka_producer_new(brokers, props, 1, &st, &err);
+    sf_kafka_client_opts ko = {.role = SF_KAFKA_TOOL_PRODUCER,
+                               .conn = {.brokers = brokers, .props = props, .n_props = 1},
+                               .stats = &st};
+    rd_kafka_t *rk = sf_kafka_client_new(&ko, &err);
     if (!rk)
         return die(err.msg);
     rd_kafka_resp_err_t e = rd_kafka_producev(
@@ -196,7 +198,7 @@ int main(int argc, char **argv)
     rd_kafka_destroy(rk);
     if (left > 0 || sf_kafka_stats_failed(&st) > 0) {
         fprintf(stderr, "publish_model: not delivered: %s\n",
-                st.first_failure[0] ? st.first_failure : "timeout");
+                st.last_failure[0] ? st.last_failure : "timeout");
         return 1;
     }
     printf("published version %ld (%s%s%s, %zu bytes)\n", version, algo_name, bad ? ", bad: " : "",

@@ -22,7 +22,6 @@
 
 #include "satisfy/codec.h"
 #include "satisfy/kafka.h"
-#include "satisfy/kafka_client.h"
 #include "satisfy/model.h"
 #include "tool_args.h"
 
@@ -36,7 +35,9 @@ int main(int argc, char **argv)
     int timeout_s = (int)timeout_arg;
     setenv("OMP_WAIT_POLICY", "passive", 0);
     sf_err err;
-    rd_kafka_t *rk = sf_kafka_consumer_new(brokers, "release-list", NULL, 0, &err);
+    sf_kafka_client_opts ko = {
+        .role = SF_KAFKA_TOOL_CONSUMER, .conn = {.brokers = brokers}, .group = "release-list"};
+    rd_kafka_t *rk = sf_kafka_client_new(&ko, &err);
     if (!rk) {
         fprintf(stderr, "release_list: %s\n", err.msg);
         return 1;

@@ -2,30 +2,23 @@
  * test_artifact.c - a trained model as bytes and back: identical predictions
  * after a round trip (gbdt and ridge, history snapshot included), releases,
  * and each rejection with its message: bad magic, truncated, checksum,
- * unknown algorithm, feature spec hash mismatch.
+ * unknown algorithm, feature spec hash mismatch; a format 1 artifact (the
+ * trees only as an XGBoost booster) refused by the scorer's load and
+ * converted to the same trees by the retrainer's trusted load. (Hostile
+ * artifacts: test_artifact_hostile.c.)
  */
 #include "testutil.h"
 
+#include <dirent.h>
 #include <math.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "artifact_edit.h"
+#include "model_impl.h"
 #include "satisfy/lifecycle.h"
 #include "satisfy/model.h"
-
-/* Re-signs an edited artifact (header layout of lib/artifact.c). */
-static void resign(uint8_t *buf, size_t len)
-{
-    EVP_MD_CTX *c = EVP_MD_CTX_new();
-    unsigned int n;
-    EVP_DigestInit_ex(c, EVP_sha256(), NULL);
-    EVP_DigestUpdate(c, buf, 64);
-    EVP_DigestUpdate(c, buf + 96, len - 96);
-    EVP_DigestFinal_ex(c, buf + 64, &n);
-    EVP_MD_CTX_free(c);
-}
 
 static void roundtrip(sf_algo algo)
 {
@@ -122,13 +115,13 @@ static void test_rejections(void **state)
 
     memcpy(c, buf, len);
     memcpy(c + 16, "forest\0\0", 8);
-    resign(c, len);
+    ae_resign(c, len);
     assert_int_equal(sf_model_load(c, len, NULL, &l, &err), -1);
     assert_non_null(strstr(err.msg, "unknown algorithm 'forest'"));
 
     memcpy(c, buf, len);
     memcpy(c + 32, "0123456789abcdef", 16);
-    resign(c, len);
+    ae_resign(c, len);
     assert_int_equal(sf_model_load(c, len, NULL, &l, &err), -1);
     assert_non_null(strstr(err.msg, "feature spec hash mismatch"));
 
@@ -140,7 +133,7 @@ static void test_rejections(void **state)
     /* a re-signed artifact with an inconsistent body length is refused */
     memcpy(c, buf, len);
     c[48] ^= 0x01;
-    resign(c, len);
+    ae_resign(c, len);
     assert_int_equal(sf_model_load(c, len, NULL, &l, &err), -1);
     assert_non_null(strstr(err.msg, "corrupt"));
     assert_null(l);
@@ -149,6 +142,98 @@ static void test_rejections(void **state)
     free(buf);
     sf_model_free(m);
     sf_examples_free(&ex);
+}
+
+/* What builds before the forest section wrote: format 1, the trees only as
+ * XGBoost UBJSON (XGBS, XGBP). */
+static void test_format1_conversion(void **state)
+{
+    (void)state;
+    sf_examples ex, te;
+    tu_synth_examples(&ex, 2000, 0.5);
+    tu_synth_examples(&te, 300, 0.5);
+    sf_model_params p;
+    sf_model_params_default(&p);
+    p.prob = SF_PROB_OBJECTIVE;
+    sf_model *m, *l = NULL, *c = NULL;
+    sf_err err;
+    assert_int_equal(sf_model_train(SF_ALGO_GBDT, &ex, NULL, &p, &m, &err), 0);
+    uint8_t *buf;
+    size_t len;
+    assert_int_equal(sf_model_save(m, &buf, &len, &err), 0);
+    ae_artifact a;
+    assert_int_equal(ae_parse(buf, len, &a), 0);
+    free(buf);
+    assert_non_null(ae_find(&a, "TRES"));
+    assert_non_null(ae_find(&a, "TREP"));
+    assert_null(ae_find(&a, "XGBS"));
+    ae_drop(&a, "TRES");
+    ae_drop(&a, "TREP");
+    ae_set(&a, "XGBS", m->ubj, m->ubj_len);
+    ae_set(&a, "XGBP", m->ubj_p, m->ubj_p_len);
+    ae_put(a.hdr + 8, 1, 4);
+    buf = ae_build(&a, &len);
+    ae_free(&a);
+
+    assert_int_equal(sf_model_load(buf, len, NULL, &l, &err), -1);
+    assert_non_null(strstr(err.msg, "XGBoost booster"));
+    assert_null(l);
+    if (sf_model_load_trusted(buf, len, NULL, &c, &err) != 0)
+        fail_msg("%s", err.msg);
+    double *s1 = malloc(te.n * 8), *s2 = malloc(te.n * 8), *p1 = malloc(te.n * 8),
+           *p2 = malloc(te.n * 8);
+    sf_model_predict(m, te.x, te.n, s1, p1);
+    sf_model_predict(c, te.x, te.n, s2, p2);
+    assert_memory_equal(s1, s2, te.n * 8);
+    assert_memory_equal(p1, p2, te.n * 8);
+    free(buf);
+    /* saved again it is a format 2 artifact the scorer loads */
+    assert_int_equal(sf_model_save(c, &buf, &len, &err), 0);
+    assert_int_equal(ae_get(buf + 8, 4), 2);
+    assert_int_equal(sf_model_load(buf, len, NULL, &l, &err), 0);
+    sf_model_predict(l, te.x, te.n, s2, p2);
+    assert_memory_equal(s1, s2, te.n * 8);
+    assert_memory_equal(p1, p2, te.n * 8);
+    free(s1), free(s2), free(p1), free(p2), free(buf);
+    sf_model_free(m);
+    sf_model_free(l);
+    sf_model_free(c);
+    sf_examples_free(&ex);
+    sf_examples_free(&te);
+}
+
+/* The fuzzer's seeds (tests/fuzz/corpus/fuzz_release, written by
+ * tests/tools/seed_artifacts) are artifacts this build loads: a seed it
+ * refuses would only teach the fuzzer the first rejection. When a format
+ * changes (artifact or history snapshot), regenerate them:
+ * build/bin/seed_artifacts tests/fuzz/corpus/fuzz_release */
+static void test_fuzz_seeds_load(void **state)
+{
+    (void)state;
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/tests/fuzz/corpus/fuzz_release", tu_source_dir());
+    DIR *dd = opendir(dir);
+    assert_non_null(dd);
+    int n = 0;
+    for (struct dirent *e; (e = readdir(dd));) {
+        if (e->d_name[0] == '.')
+            continue;
+        char path[8192];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        FILE *f = fopen(path, "rb");
+        assert_non_null(f);
+        uint8_t buf[65536];
+        size_t len = fread(buf, 1, sizeof buf, f);
+        fclose(f);
+        sf_model *m;
+        sf_err err;
+        if (sf_model_load(buf, len, NULL, &m, &err) != 0)
+            fail_msg("seed %s: %s", e->d_name, err.msg);
+        sf_model_free(m);
+        n++;
+    }
+    closedir(dd);
+    assert_true(n >= 6);
 }
 
 /* Size of a model trained on the real sample (with its history): well under
@@ -193,10 +278,9 @@ static void test_real_size(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_roundtrip_gbdt),
-        cmocka_unit_test(test_roundtrip_ridge),
-        cmocka_unit_test(test_rejections),
-        cmocka_unit_test(test_real_size),
+        cmocka_unit_test(test_roundtrip_gbdt),  cmocka_unit_test(test_roundtrip_ridge),
+        cmocka_unit_test(test_rejections),      cmocka_unit_test(test_format1_conversion),
+        cmocka_unit_test(test_fuzz_seeds_load), cmocka_unit_test(test_real_size),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -15,14 +15,15 @@
 
 #include "satisfy/catchup.h"
 #include "satisfy/kafka.h"
-#include "satisfy/kafka_client.h"
 #include "satisfy/mockbroker.h"
 
 static void produce_n(const char *bs, const char *topic, int partition, int n)
 {
     sf_err err;
     const char *pp[] = {"linger.ms=0"};
-    rd_kafka_t *p = sf_kafka_producer_new(bs, pp, 1, NULL, &err);
+    sf_kafka_client_opts o = {.role = SF_KAFKA_TOOL_PRODUCER,
+                              .conn = {.brokers = bs, .props = pp, .n_props = 1}};
+    rd_kafka_t *p = sf_kafka_client_new(&o, &err);
     if (!p)
         fail_msg("%s", err.msg);
     for (int i = 0; i < n; i++)
@@ -35,12 +36,14 @@ static void produce_n(const char *bs, const char *topic, int partition, int n)
     rd_kafka_destroy(p);
 }
 
+/* A consumer with the retrainer's defaults (enable.partition.eof=true among
+ * them), which assigns its partitions itself. */
 static rd_kafka_t *consumer(const char *bs)
 {
     sf_err err;
-    const char *cp[] = {"enable.partition.eof=true", "enable.auto.commit=false",
-                        "auto.offset.reset=earliest"};
-    rd_kafka_t *c = sf_kafka_consumer_new(bs, "catchup-test", cp, 3, &err);
+    sf_kafka_client_opts o = {
+        .role = SF_KAFKA_RETRAINER_CONSUMER, .conn = {.brokers = bs}, .group = "catchup-test"};
+    rd_kafka_t *c = sf_kafka_client_new(&o, &err);
     if (!c)
         fail_msg("%s", err.msg);
     return c;

@@ -4,7 +4,10 @@
  * leading blank, no digits, trailing characters, overflow, out of range,
  * negative where not allowed, NaN and infinity) with its message, which must
  * name the option, quote the value, say why and say what is expected. A
- * refused value never changes *out.
+ * refused value never changes *out. Then the rest every main shares: usage
+ * errors as one "<prog>: why" line and exit status 2, the -X list and its
+ * limit, operands and required options, and the stop signals (first: stop,
+ * second: stop now, third: the default action).
  */
 #include "testutil.h"
 
@@ -12,6 +15,8 @@
 #include <limits.h>
 #include <math.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "satisfy/cli.h"
 
@@ -222,6 +227,112 @@ static void test_double_errors(void **state)
     double_bad("0.05", 0.1, DBL_MAX, "\"0.05\" is out of range", "expected a number >= 0.1");
 }
 
+/* What sf_cli printed to its stream since the last call, then rewound. */
+static const char *printed(FILE *f, char *buf, size_t len)
+{
+    fflush(f);
+    long n = ftell(f);
+    rewind(f);
+    size_t got = fread(buf, 1, len - 1, f);
+    buf[got] = '\0';
+    rewind(f);
+    assert_int_equal(ftruncate(fileno(f), 0), 0);
+    assert_true(n >= 0);
+    return buf;
+}
+
+static void test_command_line(void **state)
+{
+    (void)state;
+    FILE *f = tmpfile();
+    assert_non_null(f);
+    char buf[512];
+    static sf_cli cli; /* 2 KB of -X slots: not on cmocka's stack */
+    memset(&cli, 0, sizeof cli);
+    cli.prog = "satisfy-test run";
+    cli.out = f;
+
+    assert_int_equal(sf_cli_usage(&cli, "--x %d: no", 3), SF_CLI_USAGE);
+    assert_string_equal(printed(f, buf, sizeof buf), "satisfy-test run: --x 3: no\n");
+
+    sf_err err = {{0}};
+    int v = 0;
+    assert_int_equal(sf_cli_int("--batch", "0", 1, 10, &v, &err), -1);
+    assert_int_equal(sf_cli_bad(&cli, &err), SF_CLI_USAGE);
+    assert_string_equal(printed(f, buf, sizeof buf),
+                        "satisfy-test run: --batch: \"0\" is out of range; expected an integer "
+                        "in 1..10\n");
+
+    /* -X in order, up to SF_CLI_MAX_PROPS */
+    for (int i = 0; i < SF_CLI_MAX_PROPS; i++)
+        assert_int_equal(sf_cli_prop(&cli, i % 2 ? "linger.ms=5" : "acks=all"), 0);
+    assert_int_equal(cli.n_props, SF_CLI_MAX_PROPS);
+    assert_string_equal(cli.props[0], "acks=all");
+    assert_string_equal(cli.props[1], "linger.ms=5");
+    assert_int_equal(printed(f, buf, sizeof buf)[0], '\0');
+    assert_int_equal(sf_cli_prop(&cli, "one=more"), SF_CLI_USAGE);
+    assert_int_equal(cli.n_props, SF_CLI_MAX_PROPS);
+    assert_string_equal(printed(f, buf, sizeof buf),
+                        "satisfy-test run: too many -X options (at most 256)\n");
+
+    char *argv[] = {"prog", "--a", "extra", NULL};
+    assert_int_equal(sf_cli_operands(&cli, 3, argv, 3), 0);
+    assert_int_equal(sf_cli_operands(&cli, 3, argv, 2), SF_CLI_USAGE);
+    assert_string_equal(printed(f, buf, sizeof buf),
+                        "satisfy-test run: unexpected argument 'extra'\n");
+    assert_int_equal(sf_cli_require(&cli, "--brokers", "b:1"), 0);
+    assert_int_equal(sf_cli_require(&cli, "--brokers", NULL), SF_CLI_USAGE);
+    assert_string_equal(printed(f, buf, sizeof buf), "satisfy-test run: --brokers is required\n");
+    fclose(f);
+}
+
+static volatile sig_atomic_t stop_flag;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    sf_cli_stop_signal(&stop_flag);
+}
+
+/* In a child: raise SIGTERM n times; exit 10 + the flag if still alive. */
+static int child_raises(int flags, int n)
+{
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        stop_flag = 0;
+        if (sf_cli_signals(on_signal, flags) != 0)
+            _exit(99);
+        for (int i = 0; i < n; i++)
+            raise(i % 2 ? SIGINT : SIGTERM);
+        _exit(10 + stop_flag);
+    }
+    int st = 0;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    return WIFSIGNALED(st) ? -WTERMSIG(st) : WEXITSTATUS(st);
+}
+
+/* first signal: stop (1); second: stop now (2); third: the default action */
+static void test_stop_signals(void **state)
+{
+    (void)state;
+    assert_int_equal(child_raises(0, 0), 10);
+    assert_int_equal(child_raises(0, 1), 11);
+    assert_int_equal(child_raises(0, 2), 12);
+    assert_int_equal(child_raises(0, 3), -SIGTERM);
+    /* SIGPIPE ignored on request */
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        sf_cli_signals(on_signal, SF_CLI_SIG_NO_SIGPIPE);
+        raise(SIGPIPE);
+        _exit(0);
+    }
+    int st = 0;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -233,6 +344,8 @@ int main(void)
         cmocka_unit_test(test_u64),
         cmocka_unit_test(test_double_valid),
         cmocka_unit_test(test_double_errors),
+        cmocka_unit_test(test_command_line),
+        cmocka_unit_test(test_stop_signals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -555,6 +555,41 @@ static void test_malformed_corpus(void **state)
                "answered: value -9223372036854775808 is reserved");
 }
 
+/* A second block of items whose count is INT64_MAX, after one item: the
+ * limit check and its message must not overflow (fuzz_decode found the
+ * message computing total + n under UBSan). Built from a real encoding:
+ * the one-item order's array terminator becomes that block count. */
+static void test_block_count_overflow(void **state)
+{
+    (void)state;
+    sf_buf one = {0}, two = {0};
+    sf_err err = {{0}};
+    sf_order_event ev = make_order(SF_STAGE_PURCHASED, 1, 0);
+    assert_int_equal(sf_encode_order(&ev, &one, &err), 0);
+    ev = make_order(SF_STAGE_PURCHASED, 2, 0);
+    assert_int_equal(sf_encode_order(&ev, &two, &err), 0);
+    size_t c = 0; /* the items' block count: the first byte that differs */
+    while (one.data[c] == two.data[c])
+        c++;
+    size_t t = c + 1; /* the one-item array's terminator: the next difference */
+    while (one.data[t] == two.data[t])
+        t++;
+    assert_int_equal(one.data[t], 0);
+    /* zigzag(INT64_MAX) as a varint in place of the terminator */
+    static const uint8_t huge[] = {0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01};
+    uint8_t bad[4096];
+    assert_true(one.len + sizeof huge < sizeof bad);
+    memcpy(bad, one.data, t);
+    memcpy(bad + t, huge, sizeof huge);
+    memcpy(bad + t + sizeof huge, one.data + t + 1, one.len - t - 1);
+    sf_order_event out;
+    assert_int_equal(sf_decode_order(bad, one.len + sizeof huge - 1, &out, &err), -1);
+    if (!strstr(err.msg, "exceed the limit"))
+        fail_msg("unexpected message: %s", err.msg);
+    sf_buf_free(&one);
+    sf_buf_free(&two);
+}
+
 static void test_json(void **state)
 {
     (void)state;
@@ -851,6 +886,7 @@ int main(void)
         cmocka_unit_test(test_encode_rejects),
         cmocka_unit_test(test_malformed_corpus),
         cmocka_unit_test(test_json),
+        cmocka_unit_test(test_block_count_overflow),
         cmocka_unit_test(test_order_time_range),
         cmocka_unit_test(test_review_time_range),
         cmocka_unit_test(test_json_time_range),

@@ -3,7 +3,7 @@
  * own unit: customers are told apart by a 64-bit key, so two ids that
  * collided under the former 32-bit key keep separate histories, live and
  * through a snapshot; a snapshot of the former format (SFH1, 32-bit customer
- * keys) is refused with a message that says what to do; and a snapshot
+ * keys) is still read with the key it was made with; and a snapshot
  * round-trips many customers, each with its own numbers.
  * (The strictly-before rule, the own-review exclusion and leakage are
  * proven through the feature rows in test_features.c.)
@@ -104,17 +104,56 @@ static void test_customer_collision(void **state)
     sf_history_free(h);
 }
 
-/* A snapshot of format 1 (32-bit customer keys) is refused by name. */
-static void test_old_snapshot_refused(void **state)
+/* A snapshot of format 1 (32-bit customer keys, what releases made before
+ * format 2 carry) is still read, with its own key: an upgraded scorer or
+ * retrainer keeps using the models it has, as trained. Such a history keeps
+ * 32-bit keys for what it learns afterwards, and saves as format 1. */
+static void test_old_snapshot_read_as_trained(void **state)
 {
     (void)state;
-    /* "SFH1", 1 seller, 1 customer: what sf_history_save used to write */
-    uint8_t v1[] = {'S', 'F', 'H', '1', 1, 1, 1, 2, 3, 4, 5, 6, 7, 8, 5, 1, 0, 0, 9, 1, 5, 1};
+    /* "SFH1", 1 seller, 1 customer keyed by FNV-1a 32 of CUST_A: 3 orders, 2
+     * reviews summing 9 */
+    uint32_t k = fnv1a32(CUST_A);
+    uint8_t v1[64] = {'S', 'F', 'H', '1', 1, 1, 1, 2, 3, 4, 5, 6, 7, 8, 5, 1, 0, 0};
+    size_t n = 18;
+    uint32_t x = k; /* the key as the first delta, LEB128 */
+    for (; x >= 0x80; x >>= 7)
+        v1[n++] = (uint8_t)(x | 0x80);
+    v1[n++] = (uint8_t)x;
+    v1[n++] = 3;
+    v1[n++] = 9;
+    v1[n++] = 2;
     sf_err err;
     err.msg[0] = '\0';
-    assert_null(sf_history_load(v1, sizeof v1, &err));
-    if (!strstr(err.msg, "format 1") || !strstr(err.msg, "trained again"))
-        fail_msg("unexpected message: %s", err.msg);
+    sf_history *h = sf_history_load(v1, n, &err);
+    if (!h)
+        fail_msg("format 1 refused: %s", err.msg);
+    assert_int_equal(sf_history_customers(h), 1);
+    sf_order_event ev = order_of("e0000000000000000000000000000000", CUST_A, T0);
+    sf_history_view v;
+    sf_history_view_of(h, &ev, &v);
+    assert_true(v.customer_orders == 3);
+    assert_true(v.customer_review_mean == 4.5);
+    /* what it learns next is keyed the same way, and it saves as format 1 */
+    assert_int_equal(sf_history_add_purchase(h, &ev, &err), 0);
+    sf_order_event later = order_of("f0000000000000000000000000000000", CUST_A, T0 + D);
+    sf_history_view_of(h, &later, &v);
+    assert_true(v.customer_orders == 4);
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    assert_int_equal(sf_history_save(h, &buf, &len, &err), 0);
+    assert_memory_equal(buf, "SFH1", 4);
+    sf_history *back = sf_history_load(buf, len, &err);
+    assert_non_null(back);
+    sf_history_view_of(back, &later, &v);
+    assert_true(v.customer_orders == 4);
+    free(buf);
+    sf_history_free(back);
+    sf_history_free(h);
+    /* a format-1 key must fit in 32 bits */
+    uint8_t wide[] = {'S', 'F', 'H', '1', 0, 1, 0x80, 0x80, 0x80, 0x80, 0x10, 1, 0, 0};
+    assert_null(sf_history_load(wide, sizeof wide, &err));
+    assert_non_null(strstr(err.msg, "corrupt"));
     uint8_t junk[] = {'X', 'Y', 'Z', '2', 0, 0};
     assert_null(sf_history_load(junk, sizeof junk, &err));
     assert_non_null(strstr(err.msg, "not a history snapshot"));
@@ -164,7 +203,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_customer_collision),
-        cmocka_unit_test(test_old_snapshot_refused),
+        cmocka_unit_test(test_old_snapshot_read_as_trained),
         cmocka_unit_test(test_snapshot_many_customers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

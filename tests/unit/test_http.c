@@ -3,7 +3,7 @@
  * API, the MLflow protocol in its four input formats and its errors, the
  * limits (body size, JSON depth, slow clients), /metrics through promtool,
  * and the static web files. A tiny GBDT is trained on a generated dataset;
- * requests go through a raw-socket HTTP/1.1 client (no libcurl).
+ * requests go through a raw-socket HTTP/1.1 client (http_client.h).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -32,6 +32,7 @@
 #include "satisfy/model.h"
 #include "satisfy/olist.h"
 #include "satisfy/train.h"
+#include "http_client.h"
 #include "testutil.h"
 
 static sf_model *g_model; /* a copy owned by the tests, for reference predictions */
@@ -42,93 +43,6 @@ static char *g_dir;
 static const unsigned char PAGE[] = "<!doctype html><title>t</title>";
 static const struct sf_embedded_file WEB[] = {{"index.html", PAGE, sizeof PAGE - 1},
                                               {NULL, NULL, 0}};
-
-/* ------------------------------------------------------------- client */
-
-static int dial(int port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(fd >= 0);
-    struct timeval tv = {10, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
-    return fd;
-}
-
-static void send_all(int fd, const char *p, size_t n)
-{
-    while (n) {
-        ssize_t k = send(fd, p, n, MSG_NOSIGNAL);
-        if (k <= 0)
-            return; /* the server may close early (413): the reply tells */
-        p += k;
-        n -= (size_t)k;
-    }
-}
-
-static char g_head[8192]; /* the headers of the last reply */
-
-/* Reads until the server closes; returns the status, *body the body. */
-static int read_reply(int fd, char **body)
-{
-    size_t cap = 65536, len = 0;
-    char *buf = malloc(cap);
-    for (;;) {
-        if (len + 4096 > cap)
-            buf = realloc(buf, cap *= 2);
-        ssize_t k = recv(fd, buf + len, cap - len - 1, 0);
-        if (k <= 0)
-            break;
-        len += (size_t)k;
-    }
-    buf[len] = '\0';
-    close(fd);
-    int status = 0;
-    sscanf(buf, "HTTP/1.%*d %d", &status);
-    char *b = strstr(buf, "\r\n\r\n");
-    size_t hl = b ? (size_t)(b - buf) : len;
-    if (hl >= sizeof g_head)
-        hl = sizeof g_head - 1;
-    memcpy(g_head, buf, hl);
-    g_head[hl] = '\0';
-    *body = strdup(b ? b + 4 : "");
-    free(buf);
-    return status;
-}
-
-static int req(const char *method, const char *path, const char *ctype, const char *body,
-               char **out)
-{
-    int fd = dial(sf_http_port(g_http));
-    char head[512];
-    size_t n = body ? strlen(body) : 0;
-    snprintf(head, sizeof head,
-             "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n%s%s%sContent-Length: "
-             "%zu\r\n\r\n",
-             method, path, ctype ? "Content-Type: " : "", ctype ? ctype : "", ctype ? "\r\n" : "",
-             n);
-    send_all(fd, head, strlen(head));
-    if (n)
-        send_all(fd, body, n);
-    return read_reply(fd, out);
-}
-
-static int post_json(const char *path, const char *body, char **out)
-{
-    return req("POST", path, "application/json", body, out);
-}
-
-/* Asserts status and that the body contains want. */
-static void expect(int status, char **bodyp, int want_status, const char *want)
-{
-    char *body = *bodyp;
-    if (status != want_status || (want && !strstr(body, want)))
-        fail_msg("got %d '%s', want %d containing '%s'", status, body, want_status,
-                 want ? want : "");
-    free(body);
-}
 
 /* ---------------------------------------------------------- fixtures */
 
@@ -216,6 +130,7 @@ static int setup(void **state)
     g_http = sf_http_start(&o, &err);
     assert_non_null(g_http);
     sf_http_set_model(g_http, copy, 7);
+    g_port = sf_http_port(g_http);
     return 0;
 }
 
@@ -264,6 +179,7 @@ static void test_no_model(void **state)
     assert_non_null(h);
     sf_http *saved = g_http;
     g_http = h;
+    g_port = sf_http_port(h);
     char *b, *order = order_json("", "89.9", "");
     expect(req("GET", "/readyz", NULL, NULL, &b), &b, 503, "the scorer has no model yet");
     sf_stats_model(st, 1);
@@ -276,6 +192,7 @@ static void test_no_model(void **state)
     expect(req("GET", "/", NULL, NULL, &b), &b, 404, NULL); /* no web files given */
     free(order);
     g_http = saved;
+    g_port = sf_http_port(saved);
     sf_http_stop(h);
     sf_stats_free(st);
     /* a bad address is refused with a reason */
@@ -339,6 +256,25 @@ static void test_predict_errors(void **state)
     o = order_json("", "-5", "");
     expect(post_json("/v1/predict", o, &b), &b, 400, "items[0].price: must be a number >= 0");
     free(o);
+    /* numbers too large for a double parse as infinity: refused, field named */
+    o = order_json("", "1e999", "");
+    expect(post_json("/v1/predict", o, &b), &b, 400,
+           "{\"error\":\"items[0].price: expected a finite number\",\"field\":\"items[0].price\"}");
+    free(o);
+    o = order_json("", "89.9", "");
+    char *lat = strstr(o, "-23.55");
+    memcpy(lat, "-1e999", 6);
+    expect(post_json("/v1/predict", o, &b), &b, 400, "\"field\":\"customer.lat\"");
+    free(o);
+    /* JSON only, whatever the case of the media type */
+    o = order_json("", "89.9", "");
+    expect(req("POST", "/v1/predict", "text/plain", o, &b), &b, 415,
+           "Content-Type must be application/json");
+    expect(req("POST", "/v1/predict", NULL, o, &b), &b, 415, "Content-Type");
+    expect(req("POST", "/v1/predict", "application/jsonp", o, &b), &b, 415, "Content-Type");
+    expect(req("POST", "/v1/predict", "Application/JSON; charset=UTF-8", o, &b), &b, 200,
+           "\"score\"");
+    free(o);
     /* a missing field is named */
     o = order_json("", "89.9", "");
     char *cut = strstr(o, "\"stage\":\"DELIVERED\",");
@@ -384,32 +320,6 @@ static void test_huge_bodies(void **state)
     expect(req("GET", "/healthz", NULL, NULL, &b), &b, 200, "ok");
 }
 
-static double mono(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* waits (bounded) until the server closes fd; 1 if it did */
-static int closed_by_server(int fd, int trickle)
-{
-    double end = mono() + 15;
-    while (mono() < end) {
-        struct pollfd p = {fd, POLLIN, 0};
-        if (poll(&p, 1, 300) > 0) {
-            char c[512];
-            ssize_t k = recv(fd, c, sizeof c, MSG_DONTWAIT);
-            if (k <= 0)
-                return 1;
-            continue; /* an error reply: read on until the close */
-        }
-        if (trickle && send(fd, " ", 1, MSG_NOSIGNAL) < 0)
-            return 1;
-    }
-    return 0;
-}
-
 static void test_slow_clients(void **state)
 {
     (void)state;
@@ -424,8 +334,8 @@ static void test_slow_clients(void **state)
     for (int i = 0; i < 5; i++)
         expect(post_json("/v1/predict", order, &b), &b, 200, "\"score\"");
     free(order);
-    assert_true(closed_by_server(idle, 0));
-    assert_true(closed_by_server(drip, 1));
+    assert_true(closed_by_server(idle, 0, 15));
+    assert_true(closed_by_server(drip, 1, 15));
     close(idle);
     close(drip);
     expect(req("GET", "/healthz", NULL, NULL, &b), &b, 200, "ok");
@@ -524,6 +434,24 @@ static void test_invocations_errors(void **state)
            "every column must be an array of the same length");
     expect(req("POST", "/invocations", "text/csv", "late\n1\n", &b), &b, 415,
            "Content-Type must be application/json");
+    expect(req("POST", "/invocations", "application/jsonx", "{\"inputs\":[{}]}", &b), &b, 415,
+           "Content-Type must be application/json");
+    expect(req("POST", "/invocations", "APPLICATION/json ; charset=utf-8", "{\"inputs\":[{}]}", &b),
+           &b, 200, "\"predictions\"");
+    /* a column named twice is an error in every format */
+    expect(post_json("/invocations",
+                     "{\"dataframe_split\":{\"columns\":[\"late\",\"late\"],\"data\":[[1,0]]}}",
+                     &b),
+           &b, 400, "duplicate column 'late'");
+    expect(post_json("/invocations", "{\"dataframe_records\":[{\"late\":1,\"late\":0}]}", &b), &b,
+           400, "row 0: duplicate column 'late'");
+    expect(post_json("/invocations", "{\"inputs\":{\"late\":[1],\"late\":[0]}}", &b), &b, 400,
+           "duplicate column 'late'");
+    /* numbers a float cannot hold */
+    expect(post_json("/invocations", "{\"inputs\":[{\"late\":1e999}]}", &b), &b, 400,
+           "row 0, column 'late': expected a finite number");
+    expect(post_json("/invocations", "{\"instances\":{\"total_price\":[1,-1e39]}}", &b), &b, 400,
+           "row 1, column 'total_price': expected a finite number");
     expect(req("GET", "/invocations", NULL, NULL, &b), &b, 405, "use POST");
 }
 

@@ -30,18 +30,30 @@ static double now_s(void)
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+static rd_kafka_t *new_client(sf_kafka_role role, const char *brokers, const char *const *props,
+                              int n, sf_kafka_stats *st)
+{
+    sf_err err = {{0}};
+    sf_kafka_client_opts o = {
+        .role = role, .conn = {.brokers = brokers, .props = props, .n_props = n}, .stats = st};
+    rd_kafka_t *rk = sf_kafka_client_new(&o, &err);
+    if (!rk)
+        fail_msg("%s", err.msg);
+    return rk;
+}
+
 static rd_kafka_t *new_producer(const char *brokers, const char *const *props, int n,
                                 sf_kafka_stats *st)
 {
-    sf_err err = {{0}};
-    rd_kafka_conf_t *conf = sf_kafka_conf_new(brokers, props, n, &err);
-    assert_non_null(conf);
-    if (st)
-        sf_kafka_conf_stats(conf, st);
-    char errstr[256];
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
-    assert_non_null(rk);
-    return rk;
+    return new_client(SF_KAFKA_TOOL_PRODUCER, brokers, props, n, st);
+}
+
+static void conf_is(rd_kafka_t *rk, const char *key, const char *want)
+{
+    char v[256];
+    size_t vlen = sizeof v;
+    assert_int_equal(rd_kafka_conf_get(rd_kafka_conf(rk), key, v, &vlen), RD_KAFKA_CONF_OK);
+    assert_string_equal(v, want);
 }
 
 static void test_conf_set(void **state)
@@ -72,32 +84,28 @@ static void test_conf_set(void **state)
     rd_kafka_conf_destroy(conf);
 
     /* Later properties win; bootstrap.servers from --brokers. */
-    const char *props[] = {"linger.ms=1", "linger.ms=9"};
-    conf = sf_kafka_conf_new("h1:9092,h2:9092", props, 2, &err);
-    assert_non_null(conf);
-    vlen = sizeof v;
-    assert_int_equal(rd_kafka_conf_get(conf, "linger.ms", v, &vlen), RD_KAFKA_CONF_OK);
-    assert_string_equal(v, "9");
-    vlen = sizeof v;
-    assert_int_equal(rd_kafka_conf_get(conf, "bootstrap.servers", v, &vlen), RD_KAFKA_CONF_OK);
-    assert_string_equal(v, "h1:9092,h2:9092");
-    rd_kafka_conf_destroy(conf);
+    const char *props[] = {"linger.ms=1", "linger.ms=9", "log_level=0"};
+    rd_kafka_t *rk = new_producer("h1:9092,h2:9092", props, 3, NULL);
+    conf_is(rk, "linger.ms", "9");
+    conf_is(rk, "bootstrap.servers", "h1:9092,h2:9092");
+    rd_kafka_destroy(rk);
 
     const char *bad[] = {"linger.ms=1", "acks"};
-    assert_null(sf_kafka_conf_new("h1:9092", bad, 2, &err));
+    sf_kafka_client_opts o = {.role = SF_KAFKA_TOOL_PRODUCER,
+                              .conn = {.brokers = "h1:9092", .props = bad, .n_props = 2}};
+    assert_null(sf_kafka_client_new(&o, &err));
+    assert_non_null(strstr(err.msg, "tool producer: -X acks: expected key=value"));
+    assert_int_equal(sf_kafka_props_check(bad, 1, &err), 0);
+    assert_int_equal(sf_kafka_props_check(bad, 2, &err), -1);
     assert_non_null(strstr(err.msg, "-X acks: expected key=value"));
 
-    /* The replay defaults are valid librdkafka properties. */
-    int n = 0;
-    while (sf_replay_props[n])
-        n++;
-    assert_true(n > 0);
-    conf = sf_kafka_conf_new(NULL, sf_replay_props, n, &err);
-    assert_non_null(conf);
-    vlen = sizeof v;
-    assert_int_equal(rd_kafka_conf_get(conf, "enable.idempotence", v, &vlen), RD_KAFKA_CONF_OK);
-    assert_string_equal(v, "true");
-    rd_kafka_conf_destroy(conf);
+    /* The replay defaults: idempotent, and -X still wins over them. */
+    const char *quiet[] = {"log_level=0", "linger.ms=50"};
+    rk = new_client(SF_KAFKA_REPLAY_PRODUCER, NULL, quiet, 2, NULL);
+    conf_is(rk, "enable.idempotence", "true");
+    conf_is(rk, "compression.codec", "lz4");
+    conf_is(rk, "linger.ms", "50");
+    rd_kafka_destroy(rk);
 }
 
 static void test_mockbroker_topics(void **state)
@@ -169,7 +177,7 @@ static void test_delivery_counter(void **state)
     assert_true(st.delivered[SF_DR_SLOTS - 1] == 1); /* out of range: last slot */
     assert_true(sf_kafka_stats_delivered(&st) == 5 && sf_kafka_stats_failed(&st) == 0);
     assert_true(st.delivered_bytes == 15);
-    assert_string_equal(st.first_failure, "");
+    assert_string_equal(st.last_failure, "");
     rd_kafka_destroy(rk);
     sf_mockbroker_stop(mb);
 
@@ -183,9 +191,88 @@ static void test_delivery_counter(void **state)
                      0);
     assert_int_equal(sf_kafka_drain(rk, 10000), 0);
     assert_true(st.failed[3] == 1 && sf_kafka_stats_delivered(&st) == 0);
-    assert_non_null(strstr(st.first_failure, SF_TOPIC_ORDERS));
-    assert_non_null(strstr(st.first_failure, "timed out"));
+    assert_non_null(strstr(st.last_failure, SF_TOPIC_ORDERS));
+    assert_non_null(strstr(st.last_failure, "timed out"));
     rd_kafka_destroy(rk);
+}
+
+/* Produces one message to satisfy.metrics [0] after the broker was told to
+ * refuse the next Produce with error name e; waits for its report. */
+static void produce_refused(sf_mockbroker *mb, rd_kafka_t *rk, const char *e)
+{
+    char cmd[128], reply[256];
+    sf_err err = {{0}};
+    snprintf(cmd, sizeof cmd, "errors Produce %s 1", e);
+    if (sf_mockbroker_control(mb, cmd, reply, sizeof reply, &err) < 0)
+        fail_msg("%s: %s", cmd, err.msg);
+    assert_int_equal(rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(SF_TOPIC_METRICS),
+                                       RD_KAFKA_V_PARTITION(0), RD_KAFKA_V_VALUE("x", 1),
+                                       RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
+                     0);
+    assert_int_equal(sf_kafka_drain(rk, 10000), 0);
+}
+
+/* Two delivery failures with different causes: the cause the callers
+ * report (after seeing the failure count move) is the current one, not the
+ * first one since the start. */
+static void test_delivery_failure_is_current(void **state)
+{
+    (void)state;
+    sf_err err = {{0}};
+    sf_mockbroker *mb = sf_mockbroker_start(1, 1, &err);
+    assert_non_null(mb);
+    sf_kafka_stats st;
+    const char *props[] = {"linger.ms=0", "log_level=0"};
+    rd_kafka_t *rk = new_producer(sf_mockbroker_bootstraps(mb), props, 2, &st);
+    produce_refused(mb, rk, "MSG_SIZE_TOO_LARGE");
+    assert_int_equal(sf_kafka_stats_failed(&st), 1);
+    if (!strstr(st.last_failure, "too large"))
+        fail_msg("first cause: %s", st.last_failure);
+    produce_refused(mb, rk, "INVALID_RECORD");
+    assert_int_equal(sf_kafka_stats_failed(&st), 2);
+    if (!strstr(st.last_failure, "satisfy.metrics [0]: ") ||
+        !strstr(st.last_failure, "validate record"))
+        fail_msg("the cause reported after the second failure is \"%s\"", st.last_failure);
+    rd_kafka_destroy(rk);
+    sf_mockbroker_stop(mb);
+}
+
+/* A consumer's fatal error is reported with its current cause, from
+ * rd_kafka_fatal_error; other consumer errors are not fatal. */
+static void test_consumer_fatal(void **state)
+{
+    (void)state;
+    sf_err err = {{0}};
+    sf_mockbroker *mb = sf_mockbroker_start(1, 1, &err);
+    assert_non_null(mb);
+    const char *props[] = {"group.id=fatal", "log_level=0"};
+    rd_kafka_t *rk =
+        new_client(SF_KAFKA_TOOL_CONSUMER, sf_mockbroker_bootstraps(mb), props, 2, NULL);
+    rd_kafka_message_t other = {.err = RD_KAFKA_RESP_ERR__TRANSPORT};
+    assert_int_equal(sf_kafka_consumer_fatal(rk, &other, &err), 0);
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, SF_TOPIC_METRICS, 0);
+    assert_int_equal(rd_kafka_subscribe(rk, l), 0);
+    rd_kafka_topic_partition_list_destroy(l);
+    assert_int_equal(
+        rd_kafka_test_fatal_error(rk, RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID, "the test fences it"),
+        0);
+    int seen = 0;
+    for (int i = 0; i < 100 && !seen; i++) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
+        if (m && m->err == RD_KAFKA_RESP_ERR__FATAL) {
+            assert_int_equal(sf_kafka_consumer_fatal(rk, m, &err), -1);
+            seen = 1;
+        }
+        if (m)
+            rd_kafka_message_destroy(m);
+    }
+    assert_true(seen);
+    if (!strstr(err.msg, "fatal error: FENCED_INSTANCE_ID: ") ||
+        !strstr(err.msg, "the test fences it"))
+        fail_msg("%s", err.msg);
+    rd_kafka_destroy_flags(rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE); /* fenced: no leaving */
+    sf_mockbroker_stop(mb);
 }
 
 /* Hand-made orders the codec accepts: 32-hex ids, required times. */
@@ -232,12 +319,8 @@ static void mk_fixture(fixture *f, int64_t span)
 static int consume_all(const char *bs, const char *topic, int n_parts, int want,
                        rd_kafka_message_t **out, rd_kafka_t **rkp)
 {
-    const char *props[] = {"group.id=test-kafka", "enable.auto.commit=false"};
-    sf_err err = {{0}};
-    rd_kafka_conf_t *conf = sf_kafka_conf_new(bs, props, 2, &err);
-    char errstr[256];
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
-    assert_non_null(rk);
+    const char *props[] = {"group.id=test-kafka"};
+    rd_kafka_t *rk = new_client(SF_KAFKA_TOOL_CONSUMER, bs, props, 1, NULL);
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(n_parts);
     for (int p = 0; p < n_parts; p++)
         rd_kafka_topic_partition_list_add(l, topic, p)->offset = RD_KAFKA_OFFSET_BEGINNING;
@@ -278,10 +361,7 @@ static void test_replay_roundtrip(void **state)
     assert_non_null(mb);
     const char *bs = sf_mockbroker_bootstraps(mb);
     sf_kafka_stats st;
-    int np = 0;
-    while (sf_replay_props[np])
-        np++;
-    rd_kafka_t *rk = new_producer(bs, sf_replay_props, np, &st);
+    rd_kafka_t *rk = new_client(SF_KAFKA_REPLAY_PRODUCER, bs, NULL, 0, &st);
     sf_replay_opts ro = {.speed = 0, .stats = &st};
     sf_replay_result res;
     assert_int_equal(sf_replay_run(rk, ev, n, &ro, &res, &err), 0);
@@ -398,9 +478,14 @@ static void test_replay_pacing_stop_errors(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_conf_set),         cmocka_unit_test(test_mockbroker_topics),
-        cmocka_unit_test(test_unreachable),      cmocka_unit_test(test_delivery_counter),
-        cmocka_unit_test(test_replay_roundtrip), cmocka_unit_test(test_replay_pacing_stop_errors),
+        cmocka_unit_test(test_conf_set),
+        cmocka_unit_test(test_mockbroker_topics),
+        cmocka_unit_test(test_unreachable),
+        cmocka_unit_test(test_delivery_counter),
+        cmocka_unit_test(test_delivery_failure_is_current),
+        cmocka_unit_test(test_consumer_fatal),
+        cmocka_unit_test(test_replay_roundtrip),
+        cmocka_unit_test(test_replay_pacing_stop_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -56,18 +56,16 @@ static void test_publish_and_find(void **state)
     sf_mockbroker *mb = sf_mockbroker_start(1, 2, &err);
     assert_non_null(mb);
     const char *bs = sf_mockbroker_bootstraps(mb);
+    sf_kafka_conn conn = {.brokers = bs}, nobody = {.brokers = "127.0.0.1:1"};
     size_t alen;
     uint8_t *art = make_artifact(&alen);
 
-    assert_int_equal(sf_release_last_version(bs, NULL, 0, 10000, &bad, &err), 0);
+    assert_int_equal(sf_release_last_version(&conn, 10000, &bad, &err), 0);
     assert_string_equal(bad.msg, "");
 
     sf_kafka_stats st;
-    rd_kafka_conf_t *conf = sf_kafka_conf_new(bs, NULL, 0, &err);
-    assert_non_null(conf);
-    sf_kafka_conf_stats(conf, &st);
-    char es[256];
-    rd_kafka_t *prod = rd_kafka_new(RD_KAFKA_PRODUCER, conf, es, sizeof es);
+    sf_kafka_client_opts po = {.role = SF_KAFKA_RELEASE_PRODUCER, .conn = conn, .stats = &st};
+    rd_kafka_t *prod = sf_kafka_client_new(&po, &err);
     assert_non_null(prod);
 
     uint32_t plen = 0;
@@ -76,14 +74,14 @@ static void test_publish_and_find(void **state)
         fail_msg("publish: %s", err.msg);
     assert_true(plen > 0);
     assert_int_equal(strlen(sha), 64);
-    assert_int_equal(sf_release_last_version(bs, NULL, 0, 10000, &bad, &err), 3);
-    assert_int_equal(sf_release_publish(prod, &st, art, alen, 5, 2000, 10000, NULL, NULL, &err), 0);
-    assert_int_equal(sf_release_last_version(bs, NULL, 0, 10000, &bad, &err), 5);
+    assert_int_equal(sf_release_last_version(&conn, 10000, &bad, &err), 3);
+    assert_int_equal(
+        sf_release_publish(prod, &st, art, alen, 5, 2000, 10000, NULL, NULL, &err), 0);
+    assert_int_equal(sf_release_last_version(&conn, 10000, &bad, &err), 5);
 
     /* read back: key = version, payload loads as the model */
-    const char *cprops[] = {"group.id=t", "enable.auto.commit=false"};
-    rd_kafka_conf_t *cc = sf_kafka_conf_new(bs, cprops, 2, &err);
-    rd_kafka_t *cons = rd_kafka_new(RD_KAFKA_CONSUMER, cc, es, sizeof es);
+    sf_kafka_client_opts co = {.role = SF_KAFKA_TOOL_CONSUMER, .conn = conn, .group = "t"};
+    rd_kafka_t *cons = sf_kafka_client_new(&co, &err);
     assert_non_null(cons);
     rd_kafka_topic_partition_list_t *tp = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(tp, SF_TOPIC_MODELS, 0)->offset = 1;
@@ -120,7 +118,7 @@ static void test_publish_and_find(void **state)
                                        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
                      0);
     assert_int_equal(sf_kafka_drain(prod, 10000), 0);
-    assert_int_equal(sf_release_last_version(bs, NULL, 0, 10000, &bad, &err), 0);
+    assert_int_equal(sf_release_last_version(&conn, 10000, &bad, &err), 0);
     assert_non_null(strstr(bad.msg, "satisfy.models [0] @2: "));
 
     /* a corrupt artifact is refused before anything is produced */
@@ -135,7 +133,7 @@ static void test_publish_and_find(void **state)
     sf_mockbroker_stop(mb);
 
     /* nothing listening: bounded failure */
-    assert_int_equal(sf_release_last_version("127.0.0.1:1", NULL, 0, 1500, &bad, &err), -1);
+    assert_int_equal(sf_release_last_version(&nobody, 1500, &bad, &err), -1);
     assert_non_null(strstr(err.msg, "satisfy.models [0]: watermarks"));
     free(art);
 }

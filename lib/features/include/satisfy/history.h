@@ -72,9 +72,9 @@ size_t sf_history_customers(const sf_history *h);
 int sf_history_save(const sf_history *h, uint8_t **buf, size_t *len, sf_err *err);
 
 /* Reads a snapshot written by sf_history_save. Rejects a truncated or
- * malformed buffer with an error naming the offset, and a snapshot of the
- * former format 1 (32-bit customer keys) with an error saying the model
- * must be trained again. */
+ * malformed buffer with an error naming the offset. A snapshot of the former
+ * format 1 (32-bit customer keys) is read with that key, which the history
+ * then keeps (lookups, updates, and its own snapshots). */
 sf_history *sf_history_load(const uint8_t *buf, size_t len, sf_err *err);
 
 /* The keys used above, exposed for tests. */

@@ -5,8 +5,10 @@
  *
  * libmicrohttpd with a small internal thread pool, bound to 127.0.0.1 unless
  * the address names another host. Every request is bounded: body size, JSON
- * nesting depth, idle connection time and total time per request; a request
- * over a limit gets a 4xx with the reason. The server never touches the
+ * nesting depth, the time to send its head (from accept) and its body, idle
+ * time; and the connections, per client address and in all, with the
+ * connection idle longest closed to make room for a new one (docs/web.md,
+ * "Limits"). A request over a limit gets a 4xx with the reason. The server never touches the
  * scoring loop's model: it keeps its own copy, fed by its own model watcher
  * (sf_http_watch) or set directly (sf_http_set_model, for tests), shared
  * between requests by reference count, so a prediction over HTTP never waits
@@ -37,12 +39,15 @@
 #include "satisfy/modelwatch.h"
 #include "satisfy/stats.h"
 
-#define SF_HTTP_MAX_BODY   (1024 * 1024) /* bytes */
-#define SF_HTTP_MAX_DEPTH  16            /* JSON nesting */
-#define SF_HTTP_IDLE_S     10            /* idle connection timeout */
-#define SF_HTTP_REQUEST_MS 5000          /* whole request, headers to last body byte */
-#define SF_HTTP_THREADS    4
-#define SF_HTTP_MAX_ROWS   10000 /* rows of one /invocations request */
+#define SF_HTTP_MAX_BODY         (1024 * 1024) /* bytes */
+#define SF_HTTP_MAX_DEPTH        16            /* JSON nesting */
+#define SF_HTTP_IDLE_S           10   /* idle connection, and kept alive between requests */
+#define SF_HTTP_HEADER_MS        5000 /* request head complete, from accept */
+#define SF_HTTP_REQUEST_MS       5000 /* request body complete, from the end of the head */
+#define SF_HTTP_MAX_CONNS        512  /* open connections (idle ones closed above 3/4) */
+#define SF_HTTP_MAX_CONNS_PER_IP 64   /* open connections of one client address (idem) */
+#define SF_HTTP_THREADS          4
+#define SF_HTTP_MAX_ROWS         10000 /* rows of one /invocations request */
 
 #define SF_HTTP_ONLINE_POINTS   500 /* points kept per model version (older ones thinned) */
 #define SF_HTTP_ONLINE_VERSIONS 32  /* model versions kept (the lowest dropped first) */
@@ -60,12 +65,15 @@ typedef struct sf_http_opts {
     sf_stats *stats;  /* required; must outlive the server */
     /* files served under / (index.html at /), NULL-name terminated; may be NULL */
     const struct sf_embedded_file *web;
-    size_t max_body;     /* 0 = SF_HTTP_MAX_BODY */
-    int max_depth;       /* 0 = SF_HTTP_MAX_DEPTH */
-    int idle_s;          /* 0 = SF_HTTP_IDLE_S */
-    int request_ms;      /* 0 = SF_HTTP_REQUEST_MS */
-    int threads;         /* 0 = SF_HTTP_THREADS */
-    const char *version; /* satisfy version (X-Satisfy-Version, /v1/version); NULL = "unknown" */
+    size_t max_body;      /* 0 = SF_HTTP_MAX_BODY */
+    int max_depth;        /* 0 = SF_HTTP_MAX_DEPTH */
+    int idle_s;           /* 0 = SF_HTTP_IDLE_S */
+    int request_ms;       /* 0 = SF_HTTP_REQUEST_MS */
+    int header_ms;        /* 0 = SF_HTTP_HEADER_MS */
+    int max_conns;        /* 0 = SF_HTTP_MAX_CONNS */
+    int max_conns_per_ip; /* 0 = SF_HTTP_MAX_CONNS_PER_IP */
+    int threads;          /* 0 = SF_HTTP_THREADS */
+    const char *version;  /* satisfy version (X-Satisfy-Version, /v1/version); NULL = "unknown" */
     const char *mlflow_version; /* GET /version; NULL = SF_HTTP_MLFLOW_VERSION */
     const char *metrics_topic;  /* followed by sf_http_watch; NULL = satisfy.metrics */
 } sf_http_opts;
@@ -84,14 +92,14 @@ void sf_http_stop(sf_http *h);
  * requests still using the previous one finish with it. */
 void sf_http_set_model(sf_http *h, sf_model *m, int64_t version);
 
-/* Follows satisfy.models with an own watcher (conf is taken over, as in
- * sf_modelwatch_start): every newer valid release becomes the server's
- * model, and loads and rejections go to the model timeline (/v1/models).
- * Also follows satisfy.metrics (a copy of conf) for /v1/online: a thread of
+/* Follows satisfy.models with an own watcher (sf_modelwatch_start on conn):
+ * every newer valid release becomes the server's model, and loads and
+ * rejections go to the model timeline (/v1/models).
+ * Also follows satisfy.metrics (on conn too) for /v1/online: a thread of
  * its own assigns every partition of the topic from the beginning (waiting
  * for the topic to exist, and picking up partitions added later) and feeds
  * each message to sf_http_online_feed. 0, or -1 with err set. */
-int sf_http_watch(sf_http *h, rd_kafka_conf_t *conf, sf_err *err);
+int sf_http_watch(sf_http *h, const sf_kafka_conn *conn, sf_err *err);
 
 /* Adds one online accuracy message (the JSON of sf_online_json: model_version,
  * n, rmse, auc, event_time, ...; key = the version in decimal, or NULL) to the

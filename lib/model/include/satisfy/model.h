@@ -23,15 +23,15 @@
  * Artifact: sf_model_save writes a self-describing byte string (magic,
  * format version, algorithm, spec name and hash, sha256 of the body, body
  * zlib-compressed when large) holding params, training window, metrics JSON,
- * the learner payload (XGBoost UBJSON or ridge coefficients with the
- * standardisation and imputation), the probability method, and the history
- * snapshot. sf_model_load rejects a bad magic, a truncated buffer, a bad
- * checksum, an unknown algorithm and a feature-spec hash that does not match
- * this build's spec, each with its own error message.
+ * the learner payload (our own forest section, or ridge coefficients with
+ * the standardisation and imputation), the probability method, and the
+ * history snapshot. sf_model_load validates all of it (see there) and never
+ * calls XGBoost: an artifact is untrusted input (a release from Kafka).
  *
- * XGBoost is called with an explicit nthread. OMP_WAIT_POLICY=passive must be
- * in the environment when the process starts (libgomp reads it at load; the
- * library never sets it): see omp.h.
+ * XGBoost is called (training, reference predictions, converting a format 1
+ * artifact of the retrainer's own registry) with an explicit nthread.
+ * OMP_WAIT_POLICY=passive must be in the environment when the process starts
+ * (libgomp reads it at load; the library never sets it): see omp.h.
  */
 #ifndef SATISFY_MODEL_H
 #define SATISFY_MODEL_H
@@ -144,12 +144,15 @@ void sf_model_explain(const sf_model *m, const float *x, size_t n, double *score
 void sf_model_contributions(const sf_model *m, const float *row, double *contrib, double *bias);
 
 /* The reference prediction of a GBDT model computed by XGBoost itself
- * (XGBoosterPredictFromDMatrix on the shipped UBJSON, raw score, not
- * clipped), to check our own trees against it (tests, benchmarks).
- * Returns 0, or -1 with err set (ridge model, XGBoost error). */
+ * (XGBoosterPredictFromDMatrix on the booster training produced, raw score,
+ * not clipped), to check our own trees against it (tests, benchmarks).
+ * Only for a model trained in this process: artifacts do not carry the
+ * booster. Returns 0, or -1 with err set (ridge or loaded model, XGBoost
+ * error). */
 int sf_model_predict_xgboost(const sf_model *m, const float *x, size_t n, float *out, sf_err *err);
 
-/* The XGBoost UBJSON of a GBDT score model (NULL for ridge). */
+/* The XGBoost UBJSON of a GBDT score model trained in this process (NULL
+ * for ridge and for a loaded model). */
 const uint8_t *sf_model_xgb_payload(const sf_model *m, size_t *len);
 
 /* For the scorer: features of ev with the model's history snapshot, then
@@ -169,13 +172,32 @@ void sf_model_score_rows(const sf_model *m, const float *rows, size_t n, sf_pred
 /* Artifact bytes (malloc'd) of the whole model. Returns 0 or -1. */
 int sf_model_save(const sf_model *m, uint8_t **buf, size_t *len, sf_err *err);
 
+/* The most a compressed artifact body may inflate to, and the most it may
+ * inflate relative to its stored size (zlib gives 2-5x on real artifacts;
+ * a zlib bomb about 1000x). Checked on the declared size before anything is
+ * allocated, so a hostile release costs at most this much memory. */
+#define SF_MODEL_MAX_INFLATED (64u << 20)
+#define SF_MODEL_MAX_RATIO    64
+
 /* Reads an artifact. expect_spec_hash (NULL = no expectation) must equal the
  * artifact's hash; the artifact's hash must also equal this build's hash of
- * the spec it names. Errors (substrings tests rely on): "not a satisfy model
- * artifact", "truncated", "checksum mismatch", "unknown algorithm",
- * "feature spec hash mismatch", "corrupt". */
+ * the spec it names. Every number is checked (finite, in range; the forest
+ * by trees.c's rules), then the model is probed: a row of zeros, one of
+ * missing values and one of ones must score in [1,5] with p in [0,1].
+ * Never calls XGBoost: a format 1 gbdt artifact (trees only as an XGBoost
+ * booster) is refused. Errors (substrings tests rely on): "not a satisfy
+ * model artifact", "truncated", "checksum mismatch", "unknown algorithm",
+ * "feature spec hash mismatch", "corrupt", "inflate", "out of range",
+ * "probe", "XGBoost booster". */
 int sf_model_load(const uint8_t *buf, size_t len, const char *expect_spec_hash, sf_model **out,
                   sf_err *err);
+
+/* sf_model_load for artifacts this system wrote and kept (the retrainer's
+ * registry): a format 1 gbdt artifact is converted to our forest with
+ * XGBoost, whose parser is not hardened against hostile bytes. Never for
+ * bytes from Kafka, HTTP or any other producer. */
+int sf_model_load_trusted(const uint8_t *buf, size_t len, const char *expect_spec_hash,
+                          sf_model **out, sf_err *err);
 
 /* Wraps the artifact into a release (payload = artifact bytes, sha256 of the
  * payload, algorithm, spec hash, window, params and metrics JSON), all owned

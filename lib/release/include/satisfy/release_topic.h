@@ -23,19 +23,19 @@
 
 /* Loads the model artifact, wraps it as release `version` (released_at in
  * ms) and produces it to satisfy.models partition 0, then waits up to
- * timeout_ms for the delivery report. prod's configuration must carry
- * sf_kafka_conf_stats(st) (delivery failures are read from st). On success
+ * timeout_ms for the delivery report. prod must count its deliveries into
+ * st (sf_kafka_client_new with .stats = st; failures are read from st). On success
  * *payload_len and sha256 (may be NULL) describe what was sent. */
 int sf_release_publish(rd_kafka_t *prod, sf_kafka_stats *st, const uint8_t *artifact,
                        size_t artifact_len, int64_t version, int64_t released_at, int timeout_ms,
                        uint32_t *payload_len, char sha256[65], sf_err *err);
 
 /* The version of the newest (last) release on satisfy.models, read with a
- * short-lived consumer built from brokers and props (no group is joined):
+ * short-lived consumer on conn (kafka.h's release probe; no group is joined):
  * 0 when the topic is empty, -1 with err set on failure. When the last
  * message does not decode it returns 0 and copies the reason into *bad (if
  * not NULL; bad->msg is "" otherwise). */
-int64_t sf_release_last_version(const char *brokers, const char *const *props, int n_props,
-                                int timeout_ms, sf_err *bad, sf_err *err);
+int64_t sf_release_last_version(const sf_kafka_conn *conn, int timeout_ms, sf_err *bad,
+                                sf_err *err);
 
 #endif

@@ -2,9 +2,10 @@
  * modelwatch.h - follows satisfy.models and hands the newest valid model to
  * the scorer.
  *
- * A background thread reads satisfy.models partition 0 from the beginning
- * with its own consumer outside any group (assign, not subscribe; nothing is
- * committed), so every scorer instance sees every release. Each release is
+ * A topic follower (kafka_follow.h) reads satisfy.models from the beginning
+ * (its one partition, or every one) with its own consumer outside any group
+ * (assign, not subscribe; nothing is committed), so every scorer instance
+ * sees every release. Each release is
  * decoded and its model loaded (checksum, spec hash, algorithm); a release
  * that fails, or that is not newer than the best one seen, is reported
  * through the log callback and ignored. A newer valid model is parked in a
@@ -20,6 +21,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "satisfy/error.h"
+#include "satisfy/kafka.h"
 #include "satisfy/log.h"
 #include "satisfy/model.h"
 #include "satisfy/stats.h"
@@ -35,10 +37,9 @@ typedef struct sf_modelwatch_opts {
     const char *topic; /* default SF_TOPIC_MODELS */
 } sf_modelwatch_opts;
 
-/* Takes ownership of conf (a consumer configuration with bootstrap.servers;
- * group.id is not needed), creates the consumer and starts the thread.
- * NULL with err set. */
-sf_modelwatch *sf_modelwatch_start(rd_kafka_conf_t *conf, const sf_modelwatch_opts *opts,
+/* Creates the consumer (kafka.h's model watcher role, on conn's brokers
+ * with its -X) and starts the thread. NULL with err set. */
+sf_modelwatch *sf_modelwatch_start(const sf_kafka_conn *conn, const sf_modelwatch_opts *opts,
                                    sf_err *err);
 
 /* Stops the thread, closes the consumer, frees a model not taken. */

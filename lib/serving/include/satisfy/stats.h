@@ -81,4 +81,11 @@ double sf_latency_quantile(const sf_latency_hist *h, double q);
 /* Prometheus text exposition of a snapshot (malloc'd), or NULL. */
 char *sf_stats_prometheus(const sf_stats_snapshot *snap);
 
+/* Replaces the file path with text, atomically: writes "path.tmp", then
+ * renames it over path, so a reader sees the old text or the new, never
+ * part of one. On any failure (a full disk, a read-only directory) path is
+ * left as it was and no temporary file is left behind: -1 with err naming
+ * the file and the reason. For the workers' --stats-file. */
+int sf_stats_write_file(const char *path, const char *text, sf_err *err);
+
 #endif

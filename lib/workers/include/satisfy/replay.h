@@ -3,8 +3,8 @@
  * time order, encoded and produced to satisfy.orders / satisfy.reviews with
  * key = order_id and message timestamp = event time, at a chosen speed.
  *
- * The loop owns no handle: the caller creates the producer (with
- * sf_kafka_conf_stats() installed, so deliveries are counted per slot below)
+ * The loop owns no handle: the caller creates the producer (kafka.h's
+ * replay producer role, with .stats, so deliveries are counted per slot below)
  * and decides what to do with the result. Stopping is cooperative: the loop
  * checks *stop between messages.
  */
@@ -26,11 +26,6 @@
  * stage, then reviews. */
 #define SF_REPLAY_SLOT_REVIEW SF_STAGE_COUNT
 
-/* The producer properties satisfy-producer starts from (NULL-terminated list
- * of "key=value"; -X options are applied after them and win): idempotence,
- * and batching tuned for throughput. The benchmark baseline uses the same. */
-extern const char *const sf_replay_props[];
-
 typedef enum sf_replay_format { SF_FORMAT_AVRO = 0, SF_FORMAT_JSON = 1 } sf_replay_format;
 
 typedef struct sf_replay_progress {
@@ -45,7 +40,9 @@ typedef struct sf_replay_opts {
     int64_t max_sleep_ms; /* longest wait between two events (0 = 1000): long gaps are cut */
     uint64_t max_events;  /* 0 = all */
     sf_replay_format format;
-    const volatile sig_atomic_t *stop; /* optional: non-zero stops the loop */
+    /* optional: non-zero stops the loop; above 1 also ends the final wait
+     * for delivery reports (cli.h's second signal) */
+    const volatile sig_atomic_t *stop;
     void (*progress)(const sf_replay_progress *p, void *arg); /* optional */
     void *progress_arg;
     int progress_ms;             /* how often progress is called (0 = 250) */

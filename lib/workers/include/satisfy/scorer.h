@@ -27,7 +27,11 @@
  *      version of the model that made it;
  *   6. when *stop becomes non-zero the current batch is finished and
  *      committed, the consumer closes (leaves the group) and the call
- *      returns 0.
+ *      returns 0; before the first batch (waiting for a model or in
+ *      init_transactions) it returns 0 at once. Every wait on the
+ *      transaction coordinator is retried in 1 s slices for at most
+ *      SF_SCORER_TXN_WAIT_S, and a second stop (*stop > 1) ends it at once
+ *      (-1: the batch in hand is left uncommitted, scored again later).
  *
  * transactional.id = "satisfy-scorer.<group>.<instance_id>". It must be
  * stable across restarts of the same instance (so init_transactions fences
@@ -49,6 +53,10 @@
 #define SF_SCORER_BATCH      1000
 #define SF_SCORER_BATCH_MS   20
 #define SF_SCORER_TXN_ID_MAX 512
+/* The longest a transactional call (init, send offsets, commit, abort) is
+ * retried while the coordinator answers with retriable errors: the default
+ * transaction.timeout.ms, after which the coordinator aborts it anyway. */
+#define SF_SCORER_TXN_WAIT_S 60
 
 typedef struct sf_scorer_opts {
     const char *brokers;
@@ -63,14 +71,20 @@ typedef struct sf_scorer_opts {
     sf_stats *stats;        /* optional */
     sf_log_fn log;          /* optional, called from the scoring and watcher threads */
     void *log_arg;
-    const volatile sig_atomic_t *stop; /* required */
-    /* Benchmark baseline only: when set, every input message's key and
-     * value (not its headers or timestamp) are forwarded to this topic
-     * instead of being decoded and scored, and no model is waited for:
-     * the same loop, batching and transactions doing nothing
-     * (bench/bench_scorer). */
-    const char *relay_topic;
+    /* Required. Non-zero (a first SIGTERM/SIGINT): finish and commit the
+     * batch in hand, then return 0. Above 1 (a second): give up waiting at
+     * once - the batch's transaction is left uncommitted and the call
+     * returns -1 saying so (cli.h's sf_cli_stop_signal counts them). */
+    const volatile sig_atomic_t *stop;
+    /* The cluster: SF_SCORER_CLUSTER_DETECT (0: satisfy-broker's mock is
+     * recognised by its cluster id, sf_kafka_is_embedded), or said outright
+     * (tests: the mock taken for real Kafka) */
+    int cluster;
 } sf_scorer_opts;
+
+#define SF_SCORER_CLUSTER_DETECT   0
+#define SF_SCORER_CLUSTER_KAFKA    1
+#define SF_SCORER_CLUSTER_EMBEDDED 2
 
 /* "satisfy-scorer.<group>.<instance_id>" into buf; -1 with err if it does not
  * fit or instance_id is empty. */

@@ -1,0 +1,95 @@
+/*
+ * fuzz_metrics_json.c - libFuzzer target for the JSON records the scorer's
+ * web server reads from satisfy.metrics: online accuracy (the series of
+ * /v1/online, lib/http_online.c) and gate decisions (sf_decision_parse,
+ * lib/decision.c), through sf_http_metrics_feed as the follower calls it.
+ *
+ * An input is up to 32 messages separated by 0x1e. A message's first byte
+ * picks its header schema (none, decision, accuracy, another) and whether
+ * it has a key: the bytes up to the first 0x1f; the rest is the value. Each
+ * input starts from an empty server state (so a crash replays from its
+ * input alone) and ends by rendering GET /v1/online. A decision that parses
+ * must print (sf_decision_json) and parse back to the same decision.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http_impl.h"
+#include "satisfy/decision.h"
+
+static const char *const SCHEMAS[] = {NULL, SF_DECISION_SCHEMA, "satisfy.v1.OnlineAccuracy+json",
+                                      "x"};
+
+static void decision_round_trip(const void *key, size_t klen, const void *v, size_t n)
+{
+    sf_decision a, b;
+    sf_err err = {{0}};
+    if (sf_decision_parse(key, klen, v, n, &a, &err) != 0)
+        return;
+    char *s = sf_decision_json(&a, &err);
+    if (!s)
+        abort();
+    if (sf_decision_parse(NULL, 0, s, strlen(s), &b, &err) != 0 || memcmp(&a, &b, sizeof a)) {
+        fprintf(stderr, "decision round trip: %s\n%s\n", err.msg, s);
+        abort();
+    }
+    free(s);
+}
+
+static void feed(sf_http *h, const uint8_t *m, size_t n)
+{
+    if (n == 0)
+        return;
+    const char *schema = SCHEMAS[m[0] & 3];
+    int has_key = m[0] & 4;
+    m++;
+    n--;
+    const uint8_t *key = NULL, *v = m;
+    size_t klen = 0;
+    if (has_key) {
+        const uint8_t *us = memchr(m, 0x1f, n);
+        key = m;
+        klen = us ? (size_t)(us - m) : n;
+        v = key + klen + (us ? 1 : 0);
+        n -= klen + (us ? 1 : 0);
+    }
+    /* the follower copies nothing: give the exact bytes, unterminated */
+    uint8_t *kc = key ? malloc(klen ? klen : 1) : NULL, *vc = malloc(n ? n : 1);
+    if ((key && !kc) || !vc)
+        abort();
+    if (klen)
+        memcpy(kc, key, klen);
+    if (n)
+        memcpy(vc, v, n);
+    sf_err err = {{0}};
+    sf_http_metrics_feed(h, schema, kc, klen, vc, n, "satisfy.metrics [0] @1", &err);
+    decision_round_trip(kc, klen, vc, n);
+    free(kc);
+    free(vc);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    sf_http *h = calloc(1, sizeof *h);
+    if (!h)
+        return 0;
+    sf_http_online_init(h);
+    const uint8_t *p = data, *end = data + size;
+    for (int i = 0; i < 32 && p < end; i++) {
+        const uint8_t *rs = memchr(p, 0x1e, (size_t)(end - p));
+        size_t n = rs ? (size_t)(rs - p) : (size_t)(end - p);
+        feed(h, p, n);
+        p += n + (rs ? 1 : 0);
+    }
+    sf_http_req q = {.method = "GET", .path = "/v1/online", .body = "", .len = 0};
+    sf_http_resp r = {0};
+    if (sf_http_online_route(h, &q, &r) != 1 || r.status != 200)
+        abort();
+    if (!r.is_static)
+        free(r.body);
+    sf_http_online_stop(h);
+    free(h);
+    return 0;
+}
