@@ -18,6 +18,7 @@
 # the retrain waited for the catch-up. Both waits are bounded and end on
 # observed progress (log lines, stats file), never on a sleep.
 source "$(dirname "$0")/common.bash"
+source "$(dirname "$0")/retrainer_common.bash"
 FAIL_TAIL=15
 
 use_data 15000 11
@@ -37,17 +38,10 @@ produce() {
   grep -q "failures: 0$" "$work/$3.out" || fail "producer $3: $(cat "$work/$3.out")"
 }
 
-# start_retrainer NAME STORE ARGS...: satisfy-retrainer run in the background ($rpid).
-start_retrainer() {
-  local name="$1" store="$2"
-  shift 2
-  rm -f "$work/stats.json"
-  # no `timeout` wrapper: kill -9 must hit the retrainer itself (cleanup stops it)
-  "$bin/satisfy-retrainer" run --brokers "$bs" --registry "$work/$store.registry" \
-    --store "$work/$store.db" --stats-file "$work/stats.json" "$@" \
-    >"$work/$name.out" 2>"$work/$name.err" &
-  rpid=$!
-  pids+=("$rpid")
+# retrainer NAME STORE ARGS...: start_retrainer NAME with $work/STORE.db and
+# $work/STORE.registry.
+retrainer() {
+  RT_STORE="$work/$2.db" RT_REGISTRY="$work/$2.registry" start_retrainer "$1" "${@:3}"
 }
 
 # check_first_retrain NAME REGISTRY: the first retrain's log line and
@@ -67,16 +61,10 @@ check_first_retrain() {
   grep 'waiting to catch up\|caught up' "$work/$1.err" | head -3 | sed 's/^[^ ]* satisfy-retrainer run: /  /' || true
 }
 
-stop_retrainer() {
-  kill -TERM "$rpid"
-  wait_exit "$rpid" 120 "$1 (after SIGTERM)"
-  [ "$exit_rc" = 0 ] || fail "$1: exit status $exit_rc after SIGTERM"
-}
-
 # --- 1. fresh start on a backlog
 start_broker broker1
 produce 2016-01-01 2019-01-01 all
-start_retrainer fresh fresh --retrain-every 1000 --min-reviews 500
+retrainer fresh fresh --retrain-every 1000 --min-reviews 500
 check_first_retrain fresh fresh
 stop_retrainer fresh
 
@@ -87,19 +75,15 @@ start_broker broker2
 produce 2016-01-01 2018-01-01 part1
 n1_orders=$(awk '$1 == "satisfy.orders" { print $2 }' "$work/part1.out")
 n1_reviews=$(awk '$1 == "satisfy.reviews" { print $2 }' "$work/part1.out")
-start_retrainer before restart --retrain-every 1000 --min-reviews 1000000000
-consumed() {
-  [ -s "$work/stats.json" ] &&
-    [ "$(json_field "$work/stats.json" order_events)" -ge "$n1_orders" ] &&
-    [ "$(json_field "$work/stats.json" reviews)" -ge "$n1_reviews" ]
-}
+retrainer before restart --retrain-every 1000 --min-reviews 1000000000
+consumed() { stat_at_least order_events "$n1_orders" && stat_at_least reviews "$n1_reviews"; }
 wait_for 300 "$n1_orders order events and $n1_reviews reviews consumed" consumed
 kill -KILL "$rpid"
 wait "$rpid" 2>/dev/null || true
 new_reviews=$(sqlite3 -batch "$work/restart.db" 'SELECT count(*) FROM reviews')
 echo "killed after consuming up to 2018-01-01: $new_reviews reviews stored, none trained on"
 produce 2018-01-01 2019-01-01 part2
-start_retrainer after restart --retrain-every 1000 --min-reviews 500
+retrainer after restart --retrain-every 1000 --min-reviews 500
 check_first_retrain after restart
 stop_retrainer after
 echo "PASS"

@@ -15,6 +15,7 @@
 # exit. The start-up line states the retrain schedule in words (never "every
 # 0 days").
 source "$(dirname "$0")/common.bash"
+source "$(dirname "$0")/retrainer_common.bash"
 FAIL_TAIL=30
 
 sql() { sqlite3 -batch "$work/store.db" "$1"; }
@@ -27,24 +28,6 @@ start_broker
 
 timeout 120 "$bin/satisfy-producer" --brokers "$bs" --data "$data" --speed 0 --no-progress \
   >"$work/producer.out" 2>"$work/producer.err" || fail "satisfy-producer exited $?"
-
-# start_retrainer NAME ARGS...: satisfy-retrainer run in the background ($rpid).
-start_retrainer() {
-  local name="$1"
-  shift
-  rm -f "$work/stats.json"
-  timeout 300 "$bin/satisfy-retrainer" run --brokers "$bs" --registry "$work/registry.db" \
-    --store "$work/store.db" --stats-file "$work/stats.json" "$@" \
-    >"$work/$name.out" 2>"$work/$name.err" &
-  rpid=$!
-  pids+=("$rpid")
-}
-stop_retrainer() {
-  kill -TERM "$rpid"
-  wait_exit "$rpid" 60 "$1 (after SIGTERM)"
-  [ "$exit_rc" = 0 ] || fail "$1: exit status $exit_rc after SIGTERM"
-}
-stat_at_least() { [ -s "$work/stats.json" ] && [ "$(json_field "$work/stats.json" "$1")" -ge "$2" ]; }
 
 start_retrainer run1 --retrain-every 100000 --min-reviews 10
 wait_for 120 "all $events_want order events consumed" stat_at_least order_events "$events_want"
