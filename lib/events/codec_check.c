@@ -1,8 +1,10 @@
 /*
  * codec_check.c - the wire contract of satisfy's events (see
  * include/satisfy/codec.h): the framing header (magic 0, big-endian schema
- * id) and the value checks sf_check_* that every encoder and decoder and the
- * JSON parsers run.
+ * id), the value checks sf_check_* that every encoder and decoder and the
+ * JSON parsers run (the valid event times among them: the only check that
+ * reads the clock, once per event), and sf_check_key (a message's key is its
+ * order id).
  *
  * The checks are cheap on the success path: no snprintf, a table lookup per
  * hex digit, an ASCII fast path for UTF-8; field paths and excerpts are
