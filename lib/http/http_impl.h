@@ -1,6 +1,7 @@
 /*
  * http_impl.h - what the parts of the HTTP server share (lib/http.c, the
- * routes in lib/http_api.c, lib/http_mlflow.c, lib/http_prom.c). Not a
+ * routes in lib/http_api.c, lib/http_mlflow.c, lib/http_prom.c, and
+ * lib/http_online.c, which also renders its part of /metrics). Not a
  * public header.
  *
  * A route gets a complete request (method, path, query, body already within
@@ -144,6 +145,12 @@ int sf_http_online_route(sf_http *h, const sf_http_req *q, sf_http_resp *r);
 /* The gate decisions kept, in increasing version order, as a JSON array
  * (the message shape of decision.h); NULL when out of memory. */
 cJSON *sf_http_decisions_json(sf_http *h);
+/* The /metrics families of the online accuracy and the decisions, as
+ * malloc'd Prometheus text (NULL when out of memory): per model version the
+ * newest point's satisfy_online_rmse, satisfy_online_auc (NaN skipped) and
+ * satisfy_online_pairs, and satisfy_model_holdout_rmse of each released
+ * decision kept. */
+char *sf_http_online_prometheus(sf_http *h);
 
 /* Takes a reference to the current model (NULL when none); give it back. */
 sf_http_model *sf_http_model_get(sf_http *h);

@@ -251,6 +251,92 @@ cJSON *sf_http_decisions_json(sf_http *h)
     return a;
 }
 
+/* ------------------------------------------------------------- /metrics */
+
+/* v as Prometheus text: %.15g when it reads back as the same double, else
+ * %.17g (cJSON's rule), so a scraped value equals the message's. */
+static void prom_double(char *buf, size_t cap, double v)
+{
+    snprintf(buf, cap, "%.15g", v);
+    if (strtod(buf, NULL) != v)
+        snprintf(buf, cap, "%.17g", v);
+}
+
+typedef struct prom_row {
+    int64_t version;
+    double v[3]; /* rmse, auc, pairs of the newest point; or the holdout RMSE in v[0] */
+} prom_row;
+
+static int cmp_row(const void *a, const void *b)
+{
+    const prom_row *x = a, *y = b;
+    return (x->version > y->version) - (x->version < y->version);
+}
+
+/* One gauge family: HELP, TYPE, then the rows' value col, NaN skipped.
+ * Label values are version numbers (digits and a sign), nothing to escape. */
+static size_t prom_family(char *out, size_t cap, const char *name, const char *help,
+                          const prom_row *rows, size_t n, int col)
+{
+    size_t k = (size_t)snprintf(out, cap, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name);
+    for (size_t i = 0; i < n && k < cap; i++) {
+        if (isnan(rows[i].v[col]))
+            continue;
+        char num[32];
+        prom_double(num, sizeof num, rows[i].v[col]);
+        k += (size_t)snprintf(out + k, cap - k, "%s{model_version=\"%" PRId64 "\"} %s\n", name,
+                              rows[i].version, num);
+    }
+    return k < cap ? k : cap - 1;
+}
+
+char *sf_http_online_prometheus(sf_http *h)
+{
+    sf_http_online *o = &h->online;
+    prom_row on[SF_HTTP_ONLINE_VERSIONS], *hold = malloc(SF_HTTP_DECISIONS * sizeof *hold);
+    if (!hold)
+        return NULL;
+    size_t n_on = 0, n_hold = 0;
+    pthread_mutex_lock(&o->mu);
+    for (int i = 0; i < SF_HTTP_ONLINE_VERSIONS; i++) {
+        const sf_http_series *s = &o->s[i];
+        if (!s->version || !s->n)
+            continue;
+        const sf_http_point *p = &s->p[s->n - 1]; /* the newest event time */
+        on[n_on++] = (prom_row){s->version, {p->rmse, p->auc, (double)p->n}};
+    }
+    for (size_t i = 0; i < o->n_dec; i++) /* sorted by version */
+        if (o->dec[i].released)
+            hold[n_hold++] = (prom_row){o->dec[i].version, {o->dec[i].candidate.rmse, 0, 0}};
+    pthread_mutex_unlock(&o->mu);
+    qsort(on, n_on, sizeof *on, cmp_row);
+
+    /* a line is < 100 bytes: 64-bit version, 17 digits, the longest name */
+    size_t cap = 2048 + (3 * n_on + n_hold) * 100;
+    char *out = malloc(cap);
+    if (out) {
+        size_t k = 0;
+        k += prom_family(out + k, cap - k, "satisfy_online_rmse",
+                         "Online RMSE of the review score per model version: the retrainer's "
+                         "rolling window of delivered-stage predictions and their reviews "
+                         "(satisfy.metrics), newest point.",
+                         on, n_on, 0);
+        k += prom_family(out + k, cap - k, "satisfy_online_auc",
+                         "Online AUC of p(dissatisfied) for a review score <= 2 per model "
+                         "version, same window (absent while it holds one class).",
+                         on, n_on, 1);
+        k += prom_family(out + k, cap - k, "satisfy_online_pairs",
+                         "Prediction and review pairs in that window per model version.", on, n_on,
+                         2);
+        prom_family(out + k, cap - k, "satisfy_model_holdout_rmse",
+                    "Holdout RMSE of each released model version, as its gate decision "
+                    "recorded it (satisfy.metrics).",
+                    hold, n_hold, 0);
+    }
+    free(hold);
+    return out;
+}
+
 /* ------------------------------------------------------------- follower */
 
 static void set_consumer_error(void *arg, const char *why)

@@ -7,7 +7,9 @@
  * model it serves as an info metric (labels version, algorithm, spec,
  * spec_hash, value 1), its requests by status class, the rows it scored,
  * the requests refused by a limit, its open connections and the connections
- * its guard closed (http_guard.c), by reason. Checked by `promtool check metrics` in
+ * its guard closed (http_guard.c), by reason; then the online accuracy per
+ * model version and the released versions' holdout RMSE from satisfy.metrics
+ * (rendered by http_online.c). Checked by `promtool check metrics` in
  * tests/unit/test_http.c when promtool is installed.
  */
 #include <inttypes.h>
@@ -50,10 +52,12 @@ static void metrics(sf_http *h, sf_http_resp *r)
     omsg = h->online.messages;
     obad = h->online.bad;
     pthread_mutex_unlock(&h->online.mu);
-    size_t cap = strlen(base) + 4096;
-    char *out = malloc(cap);
+    char *online = sf_http_online_prometheus(h);
+    size_t cap = strlen(base) + 4096 + (online ? strlen(online) : 0);
+    char *out = online ? malloc(cap) : NULL;
     if (!out) {
         free(base);
+        free(online);
         sf_http_text(r, 500, "out of memory\n");
         return;
     }
@@ -82,24 +86,26 @@ static void metrics(sf_http *h, sf_http_resp *r)
                   "satisfy_http_connections_closed_total{reason=\"idle_timeout\"} %" PRIu64 "\n"
                   "satisfy_http_connections_closed_total{reason=\"evicted\"} %" PRIu64 "\n",
                   gs.open, gs.head_timeouts, gs.body_timeouts, gs.idle_timeouts, gs.evicted);
-    snprintf(out + n, cap - (size_t)n,
-             "# HELP satisfy_http_predictions_total Rows scored by /v1/predict and "
-             "/invocations.\n"
-             "# TYPE satisfy_http_predictions_total counter\n"
-             "satisfy_http_predictions_total %" PRIu64 "\n"
-             "# HELP satisfy_http_rejected_total Requests refused by a size or time limit.\n"
-             "# TYPE satisfy_http_rejected_total counter\n"
-             "satisfy_http_rejected_total %" PRIu64 "\n"
-             "# HELP satisfy_http_online_messages_total Online accuracy messages read from "
-             "satisfy.metrics.\n"
-             "# TYPE satisfy_http_online_messages_total counter\n"
-             "satisfy_http_online_messages_total %" PRIu64 "\n"
-             "# HELP satisfy_http_online_bad_messages_total Online accuracy messages ignored "
-             "as malformed.\n"
-             "# TYPE satisfy_http_online_bad_messages_total counter\n"
-             "satisfy_http_online_bad_messages_total %" PRIu64 "\n",
-             pred, lim, omsg, obad);
+    n += snprintf(out + n, cap - (size_t)n,
+                  "# HELP satisfy_http_predictions_total Rows scored by /v1/predict and "
+                  "/invocations.\n"
+                  "# TYPE satisfy_http_predictions_total counter\n"
+                  "satisfy_http_predictions_total %" PRIu64 "\n"
+                  "# HELP satisfy_http_rejected_total Requests refused by a size or time limit.\n"
+                  "# TYPE satisfy_http_rejected_total counter\n"
+                  "satisfy_http_rejected_total %" PRIu64 "\n"
+                  "# HELP satisfy_http_online_messages_total Online accuracy messages read from "
+                  "satisfy.metrics.\n"
+                  "# TYPE satisfy_http_online_messages_total counter\n"
+                  "satisfy_http_online_messages_total %" PRIu64 "\n"
+                  "# HELP satisfy_http_online_bad_messages_total Online accuracy messages ignored "
+                  "as malformed.\n"
+                  "# TYPE satisfy_http_online_bad_messages_total counter\n"
+                  "satisfy_http_online_bad_messages_total %" PRIu64 "\n",
+                  pred, lim, omsg, obad);
+    snprintf(out + n, cap - (size_t)n, "%s", online);
     free(base);
+    free(online);
     sf_http_json(r, 200, out);
     r->type = "text/plain; version=0.0.4; charset=utf-8";
 }

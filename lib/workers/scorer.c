@@ -363,7 +363,7 @@ static rd_kafka_topic_partition_list_t *batch_offsets(scorer *s)
 }
 
 /* Hands a finished batch's offsets to librdkafka's committer (the consumer
- * role's commit_stored, kafka.c): it commits them every 20 ms while the
+ * role's commit_stored, kafka.c): it commits them every 100 ms while the
  * group is steady, before a partition is revoked, and on close. A commit
  * of our own could be sent behind a rejoin of the group and come back with
  * an illegal generation, which makes librdkafka give up the whole

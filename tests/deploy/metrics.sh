@@ -3,16 +3,19 @@
 # alert rules (deploy/prometheus/alerts.yml) against a live scorer:
 #   1. satisfy-broker, satisfy-retrainer run, satisfy-scorer (--http on a free
 #      127.0.0.1 port) and satisfy-producer on a generated dataset, until the
-#      scorer has a released model and has scored events;
+#      scorer has a released model and has scored events, then until it
+#      exports online accuracy (satisfy_online_rmse) and a released version's
+#      holdout RMSE (satisfy_model_holdout_rmse), each bounded;
 #   2. every metric named by a dashboard query or an alert rule must be in the
-#      scorer's GET /metrics (Prometheus's own `up` aside) - a negative
-#      control adds an unknown name and must be caught;
+#      scorer's GET /metrics (Prometheus's own `up` and the rule file's
+#      recording rules aside) - a negative control adds an unknown name and
+#      must be caught;
 #   3. Prometheus (on 127.0.0.1) scrapes that scorer every second with the
 #      alert rules loaded: every dashboard query returns data, every rule
 #      evaluates without error, and none of the alerts fires on this healthy
 #      scorer except the ones that must (none);
-#   4. the JSON-API panels (gate decisions, online accuracy versions): their
-#      root and column selectors exist in the scorer's GET /v1/online.
+#   4. the JSON-API panel (gate decisions): its root and column selectors
+#      exist in the scorer's GET /v1/online.
 source "$(dirname "$0")/lib.bash"
 command -v prometheus >/dev/null || die "prometheus missing: apt-get install prometheus"
 
@@ -30,8 +33,23 @@ for _ in $(seq 100); do [ -s "$work/bootstrap" ] && break; sleep 0.1; done
 [ -s "$work/bootstrap" ] || die "satisfy-broker did not start: $(tail -3 "$work/broker.err")"
 bs="$(cat "$work/bootstrap")"
 port=$(free_port)
+# One release, v1: the first retrain comes after 60 % of the dataset's reviews
+# and the other 40 % cannot make a second. The scorer consumes nothing before
+# it (it waits for a model), so every event is scored by the version it then
+# serves and that version gets online accuracy; a release made after the
+# replay was scored never would, and the online panels and the alert would
+# have no data for the served version.
+reviews=$("$PY" - "$data" <<'PYEOF'
+import csv, glob, gzip, sys
+f = sorted(glob.glob(sys.argv[1] + "/olist_order_reviews_dataset.csv*"))[0]
+with (gzip.open if f.endswith(".gz") else open)(f, "rt", newline="") as fh:
+    print(sum(1 for _ in csv.reader(fh)) - 1)
+PYEOF
+)
+every=$((reviews * 6 / 10))
+[ "$every" -ge 1000 ] || die "only $reviews reviews in $data: too few for a retrain at 60 %"
 timeout 600 "$bin/satisfy-retrainer" run --brokers "$bs" --registry "$work/registry.db" \
-  --retrain-every 1500 --min-reviews 1000 >"$work/retrainer.out" 2>"$work/retrainer.err" &
+  --retrain-every "$every" --min-reviews 1000 >"$work/retrainer.out" 2>"$work/retrainer.err" &
 pids+=($!)
 timeout 600 "$bin/satisfy-scorer" --brokers "$bs" --instance-id metrics --http "127.0.0.1:$port" \
   >"$work/scorer.out" 2>"$work/scorer.err" &
@@ -48,9 +66,30 @@ for _ in $(seq 360); do # up to 180 s
   sleep 0.5
 done
 [ "$ok" = 1 ] || die "no model or no events after 180 s: $(grep -v CONFWARN "$work/scorer.err" | tail -3; tail -3 "$work/retrainer.err")"
-curl -s --max-time 5 "http://127.0.0.1:$port/metrics" >"$work/metrics.txt"
+# The online accuracy gauges appear once the retrainer has joined reviews with
+# predictions of a released version and published them on satisfy.metrics,
+# the holdout RMSE once the scorer has read that version's decision: wait
+# until the version the scorer serves has both (the online panels and the
+# alert join them on it), up to 240 s.
+served() { sed -n 's/^satisfy_http_model_info{version="\([0-9]*\)".*/\1/p' "$work/metrics.txt"; }
+has() { grep -q "^$1{model_version=\"$2\"} " "$work/metrics.txt"; }
+ok=0
+for _ in $(seq 480); do
+  curl -s --max-time 5 "http://127.0.0.1:$port/metrics" >"$work/metrics.txt" || true
+  sv=$(served)
+  if [ -n "$sv" ] && has satisfy_online_rmse "$sv" && has satisfy_model_holdout_rmse "$sv"; then ok=1; break; fi
+  sleep 0.5
+done
+if [ "$ok" != 1 ]; then
+  missing=""
+  for m in satisfy_online_rmse satisfy_model_holdout_rmse; do has $m "$sv" || missing+=" $m"; done
+  die "after 240 s the scorer serves version '${sv}' and exports no${missing} for it: the retrainer published no online accuracy or no decision for it on satisfy.metrics ($(grep -E '^satisfy_(online_rmse|model_holdout_rmse)\{|^satisfy_http_online_(bad_)?messages_total ' "$work/metrics.txt" | tr '\n' ' ')); retrainer: $(tail -3 "$work/retrainer.err")"
+fi
+v=$(awk '$1 == "satisfy_scorer_model_version" { print $2 }' "$work/metrics.txt")
+e=$(awk '$1 == "satisfy_scorer_events_total" { print $2 }' "$work/metrics.txt")
 curl -s --max-time 5 "http://127.0.0.1:$port/v1/online" >"$work/online.json"
-echo "live scorer: model v$v, $e events scored"
+echo "live scorer: model v$v, $e events scored; online accuracy and holdout RMSE:"
+grep -E '^satisfy_(online_[a-z]+|model_holdout_rmse)\{' "$work/metrics.txt" | sed 's/^/  /'
 
 # ---- 2. names ------------------------------------------------------------------
 check_names() { # DASHBOARD ALERTS
@@ -60,12 +99,13 @@ sys.path.insert(0, sys.argv[1])
 import promql
 prom, inf = promql.dashboard(sys.argv[2])
 exprs = [("dashboard: " + t, e) for t, e in prom] + [("alert " + a, e) for a, e in promql.alert_exprs(sys.argv[3])]
-have = promql.exported(open(sys.argv[4]).read()) | promql.PROMETHEUS_OWN
+# a recording rule's name counts as exported: its own expression is checked
+have = promql.exported(open(sys.argv[4]).read()) | promql.PROMETHEUS_OWN | promql.recorded(sys.argv[3])
 bad = []
 used = set()
 for where, e in exprs:
     names = promql.metric_names(e)
-    if not names:
+    if not names and not promql.constant(e):
         bad.append("%s: no metric name found in %r" % (where, e))
     used |= names
     bad += ["%s: %s is not exported by the scorer" % (where, n) for n in sorted(names - have)]

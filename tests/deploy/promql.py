@@ -1,6 +1,7 @@
 """promql.py - imported by tests/deploy/metrics.sh (not a test): the PromQL
 expressions of the Grafana dashboard and the alert rules, the metric names
-they use, and the JSON-API panels (Infinity data source) with their fields.
+they use, the recording rules' names and the constant thresholds they set,
+and the JSON-API panels (Infinity data source) with their fields.
 
 Metric names are found by removing what is not one (strings, label matchers
 {...}, ranges [...], by/without/on/ignoring label lists, numbers) and
@@ -70,6 +71,19 @@ def dashboard(path):
 def alert_exprs(path):
     return [(r.get("alert") or r.get("record"), r["expr"])
             for g in yaml.safe_load(open(path))["groups"] for r in g["rules"]]
+
+
+def recorded(path):
+    """Names of the recording rules of a rule file: series Prometheus makes
+    from the rules (a configured threshold such as satisfy:online_rmse_margin),
+    not the scorer."""
+    return {r["record"] for g in yaml.safe_load(open(path))["groups"] for r in g["rules"]
+            if "record" in r}
+
+
+def constant(expr):
+    """True for a literal vector(N): a threshold, which names no metric."""
+    return re.fullmatch(r"\s*vector\(\s*[-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?\s*\)\s*", expr) is not None
 
 
 def exported(metrics_text):

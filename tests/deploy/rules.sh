@@ -2,8 +2,9 @@
 # rules.sh - deploy/prometheus: the alert rules and the scrape configuration
 # load (`promtool check rules`, `promtool check config`), and every alert
 # fires on the series built to break it and stays silent on healthy ones
-# (`promtool test rules deploy/prometheus/alerts_test.yml`). A negative
-# control makes sure a broken rule file is refused, so a pass means something.
+# (`promtool test rules deploy/prometheus/alerts_test.yml`). Negative
+# controls make sure a broken rule file (the DLQ threshold, the online RMSE
+# margin) is refused, so a pass means something.
 source "$(dirname "$0")/lib.bash"
 command -v promtool >/dev/null || die "promtool missing: apt-get install prometheus (scripts/install-deps.sh test)"
 p="$src/deploy/prometheus"
@@ -32,4 +33,20 @@ cmp -s "$p/alerts.yml" "$work/neg/alerts.yml" && die "negative control: sed chan
 if promtool test rules "$work/neg/alerts_test.yml" >"$work/neg.log" 2>&1; then
   die "negative control: promtool test rules passed with a broken DLQ rule"
 fi
-echo "rules: promtool check and test pass; a broken rule is caught"
+# negative control: the configured online RMSE margin is what the test checks
+# (at 0, the served version within the margin fires)
+mkdir -p "$work/neg2"
+cp "$p/alerts_test.yml" "$work/neg2/"
+"$PY" - "$p/alerts.yml" "$work/neg2/alerts.yml" <<'PYEOF' || die "negative control: no recording rule satisfy:online_rmse_margin"
+import sys, yaml
+doc = yaml.safe_load(open(sys.argv[1]))
+rules = [r for g in doc["groups"] for r in g["rules"] if r.get("record") == "satisfy:online_rmse_margin"]
+if len(rules) != 1:
+    sys.exit("satisfy:online_rmse_margin: %d recording rules" % len(rules))
+rules[0]["expr"] = "vector(0)"
+yaml.safe_dump(doc, open(sys.argv[2], "w"), sort_keys=False)
+PYEOF
+if promtool test rules "$work/neg2/alerts_test.yml" >"$work/neg2.log" 2>&1; then
+  die "negative control: promtool test rules passed with the online RMSE margin at 0"
+fi
+echo "rules: promtool check and test pass; a broken rule and a changed margin are caught"

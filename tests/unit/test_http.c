@@ -670,8 +670,9 @@ static void test_online(void **state)
 
 /* ------------------------------------------------- gate decisions */
 
-/* A decision message of version v as the retrainer writes it. */
-static char *decision_json(int64_t v, bool released, const char *reason)
+/* A decision message of version v as the retrainer writes it, with the
+ * candidate's holdout RMSE. */
+static char *decision_json_rmse(int64_t v, bool released, const char *reason, double rmse)
 {
     sf_decision d;
     memset(&d, 0, sizeof d);
@@ -685,7 +686,7 @@ static char *decision_json(int64_t v, bool released, const char *reason)
     d.reference = d.candidate;
     snprintf(d.reference.name, sizeof d.reference.name, "champion v%lld", (long long)(v - 1));
     d.reference.version = v - 1;
-    d.candidate.rmse = 1.0;
+    d.candidate.rmse = rmse;
     d.reference.rmse = released ? 1.05 : 0.98;
     d.candidate.mae = d.candidate.r2 = d.candidate.auc = d.candidate.pr_auc = NAN;
     d.reference.mae = d.reference.r2 = d.reference.auc = d.reference.pr_auc = NAN;
@@ -706,21 +707,31 @@ static char *decision_json(int64_t v, bool released, const char *reason)
     return js;
 }
 
+static char *decision_json(int64_t v, bool released, const char *reason)
+{
+    return decision_json_rmse(v, released, reason, 1.0);
+}
+
 static int feed_metrics(const char *schema, const char *key, const char *json, sf_err *err)
 {
     return sf_http_metrics_feed(g_http, schema, key, key ? strlen(key) : 0, json, strlen(json),
                                 "satisfy.metrics [1] @2", err);
 }
 
-static void feed_decision(int64_t v, bool released, const char *reason)
+static void feed_decision_rmse(int64_t v, bool released, const char *reason, double rmse)
 {
-    char *js = decision_json(v, released, reason);
+    char *js = decision_json_rmse(v, released, reason, rmse);
     char key[40];
     sf_decision_key(v, key, sizeof key);
     sf_err err = {{0}};
     if (feed_metrics(SF_DECISION_SCHEMA, key, js, &err) != 0)
         fail_msg("feeding %s: %s", js, err.msg);
     free(js);
+}
+
+static void feed_decision(int64_t v, bool released, const char *reason)
+{
+    feed_decision_rmse(v, released, reason, 1.0);
 }
 
 /* The decisions array of a GET (path /v1/online or /v1/models). */
@@ -838,6 +849,142 @@ static void test_decisions(void **state)
     cJSON_Delete(root);
 }
 
+/* ------------------------------------------- online accuracy in /metrics */
+
+/* The value of the sample `series` (name{labels}) in a /metrics body: 1 and
+ * *v when found once, 0 when absent; fails when it is there twice. */
+static int prom_sample(const char *body, const char *series, double *v)
+{
+    int found = 0;
+    size_t n = strlen(series);
+    for (const char *l = body; *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : l + strlen(l)) {
+        if (strncmp(l, series, n) != 0 || l[n] != ' ')
+            continue;
+        if (found++)
+            fail_msg("'%s' twice in /metrics", series);
+        char *end;
+        *v = strtod(l + n + 1, &end);
+        if (end == l + n + 1 || *end != '\n')
+            fail_msg("'%s': bad value line '%.60s'", series, l);
+    }
+    return found;
+}
+
+/* Lines of /metrics that start with name{ (the samples of one family). */
+static int prom_count(const char *body, const char *name)
+{
+    int k = 0;
+    size_t n = strlen(name);
+    for (const char *l = body; *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : l + strlen(l))
+        if (strncmp(l, name, n) == 0 && l[n] == '{')
+            k++;
+    return k;
+}
+
+static void want_sample(const char *body, const char *name, int64_t v, double want)
+{
+    char series[128];
+    snprintf(series, sizeof series, "%s{model_version=\"%lld\"}", name, (long long)v);
+    double got;
+    if (!prom_sample(body, series, &got))
+        fail_msg("no '%s' in /metrics", series);
+    if (got != want)
+        fail_msg("%s = %.17g, want %.17g", series, got, want);
+}
+
+static void want_no_sample(const char *body, const char *name, int64_t v)
+{
+    char series[128];
+    snprintf(series, sizeof series, "%s{model_version=\"%lld\"}", name, (long long)v);
+    double got;
+    if (prom_sample(body, series, &got))
+        fail_msg("'%s' in /metrics (%g), want none", series, got);
+}
+
+static void test_metrics_online(void **state)
+{
+    (void)state;
+    /* versions above every one the tests before kept, so they stay */
+    feed_ok(9001, 1000, "1.1", "0.7", 10);
+    feed_ok(9001, 3000, "1.25", "0.66", 600);
+    feed_ok(9001, 2000, "0.9", "0.8", 400); /* older event time: not the newest point */
+    feed_ok(9002, 1000, "0.95", "null", 7); /* one class so far: no AUC */
+    feed_ok(9003, 1000, "null", "null", 0); /* no pair yet: pairs only */
+    feed_decision_rmse(9001, true, "released (both tests pass)", 1.125);
+    feed_decision_rmse(9002, false, "rejected (gain below margin)", 0.875);
+    feed_decision_rmse(9004, true, "released (both tests pass)", 0.5);
+    feed_decision_rmse(9004, true, "released (replayed)", 0.75); /* replaces */
+
+    char *b;
+    assert_int_equal(req("GET", "/metrics", NULL, NULL, &b), 200);
+    static const char *const fam[] = {"satisfy_online_rmse", "satisfy_online_auc",
+                                      "satisfy_online_pairs", "satisfy_model_holdout_rmse"};
+    for (int i = 0; i < 4; i++) {
+        char line[160];
+        snprintf(line, sizeof line, "\n# HELP %s ", fam[i]);
+        if (!strstr(b, line))
+            fail_msg("no HELP line for %s", fam[i]);
+        snprintf(line, sizeof line, "\n# TYPE %s gauge\n", fam[i]);
+        if (!strstr(b, line))
+            fail_msg("no '# TYPE %s gauge'", fam[i]);
+    }
+    want_sample(b, "satisfy_online_rmse", 9001, 1.25);
+    want_sample(b, "satisfy_online_auc", 9001, 0.66);
+    want_sample(b, "satisfy_online_pairs", 9001, 600);
+    want_sample(b, "satisfy_online_rmse", 9002, 0.95);
+    want_no_sample(b, "satisfy_online_auc", 9002);
+    want_sample(b, "satisfy_online_pairs", 9002, 7);
+    want_no_sample(b, "satisfy_online_rmse", 9003);
+    want_no_sample(b, "satisfy_online_auc", 9003);
+    want_sample(b, "satisfy_online_pairs", 9003, 0);
+    want_sample(b, "satisfy_model_holdout_rmse", 9001, 1.125);
+    want_no_sample(b, "satisfy_model_holdout_rmse", 9002); /* rejected */
+    want_sample(b, "satisfy_model_holdout_rmse", 9004, 0.75);
+    want_no_sample(b, "satisfy_online_rmse", 9004); /* no online accuracy yet */
+    assert_null(strstr(b, "NaN"));
+
+    /* every series and released decision /v1/online keeps, and nothing else */
+    cJSON *j = get_online();
+    int n_rmse = 0, n_auc = 0, n_pairs = 0, n_hold = 0;
+    cJSON *e;
+    cJSON_ArrayForEach(e, cJSON_GetObjectItem(j, "versions"))
+    {
+        int64_t v = jint(e, "model_version");
+        cJSON *pts = cJSON_GetObjectItem(e, "points");
+        cJSON *last = cJSON_GetArrayItem(pts, cJSON_GetArraySize(pts) - 1);
+        cJSON *rmse = cJSON_GetArrayItem(last, 1), *auc = cJSON_GetArrayItem(last, 2);
+        if (cJSON_IsNumber(rmse)) {
+            want_sample(b, "satisfy_online_rmse", v, rmse->valuedouble);
+            n_rmse++;
+        }
+        if (cJSON_IsNumber(auc)) {
+            want_sample(b, "satisfy_online_auc", v, auc->valuedouble);
+            n_auc++;
+        }
+        want_sample(b, "satisfy_online_pairs", v, cJSON_GetArrayItem(last, 3)->valuedouble);
+        n_pairs++;
+    }
+    cJSON_ArrayForEach(e, cJSON_GetObjectItem(j, "decisions"))
+    {
+        if (!cJSON_IsTrue(cJSON_GetObjectItem(e, "released")))
+            continue;
+        want_sample(b, "satisfy_model_holdout_rmse", jint(e, "version"),
+                    cJSON_GetObjectItem(cJSON_GetObjectItem(e, "candidate"), "rmse")->valuedouble);
+        n_hold++;
+    }
+    cJSON_Delete(j);
+    assert_int_equal(n_pairs, SF_HTTP_ONLINE_VERSIONS);
+    assert_int_equal(prom_count(b, "satisfy_online_rmse"), n_rmse);
+    assert_int_equal(prom_count(b, "satisfy_online_auc"), n_auc);
+    assert_int_equal(prom_count(b, "satisfy_online_pairs"), n_pairs);
+    assert_int_equal(prom_count(b, "satisfy_model_holdout_rmse"), n_hold);
+    assert_true(n_hold > 2);
+    /* the metrics that were there before are still there */
+    assert_non_null(strstr(b, "\nsatisfy_http_online_messages_total "));
+    assert_non_null(strstr(b, "\nsatisfy_scorer_model_version 7\n"));
+    free(b);
+}
+
 static void test_metrics_promtool(void **state)
 {
     (void)state;
@@ -880,6 +1027,7 @@ int main(void)
         cmocka_unit_test(test_json_views),
         cmocka_unit_test(test_online),
         cmocka_unit_test(test_decisions),
+        cmocka_unit_test(test_metrics_online), /* before promtool: it checks these too */
         cmocka_unit_test(test_metrics_promtool),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
