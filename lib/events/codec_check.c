@@ -1,8 +1,10 @@
 /*
  * codec_check.c - the wire contract of satisfy's events (see
  * include/satisfy/codec.h): the framing header (magic 0, big-endian schema
- * id) and the value checks sf_check_* that every encoder and decoder and the
- * JSON parsers run.
+ * id), the value checks sf_check_* that every encoder and decoder and the
+ * JSON parsers run (the valid event times among them: the only check that
+ * reads the clock, once per event), and sf_check_key (a message's key is its
+ * order id).
  *
  * The checks are cheap on the success path: no snprintf, a table lookup per
  * hex digit, an ASCII fast path for UTF-8; field paths and excerpts are
@@ -11,8 +13,12 @@
  */
 #include "satisfy/codec.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
+
+#include "satisfy/calendar.h"
 
 #include "codec_impl.h"
 
@@ -199,6 +205,67 @@ static int check_time(int64_t t, const char *arr, int i, const char *field, sf_e
     return 0;
 }
 
+/* ---------------------------------------------------------------------------
+ * Event times (codec.h: SF_CODEC_TIME_MIN .. SF_CODEC_TIME_MAX, and times
+ * something happened at not more than SF_CODEC_TIME_SKEW ahead of the clock).
+ */
+
+int sf_codec_time_invalid(const char *path, const char *value, sf_err *err)
+{
+    return sf_errf(err,
+                   "%s: %s is not a valid event time (ms since the epoch, from 2000-01-01 to "
+                   "before 2100-01-01)",
+                   path, value);
+}
+
+/* "2026-12-04T21:10:29Z" for a time in the valid range. */
+static void iso_time(int64_t t, char *out, size_t cap)
+{
+    int64_t day = t / 86400000, ms = t % 86400000, y;
+    int m, d;
+    sf_civil_from_days(day, &y, &m, &d);
+    snprintf(out, cap, "%04d-%02d-%02dT%02d:%02d:%02dZ", (int)y, m, d, (int)(ms / 3600000),
+             (int)(ms / 60000 % 60), (int)(ms / 1000 % 60));
+}
+
+static __attribute__((noinline, cold)) int time_failed(int64_t t, int64_t latest, const char *arr,
+                                                       int i, const char *field, sf_err *err)
+{
+    char p[128], v[32], a[32], b[32];
+    sf_codec_path(p, sizeof p, arr, i, NULL, field);
+    snprintf(v, sizeof v, "%" PRId64, t);
+    if (t < SF_CODEC_TIME_MIN || t >= SF_CODEC_TIME_MAX)
+        return sf_codec_time_invalid(p, v, err);
+    iso_time(t, a, sizeof a);
+    iso_time(latest - SF_CODEC_TIME_SKEW, b, sizeof b);
+    return sf_errf(err, "%s: %s (%s) is more than %lld h ahead of the clock (%s)", p, v, a,
+                   SF_CODEC_TIME_SKEW / 3600000, b);
+}
+
+/* The latest valid time something happened at: the wall clock (coarse, a
+ * few ms, which a skew of a day allows) plus SF_CODEC_TIME_SKEW. */
+static int64_t latest_time(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + SF_CODEC_TIME_SKEW;
+}
+
+#define DEADLINE 0 /* latest for a time that may lie ahead (check_event_time) */
+
+/* A time of an order or review event: set when required, within
+ * SF_CODEC_TIME_MIN .. MAX, and not after latest (latest_time() for a time
+ * something happened at, DEADLINE for one that may lie ahead). */
+static inline int check_event_time(int64_t t, int required, int64_t latest, const char *arr, int i,
+                                   const char *field, sf_err *err)
+{
+    if (t == SF_TIME_NONE)
+        return required ? check_time(t, arr, i, field, err) : 0;
+    if (t >= SF_CODEC_TIME_MIN && t < SF_CODEC_TIME_MAX && (latest == DEADLINE || t <= latest))
+        return 0;
+    return time_failed(t, latest, arr, i, field, err);
+}
+
 static int check_place(const sf_place *pl, const char *arr, int i, const char *what, sf_err *err)
 {
     return check_text(pl->zip, sizeof pl->zip, arr, i, what, "zip", err) ||
@@ -217,9 +284,13 @@ int sf_check_order(const sf_order_event *ev, sf_err *err)
         return -1;
     if ((unsigned)ev->stage >= SF_STAGE_COUNT)
         return sf_errf(err, "stage: invalid value %d", (int)ev->stage);
-    if (check_time(ev->event_time, NULL, 0, "event_time", err) ||
-        check_time(ev->purchase, NULL, 0, "purchase_time", err) ||
-        check_time(ev->estimated, NULL, 0, "estimated_delivery", err) ||
+    const int64_t latest = latest_time();
+    if (check_event_time(ev->event_time, 1, latest, NULL, 0, "event_time", err) ||
+        check_event_time(ev->purchase, 1, latest, NULL, 0, "purchase_time", err) ||
+        check_event_time(ev->estimated, 1, DEADLINE, NULL, 0, "estimated_delivery", err) ||
+        check_event_time(ev->approved, 0, latest, NULL, 0, "approved_time", err) ||
+        check_event_time(ev->carrier, 0, latest, NULL, 0, "carrier_time", err) ||
+        check_event_time(ev->delivered, 0, latest, NULL, 0, "delivered_time", err) ||
         check_place(&ev->customer, NULL, 0, "customer", err))
         return -1;
     if (ev->n_items < 0 || ev->n_items > SF_CODEC_MAX_ITEMS)
@@ -235,7 +306,7 @@ int sf_check_order(const sf_order_event *ev, sf_err *err)
                       err) ||
             check_hex(it->seller_id, sizeof it->seller_id, SF_ID_LEN, "items", i, "seller_id",
                       err) ||
-            check_time(it->shipping_limit, "items", i, "shipping_limit", err) ||
+            check_event_time(it->shipping_limit, 1, DEADLINE, "items", i, "shipping_limit", err) ||
             check_text(it->category, sizeof it->category, "items", i, NULL, "category", err) ||
             check_place(&it->seller, "items", i, "seller", err))
             return -1;
@@ -258,7 +329,11 @@ int sf_check_review(const sf_review_event *ev, sf_err *err)
         return -1;
     if (ev->message && check_long_text(ev->message, SF_CODEC_MAX_STRING, "message", err))
         return -1;
-    return check_time(ev->created, NULL, 0, "created", err);
+    const int64_t latest = latest_time();
+    return check_event_time(ev->created, 1, latest, NULL, 0, "created", err) ||
+                   check_event_time(ev->answered, 0, latest, NULL, 0, "answered", err)
+               ? -1
+               : 0;
 }
 
 int sf_check_prediction(const sf_prediction *p, sf_err *err)
@@ -304,4 +379,14 @@ int sf_check_release(const sf_model_release *r, sf_err *err)
     if (r->payload_len && !r->payload)
         return sf_errf(err, "payload: NULL with %u bytes", (unsigned)r->payload_len);
     return 0;
+}
+
+int sf_check_key(const void *key, size_t key_len, const char *order_id, sf_err *err)
+{
+    size_t n = strlen(order_id);
+    if (key && key_len == n && memcmp(key, order_id, n) == 0)
+        return 0;
+    char ex[72];
+    return sf_errf(err, "key '%s' does not match order_id %s",
+                   sf_codec_excerpt(ex, sizeof ex, key ? key : "", key ? key_len : 0), order_id);
 }

@@ -1,12 +1,14 @@
 /*
  * codec_impl.h - what the codec's checks (lib/codec_check.c) share with its
- * decoder (lib/codec_read.c): the two formatters of error messages. Private
- * to lib/codec_*.c.
+ * decoder (lib/codec_read.c) and JSON view (lib/codec_json.c): the
+ * formatters of error messages. Private to lib/codec_*.c.
  */
 #ifndef SATISFY_CODEC_IMPL_H
 #define SATISFY_CODEC_IMPL_H
 
 #include <stddef.h>
+
+#include "satisfy/error.h"
 
 /* "items[2].seller.zip", "customer.zip" or "order_id" into out; every part
  * but the field is optional (arr NULL: no array; sub NULL: no sub-record). */
@@ -15,5 +17,9 @@ const char *sf_codec_path(char *out, size_t cap, const char *arr, int i, const c
 
 /* A printable excerpt of untrusted bytes, for error messages. */
 const char *sf_codec_excerpt(char *out, size_t cap, const char *s, size_t len);
+
+/* The message for an event time outside SF_CODEC_TIME_MIN .. MAX, the
+ * value as text (the JSON view reads numbers beyond int64 too). -1. */
+int sf_codec_time_invalid(const char *path, const char *value, sf_err *err);
 
 #endif

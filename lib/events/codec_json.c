@@ -13,10 +13,13 @@
 #include "satisfy/json_field.h"
 
 #include <cjson/cJSON.h>
+#include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "codec_impl.h"
 
 /* ---------------------------------------------------------------------------
  * Events to JSON.
@@ -205,6 +208,25 @@ static int jint64(struct jctx *j, const cJSON *o, const char *name, int nullable
     return 0;
 }
 
+/* An event time: an integer, or null when nullable. A number beyond 2^53
+ * (never a valid time, and not exact in JSON) is refused here with the
+ * codec's message for times out of range; the range itself is checked by
+ * sf_check_* with the rest of the event. */
+static int jtime(struct jctx *j, const cJSON *o, const char *name, int nullable, int64_t *out)
+{
+    cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+    double d = cJSON_IsNumber(v) ? v->valuedouble : 0;
+    if (!(fabs(d) > 9007199254740992.0))
+        return jint64(j, o, name, nullable, out);
+    char path[128], val[32];
+    snprintf(path, sizeof path, "%s%s%s", j->where, *j->where ? "." : "", name);
+    if (fabs(d) < 9223372036854775808.0) /* an int64: shown exactly as read */
+        snprintf(val, sizeof val, "%" PRId64, (int64_t)d);
+    else
+        snprintf(val, sizeof val, "%g", d);
+    return sf_codec_time_invalid(path, val, j->err);
+}
+
 static int jint(struct jctx *j, const cJSON *o, const char *name, int *out)
 {
     int64_t v = 0;
@@ -329,12 +351,12 @@ int sf_order_from_json(const char *json, sf_order_event *ev, sf_err *err)
         jtext(&j, root, "customer_unique_id", ev->customer_unique_id,
               sizeof ev->customer_unique_id) ||
         jstage(&j, root, "stage", &ev->stage) ||
-        jint64(&j, root, "event_time", 0, &ev->event_time) ||
-        jint64(&j, root, "purchase_time", 0, &ev->purchase) ||
-        jint64(&j, root, "estimated_delivery", 0, &ev->estimated) ||
-        jint64(&j, root, "approved_time", 1, &ev->approved) ||
-        jint64(&j, root, "carrier_time", 1, &ev->carrier) ||
-        jint64(&j, root, "delivered_time", 1, &ev->delivered) ||
+        jtime(&j, root, "event_time", 0, &ev->event_time) ||
+        jtime(&j, root, "purchase_time", 0, &ev->purchase) ||
+        jtime(&j, root, "estimated_delivery", 0, &ev->estimated) ||
+        jtime(&j, root, "approved_time", 1, &ev->approved) ||
+        jtime(&j, root, "carrier_time", 1, &ev->carrier) ||
+        jtime(&j, root, "delivered_time", 1, &ev->delivered) ||
         jplace(&j, root, "customer", &ev->customer))
         goto fail;
     const cJSON *e;
@@ -352,7 +374,7 @@ int sf_order_from_json(const char *json, sf_order_event *ev, sf_err *err)
             jtext(&in, e, "product_id", it[i].product_id, sizeof it[i].product_id) ||
             jtext(&in, e, "seller_id", it[i].seller_id, sizeof it[i].seller_id) ||
             jnum(&in, e, "price", 1, &it[i].price) || jnum(&in, e, "freight", 1, &it[i].freight) ||
-            jint64(&in, e, "shipping_limit", 0, &it[i].shipping_limit) ||
+            jtime(&in, e, "shipping_limit", 0, &it[i].shipping_limit) ||
             jtext(&in, e, "category", it[i].category, sizeof it[i].category) ||
             jnum(&in, e, "name_len", 1, &it[i].name_len) ||
             jnum(&in, e, "desc_len", 1, &it[i].desc_len) ||
@@ -436,8 +458,8 @@ int sf_review_from_json(const char *json, sf_review_event *ev, sf_err *err)
     }
     if (jtext(&j, root, "review_id", ev->review_id, sizeof ev->review_id) ||
         jtext(&j, root, "order_id", ev->order_id, sizeof ev->order_id) ||
-        jint(&j, root, "score", &ev->score) || jint64(&j, root, "created", 0, &ev->created) ||
-        jint64(&j, root, "answered", 1, &ev->answered) || sf_check_review(ev, err))
+        jint(&j, root, "score", &ev->score) || jtime(&j, root, "created", 0, &ev->created) ||
+        jtime(&j, root, "answered", 1, &ev->answered) || sf_check_review(ev, err))
         goto fail;
     cJSON_Delete(root);
     return 0;
@@ -464,7 +486,7 @@ int sf_prediction_from_json(const char *json, sf_prediction *p, sf_err *err)
         jstage(&j, root, "stage", &p->stage) || jnum(&j, root, "score", 1, &p->score) ||
         jnum(&j, root, "p_dissatisfied", 1, &p->p_dissatisfied) ||
         jint64(&j, root, "model_version", 0, &p->model_version) ||
-        jint64(&j, root, "event_time", 0, &p->event_time) ||
+        jtime(&j, root, "event_time", 0, &p->event_time) ||
         jint64(&j, root, "scored_at", 0, &p->scored_at))
         goto fail;
     const cJSON *e;

@@ -32,11 +32,13 @@ static const char *const scorer_consumer[] = {"enable.auto.commit=false",
                                               "partition.assignment.strategy=cooperative-sticky",
                                               NULL};
 static const char *const scorer_producer[] = {"linger.ms=5", "socket.nagle.disable=true", NULL};
+/* enable.partition.eof: the retrainer's catch-up rule reads its EOF events
+ * (lib/workers/catchup.c) */
 static const char *const retrainer_consumer[] = {
     "enable.auto.commit=false",       "auto.offset.reset=earliest",
     "isolation.level=read_committed", "max.poll.interval.ms=1800000",
     "session.timeout.ms=10000",       "heartbeat.interval.ms=2000",
-    "enable.partition.eof=false",     NULL};
+    "enable.partition.eof=true",      NULL};
 static const char *const release_producer[] = {"enable.idempotence=true", "linger.ms=5", NULL};
 static const char *const release_probe[] = {"group.id=satisfy-release-probe",
                                             "enable.auto.commit=false", NULL};

@@ -19,6 +19,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "satisfy/catchup.h"
 #include "satisfy/codec.h"
 #include "satisfy/decision.h"
 #include "satisfy/kafka.h"
@@ -48,12 +49,17 @@ struct sf_retrainer {
     int64_t dirty[64];         /* versions whose online window changed in this batch */
     int n_dirty;
     uint64_t n_orders, n_reviews, n_preds, n_bad, n_new_orders, n_new_reviews, n_pairs;
+    uint64_t unlogged_reported; /* bad messages not logged, as last reported */
+    double unlogged_at;         /* sf_mono_s() of that report, 0 = none yet */
     int retrains, released, rejected, failed;
     double train_seconds_max;
     int64_t pending_publish; /* champion version still to publish, 0 = none */
     bool announced;          /* the "consuming ..." line was logged */
     double last_status;      /* sf_mono_s() of the last progress line */
-    double deferred_since;   /* sf_mono_s() since a due retrain waits for a backlog, 0 = none */
+    sf_catchup *catchup;     /* has the consumer caught up? (catchup.h) */
+    double due_since;        /* sf_mono_s() since a due retrain waits to catch up, 0 = none */
+    double due_logged;       /* sf_mono_s() of the last line about that wait */
+    double last_message;     /* sf_mono_s() of the last batch that had messages */
     sf_store_counts sc;      /* store counters after the last batch */
 };
 
@@ -151,8 +157,39 @@ static void bad_message(sf_retrainer *r, const rd_kafka_message_t *m, const char
     if (r->n_bad <= SF_RETRAINER_MAX_BAD_LOGS)
         logf_(r, "skipping %s [%d] @%" PRId64 ": %s%s", rd_kafka_topic_name(m->rkt),
               (int)m->partition, m->offset, why,
-              r->n_bad == SF_RETRAINER_MAX_BAD_LOGS ? " (further bad messages are only counted)"
-                                                    : "");
+              r->n_bad == SF_RETRAINER_MAX_BAD_LOGS
+                  ? " (further bad messages are counted, and how many every 30 s)"
+                  : "");
+}
+
+static uint64_t unlogged(const sf_retrainer *r)
+{
+    return r->n_bad > SF_RETRAINER_MAX_BAD_LOGS ? r->n_bad - SF_RETRAINER_MAX_BAD_LOGS : 0;
+}
+
+/* Says how many bad messages went unlogged since the last time it said so:
+ * at once the first time, then at most every 30 s. */
+static void report_unlogged(sf_retrainer *r)
+{
+    uint64_t n = unlogged(r);
+    if (n == r->unlogged_reported || (r->unlogged_at && sf_mono_s() - r->unlogged_at < 30))
+        return;
+    logf_(r,
+          "%" PRIu64 " more bad messages not logged (%" PRIu64 " bad in all, the first %d logged)",
+          n - r->unlogged_reported, r->n_bad, SF_RETRAINER_MAX_BAD_LOGS);
+    r->unlogged_reported = n;
+    r->unlogged_at = sf_mono_s();
+}
+
+/* The decoded event's order id against the message key; counted as bad when
+ * they differ. 0 when they match. */
+static int wrong_key(sf_retrainer *r, const rd_kafka_message_t *m, const char *order_id)
+{
+    sf_err why;
+    if (sf_check_key(m->key, m->key_len, order_id, &why) == 0)
+        return 0;
+    bad_message(r, m, why.msg);
+    return -1;
 }
 
 /* A JSON body needs a NUL: copies it into r->buf. */
@@ -187,6 +224,10 @@ static int handle(sf_retrainer *r, const rd_kafka_message_t *m, sf_err *err)
             bad_message(r, m, why.msg);
             return 0;
         }
+        if (wrong_key(r, m, ev.order_id)) {
+            sf_order_event_clear(&ev);
+            return 0;
+        }
         rc = sf_store_put_order(r->store, &ev, err);
         sf_order_event_clear(&ev);
         r->n_orders++;
@@ -199,6 +240,10 @@ static int handle(sf_retrainer *r, const rd_kafka_message_t *m, sf_err *err)
                      : sf_decode_review(m->payload, m->len, &ev, &why);
         if (d != 0) {
             bad_message(r, m, why.msg);
+            return 0;
+        }
+        if (wrong_key(r, m, ev.order_id)) {
+            sf_review_event_clear(&ev);
             return 0;
         }
         rc = sf_store_put_review(r->store, &ev, &pair, &paired, err);
@@ -350,6 +395,7 @@ static int batch(sf_retrainer *r, sf_err *err)
             continue;
         }
         if (m->err) {
+            sf_catchup_eof(r->catchup, m);
             if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
                 logf_(r, "consumer: %s%s%s", rd_kafka_message_errstr(m), m->rkt ? " on " : "",
                       m->rkt ? rd_kafka_topic_name(m->rkt) : "");
@@ -410,6 +456,57 @@ static int retrain_due(sf_retrainer *r, const sf_store_counts *c)
             return 1;
     }
     return 0;
+}
+
+/* The catch-up rule (retrainer.h, catchup.h): a due retrain waits until the
+ * consumer has read satisfy.orders and satisfy.reviews up to where they
+ * ended when it fell due, so that it never trains on part of a backlog
+ * (reviews ahead of their orders, a store behind the topics after a
+ * restart). Says so when the wait starts, every 30 s while it lasts, and
+ * when it ends. If nothing at all arrives for SF_RETRAINER_CATCHUP_MAX s
+ * while partitions are assigned and still behind (what is left cannot be
+ * read: an open transaction of another producer), it retrains on the store. */
+static bool caught_up(sf_retrainer *r)
+{
+    sf_catchup_status st;
+    sf_err e;
+    int rc = sf_catchup_check(r->catchup, r->cons, 5000, &st, &e);
+    double now = sf_mono_s(), waited = r->due_since ? now - r->due_since : 0;
+    if (rc == 1) {
+        if (r->due_since)
+            logf_(r, "caught up after %.1f s: the due retrain runs", waited);
+        r->due_since = 0;
+        return true;
+    }
+    if (!r->due_since)
+        r->due_since = now;
+    char what[640];
+    if (rc < 0)
+        snprintf(what, sizeof what, "cannot tell yet: %s", e.msg);
+    else if (st.partitions == 0)
+        snprintf(what, sizeof what, "no partition of %s or %s assigned yet", SF_TOPIC_ORDERS,
+                 SF_TOPIC_REVIEWS);
+    else
+        snprintf(what, sizeof what,
+                 "%" PRId64 " messages behind on %d of %d partitions of %s and %s", st.lag,
+                 st.behind, st.partitions, SF_TOPIC_ORDERS, SF_TOPIC_REVIEWS);
+    double idle = now - (r->last_message > r->due_since ? r->last_message : r->due_since);
+    if (rc == 0 && st.partitions > 0 && idle >= SF_RETRAINER_CATCHUP_MAX) {
+        logf_(r,
+              "retrain due for %.0f s and no message for %.0f s, still %s: retraining on "
+              "what is stored",
+              waited, idle, what);
+        r->due_since = 0;
+        return true;
+    }
+    if (waited == 0)
+        logf_(r, "retrain due: waiting to catch up (%s)", what);
+    else if (now - r->due_logged >= 30)
+        logf_(r, "retrain due for %.0f s: still waiting to catch up (%s)", waited, what);
+    else
+        return false;
+    r->due_logged = now;
+    return false;
 }
 
 static int retrain(sf_retrainer *r, const sf_store_counts *c, sf_err *err)
@@ -502,6 +599,22 @@ static void write_stats(const sf_retrainer *r, const sf_store_counts *sc)
         logf_(r, "%s", err.msg);
 }
 
+/* The schedule in words: "2000 new reviews", "6 h of event time", "2000
+ * new reviews or 7 days of event time, whichever comes first" (a trigger
+ * that is off is not named; open refuses both off). */
+static void schedule_words(const sf_retrainer_opts *c, char *out, size_t cap)
+{
+    char n[48] = "", d[64] = "";
+    if (c->every > 0)
+        snprintf(n, sizeof n, "%ld new reviews", c->every);
+    if (c->days > 0 && c->days < 1)
+        snprintf(d, sizeof d, "%g h of event time", c->days * 24);
+    else if (c->days > 0)
+        snprintf(d, sizeof d, "%g day%s of event time", c->days, c->days == 1 ? "" : "s");
+    snprintf(out, cap, "%s%s%s%s", n, *n && *d ? " or " : "", d,
+             *n && *d ? ", whichever comes first" : "");
+}
+
 /* ---- the public calls ------------------------------------------------- */
 
 void sf_retrainer_opts_default(sf_retrainer_opts *o)
@@ -525,6 +638,7 @@ static void destroy(sf_retrainer *r)
     sf_store_close(r->store);
     sf_registry_close(r->reg);
     sf_online_free(r->online);
+    sf_catchup_free(r->catchup);
     sf_buf_free(&r->buf);
     free(r->msgs);
     free(r);
@@ -557,6 +671,12 @@ int sf_retrainer_open(sf_retrainer **out, const sf_retrainer_opts *opts, sf_err 
         sf_errf(err, "out of memory");
         goto fail;
     }
+    static const char *const caught_up_on[] = {SF_TOPIC_ORDERS, SF_TOPIC_REVIEWS};
+    r->catchup = sf_catchup_new(caught_up_on, 2);
+    if (!r->catchup) {
+        sf_errf(err, "out of memory");
+        goto fail;
+    }
     r->online = sf_online_new((size_t)r->c->window, err);
     if (!r->online || sf_registry_open(&r->reg, r->c->registry, NULL, err) != 0 ||
         sf_store_open(&r->store, r->c->store, err) != 0)
@@ -575,6 +695,14 @@ int sf_retrainer_open(sf_retrainer **out, const sf_retrainer_opts *opts, sf_err 
           "store %s: %" PRId64 " orders (%" PRId64 " events), %" PRId64 " reviews (%" PRId64
           " since the last retrain), %" PRId64 " retrains so far",
           r->c->store, sc.orders, sc.order_events, sc.reviews, sc.new_reviews, sc.retrains);
+    int64_t newest = sc.max_event_time;
+    if (newest != SF_TIME_NONE && (newest < SF_CODEC_TIME_MIN || newest >= SF_CODEC_TIME_MAX ||
+                                   newest > sf_wall_ms() + SF_CODEC_TIME_SKEW))
+        logf_(r,
+              "store %s: its newest event time %" PRId64 " is not a valid event time (stored "
+              "before times were range-checked): interval retraining waits for it; "
+              "docs/operations.md says how to remove such events",
+              r->c->store, newest);
     if (publish_champion_if_missing(r, err) != 0 || republish_decisions(r, err) != 0) {
         sf_err_wrap(err, "startup publication");
         goto fail;
@@ -603,39 +731,32 @@ int sf_retrainer_run(sf_retrainer *r, sf_err *err)
     const sf_retrainer_opts *c = r->c;
     if (!r->announced) {
         r->announced = true;
-        logf_(r,
-              "consuming %s, %s, %s as group %s; retrain every %ld new reviews%s%g days "
-              "(after %ld reviews)",
-              SF_TOPIC_ORDERS, SF_TOPIC_REVIEWS, SF_TOPIC_PREDICTIONS, c->group, c->every,
-              " and/or every ", c->days, c->min_reviews);
+        char when[160];
+        schedule_words(c, when, sizeof when);
+        logf_(r, "consuming %s, %s, %s as group %s; retrain every %s (after %ld reviews)",
+              SF_TOPIC_ORDERS, SF_TOPIC_REVIEWS, SF_TOPIC_PREDICTIONS, c->group, when,
+              c->min_reviews);
         r->last_status = sf_mono_s();
     }
     while (!*c->stop) {
         int n = batch(r, err);
         if (n < 0)
             return -1;
+        if (n > 0)
+            r->last_message = sf_mono_s();
         flush_publish(r);
         if (sf_store_progress(r->store, &r->sc, err) != 0)
             return -1;
-        /* A full batch means we are catching up (after a restart, say):
-         * topics and partitions then arrive unevenly (reviews ahead of their
-         * orders), so a due retrain waits until the backlog is drained, for
-         * at most SF_RETRAINER_CATCHUP_MAX seconds. */
-        bool due = !*c->stop && retrain_due(r, &r->sc);
-        if (due && n == SF_RETRAINER_BATCH_MAX) {
-            if (r->deferred_since == 0)
-                r->deferred_since = sf_mono_s();
-            if (sf_mono_s() - r->deferred_since < SF_RETRAINER_CATCHUP_MAX)
-                due = false;
-        }
+        bool due = !*c->stop && retrain_due(r, &r->sc) && caught_up(r);
         if (due) {
-            r->deferred_since = 0;
+            sf_catchup_reset(r->catchup); /* the next due retrain asks anew */
             if (retrain(r, &r->sc, err) != 0)
                 return -1;
             flush_publish(r);
         }
         if (n > 0 || c->stats_file)
             write_stats(r, &r->sc);
+        report_unlogged(r);
         if (!c->quiet && sf_mono_s() - r->last_status >= 30) {
             r->last_status = sf_mono_s();
             logf_(r,
@@ -660,13 +781,17 @@ int sf_retrainer_close(sf_retrainer *r)
     if (sf_kafka_drain(r->prod, 10000) != 0)
         logf_(r, "%d messages to %s not delivered at exit", rd_kafka_outq_len(r->prod),
               SF_TOPIC_METRICS);
+    char not_logged[40] = "";
+    if (unlogged(r))
+        snprintf(not_logged, sizeof not_logged, " (%" PRIu64 " not logged)", unlogged(r));
     logf_(r,
           "stopped: consumed %" PRIu64 " order events (%" PRIu64 " new), %" PRIu64
           " reviews (%" PRIu64 " new), %" PRIu64 " predictions (%" PRIu64
-          " paired with reviews), %" PRIu64 " bad; retrains %d: released %d, rejected %d, "
+          " paired with reviews), %" PRIu64 " bad%s; retrains %d: released %d, rejected %d, "
           "failed %d, longest %.1f s",
           r->n_orders, r->n_new_orders, r->n_reviews, r->n_new_reviews, r->n_preds, r->n_pairs,
-          r->n_bad, r->retrains, r->released, r->rejected, r->failed, r->train_seconds_max);
+          r->n_bad, not_logged, r->retrains, r->released, r->rejected, r->failed,
+          r->train_seconds_max);
     destroy(r);
     return rc;
 }

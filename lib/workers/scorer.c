@@ -840,6 +840,11 @@ int sf_scorer_run(const sf_scorer_opts *in, sf_err *err)
     }
     if (setup_producer(&s, txn_id, err) < 0)
         goto out;
+    if (s.eos && s.embedded) /* the mock cluster does not fence (docs/operations.md) */
+        logf_(&s,
+              "satisfy-broker does not fence transactional producers: every scorer needs its "
+              "own --instance-id (this one: %s)",
+              o.instance_id);
 
     sf_kafka_conn conn = conn_of(&o);
     sf_modelwatch_opts wo = {.log = o.log, .log_arg = o.log_arg, .stats = o.stats};

@@ -13,6 +13,7 @@
 # the champion is on satisfy.models; and the restarted retrainer carried on
 # (it retrained after the last kill).
 source "$(dirname "$0")/common.bash"
+source "$(dirname "$0")/retrainer_common.bash"
 FAIL_TAIL=15
 
 sql() { sqlite3 -batch "$work/store.db" "$1"; }
@@ -22,16 +23,11 @@ use_data 5000 11
 load_expected
 start_broker
 
+# retrainer: the next run (run1, run2, ...), retraining every 400 new reviews.
 n_run=0
-start_retrainer() {
+retrainer() {
   n_run=$((n_run + 1))
-  rm -f "$work/stats.json"
-  # no `timeout` wrapper: kill -9 must hit the retrainer itself (cleanup stops it)
-  "$bin/satisfy-retrainer" run --brokers "$bs" --registry "$work/registry.db" \
-    --store "$work/store.db" --retrain-every 400 --min-reviews 400 \
-    --stats-file "$work/stats.json" >"$work/run$n_run.out" 2>"$work/run$n_run.err" &
-  rpid=$!
-  pids+=("$rpid")
+  start_retrainer "run$n_run" --retrain-every 400 --min-reviews 400
 }
 
 kill9() {
@@ -48,7 +44,7 @@ ppid=$!
 pids+=("$ppid")
 
 # --- kill 1: during ingestion (after some reviews are stored)
-start_retrainer
+retrainer
 n=0
 stored_300() {
   n=$(sql 'SELECT count(*) FROM reviews' 2>/dev/null || echo 0)
@@ -59,7 +55,7 @@ kill9
 echo "kill 1: during ingestion, $n reviews stored"
 
 # --- kill 2: at the start of a training run
-start_retrainer
+retrainer
 hit=no
 retrain_started() { grep -q 'retrain [0-9]*: started' "$work/run2.err"; }
 poll 150 retrain_started || fail "run 2 started no retrain in 150 s"
@@ -70,7 +66,7 @@ grep -q "retrain $k: window\|retrain $k (data" "$work/run2.err" || hit=yes
 echo "kill 2: at the start of retrain $k (killed inside the training run: $hit)"
 
 # --- restart, let it finish the stream, stop it
-start_retrainer
+retrainer
 wait "$ppid" || fail "satisfy-producer exited $?"
 grep -q "failures: 0$" "$work/producer.out" || fail "producer failures"
 all_stored() {

@@ -19,6 +19,7 @@
 # one decision per registered version, as registered, and satisfy.models
 # the champion.
 source "$(dirname "$0")/common.bash"
+source "$(dirname "$0")/retrainer_common.bash"
 FAIL_TAIL=25
 
 sql() { sqlite3 -batch "$work/store.db" "$1"; }
@@ -28,34 +29,15 @@ use_data 15000 11
 load_expected
 start_broker
 
-# start_retrainer NAME: runs satisfy-retrainer run in the background ($rpid).
-start_retrainer() {
-  rm -f "$work/stats.json"
-  timeout 600 "$bin/satisfy-retrainer" run --brokers "$bs" --registry "$work/registry.db" \
-    --store "$work/store.db" --retrain-every 1000 --min-reviews 2000 \
-    --stats-file "$work/stats.json" >"$work/$1.out" 2>"$work/$1.err" &
-  rpid=$!
-  pids+=("$rpid")
-}
-
-# stop_retrainer NAME: SIGTERM, exits 0 within 120 s (a training run finishes first).
-stop_retrainer() {
-  kill -TERM "$rpid"
-  wait_exit "$rpid" 120 "$1 (after SIGTERM)"
-  [ "$exit_rc" = 0 ] || fail "$1: exit status $exit_rc after SIGTERM"
-  grep -q "stopped: consumed" "$work/$1.err" || fail "$1: no final summary"
-}
+# retrainer NAME: start_retrainer retraining every 1,000 new reviews.
+retrainer() { start_retrainer "$1" --retrain-every 1000 --min-reviews 2000; }
 
 # wait_consumed EVENTS REVIEWS SECONDS: until the stats file shows that many consumed.
 wait_consumed() {
   POLL_INTERVAL=1 poll "$3" consumed "$1" "$2" ||
     fail "consumed $(cat "$work/stats.json" 2>/dev/null) after $3 s, want $1 order events and $2 reviews"
 }
-consumed() {
-  [ -s "$work/stats.json" ] &&
-    [ "$(json_field "$work/stats.json" order_events)" -ge "$1" ] &&
-    [ "$(json_field "$work/stats.json" reviews)" -ge "$2" ]
-}
+consumed() { stat_at_least order_events "$1" && stat_at_least reviews "$2"; }
 
 # check_decisions METRICS LIST MODE: the gate decisions on satisfy.metrics
 # (kcat '%k\t%h\t%s' lines in METRICS; decision.h) = the registry's runs
@@ -100,7 +82,7 @@ EOF
 # window is consumed completely before the next is produced, so where retrains
 # happen depends on the data, not on how fast this machine trains (under ASan
 # a paced replay could outrun training and merge several retrain points).
-start_retrainer run1
+retrainer run1
 ev_sum=0
 rv_sum=0
 bounds=(2016-01-01 2017-05-01 2017-09-01 2018-01-01 2018-04-01 2018-07-01 2019-01-01)
@@ -186,7 +168,7 @@ printf 'not an event\n{"order_id": "nope"}\n' |
   timeout 30 kcat -b "$bs" -t satisfy.orders -P -p 0 || fail "kcat produce failed"
 printf '\x00\x00\x00\x00\x02\x01\n' | timeout 30 kcat -b "$bs" -t satisfy.reviews -P -p 0 -D '\n' ||
   fail "kcat produce failed"
-start_retrainer run2
+retrainer run2
 wait_consumed "$events_want" "$reviews_want" 240
 predictions_consumed() { [ "$(json_field "$work/stats.json" predictions)" -ge $((2 * delivered_want)) ]; }
 POLL_INTERVAL=1 poll 120 predictions_consumed || fail "predictions consumed: $(cat "$work/stats.json")"
@@ -243,7 +225,7 @@ echo "second replay: $events_want order events and $reviews_want reviews consume
 kill -TERM "$broker_pid"
 wait_exit "$broker_pid" 30 "satisfy-broker (after SIGTERM)"
 start_broker broker2
-start_retrainer run3
+retrainer run3
 started() { grep -q "consuming satisfy.orders" "$work/run3.err"; }
 POLL_INTERVAL=0.5 poll 120 started || fail "run 3 did not start up in 120 s"
 stop_retrainer run3

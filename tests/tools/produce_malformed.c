@@ -10,6 +10,7 @@
  *   review      a ReviewEvent (schema 2) in the orders topic
  *   empty       a message with no value
  *   key         a good event keyed by another order id
+ *   time        a good event whose event_time is 2^60 (out of the valid range)
  *   big         (--big BYTES only) \0\0\0\0\1 and BYTES bytes of 'x': a value
  *               that fits a default producer but not its DLQ copy with headers
  * Good events are built here with distinct random-looking order ids.
@@ -36,13 +37,14 @@
 #include "satisfy/codec.h"
 #include "satisfy/kafka.h"
 #include "satisfy/model.h"
+#include "satisfy/varint.h"
 
-static const char *const kinds[] = {"garbage", "magic",     "schema",    "truncated",
-                                    "enum",    "review",    "empty",     "key",
-                                    "big",     "jsonstage", "jsonsyntax"};
-#define N_KINDS 8 /* without "big", which --big selects alone */
-#define BIG     8
-#define JSON0   9 /* --json: jsonstage and jsonsyntax */
+static const char *const kinds[] = {"garbage", "magic",  "schema",    "truncated",
+                                    "enum",    "review", "empty",     "key",
+                                    "time",    "big",    "jsonstage", "jsonsyntax"};
+#define N_KINDS 9 /* without "big", which --big selects alone, and the JSON kinds */
+#define BIG     9
+#define JSON0   10 /* --json: jsonstage and jsonsyntax */
 #define GOOD    255
 
 static uint64_t rng;
@@ -283,6 +285,20 @@ int main(int argc, char **argv)
                 produce(rk, key, b.data, b.len, k);
             } else if (!strcmp(kind, "empty")) {
                 produce(rk, key, NULL, 0, k);
+            } else if (!strcmp(kind, "time")) {
+                /* event_time follows the stage enum (see "enum"): its varint
+                 * replaced by that of 2^60, which the encoder refuses */
+                size_t at = SF_WIRE_HEADER + 3 * (1 + SF_ID_LEN) + 1;
+                uint8_t was[SF_VARINT_MAX];
+                size_t old = (size_t)(sf_varint_put(was, sf_zigzag(ev.event_time)) - was);
+                uint8_t *out = malloc(b.len + SF_VARINT_MAX);
+                if (!out)
+                    return 1;
+                memcpy(out, b.data, at);
+                uint8_t *t = sf_varint_put(out + at, sf_zigzag(INT64_C(1) << 60));
+                memcpy(t, b.data + at + old, b.len - at - old);
+                produce(rk, key, out, (size_t)(t - out) + b.len - at - old, k);
+                free(out);
             } else {
                 char other[SF_ID_LEN + 1];
                 hex_id(other);

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "codec_samples.h"
+#include "satisfy/clock.h"
 #include "satisfy/codec.h"
 
 #define OID  "e481f51cbdc54678b7cc49136f2d6af7"
@@ -122,8 +123,9 @@ static void test_order_round_trip(void **state)
     g_items[1].price = 1e300;
     g_items[2].seq = INT32_MIN;
     g_pays[0].installments = INT32_MAX;
-    ev.event_time = INT64_MAX;
-    ev.approved = INT64_MIN + 1;
+    ev.event_time = SF_CODEC_TIME_MIN; /* the first valid event time */
+    ev.approved = SF_CODEC_TIME_MIN;
+    ev.estimated = SF_CODEC_TIME_MAX - 1; /* a deadline: up to the last valid one */
     snprintf(ev.customer.city, sizeof ev.customer.city, "%s", "são joão del-rei ✓ 東京");
     order_round_trip(&ev);
 }
@@ -610,7 +612,7 @@ static void test_json(void **state)
     sf_order_event_clear(&back);
     free(js);
 
-    sf_review_event rv = {.score = 1, .created = 5, .answered = SF_TIME_NONE};
+    sf_review_event rv = {.score = 1, .created = SF_CODEC_TIME_MIN, .answered = SF_TIME_NONE};
     strcpy(rv.review_id, RID);
     strcpy(rv.order_id, OID);
     rv.message = "linha 1\nlinha 2 \"aspas\" ✓";
@@ -621,7 +623,7 @@ static void test_json(void **state)
         fail_msg("review from json: %s", err.msg);
     assert_null(rb.title);
     assert_string_equal(rb.message, rv.message);
-    assert_true(rb.score == 1 && rb.created == 5 && rb.answered == SF_TIME_NONE);
+    assert_true(rb.score == 1 && rb.created == SF_CODEC_TIME_MIN && rb.answered == SF_TIME_NONE);
     sf_review_event_clear(&rb);
     free(js);
 
@@ -682,6 +684,198 @@ static void test_json(void **state)
                "OrderEvent JSON: order_id: missing field");
 }
 
+/* ---- event times: the valid range (codec.h) ---- */
+
+#define T_2POW60 1152921504606846976LL
+
+/* A review message with these times (answered SF_TIME_NONE: null). */
+static void review_times_msg(struct bb *b, int64_t created, int64_t answered)
+{
+    b_hdr(b, SF_SCHEMA_REVIEW_EVENT);
+    b_str(b, RID);
+    b_str(b, OID);
+    b_long(b, 4);
+    b_long(b, 0); /* title: null */
+    b_long(b, 0); /* message: null */
+    b_long(b, created);
+    b_long(b, answered != SF_TIME_NONE);
+    if (answered != SF_TIME_NONE)
+        b_long(b, answered);
+}
+
+/* The time fields of an order event: name in messages, whether it is a time
+ * something happened at (else a deadline), and where it is. */
+static const struct {
+    const char *name;
+    int happened;
+} ORDER_TIMES[] = {
+    {"event_time", 1},   {"purchase_time", 1},  {"estimated_delivery", 0},     {"approved_time", 1},
+    {"carrier_time", 1}, {"delivered_time", 1}, {"items[0].shipping_limit", 0}};
+#define N_ORDER_TIMES ((int)(sizeof ORDER_TIMES / sizeof ORDER_TIMES[0]))
+
+static int64_t *order_time(sf_order_event *ev, int k)
+{
+    int64_t *f[N_ORDER_TIMES] = {&ev->event_time,
+                                 &ev->purchase,
+                                 &ev->estimated,
+                                 &ev->approved,
+                                 &ev->carrier,
+                                 &ev->delivered,
+                                 &g_items[0].shipping_limit}; /* the event's first item */
+    return f[k];
+}
+
+/* call fails and its message contains a and b */
+#define EXPECT_ERR2(call, a, b)                                                                    \
+    do {                                                                                           \
+        sf_err e_ = {{0}};                                                                         \
+        sf_err *err = &e_;                                                                         \
+        if ((call) == 0)                                                                           \
+            fail_msg("%s: succeeded, expected \"%s\"", #call, a);                                  \
+        if (!strstr(e_.msg, a) || !strstr(e_.msg, b))                                              \
+            fail_msg("%s: error \"%s\" lacks \"%s\" or \"%s\"", #call, e_.msg, a, b);              \
+    } while (0)
+
+static const int64_t BAD_TIMES[] = {-5,       0,         SF_CODEC_TIME_MIN - 1, SF_CODEC_TIME_MAX,
+                                    T_2POW60, INT64_MAX, INT64_MIN + 1};
+#define N_BAD_TIMES ((int)(sizeof BAD_TIMES / sizeof BAD_TIMES[0]))
+
+static void test_order_time_range(void **state)
+{
+    (void)state;
+    sf_buf b = {0};
+    sf_err e0;
+    char want[160];
+    const int64_t now = sf_wall_ms(), ahead = now + SF_CODEC_TIME_SKEW + 60000;
+    for (int k = 0; k < N_ORDER_TIMES; k++) {
+        const char *name = ORDER_TIMES[k].name;
+        for (int i = 0; i < N_BAD_TIMES; i++) {
+            sf_order_event ev = make_order(SF_STAGE_DELIVERED, 1, 1);
+            *order_time(&ev, k) = BAD_TIMES[i];
+            snprintf(want, sizeof want, "%s: %lld is not a valid event time", name,
+                     (long long)BAD_TIMES[i]);
+            EXPECT_ERR(sf_check_order(&ev, err), want);
+            EXPECT_ERR(sf_encode_order(&ev, &b, err), want);
+            assert_null(sf_order_to_json(&ev, &e0));
+        }
+        sf_order_event ev = make_order(SF_STAGE_DELIVERED, 1, 1);
+        *order_time(&ev, k) = SF_CODEC_TIME_MIN; /* the first valid time */
+        order_round_trip(&ev);
+        *order_time(&ev, k) = now;
+        order_round_trip(&ev);
+        *order_time(&ev, k) = ahead;
+        if (ORDER_TIMES[k].happened) { /* not from the future */
+            snprintf(want, sizeof want, "%s: %lld (", name, (long long)ahead);
+            EXPECT_ERR2(sf_encode_order(&ev, &b, err), want, "ahead of the clock");
+        } else { /* a deadline may be anywhere before 2100 */
+            order_round_trip(&ev);
+            *order_time(&ev, k) = SF_CODEC_TIME_MAX - 1;
+            order_round_trip(&ev);
+        }
+    }
+    sf_buf_free(&b);
+}
+
+static void test_review_time_range(void **state)
+{
+    (void)state;
+    sf_buf b = {0};
+    struct bb m;
+    sf_review_event rv = {.score = 4, .created = 1508000000000LL, .answered = SF_TIME_NONE}, out;
+    strcpy(rv.review_id, RID);
+    strcpy(rv.order_id, OID);
+    char want[160];
+    const int64_t now = sf_wall_ms(), ahead = now + SF_CODEC_TIME_SKEW + 60000;
+    for (int i = 0; i < N_BAD_TIMES; i++) {
+        long long v = (long long)BAD_TIMES[i];
+        sf_review_event ev = rv;
+        ev.created = BAD_TIMES[i];
+        snprintf(want, sizeof want, "created: %lld is not a valid event time", v);
+        EXPECT_ERR(sf_encode_review(&ev, &b, err), want);
+        review_times_msg(&m, BAD_TIMES[i], SF_TIME_NONE);
+        EXPECT_ERR2(sf_decode_review(m.d, m.n, &out, err), "decode ReviewEvent", want);
+        ev = rv;
+        ev.answered = BAD_TIMES[i];
+        snprintf(want, sizeof want, "answered: %lld is not a valid event time", v);
+        EXPECT_ERR(sf_encode_review(&ev, &b, err), want);
+        review_times_msg(&m, rv.created, BAD_TIMES[i]);
+        EXPECT_ERR(sf_decode_review(m.d, m.n, &out, err), want);
+    }
+    snprintf(want, sizeof want, "created: %lld (", (long long)ahead);
+    review_times_msg(&m, ahead, SF_TIME_NONE);
+    EXPECT_ERR2(sf_decode_review(m.d, m.n, &out, err), want, "ahead of the clock");
+    snprintf(want, sizeof want, "answered: %lld (", (long long)ahead);
+    review_times_msg(&m, rv.created, ahead);
+    EXPECT_ERR2(sf_decode_review(m.d, m.n, &out, err), want, "ahead of the clock");
+    const int64_t good[] = {SF_CODEC_TIME_MIN, now};
+    for (int i = 0; i < 2; i++) {
+        review_times_msg(&m, good[i], good[i]);
+        sf_err e0;
+        if (sf_decode_review(m.d, m.n, &out, &e0))
+            fail_msg("created %lld: %s", (long long)good[i], e0.msg);
+        assert_true(out.created == good[i] && out.answered == good[i]);
+        sf_review_event_clear(&out);
+    }
+    sf_buf_free(&b);
+}
+
+/* The JSON view reads times as JSON numbers: out-of-range ones (even beyond
+ * 2^53 or 2^63) are refused with the same message, naming field and value. */
+static void test_json_time_range(void **state)
+{
+    (void)state;
+    sf_review_event rv;
+    sf_order_event ev;
+    char js[512];
+    const char *bad[][2] = {{"1152921504606846976", "created: 1152921504606846976 is not"},
+                            {"-5", "created: -5 is not a valid event time"},
+                            {"946684799999", "created: 946684799999 is not"},
+                            {"4102444800000", "created: 4102444800000 is not"},
+                            {"1e30", "created: 1e+30 is not a valid event time"},
+                            {"-1e300", "created: -1e+300 is not a valid event time"}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(js, sizeof js,
+                 "{\"review_id\":\"" RID "\",\"order_id\":\"" OID "\",\"score\":2,\"created\":%s}",
+                 bad[i][0]);
+        EXPECT_ERR2(sf_review_from_json(js, &rv, err), "ReviewEvent JSON", bad[i][1]);
+    }
+    snprintf(js, sizeof js,
+             "{\"review_id\":\"" RID "\",\"order_id\":\"" OID
+             "\",\"score\":2,\"created\":1508000000000,\"answered\":1152921504606846976}");
+    EXPECT_ERR(sf_review_from_json(js, &rv, err), "answered: 1152921504606846976 is not");
+
+    sf_err e0;
+    sf_order_event o = make_order(SF_STAGE_DELIVERED, 1, 1);
+    char *text = sf_order_to_json(&o, &e0);
+    assert_non_null(text);
+    cJSON *root = cJSON_Parse(text);
+    free(text);
+    cJSON *it0 = cJSON_GetArrayItem(cJSON_GetObjectItem(root, "items"), 0);
+    cJSON_ReplaceItemInObject(it0, "shipping_limit", cJSON_CreateNumber(-5));
+    text = cJSON_PrintUnformatted(root);
+    EXPECT_ERR(sf_order_from_json(text, &ev, err),
+               "items[0].shipping_limit: -5 is not a valid event time");
+    free(text);
+    cJSON_ReplaceItemInObject(it0, "shipping_limit", cJSON_CreateNumber(1507000000000.0));
+    cJSON_ReplaceItemInObject(root, "delivered_time", cJSON_CreateNumber(1e19));
+    text = cJSON_PrintUnformatted(root);
+    EXPECT_ERR(sf_order_from_json(text, &ev, err), "delivered_time: 1e+19 is not");
+    free(text);
+    cJSON_Delete(root);
+}
+
+static void test_check_key(void **state)
+{
+    (void)state;
+    sf_err e0;
+    assert_int_equal(sf_check_key(OID, SF_ID_LEN, OID, &e0), 0);
+    EXPECT_ERR(sf_check_key(OID, SF_ID_LEN - 1, OID, err),
+               "key 'e481f51cbdc54678b7cc49136f2d6af' does not match order_id " OID);
+    EXPECT_ERR(sf_check_key(NULL, 0, OID, err), "key '' does not match order_id " OID);
+    EXPECT_ERR(sf_check_key("a\n\x01\"b", 5, OID, err), "key 'a???b' does not match");
+    EXPECT_ERR(sf_check_key(CID, SF_ID_LEN, OID, err), "key '" CID "' does not match");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -693,6 +887,10 @@ int main(void)
         cmocka_unit_test(test_malformed_corpus),
         cmocka_unit_test(test_json),
         cmocka_unit_test(test_block_count_overflow),
+        cmocka_unit_test(test_order_time_range),
+        cmocka_unit_test(test_review_time_range),
+        cmocka_unit_test(test_json_time_range),
+        cmocka_unit_test(test_check_key),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

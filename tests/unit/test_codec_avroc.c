@@ -24,10 +24,12 @@
 #include <string.h>
 
 #include "codec_avroc_ref.h"
+#include "satisfy/clock.h"
 #include "satisfy/codec.h"
 #include "satisfy/varint.h"
 
 static uint64_t rng_state;
+static int64_t g_now; /* the wall clock at the start (valid event times end there) */
 
 static uint64_t rnd(void)
 {
@@ -133,6 +135,26 @@ static int64_t rand_time(int optional)
     }
 }
 
+/* A time of an order or review event: within the valid range (codec.h),
+ * its ends included; happened = 1 for a time something happened at (not
+ * after the wall clock), 0 for a deadline (up to the last valid time). */
+static int64_t rand_event_time(int optional, int happened)
+{
+    const int64_t last = happened ? g_now : SF_CODEC_TIME_MAX - 1;
+    switch (pick(8)) {
+    case 0:
+        return optional ? SF_TIME_NONE : SF_CODEC_TIME_MIN;
+    case 1:
+        return SF_CODEC_TIME_MIN;
+    case 2:
+        return last;
+    case 3:
+        return SF_CODEC_TIME_MIN + (int64_t)(rnd() % (uint64_t)(last - SF_CODEC_TIME_MIN + 1));
+    default:
+        return 1475000000000LL + (int64_t)(rnd() % 70000000000ULL);
+    }
+}
+
 static int rand_int(void)
 {
     switch (pick(5)) {
@@ -177,12 +199,12 @@ static sf_order_event rand_order(void)
     rand_hex(ev.customer_id, SF_ID_LEN);
     rand_hex(ev.customer_unique_id, SF_ID_LEN);
     ev.stage = (sf_stage)pick(SF_STAGE_COUNT);
-    ev.event_time = rand_time(0);
-    ev.purchase = rand_time(0);
-    ev.estimated = rand_time(0);
-    ev.approved = rand_time(1);
-    ev.carrier = rand_time(1);
-    ev.delivered = rand_time(1);
+    ev.event_time = rand_event_time(0, 1);
+    ev.purchase = rand_event_time(0, 1);
+    ev.estimated = rand_event_time(0, 0);
+    ev.approved = rand_event_time(1, 1);
+    ev.carrier = rand_event_time(1, 1);
+    ev.delivered = rand_event_time(1, 1);
     rand_place(&ev.customer);
     ev.n_items = rand_count(SF_CODEC_MAX_ITEMS);
     ev.n_payments = rand_count(SF_CODEC_MAX_ITEMS);
@@ -193,7 +215,7 @@ static sf_order_event rand_order(void)
         rand_hex(it->seller_id, SF_ID_LEN);
         it->price = rand_double();
         it->freight = rand_double();
-        it->shipping_limit = rand_time(0);
+        it->shipping_limit = rand_event_time(0, 0);
         rand_text(it->category, sizeof it->category - 1);
         double *d[7] = {&it->name_len,  &it->desc_len,  &it->photos,  &it->weight_g,
                         &it->length_cm, &it->height_cm, &it->width_cm};
@@ -248,6 +270,7 @@ static struct ctx setup(uint64_t seed)
 {
     struct ctx x = {0};
     rng_state = seed;
+    g_now = sf_wall_ms();
     x.ref = ref_new();
     assert_non_null(x.ref);
     return x;
@@ -307,8 +330,8 @@ static void test_reviews_match_avroc(void **state)
         ev.score = 1 + pick(5);
         ev.title = rand_opt_text(g_title);
         ev.message = rand_opt_text(g_message);
-        ev.created = rand_time(0);
-        ev.answered = rand_time(1);
+        ev.created = rand_event_time(0, 1);
+        ev.answered = rand_event_time(1, 1);
         if (sf_encode_review(&ev, &x.fast, &err))
             fail_msg("review %d: %s", i, err.msg);
         assert_int_equal(ref_encode_review(x.ref, &ev, &x.slow), 0);
@@ -867,12 +890,65 @@ static void test_schemas_match_codec(void **state)
     free_schemas(s);
 }
 
+/* Well-formed Avro (Avro-C writes it without our value checks) with one time
+ * of an order or review event outside the valid range (codec.h): the decoder
+ * refuses it, naming the field and the value. */
+static void test_time_range_avroc(void **state)
+{
+    (void)state;
+    struct ctx x = setup(7);
+    sf_err err;
+    const int64_t bad[] = {-5, SF_CODEC_TIME_MIN - 1, SF_CODEC_TIME_MAX, 1LL << 60, INT64_MAX};
+    const char *names[] = {
+        "event_time",   "purchase_time",  "estimated_delivery",      "approved_time",
+        "carrier_time", "delivered_time", "items[0].shipping_limit", "created",
+        "answered"};
+    char want[128];
+    for (int k = 0; k < 9; k++)
+        for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+            sf_order_event ev, o;
+            do
+                ev = rand_order();
+            while (ev.n_items == 0);
+            sf_review_event rv = {.score = 3, .created = 1508000000000LL, .answered = SF_TIME_NONE},
+                            r;
+            rand_hex(rv.review_id, SF_ID_LEN);
+            memcpy(rv.order_id, ev.order_id, sizeof rv.order_id);
+            int64_t *f[] = {&ev.event_time,
+                            &ev.purchase,
+                            &ev.estimated,
+                            &ev.approved,
+                            &ev.carrier,
+                            &ev.delivered,
+                            &g_items[0].shipping_limit,
+                            &rv.created,
+                            &rv.answered};
+            *f[k] = bad[i];
+            snprintf(want, sizeof want, "%s: %" PRId64 " is not a valid event time", names[k],
+                     bad[i]);
+            int rc;
+            if (k < 7) {
+                assert_int_equal(ref_encode_order(x.ref, &ev, &x.slow), 0);
+                rc = sf_decode_order(x.slow.data, x.slow.len, &o, &err);
+            } else {
+                assert_int_equal(ref_encode_review(x.ref, &rv, &x.slow), 0);
+                rc = sf_decode_review(x.slow.data, x.slow.len, &r, &err);
+            }
+            if (rc == 0)
+                fail_msg("%s = %" PRId64 ": decoded", names[k], bad[i]);
+            if (!strstr(err.msg, want))
+                fail_msg("%s = %" PRId64 ": \"%s\" lacks \"%s\"", names[k], bad[i], err.msg, want);
+        }
+    teardown(&x);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_orders_match_avroc),      cmocka_unit_test(test_reviews_match_avroc),
         cmocka_unit_test(test_predictions_match_avroc), cmocka_unit_test(test_releases_match_avroc),
         cmocka_unit_test(test_multi_block_arrays),      cmocka_unit_test(test_schemas_match_codec),
+        cmocka_unit_test(test_time_range_avroc),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -17,6 +17,7 @@
 
 #include <sqlite3.h>
 
+#include "satisfy/codec.h"
 #include "satisfy/datagen.h"
 #include "satisfy/features.h"
 #include "satisfy/lifecycle.h"
@@ -457,12 +458,56 @@ static void test_online_window(void **state)
     sf_online_free(o);
 }
 
+/* Event times outside the valid range (codec.h) are refused and move none of
+ * the times the retrain schedule reads: a review created at 2^60 once made
+ * the store's newest event time 2^60 and held interval retraining for good. */
+static void test_time_range(void **state)
+{
+    fixture *f = *state;
+    sf_store *s;
+    sf_err err;
+    fresh_path(f, "t6");
+    assert_int_equal(sf_store_open(&s, f->path, &err), 0);
+    const sf_order *o = &f->ds.orders[0];
+    sf_order_event ev;
+    assert_int_equal(sf_lifecycle_event(o, SF_STAGE_PURCHASED, &ev), 0);
+    assert_int_equal(sf_store_put_order(s, &ev, &err), 1);
+    sf_store_counts before, after;
+    assert_int_equal(sf_store_counts_get(s, &before, &err), 0);
+    assert_int_equal(before.max_event_time, o->purchase);
+
+    const int64_t bad[] = {1LL << 60, -5, SF_CODEC_TIME_MAX};
+    for (int i = 0; i < 3; i++) {
+        sf_review_event rv;
+        memset(&rv, 0, sizeof rv);
+        memcpy(rv.review_id, o->order_id, sizeof rv.review_id);
+        memcpy(rv.order_id, o->order_id, sizeof rv.order_id);
+        rv.score = 4;
+        rv.created = bad[i];
+        rv.answered = SF_TIME_NONE;
+        assert_int_equal(sf_store_put_review(s, &rv, NULL, NULL, &err), SF_STORE_INVALID);
+        assert_non_null(strstr(err.msg, "created:"));
+        assert_non_null(strstr(err.msg, "is not a valid event time"));
+        sf_order_event later = ev;
+        later.stage = SF_STAGE_APPROVED;
+        later.event_time = later.approved = bad[i];
+        assert_int_equal(sf_store_put_order(s, &later, &err), SF_STORE_INVALID);
+        assert_non_null(strstr(err.msg, "event_time:"));
+    }
+    assert_int_equal(sf_store_counts_get(s, &after, &err), 0);
+    assert_int_equal(after.max_event_time, before.max_event_time);
+    assert_int_equal(after.min_event_time, before.min_event_time);
+    assert_int_equal(after.reviews + after.order_events, 1);
+    sf_store_close(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_idempotent_upserts),   cmocka_unit_test(test_store_events_same_rows),
         cmocka_unit_test(test_store_events_partial), cmocka_unit_test(test_bad_input),
-        cmocka_unit_test(test_pairing_once),         cmocka_unit_test(test_online_window),
+        cmocka_unit_test(test_time_range),           cmocka_unit_test(test_pairing_once),
+        cmocka_unit_test(test_online_window),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

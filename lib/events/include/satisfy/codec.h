@@ -47,6 +47,23 @@ typedef enum sf_schema_id {
 #define SF_CODEC_MAX_PAYLOAD (8 * 1024 * 1024) /* model release payload */
 #define SF_CODEC_MAX_ITEMS   1000              /* entries of any array */
 
+/* The valid event times, the one definition (docs/operations.md). Every
+ * time of an order or review event, in ms since the epoch, lies in
+ * [SF_CODEC_TIME_MIN, SF_CODEC_TIME_MAX): from 2000-01-01T00:00:00Z to
+ * before 2100-01-01T00:00:00Z, a fixed range, so that replays of old data
+ * (Olist is 2016-2018, replayed at its original times) stay valid and unit
+ * mistakes (seconds, microseconds) and garbage (2^60, -5) do not. A time at
+ * which something happened (an order's event_time, purchase, approved,
+ * carrier and delivered times; a review's created and answered) is moreover
+ * at most SF_CODEC_TIME_SKEW ahead of the wall clock: nothing has happened
+ * in the future, and one future event would hold the retrainer's interval
+ * schedule, which runs on event time, until then. The skew covers clocks
+ * set apart and local times read as UTC (Olist's are Brazil's: UTC-3).
+ * Deadlines (estimated_delivery, items[].shipping_limit) may lie ahead. */
+#define SF_CODEC_TIME_MIN  946684800000LL  /* 2000-01-01T00:00:00Z */
+#define SF_CODEC_TIME_MAX  4102444800000LL /* 2100-01-01T00:00:00Z, excluded */
+#define SF_CODEC_TIME_SKEW 86400000LL      /* 1 day */
+
 /* "OrderEvent", "ReviewEvent", "Prediction", "ModelRelease"; NULL if unknown. */
 const char *sf_schema_name(int schema_id);
 
@@ -55,12 +72,19 @@ int sf_wire_peek(const void *buf, size_t len, int *schema_id, sf_err *err);
 
 /* The wire contract of each event, checked by every encoder and decoder and
  * by the JSON parsers: ids are 32 hex digits, enums in range, required times
- * set, text valid UTF-8 within the bounds above and the C buffers, scores
- * 1..5, p_dissatisfied in [0,1], at most SF_REASONS reasons, hashes in hex. */
+ * set, times of order and review events valid (SF_CODEC_TIME_*, the only
+ * check that reads the clock), text valid UTF-8 within the bounds above and
+ * the C buffers, scores 1..5, p_dissatisfied in [0,1], at most SF_REASONS
+ * reasons, hashes in hex. */
 int sf_check_order(const sf_order_event *ev, sf_err *err);
 int sf_check_review(const sf_review_event *ev, sf_err *err);
 int sf_check_prediction(const sf_prediction *p, sf_err *err);
 int sf_check_release(const sf_model_release *r, sf_err *err);
+
+/* The Kafka key of an order or review message is its order id (the topics'
+ * contract: it partitions an order's events and reviews together). 0, or -1
+ * with "key '<key, printable excerpt>' does not match order_id <id>". */
+int sf_check_key(const void *key, size_t key_len, const char *order_id, sf_err *err);
 
 /* Encoders replace b's contents with a framed message. */
 int sf_encode_order(const sf_order_event *ev, sf_buf *b, sf_err *err);

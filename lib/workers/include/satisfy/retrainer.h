@@ -19,10 +19,13 @@
  * satisfy.models (key = version, value = the encoded release)
  * by an idempotent producer, waiting for the delivery report. Consumption
  * pauses while training (the loop simply does not poll; max.poll.interval.ms
- * is raised so the group keeps us); while the consumer is catching up on a
- * backlog (full batches) a due retrain waits, at most a minute, so it does
- * not train on reviews whose orders are still queued. On startup a champion
- * newer than the last release on satisfy.models is published, so a
+ * is raised so the group keeps us). A due retrain waits while the consumer
+ * is catching up (catchup.h): until it has been assigned partitions of
+ * satisfy.orders and satisfy.reviews and has read each up to the high
+ * watermark it had when the retrain fell due, so that it never trains on
+ * part of a backlog (after a start or a restart, reviews ahead of their
+ * orders); the deferred retrain runs as soon as that holds. On startup a
+ * champion newer than the last release on satisfy.models is published, so a
  * retrainer killed between promotion and publication leaves no scorer
  * without its model; then every decision stored in the registry is
  * published again (same key and text; waiting at most 30 s for delivery),
@@ -50,13 +53,15 @@
 #include "satisfy/modelwatch.h"
 #include "satisfy/train.h"
 
-#define SF_RETRAINER_GROUP        "satisfy-retrainer"
-#define SF_RETRAINER_EVERY        2000
-#define SF_RETRAINER_MIN_REVIEWS  500
-#define SF_RETRAINER_BATCH_MAX    5000 /* messages per store transaction */
-#define SF_RETRAINER_BATCH_WAIT   500  /* ms to fill a batch */
-#define SF_RETRAINER_CATCHUP_MAX  60   /* s a due retrain may wait for a backlog */
-#define SF_RETRAINER_MAX_BAD_LOGS 20   /* bad messages logged; further ones counted */
+#define SF_RETRAINER_GROUP       "satisfy-retrainer"
+#define SF_RETRAINER_EVERY       2000
+#define SF_RETRAINER_MIN_REVIEWS 500
+#define SF_RETRAINER_BATCH_MAX   5000 /* messages per store transaction */
+#define SF_RETRAINER_BATCH_WAIT  500  /* ms to fill a batch */
+/* s without any message after which a retrain waiting to catch up runs on
+ * the store anyway (what is left cannot be read, e.g. an open transaction) */
+#define SF_RETRAINER_CATCHUP_MAX  60
+#define SF_RETRAINER_MAX_BAD_LOGS 20 /* bad messages logged; further ones counted */
 
 typedef struct sf_retrainer_opts {
     const char *brokers;      /* required */
