@@ -185,16 +185,16 @@ static int key_version(const rd_kafka_message_t *m, int64_t *v)
 int sf_release_check_message(const sf_release_key *k, const rd_kafka_message_t *m, int64_t *version,
                              sf_err *err)
 {
-    int64_t v = 0;
-    if (key_version(m, &v) != 0)
-        return sf_errf(err, "bad key: a signed release's key is its version in decimal");
     rd_kafka_headers_t *h = NULL;
     const void *sig = NULL;
     size_t sig_len = 0;
-    if (rd_kafka_message_headers((rd_kafka_message_t *)m, &h) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+    if (rd_kafka_message_headers((rd_kafka_message_t *)m, &h) != RD_KAFKA_RESP_ERR_NO_ERROR ||
         rd_kafka_header_get_last(h, SF_RELEASE_SIG_HEADER, &sig, &sig_len) !=
             RD_KAFKA_RESP_ERR_NO_ERROR)
-        sig = NULL;
+        return sf_errf(err, "unsigned: no '%s' header", SF_RELEASE_SIG_HEADER);
+    int64_t v = 0;
+    if (key_version(m, &v) != 0)
+        return sf_errf(err, "bad key: a signed release's key is its version in decimal");
     if (sf_release_verify(k, v, m->payload, m->payload ? m->len : 0, sig, sig_len, err) != 0)
         return -1;
     *version = v;
