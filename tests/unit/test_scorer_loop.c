@@ -11,7 +11,9 @@
  *     fences the first, which ends with -1 and the reason; the second
  *     finishes the stream;
  *   - partitions revoked mid-stream: a second scorer (another instance id)
- *     joins the group; between them every event is committed.
+ *     joins the group; between them every event is committed;
+ *   - the broker down while a batch is being committed: it comes back once
+ *     the loop logs that it is retrying, and the run completes.
  * Exact counts: the group's committed offsets equal the high watermarks
  * (satisfy-broker mode commits through the consumer too), the committed
  * events of a run equal the events on the topic, and no order event id lacks
@@ -389,6 +391,53 @@ static void test_revoked_mid_stream(void **state)
     cluster_stop(&c);
 }
 
+static int retrying(void *arg)
+{
+    scorer_run *r = arg;
+    pthread_mutex_lock(&r->mu);
+    int yes = strstr(r->log, "still trying after") != NULL;
+    pthread_mutex_unlock(&r->mu);
+    return yes || r->done;
+}
+
+/* The only broker goes down mid-stream (the consumer has the rest of the
+ * events prefetched, so the next batch is scored and its commit waits); it
+ * comes back once the loop says it is retrying a transactional call. */
+static void test_broker_down_during_commit(void **state)
+{
+    (void)state;
+    cluster c;
+    cluster_start(&c);
+    scorer_run *r = start(c.bs, "a");
+    progress p = {.a = r, .n = (uint64_t)c.total / 4};
+    assert_true(wait_until(reached, &p, 60));
+    assert_true(events(r) < (uint64_t)c.total);
+    ctl(&c, "down 1");
+    assert_true(wait_until(retrying, r, 60));
+    uint64_t during = events(r);
+    ctl(&c, "up 1");
+    p.n = (uint64_t)c.total;
+    assert_true(wait_until(reached, &p, 120));
+    char what[200] = "";
+    const char *w = strstr(r->log, "still trying after");
+    const char *l = w;
+    while (l && l > r->log && l[-1] != '\n')
+        l--;
+    if (l)
+        snprintf(what, sizeof what, "%.*s", (int)(w - l), l);
+    sf_stats_snapshot s;
+    assert_int_equal(finish(r, &s), 0);
+    assert_true(during < (uint64_t)c.total);
+    assert_int_equal(s.events, (uint64_t)c.total);
+    long dup = check_end(&c);
+    printf("# broker down at %llu events; the loop waited in: %s\n# %llu events, %llu aborted, "
+           "%ld duplicates\n",
+           (unsigned long long)during, what, (unsigned long long)s.events,
+           (unsigned long long)s.aborts, dup);
+    assert_true(dup <= (long)((s.aborts + 1) * BATCH));
+    cluster_stop(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -396,6 +445,7 @@ int main(void)
         cmocka_unit_test(test_abortable_commit),
         cmocka_unit_test(test_fenced),
         cmocka_unit_test(test_revoked_mid_stream),
+        cmocka_unit_test(test_broker_down_during_commit),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
