@@ -25,7 +25,6 @@
 #include "testutil.h"
 
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,27 +40,11 @@
 
 static char *data_dir;
 
-static void run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void run(const char *fmt, ...)
-{
-    const char *bin = getenv("SATISFY_BIN_DIR");
-    if (!bin)
-        fail_msg("SATISFY_BIN_DIR is not set (run through ctest)");
-    char cmd[4096], args[3000];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    snprintf(cmd, sizeof cmd, "%s/%s", bin, args);
-    if (system(cmd) != 0)
-        fail_msg("failed: %s", cmd);
-}
-
 static int setup(void **state)
 {
     (void)state;
     data_dir = tu_mkdtemp();
-    run("satisfy-datagen --orders 300 --seed 5 --out %s >/dev/null 2>&1", data_dir);
+    tu_run("satisfy-datagen --orders 300 --seed 5 --out %s >/dev/null 2>&1", data_dir);
     return 0;
 }
 
@@ -184,7 +167,8 @@ static void watermarks(cluster *c)
  * scorer that caught up has to make another transaction. */
 static void replay(cluster *c)
 {
-    run("satisfy-producer --brokers %s --data %s --max-events 1200 --no-progress >/dev/null 2>&1",
+    tu_run(
+        "satisfy-producer --brokers %s --data %s --max-events 1200 --no-progress >/dev/null 2>&1",
         c->bs, data_dir);
     watermarks(c);
 }
@@ -196,9 +180,10 @@ static void cluster_start(cluster *c)
     if (!c->mb)
         fail_msg("%s", err.msg);
     c->bs = sf_mockbroker_bootstraps(c->mb);
-    run("publish_model --brokers %s --version 1 --data %s --algo ridge >/dev/null 2>&1", c->bs,
-        data_dir);
-    run("satisfy-producer --brokers %s --data %s --max-events 1200 --no-progress >/dev/null 2>&1",
+    tu_run("publish_model --brokers %s --version 1 --data %s --algo ridge >/dev/null 2>&1", c->bs,
+           data_dir);
+    tu_run(
+        "satisfy-producer --brokers %s --data %s --max-events 1200 --no-progress >/dev/null 2>&1",
         c->bs, data_dir);
     sf_kafka_client_opts co = {
         .role = SF_KAFKA_TOOL_CONSUMER, .conn = {.brokers = c->bs}, .group = "loop"};
@@ -229,7 +214,8 @@ static long check_end(cluster *c)
         assert_int_equal(l->elems[p].offset, c->hi[p]);
     rd_kafka_topic_partition_list_destroy(l);
     char *dir = tu_mkdtemp();
-    run("consume_predictions --brokers %s --orders --idle 1 --timeout 120 >%s/report 2>/dev/null",
+    tu_run(
+        "consume_predictions --brokers %s --orders --idle 1 --timeout 120 >%s/report 2>/dev/null",
         c->bs, dir);
     char path[1100], key[64];
     snprintf(path, sizeof path, "%s/report", dir);
