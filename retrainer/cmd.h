@@ -11,5 +11,6 @@
 int cmd_train(int argc, char **argv);
 int cmd_registry(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+int cmd_keygen(int argc, char **argv);
 
 #endif

@@ -79,6 +79,9 @@ static void usage(FILE *f)
             "  --group G              consumer group (default satisfy-retrainer)\n"
             "  --stats-file FILE      rewrite FILE (atomically) after every batch with the\n"
             "                         counters as one line of JSON, for scripts and probes\n"
+            "  --signing-key FILE     sign every release with this PEM Ed25519 private key\n"
+            "                         (satisfy-retrainer keygen); without it releases are\n"
+            "                         unsigned (demo only, warned at start)\n"
             "  -X key=value           librdkafka property for consumer and producer (repeatable)\n"
             "  --help                 this text\n"
             "\n"
@@ -103,6 +106,7 @@ static int parse_args(int argc, char **argv, cfg *c)
         {"group", required_argument, NULL, 'g'},
         {"stats-file", required_argument, NULL, 'S'},
         {"quiet", no_argument, NULL, 'q'},
+        {"signing-key", required_argument, NULL, 'K'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -163,6 +167,9 @@ static int parse_args(int argc, char **argv, cfg *c)
             break;
         case 'q':
             c->o.quiet = 1;
+            break;
+        case 'K':
+            c->o.signing_key = optarg;
             break;
         case 'X':
             if ((rc = sf_cli_prop(&c->cli, optarg)))

@@ -3,7 +3,7 @@
  *
  * A thin main over libsatisfy. `run` is the streaming retrainer
  * (retrainer.h), `train` the batch pipeline over CSV files (train.h),
- * `registry` reads registry.db.
+ * `registry` reads registry.db, `keygen` makes a release signing key pair.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -23,6 +23,7 @@ static const command COMMANDS[] = {
     {"train", cmd_train, "train, evaluate, gate and register a model from Olist CSV files"},
     {"registry", cmd_registry, "list or show model versions in registry.db"},
     {"run", cmd_run, "streaming retrainer: consume, store, retrain, gate, publish releases"},
+    {"keygen", cmd_keygen, "make an Ed25519 key pair for signing releases"},
     {NULL, NULL, NULL},
 };
 

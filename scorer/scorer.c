@@ -20,6 +20,7 @@
 #include "satisfy/cli.h"
 #include "satisfy/http.h"
 #include "satisfy/kafka.h"
+#include "satisfy/release_sign.h"
 #include "satisfy/scorer.h"
 #include "satisfy/stats.h"
 
@@ -76,6 +77,9 @@ static void usage(FILE *f)
             "                        (host:port, 127.0.0.1 when no host; port 0 = any free\n"
             "                        port, logged); see docs/web.md\n"
             "  --connect-timeout S   fail if the brokers cannot be reached in S s (default 10)\n"
+            "  --verify-key FILE     load only releases signed by this PEM Ed25519 public key\n"
+            "                        (the retrainer's --signing-key pair); others are ignored\n"
+            "                        and counted. Without it any release loads (demo only)\n"
             "  -X key=value          librdkafka property for every client (repeatable)\n"
             "  --help                this text\n"
             "\n"
@@ -91,7 +95,17 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
-    enum { O_GROUP = 256, O_INSTANCE, O_ALO, O_BATCH, O_BATCH_MS, O_HTTP, O_CONNECT, O_HELP };
+    enum {
+        O_GROUP = 256,
+        O_INSTANCE,
+        O_ALO,
+        O_BATCH,
+        O_BATCH_MS,
+        O_HTTP,
+        O_CONNECT,
+        O_VERIFY,
+        O_HELP
+    };
     static const struct option longopts[] = {
         {"brokers", required_argument, NULL, 'b'},
         {"group", required_argument, NULL, O_GROUP},
@@ -101,12 +115,13 @@ int main(int argc, char **argv)
         {"batch-ms", required_argument, NULL, O_BATCH_MS},
         {"http", required_argument, NULL, O_HTTP},
         {"connect-timeout", required_argument, NULL, O_CONNECT},
+        {"verify-key", required_argument, NULL, O_VERIFY},
         {"help", no_argument, NULL, O_HELP},
         {NULL, 0, NULL, 0},
     };
     static sf_cli cli = {.prog = "satisfy-scorer"};
     sf_scorer_opts o = {0};
-    const char *http = NULL;
+    const char *http = NULL, *verify = NULL;
     sf_err err = {{0}};
     int c, v, rc;
     while ((c = getopt_long(argc, argv, "b:X:", longopts, NULL)) != -1) {
@@ -143,6 +158,9 @@ int main(int argc, char **argv)
                 return sf_cli_bad(&cli, &err);
             o.connect_timeout_ms = v * 1000;
             break;
+        case O_VERIFY:
+            verify = optarg;
+            break;
         case O_HELP:
             usage(stdout);
             return 0;
@@ -168,21 +186,32 @@ int main(int argc, char **argv)
     o.n_props = cli.n_props;
     sf_cli_signals(on_signal, SF_CLI_SIG_NO_SIGPIPE);
 
+    sf_release_key *vkey = NULL;
+    if (verify && !(vkey = sf_release_key_load(verify, 0, &err))) {
+        fprintf(stderr, "satisfy-scorer: --verify-key: %s\n", err.msg);
+        return 1;
+    }
+    o.verify_key = vkey;
     sf_stats *stats = sf_stats_new();
     if (!stats) {
         fprintf(stderr, "satisfy-scorer: out of memory\n");
+        sf_release_key_free(vkey);
         return 1;
     }
     sf_http *srv = NULL;
     if (http) {
-        sf_http_opts ho = {
-            .addr = http, .stats = stats, .web = sf_web_files, .version = SATISFY_VERSION};
+        sf_http_opts ho = {.addr = http,
+                           .stats = stats,
+                           .web = sf_web_files,
+                           .version = SATISFY_VERSION,
+                           .verify_key = vkey};
         srv = sf_http_start(&ho, &err);
         sf_kafka_conn conn = {.brokers = o.brokers, .props = o.props, .n_props = o.n_props};
         if (!srv || sf_http_watch(srv, &conn, &err) != 0) {
             fprintf(stderr, "satisfy-scorer: --http %s: %s\n", http, err.msg);
             sf_http_stop(srv);
             sf_stats_free(stats);
+            sf_release_key_free(vkey);
             return 1;
         }
         char line[128];
@@ -199,6 +228,7 @@ int main(int argc, char **argv)
     sf_stats_get(stats, &snap);
     sf_http_stop(srv);
     sf_stats_free(stats);
+    sf_release_key_free(vkey);
     if (rc < 0) {
         fprintf(stderr, "satisfy-scorer: %s\n", err.msg);
         return 1;

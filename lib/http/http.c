@@ -132,7 +132,7 @@ int sf_http_watch(sf_http *h, const sf_kafka_conn *conn, sf_err *err)
 {
     if (h->mw)
         return sf_errf(err, "the HTTP server already follows a models topic");
-    sf_modelwatch_opts wo = {.log = watch_log, .log_arg = h};
+    sf_modelwatch_opts wo = {.log = watch_log, .log_arg = h, .verify_key = h->o.verify_key};
     h->mw = sf_modelwatch_start(conn, &wo, err);
     if (!h->mw)
         return sf_err_wrap(err, "HTTP model watcher");

@@ -12,10 +12,12 @@
 #include "satisfy/event.h"
 #include "satisfy/model.h"
 #include "satisfy/clock.h"
+#include "satisfy/release_sign.h"
 
 int sf_release_publish(rd_kafka_t *prod, sf_kafka_stats *st, const uint8_t *artifact,
                        size_t artifact_len, int64_t version, int64_t released_at, int timeout_ms,
-                       uint32_t *payload_len, char sha256[65], sf_err *err)
+                       const sf_release_key *key, uint32_t *payload_len, char sha256[65],
+                       sf_err *err)
 {
     sf_model *m = NULL;
     sf_model_release rel;
@@ -28,13 +30,23 @@ int sf_release_publish(rd_kafka_t *prod, sf_kafka_stats *st, const uint8_t *arti
         sf_err_wrap(err, "release v%lld", (long long)version);
         goto done;
     }
-    char key[24];
-    int klen = snprintf(key, sizeof key, "%lld", (long long)version);
+    uint8_t sig[SF_RELEASE_SIG_LEN];
+    if (key && sf_release_sign(key, version, buf.data, buf.len, sig, err) != 0) {
+        sf_err_wrap(err, "release v%lld", (long long)version);
+        goto done;
+    }
+    char kbuf[24];
+    int klen = snprintf(kbuf, sizeof kbuf, "%lld", (long long)version);
     uint64_t failed0 = sf_kafka_stats_failed(st), ok0 = sf_kafka_stats_delivered(st);
-    rd_kafka_resp_err_t e =
-        rd_kafka_producev(prod, RD_KAFKA_V_TOPIC(SF_TOPIC_MODELS), RD_KAFKA_V_PARTITION(0),
-                          RD_KAFKA_V_KEY(key, (size_t)klen), RD_KAFKA_V_VALUE(buf.data, buf.len),
-                          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+    rd_kafka_headers_t *hdrs = rd_kafka_headers_new(1);
+    if (key)
+        rd_kafka_header_add(hdrs, SF_RELEASE_SIG_HEADER, -1, sig, sizeof sig);
+    rd_kafka_resp_err_t e = rd_kafka_producev(
+        prod, RD_KAFKA_V_TOPIC(SF_TOPIC_MODELS), RD_KAFKA_V_PARTITION(0),
+        RD_KAFKA_V_KEY(kbuf, (size_t)klen), RD_KAFKA_V_VALUE(buf.data, buf.len),
+        RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+    if (e)
+        rd_kafka_headers_destroy(hdrs); /* owned by the message only on success */
     if (e) {
         sf_errf(err, "%s [0]: produce release v%lld: %s", SF_TOPIC_MODELS, (long long)version,
                 rd_kafka_err2str(e));
@@ -62,8 +74,7 @@ done:
     return rc;
 }
 
-int64_t sf_release_last_version(const sf_kafka_conn *conn, int timeout_ms, sf_err *bad,
-                                sf_err *err)
+int64_t sf_release_last_version(const sf_kafka_conn *conn, int timeout_ms, sf_err *bad, sf_err *err)
 {
     if (bad)
         bad->msg[0] = 0;

@@ -31,7 +31,7 @@ struct sf_modelwatch {
     sf_model *pending; /* newest valid model not yet taken */
     int64_t pending_version;
     int64_t best_version; /* newest valid version seen (taken or pending) */
-    uint64_t loaded, ignored;
+    uint64_t loaded, ignored, bad_signature;
     sf_modelwatch_opts opts;
     char topic[128];
 };
@@ -68,21 +68,68 @@ int sf_modelwatch_load(const void *buf, size_t len, sf_model **model, int64_t *v
     return 0;
 }
 
+enum { OLD, BAD, BAD_SIGNATURE };
+
+/* Counts one ignored release (OLD: not newer, not a rejection; BAD: does not
+ * load; BAD_SIGNATURE: refused for its signature) and says why. */
+static void ignore(sf_modelwatch *mw, const rd_kafka_message_t *m, int kind, const char *what,
+                   const char *why)
+{
+    pthread_mutex_lock(&mw->mu);
+    mw->ignored++;
+    if (kind == BAD_SIGNATURE)
+        mw->bad_signature++;
+    pthread_mutex_unlock(&mw->mu);
+    if (mw->opts.stats && kind == BAD_SIGNATURE)
+        sf_stats_release_rejected_signature(mw->opts.stats);
+    else if (mw->opts.stats && kind == BAD)
+        sf_stats_model_rejected(mw->opts.stats);
+    logf_(mw, "ignoring %s at %s [%d] @%" PRId64 ": %s", what, mw->topic, (int)m->partition,
+          m->offset, why);
+}
+
+/* With a verify key: the signature over (key-version, value), then that
+ * version against the best one, before anything of the value is parsed.
+ * 0 with *signed_v, or -1 (counted and logged). */
+static int check_signed(sf_modelwatch *mw, const rd_kafka_message_t *m, int64_t *signed_v)
+{
+    sf_err err = {{0}};
+    if (sf_release_check_message(mw->opts.verify_key, m, signed_v, &err) != 0) {
+        ignore(mw, m, BAD_SIGNATURE, "unsigned or wrongly signed release", err.msg);
+        return -1;
+    }
+    pthread_mutex_lock(&mw->mu);
+    int64_t best = mw->best_version;
+    pthread_mutex_unlock(&mw->mu);
+    if (*signed_v <= best) {
+        char why[96];
+        snprintf(why, sizeof why, "not newer than version %" PRId64 " (signed, not parsed)", best);
+        char what[64];
+        snprintf(what, sizeof what, "model release %" PRId64, *signed_v);
+        ignore(mw, m, OLD, what, why);
+        return -1;
+    }
+    return 0;
+}
+
 /* One message of the models topic, on the follower's thread. */
 static void handle(void *arg, const rd_kafka_message_t *m)
 {
     sf_modelwatch *mw = arg;
     sf_err err = {{0}};
     sf_model *model = NULL;
-    int64_t v = 0;
+    int64_t v = 0, signed_v = 0;
+    if (mw->opts.verify_key && check_signed(mw, m, &signed_v) != 0)
+        return;
     if (sf_modelwatch_load(m->payload, m->len, &model, &v, &err) < 0) {
-        pthread_mutex_lock(&mw->mu);
-        mw->ignored++;
-        pthread_mutex_unlock(&mw->mu);
-        if (mw->opts.stats)
-            sf_stats_model_rejected(mw->opts.stats);
-        logf_(mw, "ignoring bad model release at %s [%d] @%" PRId64 ": %s", mw->topic,
-              (int)m->partition, m->offset, err.msg);
+        ignore(mw, m, BAD, "bad model release", err.msg);
+        return;
+    }
+    if (mw->opts.verify_key && v != signed_v) {
+        sf_model_free(model);
+        snprintf(err.msg, sizeof err.msg, "release says version %" PRId64 ", signed as %" PRId64, v,
+                 signed_v);
+        ignore(mw, m, BAD_SIGNATURE, "unsigned or wrongly signed release", err.msg);
         return;
     }
     pthread_mutex_lock(&mw->mu);
@@ -122,6 +169,11 @@ sf_modelwatch *sf_modelwatch_start(const sf_kafka_conn *conn, const sf_modelwatc
     if (opts)
         mw->opts = *opts;
     snprintf(mw->topic, sizeof mw->topic, "%s", mw->opts.topic ? mw->opts.topic : SF_TOPIC_MODELS);
+    if (!mw->opts.verify_key)
+        logf_(mw,
+              "WARNING: release signatures are not checked (no verify key): any release "
+              "written to %s is loaded; unsigned mode is for the demo only",
+              mw->topic);
     pthread_mutex_init(&mw->mu, NULL);
     pthread_cond_init(&mw->cv, NULL);
     sf_follow_opts fo = {.role = SF_KAFKA_MODEL_WATCHER,
@@ -186,4 +238,12 @@ void sf_modelwatch_counts(sf_modelwatch *mw, uint64_t *loaded, uint64_t *ignored
     *loaded = mw->loaded;
     *ignored = mw->ignored;
     pthread_mutex_unlock(&mw->mu);
+}
+
+uint64_t sf_modelwatch_rejected_signature(sf_modelwatch *mw)
+{
+    pthread_mutex_lock(&mw->mu);
+    uint64_t n = mw->bad_signature;
+    pthread_mutex_unlock(&mw->mu);
+    return n;
 }

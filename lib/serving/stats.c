@@ -126,6 +126,14 @@ void sf_stats_model_rejected(sf_stats *s)
     pthread_mutex_unlock(&s->mu);
 }
 
+void sf_stats_release_rejected_signature(sf_stats *s)
+{
+    pthread_mutex_lock(&s->mu);
+    s->s.models_rejected++;
+    s->s.rejected_signature++;
+    pthread_mutex_unlock(&s->mu);
+}
+
 void sf_stats_lag(sf_stats *s, int64_t lag)
 {
     pthread_mutex_lock(&s->mu);
@@ -250,6 +258,11 @@ char *sf_stats_prometheus(const sf_stats_snapshot *s)
     COUNTER("satisfy_scorer_aborts_total", "Aborted or retried batches.", s->aborts);
     COUNTER("satisfy_scorer_models_loaded_total", "Model releases activated.", s->models_loaded);
     COUNTER("satisfy_scorer_models_rejected_total", "Model releases rejected.", s->models_rejected);
+    sb_printf(&b,
+              "# HELP satisfy_scorer_releases_rejected_total Releases refused before parsing, "
+              "by reason.\n# TYPE satisfy_scorer_releases_rejected_total counter\n"
+              "satisfy_scorer_releases_rejected_total{reason=\"signature\"} %llu\n",
+              (unsigned long long)s->rejected_signature);
     GAUGE("satisfy_scorer_model_version", "Version of the active model (0 = none).", "%lld",
           (long long)s->model_version);
     GAUGE("satisfy_scorer_consumer_lag", "Messages behind the high watermark (-1 unknown).", "%lld",

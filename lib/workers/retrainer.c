@@ -61,6 +61,7 @@ struct sf_retrainer {
     double due_logged;       /* sf_mono_s() of the last line about that wait */
     double last_message;     /* sf_mono_s() of the last batch that had messages */
     sf_store_counts sc;      /* store counters after the last batch */
+    sf_release_key *sign;    /* opts.signing_key loaded, NULL = unsigned releases */
 };
 
 static void logf_(const sf_retrainer *r, const char *fmt, ...)
@@ -105,12 +106,12 @@ static int publish(sf_retrainer *r, int64_t version, sf_err *err)
     uint32_t len = 0;
     char sha[65];
     int rc = found > 0 ? sf_release_publish(r->prod, &r->pstats, row.artifact, row.artifact_len,
-                                            version, sf_wall_ms(), 30000, &len, sha, err)
+                                            version, sf_wall_ms(), 30000, r->sign, &len, sha, err)
                        : -1;
     sf_version_row_clear(&row);
     if (rc == 0)
-        logf_(r, "published release v%lld (%u bytes, sha256 %.12s) to %s", (long long)version, len,
-              sha, SF_TOPIC_MODELS);
+        logf_(r, "published release v%lld (%u bytes, sha256 %.12s, %s) to %s", (long long)version,
+              len, sha, r->sign ? "signed" : "unsigned", SF_TOPIC_MODELS);
     return rc;
 }
 
@@ -641,6 +642,7 @@ static void destroy(sf_retrainer *r)
     sf_catchup_free(r->catchup);
     sf_buf_free(&r->buf);
     free(r->msgs);
+    sf_release_key_free(r->sign);
     free(r);
 }
 
@@ -665,6 +667,13 @@ int sf_retrainer_open(sf_retrainer **out, const sf_retrainer_opts *opts, sf_err 
         r->opts.store = r->store_path;
     }
     r->opts.train.threads = r->opts.train.threads > 0 ? r->opts.train.threads : 2;
+    if (r->c->signing_key && !(r->sign = sf_release_key_load(r->c->signing_key, 1, err))) {
+        sf_err_wrap(err, "--signing-key");
+        goto fail;
+    }
+    if (!r->sign)
+        logf_(r, "WARNING: releases are published unsigned (no --signing-key): scorers with a "
+                 "verify key will ignore them; unsigned mode is for the demo only");
 
     r->msgs = malloc(SF_RETRAINER_BATCH_MAX * sizeof *r->msgs);
     if (!r->msgs) {

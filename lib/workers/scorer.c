@@ -847,7 +847,8 @@ int sf_scorer_run(const sf_scorer_opts *in, sf_err *err)
               o.instance_id);
 
     sf_kafka_conn conn = conn_of(&o);
-    sf_modelwatch_opts wo = {.log = o.log, .log_arg = o.log_arg, .stats = o.stats};
+    sf_modelwatch_opts wo = {
+        .log = o.log, .log_arg = o.log_arg, .stats = o.stats, .verify_key = o.verify_key};
     if (!(s.mw = sf_modelwatch_start(&conn, &wo, err)))
         goto out;
 

@@ -13,7 +13,10 @@
  *
  * usage: publish_model --brokers LIST --version N (--data DIR | --registry F)
  *                      [--algo ridge|gbdt] [--from T] [--to T] [--bad MODE]
- *                      [--key K]
+ *                      [--key K] [--signing-key PEM]
+ * --signing-key signs the message as the retrainer does (release_sign.h:
+ * header "signature" over the version and the value bytes; the key defaults
+ * to the version then).
  * Prints "published version N (ALGO, BYTES bytes)" on success.
  */
 #include <getopt.h>
@@ -31,6 +34,7 @@
 #include "satisfy/model.h"
 #include "satisfy/olist.h"
 #include "satisfy/registry.h"
+#include "satisfy/release_sign.h"
 #include "satisfy/train.h"
 
 static int die(const char *msg)
@@ -102,13 +106,20 @@ static int from_registry(const char *path, sf_model **out, sf_err *err)
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"brokers", required_argument, NULL, 'b'}, {"version", required_argument, NULL, 'v'},
-        {"data", required_argument, NULL, 'd'},    {"registry", required_argument, NULL, 'r'},
-        {"algo", required_argument, NULL, 'a'},    {"from", required_argument, NULL, 'f'},
-        {"to", required_argument, NULL, 't'},      {"bad", required_argument, NULL, 'B'},
-        {"key", required_argument, NULL, 'k'},     {NULL, 0, NULL, 0},
+        {"brokers", required_argument, NULL, 'b'},
+        {"version", required_argument, NULL, 'v'},
+        {"data", required_argument, NULL, 'd'},
+        {"registry", required_argument, NULL, 'r'},
+        {"algo", required_argument, NULL, 'a'},
+        {"from", required_argument, NULL, 'f'},
+        {"to", required_argument, NULL, 't'},
+        {"bad", required_argument, NULL, 'B'},
+        {"key", required_argument, NULL, 'k'},
+        {"signing-key", required_argument, NULL, 'S'},
+        {NULL, 0, NULL, 0},
     };
-    const char *brokers = NULL, *data = NULL, *registry = NULL, *bad = NULL, *key = "model";
+    const char *brokers = NULL, *data = NULL, *registry = NULL, *bad = NULL, *key = NULL;
+    const char *signing = NULL;
     int64_t from = SF_TIME_NONE, to = SF_TIME_NONE;
     long version = 0;
     sf_algo algo = SF_ALGO_RIDGE;
@@ -146,6 +157,9 @@ int main(int argc, char **argv)
         case 'k':
             key = optarg;
             break;
+        case 'S':
+            signing = optarg;
+            break;
         default:
             return die("bad option (see the comment at the top of publish_model.c)");
         }
@@ -180,6 +194,19 @@ int main(int argc, char **argv)
             buf.len /= 2;
     }
 
+    char vkey[24];
+    snprintf(vkey, sizeof vkey, "%ld", version);
+    if (!key)
+        key = signing ? vkey : "model";
+    rd_kafka_headers_t *hdrs = rd_kafka_headers_new(1);
+    if (signing) {
+        uint8_t sig[SF_RELEASE_SIG_LEN];
+        sf_release_key *sk = sf_release_key_load(signing, 1, &err);
+        if (!sk || sf_release_sign(sk, version, buf.data, buf.len, sig, &err) != 0)
+            return die(err.msg);
+        sf_release_key_free(sk);
+        rd_kafka_header_add(hdrs, SF_RELEASE_SIG_HEADER, -1, sig, sizeof sig);
+    }
     sf_kafka_stats st;
     const char *props[] = {"message.max.bytes=20000000"};
     sf_kafka_client_opts ko = {.role = SF_KAFKA_TOOL_PRODUCER,
@@ -191,7 +218,7 @@ int main(int argc, char **argv)
     rd_kafka_resp_err_t e = rd_kafka_producev(
         rk, RD_KAFKA_V_TOPIC(SF_TOPIC_MODELS), RD_KAFKA_V_PARTITION(0),
         RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_KEY(key, strlen(key)),
-        RD_KAFKA_V_VALUE(buf.data, buf.len), RD_KAFKA_V_END);
+        RD_KAFKA_V_VALUE(buf.data, buf.len), RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END);
     if (e)
         return die(rd_kafka_err2str(e));
     int left = sf_kafka_drain(rk, 30000);

@@ -38,27 +38,11 @@ static double now_s(void)
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* Runs "$SATISFY_BIN_DIR/<cmd>", failing the test when it does not exit 0. */
-static void run(const char *fmt, ...)
-{
-    const char *bin = getenv("SATISFY_BIN_DIR");
-    if (!bin)
-        fail_msg("SATISFY_BIN_DIR is not set (run through ctest)");
-    char cmd[2048], args[1800];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    snprintf(cmd, sizeof cmd, "%s/%s >/dev/null 2>&1", bin, args);
-    if (system(cmd) != 0)
-        fail_msg("failed: %s", cmd);
-}
-
 static int setup(void **state)
 {
     (void)state;
     data_dir = tu_mkdtemp();
-    run("satisfy-datagen --orders 300 --seed 5 --out %s", data_dir);
+    tu_run("satisfy-datagen --orders 300 --seed 5 --out %s >/dev/null 2>&1", data_dir);
     return 0;
 }
 
@@ -107,8 +91,10 @@ static void score_all(int cluster, const char *group, int64_t hi[PARTITIONS],
     if (!mb)
         fail_msg("%s", err.msg);
     const char *bs = sf_mockbroker_bootstraps(mb);
-    run("publish_model --brokers %s --version 1 --data %s --algo ridge", bs, data_dir);
-    run("satisfy-producer --brokers %s --data %s --max-events 600 --no-progress", bs, data_dir);
+    tu_run("publish_model --brokers %s --version 1 --data %s --algo ridge >/dev/null 2>&1", bs,
+           data_dir);
+    tu_run("satisfy-producer --brokers %s --data %s --max-events 600 --no-progress >/dev/null 2>&1",
+           bs, data_dir);
 
     sf_kafka_client_opts co = {
         .role = SF_KAFKA_TOOL_CONSUMER, .conn = {.brokers = bs}, .group = group};

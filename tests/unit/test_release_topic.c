@@ -70,13 +70,13 @@ static void test_publish_and_find(void **state)
 
     uint32_t plen = 0;
     char sha[65];
-    if (sf_release_publish(prod, &st, art, alen, 3, 1000, 10000, &plen, sha, &err) != 0)
+    if (sf_release_publish(prod, &st, art, alen, 3, 1000, 10000, NULL, &plen, sha, &err) != 0)
         fail_msg("publish: %s", err.msg);
     assert_true(plen > 0);
     assert_int_equal(strlen(sha), 64);
     assert_int_equal(sf_release_last_version(&conn, 10000, &bad, &err), 3);
     assert_int_equal(
-        sf_release_publish(prod, &st, art, alen, 5, 2000, 10000, NULL, NULL, &err), 0);
+        sf_release_publish(prod, &st, art, alen, 5, 2000, 10000, NULL, NULL, NULL, &err), 0);
     assert_int_equal(sf_release_last_version(&conn, 10000, &bad, &err), 5);
 
     /* read back: key = version, payload loads as the model */
@@ -124,8 +124,8 @@ static void test_publish_and_find(void **state)
     /* a corrupt artifact is refused before anything is produced */
     uint64_t before = sf_kafka_stats_delivered(&st);
     art[alen / 2] ^= 0x5a;
-    assert_int_equal(sf_release_publish(prod, &st, art, alen, 7, 3000, 10000, NULL, NULL, &err),
-                     -1);
+    assert_int_equal(
+        sf_release_publish(prod, &st, art, alen, 7, 3000, 10000, NULL, NULL, NULL, &err), -1);
     assert_non_null(strstr(err.msg, "release v7"));
     assert_int_equal(sf_kafka_stats_delivered(&st), before);
 

@@ -4,6 +4,7 @@
 #include "testutil.h"
 
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -162,4 +163,19 @@ void tu_assert_order_eq(const sf_order_event *a, const sf_order_event *b, tu_dou
         assert_int_equal(x->installments, y->installments);
         assert_true(same(x->value, y->value));
     }
+}
+
+void tu_run(const char *fmt, ...)
+{
+    const char *bin = getenv("SATISFY_BIN_DIR");
+    if (!bin)
+        fail_msg("SATISFY_BIN_DIR is not set (run through ctest)");
+    char cmd[4096], args[3000];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    snprintf(cmd, sizeof cmd, "%s/%s", bin, args);
+    if (system(cmd) != 0)
+        fail_msg("failed: %s", cmd);
 }

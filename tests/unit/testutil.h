@@ -24,6 +24,10 @@ void tu_rmtree(const char *dir);
 /* Writes len bytes (len = (size_t)-1: strlen) to dir/name; gz != 0 writes gzip. */
 void tu_write(const char *dir, const char *name, const char *data, size_t len, int gz);
 
+/* Runs "$SATISFY_BIN_DIR/<command>" through the shell (redirections are the
+ * caller's), failing the test when it does not exit 0. */
+void tu_run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* $OLIST_DIR or NULL when unset/empty. */
 const char *tu_olist_dir(void);
 /* The source tree (SATISFY_SOURCE_DIR from ctest). */

@@ -76,6 +76,9 @@ typedef struct sf_http_opts {
     const char *version;  /* satisfy version (X-Satisfy-Version, /v1/version); NULL = "unknown" */
     const char *mlflow_version; /* GET /version; NULL = SF_HTTP_MLFLOW_VERSION */
     const char *metrics_topic;  /* followed by sf_http_watch; NULL = satisfy.metrics */
+    /* public key the watcher of sf_http_watch checks releases with
+     * (modelwatch.h); NULL = unsigned mode. Must outlive the server. */
+    const sf_release_key *verify_key;
 } sf_http_opts;
 
 /* Starts listening. NULL with err set (bad address, port in use). */

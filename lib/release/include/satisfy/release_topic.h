@@ -20,15 +20,19 @@
 #include "satisfy/codec.h"
 #include "satisfy/error.h"
 #include "satisfy/kafka.h"
+#include "satisfy/release_sign.h"
 
 /* Loads the model artifact, wraps it as release `version` (released_at in
  * ms) and produces it to satisfy.models partition 0, then waits up to
  * timeout_ms for the delivery report. prod must count its deliveries into
- * st (sf_kafka_client_new with .stats = st; failures are read from st). On success
- * *payload_len and sha256 (may be NULL) describe what was sent. */
+ * st (sf_kafka_client_new with .stats = st; failures are read from st). With
+ * a private key the message carries header "signature" (release_sign.h);
+ * key NULL publishes unsigned (the demo). On success *payload_len and sha256
+ * (may be NULL) describe what was sent. */
 int sf_release_publish(rd_kafka_t *prod, sf_kafka_stats *st, const uint8_t *artifact,
                        size_t artifact_len, int64_t version, int64_t released_at, int timeout_ms,
-                       uint32_t *payload_len, char sha256[65], sf_err *err);
+                       const sf_release_key *key, uint32_t *payload_len, char sha256[65],
+                       sf_err *err);
 
 /* The version of the newest (last) release on satisfy.models, read with a
  * short-lived consumer on conn (kafka.h's release probe; no group is joined):

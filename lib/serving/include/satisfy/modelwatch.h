@@ -8,7 +8,12 @@
  * sees every release. Each release is
  * decoded and its model loaded (checksum, spec hash, algorithm); a release
  * that fails, or that is not newer than the best one seen, is reported
- * through the log callback and ignored. A newer valid model is parked in a
+ * through the log callback and ignored. With a verify key (release_sign.h)
+ * each message must first carry a valid signature over its key-version and
+ * value, and that version must be newer than the best one seen, before any
+ * byte of the value is parsed; unsigned or wrongly signed releases are
+ * logged ("ignoring unsigned or wrongly signed release ..."), counted
+ * (sf_stats_release_rejected_signature) and ignored. A newer valid model is parked in a
  * one-slot mailbox; the scoring loop takes it between batches
  * (sf_modelwatch_take) and from then on owns it, so a swap never happens in
  * the middle of a batch and needs no restart.
@@ -24,6 +29,7 @@
 #include "satisfy/kafka.h"
 #include "satisfy/log.h"
 #include "satisfy/model.h"
+#include "satisfy/release_sign.h"
 #include "satisfy/stats.h"
 
 typedef struct sf_modelwatch sf_modelwatch;
@@ -35,6 +41,9 @@ typedef struct sf_modelwatch_opts {
     void *log_arg;
     sf_stats *stats;   /* optional: rejected releases are counted there */
     const char *topic; /* default SF_TOPIC_MODELS */
+    /* optional public key: only releases it signed are loaded (NULL =
+     * unsigned mode, the demo). Borrowed: must outlive the watcher. */
+    const sf_release_key *verify_key;
 } sf_modelwatch_opts;
 
 /* Creates the consumer (kafka.h's model watcher role, on conn's brokers
@@ -51,8 +60,12 @@ void sf_modelwatch_stop(sf_modelwatch *mw);
  * timeout_ms (0 = do not wait) for one to arrive. */
 int sf_modelwatch_take(sf_modelwatch *mw, int timeout_ms, sf_model **model, int64_t *version);
 
-/* Releases seen so far: loaded (valid and newer) and ignored. */
+/* Releases seen so far: loaded (valid and newer) and ignored (any reason,
+ * signature rejections included). */
 void sf_modelwatch_counts(sf_modelwatch *mw, uint64_t *loaded, uint64_t *ignored);
+/* Of the ignored, those refused for their signature (unsigned, wrong key,
+ * altered bytes) before anything was parsed. */
+uint64_t sf_modelwatch_rejected_signature(sf_modelwatch *mw);
 
 /* Loads the model of one encoded release message (for the watcher and for
  * tests): decode, then sf_model_from_release. Returns 0 with *model and

@@ -48,6 +48,8 @@ typedef struct sf_stats_snapshot {
     double rate;           /* events per second over the last few seconds */
     double uptime;         /* seconds since sf_stats_new */
     sf_latency_hist e2e, process;
+    /* of models_rejected: unsigned or wrongly signed releases */
+    uint64_t rejected_signature;
 } sf_stats_snapshot;
 
 /* NULL when out of memory. */
@@ -66,6 +68,8 @@ void sf_stats_batch(sf_stats *s, uint64_t n_events, uint64_t n_dlq, const sf_pre
 void sf_stats_abort(sf_stats *s);
 void sf_stats_model(sf_stats *s, int64_t version); /* a model became active */
 void sf_stats_model_rejected(sf_stats *s);
+/* A release refused for its signature: counts in models_rejected too. */
+void sf_stats_release_rejected_signature(sf_stats *s);
 void sf_stats_lag(sf_stats *s, int64_t lag);
 
 void sf_stats_get(sf_stats *s, sf_stats_snapshot *out);

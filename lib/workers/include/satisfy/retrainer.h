@@ -80,6 +80,9 @@ typedef struct sf_retrainer_opts {
     sf_log_fn log;          /* optional */
     void *log_arg;
     const volatile sig_atomic_t *stop; /* required */
+    /* optional: PEM Ed25519 private key; every release is signed with it
+     * (release_sign.h). NULL = unsigned releases, warned about at start. */
+    const char *signing_key;
 } sf_retrainer_opts;
 
 /* The defaults: group, every, min_reviews, window (SF_ONLINE_WINDOW), days 0,

@@ -80,6 +80,10 @@ typedef struct sf_scorer_opts {
      * recognised by its cluster id, sf_kafka_is_embedded), or said outright
      * (tests: the mock taken for real Kafka) */
     int cluster;
+    /* Optional public key: the model watcher loads only releases it signed
+     * (modelwatch.h, release_sign.h); NULL = unsigned mode, warned about at
+     * start. Must outlive the run. */
+    const sf_release_key *verify_key;
 } sf_scorer_opts;
 
 #define SF_SCORER_CLUSTER_DETECT   0

@@ -1,0 +1,266 @@
+/*
+ * test_modelwatch.c - the model watcher (modelwatch.h) against librdkafka's
+ * mock cluster, in process, with exact counts.
+ *
+ * Unsigned mode: hostile releases (garbage bytes, an empty value, a release
+ * cut in half) are each counted as ignored and rejected, and the good
+ * release after them is loaded. Signed mode (a verify key): an unsigned
+ * release, one signed with another key, one with a flipped value byte and
+ * one whose signed bytes are re-published under a newer version (a replay
+ * posing as new) are refused for their signature before anything is parsed
+ * (counted in satisfy_scorer_releases_rejected_total{reason="signature"});
+ * the good signed release loads; the same release again, and an older
+ * signed one, are ignored as not newer. Every wait is on an observed count
+ * with a bounded timeout.
+ */
+#include "testutil.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "satisfy/codec.h"
+#include "satisfy/kafka.h"
+#include "satisfy/mockbroker.h"
+#include "satisfy/model.h"
+#include "satisfy/modelwatch.h"
+#include "satisfy/release_sign.h"
+#include "satisfy/release_topic.h"
+#include "satisfy/stats.h"
+
+typedef struct fixture {
+    sf_mockbroker *mb;
+    sf_kafka_conn conn;
+    rd_kafka_t *prod;
+    sf_kafka_stats st;
+    uint8_t *art;
+    size_t alen;
+    char *dir;
+    pthread_mutex_t mu;
+    char log[16384];
+} fixture;
+
+static void log_line(void *arg, const char *line)
+{
+    fixture *f = arg;
+    pthread_mutex_lock(&f->mu);
+    size_t n = strlen(f->log);
+    snprintf(f->log + n, sizeof f->log - n, "%s\n", line);
+    pthread_mutex_unlock(&f->mu);
+}
+
+static int log_has(fixture *f, const char *s)
+{
+    pthread_mutex_lock(&f->mu);
+    int yes = strstr(f->log, s) != NULL;
+    pthread_mutex_unlock(&f->mu);
+    return yes;
+}
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof *f);
+    sf_err err;
+    pthread_mutex_init(&f->mu, NULL);
+    f->mb = sf_mockbroker_start(1, 1, &err);
+    if (!f->mb)
+        fail_msg("%s", err.msg);
+    f->conn.brokers = sf_mockbroker_bootstraps(f->mb);
+    sf_kafka_client_opts po = {.role = SF_KAFKA_RELEASE_PRODUCER, .conn = f->conn, .stats = &f->st};
+    f->prod = sf_kafka_client_new(&po, &err);
+    assert_non_null(f->prod);
+    sf_examples ex;
+    tu_synth_examples(&ex, 400, 0.5);
+    sf_model *m = NULL;
+    if (sf_model_train(SF_ALGO_RIDGE, &ex, NULL, NULL, &m, &err) != 0)
+        fail_msg("train: %s", err.msg);
+    sf_model_set_window(m, 1000, 2000);
+    assert_int_equal(sf_model_save(m, &f->art, &f->alen, &err), 0);
+    sf_model_free(m);
+    sf_examples_free(&ex);
+    f->dir = tu_mkdtemp();
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    rd_kafka_destroy(f->prod);
+    sf_mockbroker_stop(f->mb);
+    tu_rmtree(f->dir);
+    free(f->dir);
+    free(f->art);
+    pthread_mutex_destroy(&f->mu);
+    free(f);
+    return 0;
+}
+
+/* The value bytes of release v of the fixture's model. */
+static void encode(fixture *f, int64_t v, sf_buf *out)
+{
+    sf_err err;
+    sf_model *m = NULL;
+    sf_model_release rel;
+    memset(&rel, 0, sizeof rel);
+    if (sf_model_load_trusted(f->art, f->alen, NULL, &m, &err) != 0 ||
+        sf_model_release_make(m, v, 1000 * v, &rel, &err) != 0 ||
+        sf_encode_release(&rel, out, &err) != 0)
+        fail_msg("encode v%lld: %s", (long long)v, err.msg);
+    sf_model_release_clear(&rel);
+    sf_model_free(m);
+}
+
+/* Produces one raw message to satisfy.models (sig may be NULL) and waits for it. */
+static void produce(fixture *f, const char *key, const void *value, size_t len, const void *sig)
+{
+    rd_kafka_headers_t *h = rd_kafka_headers_new(1);
+    if (sig)
+        rd_kafka_header_add(h, SF_RELEASE_SIG_HEADER, -1, sig, SF_RELEASE_SIG_LEN);
+    assert_int_equal(rd_kafka_producev(f->prod, RD_KAFKA_V_TOPIC(SF_TOPIC_MODELS),
+                                       RD_KAFKA_V_PARTITION(0), RD_KAFKA_V_KEY(key, strlen(key)),
+                                       RD_KAFKA_V_VALUE((void *)value, len), RD_KAFKA_V_HEADERS(h),
+                                       RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
+                     0);
+    assert_int_equal(sf_kafka_drain(f->prod, 10000), 0);
+}
+
+static void publish(fixture *f, int64_t v, const sf_release_key *k)
+{
+    sf_err err;
+    if (sf_release_publish(f->prod, &f->st, f->art, f->alen, v, 1000 * v, 10000, k, NULL, NULL,
+                           &err) != 0)
+        fail_msg("publish v%lld: %s", (long long)v, err.msg);
+}
+
+/* Waits (bounded) until the watcher has seen loaded + ignored releases. */
+static void wait_counts(sf_modelwatch *mw, uint64_t loaded, uint64_t ignored)
+{
+    uint64_t l = 0, i = 0;
+    struct timespec tick = {0, 10 * 1000000};
+    for (int n = 0; n < 3000; n++) {
+        sf_modelwatch_counts(mw, &l, &i);
+        if (l + i >= loaded + ignored)
+            break;
+        nanosleep(&tick, NULL);
+    }
+    assert_int_equal(l, loaded);
+    assert_int_equal(i, ignored);
+}
+
+static void test_hostile_then_good(void **state)
+{
+    fixture *f = *state;
+    sf_err err;
+    sf_stats *st = sf_stats_new();
+    sf_modelwatch_opts wo = {.log = log_line, .log_arg = f, .stats = st};
+    sf_modelwatch *mw = sf_modelwatch_start(&f->conn, &wo, &err);
+    assert_non_null(mw);
+    sf_buf b = {0};
+    encode(f, 1, &b);
+    produce(f, "1", "\0\0\0\0\4garbage", 12, NULL);
+    produce(f, "1", b.data, b.len / 2, NULL); /* truncated */
+    produce(f, "1", "", 0, NULL);
+    publish(f, 2, NULL);
+    wait_counts(mw, 1, 3);
+    sf_model *m = NULL;
+    int64_t v = 0;
+    assert_int_equal(sf_modelwatch_take(mw, 0, &m, &v), 1);
+    assert_int_equal(v, 2);
+    sf_model_free(m);
+    sf_stats_snapshot s;
+    sf_stats_get(st, &s);
+    assert_int_equal(s.models_rejected, 3);
+    assert_int_equal(s.rejected_signature, 0);
+    assert_int_equal(sf_modelwatch_rejected_signature(mw), 0);
+    assert_true(log_has(f, "WARNING: release signatures are not checked"));
+    assert_true(log_has(f, "ignoring bad model release at satisfy.models [0] @0: "));
+    assert_true(log_has(f, "ignoring bad model release at satisfy.models [0] @2: "));
+    assert_true(log_has(f, "model 2 loaded"));
+    sf_modelwatch_stop(mw);
+    sf_stats_free(st);
+    sf_buf_free(&b);
+}
+
+static void test_signed(void **state)
+{
+    fixture *f = *state;
+    sf_err err;
+    char priv[600], pub[600], priv2[600], pub2[600];
+    snprintf(priv, sizeof priv, "%s/a.key", f->dir);
+    snprintf(pub, sizeof pub, "%s/a.pub", f->dir);
+    snprintf(priv2, sizeof priv2, "%s/b.key", f->dir);
+    snprintf(pub2, sizeof pub2, "%s/b.pub", f->dir);
+    assert_int_equal(sf_release_keygen(priv, pub, &err), 0);
+    assert_int_equal(sf_release_keygen(priv2, pub2, &err), 0);
+    sf_release_key *sk = sf_release_key_load(priv, 1, &err);
+    sf_release_key *pk = sf_release_key_load(pub, 0, &err);
+    sf_release_key *other = sf_release_key_load(priv2, 1, &err);
+    assert_non_null(sk);
+    assert_non_null(pk);
+    assert_non_null(other);
+
+    sf_stats *st = sf_stats_new();
+    sf_modelwatch_opts wo = {.log = log_line, .log_arg = f, .stats = st, .verify_key = pk};
+    sf_modelwatch *mw = sf_modelwatch_start(&f->conn, &wo, &err);
+    assert_non_null(mw);
+
+    publish(f, 1, NULL);  /* @0 unsigned */
+    publish(f, 2, other); /* @1 signed with another key */
+    sf_buf b3 = {0};
+    uint8_t sig[SF_RELEASE_SIG_LEN];
+    encode(f, 3, &b3);
+    assert_int_equal(sf_release_sign(sk, 3, b3.data, b3.len, sig, &err), 0);
+    b3.data[b3.len - 1] ^= 1;
+    produce(f, "3", b3.data, b3.len, sig); /* @2 a flipped byte */
+    b3.data[b3.len - 1] ^= 1;
+    produce(f, "9", b3.data, b3.len, sig); /* @3 v3's signed bytes posing as v9 */
+    publish(f, 4, sk);                     /* @4 good */
+    publish(f, 4, sk);                     /* @5 the same again */
+    produce(f, "3", b3.data, b3.len, sig); /* @6 a genuine older one */
+    wait_counts(mw, 1, 6);
+
+    sf_model *m = NULL;
+    int64_t v = 0;
+    assert_int_equal(sf_modelwatch_take(mw, 0, &m, &v), 1);
+    assert_int_equal(v, 4);
+    sf_model_free(m);
+    assert_int_equal(sf_modelwatch_rejected_signature(mw), 4);
+    sf_stats_snapshot s;
+    sf_stats_get(st, &s);
+    assert_int_equal(s.rejected_signature, 4);
+    assert_int_equal(s.models_rejected, 4);
+    char *prom = sf_stats_prometheus(&s);
+    assert_non_null(
+        strstr(prom, "satisfy_scorer_releases_rejected_total{reason=\"signature\"} 4\n"));
+    assert_non_null(strstr(prom, "satisfy_scorer_models_rejected_total 4\n"));
+    free(prom);
+    assert_false(log_has(f, "WARNING"));
+    assert_true(log_has(f, "ignoring unsigned or wrongly signed release at satisfy.models [0] @0: "
+                           "unsigned: no 'signature' header"));
+    assert_true(log_has(f, "ignoring unsigned or wrongly signed release at satisfy.models [0] @1: "
+                           "bad signature"));
+    assert_true(log_has(f, "@2: bad signature"));
+    assert_true(log_has(f, "@3: bad signature: not made by the configured key over version 9"));
+    assert_true(log_has(f, "model 4 loaded"));
+    assert_true(log_has(f, "ignoring model release 4 at satisfy.models [0] @5: not newer than "
+                           "version 4 (signed, not parsed)"));
+    assert_true(log_has(f, "ignoring model release 3 at satisfy.models [0] @6: not newer"));
+    sf_modelwatch_stop(mw);
+    sf_stats_free(st);
+    sf_buf_free(&b3);
+    sf_release_key_free(sk);
+    sf_release_key_free(pk);
+    sf_release_key_free(other);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_hostile_then_good, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_signed, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
