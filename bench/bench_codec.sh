@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # bench_codec.sh - codec throughput: the direct Avro encoder and decoder
-# (lib/codec_write.c, lib/codec_read.c) against Avro-C's generic writer and
+# (lib/events/codec_write.c, lib/events/codec_read.c) against Avro-C's generic writer and
 # reader (the way the codec worked before), on the same events in the same
 # run: the order and review events of a replay of a generated dataset, and
 # one prediction per order event. Best of BENCH_RUNS rounds each,

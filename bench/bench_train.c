@@ -17,7 +17,7 @@
  * on the validation rows every round, plus our tree copies and the
  * calibration; bench/train_xgb.py does the same two trainings (with the
  * evaluation every round) on the exported files. The XGBoost params written
- * to params.json mirror lib/gbdt.c's set_params for the params used here;
+ * to params.json mirror lib/model/gbdt.c's set_params for the params used here;
  * the validation RMSE and AUC printed by both sides check that the two
  * trainings are the same.
  *
@@ -70,7 +70,7 @@ static int export_rows(const char *dir, const char *name, const sf_examples *ex)
     return write_file(dir, lab, ex->label, ex->n * sizeof *ex->label);
 }
 
-/* base_score as lib/gbdt.c sets it: the training mean of the label (score),
+/* base_score as lib/model/gbdt.c sets it: the training mean of the label (score),
  * or of label <= 2 clipped to [1e-3, 1-1e-3] (binary). */
 static double base_score(const sf_examples *tr, int binary)
 {

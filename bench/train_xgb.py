@@ -55,7 +55,7 @@ def auc(score, pos):
 
 
 def fit(params, xtr, ytr, xva, yva, rounds, nthread):
-    """One objective, as lib/gbdt.c sf_gbdt_fit: returns (booster, best round, history)."""
+    """One objective, as lib/model/gbdt.c sf_gbdt_fit: returns (booster, best round, history)."""
     dtr = xgb.DMatrix(xtr, label=ytr, missing=np.nan, nthread=nthread)
     dva = xgb.DMatrix(xva, label=yva, missing=np.nan, nthread=nthread)
     hist = {}

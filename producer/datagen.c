@@ -5,7 +5,7 @@
  *   satisfy-datagen --orders N --seed S --out DIR [--gzip] [--from D --to D]
  *   satisfy-datagen --stats [--strict] DIR [DIR...]
  *
- * A thin main over lib/datagen.c (the generator) and lib/calibration.c (the
+ * A thin main over lib/data/datagen.c (the generator) and lib/data/calibration.c (the
  * statistics); the --stats table is the one in docs/data.md.
  */
 #include <errno.h>

@@ -1,5 +1,5 @@
 /*
- * buf.c - the growable byte buffer (sf_buf, see include/satisfy/buf.h):
+ * buf.c - the growable byte buffer (sf_buf, see satisfy/buf.h):
  * capacity doubles from 256 bytes, so appends are amortised O(1).
  */
 #include "satisfy/buf.h"

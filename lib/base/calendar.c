@@ -1,5 +1,5 @@
 /*
- * calendar.c - day numbers and civil dates (see include/satisfy/calendar.h),
+ * calendar.c - day numbers and civil dates (see satisfy/calendar.h),
  * using 400-year eras of 146097 days counted from March 1st, so the leap day
  * is the last day of a year; exact for any year representable here.
  */

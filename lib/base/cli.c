@@ -1,6 +1,6 @@
 /*
  * cli.c - what every satisfy program's command line shares (see
- * include/satisfy/cli.h): strict parsing of numbers, the -X list, usage
+ * satisfy/cli.h): strict parsing of numbers, the -X list, usage
  * errors and the stop signals.
  *
  * strtol/strtod accept a prefix and say nothing about the rest ("12x" is 12,

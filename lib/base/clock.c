@@ -1,5 +1,5 @@
 /*
- * clock.c - monotonic and wall clocks (see include/satisfy/clock.h), in one
+ * clock.c - monotonic and wall clocks (see satisfy/clock.h), in one
  * place instead of a private copy in every file that times something.
  */
 #include "satisfy/clock.h"

@@ -1,5 +1,5 @@
 /*
- * error.c - formatting of sf_err messages (see include/satisfy/error.h).
+ * error.c - formatting of sf_err messages (see satisfy/error.h).
  */
 #include "satisfy/error.h"
 

@@ -1,6 +1,6 @@
 /*
  * event.c - names of the event enums and release of owned events
- * (see include/satisfy/event.h).
+ * (see satisfy/event.h).
  */
 #include "satisfy/event.h"
 

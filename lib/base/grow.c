@@ -1,5 +1,5 @@
 /*
- * grow.c - growable arrays (see include/satisfy/grow.h): realloc to at
+ * grow.c - growable arrays (see satisfy/grow.h): realloc to at
  * least double the capacity, checked for size overflow, new elements zeroed.
  */
 #include "satisfy/grow.h"

@@ -1,6 +1,6 @@
 /*
  * idmap.c - open-addressing hash map, string or 64-bit integer keys -> size_t
- * (see include/satisfy/idmap.h).
+ * (see satisfy/idmap.h).
  *
  * Slots hold the full 64-bit hash, the key's offset and length in a byte pool
  * and the value, so a probe compares hashes first and touches key bytes only

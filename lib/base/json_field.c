@@ -1,6 +1,6 @@
 /*
  * json_field.c - one JSON field read strictly or written (see
- * include/satisfy/json_field.h): shared by every hand-parsed message so that
+ * satisfy/json_field.h): shared by every hand-parsed message so that
  * they refuse bad input with the same checks and the same wording, and by
  * every JSON writer so that NaN and unknown times become null alike.
  */

@@ -1,5 +1,5 @@
 /*
- * log.c - formatting of worker log lines (see include/satisfy/log.h): one
+ * log.c - formatting of worker log lines (see satisfy/log.h): one
  * implementation for every worker's logf_, so that no line is truncated.
  */
 #include "satisfy/log.h"

@@ -1,5 +1,5 @@
 /*
- * omp.c - re-exec with OMP_WAIT_POLICY=passive (see include/satisfy/omp.h).
+ * omp.c - re-exec with OMP_WAIT_POLICY=passive (see satisfy/omp.h).
  */
 #include "satisfy/omp.h"
 

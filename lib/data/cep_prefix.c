@@ -1,6 +1,6 @@
 /*
  * cep_prefix.c - Brazilian postcode (CEP) prefixes, the first 5 digits, as
- * 5-character strings (see include/satisfy/cep_prefix.h).
+ * 5-character strings (see satisfy/cep_prefix.h).
  *
  * Tools that read the Olist files as numbers drop the leading zero of São
  * Paulo prefixes ("01310" becomes 1310) or write them as floats ("1310.0").

@@ -1,5 +1,5 @@
 /*
- * csvfile.c - streaming CSV reader over zlib + libcsv (see include/satisfy/csvfile.h).
+ * csvfile.c - streaming CSV reader over zlib + libcsv (see satisfy/csvfile.h).
  *
  * libcsv is a push parser: it takes a block of bytes and calls back once per
  * field and once per end of row. We read blocks with gzread (which passes

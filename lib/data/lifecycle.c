@@ -1,7 +1,7 @@
 /*
  * lifecycle.c - turns joined Olist orders into the order and review events
  * that satisfy-producer replays and batch training learns from (see
- * include/satisfy/lifecycle.h).
+ * satisfy/lifecycle.h).
  *
  * Each stage is driven by its own timestamp (an empty one skips the stage);
  * CANCELED and UNAVAILABLE come from the order status, at the last known time.

@@ -1,6 +1,6 @@
 /*
  * olist.c - reads the nine Olist tables and joins them into one record per
- * order (see include/satisfy/olist.h; the cleaning policy is docs/data.md).
+ * order (see satisfy/olist.h; the cleaning policy is docs/data.md).
  *
  * Tables are read in dependency order so that every join is a hash lookup
  * while streaming: translation, geolocation (summed per zip prefix),

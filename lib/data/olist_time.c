@@ -1,6 +1,6 @@
 /*
  * olist_time.c - Olist timestamps ("YYYY-MM-DD HH:MM:SS", zone-less) to and
- * from int64 milliseconds since the epoch (see include/satisfy/olist.h).
+ * from int64 milliseconds since the epoch (see satisfy/olist.h).
  *
  * The format is fixed, so parsing is a strict character-by-character read
  * (no sscanf, no locale, no mktime and its time zone): every digit and

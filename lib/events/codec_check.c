@@ -1,6 +1,6 @@
 /*
  * codec_check.c - the wire contract of satisfy's events (see
- * include/satisfy/codec.h): the framing header (magic 0, big-endian schema
+ * satisfy/codec.h): the framing header (magic 0, big-endian schema
  * id), the value checks sf_check_* that every encoder and decoder and the
  * JSON parsers run (the valid event times among them: the only check that
  * reads the clock, once per event), and sf_check_key (a message's key is its
@@ -9,7 +9,7 @@
  * The checks are cheap on the success path: no snprintf, a table lookup per
  * hex digit, an ASCII fast path for UTF-8; field paths and excerpts are
  * formatted only when something is wrong (sf_codec_path, sf_codec_excerpt,
- * which the decoder shares through lib/codec_impl.h).
+ * which the decoder shares through lib/events/codec_impl.h).
  */
 #include "satisfy/codec.h"
 

@@ -1,6 +1,6 @@
 /*
- * codec_impl.h - what the codec's checks (lib/codec_check.c) share with its
- * decoder (lib/codec_read.c) and JSON view (lib/codec_json.c): the
+ * codec_impl.h - what the codec's checks (lib/events/codec_check.c) share with its
+ * decoder (lib/events/codec_read.c) and JSON view (lib/events/codec_json.c): the
  * formatters of error messages. Private to lib/codec_*.c.
  */
 #ifndef SATISFY_CODEC_IMPL_H

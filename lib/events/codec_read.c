@@ -1,5 +1,5 @@
 /*
- * codec_read.c - the decoders sf_decode_* (see include/satisfy/codec.h): one
+ * codec_read.c - the decoders sf_decode_* (see satisfy/codec.h): one
  * checked walk over the Avro binary body, straight into the struct.
  *
  * - Every step is checked: varints well formed, lengths non-negative, bounded

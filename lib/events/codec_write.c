@@ -1,5 +1,5 @@
 /*
- * codec_write.c - the encoders sf_encode_* (see include/satisfy/codec.h):
+ * codec_write.c - the encoders sf_encode_* (see satisfy/codec.h):
  * Avro binary written straight from the C structs into the caller's sf_buf
  * (reused, so no allocation in steady state).
  *

@@ -1,7 +1,7 @@
 /*
  * features.c - the feature specs ("full" and "seed") and the one function
  * that turns an order event plus its history into a row (see
- * include/satisfy/features.h). Training (training_rows.c) and the scorer both call
+ * satisfy/features.h). Training (training_rows.c) and the scorer both call
  * sf_features_compute, so they cannot disagree.
  *
  * Everything here reads only the event (which carries only what is known at

@@ -1,6 +1,6 @@
 /*
  * history.c - seller and customer history before an event (see
- * include/satisfy/history.h).
+ * satisfy/history.h).
  *
  * Three tables, each an array of records behind an integer-keyed sf_idmap
  * (key -> record index): sellers (review sum/count, delivered/late counts),

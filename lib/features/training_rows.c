@@ -1,6 +1,6 @@
 /*
  * training_rows.c - training rows from order and review events (see
- * include/satisfy/training_rows.h), and the selections and time split the
+ * satisfy/training_rows.h), and the selections and time split the
  * pipeline makes of them.
  *
  * The events are indexed first: per order its identity (the event of its

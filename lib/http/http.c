@@ -1,5 +1,5 @@
 /*
- * http.c - the scorer's HTTP server (see include/satisfy/http.h): the
+ * http.c - the scorer's HTTP server (see satisfy/http.h): the
  * libmicrohttpd daemon, request limits, static files of the web app, the
  * reference-counted model shared by requests, and the model timeline.
  *

@@ -1,7 +1,7 @@
 /*
- * http_impl.h - what the parts of the HTTP server share (lib/http.c, the
- * routes in lib/http_api.c, lib/http_mlflow.c, lib/http_prom.c, and
- * lib/http_online.c, which also renders its part of /metrics). Not a
+ * http_impl.h - what the parts of the HTTP server share (lib/http/http.c, the
+ * routes in lib/http/http_api.c, lib/http/http_mlflow.c, lib/http/http_prom.c, and
+ * lib/http/http_online.c, which also renders its part of /metrics). Not a
  * public header.
  *
  * A route gets a complete request (method, path, query, body already within

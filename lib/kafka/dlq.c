@@ -1,6 +1,6 @@
 /*
  * dlq.c - produce an unusable message to satisfy.dlq with its reason and
- * source coordinates as headers (see include/satisfy/dlq.h). The original
+ * source coordinates as headers (see satisfy/dlq.h). The original
  * bytes are kept as they were, so nothing is lost and the message can be
  * replayed once the problem is fixed, unless the record would not fit the
  * producer's message.max.bytes: then it keeps a bounded prefix of the value

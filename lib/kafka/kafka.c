@@ -1,6 +1,6 @@
 /*
  * kafka.c - the client factory and the helpers around it (see
- * include/satisfy/kafka.h): topic names, each role's defaults in one table,
+ * satisfy/kafka.h): topic names, each role's defaults in one table,
  * -X key=value passed straight through (as kcat does), the log, error and
  * delivery-report callbacks, the bounded reachability check and the
  * embedded-broker test.

@@ -1,7 +1,7 @@
 /*
  * kafka_follow.c - a thread that follows every partition of a topic from the
  * beginning and hands each message to a callback (see
- * include/satisfy/kafka_follow.h).
+ * satisfy/kafka_follow.h).
  *
  * One loop, as librdkafka's examples/consumer.c: rd_kafka_consumer_poll with
  * a short timeout (so a stop is seen within 200 ms), the main queue

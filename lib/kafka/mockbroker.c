@@ -1,6 +1,6 @@
 /*
  * mockbroker.c - starts librdkafka's mock cluster and creates the satisfy
- * topics on it (see include/satisfy/mockbroker.h).
+ * topics on it (see satisfy/mockbroker.h).
  *
  * The mock cluster lives inside an rd_kafka_t handle (its threads belong to
  * that handle), so we keep a producer handle that never produces.

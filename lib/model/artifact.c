@@ -1,6 +1,6 @@
 /*
  * artifact.c - a trained model as bytes, and back (see sf_model_save /
- * sf_model_load in include/satisfy/model.h, docs/model.md "Artifact").
+ * sf_model_load in satisfy/model.h, docs/model.md "Artifact").
  *
  * Layout: a 96-byte header, then the body.
  *   0  "SFMODEL\0"            magic

@@ -1,6 +1,6 @@
 /*
  * evaluate.c - evaluation metrics: RMSE, MAE, R2, ROC AUC and average precision (see
- * include/satisfy/evaluate.h for the tie rules).
+ * satisfy/evaluate.h for the tie rules).
  *
  * Both ranking metrics sort the rows once by score (O(n log n)) and then walk
  * groups of equal scores, so ties are handled by construction rather than by

@@ -1,5 +1,5 @@
 /*
- * model.c - one front for both learners (see include/satisfy/model.h):
+ * model.c - one front for both learners (see satisfy/model.h):
  * training dispatch, the probability of a 1-2 star review, prediction,
  * reasons, and the scorer's one-event entry point.
  *

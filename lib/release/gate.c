@@ -1,6 +1,6 @@
 /*
  * gate.c - time-ordered holdout split and the release rule (margin on RMSE
- * plus a seeded paired cluster bootstrap), see include/satisfy/gate.h.
+ * plus a seeded paired cluster bootstrap), see satisfy/gate.h.
  *
  * The bootstrap works on per-order sums so one resample costs O(n_clusters)
  * whatever the number of stage rows; the RNG is a local gsl_rng seeded from

@@ -1,6 +1,6 @@
 /*
  * online.c - rolling online accuracy per model version (see
- * include/satisfy/online.h): a ring buffer of pairs per version and the
+ * satisfy/online.h): a ring buffer of pairs per version and the
  * metrics of evaluate.h over it.
  */
 #include "satisfy/online.h"

@@ -1,6 +1,6 @@
 /*
  * release_sign.c - Ed25519 signing and verification of model releases with
- * OpenSSL's EVP one-shot API (see include/satisfy/release_sign.h for what is
+ * OpenSSL's EVP one-shot API (see satisfy/release_sign.h for what is
  * signed and where the signature travels).
  */
 #include "satisfy/release_sign.h"

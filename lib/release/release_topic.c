@@ -1,6 +1,6 @@
 /*
  * release_topic.c - publishing model releases to satisfy.models and finding
- * the newest one (see include/satisfy/release_topic.h).
+ * the newest one (see satisfy/release_topic.h).
  */
 #include "satisfy/release_topic.h"
 

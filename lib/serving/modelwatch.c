@@ -1,6 +1,6 @@
 /*
  * modelwatch.c - follows satisfy.models and keeps the newest valid model
- * for the scorer (see include/satisfy/modelwatch.h).
+ * for the scorer (see satisfy/modelwatch.h).
  *
  * The Kafka side is a topic follower (kafka_follow.h): every partition (one,
  * normally) from the beginning, so a scorer that starts late still finds the

@@ -1,5 +1,5 @@
 /*
- * stats.c - the scorer's live counters (see include/satisfy/stats.h), and
+ * stats.c - the scorer's live counters (see satisfy/stats.h), and
  * the atomic writer of the workers' --stats-file.
  *
  * One mutex guards everything: the scoring loop takes it once per committed

@@ -1,5 +1,5 @@
 /*
- * registry.c - registry.db over SQLite (see include/satisfy/registry.h).
+ * registry.c - registry.db over SQLite (see satisfy/registry.h).
  *
  * Every statement is prepared with bound values; each public write runs in
  * one BEGIN IMMEDIATE ... COMMIT so a crash (even SIGKILL mid-write) leaves

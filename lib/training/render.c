@@ -1,6 +1,6 @@
 /*
  * render.c - JSON renderings of training reports and registry records (see
- * include/satisfy/render.h), kept out of the pipeline and the storage code
+ * satisfy/render.h), kept out of the pipeline and the storage code
  * so that each of those works on plain structs.
  */
 #include "satisfy/render.h"

@@ -1,6 +1,6 @@
 /*
  * store.c - the streaming retrainer's example store in SQLite (see
- * include/satisfy/store.h): idempotent upserts of order events, reviews and
+ * satisfy/store.h): idempotent upserts of order events, reviews and
  * delivered-stage predictions, retrain bookkeeping, and reading back the
  * events training learns from.
  *

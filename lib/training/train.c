@@ -1,5 +1,5 @@
 /*
- * train.c - the batch training pipeline (see include/satisfy/train.h):
+ * train.c - the batch training pipeline (see satisfy/train.h):
  * training rows, time-ordered holdout, model rows, evaluation per stage,
  * gate against the registry's champion, the artifact, registration, and the
  * run's report.

@@ -1,5 +1,5 @@
 /*
- * replay.c - the replay loop of satisfy-producer (see include/satisfy/replay.h).
+ * replay.c - the replay loop of satisfy-producer (see satisfy/replay.h).
  *
  * Follows librdkafka's examples/producer.c: produce, serve delivery reports
  * with rd_kafka_poll(rk, 0) after each message, on a full queue poll and

@@ -1,6 +1,6 @@
 /*
  * scorer.c - the consume-score-produce loop of satisfy-scorer (see
- * include/satisfy/scorer.h for the contract).
+ * satisfy/scorer.h for the contract).
  *
  * The shape follows librdkafka's examples/transactions.c: a batch is
  * collected by polling the consumer with no transaction open (so rebalance

@@ -1,6 +1,6 @@
 /*
  * fuzz_body.h - what the HTTP fuzzers (fuzz_http_*.c) share: a fuzz input
- * turned into a request body as lib/http.c hands it to a route, so that the
+ * turned into a request body as lib/http/http.c hands it to a route, so that the
  * fuzzers explore what the server can actually reach.
  */
 #ifndef SATISFY_FUZZ_BODY_H

@@ -1,5 +1,5 @@
 /*
- * fuzz_csv.c - libFuzzer target for the CSV reader (lib/csvfile.c: zlib and
+ * fuzz_csv.c - libFuzzer target for the CSV reader (lib/data/csvfile.c: zlib and
  * libcsv, line counting, the header) on arbitrary bytes, plain or gzip (the
  * reader sniffs the gzip magic itself). The input is written to a memfd and
  * opened by its /proc path, the way sf_csv_open_path opens a file. Every row

@@ -1,10 +1,10 @@
 /*
  * fuzz_http_invocations.c - libFuzzer target for the body of POST
- * /invocations (sf_http_mlflow_rows, lib/http_mlflow.c) in its four MLflow
+ * /invocations (sf_http_mlflow_rows, lib/http/http_mlflow.c) in its four MLflow
  * formats (dataframe_split, dataframe_records, instances, inputs), against
  * the full feature spec. The input is the body as the server hands it to the
  * route: bodies with a NUL byte or nested deeper than SF_HTTP_MAX_DEPTH never
- * get there (lib/http.c), so they stop at those checks too. A body that
+ * get there (lib/http/http.c), so they stop at those checks too. A body that
  * parses must give 1..SF_HTTP_MAX_ROWS rows of finite values or NaN
  * (missing); one that does not must say why.
  */

@@ -1,6 +1,6 @@
 /*
  * fuzz_http_v1.c - libFuzzer target for the body of POST /v1/predict
- * (sf_http_predict_parse, lib/http_api.c: unknown fields, non-finite
+ * (sf_http_predict_parse, lib/http/http_api.c: unknown fields, non-finite
  * numbers, the order event JSON of codec_json.c, the value checks). The
  * input is the body as the server hands it to the route (no NUL byte, nested
  * at most SF_HTTP_MAX_DEPTH deep). An order that parses must be scorable

@@ -1,8 +1,8 @@
 /*
  * fuzz_metrics_json.c - libFuzzer target for the JSON records the scorer's
  * web server reads from satisfy.metrics: online accuracy (the series of
- * /v1/online, lib/http_online.c) and gate decisions (sf_decision_parse,
- * lib/decision.c), through sf_http_metrics_feed as the follower calls it.
+ * /v1/online, lib/http/http_online.c) and gate decisions (sf_decision_parse,
+ * lib/release/decision.c), through sf_http_metrics_feed as the follower calls it.
  *
  * An input is up to 32 messages separated by 0x1e. A message's first byte
  * picks its header schema (none, decision, accuracy, another) and whether

@@ -92,7 +92,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!b)
         return 0;
     memcpy(b, data, size);
-    if (size >= AE_HDR) { /* the stored length and checksum (lib/artifact.c) */
+    if (size >= AE_HDR) { /* the stored length and checksum (lib/model/artifact.c) */
         ae_put(b + 56, size - AE_HDR, 8);
         ae_resign(b, size);
     }

@@ -36,7 +36,7 @@ for i in 0 1 2 3 4 5 6 7; do
     $((100 * (i + 1))) "1.$((30 - 2 * i))" $((100 * (i + 1))) $((1514764800000 + i * 604800000))
 done | timeout 30 kcat -P -b "$bs" -t satisfy.metrics -k 1 2>"$work/kcat.err" ||
   fail "kcat -P satisfy.metrics failed: $(cat "$work/kcat.err")"
-# the retrainer's gate decisions (lib/decision.c's shape): v1 released (the
+# the retrainer's gate decisions (lib/release/decision.c's shape): v1 released (the
 # model the scorer loaded: one entry, marked loaded), v2 rejected
 decision() { # version released reason cand_rmse ref_rmse ref_name ref_version
   printf '{"version":%s,"released":%s,"reason":"%s","run_id":%s,' "$1" "$2" "$3" "$1"

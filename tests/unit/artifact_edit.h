@@ -2,7 +2,7 @@
  * artifact_edit.h - takes a model artifact apart into its sections and puts
  * an edited one back together with a correct checksum, so that tests can
  * build the hostile artifacts an attacker could publish (a checksum only
- * proves integrity, not origin). Header layout of lib/artifact.c: 96-byte
+ * proves integrity, not origin). Header layout of lib/model/artifact.c: 96-byte
  * header (magic, u32 format, u32 flags, algorithm, spec name, spec hash,
  * u64 body length, u64 stored length, sha256), then sections of a 4-byte tag,
  * a u32 length and the bytes; the body is zlib-compressed when flags bit 0

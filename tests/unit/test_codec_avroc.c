@@ -571,8 +571,8 @@ static void test_multi_block_arrays(void **state)
 
 /* ---- the compiled-in schemas match the codec ---- */
 
-/* The fields of each record, in schema order, as lib/codec_write.c writes
- * them and lib/codec_read.c reads them; opt marks a ["null", type] union. */
+/* The fields of each record, in schema order, as lib/events/codec_write.c writes
+ * them and lib/events/codec_read.c reads them; opt marks a ["null", type] union. */
 struct fdesc {
     const char *name;
     avro_type_t type;

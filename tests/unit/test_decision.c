@@ -1,6 +1,6 @@
 /*
  * test_decision.c - the gate decision message of satisfy.metrics
- * (lib/decision.c): built from a training report (with and without a
+ * (lib/release/decision.c): built from a training report (with and without a
  * champion) it carries the gate's outcome, reason and figures, survives a
  * JSON round trip, and its key can never be an online accuracy key; the
  * parser refuses every malformed variant with the field and why.

@@ -1,5 +1,5 @@
 /*
- * test_forest.c - the forest section (TRES / TREP, format in lib/trees.c)
+ * test_forest.c - the forest section (TRES / TREP, format in lib/model/trees.c)
  * read from hostile bytes: every rule of the reader has a case that breaks
  * only that rule and must be refused with its own message, and a valid
  * section predicts what its trees say (missing values by the default

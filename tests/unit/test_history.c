@@ -1,5 +1,5 @@
 /*
- * test_history.c - the seller and customer history (lib/history.c) as its
+ * test_history.c - the seller and customer history (lib/features/history.c) as its
  * own unit: customers are told apart by a 64-bit key, so two ids that
  * collided under the former 32-bit key keep separate histories, live and
  * through a snapshot; a snapshot of the former format (SFH1, 32-bit customer

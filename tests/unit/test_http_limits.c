@@ -1,5 +1,5 @@
 /*
- * test_http_limits.c - the HTTP server (lib/http.c) against hostile and
+ * test_http_limits.c - the HTTP server (lib/http/http.c) against hostile and
  * careless clients, in-process over loopback: clients that trickle their
  * request head a byte at a time (slowloris), floods of silent connections
  * from one and from several source addresses (127.0.0.x), hundreds of idle

@@ -1,5 +1,5 @@
 /*
- * test_idmap.c - the hash map (lib/idmap.c) with both kinds of key: string
+ * test_idmap.c - the hash map (lib/base/idmap.c) with both kinds of key: string
  * keys copied into the map (the loader's joins) and 64-bit integer keys (the
  * history's tables), each through growth from an empty map, with put
  * refusing to overwrite, set overwriting, and integer key 0 (whose mixed

@@ -1,6 +1,6 @@
 /*
  * test_stats_file.c - the workers' --stats-file writer (sf_stats_write_file
- * in lib/stats.c): it replaces the file atomically, and when the disk is
+ * in lib/serving/stats.c): it replaces the file atomically, and when the disk is
  * full it leaves the old file as it was and no temporary file behind. A full
  * disk is simulated with RLIMIT_FSIZE (writes past the limit fail with
  * EFBIG, SIGXFSZ ignored), which fails the same write(2) calls ENOSPC does.

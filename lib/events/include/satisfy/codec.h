@@ -4,7 +4,7 @@
  * Wire format: Confluent framing (byte 0 = 0, bytes 1-4 = big-endian schema id
  * from schemas/catalog.json, then the Avro binary body of one record of the
  * .avsc files in schemas/). The codec writes and reads that body itself,
- * straight from and into the C structs (lib/codec_write.c, lib/codec_read.c);
+ * straight from and into the C structs (lib/events/codec_write.c, lib/events/codec_read.c);
  * it does not link Avro-C. tests/unit/test_codec_avroc.c proves the bytes
  * identical to Avro-C's generic writer over randomized events of every schema,
  * both readers agreeing on both writers' bytes, and the schemas in schemas/
@@ -16,7 +16,7 @@
  *
  * The functions hold no state: any thread may call any of them at any time.
  *
- * There is also a JSON view of every event (cJSON, lib/codec_json.c), for
+ * There is also a JSON view of every event (cJSON, lib/events/codec_json.c), for
  * people and jq.
  */
 #ifndef SATISFY_CODEC_H
