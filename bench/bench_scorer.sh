@@ -162,11 +162,13 @@ for r in $(seq "$runs"); do
   done
 done
 
-# Prefetch sweep: both sides at each queued.max.messages.kbytes.
+# Prefetch sweep: both sides at each queued.max.messages.kbytes, with
+# queued.min.messages (librdkafka: 100,000 messages, which stops the fetch
+# at ~46 MiB of these events, with the same 1 s back-off) out of the way.
 sweep=${BENCH_SCORER_SWEEP:-}
 for q in $sweep; do
   for mode in eos alo; do
-    x=(-X "queued.max.messages.kbytes=$((q * 1024))")
+    x=(-X "queued.max.messages.kbytes=$((q * 1024))" -X queued.min.messages=1000000)
     measure relay "$mode" "q$q" "${x[@]}" >>"$work/sweep-relay-$mode-$q.txt"
     measure scorer "$mode" "q$q" "${x[@]}" >>"$work/sweep-scorer-$mode-$q.txt"
   done
@@ -264,7 +266,8 @@ done
 if [ -n "$sweep" ]; then
   cat <<EOF2
 
-Prefetch sweep (\`-X queued.max.messages.kbytes\` on both sides), one run each:
+Prefetch sweep (\`-X queued.max.messages.kbytes=\` the size, \`-X queued.min.messages=1000000\`,
+on both sides), one run each:
 
 | prefetch MiB | mode | scorer events/s | relay events/s | scorer CPU us/ev | scorer RSS MB | relay RSS MB | RSS ratio | scorer stalls |
 |---:|---|---:|---:|---:|---:|---:|---:|---:|
