@@ -69,6 +69,7 @@ for _ in $(seq "$replays"); do
 done
 [ "$n" -gt 0 ] || die "no order events"
 tick=$(getconf CLK_TCK)
+run_id="$(date +%s)-$$"
 
 metric() { # PORT NAME
   { curl -s --max-time 2 "http://127.0.0.1:$1/metrics" || true; } | awk -v k="$2" '$1 == k { print $2 }'
@@ -89,7 +90,9 @@ start() {
   [ "$side" = relay ] && prog=(bench_relay)
   local flags=()
   [ "$mode" = alo ] && flags=(--at-least-once)
-  "$bin/${prog[0]}" "${prog[@]:1}" --brokers "$bs" --group "$group" --http 127.0.0.1:0 \
+  # a group of this invocation's own: a Kafka cluster keeps the offsets
+  # committed by an earlier invocation
+  "$bin/${prog[0]}" "${prog[@]:1}" --brokers "$bs" --group "$group-$run_id" --http 127.0.0.1:0 \
     "${flags[@]}" "$@" 2>"$work/$group.err" &
   pid=$!
   pids+=("$pid")
