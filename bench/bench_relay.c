@@ -1,22 +1,29 @@
 /*
  * bench_relay.c - the scorer benchmark's baseline: a plain librdkafka
- * consume-and-produce relay, written as librdkafka's examples/transactions.c
- * (exactly-once) and examples/consumer.c + producer.c (at-least-once), with
- * no decoding, no features, no model.
+ * consume-and-produce relay at librdkafka's default settings, written as
+ * librdkafka's examples/transactions.c (exactly-once) and
+ * examples/consumer.c + producer.c (at-least-once), with no decoding, no
+ * features, no model.
  *
  *   bench_relay --brokers B --group G --http ADDR [--out TOPIC] [--batch N]
  *               [--batch-ms MS] [--at-least-once] [-X k=v ...]
  *
  * Every message of satisfy.orders has its key and value (not its headers or
  * timestamp: the cheapest forward, so the strictest baseline) produced to
- * TOPIC (default satisfy.metrics, which no scorer reads). Batches close as
- * the scorer's do (N messages, MS ms after the first, or nothing more
- * fetched); exactly-once commits each batch as one transaction with its
- * offsets, at-least-once stores the offsets for librdkafka's committer
- * after the batch is delivered.
- * The clients are the scorer's roles (kafka.h), so both sides of the
- * comparison run with the same settings; on satisfy-broker the offsets of a
- * transaction also go through the consumer, as the scorer's do.
+ * TOPIC (default satisfy.metrics, which no scorer reads). A batch closes at
+ * N messages (default 10,000: the size that maximised the exactly-once
+ * relay's own rate on satisfy-broker, docs/benchmarks.md), MS ms after its
+ * first message (default 100), or when nothing more is fetched.
+ * Exactly-once commits each batch as one transaction with its offsets;
+ * at-least-once (an idempotent producer) commits the batch's offsets after
+ * every message of it is delivered.
+ * The clients are librdkafka's defaults (the tool roles of kafka.h), not
+ * the scorer's: only what the loop needs is set - group.id,
+ * enable.auto.commit=false, auto.offset.reset=earliest (a new group reads
+ * the backlog), the transactional.id or enable.idempotence - then the -X
+ * given, so bench_scorer.sh can set the same prefetch on both sides. On
+ * satisfy-broker, which keeps no transactional offsets, a transaction's
+ * offsets are also committed through the consumer (asynchronously).
  * The event counter is served as satisfy_scorer_events_total on --http
  * /metrics (the scorer's server), so bench_scorer.sh reads both sides the
  * same way. Stops on SIGTERM/SIGINT.
@@ -48,6 +55,10 @@ static void log_line(void *arg, const char *line)
     fprintf(stderr, "bench_relay: %s\n", line);
 }
 
+/* the relay's own batching (see the top) */
+#define RELAY_BATCH    10000
+#define RELAY_BATCH_MS 100
+
 typedef struct relay {
     const char *out;
     int batch_max, batch_ms, eos, embedded;
@@ -55,11 +66,13 @@ typedef struct relay {
     rd_kafka_topic_t *rkt; /* kept, as the scorer keeps its output topic's */
     sf_kafka_stats cst, pst;
     rd_kafka_message_t **msg;
+    double *rx;       /* monotonic receive time of msg[i] */
+    double *e2e, *rp; /* per message: created -> committed, received -> committed (ms) */
     int n;
     sf_stats *stats;
 } relay;
 
-/* Collects a batch as the scorer does: up to batch_max, what is fetched
+/* Collects a batch: up to batch_max, what is fetched
  * (no waiting for more), at most batch_ms after the first message, or
  * after 100 ms of nothing; -1 on a fatal consumer error. */
 static int collect(relay *r)
@@ -87,6 +100,7 @@ static int collect(relay *r)
         }
         if (r->n == 0)
             deadline = sf_mono_s() + r->batch_ms / 1000.0;
+        r->rx[r->n] = sf_mono_s();
         r->msg[r->n++] = m;
         if (stop_flag)
             break;
@@ -140,11 +154,11 @@ static int commit_batch(relay *r)
             e = rd_kafka_commit_transaction(r->prod, -1);
         rd_kafka_consumer_group_metadata_destroy(md);
         if (!e && r->embedded) /* the mock keeps no transactional offsets */
-            rd_kafka_offsets_store(r->cons, offs);
+            rd_kafka_commit(r->cons, offs, 1);
     } else {
         rc = forward(r);
         if (rc == 0 && sf_kafka_drain(r->prod, 60000) == 0 && !sf_kafka_stats_failed(&r->pst))
-            rd_kafka_offsets_store(r->cons, offs);
+            rd_kafka_commit(r->cons, offs, 1); /* after delivery; asynchronous */
         else
             rc = -1;
     }
@@ -154,8 +168,16 @@ static int commit_batch(relay *r)
         rd_kafka_error_destroy(e);
         rc = -1;
     }
-    if (rc == 0)
-        sf_stats_batch(r->stats, (uint64_t)r->n, 0, NULL, 0, NULL, NULL, 0);
+    if (rc == 0) { /* the same latency histograms as the scorer's */
+        int64_t now = sf_wall_ms();
+        double t = sf_mono_s();
+        for (int i = 0; i < r->n; i++) {
+            int64_t ts = rd_kafka_message_timestamp(r->msg[i], NULL);
+            r->e2e[i] = ts >= 0 ? (double)(now - ts) : 1e300;
+            r->rp[i] = (t - r->rx[i]) * 1000.0;
+        }
+        sf_stats_batch(r->stats, (uint64_t)r->n, 0, NULL, 0, r->e2e, r->rp, (size_t)r->n);
+    }
     for (int i = 0; i < r->n; i++)
         rd_kafka_message_destroy(r->msg[i]);
     r->n = 0;
@@ -164,14 +186,17 @@ static int commit_batch(relay *r)
 
 static int setup(relay *r, const sf_cli *cli, const char *brokers, const char *group, sf_err *err)
 {
-    sf_kafka_conn conn = {.brokers = brokers, .props = cli->props, .n_props = cli->n_props};
     char txn[SF_SCORER_TXN_ID_MAX];
-    snprintf(txn, sizeof txn, "bench-relay.%s", group);
-    sf_kafka_client_opts po = {.role = SF_KAFKA_SCORER_PRODUCER,
-                               .conn = conn,
-                               .transactional_id = r->eos ? txn : NULL,
-                               .stats = &r->pst,
-                               .log = log_line};
+    snprintf(txn, sizeof txn, "transactional.id=bench-relay.%s", group);
+    /* what the loop needs, then the user's -X (which win) */
+    const char *pp[SF_CLI_MAX_PROPS + 1] = {r->eos ? txn : "enable.idempotence=true"};
+    const char *cp[SF_CLI_MAX_PROPS + 1] = {"auto.offset.reset=earliest"};
+    for (int i = 0; i < cli->n_props; i++)
+        pp[i + 1] = cp[i + 1] = cli->props[i];
+    sf_kafka_conn pconn = {.brokers = brokers, .props = pp, .n_props = cli->n_props + 1};
+    sf_kafka_conn cconn = {.brokers = brokers, .props = cp, .n_props = cli->n_props + 1};
+    sf_kafka_client_opts po = {
+        .role = SF_KAFKA_TOOL_PRODUCER, .conn = pconn, .stats = &r->pst, .log = log_line};
     if (!(r->prod = sf_kafka_client_new(&po, err)) ||
         sf_kafka_check_reachable(r->prod, brokers, 10000, err) < 0)
         return -1;
@@ -188,11 +213,10 @@ static int setup(relay *r, const sf_cli *cli, const char *brokers, const char *g
         rd_kafka_error_destroy(e);
         return -1;
     }
-    sf_kafka_client_opts co = {.role = SF_KAFKA_SCORER_CONSUMER,
-                               .conn = conn,
+    /* the tool consumer: librdkafka's defaults with enable.auto.commit=false */
+    sf_kafka_client_opts co = {.role = SF_KAFKA_TOOL_CONSUMER,
+                               .conn = cconn,
                                .group = group,
-                               .embedded = r->embedded,
-                               .commit_stored = !r->eos || r->embedded,
                                .stats = &r->cst,
                                .log = log_line};
     if (!(r->cons = sf_kafka_client_new(&co, err)))
@@ -215,10 +239,8 @@ int main(int argc, char **argv)
         {"at-least-once", no_argument, NULL, 'a'}, {NULL, 0, NULL, 0},
     };
     static sf_cli cli = {.prog = "bench_relay"};
-    relay r = {.out = SF_TOPIC_METRICS,
-               .batch_max = SF_SCORER_BATCH,
-               .batch_ms = SF_SCORER_BATCH_MS,
-               .eos = 1};
+    relay r = {
+        .out = SF_TOPIC_METRICS, .batch_max = RELAY_BATCH, .batch_ms = RELAY_BATCH_MS, .eos = 1};
     const char *brokers = NULL, *group = NULL, *http = NULL;
     sf_err err = {{0}};
     int c, rc;
@@ -250,8 +272,11 @@ int main(int argc, char **argv)
     sf_cli_signals(on_signal, SF_CLI_SIG_NO_SIGPIPE);
     r.stats = sf_stats_new();
     r.msg = calloc((size_t)r.batch_max, sizeof *r.msg);
+    r.rx = calloc((size_t)r.batch_max, sizeof *r.rx);
+    r.e2e = calloc((size_t)r.batch_max, sizeof *r.e2e);
+    r.rp = calloc((size_t)r.batch_max, sizeof *r.rp);
     sf_http_opts ho = {.addr = http, .stats = r.stats};
-    sf_http *h = r.stats && r.msg ? sf_http_start(&ho, &err) : NULL;
+    sf_http *h = r.stats && r.msg && r.rx && r.e2e && r.rp ? sf_http_start(&ho, &err) : NULL;
     if (!h) {
         fprintf(stderr, "bench_relay: --http %s: %s\n", http, err.msg);
         return 1;
@@ -279,5 +304,8 @@ int main(int argc, char **argv)
     sf_http_stop(h);
     sf_stats_free(r.stats);
     free(r.msg);
+    free(r.rx);
+    free(r.e2e);
+    free(r.rp);
     return rc < 0 ? 1 : 0;
 }

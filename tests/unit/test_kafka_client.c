@@ -80,6 +80,9 @@ static void test_options_and_user_wins(void **state)
     conf_is(rk, "group.id", "grp");
     conf_is(rk, "fetch.wait.max.ms", "100");
     conf_is(rk, "isolation.level", "read_committed");
+    /* the prefetch that does not stall a catch-up (docs/operations.md) */
+    conf_is(rk, "queued.max.messages.kbytes", "131072");
+    conf_is(rk, "queued.min.messages", "1000000");
     rd_kafka_destroy(rk);
     o.embedded = 1;
     rk = client(&o);
@@ -87,7 +90,7 @@ static void test_options_and_user_wins(void **state)
     rd_kafka_destroy(rk);
 
     const char *mine[] = {"log_level=0", "group.id=other", "fetch.wait.max.ms=7",
-                          "queued.max.messages.kbytes=65536", "client.id=a=b"};
+                          "queued.max.messages.kbytes=8192", "client.id=a=b"};
     sf_kafka_client_opts u = {.role = SF_KAFKA_SCORER_CONSUMER,
                               .conn = {.props = mine, .n_props = 5},
                               .group = "grp",
@@ -95,7 +98,7 @@ static void test_options_and_user_wins(void **state)
     rk = client(&u);
     conf_is(rk, "group.id", "other");
     conf_is(rk, "fetch.wait.max.ms", "7");
-    conf_is(rk, "queued.max.messages.kbytes", "65536");
+    conf_is(rk, "queued.max.messages.kbytes", "8192");
     conf_is(rk, "client.id", "a=b");
     rd_kafka_destroy(rk);
 

@@ -50,7 +50,7 @@
 #include "satisfy/stats.h"
 
 #define SF_SCORER_GROUP      "satisfy-scorer"
-#define SF_SCORER_BATCH      1000
+#define SF_SCORER_BATCH      10000
 #define SF_SCORER_BATCH_MS   20
 #define SF_SCORER_TXN_ID_MAX 512
 /* The longest a transactional call (init, send offsets, commit, abort) is
