@@ -4,7 +4,7 @@
  * start is what was appended, and it must be at least what the delivery
  * reports said was delivered. Under combined broker faults on satisfy-broker
  * (librdkafka's mock cluster) the producer once reported 59,445 delivered
- * and 0 failed while the topic held 59,440-59,442 (issue 17, defect 8): a
+ * and 0 failed while the topic held 59,440-59,442: a
  * summary that only counts delivery reports cannot see that, so it says so
  * loudly. More than delivered is fine (another producer wrote too).
  */

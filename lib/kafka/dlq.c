@@ -5,7 +5,7 @@
  * replayed once the problem is fixed, unless the record would not fit the
  * producer's message.max.bytes: then it keeps a bounded prefix of the value
  * (and of the key) and says so in headers, because a DLQ record that cannot
- * be produced would stall its source partition (issue 17, defect 2).
+ * be produced would stall its source partition.
  */
 #include "satisfy/dlq.h"
 

@@ -46,7 +46,7 @@ static const char *const release_probe[] = {"group.id=satisfy-release-probe",
 /* The followers read from the beginning, and a position that falls out of
  * the retained log (a burst of releases past retention) goes on from the
  * earliest kept message: librdkafka's default, latest, skipped every later
- * release (issue 17, defect 7). */
+ * release. */
 static const char *const model_watcher[] = {
     "group.id=satisfy-modelwatch", "enable.auto.commit=false", "enable.partition.eof=false",
     "auto.offset.reset=earliest", NULL};

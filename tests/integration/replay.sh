@@ -24,7 +24,7 @@ start_broker avro
 timeout 300 "$bin/satisfy-producer" --brokers "$bs" --data "$data" --speed 0 --no-progress \
   >"$work/producer.out" 2>"$work/producer.err" || fail "satisfy-producer exited $?"
 grep -q "failures: 0$" "$work/producer.out" || fail "producer reports failures: $(cat "$work/producer.out")"
-# the topic check: what the topics hold against what was delivered (issue 17, defect 8)
+# the topic check: what the topics hold against what was delivered
 for t in satisfy.orders satisfy.reviews; do
   grep -Eq "topic check: $t +[0-9]+ appended +[0-9]+ delivered: ok$" "$work/producer.out" ||
     fail "no topic check ok for $t: $(grep 'topic check' "$work/producer.out")"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# scorer_dlq_big.sh - defect 2 of issue 17: a ~1 MB order message whose DLQ
+# scorer_dlq_big.sh - a ~1 MB order message whose DLQ
 # copy (with its headers) exceeds the scorer producer's message.max.bytes.
 # It used to abort and rewind its batch ~100 times a second forever and stall
 # its partition. Now: the big message is in satisfy.dlq as a bounded prefix

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# scorer_json.sh - JSON order events scored end to end (issue 17): a replay
+# scorer_json.sh - JSON order events scored end to end: a replay
 # with satisfy-producer --format json gets exactly one prediction per order
 # event; JSON order events that do not validate (a stage that is not one,
 # a document cut in half) go to satisfy.dlq with a clear reason, byte for

@@ -8,7 +8,7 @@
  * queue), so its errors reach the log with the role's name. A follower
  * whose position fell out of the retained log (the mock cluster keeps 5 MiB
  * per partition) goes on from the earliest kept message, not from the end
- * (issue 17, defect 7: librdkafka's default auto.offset.reset=latest made
+ * (librdkafka's default auto.offset.reset=latest made
  * the model watchers skip every release after a burst).
  */
 #include "testutil.h"

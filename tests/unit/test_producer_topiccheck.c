@@ -4,7 +4,7 @@
  * read before and after 30 messages add up to 30 per topic; a delivery
  * count above what the topic holds is a shortfall, reported with a loud
  * warning that names the topic, both counts and each partition's growth
- * (issue 17, defect 8); a count at or below is "ok" and silent.
+ *; a count at or below is "ok" and silent.
  */
 #include "testutil.h"
 

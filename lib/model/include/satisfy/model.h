@@ -124,7 +124,8 @@ void sf_model_set_window(sf_model *m, int64_t train_from, int64_t train_to);
 int sf_model_set_metrics(sf_model *m, const char *metrics_json, sf_err *err);
 const char *sf_model_metrics(const sf_model *m); /* NULL if none */
 /* Takes a copy of the history (via its snapshot) to ship with the model and
- * to use in sf_model_score_event. Returns 0 or -1. */
+ * to score events with (sf_model_prepare_event, sf_model_score_event).
+ * Returns 0 or -1. */
 int sf_model_set_history(sf_model *m, const sf_history *h, sf_err *err);
 const sf_history *sf_model_history(const sf_model *m); /* NULL if none */
 
@@ -155,9 +156,11 @@ int sf_model_predict_xgboost(const sf_model *m, const float *x, size_t n, float 
  * for ridge and for a loaded model). */
 const uint8_t *sf_model_xgb_payload(const sf_model *m, size_t *len);
 
-/* For the scorer: features of ev with the model's history snapshot, then
- * predict and explain into out (order_id, event_id, stage, score, p,
- * reasons, event_time; model_version and scored_at are left to the caller). */
+/* One event at a time (the HTTP API): features of ev with the model's
+ * history snapshot, then predict and explain into out (order_id, event_id,
+ * stage, score, p, reasons, event_time; model_version and scored_at are left
+ * to the caller). The scorer's loop does the same in blocks:
+ * sf_model_prepare_event per event, then sf_model_score_rows. */
 void sf_model_score_event(const sf_model *m, const sf_order_event *ev, sf_prediction *out);
 
 /* The same in two steps, so that a batch is scored together (the tree walks

@@ -10,8 +10,10 @@
  *   3. the consumer joins the group on satisfy.orders (read_committed, no
  *      auto commit) and the loop runs batch after batch: up to batch_max
  *      messages or batch_ms after the first one; each message is decoded
- *      (sf_decode_order), checked (key = order_id) and scored
- *      (sf_model_score_event) into a Prediction on satisfy.predictions,
+ *      (sf_decode_order, or its JSON view when it starts with '{'), checked
+ *      (key = order_id), turned into a feature row
+ *      (sf_model_prepare_event) and scored 16 rows at a time
+ *      (sf_model_score_rows) into a Prediction on satisfy.predictions,
  *      key = order_id, header event_id = "<order_id>:<STAGE>" (also in the
  *      value) and header model_version; a message that fails goes to
  *      satisfy.dlq (dlq.h) and the loop goes on;
