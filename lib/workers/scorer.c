@@ -9,7 +9,7 @@
  * as librdkafka does: fatal ends the run, "requires abort" aborts and rewinds
  * the consumer to its committed offsets, retriable retries the same call.
  */
-#include "satisfy/scorer.h"
+#include "scorer_impl.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
@@ -18,63 +18,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "satisfy/codec.h"
-#include "satisfy/dlq.h"
-#include "satisfy/kafka.h"
-#include "satisfy/model.h"
-#include "satisfy/clock.h"
-
-#define SLOT_PRED 0
-#define SLOT_DLQ  1
-
-/* A batch is scored a block of SF_SCORER_BLOCK events at a time, through
- * every step (decode, features, model, encode, produce) before the next
- * block: the rows and predictions in flight take about 10 KB, where those of
- * a whole batch of 1,000 took about 600 KB and went through the caches three
- * times. 16 is also the model's block (its tree walks overlap 16 rows). */
-#define SF_SCORER_BLOCK 16
-
-struct work {
-    sf_prediction pred[SF_SCORER_BLOCK];
-    float rows[SF_SCORER_BLOCK * SF_SPEC_MAX_FEATURES]; /* SF_SPEC_MAX_FEATURES apart */
-    size_t src[SF_SCORER_BLOCK];                        /* pred[k] scores msg[src[k]] */
-    /* the batch's newest predictions, its i-th at recent[i % SF_STATS_RECENT]
-     * (as sf_stats_batch takes them) */
-    sf_prediction recent[SF_STATS_RECENT];
-};
-
-typedef struct scorer {
-    const sf_scorer_opts *o;
-    rd_kafka_t *consumer, *producer;
-    rd_kafka_topic_t *out;         /* satisfy.predictions */
-    sf_kafka_stats pstats, cstats; /* the producer's and the consumer's */
-    sf_modelwatch *mw;
-    sf_model *model;
-    int64_t version;
-    char version_text[24]; /* the model_version header */
-    size_t version_len;
-    int eos;
-    int embedded;      /* the cluster is satisfy-broker (librdkafka's mock) */
-    int commit_stored; /* offsets go through the consumer (at-least-once, or embedded) */
-    int txn_open;
-    /* the batch being collected/processed */
-    rd_kafka_message_t **msg;
-    double *rx; /* monotonic receive time of msg[i] */
-    size_t n, cap;
-    struct work *w; /* the block being scored and the newest predictions */
-    size_t n_pred, n_dlq;
-    double *e2e, *proc;
-    sf_buf buf;
-    double last_lag;
-    /* batches aborted and rewound in a row, since when, last said when */
-    uint64_t aborts_in_row;
-    double stall_since, stall_said;
-    char fatal[SF_ERR_MAX]; /* set by callbacks */
-} scorer;
-
-static void logf_(scorer *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void logf_(scorer *s, const char *fmt, ...)
+void scorer_logf(scorer *s, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -124,14 +68,14 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t e,
     rd_kafka_error_t *error = NULL;
     rd_kafka_resp_err_t ret = RD_KAFKA_RESP_ERR_NO_ERROR;
     if (e == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-        logf_(s, "assigned %d partition(s) of %s", parts->cnt, SF_TOPIC_ORDERS);
+        scorer_logf(s, "assigned %d partition(s) of %s", parts->cnt, SF_TOPIC_ORDERS);
         if (coop)
             error = rd_kafka_incremental_assign(rk, parts);
         else
             ret = rd_kafka_assign(rk, parts);
     } else {
-        logf_(s, "revoked %d partition(s)%s", parts->cnt,
-              rd_kafka_assignment_lost(rk) ? " (lost)" : "");
+        scorer_logf(s, "revoked %d partition(s)%s", parts->cnt,
+                    rd_kafka_assignment_lost(rk) ? " (lost)" : "");
         if (s->txn_open) {
             /* cannot happen with the collect-then-commit loop, kept as a guard */
             rd_kafka_error_t *ae = rd_kafka_abort_transaction(s->producer, -1);
@@ -161,7 +105,7 @@ static sf_kafka_conn conn_of(const sf_scorer_opts *o)
 
 /* Seeks every assigned partition back to its committed offset (the start
  * when nothing is committed), discarding what was fetched after it. */
-static int rewind_consumer(scorer *s, sf_err *err)
+int scorer_rewind_consumer(scorer *s, sf_err *err)
 {
     for (size_t i = 0; i < s->n; i++)
         rd_kafka_message_destroy(s->msg[i]);
@@ -220,7 +164,7 @@ static int collect(scorer *s, sf_err *err)
                 return sf_err_wrap(err, "consumer");
             }
             if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
-                logf_(s, "consumer: %s", rd_kafka_message_errstr(m));
+                scorer_logf(s, "consumer: %s", rd_kafka_message_errstr(m));
             rd_kafka_message_destroy(m);
             continue;
         }
@@ -353,7 +297,7 @@ static int score_block(scorer *s, size_t k, sf_err *err)
  * time: decode and features per message, then the model over the block's
  * rows at once (the tree walks of different rows overlap), then encode and
  * produce. -1 on a produce error (the caller aborts/rewinds or fails). */
-static int process(scorer *s, sf_err *err)
+int scorer_process(scorer *s, sf_err *err)
 {
     s->n_pred = s->n_dlq = 0;
     struct work *w = s->w;
@@ -381,7 +325,7 @@ static int process(scorer *s, sf_err *err)
 }
 
 /* The next offset of each partition in the batch. */
-static rd_kafka_topic_partition_list_t *batch_offsets(scorer *s)
+rd_kafka_topic_partition_list_t *scorer_batch_offsets(scorer *s)
 {
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(8);
     for (size_t i = 0; i < s->n; i++) {
@@ -402,12 +346,12 @@ static rd_kafka_topic_partition_list_t *batch_offsets(scorer *s)
  * of our own could be sent behind a rejoin of the group and come back with
  * an illegal generation, which makes librdkafka give up the whole
  * assignment: the cooperative rebalance would stop this scorer after all. */
-static void store_offsets(scorer *s, rd_kafka_topic_partition_list_t *offs)
+void scorer_store_offsets(scorer *s, rd_kafka_topic_partition_list_t *offs)
 {
     rd_kafka_resp_err_t e = rd_kafka_offsets_store(s->consumer, offs);
     if (e) /* a later owner may score these again */
-        logf_(s, "storing the batch's offsets failed: %s (messages may be scored again)",
-              rd_kafka_err2str(e));
+        scorer_logf(s, "storing the batch's offsets failed: %s (messages may be scored again)",
+                    rd_kafka_err2str(e));
 }
 
 static void record(scorer *s)
@@ -450,199 +394,6 @@ static void clear_batch(scorer *s)
     s->n = 0;
 }
 
-/* The transactional calls that wait on the coordinator, one attempt of at
- * most timeout_ms each (all resumable or retriable, librdkafka says). */
-typedef struct txn_call {
-    enum { TXN_INIT, TXN_SEND_OFFSETS, TXN_COMMIT, TXN_ABORT } what;
-    rd_kafka_topic_partition_list_t *offs;  /* TXN_SEND_OFFSETS */
-    rd_kafka_consumer_group_metadata_t *md; /* TXN_SEND_OFFSETS */
-} txn_call;
-
-static const char *const txn_names[] = {"init_transactions", "send_offsets_to_transaction",
-                                        "commit_transaction", "abort_transaction"};
-
-static rd_kafka_error_t *txn_attempt(scorer *s, const txn_call *c, int timeout_ms)
-{
-    switch (c->what) {
-    case TXN_INIT:
-        return rd_kafka_init_transactions(s->producer, timeout_ms);
-    case TXN_SEND_OFFSETS: /* retried with the same offsets, as librdkafka asks */
-        return rd_kafka_send_offsets_to_transaction(s->producer, c->offs, c->md, timeout_ms);
-    case TXN_COMMIT:
-        return rd_kafka_commit_transaction(s->producer, timeout_ms);
-    default:
-        return rd_kafka_abort_transaction(s->producer, timeout_ms);
-    }
-}
-
-/* Runs a transactional call to its end, retrying while librdkafka says
- * retriable, in slices of TXN_SLICE_MS so that the stop flag is seen: it
- * gives up when *stop reaches give_up_at (1 for init_transactions, which
- * has nothing to finish; 2, a second signal, for the calls that finish a
- * batch) or after SF_SCORER_TXN_WAIT_S. Returns NULL when done, else the
- * last error (the caller's to destroy) with *gave_up set when it stopped
- * retrying a retriable error (1 = the stop flag, 2 = the bound). */
-#define TXN_SLICE_MS 1000
-
-static rd_kafka_error_t *txn_wait(scorer *s, const txn_call *c, int give_up_at, int *gave_up)
-{
-    double t0 = sf_mono_s(), next_log = t0 + 1;
-    *gave_up = 0;
-    for (;;) {
-        rd_kafka_error_t *e = txn_attempt(s, c, TXN_SLICE_MS);
-        if (!e || !rd_kafka_error_is_retriable(e))
-            return e;
-        double waited = sf_mono_s() - t0;
-        if (*s->o->stop >= give_up_at || waited >= SF_SCORER_TXN_WAIT_S) {
-            *gave_up = *s->o->stop >= give_up_at ? 1 : 2;
-            return e;
-        }
-        if (sf_mono_s() >= next_log) { /* after 1 s, then every 10 s */
-            logf_(s, "%s: %s; still trying after %.0f s (at most %d s; a %s stop signal gives up)",
-                  txn_names[c->what], rd_kafka_error_string(e), waited, SF_SCORER_TXN_WAIT_S,
-                  give_up_at > 1 ? "second" : "");
-            next_log += 10;
-        }
-        rd_kafka_error_destroy(e);
-    }
-}
-
-/* Aborts the open transaction and rewinds the consumer to the batch's first
- * offsets: 1 = done (retry the batch), -1 = the abort failed (err set). */
-static int abort_and_rewind(scorer *s, sf_err *err)
-{
-    txn_call abort = {.what = TXN_ABORT};
-    int gave_up;
-    rd_kafka_error_t *ae = txn_wait(s, &abort, 2, &gave_up);
-    s->txn_open = 0;
-    if (ae) {
-        sf_errf(err, "abort_transaction: %s", rd_kafka_error_string(ae));
-        rd_kafka_error_destroy(ae);
-        return -1;
-    }
-    if (s->o->stats)
-        sf_stats_abort(s->o->stats);
-    return rewind_consumer(s, err) < 0 ? -1 : 1;
-}
-
-/* Handles a transactional API error: 1 = aborted and rewound (retry the
- * batch), -1 = fatal (err set). */
-static int txn_failed(scorer *s, rd_kafka_error_t *e, const char *what, sf_err *err)
-{
-    if (rd_kafka_error_is_fatal(e) || !rd_kafka_error_txn_requires_abort(e)) {
-        sf_errf(err, "%s: %s%s", what, rd_kafka_error_is_fatal(e) ? "fatal: " : "",
-                rd_kafka_error_string(e));
-        rd_kafka_error_destroy(e);
-        return -1;
-    }
-    logf_(s, "%s: %s; aborting the transaction and rewinding", what, rd_kafka_error_string(e));
-    rd_kafka_error_destroy(e);
-    return abort_and_rewind(s, err);
-}
-
-/* A transactional call that failed (e from txn_wait): 1 = aborted and
- * rewound (retry the batch), -1 = the run ends (err set). */
-static int txn_end(scorer *s, const txn_call *c, rd_kafka_error_t *e, int gave_up, sf_err *err)
-{
-    const char *what = txn_names[c->what];
-    if (gave_up == 1)
-        sf_errf(err,
-                "%s: second stop signal while waiting (%s): the transaction of the batch in "
-                "hand is not committed, its events will be scored again",
-                what, rd_kafka_error_string(e));
-    else if (gave_up == 2)
-        sf_errf(err, "%s: still failing after %d s: %s", what, SF_SCORER_TXN_WAIT_S,
-                rd_kafka_error_string(e));
-    if (gave_up) {
-        rd_kafka_error_destroy(e);
-        return -1;
-    }
-    return txn_failed(s, e, what, err);
-}
-
-static int commit_eos(scorer *s, sf_err *err)
-{
-    rd_kafka_error_t *e = rd_kafka_begin_transaction(s->producer);
-    if (e) {
-        sf_errf(err, "begin_transaction: %s", rd_kafka_error_string(e));
-        rd_kafka_error_destroy(e);
-        return -1;
-    }
-    s->txn_open = 1;
-    sf_err perr = {{0}};
-    if (process(s, &perr) < 0) {
-        char why[512];
-        if (rd_kafka_fatal_error(s->producer, why, sizeof why))
-            return sf_errf(err, "%s (fatal: %s)", perr.msg, why);
-        logf_(s, "%s; aborting the transaction and rewinding", perr.msg);
-        return abort_and_rewind(s, err);
-    }
-    txn_call send = {.what = TXN_SEND_OFFSETS,
-                     .offs = batch_offsets(s),
-                     .md = rd_kafka_consumer_group_metadata(s->consumer)};
-    txn_call commit = {.what = TXN_COMMIT};
-    int gave_up = 0;
-    const txn_call *failed = &send;
-    e = txn_wait(s, &send, 2, &gave_up);
-    if (!e) {
-        failed = &commit;
-        e = txn_wait(s, &commit, 2, &gave_up);
-    }
-    rd_kafka_consumer_group_metadata_destroy(send.md);
-    rd_kafka_topic_partition_list_t *offs = send.offs;
-    if (e) {
-        rd_kafka_topic_partition_list_destroy(offs);
-        return txn_end(s, failed, e, gave_up, err);
-    }
-    s->txn_open = 0;
-    /* On satisfy-broker only, the same offsets once more through the
-     * consumer: librdkafka's mock cluster acknowledges TxnOffsetCommit
-     * without storing it, so without this a restart there would start over.
-     * Never on real Kafka, where the transaction stored them: a second,
-     * asynchronous, retried commit on another connection could land after
-     * the next transaction's offsets and move the group back. Stored, for
-     * librdkafka's committer (see store_offsets). */
-    if (s->embedded)
-        store_offsets(s, offs);
-    rd_kafka_topic_partition_list_destroy(offs);
-    return 0;
-}
-
-static int commit_alo(scorer *s, sf_err *err)
-{
-    uint64_t failed0 = sf_kafka_stats_failed(&s->pstats);
-    sf_err perr = {{0}};
-    int rc = process(s, &perr);
-    /* every delivery report, for at most SF_SCORER_TXN_WAIT_S or until a
-     * second stop signal */
-    for (double until = sf_mono_s() + SF_SCORER_TXN_WAIT_S;
-         rd_kafka_outq_len(s->producer) > 0 && sf_mono_s() < until && *s->o->stop < 2;)
-        rd_kafka_flush(s->producer, 100);
-    int left = rd_kafka_outq_len(s->producer);
-    if (left > 0 && *s->o->stop > 1)
-        return sf_errf(err,
-                       "second stop signal while %d predictions were in flight: the batch "
-                       "is not committed, its events will be scored again",
-                       left);
-    char why[512];
-    if (rd_kafka_fatal_error(s->producer, why, sizeof why)) {
-        return sf_errf(err, "producer fatal error: %s", why);
-    }
-    if (rc < 0 || left > 0 || sf_kafka_stats_failed(&s->pstats) != failed0) {
-        logf_(s, "batch not fully delivered (%s); rewinding",
-              rc < 0     ? perr.msg
-              : left > 0 ? "timeout"
-                         : s->pstats.last_failure);
-        if (s->o->stats)
-            sf_stats_abort(s->o->stats);
-        return rewind_consumer(s, err) < 0 ? -1 : 1;
-    }
-    rd_kafka_topic_partition_list_t *offs = batch_offsets(s);
-    store_offsets(s, offs); /* the predictions are out */
-    rd_kafka_topic_partition_list_destroy(offs);
-    return 0;
-}
-
 /* Makes m (version v) the model of the next batches. */
 static void use_model(scorer *s, sf_model *m, int64_t v)
 {
@@ -653,7 +404,7 @@ static void use_model(scorer *s, sf_model *m, int64_t v)
     s->version_len = vn > 0 ? (size_t)vn : 0;
     if (s->o->stats)
         sf_stats_model(s->o->stats, v);
-    logf_(s, "scoring with model %" PRId64, v);
+    scorer_logf(s, "scoring with model %" PRId64, v);
 }
 
 static void swap_model(scorer *s)
@@ -675,7 +426,8 @@ static void note_progress(scorer *s, int rc, const char *where)
 {
     if (rc == 0) {
         if (s->aborts_in_row && sf_mono_s() - s->stall_since >= SF_SCORER_STALL_S)
-            logf_(s, "progress again after %" PRIu64 " aborted batches in a row", s->aborts_in_row);
+            scorer_logf(s, "progress again after %" PRIu64 " aborted batches in a row",
+                        s->aborts_in_row);
         s->aborts_in_row = 0;
         return;
     }
@@ -686,10 +438,10 @@ static void note_progress(scorer *s, int rc, const char *where)
     }
     if (now - s->stall_said >= 30) {
         s->stall_said = now;
-        logf_(s,
-              "no progress: %" PRIu64 " batches in a row aborted and rewound over %.0f s, "
-              "the last starting at %s (satisfy_scorer_aborts_total grows)",
-              s->aborts_in_row, now - s->stall_since, where);
+        scorer_logf(s,
+                    "no progress: %" PRIu64 " batches in a row aborted and rewound over %.0f s, "
+                    "the last starting at %s (satisfy_scorer_aborts_total grows)",
+                    s->aborts_in_row, now - s->stall_since, where);
     }
 }
 
@@ -705,7 +457,7 @@ static int loop(scorer *s, sf_err *err)
         char where[96];
         snprintf(where, sizeof where, "%s [%d] @%" PRId64, rd_kafka_topic_name(first->rkt),
                  (int)first->partition, first->offset);
-        int rc = s->eos ? commit_eos(s, err) : commit_alo(s, err);
+        int rc = s->eos ? scorer_commit_eos(s, err) : scorer_commit_alo(s, err);
         if (rc < 0)
             return -1;
         note_progress(s, rc, where);
@@ -770,7 +522,8 @@ static int setup_consumer(scorer *s, sf_err *err)
     size_t wlen = sizeof wait;
     rd_kafka_conf_get(rd_kafka_conf(s->consumer), "fetch.wait.max.ms", wait, &wlen);
     if (s->embedded)
-        logf_(s, "the cluster is satisfy-broker (librdkafka's mock): fetch.wait.max.ms=%s", wait);
+        scorer_logf(s, "the cluster is satisfy-broker (librdkafka's mock): fetch.wait.max.ms=%s",
+                    wait);
     rd_kafka_topic_partition_list_t *t = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(t, SF_TOPIC_ORDERS, RD_KAFKA_PARTITION_UA);
     rd_kafka_resp_err_t e = rd_kafka_subscribe(s->consumer, t);
@@ -841,10 +594,10 @@ int sf_scorer_run(const sf_scorer_opts *in, sf_err *err)
     if (setup_producer(&s, txn_id, err) < 0)
         goto out;
     if (s.eos && s.embedded) /* the mock cluster does not fence (docs/operations.md) */
-        logf_(&s,
-              "satisfy-broker does not fence transactional producers: every scorer needs its "
-              "own --instance-id (this one: %s)",
-              o.instance_id);
+        scorer_logf(&s,
+                    "satisfy-broker does not fence transactional producers: every scorer needs its "
+                    "own --instance-id (this one: %s)",
+                    o.instance_id);
 
     sf_kafka_conn conn = conn_of(&o);
     sf_modelwatch_opts wo = {
@@ -862,8 +615,8 @@ int sf_scorer_run(const sf_scorer_opts *in, sf_err *err)
             break;
         }
         if (sf_mono_s() - said >= 30) {
-            logf_(&s, "waiting for a model release on %s; consuming nothing until then",
-                  SF_TOPIC_MODELS);
+            scorer_logf(&s, "waiting for a model release on %s; consuming nothing until then",
+                        SF_TOPIC_MODELS);
             said = sf_mono_s();
         }
     }
@@ -874,9 +627,10 @@ int sf_scorer_run(const sf_scorer_opts *in, sf_err *err)
     if (s.eos) {
         txn_call init = {.what = TXN_INIT};
         int gave_up;
-        rd_kafka_error_t *e = txn_wait(&s, &init, 1, &gave_up);
+        rd_kafka_error_t *e = scorer_txn_wait(&s, &init, 1, &gave_up);
         if (e && gave_up == 1) { /* stopped: nothing consumed, nothing to finish */
-            logf_(&s, "stopped while waiting for init_transactions (%s)", rd_kafka_error_string(e));
+            scorer_logf(&s, "stopped while waiting for init_transactions (%s)",
+                        rd_kafka_error_string(e));
             rd_kafka_error_destroy(e);
             rc = 0;
             goto out;
@@ -887,9 +641,9 @@ int sf_scorer_run(const sf_scorer_opts *in, sf_err *err)
             rd_kafka_error_destroy(e);
             goto out;
         }
-        logf_(&s, "exactly-once: transactional.id %s", txn_id);
+        scorer_logf(&s, "exactly-once: transactional.id %s", txn_id);
     } else {
-        logf_(&s, "at-least-once: offsets committed after delivery");
+        scorer_logf(&s, "at-least-once: offsets committed after delivery");
     }
     if (setup_consumer(&s, err) < 0)
         goto out;
@@ -897,7 +651,7 @@ int sf_scorer_run(const sf_scorer_opts *in, sf_err *err)
     if (rc == 0) {
         rd_kafka_resp_err_t e = rd_kafka_consumer_close(s.consumer);
         if (e)
-            logf_(&s, "consumer close: %s", rd_kafka_err2str(e));
+            scorer_logf(&s, "consumer close: %s", rd_kafka_err2str(e));
     }
 out:
     free_scorer(&s);
