@@ -120,11 +120,11 @@ static int as_json; /* --json */
 
 static void produce(rd_kafka_t *rk, const char *key, const void *val, size_t len, int kind)
 {
+    const char *schema = as_json ? "satisfy.v1.OrderEvent+json" : "satisfy.v1.OrderEvent";
     rd_kafka_resp_err_t e = rd_kafka_producev(
         rk, RD_KAFKA_V_TOPIC(SF_TOPIC_ORDERS), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
         RD_KAFKA_V_KEY(key, strlen(key)), RD_KAFKA_V_VALUE((void *)val, len),
-        RD_KAFKA_V_HEADER("schema",
-                          as_json ? "satisfy.v1.OrderEvent+json" : "satisfy.v1.OrderEvent", -1),
+        RD_KAFKA_V_HEADER("schema", schema, (ssize_t)-1),
         RD_KAFKA_V_OPAQUE((void *)(uintptr_t)kind), RD_KAFKA_V_END);
     if (e) {
         fprintf(stderr, "produce_malformed: %s\n", rd_kafka_err2str(e));
