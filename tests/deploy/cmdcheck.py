@@ -187,6 +187,18 @@ def finish(procs, grace=4.0, stop_timeout=60):
         if p not in running and p.p.returncode != 0:
             errs.append("%s exited with status %d before %.0f s: %s\n    %s" % (
                 p.name, p.p.returncode, grace, " ".join(p.argv), p.tail()))
+    # Workers first, brokers last, as Compose (depends_on), systemd (After=)
+    # and an operator stop them: a broker stopped under a producer's final
+    # flush would leave it waiting out its flush timeout for nothing.
+    is_broker = lambda p: os.path.basename(resolve(p.argv)[0]) == "satisfy-broker"
+    for phase in ([p for p in running if not is_broker(p)], [p for p in running if is_broker(p)]):
+        errs += _stop(phase, stop_timeout)
+    return errs
+
+
+def _stop(running, stop_timeout):
+    """SIGTERM to each of running, then waits for each; returns the problems."""
+    errs = []
     for p in running:
         p.p.send_signal(signal.SIGTERM)
     for p in running:
@@ -195,7 +207,8 @@ def finish(procs, grace=4.0, stop_timeout=60):
         except subprocess.TimeoutExpired:
             p.p.kill()
             p.p.wait()
-            errs.append("%s did not stop within %d s of SIGTERM" % (p.name, stop_timeout))
+            errs.append("%s did not stop within %d s of SIGTERM: %s\n    %s" % (
+                p.name, stop_timeout, " ".join(p.argv), p.tail(12)))
             continue
         ok = (0, 130) if os.path.basename(p.argv[0]) in ("satisfy-producer", LAUNCHER) else (0,)
         if rc not in ok:
