@@ -13,6 +13,12 @@
  * the LFs inside quoted fields; a CR directly followed by LF counts once.
  * Empty lines produce no row. Spaces around unquoted fields are kept as they
  * are (no trimming): the value read is the value written.
+ *
+ * Limits: a field of at most FIELD_MAX bytes and a row of at most
+ * ROW_FIELDS_MAX fields. Without them a small gzip file that inflates to one
+ * endless field (or row) grows the parser's buffers until memory runs out;
+ * with them it is an error naming the file and line. Olist's longest field
+ * (a review comment) is under 1 KiB and its widest table has 14 columns.
  */
 #include "satisfy/csvfile.h"
 
@@ -23,7 +29,9 @@
 #include <string.h>
 #include <zlib.h>
 
-#define BLOCK (256 * 1024)
+#define BLOCK          (256 * 1024)
+#define FIELD_MAX      (1024 * 1024)
+#define ROW_FIELDS_MAX 1024
 
 typedef struct rowrec {
     size_t first; /* index of its first field */
@@ -53,6 +61,7 @@ struct sf_csv {
     long line;   /* current physical line, 1-based */
     int last_cr; /* the last thing seen was an unquoted CR */
     int oom;
+    int wide; /* a row of more than ROW_FIELDS_MAX fields */
 
     const char **ptrs; /* the row handed out */
     size_t pcap;
@@ -79,10 +88,14 @@ static int reserve(void **p, size_t *cap, size_t need, size_t elsize)
 static void on_field(void *s, size_t len, void *data)
 {
     sf_csv *c = data;
-    if (c->oom)
+    if (c->oom || c->wide)
         return;
     if (c->nf == c->row_first)
         c->row_line = c->line;
+    if (c->nf - c->row_first >= ROW_FIELDS_MAX) {
+        c->wide = 1;
+        return;
+    }
     c->last_cr = 0;
     if (reserve((void **)&c->data, &c->data_cap, c->data_len + len + 1, 1) < 0 ||
         reserve((void **)&c->foff, &c->foff_cap, c->nf + 1, sizeof(size_t)) < 0 ||
@@ -113,7 +126,7 @@ static void on_row(int ch, void *data)
         c->line++;
         c->last_cr = 1;
     }
-    if (c->oom || c->nf == c->row_first)
+    if (c->oom || c->wide || c->nf == c->row_first)
         return; /* an empty line, or the LF of a CRLF */
     if (reserve((void **)&c->rows, &c->rcap, c->nrows + 1, sizeof *c->rows) < 0) {
         c->oom = 1;
@@ -178,8 +191,14 @@ static int fill(sf_csv *c, sf_err *err)
         if (csv_fini(&c->p, on_field, on_row, c) != 0)
             return sf_errf(err, "%s:%ld: %s", c->path, start, csv_strerror(csv_error(&c->p)));
     } else if (csv_parse(&c->p, b, len, on_field, on_row, c) != len) {
+        if (csv_error(&c->p) == CSV_ENOMEM && c->p.entry_size + c->p.blk_size > FIELD_MAX)
+            return sf_errf(err, "%s:%ld: a field longer than %d bytes", c->path, c->line,
+                           FIELD_MAX);
         return sf_errf(err, "%s:%ld: %s", c->path, c->line, csv_strerror(csv_error(&c->p)));
     }
+    if (c->wide)
+        return sf_errf(err, "%s:%ld: a row of more than %d fields", c->path, c->row_line,
+                       ROW_FIELDS_MAX);
     if (c->oom)
         return sf_errf(err, "%s:%ld: out of memory", c->path, c->line);
     return 0;
@@ -225,6 +244,13 @@ void sf_csv_close(sf_csv *c)
     free(c);
 }
 
+/* libcsv's field buffer, refused beyond FIELD_MAX (libcsv then stops with
+ * CSV_ENOMEM, which fill() tells apart by the buffer's size). */
+static void *field_realloc(void *p, size_t n)
+{
+    return n > FIELD_MAX ? NULL : realloc(p, n);
+}
+
 static int keep_spaces(unsigned char ch)
 {
     (void)ch;
@@ -247,6 +273,8 @@ static sf_csv *open_path(const char *path, int *missing, sf_err *err)
         return NULL;
     }
     csv_set_space_func(&c->p, keep_spaces);
+    csv_set_realloc_func(&c->p, field_realloc);
+    csv_set_blk_size(&c->p, 4096); /* grows by blocks: 128 bytes would copy a long field often */
     errno = 0;
     c->gz = gzopen(path, "rb");
     if (!c->gz) {
@@ -301,6 +329,7 @@ sf_csv *sf_csv_open(const char *dir, const char *base, sf_err *err)
     sf_csv *c = open_path(plain, &missing, err);
     if (c || !missing)
         return c;
+    missing = 0; /* else any error reading the .gz's header would read as missing */
     c = open_path(gz, &missing, err);
     if (!c && missing)
         sf_errf(err, "missing file: %s (or %s.gz): no such file", plain, plain);

@@ -260,6 +260,40 @@ static void test_truncated_gz(void **s)
     free(dir);
 }
 
+/* Expects reading text (a header "a" first) to fail with msg. */
+static void expect_refused(const char *text, size_t len, const char *msg)
+{
+    char *dir = tu_mkdtemp();
+    tu_write(dir, "t.csv.gz", text, len, 1);
+    sf_err err;
+    sf_csv *c = sf_csv_open(dir, "t", &err); /* reads its first block, where it may fail */
+    sf_csv_row row;
+    if (c)
+        assert_int_equal(sf_csv_next(c, &row, &err), -1);
+    if (!strstr(err.msg, msg))
+        fail_msg("want '%s', got '%s'", msg, err.msg);
+    sf_csv_close(c);
+    tu_rmtree(dir);
+    free(dir);
+}
+
+/* A small gzip file that inflates to one endless field or row (a bomb, or
+ * not a CSV file at all): an error with the file and line, not all memory. */
+static void test_limits(void **s)
+{
+    (void)s;
+    size_t n = 3 << 20;
+    char *text = malloc(n + 16);
+    assert_non_null(text);
+    memcpy(text, "a\n", 2);
+    memset(text + 2, 'x', n - 2);
+    expect_refused(text, n, "t.csv.gz:2: a field longer than 1048576 bytes");
+    memset(text + 2, ',', 5000);
+    memcpy(text + 5002, "\n", 1);
+    expect_refused(text, 5003, "t.csv.gz:2: a row of more than 1024 fields");
+    free(text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -268,7 +302,7 @@ int main(void)
         cmocka_unit_test(test_plain_preferred), cmocka_unit_test(test_large_blocks),
         cmocka_unit_test(test_missing_file),    cmocka_unit_test(test_missing_column),
         cmocka_unit_test(test_empty_file),      cmocka_unit_test(test_unterminated_quote),
-        cmocka_unit_test(test_truncated_gz),
+        cmocka_unit_test(test_truncated_gz),    cmocka_unit_test(test_limits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
