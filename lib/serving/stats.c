@@ -79,6 +79,7 @@ void sf_stats_batch(sf_stats *s, uint64_t n_events, uint64_t n_dlq, const sf_pre
     s->s.dlq += n_dlq;
     s->s.predictions += n_pred;
     s->s.batches++;
+    s->s.aborts_in_row = 0;
     int k = (int)(sec % SF_RATE_SLOTS);
     if (s->slot_sec[k] != sec) {
         s->slot_sec[k] = sec;
@@ -108,6 +109,7 @@ void sf_stats_abort(sf_stats *s)
 {
     pthread_mutex_lock(&s->mu);
     s->s.aborts++;
+    s->s.aborts_in_row++;
     pthread_mutex_unlock(&s->mu);
 }
 
@@ -268,6 +270,9 @@ char *sf_stats_prometheus(const sf_stats_snapshot *s)
     GAUGE("satisfy_scorer_consumer_lag", "Messages behind the high watermark (-1 unknown).", "%lld",
           (long long)s->lag);
     GAUGE("satisfy_scorer_events_per_second", "Events per second, last 10 s.", "%.3f", s->rate);
+    GAUGE("satisfy_scorer_aborts_in_row",
+          "Batches aborted and rewound since the last committed one (0 = progressing).", "%llu",
+          (unsigned long long)s->aborts_in_row);
     GAUGE("satisfy_scorer_uptime_seconds", "Seconds since start.", "%.3f", s->uptime);
 #undef COUNTER
 #undef GAUGE

@@ -417,9 +417,10 @@ static void swap_model(scorer *s)
 
 /* Counts a batch that was aborted and rewound (rc 1) or finished (rc 0):
  * batches that keep failing mean the assigned partitions make no progress,
- * which neither the lag gauge nor /readyz shows; so it is said in the log
- * after SF_SCORER_STALL_S and then every 30 s, with the batch's first
- * message, `where` (its partition is the suspect). */
+ * which the lag gauge alone does not show; so it is said in the log after
+ * SF_SCORER_STALL_S and then every 30 s, with the batch's first message,
+ * `where` (its partition is the suspect), and /metrics has the count
+ * (satisfy_scorer_aborts_in_row, from sf_stats). */
 #define SF_SCORER_STALL_S 5
 
 static void note_progress(scorer *s, int rc, const char *where)
@@ -445,6 +446,23 @@ static void note_progress(scorer *s, int rc, const char *where)
     }
 }
 
+/* After the second aborted batch in a row, waits before the next try: 100
+ * ms, doubling up to 5 s. A refusal that persists (an ACL, a deleted topic,
+ * an oversized output) then costs one try every few seconds instead of a
+ * hundred a second against the brokers; the producer's events are served
+ * meanwhile and a stop ends the wait. The consumer is not polled for those
+ * few seconds, far inside max.poll.interval.ms. */
+static void backoff(scorer *s)
+{
+    if (s->aborts_in_row < 2)
+        return;
+    uint64_t shift = s->aborts_in_row - 2 < 6 ? s->aborts_in_row - 2 : 6;
+    int64_t ms = (int64_t)100 << shift;
+    int64_t until = sf_mono_ms() + (ms < 5000 ? ms : 5000);
+    while (!*s->o->stop && sf_mono_ms() < until)
+        rd_kafka_poll(s->producer, 50);
+}
+
 static int loop(scorer *s, sf_err *err)
 {
     while (!*s->o->stop) {
@@ -464,6 +482,8 @@ static int loop(scorer *s, sf_err *err)
         if (rc == 0)
             record(s);
         clear_batch(s);
+        if (rc == 1)
+            backoff(s);
     }
     return 0;
 }

@@ -37,11 +37,12 @@ typedef struct sf_latency_hist {
 } sf_latency_hist;
 
 typedef struct sf_stats_snapshot {
-    uint64_t events;      /* order events consumed and committed (scored + DLQ) */
-    uint64_t predictions; /* predictions committed */
-    uint64_t dlq;         /* messages sent to satisfy.dlq and committed */
-    uint64_t batches;     /* committed batches */
-    uint64_t aborts;      /* aborted transactions / retried batches */
+    uint64_t events;        /* order events consumed and committed (scored + DLQ) */
+    uint64_t predictions;   /* predictions committed */
+    uint64_t dlq;           /* messages sent to satisfy.dlq and committed */
+    uint64_t batches;       /* committed batches */
+    uint64_t aborts;        /* aborted transactions / retried batches */
+    uint64_t aborts_in_row; /* of those, since the last committed batch (0 = progressing) */
     uint64_t models_loaded, models_rejected;
     int64_t model_version; /* 0 = none yet */
     int64_t lag;           /* consumer lag summed over assigned partitions, -1 unknown */
