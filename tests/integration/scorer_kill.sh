@@ -1,5 +1,9 @@
 #!/usr/bin/env bash
 # scorer_kill.sh - kill -9 satisfy-scorer twice mid-stream and restart it.
+# Each kill is triggered when the running instance has scored a quarter of
+# the order events (its satisfy_scorer_events_total), so both land while
+# events are still being scored; the test checks that from the predictions
+# on the topic (some at the first kill, more at the second, not all).
 #
 # On satisfy-broker (librdkafka's mock cluster: transactions are accepted but
 # not isolated, and the killed instance's open transaction stays visible)
@@ -18,6 +22,7 @@ source "$(dirname "$0")/scorer_common.bash"
 
 batch=100
 make_data
+load_expected
 
 # run_kill_test LABEL: uses $bs; sets $dups and $n after checking no loss.
 run_kill_test() {
@@ -30,22 +35,26 @@ run_kill_test() {
     2>"$work/$label.pub.err" || fail "$label: publish_model failed: $(cat "$work/$label.pub.err")"
   local kills=0 prod_pid
   for round in 1 2; do
-    start_scorer "$label-$round" --batch "$batch" --batch-ms 5
+    start_scorer "$label-$round" --batch "$batch" --batch-ms 5 --http 127.0.0.1:0
+    port=$(http_port "$label-$round")
     wait_log "$label-$round" "assigned" 90
     if [ "$round" = 1 ]; then
-      # paced: about 20 s for the whole history, so the kills land mid-stream
+      # paced: about 20 s for the whole history
       timeout 300 "$bin/satisfy-producer" --brokers "$bs" --data "$data" --speed 3000000 \
         --no-progress >"$work/$label.prod" 2>"$work/$label.prod.err" &
       prod_pid=$!
       pids+=("$prod_pid")
     fi
-    sleep 4
+    # killed once this instance has scored a quarter of the order events:
+    # mid-stream by construction (about half are scored at the second kill)
+    wait_metric "$port" satisfy_scorer_events_total $((events_want / 4)) 120
     kill -9 "$scorer_pid"
     wait "$scorer_pid" 2>/dev/null || true
     kills=$((kills + 1))
     timeout 200 "$bin/consume_predictions" --brokers "$bs" --idle 1 >"$work/$label.k$round" \
       2>/dev/null || fail "$label: consume_predictions failed"
-    echo "$label: kill -9 #$round after $(count predictions "$work/$label.k$round") predictions"
+    echo "$label: kill -9 #$round after $metric_value events scored by this instance," \
+      "$(count predictions "$work/$label.k$round") predictions on the topic"
   done
   start_scorer "$label-final" --batch "$batch" --batch-ms 5
   wait "$prod_pid" || fail "$label: replay failed: $(tail -3 "$work/$label.prod.err")"
