@@ -1,7 +1,7 @@
 # scorer_common.bash - shared helpers of the scorer_*.sh and web_*.sh
 # integration tests (sourced; not a test itself), on top of common.bash: the
 # dataset, the scorer started/stopped by pid, bounded waits for its log and
-# for predictions, and its prediction count from /metrics.
+# for predictions, and its /metrics counters (metric, wait_metric).
 source "$(dirname "${BASH_SOURCE[0]}")/common.bash"
 
 FAIL_TAIL=15
