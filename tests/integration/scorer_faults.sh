@@ -92,11 +92,13 @@ wait_metric "$port" satisfy_scorer_aborts_total 1 60
 wait_log scorer "aborting the transaction and rewinding" 30
 # broker 2 down until the scorer's client has seen it go (a transport error
 # naming broker 2 logged after the command)
-down_seen() { grep -c '/2: .*\(Disconnected\|Connection refused\|Connect to\)' "$work/scorer.err" || true; }
+down_re='/2: .*\(Disconnected\|Connection refused\|Connect to\)'
+down_seen() { grep -c "$down_re" "$work/scorer.err" || true; }
 before=$(down_seen)
 ctl down 2
 _down_seen_more() { [ "$(down_seen)" -gt "$before" ]; }
 wait_for 60 "the scorer to see broker 2 down" _down_seen_more
+echo "broker 2 down, the scorer logged: $(grep "$down_re" "$work/scorer.err" | tail -1 | cut -c1-200)"
 ctl up 2
 last=$(metric "$port" satisfy_scorer_events_total)
 exec 3<&-
