@@ -34,6 +34,8 @@ metrics >"$work/metrics2.txt" || fail "/metrics did not answer after the bad rel
 grep -q "^satisfy_scorer_model_version 0$" "$work/metrics2.txt" &&
   grep -q "^satisfy_scorer_events_total 0$" "$work/metrics2.txt" ||
   fail "/metrics after the bad release: $(grep -E 'model_version|events_total' "$work/metrics2.txt")"
+ready=$(curl -s --max-time 5 -w ' %{http_code}' "http://127.0.0.1:$port/readyz")
+[[ "$ready" == *'"reason":"the scorer has no model yet"'*' 503' ]] || fail "/readyz while waiting: $ready"
 timeout 200 "$bin/consume_predictions" --brokers "$bs" --idle 1 --committed satisfy-scorer \
   >"$work/before" 2>"$work/before.cerr" || fail "consume_predictions failed"
 [ "$(count predictions "$work/before")" = 0 ] || fail "predictions without a model"
