@@ -107,15 +107,16 @@ cid() { dc ps -q "$1" | head -1; }
 # the producer replays, then exits 0
 producer=$(cid producer)
 [ -n "$producer" ] || die "no producer container"
-end=$((SECONDS + 600))
-while [ "$("$DOCKER" inspect -f '{{.State.Status}}' "$producer")" != exited ]; do
-  [ $SECONDS -lt $end ] || die "the producer still runs after 600 s"
+# producer_exited: the producer has exited; fails at once if a service stopped
+producer_exited() {
+  [ "$("$DOCKER" inspect -f '{{.State.Status}}' "$producer")" = exited ] && return 0
   for s in broker retrainer scorer-0 scorer-1; do
     [ "$("$DOCKER" inspect -f '{{.State.Running}}' "$(cid "$s")")" = true ] ||
       { dc logs --tail 20 "$s" >&2; die "$s stopped during the replay"; }
   done
-  sleep 2
-done
+  return 1
+}
+wait_for 600 "the producer to exit" producer_exited
 [ "$("$DOCKER" inspect -f '{{.State.ExitCode}}' "$producer")" = 0 ] ||
   { "$DOCKER" logs --tail 20 "$producer" >&2; die "the producer failed"; }
 t_replay=$((SECONDS - t0))
@@ -128,14 +129,12 @@ step "replayed $produced order events to $bs in $t_replay s"
 
 # the two scorers catch up
 metric() { curl -s --max-time 5 "http://127.0.0.1:$1/metrics" | awk -v m="$2" '$1 == m { print $2 }'; }
-end=$((SECONDS + 300))
-while :; do
+scored_all() {
   e0=$(metric "$SATISFY_WEB_PORT" satisfy_scorer_events_total || true)
   e1=$(metric "$SATISFY_WEB_PORT_2" satisfy_scorer_events_total || true)
-  [ "$(( ${e0:-0} + ${e1:-0} ))" -ge "$produced" ] && break
-  [ $SECONDS -lt $end ] || die "scorers at ${e0:-?} + ${e1:-?} of $produced events after 300 s"
-  sleep 2
-done
+  [ "$((${e0:-0} + ${e1:-0}))" -ge "$produced" ]
+}
+poll 300 scored_all || die "scorers at ${e0:-?} + ${e1:-?} of $produced events after 300 s"
 t_scored=$((SECONDS - t0))
 step "scored: scorer-0 $e0, scorer-1 $e1 events"
 [ "${e0:-0}" -gt 0 ] && [ "${e1:-0}" -gt 0 ] || die "one of the two scorers scored nothing ($e0, $e1)"
@@ -161,14 +160,10 @@ for p in "$SATISFY_WEB_PORT" "$SATISFY_WEB_PORT_2"; do
   code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://127.0.0.1:$p/readyz")
   [ "$code" = 200 ] || die "GET /readyz on 127.0.0.1:$p answered $code"
 done
+healthy() { [ "$("$DOCKER" inspect -f '{{.State.Health.Status}}' "$(cid "$1")")" = healthy ]; }
 for s in scorer-0 scorer-1; do
-  h=""
-  for _ in $(seq 60); do
-    h=$("$DOCKER" inspect -f '{{.State.Health.Status}}' "$(cid "$s")")
-    [ "$h" = healthy ] && break
-    sleep 1
-  done
-  [ "$h" = healthy ] || die "$s is $h: $("$DOCKER" inspect -f '{{json .State.Health.Log}}' "$(cid "$s")" | tail -c 400)"
+  poll 60 healthy "$s" ||
+    die "$s is $("$DOCKER" inspect -f '{{.State.Health.Status}}: {{json .State.Health.Log}}' "$(cid "$s")" | tail -c 400)"
 done
 echo "web page answers, both scorers ready and healthy"
 

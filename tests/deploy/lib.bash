@@ -5,6 +5,8 @@
 #   die MSG      fail the test with MSG
 #   skip MSG     skip it (exit 77, ctest's SKIP_RETURN_CODE for tests/deploy)
 #   free_port    a free TCP port on 127.0.0.1
+#   poll SECS CMD... / wait_for SECS WHAT CMD...  bounded waits
+#                (tests/wait.bash), every $POLL_INTERVAL s (0.5 here)
 #   PY           Debian's python3 (python3-yaml), not a pyenv one on PATH
 set -euo pipefail
 
@@ -15,6 +17,8 @@ PY=/usr/bin/python3
 export OMP_WAIT_POLICY=passive PYTHONDONTWRITEBYTECODE=1
 pids=()
 exit_cmds=()
+POLL_INTERVAL="${POLL_INTERVAL:-0.5}"
+source "$(dirname "${BASH_SOURCE[0]}")/../wait.bash"
 
 on_exit() { exit_cmds+=("$*"); }
 

@@ -164,8 +164,20 @@ for title, e in prom:
     if not res:
         bad += 1
         print("    FAIL: no data")
-time.sleep(3)
-rules = get("rules")["data"]["groups"]
+# the rules judged on what is there now: wait (bounded) until every rule has
+# been evaluated again since the queries above (its lastEvaluation moved on)
+def evaluated(groups):
+    return [r.get("lastEvaluation") for g in groups for r in g["rules"]]
+seen = evaluated(get("rules")["data"]["groups"])
+end = time.time() + 60
+while True:
+    rules = get("rules")["data"]["groups"]
+    now = evaluated(rules)
+    if now and len(now) == len(seen) and all(a != b for a, b in zip(now, seen)):
+        break
+    if time.time() > end:
+        sys.exit("FAIL: not every rule was evaluated again within 60 s: %s -> %s" % (seen, now))
+    time.sleep(0.2)
 for g in rules:
     for r in g["rules"]:
         if r.get("health") != "ok":

@@ -57,23 +57,8 @@ die() {
 }
 fail() { die "$@"; }
 
-# poll SECONDS COMMAND...: runs COMMAND every $POLL_INTERVAL s until it
-# succeeds (0) or SECONDS have passed (1).
-poll() {
-  local end=$((SECONDS + $1))
-  shift
-  until "$@"; do
-    [ $SECONDS -lt $end ] || return 1
-    sleep "$POLL_INTERVAL"
-  done
-}
-
-# wait_for SECONDS WHAT COMMAND...: poll, or fail naming WHAT.
-wait_for() {
-  local secs="$1" what="$2"
-  shift 2
-  poll "$secs" "$@" || die "timed out after $secs s waiting for $what"
-}
+# poll and wait_for (tests/wait.bash)
+source "$(dirname "${BASH_SOURCE[0]}")/../wait.bash"
 
 # wait_exit PID SECONDS WHAT: waits until PID (a child) has exited, at most
 # SECONDS, and sets $exit_rc to its exit status; fails when it is still running.

@@ -59,7 +59,13 @@ start_broker sigint
   >"$work/sigint.out" 2>"$work/sigint.err" &
 ppid=$!
 pids+=("$ppid")
-sleep 3
+# interrupted once the topics hold some events (consume_count reads them to
+# their current high watermarks); the paced replay takes over a minute
+topics_hold_some() {
+  timeout 60 "$bin/consume_count" --brokers "$bs" --timeout 30 >"$work/got_early.txt" 2>/dev/null &&
+    [ "$(awk '$1 == "topic" { s += $3 } END { print s + 0 }' "$work/got_early.txt")" -ge 100 ]
+}
+POLL_INTERVAL=0.2 wait_for 60 "the first 100 events on the topics" topics_hold_some
 kill -INT "$ppid"
 wait_exit "$ppid" 30 "producer (after SIGINT)"
 [ "$exit_rc" = 130 ] || fail "producer exit status after SIGINT is $exit_rc, want 130"

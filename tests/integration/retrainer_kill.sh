@@ -73,9 +73,10 @@ all_stored() {
   [ "$(sql 'SELECT count(*) FROM reviews')" = "$reviews_want" ] &&
     [ "$(sql 'SELECT count(*) FROM order_events')" = "$events_want" ]
 }
-# not fatal here: the counts are checked, with their values, below
-POLL_INTERVAL=1 poll 240 all_stored || true
-sleep 2
+# stopped once the store is complete and run 3 has finished a retrain of its
+# own (both checked again, with their values, below: not fatal here)
+run3_done() { all_stored && grep -q 'retrain [0-9]*: window' "$work/run3.err"; }
+POLL_INTERVAL=0.5 poll 240 run3_done || true
 kill -TERM "$rpid"
 wait_exit "$rpid" 120 "run 3 (after SIGTERM)"
 [ "$exit_rc" = 0 ] || fail "run 3 exit status $exit_rc after SIGTERM"

@@ -172,7 +172,9 @@ retrainer run2
 wait_consumed "$events_want" "$reviews_want" 240
 predictions_consumed() { [ "$(json_field "$work/stats.json" predictions)" -ge $((2 * delivered_want)) ]; }
 POLL_INTERVAL=1 poll 120 predictions_consumed || fail "predictions consumed: $(cat "$work/stats.json")"
-sleep 1
+# and the three bad messages produced after the replay (the last ones on
+# their partitions): everything on the topics has been read
+POLL_INTERVAL=0.2 poll 60 stat_at_least bad 3 || fail "bad messages counted: $(cat "$work/stats.json")"
 stop_retrainer run2
 grep -q "stopped: consumed $events_want order events (0 new), $reviews_want reviews (0 new)" "$work/run2.err" ||
   fail "second replay: $(grep 'stopped:' "$work/run2.err")"

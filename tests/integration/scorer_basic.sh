@@ -8,7 +8,8 @@
 # broken releases with higher versions (ignored, logged), replays the second
 # half, and checks that every new prediction names model 2 and the first
 # half was not scored again. SIGTERM exits 0 after committing; a restart
-# scores nothing again (no loss, no duplicates).
+# scores nothing again (no loss, no duplicates): it reads on to a garbage
+# marker appended to each partition and only dead-letters those.
 source "$(dirname "$0")/scorer_common.bash"
 
 make_data
@@ -71,14 +72,25 @@ stop_scorer
 grep -q "stopped: $n events, $n predictions, 0 to dlq" "$work/scorer.err" ||
   fail "stop summary: $(grep stopped "$work/scorer.err")"
 
-# restart: resumes after the committed offsets, nothing scored again
-start_scorer restart
+# restart: resumes after the committed offsets, nothing scored again. The
+# proof it got there: one garbage message appended to each of the 8
+# partitions; a partition is consumed in offset order, so once all 8 are in
+# the DLQ the scorer has read every partition from its committed offset to
+# the end, and anything it scored again would show in its counters.
+command -v kcat >/dev/null || fail "kcat missing (scripts/install-deps.sh installs kcat)"
+for p in 0 1 2 3 4 5 6 7; do
+  echo "restart marker $p" | timeout 30 kcat -P -b "$bs" -t satisfy.orders -p "$p" 2>"$work/kcat.err" ||
+    fail "kcat -P satisfy.orders -p $p: $(cat "$work/kcat.err")"
+done
+start_scorer restart --http 127.0.0.1:0
+port=$(http_port restart)
 wait_log restart "assigned 8 partition" 60
-sleep 2
+wait_metric "$port" satisfy_scorer_dlq_total 8 60
 stop_scorer
-grep -q "stopped: 0 events" "$work/restart.err" || fail "restart scored again: $(grep stopped "$work/restart.err")"
+grep -q "stopped: 8 events, 0 predictions, 8 to dlq" "$work/restart.err" ||
+  fail "restart scored again: $(grep stopped "$work/restart.err")"
 timeout 200 "$bin/consume_predictions" --brokers "$bs" --idle 1 --committed satisfy-scorer \
   >"$work/final" 2>/dev/null || fail "consume_predictions failed"
 [ "$(count predictions "$work/final")" = "$n" ] || fail "after restart: $(count predictions "$work/final") predictions, want $n"
-echo "restart: 0 events scored again; committed: $(grep committed "$work/final")"
+echo "restart: 0 events scored again (the 8 markers dead-lettered); committed: $(grep committed "$work/final")"
 echo "scorer_basic: ok"

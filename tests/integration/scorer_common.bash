@@ -1,7 +1,7 @@
 # scorer_common.bash - shared helpers of the scorer_*.sh and web_*.sh
 # integration tests (sourced; not a test itself), on top of common.bash: the
 # dataset, the scorer started/stopped by pid, bounded waits for its log and
-# for predictions, and its prediction count from /metrics.
+# for predictions, and its /metrics counters (metric, wait_metric).
 source "$(dirname "${BASH_SOURCE[0]}")/common.bash"
 
 FAIL_TAIL=15
@@ -86,10 +86,27 @@ http_port() {
   sed -n 's/.*serving \/healthz and \/metrics on port \([0-9]*\).*/\1/p' "$work/$1.err" | head -1
 }
 
-# predictions PORT: satisfy_scorer_predictions_total of the scorer on PORT
-# (empty when it does not answer).
-predictions() {
+# metric PORT NAME: the value of the sample NAME on the /metrics of the
+# scorer on PORT (empty when it does not answer).
+metric() {
   { curl -s --max-time 2 "http://127.0.0.1:$1/metrics" || true; } |
-    awk '$1 == "satisfy_scorer_predictions_total" { print $2 }'
+    awk -v m="$2" '$1 == m { print $2 }'
 }
+
+# predictions PORT: satisfy_scorer_predictions_total of the scorer on PORT.
+predictions() { metric "$1" satisfy_scorer_predictions_total; }
 _more_than() { [ "$(predictions "$1")" -gt "$2" ] 2>/dev/null; }
+
+# wait_metric PORT NAME N SECONDS: waits until NAME on the scorer on PORT is
+# at least N, bounded; sets $metric_value to the value seen. The way to
+# trigger a kill or a fault on observed progress, e.g.
+#   wait_metric "$port" satisfy_scorer_events_total $((events_want / 4)) 120
+wait_metric() {
+  metric_value=
+  POLL_INTERVAL=0.1 poll "$4" _metric_at_least "$1" "$2" "$3" ||
+    die "timed out after $4 s waiting for $2 >= $3 on port $1 (last seen: ${metric_value:-none})"
+}
+_metric_at_least() {
+  metric_value=$(metric "$1" "$2")
+  [ "${metric_value:-0}" -ge "$3" ] 2>/dev/null
+}

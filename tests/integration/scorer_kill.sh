@@ -1,5 +1,11 @@
 #!/usr/bin/env bash
 # scorer_kill.sh - kill -9 satisfy-scorer twice mid-stream and restart it.
+# Each kill is triggered when the running instance has scored a quarter of
+# the order events and keeps pace with the stream (its
+# satisfy_scorer_events_total and satisfy_scorer_consumer_lag), so both land
+# while events are still being scored; the test checks that from the
+# predictions on the topic (some at the first kill, more at the second, not
+# all).
 #
 # On satisfy-broker (librdkafka's mock cluster: transactions are accepted but
 # not isolated, and the killed instance's open transaction stays visible)
@@ -18,6 +24,18 @@ source "$(dirname "$0")/scorer_common.bash"
 
 batch=100
 make_data
+load_expected
+
+# kill_point PORT: the scorer on PORT has scored a quarter of the order
+# events (mid-stream by construction: about half are scored at the second
+# kill) and keeps pace with the stream (consumer lag known and at most 5
+# batches: a restarted instance first catches up a backlog at full speed,
+# with more in flight than the bound counts). Sets $ev and $lag.
+kill_point() {
+  ev=$(metric "$1" satisfy_scorer_events_total)
+  lag=$(metric "$1" satisfy_scorer_consumer_lag)
+  [ "${ev:-0}" -ge $((events_want / 4)) ] && [ "${lag:--1}" -ge 0 ] && [ "$lag" -le $((5 * batch)) ]
+}
 
 # run_kill_test LABEL: uses $bs; sets $dups and $n after checking no loss.
 run_kill_test() {
@@ -30,22 +48,26 @@ run_kill_test() {
     2>"$work/$label.pub.err" || fail "$label: publish_model failed: $(cat "$work/$label.pub.err")"
   local kills=0 prod_pid
   for round in 1 2; do
-    start_scorer "$label-$round" --batch "$batch" --batch-ms 5
+    start_scorer "$label-$round" --batch "$batch" --batch-ms 5 --http 127.0.0.1:0
+    port=$(http_port "$label-$round")
     wait_log "$label-$round" "assigned" 90
     if [ "$round" = 1 ]; then
-      # paced: about 20 s for the whole history, so the kills land mid-stream
-      timeout 300 "$bin/satisfy-producer" --brokers "$bs" --data "$data" --speed 3000000 \
+      # paced: about 35 s for the whole history, so that a restarted instance
+      # catches up its backlog well before the stream ends
+      timeout 300 "$bin/satisfy-producer" --brokers "$bs" --data "$data" --speed 1500000 \
         --no-progress >"$work/$label.prod" 2>"$work/$label.prod.err" &
       prod_pid=$!
       pids+=("$prod_pid")
     fi
-    sleep 4
+    POLL_INTERVAL=0.1 poll 120 kill_point "$port" ||
+      fail "$label: no kill point in 120 s (events scored ${ev:-?}, lag ${lag:-?})"
     kill -9 "$scorer_pid"
     wait "$scorer_pid" 2>/dev/null || true
     kills=$((kills + 1))
     timeout 200 "$bin/consume_predictions" --brokers "$bs" --idle 1 >"$work/$label.k$round" \
       2>/dev/null || fail "$label: consume_predictions failed"
-    echo "$label: kill -9 #$round after $(count predictions "$work/$label.k$round") predictions"
+    echo "$label: kill -9 #$round after $ev events scored by this instance (lag $lag)," \
+      "$(count predictions "$work/$label.k$round") predictions on the topic"
   done
   start_scorer "$label-final" --batch "$batch" --batch-ms 5
   wait "$prod_pid" || fail "$label: replay failed: $(tail -3 "$work/$label.prod.err")"

@@ -24,8 +24,18 @@ grep -q "^satisfy_scorer_events_total 0$" "$work/metrics.txt" || fail "/metrics:
 "$bin/publish_model" --brokers "$bs" --version 5 --bad garbage >/dev/null 2>"$work/pubbad.err" ||
   fail "publish_model --bad garbage failed"
 wait_log scorer "ignoring bad model release at satisfy.models \[0\] @0" 30
-sleep 3
+# the positive observation: the scorer has taken in the bad release (its
+# counter moved), is still up and says it has no model and scored nothing;
+# 3,000 order events wait on the topic, so a scorer that consumed without
+# a model would show them below (predictions, committed offsets)
+wait_metric "$port" satisfy_scorer_models_rejected_total 1 30
 kill -0 "$scorer_pid" 2>/dev/null || fail "scorer exited while waiting"
+metrics >"$work/metrics2.txt" || fail "/metrics did not answer after the bad release"
+grep -q "^satisfy_scorer_model_version 0$" "$work/metrics2.txt" &&
+  grep -q "^satisfy_scorer_events_total 0$" "$work/metrics2.txt" ||
+  fail "/metrics after the bad release: $(grep -E 'model_version|events_total' "$work/metrics2.txt")"
+ready=$(curl -s --max-time 5 -w ' %{http_code}' "http://127.0.0.1:$port/readyz")
+[[ "$ready" == *'"reason":"the scorer has no model yet"'*' 503' ]] || fail "/readyz while waiting: $ready"
 timeout 200 "$bin/consume_predictions" --brokers "$bs" --idle 1 --committed satisfy-scorer \
   >"$work/before" 2>"$work/before.cerr" || fail "consume_predictions failed"
 [ "$(count predictions "$work/before")" = 0 ] || fail "predictions without a model"

@@ -53,16 +53,20 @@ decision 2 false "rejected (gain below margin): browser test" 1.1300 1.1234 "cha
   timeout 30 kcat -P -b "$bs" -t satisfy.metrics -k decision-2 -H schema=satisfy.v1.ModelDecision+json 2>"$work/kcat.err" ||
   fail "kcat -P decision 2 failed: $(cat "$work/kcat.err")"
 
-# events flow while the browser looks (the replay repeats; the scorer scores repeats too)
-(for _ in 1 2 3 4 5 6; do
+timeout 180 node "$src/tests/browser/web.mjs" "http://127.0.0.1:$port/" "$artifacts" --wait-rate \
+  >"$work/browser.out" 2>"$work/browser.err" &
+browser_pid=$!
+pids+=("$browser_pid")
+# events flow while the browser looks: replays back to back until it is done
+# (at most 30; the scorer scores the repeats too)
+(for _ in $(seq 30); do
+  kill -0 "$browser_pid" 2>/dev/null || exit 0
   timeout 120 "$bin/satisfy-producer" --brokers "$bs" --data "$data" --speed 0 --no-progress \
     >>"$work/prod.out" 2>>"$work/prod.err" || exit 1
-  sleep 2
 done) &
 pids+=($!)
-timeout 180 node "$src/tests/browser/web.mjs" "http://127.0.0.1:$port/" "$artifacts" --wait-rate \
-  >"$work/browser.out" 2>"$work/browser.err" ||
-  fail "browser test: $(cat "$work/browser.out" "$work/browser.err" | tail -20)"
+wait_exit "$browser_pid" 200 "the browser test"
+[ "$exit_rc" = 0 ] || fail "browser test (exit $exit_rc): $(cat "$work/browser.out" "$work/browser.err" | tail -20)"
 cat "$work/browser.out"
 [ -s "$artifacts/web-predict.png" ] && [ -s "$artifacts/web-live.png" ] || fail "screenshots missing"
 echo "web_browser: ok, screenshots in $artifacts"
