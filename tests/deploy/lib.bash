@@ -23,14 +23,9 @@ source "$(dirname "${BASH_SOURCE[0]}")/../wait.bash"
 on_exit() { exit_cmds+=("$*"); }
 
 _cleanup() {
-  local p i
+  local i
   for ((i = ${#exit_cmds[@]} - 1; i >= 0; i--)); do eval "${exit_cmds[$i]}" || true; done
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do
-    for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$p" 2>/dev/null || true
-    wait "$p" 2>/dev/null || true
-  done
+  stop_pids "${pids[@]}"
   rm -rf "$work"
 }
 trap _cleanup EXIT

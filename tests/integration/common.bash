@@ -23,20 +23,7 @@ POLL_INTERVAL="${POLL_INTERVAL:-0.1}"
 # stop_all: SIGTERM to every started process (a broker under timeout(1) gets
 # it forwarded, which KILL could not be), up to 5 s to exit, then SIGKILL.
 stop_all() {
-  local p alive
-  for p in "${pids[@]}"; do
-    kill "$p" 2>/dev/null || true
-  done
-  for _ in $(seq 50); do
-    alive=0
-    for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
-    [ "$alive" = 0 ] && break
-    sleep 0.1
-  done
-  for p in "${pids[@]}"; do
-    kill -9 "$p" 2>/dev/null || true
-    wait "$p" 2>/dev/null || true
-  done
+  stop_pids "${pids[@]}"
 }
 
 cleanup() {
