@@ -74,7 +74,23 @@ done:
     return rc;
 }
 
-int64_t sf_release_last_version(const sf_kafka_conn *conn, int timeout_ms, sf_err *bad, sf_err *err)
+/* Whether a scorer (verifying with key, if any) would load release message m
+ * that decoded as rel: -1 with why set if not. */
+static int refused(const sf_release_key *key, const rd_kafka_message_t *m,
+                   const sf_model_release *rel, sf_err *why)
+{
+    int64_t signed_v = 0;
+    if (key && sf_release_check_message(key, m, &signed_v, why) != 0)
+        return -1;
+    sf_model *model = NULL;
+    if (sf_model_from_release(rel, &model, why) != 0)
+        return -1;
+    sf_model_free(model);
+    return 0;
+}
+
+int64_t sf_release_last_version(const sf_kafka_conn *conn, int timeout_ms,
+                                const sf_release_key *key, sf_err *bad, sf_err *err)
 {
     if (bad)
         bad->msg[0] = 0;
@@ -111,6 +127,9 @@ int64_t sf_release_last_version(const sf_kafka_conn *conn, int timeout_ms, sf_er
             sf_err why;
             if (sf_decode_release(m->payload, m->len, &rel, &why) == 0) {
                 version = rel.version;
+                if (refused(key, m, &rel, &why) != 0 && bad)
+                    sf_errf(bad, "%s [0] @%" PRId64 ": release v%" PRId64 ": %s", SF_TOPIC_MODELS,
+                            m->offset, version, why.msg);
                 sf_model_release_clear(&rel);
             } else {
                 version = 0;

@@ -115,7 +115,10 @@ static int publish(sf_retrainer *r, int64_t version, sf_err *err)
     return rc;
 }
 
-/* Publishes the champion if satisfy.models does not have it yet. */
+/* Publishes the champion if satisfy.models does not have it yet, or has it
+ * as its newest release in a form the scorers refuse (an older format, no
+ * signature or another key's): after an upgrade or a key rotation they
+ * would otherwise wait for the next released retrain. */
 static int publish_champion_if_missing(sf_retrainer *r, sf_err *err)
 {
     sf_version_row ch;
@@ -129,13 +132,18 @@ static int publish_champion_if_missing(sf_retrainer *r, sf_err *err)
         return 0;
     sf_err bad;
     sf_kafka_conn conn = conn_of(r);
-    int64_t last = sf_release_last_version(&conn, 15000, &bad, err);
-    if (bad.msg[0])
-        logf_(r, "the newest message on %s does not decode: %s", SF_TOPIC_MODELS, bad.msg);
+    int64_t last = sf_release_last_version(&conn, 15000, r->sign, &bad, err);
     if (last < 0)
         return -1;
-    if (last >= v)
+    if (last > v || (last == v && !bad.msg[0]))
         return 0;
+    if (last == v) {
+        logf_(r, "champion v%lld is on %s in a form the scorers refuse (%s): publishing it again",
+              (long long)v, SF_TOPIC_MODELS, bad.msg);
+        return publish(r, v, err);
+    }
+    if (bad.msg[0])
+        logf_(r, "the newest message on %s is refused: %s", SF_TOPIC_MODELS, bad.msg);
     logf_(r, "champion v%lld is not on %s (last release there: %s%lld): publishing it",
           (long long)v, SF_TOPIC_MODELS, last ? "v" : "none ", (long long)last);
     return publish(r, v, err);

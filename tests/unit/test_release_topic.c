@@ -16,6 +16,7 @@
 #include "satisfy/features.h"
 #include "satisfy/mockbroker.h"
 #include "satisfy/model.h"
+#include "satisfy/release_sign.h"
 #include "satisfy/release_topic.h"
 #include "satisfy/train.h"
 
@@ -60,7 +61,7 @@ static void test_publish_and_find(void **state)
     size_t alen;
     uint8_t *art = make_artifact(&alen);
 
-    assert_int_equal(sf_release_last_version(&conn, 10000, &bad, &err), 0);
+    assert_int_equal(sf_release_last_version(&conn, 10000, NULL, &bad, &err), 0);
     assert_string_equal(bad.msg, "");
 
     sf_kafka_stats st;
@@ -74,10 +75,10 @@ static void test_publish_and_find(void **state)
         fail_msg("publish: %s", err.msg);
     assert_true(plen > 0);
     assert_int_equal(strlen(sha), 64);
-    assert_int_equal(sf_release_last_version(&conn, 10000, &bad, &err), 3);
+    assert_int_equal(sf_release_last_version(&conn, 10000, NULL, &bad, &err), 3);
     assert_int_equal(
         sf_release_publish(prod, &st, art, alen, 5, 2000, 10000, NULL, NULL, NULL, &err), 0);
-    assert_int_equal(sf_release_last_version(&conn, 10000, &bad, &err), 5);
+    assert_int_equal(sf_release_last_version(&conn, 10000, NULL, &bad, &err), 5);
 
     /* read back: key = version, payload loads as the model */
     sf_kafka_client_opts co = {.role = SF_KAFKA_TOOL_CONSUMER, .conn = conn, .group = "t"};
@@ -118,7 +119,7 @@ static void test_publish_and_find(void **state)
                                        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
                      0);
     assert_int_equal(sf_kafka_drain(prod, 10000), 0);
-    assert_int_equal(sf_release_last_version(&conn, 10000, &bad, &err), 0);
+    assert_int_equal(sf_release_last_version(&conn, 10000, NULL, &bad, &err), 0);
     assert_non_null(strstr(bad.msg, "satisfy.models [0] @2: "));
 
     /* a corrupt artifact is refused before anything is produced */
@@ -133,13 +134,97 @@ static void test_publish_and_find(void **state)
     sf_mockbroker_stop(mb);
 
     /* nothing listening: bounded failure */
-    assert_int_equal(sf_release_last_version(&nobody, 1500, &bad, &err), -1);
+    assert_int_equal(sf_release_last_version(&nobody, 1500, NULL, &bad, &err), -1);
     assert_non_null(strstr(err.msg, "satisfy.models [0]: watermarks"));
     free(art);
 }
 
+/* Produces value as a release message with key version (no signature). */
+static void produce_raw(rd_kafka_t *prod, int64_t version, const void *value, size_t len)
+{
+    char key[24];
+    int kl = snprintf(key, sizeof key, "%lld", (long long)version);
+    assert_int_equal(rd_kafka_producev(prod, RD_KAFKA_V_TOPIC(SF_TOPIC_MODELS),
+                                       RD_KAFKA_V_PARTITION(0), RD_KAFKA_V_KEY(key, (size_t)kl),
+                                       RD_KAFKA_V_VALUE((void *)value, len),
+                                       RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
+                     0);
+    assert_int_equal(sf_kafka_drain(prod, 10000), 0);
+}
+
+/* The newest release judged as a scorer of this build would: under a key,
+ * unsigned or signed by another key is refused; so is a release that
+ * decodes but whose model does not load (here its header names another
+ * algorithm than its artifact; a format 1 release fails the same way). The
+ * retrainer's start-up republishes its champion on such a refusal. */
+static void test_refused_newest(void **state)
+{
+    (void)state;
+    sf_err err, bad;
+    char *dir = tu_mkdtemp();
+    char priv[1100], pub[1100], priv2[1100], pub2[1100];
+    snprintf(priv, sizeof priv, "%s/a.key", dir);
+    snprintf(pub, sizeof pub, "%s/a.pub", dir);
+    snprintf(priv2, sizeof priv2, "%s/b.key", dir);
+    snprintf(pub2, sizeof pub2, "%s/b.pub", dir);
+    if (sf_release_keygen(priv, pub, &err) || sf_release_keygen(priv2, pub2, &err))
+        fail_msg("keygen: %s", err.msg);
+    sf_release_key *ka = sf_release_key_load(priv, 1, &err);
+    sf_release_key *kb = sf_release_key_load(pub2, 0, &err);
+    assert_non_null(ka);
+    assert_non_null(kb);
+    sf_mockbroker *mb = sf_mockbroker_start(1, 2, &err);
+    assert_non_null(mb);
+    sf_kafka_conn conn = {.brokers = sf_mockbroker_bootstraps(mb)};
+    sf_kafka_stats st;
+    sf_kafka_client_opts po = {.role = SF_KAFKA_RELEASE_PRODUCER, .conn = conn, .stats = &st};
+    rd_kafka_t *prod = sf_kafka_client_new(&po, &err);
+    assert_non_null(prod);
+    size_t alen;
+    uint8_t *art = make_artifact(&alen);
+
+    if (sf_release_publish(prod, &st, art, alen, 3, 1000, 10000, ka, NULL, NULL, &err) != 0)
+        fail_msg("publish: %s", err.msg);
+    assert_int_equal(sf_release_last_version(&conn, 10000, NULL, &bad, &err), 3);
+    assert_string_equal(bad.msg, "");
+    assert_int_equal(sf_release_last_version(&conn, 10000, ka, &bad, &err), 3);
+    assert_string_equal(bad.msg, "");
+    assert_int_equal(sf_release_last_version(&conn, 10000, kb, &bad, &err), 3);
+    assert_non_null(strstr(bad.msg, "satisfy.models [0] @0: release v3: bad signature"));
+
+    assert_int_equal(
+        sf_release_publish(prod, &st, art, alen, 4, 2000, 10000, NULL, NULL, NULL, &err), 0);
+    assert_int_equal(sf_release_last_version(&conn, 10000, ka, &bad, &err), 4);
+    assert_non_null(strstr(bad.msg, "release v4: unsigned"));
+
+    sf_model *m = NULL;
+    if (sf_model_load(art, alen, NULL, &m, &err) != 0)
+        fail_msg("load: %s", err.msg);
+    sf_model_release rel;
+    assert_int_equal(sf_model_release_make(m, 6, 3000, &rel, &err), 0);
+    snprintf(rel.algorithm, sizeof rel.algorithm, "%s",
+             strcmp(rel.algorithm, "gbdt") ? "gbdt" : "ridge");
+    sf_buf b = {0};
+    assert_int_equal(sf_encode_release(&rel, &b, &err), 0);
+    produce_raw(prod, 6, b.data, b.len);
+    assert_int_equal(sf_release_last_version(&conn, 10000, NULL, &bad, &err), 6);
+    assert_non_null(strstr(bad.msg, "satisfy.models [0] @2: release v6: "));
+
+    sf_buf_free(&b);
+    sf_model_release_clear(&rel);
+    sf_model_free(m);
+    free(art);
+    rd_kafka_destroy(prod);
+    sf_mockbroker_stop(mb);
+    sf_release_key_free(ka);
+    sf_release_key_free(kb);
+    tu_rmtree(dir);
+    free(dir);
+}
+
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_publish_and_find)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_publish_and_find),
+                                       cmocka_unit_test(test_refused_newest)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

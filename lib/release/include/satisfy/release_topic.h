@@ -7,7 +7,8 @@
  * sf_model_release_make. The streaming retrainer publishes every released
  * version and, on startup, republishes the champion when the newest release
  * on the topic is older (a retrainer killed between promotion and
- * publication must not leave scorers without their model).
+ * publication must not leave scorers without their model) or is the
+ * champion in a form the scorers refuse (an older format, another key).
  */
 #ifndef SATISFY_RELEASE_TOPIC_H
 #define SATISFY_RELEASE_TOPIC_H
@@ -36,10 +37,14 @@ int sf_release_publish(rd_kafka_t *prod, sf_kafka_stats *st, const uint8_t *arti
 
 /* The version of the newest (last) release on satisfy.models, read with a
  * short-lived consumer on conn (kafka.h's release probe; no group is joined):
- * 0 when the topic is empty, -1 with err set on failure. When the last
- * message does not decode it returns 0 and copies the reason into *bad (if
- * not NULL; bad->msg is "" otherwise). */
-int64_t sf_release_last_version(const sf_kafka_conn *conn, int timeout_ms, sf_err *bad,
-                                sf_err *err);
+ * 0 when the topic is empty, -1 with err set on failure. *bad (if not NULL;
+ * bad->msg is "" otherwise) says why a scorer of this build would refuse
+ * that newest release: it does not decode (the version returned is then 0),
+ * or it decodes but its model does not load (sf_model_from_release: a
+ * format 1 release, say) or, with key (NULL = no check), it is unsigned or
+ * not signed by key's pair (the version returned is then the one it
+ * names). */
+int64_t sf_release_last_version(const sf_kafka_conn *conn, int timeout_ms,
+                                const sf_release_key *key, sf_err *bad, sf_err *err);
 
 #endif
