@@ -54,15 +54,10 @@ csv="${BENCH_OUT:-$work}/soak.csv"
 mkdir -p "$(dirname "$csv")"
 pids=()
 cleanup() {
-  local p
-  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do kill -TERM "${pids[$i]}" 2>/dev/null || true; done
-  for _ in $(seq 100); do
-    local alive=0
-    for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
-    [ "$alive" = 0 ] && break
-    sleep 0.1
-  done
-  for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+  # the clients first, then the broker they talk to (else they log its loss
+  # and the scorer's last commit fails)
+  local i
+  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do stop_pid "${pids[$i]}"; done
   # the logs and the CSV stay for inspection; the stores and data go
   rm -rf "$work/seed" "$work/data" "$work"/*.db*
 }

@@ -1,7 +1,8 @@
 # shellcheck shell=bash
 # bench/lib.sh - helpers shared by the bench_*.sh scripts (sourced, not run):
-# reading the scorer's /metrics and the p99 of its latency histograms, so
-# every benchmark computes them the same way.
+# reading the scorer's /metrics, the p99 of its latency histograms and
+# stopping a process with a bounded wait, so every benchmark does them the
+# same way.
 
 # metric PORT NAME: one unlabelled sample from /metrics at 127.0.0.1:PORT
 metric() {
@@ -34,4 +35,12 @@ p99() {
 above_max() {
   paste "$1" "$2" | sed 's/[{}"]/ /g; s/le=//g' |
     awk '{ d[NR] = $6 - $3 } END { print (NR > 1) ? d[NR] - d[NR - 1] : 0 }'
+}
+
+# stop_pid PID: SIGTERM, up to 10 s to exit, then SIGKILL; reaps it
+stop_pid() {
+  kill -TERM "$1" 2>/dev/null || return 0
+  for _ in $(seq 100); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
 }
