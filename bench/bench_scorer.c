@@ -8,12 +8,15 @@
  *       model or web app). Stops on SIGTERM/SIGINT. The baseline it is
  *       compared with is bench_relay (bench/bench_relay.c).
  *
- *   bench_scorer load --brokers B --rate R --count N
+ *   bench_scorer load --brokers B --rate R --count N [--seconds S]
  *       re-produces the first N messages of satisfy.orders to satisfy.orders
  *       at R messages per second with the current time as timestamp, so the
  *       scorer's e2e histogram measures append -> committed prediction;
  *       prints "load N SECONDS APPEND_P99_MS" (APPEND: producev -> delivery
  *       report, the part of the latency before any consumer can see it).
+ *       With --seconds S, cycles through those messages until S seconds
+ *       have passed (a steady load for a soak without holding more than N
+ *       messages); APPEND_P99_MS is then over the last N appends.
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -135,19 +138,21 @@ static int by_offset(const void *a, const void *b)
     return (x->partition > y->partition) - (x->partition < y->partition);
 }
 
-/* the load producer's append latencies: producev -> delivery report, ms */
+/* the load producer's append latencies: producev -> delivery report, ms;
+ * with ring set, the last cap of them (n counts all) */
 typedef struct {
     double *ms;
     long n, cap;
+    int ring;
 } appends;
 
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     (void)rk;
     appends *a = ((sf_kafka_stats *)opaque)->user;
-    if (m->err || a->n >= a->cap)
+    if (m->err || (a->n >= a->cap && !a->ring))
         return;
-    a->ms[a->n++] = (now() - *(double *)m->_private) * 1000;
+    a->ms[(a->n++) % a->cap] = (now() - *(double *)m->_private) * 1000;
 }
 
 static int by_value(const void *a, const void *b)
@@ -162,10 +167,11 @@ static int load(int argc, char **argv)
         {"brokers", required_argument, NULL, 'b'},
         {"rate", required_argument, NULL, 'r'},
         {"count", required_argument, NULL, 'n'},
+        {"seconds", required_argument, NULL, 's'},
         {NULL, 0, NULL, 0},
     };
     const char *brokers = NULL;
-    double rate = 5000;
+    double rate = 5000, seconds = 0;
     long count = 20000;
     sf_cli cli = {.prog = "bench_scorer load"};
     sf_err err;
@@ -178,6 +184,9 @@ static int load(int argc, char **argv)
                 return sf_cli_bad(&cli, &err);
         } else if (c == 'n') {
             if (sf_cli_long("--count", optarg, 1, 100000000, &count, &err) < 0)
+                return sf_cli_bad(&cli, &err);
+        } else if (c == 's') {
+            if (sf_cli_double("--seconds", optarg, 0, 1e6, &seconds, &err) < 0)
                 return sf_cli_bad(&cli, &err);
         } else {
             return 2;
@@ -192,7 +201,7 @@ static int load(int argc, char **argv)
      * from the oldest: at 1 ms, the walks slowed every request it served and
      * the p99 doubled (docs/benchmarks.md). */
     const char *pprops[] = {"enable.idempotence=true", "linger.ms=5", "socket.nagle.disable=true"};
-    appends app = {calloc((size_t)count, sizeof(double)), 0, count};
+    appends app = {calloc((size_t)count, sizeof(double)), 0, count, seconds > 0};
     double *sent = calloc((size_t)count, sizeof *sent); /* producev times */
     if (!app.ms || !sent) {
         fprintf(stderr, "bench_scorer: out of memory\n");
@@ -256,18 +265,25 @@ static int load(int argc, char **argv)
     }
     rd_kafka_metadata_destroy(md);
     qsort(msgs, (size_t)n, sizeof *msgs, by_offset);
+    if (n == 0) {
+        fprintf(stderr, "bench_scorer: no messages on %s to replay\n", SF_TOPIC_ORDERS);
+        return 1;
+    }
     double t0 = now();
-    for (long i = 0; i < n; i++) {
+    long i;
+    /* one pass, or (--seconds) passes until the time is up; sent[] is
+     * reused each pass: a message is delivered long before its slot's turn */
+    for (i = 0; seconds > 0 ? now() - t0 < seconds : i < n; i++) {
         double due = t0 + (double)i / rate;
         double wait;
         while ((wait = due - now()) > 0)
             rd_kafka_poll(prod, wait > 0.001 ? 1 : 0);
-        rd_kafka_message_t *m = msgs[i];
-        sent[i] = now();
+        rd_kafka_message_t *m = msgs[i % n];
+        sent[i % n] = now();
         while (rd_kafka_producev(
                    prod, RD_KAFKA_V_TOPIC(SF_TOPIC_ORDERS), RD_KAFKA_V_PARTITION(m->partition),
                    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_KEY(m->key, m->key_len),
-                   RD_KAFKA_V_VALUE(m->payload, m->len), RD_KAFKA_V_OPAQUE(&sent[i]),
+                   RD_KAFKA_V_VALUE(m->payload, m->len), RD_KAFKA_V_OPAQUE(&sent[i % n]),
                    RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
             rd_kafka_poll(prod, 1);
         rd_kafka_poll(prod, 0);
@@ -275,8 +291,9 @@ static int load(int argc, char **argv)
     double secs = now() - t0;
     rd_kafka_flush(prod, 30000);
     rd_kafka_topic_destroy(t);
-    qsort(app.ms, (size_t)app.n, sizeof *app.ms, by_value);
-    printf("load %ld %.3f %.1f\n", n, secs, app.n ? app.ms[(app.n * 99) / 100] : -1.0);
+    long kept = app.n < app.cap ? app.n : app.cap;
+    qsort(app.ms, (size_t)kept, sizeof *app.ms, by_value);
+    printf("load %ld %.3f %.1f\n", i, secs, kept ? app.ms[(kept * 99) / 100] : -1.0);
     free(app.ms);
     free(sent);
     for (long i = 0; i < n; i++)

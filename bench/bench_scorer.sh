@@ -36,6 +36,8 @@ cleanup() {
 }
 trap cleanup EXIT
 die() { echo "bench_scorer: $*" >&2; exit 1; }
+# shellcheck source=bench/lib.sh
+source "$(dirname "$0")/lib.sh"
 
 parts=${BENCH_SCORER_PARTITIONS:-32}
 if [ -n "${BENCH_SCORER_BROKERS:-}" ]; then
@@ -71,9 +73,6 @@ done
 tick=$(getconf CLK_TCK)
 run_id="$(date +%s)-$$"
 
-metric() { # PORT NAME
-  { curl -s --max-time 2 "http://127.0.0.1:$1/metrics" || true; } | awk -v k="$2" '$1 == k { print $2 }'
-}
 port_of() { # LOG: the port the program logged
   for _ in $(seq 100); do
     grep -q "serving /metrics on port" "$1" 2>/dev/null && break
@@ -182,20 +181,6 @@ hists() { # PORT OUT: the two latency histograms, cumulative
   curl -s "http://127.0.0.1:$1/metrics" >"$work/m"
   grep '^satisfy_scorer_e2e_latency_seconds_bucket' "$work/m" >"$2.e2e"
   grep '^satisfy_scorer_process_latency_seconds_bucket' "$work/m" >"$2.proc"
-}
-# p99 of the difference of two cumulative histograms (le in seconds) in ms
-p99() { # H0 H1
-  paste "$1" "$2" | sed 's/[{}"]/ /g; s/le=//g' |
-    awk '{ le[NR] = $2; d[NR] = $6 - $3 } END {
-      tot = d[NR]; want = 0.99 * tot; prev = 0; lo = 0
-      for (i = 1; i <= NR; i++) {
-        if (d[i] >= want) {
-          if (le[i] == "+Inf") { printf ">%.0f", lo * 1000; exit }
-          f = (d[i] > prev) ? (want - prev) / (d[i] - prev) : 1
-          printf "%.1f", (lo + f * (le[i] - lo)) * 1000; exit
-        }
-        prev = d[i]; lo = le[i]
-      } }'
 }
 # On satisfy-broker, a broker of its own with a short history (8 partitions,
 # the data replayed once): the mock cluster finds the batch a fetch starts

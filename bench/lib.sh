@@ -1,0 +1,46 @@
+# shellcheck shell=bash
+# bench/lib.sh - helpers shared by the bench_*.sh scripts (sourced, not run):
+# reading the scorer's /metrics, the p99 of its latency histograms and
+# stopping a process with a bounded wait, so every benchmark does them the
+# same way.
+
+# metric PORT NAME: one unlabelled sample from /metrics at 127.0.0.1:PORT
+metric() {
+  { curl -s --max-time 2 "http://127.0.0.1:$1/metrics" || true; } | awk -v k="$2" '$1 == k { print $2 }'
+}
+
+# p99 H0 H1 [finite]: p99 in ms of the difference of two cumulative
+# Prometheus histograms (the *_bucket lines of one histogram, le in seconds,
+# same order), interpolated linearly inside the bucket; ">N" when it falls
+# in the +Inf bucket; "NA" when nothing was observed between the two. With
+# "finite", of the observations in the finite buckets only (those above the
+# largest bound left out).
+p99() {
+  paste "$1" "$2" | sed 's/[{}"]/ /g; s/le=//g' |
+    awk -v finite="${3:-}" '{ le[NR] = $2; d[NR] = $6 - $3 } END {
+      last = NR; if (finite != "" && le[NR] == "+Inf") last = NR - 1
+      tot = d[last]; want = 0.99 * tot; prev = 0; lo = 0
+      if (tot <= 0) { print "NA"; exit }
+      for (i = 1; i <= last; i++) {
+        if (d[i] >= want) {
+          if (le[i] == "+Inf") { printf ">%.0f", lo * 1000; exit }
+          f = (d[i] > prev) ? (want - prev) / (d[i] - prev) : 1
+          printf "%.1f", (lo + f * (le[i] - lo)) * 1000; exit
+        }
+        prev = d[i]; lo = le[i]
+      } }'
+}
+
+# above_max H0 H1: observations between the two above the largest finite bound
+above_max() {
+  paste "$1" "$2" | sed 's/[{}"]/ /g; s/le=//g' |
+    awk '{ d[NR] = $6 - $3 } END { print (NR > 1) ? d[NR] - d[NR - 1] : 0 }'
+}
+
+# stop_pid PID: SIGTERM, up to 10 s to exit, then SIGKILL; reaps it
+stop_pid() {
+  kill -TERM "$1" 2>/dev/null || return 0
+  for _ in $(seq 100); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
+}
