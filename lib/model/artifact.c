@@ -688,9 +688,10 @@ int sf_model_from_release(const sf_model_release *r, sf_model **out, sf_err *err
     if (sf_model_load(r->payload, r->payload_len, r->spec_hash, &m, err) < 0)
         return sf_err_wrap(err, "model release %lld", (long long)r->version);
     if (strcmp(r->algorithm, sf_algo_name(m->info.algo)) != 0) {
-        sf_model_free(m);
-        return sf_errf(err, "model release %lld: release says algorithm '%s', artifact is '%s'",
-                       (long long)r->version, r->algorithm, sf_algo_name(m->info.algo));
+        sf_errf(err, "model release %lld: release says algorithm '%s', artifact is '%s'",
+                (long long)r->version, r->algorithm, sf_algo_name(m->info.algo));
+        sf_model_free(m); /* after the message, which reads it */
+        return -1;
     }
     *out = m;
     return 0;

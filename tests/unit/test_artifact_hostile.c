@@ -145,6 +145,26 @@ static void test_crafted_xgboost_release(void **state)
     sf_model_free(m);
 }
 
+/* A release whose header names another algorithm than its (valid,
+ * checksummed) artifact: refused with both named. The refusal used to free
+ * the model before its error message read the model's algorithm (a
+ * use-after-free in every watcher, found by ASan in test_release_topic). */
+static void test_release_algorithm_mismatch(void **state)
+{
+    (void)state;
+    sf_model *m = train(SF_ALGO_RIDGE, SF_PROB_CALIBRATION);
+    sf_model_release r;
+    sf_err err;
+    assert_int_equal(sf_model_release_make(m, 2, 123, &r, &err), 0);
+    snprintf(r.algorithm, sizeof r.algorithm, "gbdt");
+    sf_model *k = NULL;
+    assert_int_equal(sf_model_from_release(&r, &k, &err), -1);
+    assert_non_null(strstr(err.msg, "release says algorithm 'gbdt', artifact is 'ridge'"));
+    assert_null(k);
+    sf_model_release_clear(&r);
+    sf_model_free(m);
+}
+
 /* A current artifact that also carries the crafted UBJSON as XGBS/XGBP
  * loads from its own trees: the XGBoost sections are never parsed. */
 static void test_xgboost_sections_never_parsed(void **state)
@@ -336,6 +356,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_zlib_bomb),
         cmocka_unit_test(test_crafted_xgboost_release),
+        cmocka_unit_test(test_release_algorithm_mismatch),
         cmocka_unit_test(test_xgboost_sections_never_parsed),
         cmocka_unit_test(test_non_finite_numbers),
         cmocka_unit_test(test_probe_rejects_nan_model),
