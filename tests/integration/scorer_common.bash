@@ -68,6 +68,17 @@ wait_dlq_covered() {
   done
 }
 
+# check_good_and_dlq N_GOOD N_BAD: the report ($work/report, after
+# wait_dlq_covered) has exactly N_GOOD good order events, each with one
+# prediction, and N_BAD messages in the DLQ.
+check_good_and_dlq() {
+  local r="$work/report"
+  [ "$(count expected "$r")" = "$1" ] || fail "expected $(count expected "$r") good events, produced $1"
+  [ "$(count predictions "$r")" = "$1" ] && [ "$(count duplicates "$r")" = 0 ] ||
+    fail "good events: $(tr '\n' ' ' <"$r")"
+  [ "$(count dlq "$r")" = "$2" ] || fail "dlq holds $(count dlq "$r") messages, want $2"
+}
+
 # scorer_on_model_1: satisfy-broker, the dataset, model 1 published, and a
 # scorer scoring with it.
 scorer_on_model_1() {

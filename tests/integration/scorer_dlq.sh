@@ -17,11 +17,7 @@ n_good=$(count good "$work/corpus")
 [ "$n_bad" = 27 ] && [ "$n_good" = 28 ] || fail "corpus: $n_bad bad, $n_good good"
 
 wait_dlq_covered "$n_bad" 120
-r="$work/report"
-[ "$(count expected "$r")" = "$n_good" ] || fail "expected $(count expected "$r") good events, produced $n_good"
-[ "$(count predictions "$r")" = "$n_good" ] && [ "$(count duplicates "$r")" = 0 ] ||
-  fail "good events: $(tr '\n' ' ' <"$r")"
-[ "$(count dlq "$r")" = "$n_bad" ] || fail "dlq holds $(count dlq "$r") messages, want $n_bad"
+check_good_and_dlq "$n_good" "$n_bad"
 
 # every malformed message: same bytes (sha256), same source coordinates, a reason
 reason_of() { # KIND -> the reason substring its DLQ record must carry

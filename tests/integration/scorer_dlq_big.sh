@@ -18,11 +18,7 @@ n_good=$(count good "$work/corpus")
 
 # bounded: the partition stalled forever before the fix, so this fails then
 wait_dlq_covered "$n_bad" 90
-r="$work/report"
-[ "$(count expected "$r")" = "$n_good" ] || fail "expected $(count expected "$r") good events, produced $n_good"
-[ "$(count predictions "$r")" = "$n_good" ] && [ "$(count duplicates "$r")" = 0 ] ||
-  fail "good events: $(tr '\n' ' ' <"$r")"
-[ "$(count dlq "$r")" = "$n_bad" ] || fail "dlq holds $(count dlq "$r") messages, want $n_bad"
+check_good_and_dlq "$n_good" "$n_bad"
 while read -r _ kind part off _; do
   line=$(grep "^dlq satisfy.orders $part $off " "$work/dlq.txt" || true)
   [ -n "$line" ] || fail "$kind at [$part] @$off is not in the DLQ"
