@@ -33,19 +33,29 @@
 typedef struct seller_rec {
     uint64_t key;
     int64_t rev_sum, rev_n, deliv_n, late_n;
+    uint8_t changed; /* noted in the change list (sf_history_track_changes) */
 } seller_rec;
 
+/* 40 bytes: the scorer's live history holds a million of these. Purchase
+ * times sit inline up to two (most customers buy once), else on the heap. */
 typedef struct customer_rec {
     uint64_t key;
-    int64_t n_base; /* orders whose time is unknown (from a snapshot): all earlier */
-    int64_t rev_sum, rev_n;
-    int64_t *times; /* purchase times added live */
-    int n_times, cap_times;
+    int32_t n_base; /* orders whose time is unknown (from a snapshot): all earlier */
+    int32_t rev_sum, rev_n;
+    uint16_t n_times;
+    uint8_t cap_log; /* 0: times inline (2), else 1 << cap_log on the heap */
+    uint8_t changed;
+    union {
+        int64_t in[2];
+        int64_t *heap;
+    } t; /* purchase times added live, in the order added */
 } customer_rec;
 
 typedef struct order_rec {
     uint64_t key;
-    int64_t rev_sum, rev_n;
+    int32_t rev_sum;
+    uint16_t rev_n;
+    uint8_t changed;
 } order_rec;
 
 /* Records start with their uint64_t key; map: key -> record index. */
@@ -58,7 +68,15 @@ typedef struct table {
 struct sf_history {
     table sellers, customers, orders;
     bool key32; /* customers keyed by FNV-1a 32 (read from a format-1 snapshot) */
+    bool track; /* note changed records (sf_history_track_changes) */
+    sf_history_ref *changes;
+    size_t n_changes, cap_changes;
 };
+
+static const int64_t *times_of(const customer_rec *c)
+{
+    return c->cap_log ? c->t.heap : c->t.in;
+}
 
 /* FNV-1a: the keys are stored in snapshots, so these never change. */
 #define FNV64_OFFSET 0xcbf29ce484222325ULL
@@ -143,9 +161,9 @@ sf_history *sf_history_new(void)
     h->sellers.size = sizeof(seller_rec);
     h->customers.size = sizeof(customer_rec);
     h->orders.size = sizeof(order_rec);
-    h->sellers.map = sf_idmap_new(0);
-    h->customers.map = sf_idmap_new(0);
-    h->orders.map = sf_idmap_new(0);
+    h->sellers.map = sf_idmap_new_u64(0);
+    h->customers.map = sf_idmap_new_u64(0);
+    h->orders.map = sf_idmap_new_u64(0);
     if (!h->sellers.map || !h->customers.map || !h->orders.map) {
         sf_history_free(h);
         return NULL;
@@ -157,8 +175,12 @@ void sf_history_free(sf_history *h)
 {
     if (!h)
         return;
-    for (size_t i = 0; i < h->customers.n; i++)
-        free(((customer_rec *)rec_at(&h->customers, i))->times);
+    for (size_t i = 0; i < h->customers.n; i++) {
+        customer_rec *c = rec_at(&h->customers, i);
+        if (c->cap_log)
+            free(c->t.heap);
+    }
+    free(h->changes);
     table_free(&h->sellers);
     table_free(&h->customers);
     table_free(&h->orders);
@@ -200,22 +222,52 @@ static int oom(sf_err *err, const char *what)
     return sf_errf(err, "history: out of memory adding %s", what);
 }
 
+/* Notes that a record changed, once until sf_history_clear_changes. */
+static int note(sf_history *h, uint8_t *changed, uint8_t kind, uint64_t key)
+{
+    if (!h->track || *changed)
+        return 0;
+    if (h->n_changes == h->cap_changes) {
+        size_t cap = h->cap_changes ? h->cap_changes * 2 : 256;
+        sf_history_ref *c = realloc(h->changes, cap * sizeof *c);
+        if (!c)
+            return -1;
+        h->changes = c;
+        h->cap_changes = cap;
+    }
+    h->changes[h->n_changes++] = (sf_history_ref){kind, key};
+    *changed = 1;
+    return 0;
+}
+
+/* Appends a purchase time; -1 when out of memory or too many. */
+static int push_time(customer_rec *c, int64_t t)
+{
+    size_t cap = c->cap_log ? (size_t)1 << c->cap_log : 2;
+    if (c->n_times == UINT16_MAX)
+        return -1;
+    if (c->n_times == cap) {
+        int64_t *heap = malloc(cap * 2 * sizeof *heap);
+        if (!heap)
+            return -1;
+        memcpy(heap, times_of(c), cap * sizeof *heap);
+        if (c->cap_log)
+            free(c->t.heap);
+        c->t.heap = heap;
+        c->cap_log = (uint8_t)(c->cap_log ? c->cap_log + 1 : 2);
+    }
+    (c->cap_log ? c->t.heap : c->t.in)[c->n_times++] = t;
+    return 0;
+}
+
 int sf_history_add_purchase(sf_history *h, const sf_order_event *ev, sf_err *err)
 {
     if (!ev->customer_unique_id[0] || ev->purchase == SF_TIME_NONE)
         return 0;
     customer_rec *c = table_get(&h->customers, customer_key(h, ev->customer_unique_id));
-    if (!c)
+    if (!c || push_time(c, ev->purchase) < 0 ||
+        note(h, &c->changed, SF_HISTORY_CUSTOMER, c->key) < 0)
         return oom(err, "a purchase");
-    if (c->n_times == c->cap_times) {
-        int cap = c->cap_times ? c->cap_times * 2 : 2;
-        int64_t *t = realloc(c->times, (size_t)cap * sizeof *t);
-        if (!t)
-            return oom(err, "a purchase");
-        c->times = t;
-        c->cap_times = cap;
-    }
-    c->times[c->n_times++] = ev->purchase;
     return 0;
 }
 
@@ -232,6 +284,8 @@ int sf_history_add_delivery(sf_history *h, const sf_order_event *ev, sf_err *err
             return oom(err, "a delivery");
         s->deliv_n++;
         s->late_n += late;
+        if (note(h, &s->changed, SF_HISTORY_SELLER, s->key) < 0)
+            return oom(err, "a delivery");
     }
     return 0;
 }
@@ -249,6 +303,8 @@ int sf_history_add_review(sf_history *h, const sf_order_event *ev, int score, sf
             return oom(err, "a review");
         s->rev_sum += score;
         s->rev_n++;
+        if (note(h, &s->changed, SF_HISTORY_SELLER, s->key) < 0)
+            return oom(err, "a review");
     }
     if (ev->customer_unique_id[0]) {
         customer_rec *c = table_get(&h->customers, customer_key(h, ev->customer_unique_id));
@@ -256,12 +312,16 @@ int sf_history_add_review(sf_history *h, const sf_order_event *ev, int score, sf
             return oom(err, "a review");
         c->rev_sum += score;
         c->rev_n++;
+        if (note(h, &c->changed, SF_HISTORY_CUSTOMER, c->key) < 0)
+            return oom(err, "a review");
     }
     order_rec *o = table_get(&h->orders, fnv64(ev->order_id));
-    if (!o)
+    if (!o || o->rev_n == UINT16_MAX)
         return oom(err, "a review");
     o->rev_sum += score;
     o->rev_n++;
+    if (note(h, &o->changed, SF_HISTORY_ORDER, o->key) < 0)
+        return oom(err, "a review");
     return 0;
 }
 
@@ -334,8 +394,9 @@ void sf_history_view_of(const sf_history *h, const sf_order_event *ev, sf_histor
         return;
     const customer_rec *c = rec_at(&h->customers, (size_t)cf);
     int64_t orders = c->n_base;
+    const int64_t *times = times_of(c);
     for (int i = 0; i < c->n_times; i++)
-        orders += ev->purchase != SF_TIME_NONE && c->times[i] < ev->purchase;
+        orders += ev->purchase != SF_TIME_NONE && times[i] < ev->purchase;
     out->customer_orders = (double)orders;
     int64_t cn = c->rev_n - own_n, cs = c->rev_sum - own_sum;
     out->customer_review_mean = cn > 0 ? (double)cs / (double)cn : NAN;
@@ -476,14 +537,14 @@ sf_history *sf_history_load(const uint8_t *buf, size_t len, sf_err *err)
         if (i > 0 && (d == 0 || key + d < key)) /* strictly increasing */
             goto bad;
         key += d;
-        if (v1 && key > UINT32_MAX)
+        if ((v1 && key > UINT32_MAX) || v[0] > INT32_MAX || v[1] > INT32_MAX || v[2] > INT32_MAX)
             goto bad;
         customer_rec *c = table_get(&h->customers, key);
         if (!c)
             goto oom;
-        c->n_base = (int64_t)v[0];
-        c->rev_sum = (int64_t)v[1];
-        c->rev_n = (int64_t)v[2];
+        c->n_base = (int32_t)v[0];
+        c->rev_sum = (int32_t)v[1];
+        c->rev_n = (int32_t)v[2];
     }
     if (r.off != r.n)
         goto bad;
@@ -496,4 +557,199 @@ oom:
     sf_errf(err, "history snapshot: out of memory");
     sf_history_free(h);
     return NULL;
+}
+
+/* ---- live records (satisfy.history) ---- */
+
+#define RECORD_VERSION   1
+#define MAX_RECORD_TIMES 4096 /* purchase times in one customer record */
+
+void sf_history_track_changes(sf_history *h, bool on)
+{
+    h->track = on;
+}
+
+size_t sf_history_changes(const sf_history *h, const sf_history_ref **refs)
+{
+    *refs = h->changes;
+    return h->n_changes;
+}
+
+static table *table_of(sf_history *h, uint8_t kind)
+{
+    return kind == SF_HISTORY_SELLER     ? &h->sellers
+           : kind == SF_HISTORY_CUSTOMER ? &h->customers
+           : kind == SF_HISTORY_ORDER    ? &h->orders
+                                         : NULL;
+}
+
+/* The changed flag of a record (each record type keeps one). */
+static uint8_t *changed_flag(void *rec, uint8_t kind)
+{
+    return kind == SF_HISTORY_SELLER     ? &((seller_rec *)rec)->changed
+           : kind == SF_HISTORY_CUSTOMER ? &((customer_rec *)rec)->changed
+                                         : &((order_rec *)rec)->changed;
+}
+
+void sf_history_clear_changes(sf_history *h)
+{
+    for (size_t i = 0; i < h->n_changes; i++) {
+        table *t = table_of(h, h->changes[i].kind);
+        long f = table_find(t, h->changes[i].key);
+        if (f >= 0)
+            *changed_flag(rec_at(t, (size_t)f), h->changes[i].kind) = 0;
+    }
+    h->n_changes = 0;
+}
+
+int sf_history_forget_order(sf_history *h, const char *order_id, sf_err *err)
+{
+    long f = table_find(&h->orders, fnv64(order_id));
+    if (f < 0)
+        return 0;
+    order_rec *o = rec_at(&h->orders, (size_t)f);
+    if (o->rev_n == 0)
+        return 0;
+    o->rev_sum = 0;
+    o->rev_n = 0;
+    if (note(h, &o->changed, SF_HISTORY_ORDER, o->key) < 0)
+        return oom(err, "a forgotten order");
+    return 0;
+}
+
+void sf_history_record_key(sf_history_ref ref, uint8_t key[SF_HISTORY_KEY_LEN])
+{
+    key[0] = ref.kind;
+    for (int i = 0; i < 8; i++)
+        key[1 + i] = (uint8_t)(ref.key >> (56 - 8 * i));
+}
+
+int sf_history_record(const sf_history *h, sf_history_ref ref, sf_buf *val, sf_err *err)
+{
+    table *t = table_of((sf_history *)h, ref.kind);
+    if (!t)
+        return sf_errf(err, "history record: unknown kind 0x%02x", ref.kind);
+    if (ref.kind == SF_HISTORY_CUSTOMER && h->key32)
+        return sf_errf(err, "history record: a format-1 history has 32-bit customer keys");
+    sf_buf_reset(val);
+    long f = table_find(t, ref.key);
+    if (f < 0)
+        return 0;
+    const void *r = rec_at(t, (size_t)f);
+    uint64_t v[4];
+    int nv = 0;
+    const int64_t *times = NULL;
+    size_t nt = 0;
+    if (ref.kind == SF_HISTORY_SELLER) {
+        const seller_rec *s = r;
+        v[0] = (uint64_t)s->rev_sum, v[1] = (uint64_t)s->rev_n;
+        v[2] = (uint64_t)s->deliv_n, v[3] = (uint64_t)s->late_n, nv = 4;
+    } else if (ref.kind == SF_HISTORY_CUSTOMER) {
+        const customer_rec *c = r;
+        times = times_of(c);
+        nt = c->n_times;
+        /* the oldest times beyond the limit count as "all earlier" */
+        size_t fold = nt > MAX_RECORD_TIMES ? nt - MAX_RECORD_TIMES : 0;
+        v[0] = (uint64_t)c->n_base + fold, v[1] = (uint64_t)c->rev_sum;
+        v[2] = (uint64_t)c->rev_n, v[3] = nt - fold, nv = 4;
+        times += fold;
+        nt -= fold;
+    } else {
+        const order_rec *o = r;
+        if (o->rev_n == 0) /* forgotten: a tombstone */
+            return 0;
+        v[0] = (uint64_t)o->rev_sum, v[1] = o->rev_n, nv = 2;
+    }
+    if (sf_buf_reserve(val, 1 + (size_t)(nv + nt) * SF_VARINT_MAX, err) < 0)
+        return sf_err_wrap(err, "history record");
+    uint8_t *w = val->data;
+    *w++ = RECORD_VERSION;
+    for (int i = 0; i < nv; i++)
+        w = sf_varint_put(w, v[i]);
+    int64_t prev = 0;
+    for (size_t i = 0; i < nt; i++) { /* in the order added: zigzag deltas */
+        w = sf_varint_put(w, sf_zigzag(times[i] - prev));
+        prev = times[i];
+    }
+    val->len = (size_t)(w - val->data);
+    return 0;
+}
+
+static int64_t unzigzag(uint64_t v)
+{
+    return (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
+}
+
+int sf_history_apply(sf_history *h, const void *key, size_t klen, const void *val, size_t vlen,
+                     sf_err *err)
+{
+    const uint8_t *k = key;
+    if (klen != SF_HISTORY_KEY_LEN)
+        return sf_errf(err, "history record: key of %zu bytes (expected %d)", klen,
+                       SF_HISTORY_KEY_LEN);
+    table *t = table_of(h, k[0]);
+    if (!t)
+        return sf_errf(err, "history record: unknown kind 0x%02x", k[0]);
+    if (h->key32)
+        return sf_errf(err, "history record: a format-1 history cannot take live records");
+    uint64_t id = 0;
+    for (int i = 1; i < SF_HISTORY_KEY_LEN; i++)
+        id = id << 8 | k[i];
+    rbuf r = {val, val ? vlen : 0, 0};
+    uint64_t v[4] = {0, 0, 0, 0};
+    int nv = k[0] == SF_HISTORY_ORDER ? 2 : 4;
+    if (r.n > 0) {
+        if (r.p[0] != RECORD_VERSION)
+            return sf_errf(err, "history record '%c': version %u (expected %d)", k[0], r.p[0],
+                           RECORD_VERSION);
+        r.off = 1;
+        for (int i = 0; i < nv; i++)
+            if (get_varint(&r, &v[i]) < 0)
+                goto bad;
+        for (int i = 0; i < nv; i++)
+            if (v[i] > INT32_MAX)
+                goto bad;
+        if (k[0] == SF_HISTORY_CUSTOMER && v[3] > MAX_RECORD_TIMES)
+            goto bad;
+        if (k[0] == SF_HISTORY_ORDER && v[1] > UINT16_MAX)
+            goto bad;
+        size_t times_at = r.off; /* check the times before changing anything */
+        uint64_t d;
+        for (uint64_t i = 0; k[0] == SF_HISTORY_CUSTOMER && i < v[3]; i++)
+            if (get_varint(&r, &d) < 0)
+                goto bad;
+        if (r.off != r.n)
+            goto bad;
+        r.off = times_at;
+    }
+    long f = table_find(t, id);
+    if (f < 0 && r.n == 0)
+        return 0; /* a tombstone of something never seen */
+    void *rec = f >= 0 ? rec_at(t, (size_t)f) : table_get(t, id);
+    if (!rec)
+        return oom(err, "a record");
+    if (k[0] == SF_HISTORY_SELLER) {
+        seller_rec *s = rec;
+        s->rev_sum = (int64_t)v[0], s->rev_n = (int64_t)v[1];
+        s->deliv_n = (int64_t)v[2], s->late_n = (int64_t)v[3];
+    } else if (k[0] == SF_HISTORY_ORDER) {
+        order_rec *o = rec;
+        o->rev_sum = (int32_t)v[0], o->rev_n = (uint16_t)v[1];
+    } else {
+        customer_rec *c = rec;
+        c->n_base = (int32_t)v[0], c->rev_sum = (int32_t)v[1], c->rev_n = (int32_t)v[2];
+        c->n_times = 0;
+        int64_t prev = 0;
+        for (uint64_t i = 0; i < v[3]; i++) {
+            uint64_t d = 0;
+            (void)get_varint(&r, &d); /* checked above */
+            prev += unzigzag(d);
+            if (push_time(c, prev) < 0)
+                return oom(err, "a record");
+        }
+    }
+    return note(h, changed_flag(rec, k[0]), k[0], id) < 0 ? oom(err, "a record") : 0;
+bad:
+    return sf_errf(err, "history record '%c' %016llx: truncated or corrupt at byte %zu of %zu",
+                   k[0], (unsigned long long)id, r.off, r.n);
 }

@@ -4,7 +4,10 @@
  * collided under the former 32-bit key keep separate histories, live and
  * through a snapshot; a snapshot of the former format (SFH1, 32-bit customer
  * keys) is still read with the key it was made with; and a snapshot
- * round-trips many customers, each with its own numbers.
+ * round-trips many customers, each with its own numbers; the live records
+ * (satisfy.history) carry every entity's state so that a history built
+ * from them gives the same views, tombstones forget an order's own
+ * reviews, and a malformed record is refused without changing anything.
  * (The strictly-before rule, the own-review exclusion and leakage are
  * proven through the feature rows in test_features.c.)
  */
@@ -199,12 +202,127 @@ static void test_snapshot_many_customers(void **state)
     sf_history_free(h);
 }
 
+static int views_equal(const sf_history_view *a, const sf_history_view *b)
+{
+    const double *x = &a->seller_review_mean, *y = &b->seller_review_mean;
+    for (size_t i = 0; i < sizeof *a / sizeof(double); i++)
+        if (!(x[i] == y[i] || (isnan(x[i]) && isnan(y[i]))))
+            return 0;
+    return 1;
+}
+
+/* Publishes h's changed records into live (as the retrainer and a scorer do). */
+static void ship_changes(sf_history *h, sf_history *live)
+{
+    const sf_history_ref *refs;
+    size_t n = sf_history_changes(h, &refs);
+    sf_buf val = {0};
+    sf_err err;
+    for (size_t i = 0; i < n; i++) {
+        uint8_t key[SF_HISTORY_KEY_LEN];
+        sf_history_record_key(refs[i], key);
+        assert_int_equal(sf_history_record(h, refs[i], &val, &err), 0);
+        assert_int_equal(sf_history_apply(live, key, sizeof key, val.data, val.len, &err), 0);
+    }
+    sf_history_clear_changes(h);
+    assert_int_equal(sf_history_changes(h, &refs), 0);
+    sf_buf_free(&val);
+}
+
+static void test_live_records(void **state)
+{
+    (void)state;
+    sf_history *h = sf_history_new(), *live = sf_history_new();
+    assert_non_null(h);
+    assert_non_null(live);
+    sf_history_track_changes(h, true);
+    sf_err err;
+    /* customer A: five orders (heap times), B: one; A's second is reviewed
+     * before it is delivered */
+    char id[33];
+    sf_order_event ev[6];
+    for (int i = 0; i < 6; i++) {
+        snprintf(id, sizeof id, "%032d", i + 1);
+        ev[i] = order_of(id, i < 5 ? CUST_A : CUST_B, T0 + i * D);
+        assert_int_equal(sf_history_add_purchase(h, &ev[i], &err), 0);
+    }
+    ev[0].delivered = T0 + 12 * D; /* late */
+    assert_int_equal(sf_history_add_delivery(h, &ev[0], &err), 0);
+    assert_int_equal(sf_history_add_review(h, &ev[0], 2, &err), 0);
+    assert_int_equal(sf_history_add_review(h, &ev[1], 5, &err), 0);
+    const sf_history_ref *refs;
+    assert_int_equal(sf_history_changes(h, &refs), 5); /* 2 customers, 1 seller, 2 orders */
+    ship_changes(h, live);
+    sf_history_view a, b;
+    for (int i = 0; i < 6; i++) {
+        sf_history_view_of(h, &ev[i], &a);
+        sf_history_view_of(live, &ev[i], &b);
+        assert_true(views_equal(&a, &b));
+    }
+    sf_history_view_of(live, &ev[1], &b); /* its own review (5) is left out */
+    assert_int_equal((int)b.seller_review_count, 1);
+    assert_true(b.seller_review_mean == 2.0);
+    assert_int_equal((int)b.customer_orders, 1);
+    assert_true(b.seller_late_rate == 1.0);
+
+    /* the order's events are over: a tombstone; later orders then see its review */
+    assert_int_equal(sf_history_forget_order(h, ev[1].order_id, &err), 0);
+    assert_int_equal(sf_history_changes(h, &refs), 1);
+    sf_buf val = {0};
+    assert_int_equal(sf_history_record(h, refs[0], &val, &err), 0);
+    assert_int_equal(val.len, 0);
+    ship_changes(h, live);
+    sf_history_view_of(live, &ev[1], &b);
+    assert_int_equal((int)b.seller_review_count, 2);
+
+    /* applying the same records twice changes nothing */
+    sf_history_ref all[] = {
+        {SF_HISTORY_SELLER, sf_history_seller_key("ssssssssssssssssssssssssssssssss")},
+        {SF_HISTORY_CUSTOMER, sf_history_customer_key(CUST_A)}};
+    for (int i = 0; i < 2; i++) {
+        uint8_t key[SF_HISTORY_KEY_LEN];
+        sf_history_record_key(all[i], key);
+        assert_int_equal(sf_history_record(h, all[i], &val, &err), 0);
+        assert_true(val.len > 1);
+        assert_int_equal(sf_history_apply(live, key, sizeof key, val.data, val.len, &err), 0);
+    }
+    for (int i = 0; i < 6; i++) {
+        sf_history_view_of(h, &ev[i], &a);
+        sf_history_view_of(live, &ev[i], &b);
+        assert_true(views_equal(&a, &b));
+    }
+
+    /* malformed: refused with the kind and byte, nothing changed */
+    uint8_t key[SF_HISTORY_KEY_LEN];
+    sf_history_record_key(all[1], key);
+    assert_int_equal(sf_history_record(h, all[1], &val, &err), 0);
+    for (size_t cut = 1; cut < val.len; cut++) {
+        assert_int_equal(sf_history_apply(live, key, sizeof key, val.data, cut, &err), -1);
+        assert_non_null(strstr(err.msg, "history record 'c'"));
+    }
+    uint8_t bad_version = 9;
+    assert_int_equal(sf_history_apply(live, key, sizeof key, &bad_version, 1, &err), -1);
+    assert_non_null(strstr(err.msg, "version 9"));
+    key[0] = 'x';
+    assert_int_equal(sf_history_apply(live, key, sizeof key, val.data, val.len, &err), -1);
+    assert_non_null(strstr(err.msg, "unknown kind"));
+    assert_int_equal(sf_history_apply(live, key, 3, val.data, val.len, &err), -1);
+    sf_history_view_of(live, &ev[0], &b);
+    assert_int_equal((int)b.customer_orders, 0);
+    sf_history_view_of(live, &ev[4], &b);
+    assert_int_equal((int)b.customer_orders, 4);
+    sf_buf_free(&val);
+    sf_history_free(h);
+    sf_history_free(live);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_customer_collision),
         cmocka_unit_test(test_old_snapshot_read_as_trained),
         cmocka_unit_test(test_snapshot_many_customers),
+        cmocka_unit_test(test_live_records),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

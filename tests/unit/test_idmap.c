@@ -47,7 +47,7 @@ static void test_string_keys(void **state)
 static void test_integer_keys(void **state)
 {
     (void)state;
-    sf_idmap *m = sf_idmap_new(0);
+    sf_idmap *m = sf_idmap_new_u64(0);
     assert_non_null(m);
     /* 0, small keys, keys that differ only in their upper bits, the maximum */
     enum { N = 6000 };
@@ -69,7 +69,7 @@ static void test_integer_keys(void **state)
     assert_int_equal(sf_idmap_get_u64(m, (uint64_t)3 << 40, NULL), -1);
     sf_idmap_free(m);
 
-    m = sf_idmap_new(0); /* key 0 absent, then present */
+    m = sf_idmap_new_u64(0); /* key 0 absent, then present */
     assert_non_null(m);
     assert_int_equal(sf_idmap_get_u64(m, 0, NULL), -1);
     assert_int_equal(sf_idmap_put_u64(m, 0, 5, NULL), 1);

@@ -43,8 +43,10 @@ size_t sf_idmap_count(const sf_idmap *m);
  * String maps only. */
 int sf_idmap_next(const sf_idmap *m, size_t *pos, const char **key, size_t *len, size_t *val);
 
-/* Integer keys, as sf_idmap_put and sf_idmap_get. A map holds string keys or
- * integer keys, never both. */
+/* Integer keys, as sf_idmap_put and sf_idmap_get, in a map made by
+ * sf_idmap_new_u64 (16 bytes per slot instead of 32). A map holds string keys
+ * or integer keys, never both. */
+sf_idmap *sf_idmap_new_u64(size_t hint);
 int sf_idmap_put_u64(sf_idmap *m, uint64_t key, size_t val, size_t *existing);
 int sf_idmap_get_u64(const sf_idmap *m, uint64_t key, size_t *val);
 

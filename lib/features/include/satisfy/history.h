@@ -22,8 +22,11 @@
 #ifndef SATISFY_HISTORY_H
 #define SATISFY_HISTORY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "satisfy/buf.h"
 
 #include "satisfy/error.h"
 #include "satisfy/event.h"
@@ -76,6 +79,50 @@ int sf_history_save(const sf_history *h, uint8_t **buf, size_t *len, sf_err *err
  * format 1 (32-bit customer keys) is read with that key, which the history
  * then keeps (lookups, updates, and its own snapshots). */
 sf_history *sf_history_load(const uint8_t *buf, size_t len, sf_err *err);
+
+/* ---- live state: one record per entity, as carried on satisfy.history ----
+ *
+ * Key: SF_HISTORY_KEY_LEN bytes, the kind ('s' seller, 'c' customer, 'o' an
+ * order's own reviews) then the entity's 64-bit key big-endian. Value: the
+ * entity's whole current state (not a delta), so a record can be published
+ * again or applied twice with the same result: a version byte (1), then
+ * LEB128 varints - seller: review sum, review count, delivered, late;
+ * customer: orders of unknown time, review sum, review count, the number of
+ * purchase times, then those times as zigzag deltas in the order added (at
+ * most 4096, older ones count as orders of unknown time); order: review sum
+ * and count. An empty value is a tombstone (an order whose events are over:
+ * sf_history_forget_order). */
+#define SF_HISTORY_KEY_LEN  9
+#define SF_HISTORY_SELLER   's'
+#define SF_HISTORY_CUSTOMER 'c'
+#define SF_HISTORY_ORDER    'o'
+
+typedef struct sf_history_ref {
+    uint8_t kind; /* SF_HISTORY_SELLER, _CUSTOMER or _ORDER */
+    uint64_t key;
+} sf_history_ref;
+
+/* With tracking on, every record an add_*, forget or apply call changes is
+ * listed once (sf_history_changes) until sf_history_clear_changes. */
+void sf_history_track_changes(sf_history *h, bool on);
+size_t sf_history_changes(const sf_history *h, const sf_history_ref **refs);
+void sf_history_clear_changes(sf_history *h);
+
+/* An order's events are over (its last stage was seen): its own-review
+ * memory is dropped, so its record becomes a tombstone. Returns 0 or -1. */
+int sf_history_forget_order(sf_history *h, const char *order_id, sf_err *err);
+
+/* The record key of ref, and its value (val is reset; left empty for a
+ * tombstone or an entity not held). Returns 0 or -1 with err set. */
+void sf_history_record_key(sf_history_ref ref, uint8_t key[SF_HISTORY_KEY_LEN]);
+int sf_history_record(const sf_history *h, sf_history_ref ref, sf_buf *val, sf_err *err);
+
+/* Applies one record read from satisfy.history: the entity's state becomes
+ * the record's (val NULL or vlen 0: a tombstone, the counts become zero).
+ * Rejects a malformed key or value with an error naming the kind, the key
+ * and the byte, leaving the history unchanged. Returns 0 or -1. */
+int sf_history_apply(sf_history *h, const void *key, size_t klen, const void *val, size_t vlen,
+                     sf_err *err);
 
 /* The keys used above, exposed for tests. */
 uint64_t sf_history_seller_key(const char *seller_id);

@@ -32,9 +32,10 @@
 #define SF_TOPIC_MODELS      "satisfy.models"
 #define SF_TOPIC_DLQ         "satisfy.dlq"
 #define SF_TOPIC_METRICS     "satisfy.metrics"
+#define SF_TOPIC_HISTORY     "satisfy.history" /* compacted: live seller/customer state */
 
 /* All satisfy topics, in the order above. */
-#define SF_TOPIC_COUNT 6
+#define SF_TOPIC_COUNT 7
 extern const char *const sf_topics[SF_TOPIC_COUNT];
 
 /* What a client is for. Each role has a type and defaults (kafka.c, one
