@@ -591,6 +591,23 @@ static uint8_t *changed_flag(void *rec, uint8_t kind)
                                          : &((order_rec *)rec)->changed;
 }
 
+int sf_history_note_all(sf_history *h, sf_err *err)
+{
+    static const uint8_t kinds[] = {SF_HISTORY_SELLER, SF_HISTORY_CUSTOMER, SF_HISTORY_ORDER};
+    if (h->key32)
+        return sf_errf(err, "history record: a format-1 history has 32-bit customer keys");
+    h->track = true;
+    for (size_t k = 0; k < sizeof kinds; k++) {
+        table *t = table_of(h, kinds[k]);
+        for (size_t i = 0; i < t->n; i++) {
+            void *rec = rec_at(t, i);
+            if (note(h, changed_flag(rec, kinds[k]), kinds[k], *(uint64_t *)rec) < 0)
+                return oom(err, "the change list");
+        }
+    }
+    return 0;
+}
+
 void sf_history_clear_changes(sf_history *h)
 {
     for (size_t i = 0; i < h->n_changes; i++) {

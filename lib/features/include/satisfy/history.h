@@ -108,6 +108,11 @@ void sf_history_track_changes(sf_history *h, bool on);
 size_t sf_history_changes(const sf_history *h, const sf_history_ref **refs);
 void sf_history_clear_changes(sf_history *h);
 
+/* Turns tracking on and lists every record held as changed (to publish a
+ * whole history built without tracking, e.g. by the training replay).
+ * Returns 0, or -1 (out of memory; a format-1 history has no records). */
+int sf_history_note_all(sf_history *h, sf_err *err);
+
 /* An order's events are over (its last stage was seen): its own-review
  * memory is dropped, so its record becomes a tombstone. Returns 0 or -1. */
 int sf_history_forget_order(sf_history *h, const char *order_id, sf_err *err);
