@@ -615,12 +615,12 @@ static void write_stats(const sf_retrainer *r, const sf_store_counts *sc)
              ",\"history_in_flight\":%" PRIu64 ",\"history_failed\":%" PRIu64
              ",\"history_republished\":%" PRIu64 ",\"history_seq\":%" PRId64
              ",\"history_published_mark\":%" PRId64 ",\"history_reviews_early\":%" PRIu64
-             ",\"history_reviews_late\":%" PRIu64 "}\n",
+             ",\"history_reviews_late\":%" PRIu64 ",\"history_skipped\":%" PRIu64 "}\n",
              r->n_orders, r->n_new_orders, r->n_reviews, r->n_new_reviews, r->n_preds, r->n_pairs,
              r->n_bad, r->retrains, r->released, r->rejected, r->failed, sc->reviews,
              sc->new_reviews, hc.published, hc.last_seq - hc.published_mark, hc.in_flight,
              hc.failed, hc.republished, hc.last_seq, hc.published_mark, hc.reviews_early,
-             hc.reviews_late);
+             hc.reviews_late, hc.skipped);
     sf_err err;
     if (sf_stats_write_file(r->c->stats_file, line, &err) != 0)
         logf_(r, "%s", err.msg);
