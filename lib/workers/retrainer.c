@@ -43,6 +43,7 @@ struct sf_retrainer {
     rd_kafka_t *cons, *prod;
     sf_kafka_stats pstats, cstats; /* the producer's and the consumer's */
     sf_store *store;
+    sf_history_pub *hist; /* the live history on satisfy.history (history_pub.h) */
     sf_registry *reg;
     sf_online *online;
     sf_buf buf;
@@ -63,7 +64,6 @@ struct sf_retrainer {
     double last_message;     /* sf_mono_s() of the last batch that had messages */
     sf_store_counts sc;      /* store counters after the last batch */
     sf_release_key *sign;    /* opts.signing_key loaded, NULL = unsigned releases */
-    sf_history_pub *hist;    /* the live history on satisfy.history (history_pub.h) */
 };
 
 static void logf_(const sf_retrainer *r, const char *fmt, ...)
@@ -662,6 +662,7 @@ static void destroy(sf_retrainer *r)
         rd_kafka_destroy(r->cons);
     if (r->prod)
         rd_kafka_destroy(r->prod);
+    sf_history_pub_close(r->hist, 0); /* before the store it writes its mark to */
     sf_store_close(r->store);
     sf_registry_close(r->reg);
     sf_online_free(r->online);
@@ -669,7 +670,6 @@ static void destroy(sf_retrainer *r)
     sf_buf_free(&r->buf);
     free(r->msgs);
     sf_release_key_free(r->sign);
-    sf_history_pub_close(r->hist, 0);
     free(r);
 }
 

@@ -108,11 +108,6 @@ int sf_store_progress(sf_store *s, sf_store_counts *c, sf_err *err);
  * event_time, retrains + 1. One transaction (call outside begin/commit). */
 int sf_store_mark_retrain(sf_store *s, int64_t event_time, sf_err *err);
 
-/* Every stored order event and review, decoded, each owning its memory
- * (free with sf_training_events_free). A body that does not decode fails
- * with its table and key. */
-int sf_store_events(sf_store *s, sf_training_events *out, sf_err *err);
-
 /* ---- the live history (satisfy.history) ----
  *
  * The retrainer upserts each batch's changed records in the batch's
@@ -153,6 +148,11 @@ int sf_store_order_latest(sf_store *s, const char *order_id, sf_order_event *ev,
 /* The scores of order_id's stored reviews, by creation time (at most max
  * kept). Returns how many there are, or -1. */
 int sf_store_order_reviews(sf_store *s, const char *order_id, int *scores, int max, sf_err *err);
+
+/* Every stored order event and review, decoded, each owning its memory
+ * (free with sf_training_events_free). A body that does not decode fails
+ * with its table and key. */
+int sf_store_events(sf_store *s, sf_training_events *out, sf_err *err);
 
 /* PRAGMA integrity_check: 0 when "ok", else -1 with the first problem. */
 int sf_store_integrity_check(sf_store *s, sf_err *err);
