@@ -149,6 +149,7 @@ int sf_window_retrain(sf_window *w, sf_store *s, double days, sf_registry *reg,
     info->n_orders = ev.n_orders;
     info->n_reviews = ev.n_reviews;
     o.ingest_seconds = opts->ingest_seconds + (sf_mono_s() - t0);
+    info->trained = 1;
     int rc = sf_train_run(&ev, reg, &o, rep, err);
     sf_training_events_free(&ev);
     return rc;

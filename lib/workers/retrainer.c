@@ -539,14 +539,17 @@ static int retrain(sf_retrainer *r, const sf_store_counts *c, sf_err *err)
     char upto[16];
     fmt_day(c->max_event_time, upto, sizeof upto);
     sf_window_info wi;
+    memset(&rep, 0, sizeof rep);
     int rc = sf_window_retrain(r->win, r->store, days, r->reg, &o, &rep, &wi, err);
+    if (rc != 0 && !wi.trained) /* the store could not be read: fatal, as before windows */
+        return sf_err_wrap(err, "retrain %d", k);
     if (days > 0 && wi.start != SF_TIME_NONE) {
         char ws[16];
         fmt_day(wi.start, ws, sizeof ws);
         logf_(r,
-              "retrain %d: read the training window (%g days from %s): checkpoint %s (%zu order "
-              "events, %zu "
-              "reviews read, %.1f s), window %zu order events and %zu reviews read (%.1f s)",
+              "retrain %d: read the training window (%g days from %s): checkpoint %s (%zu "
+              "order events, %zu reviews read, %.1f s), window %zu order events and %zu reviews "
+              "read (%.1f s)",
               k, days, ws, wi.rebuilt ? "built" : "moved", wi.advance_orders, wi.advance_reviews,
               wi.advance_seconds, wi.n_orders, wi.n_reviews, wi.read_seconds);
     } else {

@@ -53,10 +53,11 @@ typedef struct sf_window_info {
     double advance_seconds;     /* time to move it */
     size_t n_orders, n_reviews; /* events read for training */
     double read_seconds;        /* time to read them */
+    int trained;                /* sf_train_run was called (else the store failed) */
 } sf_window_info;
 
-/* Moves the checkpoint to `to` (never back: a `to` before it is an error),
- * rebuilding it first when the store changed before it. info may be NULL
+/* Moves the checkpoint to `to`, rebuilding it from the beginning first when
+ * the store changed before it or `to` is before it (a window moved back). info may be NULL
  * (else its advance_* fields and rebuilt are set). */
 int sf_window_advance(sf_window *w, sf_store *s, int64_t to, sf_window_info *info, sf_err *err);
 
