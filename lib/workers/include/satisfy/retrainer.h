@@ -11,22 +11,26 @@
  * (online.h), published to satisfy.metrics after the batch.
  *
  * Every N new reviews and/or every D days of event time, it reads the stored
- * events back and runs the batch pipeline (train.h) on them - with a
- * training window (train_window days, window.h) only the orders purchased in
- * the window, read by event time, from a history checkpoint at the window's
- * start; without one every stored event (sf_store_events): train, gate against the registry's
- * champion, register the run, store its decision message in the registry, then publish it, released
- * or rejected, to satisfy.metrics (decision.h: key "decision-<version>", asynchronous; close()
- * drains it). A released version is published to satisfy.models (key = version, value = the encoded
- * release) by an idempotent producer, waiting for the delivery report. Consumption pauses while
- * training (the loop simply does not poll; max.poll.interval.ms is raised so the group keeps us). A
- * due retrain waits while the consumer is catching up (catchup.h): until it has been assigned
- * partitions of satisfy.orders and satisfy.reviews and has read each up to the high watermark it
- * had when the retrain fell due, so that it never trains on part of a backlog (after a start or a
- * restart, reviews ahead of their orders); the deferred retrain runs as soon as that holds. On
- * startup a champion newer than the last release on satisfy.models is published, so a retrainer
- * killed between promotion and publication leaves no scorer without its model; then every decision
- * stored in the registry is published again (same key and text; waiting at most 30 s for delivery),
+ * events back and runs the batch pipeline (train.h) on them (with a training
+ * window, window.h, the orders of the last train_window days, read by event
+ * time, from a history checkpoint at the window start; with none, every
+ * stored event, sf_store_events): train, gate against the registry's champion, register the run,
+ * store its decision message in the registry, then publish it, released or
+ * rejected, to satisfy.metrics (decision.h: key "decision-<version>",
+ * asynchronous; close() drains it). A released version is published to
+ * satisfy.models (key = version, value = the encoded release)
+ * by an idempotent producer, waiting for the delivery report. Consumption
+ * pauses while training (the loop simply does not poll; max.poll.interval.ms
+ * is raised so the group keeps us). A due retrain waits while the consumer
+ * is catching up (catchup.h): until it has been assigned partitions of
+ * satisfy.orders and satisfy.reviews and has read each up to the high
+ * watermark it had when the retrain fell due, so that it never trains on
+ * part of a backlog (after a start or a restart, reviews ahead of their
+ * orders); the deferred retrain runs as soon as that holds. On startup a
+ * champion newer than the last release on satisfy.models is published, so a
+ * retrainer killed between promotion and publication leaves no scorer
+ * without its model; then every decision stored in the registry is
+ * published again (same key and text; waiting at most 30 s for delivery),
  * so none is lost to a kill before delivery or to a broker that lost the
  * topic. Versions registered before registry schema 3 have none stored.
  *
@@ -51,16 +55,17 @@
 #include "satisfy/modelwatch.h"
 #include "satisfy/train.h"
 
-#define SF_RETRAINER_GROUP        "satisfy-retrainer"
-#define SF_RETRAINER_EVERY        2000
-#define SF_RETRAINER_TRAIN_WINDOW 365 /* days; docs/model.md says why */
-#define SF_RETRAINER_MIN_REVIEWS  500
-#define SF_RETRAINER_BATCH_MAX    5000 /* messages per store transaction */
-#define SF_RETRAINER_BATCH_WAIT   500  /* ms to fill a batch */
+#define SF_RETRAINER_GROUP       "satisfy-retrainer"
+#define SF_RETRAINER_EVERY       2000
+#define SF_RETRAINER_MIN_REVIEWS 500
+#define SF_RETRAINER_BATCH_MAX   5000 /* messages per store transaction */
+#define SF_RETRAINER_BATCH_WAIT  500  /* ms to fill a batch */
 /* s without any message after which a retrain waiting to catch up runs on
  * the store anyway (what is left cannot be read, e.g. an open transaction) */
 #define SF_RETRAINER_CATCHUP_MAX  60
 #define SF_RETRAINER_MAX_BAD_LOGS 20 /* bad messages logged; further ones counted */
+/* days of data a retrain learns from by default; docs/model.md says why */
+#define SF_RETRAINER_TRAIN_WINDOW 365
 
 typedef struct sf_retrainer_opts {
     const char *brokers;      /* required */
