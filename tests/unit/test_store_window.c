@@ -341,13 +341,60 @@ static void test_late_event_rebuilds(void **state)
     sf_store_close(s);
 }
 
+/* sf_history_clone copies everything, a customer's purchase times on the
+ * heap (more than fit inline) included, and owns it: the copy answers as the
+ * original did after the original is freed, and moves on its own. */
+static void test_history_clone(void **state)
+{
+    fixture *f = *state;
+    sf_history *h = sf_history_new();
+    sf_err err;
+    /* every event of the fixture, and one customer with 9 purchases */
+    sf_examples ex;
+    sf_history *full;
+    assert_int_equal(sf_training_rows_build(&ex, &f->ev, sf_spec_full(), SF_TIME_NONE, SF_TIME_NONE,
+                                            &full, &err),
+                     0);
+    sf_examples_free(&ex);
+    sf_order_event ev = f->ev.orders[0];
+    for (int i = 0; i < 9; i++) {
+        ev.purchase = f->first + i * 1000;
+        assert_int_equal(sf_history_add_purchase(h, &ev, &err), 0);
+        assert_int_equal(sf_history_add_purchase(full, &ev, &err), 0);
+    }
+    sf_history *c = sf_history_clone(full), *c2 = sf_history_clone(h);
+    assert_non_null(c);
+    assert_non_null(c2);
+    uint8_t *sa, *sb;
+    size_t la, lb;
+    assert_int_equal(sf_history_save(full, &sa, &la, &err), 0);
+    sf_history_view va, vb;
+    ev.purchase = f->first + 5500; /* counts 6 of the 9 */
+    sf_history_view_of(h, &ev, &va);
+    sf_history_free(full);
+    sf_history_free(h);
+    assert_int_equal(sf_history_save(c, &sb, &lb, &err), 0);
+    assert_int_equal(la, lb);
+    assert_memory_equal(sa, sb, la);
+    sf_history_view_of(c2, &ev, &vb);
+    assert_true(va.customer_orders == 6 && vb.customer_orders == 6);
+    ev.purchase = f->first + 100;
+    assert_int_equal(sf_history_add_purchase(c2, &ev, &err), 0); /* grows its own copy */
+    ev.purchase = f->first + 5500;
+    sf_history_view_of(c2, &ev, &vb);
+    assert_true(vb.customer_orders == 7);
+    free(sa);
+    free(sb);
+    sf_history_free(c);
+    sf_history_free(c2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_range_reads),
-        cmocka_unit_test(test_window_rows_generated),
-        cmocka_unit_test(test_window_rows_real),
-        cmocka_unit_test(test_late_event_rebuilds),
+        cmocka_unit_test(test_range_reads),      cmocka_unit_test(test_window_rows_generated),
+        cmocka_unit_test(test_window_rows_real), cmocka_unit_test(test_late_event_rebuilds),
+        cmocka_unit_test(test_history_clone),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
