@@ -65,6 +65,11 @@ int sf_history_add_review(sf_history *h, const sf_order_event *ev, int score, sf
  * purchases strictly before ev->purchase. */
 void sf_history_view_of(const sf_history *h, const sf_order_event *ev, sf_history_view *out);
 
+/* A deep copy of h (all its state, the per-order review memory and purchase
+ * times included); NULL when out of memory. The streaming retrainer trains
+ * from a copy of its history checkpoint (window.h). */
+sf_history *sf_history_clone(const sf_history *h);
+
 /* Numbers of sellers and customers held. */
 size_t sf_history_sellers(const sf_history *h);
 size_t sf_history_customers(const sf_history *h);
