@@ -1,7 +1,10 @@
 /*
  * training_rows.c - training rows from order and review events (see
  * satisfy/training_rows.h), and the selections and time split the
- * pipeline makes of them.
+ * pipeline makes of them: copies (sf_examples_select, sf_examples_time_split)
+ * or, without a copy, an in-place stable partition and views of its two
+ * halves (sf_examples_partition, sf_examples_time_partition), which batch
+ * training at a million orders uses to keep one copy of its rows.
  *
  * The events are indexed first: per order its identity (the event of its
  * highest stage), its rank by (purchase time, order_id) and its label (the
@@ -35,6 +38,10 @@ void sf_examples_free(sf_examples *ex)
 {
     if (!ex)
         return;
+    if (ex->view) {
+        memset(ex, 0, sizeof *ex);
+        return;
+    }
     free(ex->x);
     free(ex->label);
     free(ex->stage);
@@ -430,9 +437,12 @@ static int okey_cmp(const void *pa, const void *pb)
     return a->order < b->order ? -1 : a->order > b->order;
 }
 
-int64_t sf_examples_time_split(const sf_examples *src, double frac, sf_examples *older,
-                               sf_examples *newer, sf_err *err)
+/* The time split's side of every row of src (1 = newer) into *side
+ * (malloc'd): the rows of the newest `frac` of distinct (purchase, order)
+ * keys. Returns the cut time, or SF_TIME_NONE with err set. */
+static int64_t time_sides(const sf_examples *src, double frac, unsigned char **side, sf_err *err)
 {
+    *side = NULL;
     if (!(frac > 0 && frac < 1)) {
         sf_errf(err, "time split: fraction %g must be strictly between 0 and 1", frac);
         return SF_TIME_NONE;
@@ -442,11 +452,11 @@ int64_t sf_examples_time_split(const sf_examples *src, double frac, sf_examples 
         return SF_TIME_NONE;
     }
     okey *keys = malloc(src->n * sizeof *keys);
-    size_t *lo = malloc(src->n * sizeof *lo), *hi = malloc(src->n * sizeof *hi);
-    if (!keys || !lo || !hi) {
+    *side = malloc(src->n);
+    if (!keys || !*side) {
         free(keys);
-        free(lo);
-        free(hi);
+        free(*side);
+        *side = NULL;
         sf_errf(err, "time split: out of memory");
         return SF_TIME_NONE;
     }
@@ -474,14 +484,36 @@ int64_t sf_examples_time_split(const sf_examples *src, double frac, sf_examples 
         }
     }
     free(keys);
-    size_t nl = 0, nh = 0;
     for (size_t i = 0; i < src->n; i++) {
         okey k = {src->purchase[i], src->order[i]};
-        if (okey_cmp(&k, &cut) >= 0)
+        (*side)[i] = okey_cmp(&k, &cut) >= 0;
+    }
+    return cut.purchase;
+}
+
+int64_t sf_examples_time_split(const sf_examples *src, double frac, sf_examples *older,
+                               sf_examples *newer, sf_err *err)
+{
+    unsigned char *side;
+    int64_t cut = time_sides(src, frac, &side, err);
+    if (cut == SF_TIME_NONE)
+        return SF_TIME_NONE;
+    size_t *lo = malloc(src->n * sizeof *lo), *hi = malloc(src->n * sizeof *hi);
+    if (!lo || !hi) {
+        free(lo);
+        free(hi);
+        free(side);
+        sf_errf(err, "time split: out of memory");
+        return SF_TIME_NONE;
+    }
+    size_t nl = 0, nh = 0;
+    for (size_t i = 0; i < src->n; i++) {
+        if (side[i])
             hi[nh++] = i;
         else
             lo[nl++] = i;
     }
+    free(side);
     int rc = 0;
     if (older)
         rc = sf_examples_select(src, lo, nl, older, err);
@@ -492,7 +524,112 @@ int64_t sf_examples_time_split(const sf_examples *src, double frac, sf_examples 
     }
     free(lo);
     free(hi);
-    return rc < 0 ? SF_TIME_NONE : cut.purchase;
+    return rc < 0 ? SF_TIME_NONE : cut;
+}
+
+int64_t sf_examples_time_partition(sf_examples *ex, double frac, sf_examples *older,
+                                   sf_examples *newer, sf_err *err)
+{
+    unsigned char *side;
+    int64_t cut = time_sides(ex, frac, &side, err);
+    if (cut == SF_TIME_NONE)
+        return SF_TIME_NONE;
+    size_t nl = sf_examples_partition(ex, side, err);
+    free(side);
+    if (nl == (size_t)-1)
+        return SF_TIME_NONE;
+    if (older)
+        sf_examples_view(ex, 0, nl, older);
+    if (newer)
+        sf_examples_view(ex, nl, ex->n - nl, newer);
+    return cut;
+}
+
+/* One row held aside while a cycle of a permutation is walked. */
+typedef struct row_tmp {
+    float *x, label;
+    sf_stage stage;
+    int64_t purchase, event_time;
+    size_t order;
+} row_tmp;
+
+static void row_get(const sf_examples *ex, size_t i, row_tmp *t)
+{
+    memcpy(t->x, ex->x + i * ex->d, ex->d * sizeof *ex->x);
+    t->label = ex->label[i];
+    t->stage = ex->stage[i];
+    t->purchase = ex->purchase[i];
+    t->event_time = ex->event_time[i];
+    t->order = ex->order[i];
+}
+
+static void row_put(sf_examples *ex, size_t i, const row_tmp *t)
+{
+    memcpy(ex->x + i * ex->d, t->x, ex->d * sizeof *ex->x);
+    ex->label[i] = t->label;
+    ex->stage[i] = t->stage;
+    ex->purchase[i] = t->purchase;
+    ex->event_time[i] = t->event_time;
+    ex->order[i] = t->order;
+}
+
+size_t sf_examples_partition(sf_examples *ex, const unsigned char *side, sf_err *err)
+{
+    size_t n = ex->n, n0 = 0;
+    for (size_t i = 0; i < n; i++)
+        n0 += !side[i];
+    if (n0 == 0 || n0 == n)
+        return n0;
+    /* dest[i]: the slot of row i; each cycle of the permutation is walked
+     * once, carrying one row in a and parking the displaced one in b */
+    size_t *dest = malloc(n * sizeof *dest);
+    float *xa = malloc((ex->d ? ex->d : 1) * sizeof *xa);
+    float *xb = malloc((ex->d ? ex->d : 1) * sizeof *xb);
+    if (!dest || !xa || !xb) {
+        free(dest);
+        free(xa);
+        free(xb);
+        sf_errf(err, "partitioning %zu rows: out of memory", n);
+        return (size_t)-1;
+    }
+    for (size_t i = 0, k0 = 0, k1 = n0; i < n; i++)
+        dest[i] = side[i] ? k1++ : k0++;
+    row_tmp a = {.x = xa}, b = {.x = xb};
+    for (size_t i = 0; i < n; i++) {
+        if (dest[i] == i || dest[i] == SIZE_MAX)
+            continue;
+        row_get(ex, i, &a);
+        size_t j = dest[i];
+        dest[i] = SIZE_MAX;
+        while (j != i) {
+            row_get(ex, j, &b);
+            row_put(ex, j, &a);
+            row_tmp t = a;
+            a = b;
+            b = t;
+            size_t next = dest[j];
+            dest[j] = SIZE_MAX;
+            j = next;
+        }
+        row_put(ex, i, &a);
+    }
+    free(dest);
+    free(xa);
+    free(xb);
+    return n0;
+}
+
+void sf_examples_view(const sf_examples *src, size_t from, size_t n, sf_examples *dst)
+{
+    *dst = *src;
+    dst->view = 1;
+    dst->n = n;
+    dst->x = src->x + from * src->d;
+    dst->label = src->label + from;
+    dst->stage = src->stage + from;
+    dst->purchase = src->purchase + from;
+    dst->event_time = src->event_time + from;
+    dst->order = src->order + from;
 }
 
 size_t sf_examples_stage_rows(const sf_examples *ex, sf_stage stage, size_t **idx)

@@ -57,10 +57,11 @@ typedef struct pipeline {
     bool cand_seed; /* the candidate uses the seed spec */
     bool has_champ; /* the registry had a champion */
     sf_model_params mp;
-    sf_examples full, seed; /* every labeled row */
-    sf_examples tr_full, te_full, tr_seed, te_seed;
-    sf_history *hist;            /* history at the end of the replay */
-    sf_model *model[SF_ROW_MAX]; /* seed, ridge, gbdt, champion */
+    sf_examples full, seed; /* every labeled row: [training | holdout] after the split */
+    sf_examples tr_full, te_full, tr_seed, te_seed;   /* views of full and seed */
+    sf_examples fit_full, va_full, fit_seed, va_seed; /* views: training = [fit | valid] */
+    sf_history *hist;                                 /* history at the end of the replay */
+    sf_model *model[SF_ROW_MAX];                      /* seed, ridge, gbdt, champion */
     row_pred pred[SF_ROW_MAX];
     double *label; /* holdout labels */
     size_t *cluster;
@@ -107,9 +108,9 @@ static int split_examples(pipeline *p, double frac, sf_train_report *rep, sf_err
 
     unsigned char *seen = calloc(ex->n_orders ? ex->n_orders : 1, 1);
     int64_t *times = malloc(ex->n * sizeof *times);
-    size_t *itr = malloc(ex->n * sizeof *itr), *ite = malloc(ex->n * sizeof *ite);
+    unsigned char *side = malloc(ex->n);
     int rc = -1;
-    if (!seen || !times || !itr || !ite) {
+    if (!seen || !times || !side) {
         sf_errf(err, "out of memory splitting %zu rows", ex->n);
         goto done;
     }
@@ -122,18 +123,19 @@ static int split_examples(pipeline *p, double frac, sf_train_report *rep, sf_err
     rep->n_labeled = n_orders;
     if (sf_holdout_split(times, n_orders, frac, &rep->split, err) != 0)
         goto done;
-    size_t ntr = 0, nte = 0;
-    for (size_t i = 0; i < ex->n; i++) {
-        if (sf_holdout_is_test(&rep->split, ex->purchase[i]))
-            ite[nte++] = i;
-        else
-            itr[ntr++] = i;
-    }
-    if (sf_examples_select(&p->full, itr, ntr, &p->tr_full, err) != 0 ||
-        sf_examples_select(&p->full, ite, nte, &p->te_full, err) != 0 ||
-        sf_examples_select(&p->seed, itr, ntr, &p->tr_seed, err) != 0 ||
-        sf_examples_select(&p->seed, ite, nte, &p->te_seed, err) != 0)
+    /* the split reorders both row sets in place ([training | holdout], each in
+     * its original order) and views them: the same rows as copies would
+     * hold, without a second copy of every row */
+    for (size_t i = 0; i < ex->n; i++)
+        side[i] = sf_holdout_is_test(&rep->split, ex->purchase[i]);
+    size_t ntr = sf_examples_partition(&p->full, side, err);
+    if (ntr == (size_t)-1 || sf_examples_partition(&p->seed, side, err) == (size_t)-1)
         goto done;
+    size_t nte = ex->n - ntr;
+    sf_examples_view(&p->full, 0, ntr, &p->tr_full);
+    sf_examples_view(&p->full, ntr, nte, &p->te_full);
+    sf_examples_view(&p->seed, 0, ntr, &p->tr_seed);
+    sf_examples_view(&p->seed, ntr, nte, &p->te_seed);
     rep->n_rows = ex->n;
     rep->n_train_rows = ntr;
     rep->n_test_rows = nte;
@@ -141,8 +143,7 @@ static int split_examples(pipeline *p, double frac, sf_train_report *rep, sf_err
 done:
     free(seen);
     free(times);
-    free(itr);
-    free(ite);
+    free(side);
     return rc;
 }
 

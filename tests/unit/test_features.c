@@ -490,6 +490,96 @@ static void test_split(void **state)
     sf_examples_free(&young);
 }
 
+/* Two row sets hold the same rows in the same order. */
+static void assert_same_rows(const sf_examples *a, const sf_examples *b)
+{
+    assert_int_equal(a->n, b->n);
+    assert_int_equal(a->d, b->d);
+    assert_true(a->n == 0 || memcmp(a->x, b->x, a->n * a->d * sizeof *a->x) == 0);
+    for (size_t i = 0; i < a->n; i++) {
+        assert_true(a->label[i] == b->label[i]);
+        assert_int_equal(a->stage[i], b->stage[i]);
+        assert_true(a->purchase[i] == b->purchase[i]);
+        assert_true(a->event_time[i] == b->event_time[i]);
+        assert_int_equal(a->order[i], b->order[i]);
+    }
+}
+
+/* The in-place partition and its views hold exactly the rows the copies
+ * (sf_examples_select, sf_examples_time_split) hold, in the same order: batch
+ * training swapped the copies for views, so its models must not change. */
+static void check_views_equal_copies(sf_examples *ex)
+{
+    sf_err err;
+    size_t n = ex->n;
+    size_t *all = malloc(n * sizeof *all), *lo = malloc(n * sizeof *lo),
+           *hi = malloc(n * sizeof *hi);
+    unsigned char *side = malloc(n);
+    assert_true(all && lo && hi && side);
+    /* a side that cuts many permutation cycles: every third row, and stage >= DELIVERED */
+    size_t nl = 0, nh = 0;
+    for (size_t i = 0; i < n; i++) {
+        all[i] = i;
+        side[i] = i % 3 == 0 || ex->stage[i] >= SF_STAGE_DELIVERED;
+        if (side[i])
+            hi[nh++] = i;
+        else
+            lo[nl++] = i;
+    }
+    sf_examples orig, c_lo, c_hi, v_lo, v_hi, t_old, t_new;
+    assert_int_equal(sf_examples_select(ex, all, n, &orig, &err), 0);
+    assert_int_equal(sf_examples_select(ex, lo, nl, &c_lo, &err), 0);
+    assert_int_equal(sf_examples_select(ex, hi, nh, &c_hi, &err), 0);
+    assert_int_equal(sf_examples_partition(ex, side, &err), nl);
+    sf_examples_view(ex, 0, nl, &v_lo);
+    sf_examples_view(ex, nl, nh, &v_hi);
+    assert_same_rows(&v_lo, &c_lo);
+    assert_same_rows(&v_hi, &c_hi);
+    sf_examples_free(&v_lo); /* a view frees nothing */
+    sf_examples_free(&v_hi);
+    /* the time partition of the original rows equals the time split's copies */
+    int64_t cut = sf_examples_time_split(&orig, 0.2, &t_old, &t_new, &err);
+    assert_true(cut != SF_TIME_NONE);
+    assert_true(sf_examples_time_partition(&orig, 0.2, &v_lo, &v_hi, &err) == cut);
+    assert_same_rows(&v_lo, &t_old);
+    assert_same_rows(&v_hi, &t_new);
+    sf_examples_free(&v_lo);
+    sf_examples_free(&v_hi);
+    sf_examples_free(&orig);
+    sf_examples_free(&c_lo);
+    sf_examples_free(&c_hi);
+    sf_examples_free(&t_old);
+    sf_examples_free(&t_new);
+    free(all);
+    free(lo);
+    free(hi);
+    free(side);
+}
+
+static void test_partition_views(void **state)
+{
+    (void)state;
+    fixture();
+    sf_dataset ds = dataset();
+    sf_examples ex;
+    sf_err err;
+    assert_int_equal(
+        sf_train_rows_of_dataset(&ex, &ds, sf_spec_full(), SF_TIME_NONE, SF_TIME_NONE, NULL, &err),
+        0);
+    check_views_equal_copies(&ex);
+    sf_examples_free(&ex);
+    const char *dir = tu_olist_dir();
+    if (!dir)
+        return;
+    sf_dataset real;
+    sf_history *h;
+    tu_real_examples(dir, &real, &ex, &h);
+    check_views_equal_copies(&ex);
+    sf_history_free(h);
+    sf_examples_free(&ex);
+    sf_dataset_free(&real);
+}
+
 /* On the real sample: one row per order event of labeled orders, labels in
  * 1..5, and the rows of the delivered stage know their outcome. */
 static void test_real_sample(void **state)
@@ -537,6 +627,7 @@ int main(void)
         cmocka_unit_test(test_leakage),
         cmocka_unit_test(test_history_snapshot),
         cmocka_unit_test(test_split),
+        cmocka_unit_test(test_partition_views),
         cmocka_unit_test(test_real_sample),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
