@@ -211,6 +211,9 @@ static int step_features(pipeline *p, sf_train_report *rep, sf_err *err)
         sf_training_rows_build(&p->seed, p->ev, sf_spec_seed(), SF_TIME_NONE, SF_TIME_NONE, NULL,
                                err) != 0)
         return sf_err_wrap(err, "train: features");
+    if (p->opts->events_done)
+        p->opts->events_done(p->opts->events_done_arg);
+    p->ev = NULL;
     rep->n_orders = p->full.n_orders;
     rep->n_orphan_reviews = p->full.n_orphan_reviews;
     if (split_examples(p, p->opts->holdout, rep, err) != 0)

@@ -71,6 +71,11 @@ typedef struct sf_train_opts {
     const char *source;     /* where the data came from (recorded in params) */
     double ingest_seconds;  /* the caller's load time, recorded as step "ingest" */
     int64_t now;            /* wall clock ms for the records; 0 = current time */
+    /* Called once, as soon as the training rows are built: the events are not
+     * read after that, so a caller that owns them (and what they borrow) can
+     * free them there instead of holding them through the learning. */
+    void (*events_done)(void *arg);
+    void *events_done_arg;
 } sf_train_opts;
 
 void sf_train_opts_default(sf_train_opts *o);
