@@ -306,6 +306,7 @@ int cmd_train(int argc, char **argv)
         sf_dataset_free(&ds);
         return 1;
     }
+    sf_dataset_drop_orders(&ds); /* the events hold copies of them */
     o.ingest_seconds = mono() - t0;
     size_t skipped = sf_dataset_skipped(&ds);
     if (skipped && !quiet)

@@ -580,6 +580,38 @@ static void test_partition_views(void **state)
     sf_dataset_free(&real);
 }
 
+/* Batch training frees the dataset's order and review records once the
+ * events are built (sf_dataset_drop_orders): the events borrow nothing from
+ * them, so the rows built after the drop are the rows built before it. */
+static void test_rows_after_drop_orders(void **state)
+{
+    (void)state;
+    const char *dir = tu_olist_dir();
+    if (!dir)
+        return;
+    sf_dataset ds;
+    tu_dataset_load(&ds, dir);
+    sf_training_events ev = {0};
+    sf_err err;
+    assert_int_equal(
+        sf_lifecycle_events(&ds, &ev.orders, &ev.n_orders, &ev.reviews, &ev.n_reviews, &err), 0);
+    sf_examples before, after;
+    assert_int_equal(sf_training_rows_build(&before, &ev, sf_spec_full(), SF_TIME_NONE,
+                                            SF_TIME_NONE, NULL, &err),
+                     0);
+    sf_dataset_drop_orders(&ds);
+    assert_null(ds.orders);
+    assert_int_equal(ds.n_orders, 0);
+    assert_int_equal(
+        sf_training_rows_build(&after, &ev, sf_spec_full(), SF_TIME_NONE, SF_TIME_NONE, NULL, &err),
+        0);
+    assert_same_rows(&after, &before);
+    sf_examples_free(&before);
+    sf_examples_free(&after);
+    sf_training_events_free(&ev);
+    sf_dataset_free(&ds);
+}
+
 /* On the real sample: one row per order event of labeled orders, labels in
  * 1..5, and the rows of the delivered stage know their outcome. */
 static void test_real_sample(void **state)
@@ -628,6 +660,7 @@ int main(void)
         cmocka_unit_test(test_history_snapshot),
         cmocka_unit_test(test_split),
         cmocka_unit_test(test_partition_views),
+        cmocka_unit_test(test_rows_after_drop_orders),
         cmocka_unit_test(test_real_sample),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
