@@ -300,8 +300,10 @@ int cmd_train(int argc, char **argv)
         fprintf(stderr, "satisfy-retrainer train: %s\n", err.msg);
         return 1;
     }
-    /* training learns from the events the producer would publish */
-    if (sf_lifecycle_events(&ds, &ev.orders, &ev.n_orders, &ev.reviews, &ev.n_reviews, &err) != 0) {
+    /* training learns from the events the producer would publish (in their
+     * compact form: one event per order and its stages) */
+    if (sf_lifecycle_events_compact(&ds, &ev.orders, &ev.n_orders, &ev.stages, &ev.n_stages,
+                                    &ev.reviews, &ev.n_reviews, &err) != 0) {
         fprintf(stderr, "satisfy-retrainer train: %s\n", err.msg);
         sf_dataset_free(&ds);
         return 1;

@@ -31,6 +31,7 @@ void sf_training_events_free(sf_training_events *ev)
         sf_review_event_clear(&ev->reviews[i]);
     free(ev->orders);
     free(ev->reviews);
+    free(ev->stages);
     memset(ev, 0, sizeof *ev);
 }
 
@@ -130,17 +131,84 @@ static int cmp_purchase_id(const void *pa, const void *pb)
     return strcmp(a->order_id, b->order_id);
 }
 
+/* The ranks of the orders by (purchase time, order_id). */
+static int rank_orders(events_ix *ix)
+{
+    order_ix **by_time = malloc((ix->n_orders ? ix->n_orders : 1) * sizeof *by_time);
+    if (!by_time)
+        return -1;
+    for (size_t u = 0; u < ix->n_orders; u++)
+        by_time[u] = &ix->orders[u];
+    qsort(by_time, ix->n_orders, sizeof *by_time, cmp_purchase_id);
+    for (size_t r = 0; r < ix->n_orders; r++)
+        by_time[r]->rank = r;
+    free(by_time);
+    return 0;
+}
+
+/* index_orders of the compact form: the orders are the events of their last
+ * stage, the replay refs the stages. */
+static int index_compact(const sf_training_events *in, events_ix *ix, sf_err *err)
+{
+    size_t n = in->n_orders;
+    ord_ptr *p = malloc((n ? n : 1) * sizeof *p);
+    size_t *pos = malloc((n ? n : 1) * sizeof *pos);
+    ix->orders = malloc((n ? n : 1) * sizeof *ix->orders);
+    int rc = -1;
+    if (!p || !pos || !ix->orders) {
+        sf_errf(err, "out of memory indexing %zu orders", n);
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++)
+        p[i] = (ord_ptr){&in->orders[i], i};
+    qsort(p, n, sizeof *p, cmp_id_stage);
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0 && strcmp(p[i].ev->order_id, p[i - 1].ev->order_id) == 0) {
+            sf_errf(err, "order %.32s given twice", p[i].ev->order_id);
+            goto done;
+        }
+        pos[p[i].i] = ix->n_orders;
+        ix->orders[ix->n_orders++] = (order_ix){.id = p[i].ev, .label = -1};
+    }
+    if (rank_orders(ix) < 0) {
+        sf_errf(err, "out of memory ranking %zu orders", n);
+        goto done;
+    }
+    for (size_t i = 0; i < in->n_stages; i++) {
+        const sf_stage_at *a = &in->stages[i];
+        if (a->order >= n) {
+            sf_errf(err, "stage %zu: order %u out of range (%zu orders)", i, (unsigned)a->order, n);
+            goto done;
+        }
+        if (a->time == SF_TIME_NONE)
+            continue;
+        size_t u = pos[a->order];
+        ix->refs[ix->n_refs++] = (replay_ref){.time = a->time,
+                                              .kind = 0,
+                                              .rank = ix->orders[u].rank,
+                                              .sub = (size_t)a->stage,
+                                              .ev = i,
+                                              .ord = u};
+    }
+    rc = 0;
+done:
+    free(p);
+    free(pos);
+    return rc;
+}
+
 /* The distinct orders, their ranks, and one replay ref per timed order event
  * (ix->refs must hold in->n_orders + in->n_reviews). */
 static int index_orders(const sf_training_events *in, events_ix *ix, sf_err *err)
 {
+    if (in->stages)
+        return index_compact(in, ix, err);
     size_t n = in->n_orders;
     ord_ptr *p = malloc((n ? n : 1) * sizeof *p);
-    order_ix **by_time = malloc((n ? n : 1) * sizeof *by_time);
     size_t *ev_order = malloc((n ? n : 1) * sizeof *ev_order);
     ix->orders = malloc((n ? n : 1) * sizeof *ix->orders);
     int rc = -1;
-    if (!p || !by_time || !ev_order || !ix->orders) {
+    if (!p || !ev_order || !ix->orders) {
         sf_errf(err, "out of memory indexing %zu order events", n);
         goto done;
     }
@@ -159,11 +227,10 @@ static int index_orders(const sf_training_events *in, events_ix *ix, sf_err *err
         }
         ev_order[p[i].i] = ix->n_orders - 1;
     }
-    for (size_t u = 0; u < ix->n_orders; u++)
-        by_time[u] = &ix->orders[u];
-    qsort(by_time, ix->n_orders, sizeof *by_time, cmp_purchase_id);
-    for (size_t r = 0; r < ix->n_orders; r++)
-        by_time[r]->rank = r;
+    if (rank_orders(ix) < 0) {
+        sf_errf(err, "out of memory ranking %zu orders", ix->n_orders);
+        goto done;
+    }
     for (size_t i = 0; i < n; i++) {
         const sf_order_event *e = &in->orders[i];
         if (e->event_time == SF_TIME_NONE)
@@ -179,7 +246,6 @@ static int index_orders(const sf_training_events *in, events_ix *ix, sf_err *err
     rc = 0;
 done:
     free(p);
-    free(by_time);
     free(ev_order);
     return rc;
 }
@@ -264,7 +330,7 @@ static int cmp_ref(const void *pa, const void *pb)
 static int index_events(const sf_training_events *in, events_ix *ix, sf_err *err)
 {
     memset(ix, 0, sizeof *ix);
-    size_t cap = in->n_orders + in->n_reviews;
+    size_t cap = (in->stages ? in->n_stages : in->n_orders) + in->n_reviews;
     ix->refs = malloc((cap ? cap : 1) * sizeof *ix->refs);
     if (!ix->refs)
         return sf_errf(err, "out of memory for %zu events", cap);
@@ -296,6 +362,17 @@ static void identity_event(const sf_order_event *o, sf_order_event *ev)
     ev->n_payments = o->n_payments;
 }
 
+/* The order event of ref r (kind 0): in the compact form rebuilt into buf. */
+static const sf_order_event *order_event(const sf_training_events *in, const events_ix *ix,
+                                         const replay_ref *r, sf_order_event *buf)
+{
+    if (!in->stages)
+        return &in->orders[r->ev];
+    const sf_stage_at *a = &in->stages[r->ev];
+    sf_order_event_at(ix->orders[r->ord].id, a->stage, a->time, buf);
+    return buf;
+}
+
 static int apply_update(sf_history *h, const sf_training_events *in, const events_ix *ix,
                         const replay_ref *r, sf_err *err)
 {
@@ -307,7 +384,8 @@ static int apply_update(sf_history *h, const sf_training_events *in, const event
             return 0; /* the loader and the codec reject these; never count them */
         return sf_history_add_review(h, &ev, score, err);
     }
-    const sf_order_event *e = &in->orders[r->ev];
+    sf_order_event buf;
+    const sf_order_event *e = order_event(in, ix, r, &buf);
     if (e->stage == SF_STAGE_PURCHASED)
         return sf_history_add_purchase(h, &ev, err);
     if (e->stage == SF_STAGE_DELIVERED)
@@ -331,7 +409,8 @@ static int add_row(sf_examples *ex, size_t *cap, const sf_training_events *in, c
         if (ex_reserve(ex, *cap, ex->d) < 0)
             return -1;
     }
-    const sf_order_event *ev = &in->orders[r->ev];
+    sf_order_event buf;
+    const sf_order_event *ev = order_event(in, ix, r, &buf);
     size_t k = ex->n++;
     sf_features_compute(ex->spec, ev, h, ex->x + k * ex->d);
     ex->label[k] = (float)o->label;

@@ -471,7 +471,8 @@ int sf_train_rows_of_dataset(sf_examples *ex, const sf_dataset *ds, const sf_fea
     memset(ex, 0, sizeof *ex);
     if (hist_out)
         *hist_out = NULL;
-    if (sf_lifecycle_events(ds, &ev.orders, &ev.n_orders, &ev.reviews, &ev.n_reviews, err) != 0)
+    if (sf_lifecycle_events_compact(ds, &ev.orders, &ev.n_orders, &ev.stages, &ev.n_stages,
+                                    &ev.reviews, &ev.n_reviews, err) != 0)
         return -1;
     int rc = sf_training_rows_build(ex, &ev, spec, from, to, hist_out, err);
     sf_training_events_free(&ev);

@@ -580,6 +580,74 @@ static void test_partition_views(void **state)
     sf_dataset_free(&real);
 }
 
+static int same_bits(double a, double b)
+{
+    return memcmp(&a, &b, sizeof a) == 0;
+}
+
+/* The compact events (one per order and its stages) rebuild every event the
+ * lifecycle builder makes, and the rows of both specs built from them are the
+ * rows built from the whole events. */
+static void check_compact_events(const sf_dataset *ds)
+{
+    sf_training_events full = {0}, compact = {0};
+    sf_err err;
+    assert_int_equal(
+        sf_lifecycle_events(ds, &full.orders, &full.n_orders, &full.reviews, &full.n_reviews, &err),
+        0);
+    assert_int_equal(sf_lifecycle_events_compact(ds, &compact.orders, &compact.n_orders,
+                                                 &compact.stages, &compact.n_stages,
+                                                 &compact.reviews, &compact.n_reviews, &err),
+                     0);
+    assert_int_equal(compact.n_stages, full.n_orders);
+    assert_int_equal(compact.n_reviews, full.n_reviews);
+    assert_true(compact.n_orders < full.n_orders);
+    for (size_t i = 0; i < compact.n_stages; i++) {
+        const sf_stage_at *a = &compact.stages[i];
+        sf_order_event ev;
+        sf_order_event_at(&compact.orders[a->order], a->stage, a->time, &ev);
+        tu_assert_order_eq(&ev, &full.orders[i], same_bits, same_bits);
+        assert_int_equal(ev.stage, full.orders[i].stage);
+        assert_true(ev.event_time == full.orders[i].event_time);
+    }
+    const sf_feature_spec *specs[2] = {sf_spec_full(), sf_spec_seed()};
+    for (int k = 0; k < 2; k++) {
+        sf_examples a, b;
+        sf_history *ha, *hb;
+        assert_int_equal(
+            sf_training_rows_build(&a, &full, specs[k], SF_TIME_NONE, SF_TIME_NONE, &ha, &err), 0);
+        assert_int_equal(
+            sf_training_rows_build(&b, &compact, specs[k], SF_TIME_NONE, SF_TIME_NONE, &hb, &err),
+            0);
+        assert_true(a.n > 0);
+        assert_same_rows(&b, &a);
+        assert_int_equal(b.n_orders, a.n_orders);
+        assert_int_equal(b.n_orphan_reviews, a.n_orphan_reviews);
+        assert_int_equal(sf_history_sellers(hb), sf_history_sellers(ha));
+        sf_history_free(ha);
+        sf_history_free(hb);
+        sf_examples_free(&a);
+        sf_examples_free(&b);
+    }
+    sf_training_events_free(&full);
+    sf_training_events_free(&compact);
+}
+
+static void test_compact_events(void **state)
+{
+    (void)state;
+    fixture();
+    sf_dataset ds = dataset();
+    check_compact_events(&ds);
+    const char *dir = tu_olist_dir();
+    if (!dir)
+        return;
+    sf_dataset real;
+    tu_dataset_load(&real, dir);
+    check_compact_events(&real);
+    sf_dataset_free(&real);
+}
+
 /* Batch training frees the dataset's order and review records once the
  * events are built (sf_dataset_drop_orders): the events borrow nothing from
  * them, so the rows built after the drop are the rows built before it. */
@@ -661,6 +729,7 @@ int main(void)
         cmocka_unit_test(test_split),
         cmocka_unit_test(test_partition_views),
         cmocka_unit_test(test_rows_after_drop_orders),
+        cmocka_unit_test(test_compact_events),
         cmocka_unit_test(test_real_sample),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

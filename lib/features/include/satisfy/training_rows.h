@@ -35,6 +35,12 @@ typedef struct sf_training_events {
     size_t n_orders;
     sf_review_event *reviews;
     size_t n_reviews;
+    /* The compact form, when stages is not NULL (batch training at scale,
+     * sf_lifecycle_events_compact): orders holds one event per order, at the
+     * last stage it reached, and the order events are the n_stages stages,
+     * each its order's event rebuilt by sf_order_event_at. */
+    sf_stage_at *stages;
+    size_t n_stages;
 } sf_training_events;
 
 /* Clears every event (freeing what an event owns, nothing when it borrows)
