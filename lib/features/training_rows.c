@@ -393,10 +393,30 @@ static int apply_update(sf_history *h, const sf_training_events *in, const event
     return 0;
 }
 
-/* The row of order event ref r, when its order is labeled and in the window:
- * 1 added, 0 not a row, -1 out of memory. */
-static int add_row(sf_examples *ex, size_t *cap, const sf_training_events *in, const events_ix *ix,
-                   const replay_ref *r, const sf_history *h, int64_t from, int64_t to)
+/* Appends the row of order event ev of order o to ex: 1, or -1 out of memory. */
+static int add_row(sf_examples *ex, size_t *cap, const order_ix *o, const sf_order_event *ev,
+                   const sf_history *h)
+{
+    if (ex->n == *cap) {
+        *cap = *cap ? *cap * 2 : 4096;
+        if (ex_reserve(ex, *cap, ex->d) < 0)
+            return -1;
+    }
+    size_t k = ex->n++;
+    sf_features_compute(ex->spec, ev, h, ex->x + k * ex->d);
+    ex->label[k] = (float)o->label;
+    ex->stage[k] = ev->stage;
+    ex->purchase[k] = o->id->purchase;
+    ex->event_time[k] = ev->event_time;
+    ex->order[k] = o->rank;
+    return 1;
+}
+
+/* The rows of order event ref r in each of the n_ex row sets, when its order
+ * is labeled and in the window: 0, or -1 out of memory. */
+static int add_rows(sf_examples *ex, size_t *cap, int n_ex, const sf_training_events *in,
+                    const events_ix *ix, const replay_ref *r, const sf_history *h, int64_t from,
+                    int64_t to)
 {
     const order_ix *o = &ix->orders[r->ord];
     int64_t purchase = o->id->purchase;
@@ -404,34 +424,25 @@ static int add_row(sf_examples *ex, size_t *cap, const sf_training_events *in, c
         return 0;
     if (o->label < 1)
         return 0;
-    if (ex->n == *cap) {
-        *cap = *cap ? *cap * 2 : 4096;
-        if (ex_reserve(ex, *cap, ex->d) < 0)
-            return -1;
-    }
     sf_order_event buf;
     const sf_order_event *ev = order_event(in, ix, r, &buf);
-    size_t k = ex->n++;
-    sf_features_compute(ex->spec, ev, h, ex->x + k * ex->d);
-    ex->label[k] = (float)o->label;
-    ex->stage[k] = ev->stage;
-    ex->purchase[k] = purchase;
-    ex->event_time[k] = ev->event_time;
-    ex->order[k] = o->rank;
-    return 1;
+    for (int k = 0; k < n_ex; k++)
+        if (add_row(&ex[k], &cap[k], o, ev, h) < 0)
+            return -1;
+    return 0;
 }
 
-static int replay(sf_examples *ex, const sf_training_events *in, const events_ix *ix, sf_history *h,
-                  int64_t from, int64_t to, sf_err *err)
+static int replay(sf_examples *ex, int n_ex, const sf_training_events *in, const events_ix *ix,
+                  sf_history *h, int64_t from, int64_t to, sf_err *err)
 {
-    size_t cap = 0, n = ix->n_refs;
+    size_t cap[2] = {0, 0}, n = ix->n_refs;
     const replay_ref *refs = ix->refs;
     for (size_t a = 0; a < n;) {
         size_t b = a;
         while (b < n && refs[b].time == refs[a].time)
             b++;
         for (size_t i = a; i < b; i++)
-            if (refs[i].kind == 0 && add_row(ex, &cap, in, ix, &refs[i], h, from, to) < 0)
+            if (refs[i].kind == 0 && add_rows(ex, cap, n_ex, in, ix, &refs[i], h, from, to) < 0)
                 return sf_errf(err, "out of memory for %zu rows", ex->n);
         for (size_t i = a; i < b; i++)
             if (apply_update(h, in, ix, &refs[i], err) < 0)
@@ -441,30 +452,36 @@ static int replay(sf_examples *ex, const sf_training_events *in, const events_ix
     return 0;
 }
 
-int sf_training_rows_build(sf_examples *ex, const sf_training_events *in,
-                           const sf_feature_spec *spec, int64_t from, int64_t to,
-                           sf_history **hist_out, sf_err *err)
+/* The rows of n_ex (1 or 2) specs in one replay. */
+static int build(sf_examples *ex, const sf_feature_spec *const *spec, int n_ex,
+                 const sf_training_events *in, int64_t from, int64_t to, sf_history **hist_out,
+                 sf_err *err)
 {
-    memset(ex, 0, sizeof *ex);
-    ex->spec = spec;
-    ex->d = (size_t)spec->n;
+    for (int k = 0; k < n_ex; k++) {
+        memset(&ex[k], 0, sizeof ex[k]);
+        ex[k].spec = spec[k];
+        ex[k].d = (size_t)spec[k]->n;
+    }
     if (hist_out)
         *hist_out = NULL;
     events_ix ix;
     if (index_events(in, &ix, err) != 0)
         return sf_err_wrap(err, "building training rows");
-    ex->n_orders = ix.n_orders;
-    ex->n_orphan_reviews = ix.n_orphans;
+    for (int k = 0; k < n_ex; k++) {
+        ex[k].n_orders = ix.n_orders;
+        ex[k].n_orphan_reviews = ix.n_orphans;
+    }
     sf_history *h = sf_history_new();
     if (!h) {
         ix_free(&ix);
         return sf_errf(err, "building training rows: out of memory");
     }
-    int rc = replay(ex, in, &ix, h, from, to, err);
+    int rc = replay(ex, n_ex, in, &ix, h, from, to, err);
     ix_free(&ix);
     if (rc != 0) {
         sf_history_free(h);
-        sf_examples_free(ex);
+        for (int k = 0; k < n_ex; k++)
+            sf_examples_free(&ex[k]);
         return sf_err_wrap(err, "building training rows");
     }
     if (hist_out)
@@ -472,6 +489,20 @@ int sf_training_rows_build(sf_examples *ex, const sf_training_events *in,
     else
         sf_history_free(h);
     return 0;
+}
+
+int sf_training_rows_build(sf_examples *ex, const sf_training_events *in,
+                           const sf_feature_spec *spec, int64_t from, int64_t to,
+                           sf_history **hist_out, sf_err *err)
+{
+    return build(ex, &spec, 1, in, from, to, hist_out, err);
+}
+
+int sf_training_rows_build2(sf_examples ex[2], const sf_feature_spec *const spec[2],
+                            const sf_training_events *in, int64_t from, int64_t to,
+                            sf_history **hist_out, sf_err *err)
+{
+    return build(ex, spec, 2, in, from, to, hist_out, err);
 }
 
 int sf_examples_select(const sf_examples *src, const size_t *idx, size_t n, sf_examples *dst,

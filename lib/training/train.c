@@ -206,11 +206,12 @@ static void set_row(sf_train_row *r, const char *name, const char *algo, const c
 /* Training rows of both specs from the events, and the holdout split. */
 static int step_features(pipeline *p, sf_train_report *rep, sf_err *err)
 {
-    if (sf_training_rows_build(&p->full, p->ev, sf_spec_full(), SF_TIME_NONE, SF_TIME_NONE,
-                               &p->hist, err) != 0 ||
-        sf_training_rows_build(&p->seed, p->ev, sf_spec_seed(), SF_TIME_NONE, SF_TIME_NONE, NULL,
-                               err) != 0)
+    sf_examples rows[2];
+    const sf_feature_spec *const specs[2] = {sf_spec_full(), sf_spec_seed()};
+    if (sf_training_rows_build2(rows, specs, p->ev, SF_TIME_NONE, SF_TIME_NONE, &p->hist, err) != 0)
         return sf_err_wrap(err, "train: features");
+    p->full = rows[0];
+    p->seed = rows[1];
     if (p->opts->events_done)
         p->opts->events_done(p->opts->events_done_arg);
     p->ev = NULL;

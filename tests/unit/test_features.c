@@ -610,7 +610,11 @@ static void check_compact_events(const sf_dataset *ds)
         assert_int_equal(ev.stage, full.orders[i].stage);
         assert_true(ev.event_time == full.orders[i].event_time);
     }
-    const sf_feature_spec *specs[2] = {sf_spec_full(), sf_spec_seed()};
+    const sf_feature_spec *const specs[2] = {sf_spec_full(), sf_spec_seed()};
+    sf_examples pair[2]; /* both specs in one replay of the compact events */
+    sf_history *hp;
+    assert_int_equal(
+        sf_training_rows_build2(pair, specs, &compact, SF_TIME_NONE, SF_TIME_NONE, &hp, &err), 0);
     for (int k = 0; k < 2; k++) {
         sf_examples a, b;
         sf_history *ha, *hb;
@@ -621,14 +625,19 @@ static void check_compact_events(const sf_dataset *ds)
             0);
         assert_true(a.n > 0);
         assert_same_rows(&b, &a);
+        assert_same_rows(&pair[k], &a);
+        assert_int_equal(pair[k].n_orders, a.n_orders);
         assert_int_equal(b.n_orders, a.n_orders);
         assert_int_equal(b.n_orphan_reviews, a.n_orphan_reviews);
         assert_int_equal(sf_history_sellers(hb), sf_history_sellers(ha));
+        assert_int_equal(sf_history_sellers(hp), sf_history_sellers(ha));
         sf_history_free(ha);
         sf_history_free(hb);
         sf_examples_free(&a);
         sf_examples_free(&b);
+        sf_examples_free(&pair[k]);
     }
+    sf_history_free(hp);
     sf_training_events_free(&full);
     sf_training_events_free(&compact);
 }

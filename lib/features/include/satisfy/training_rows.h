@@ -78,6 +78,14 @@ int sf_training_rows_build(sf_examples *ex, const sf_training_events *in,
                            const sf_feature_spec *spec, int64_t from, int64_t to,
                            sf_history **hist_out, sf_err *err);
 
+/* sf_training_rows_build for two specs in one replay of the same events
+ * (batch training's "full" and "seed" rows): ex[k] gets the rows of spec[k],
+ * the same rows two calls would give, with the events indexed and the history
+ * built once. */
+int sf_training_rows_build2(sf_examples ex[2], const sf_feature_spec *const spec[2],
+                            const sf_training_events *in, int64_t from, int64_t to,
+                            sf_history **hist_out, sf_err *err);
+
 /* Copies the rows idx[0..n) of src into dst (which must be freed). */
 int sf_examples_select(const sf_examples *src, const size_t *idx, size_t n, sf_examples *dst,
                        sf_err *err);
