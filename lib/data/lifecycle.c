@@ -175,6 +175,16 @@ size_t sf_lifecycle_build(const sf_dataset *ds, int64_t from, int64_t to, sf_eve
     return n;
 }
 
+/* sf_lifecycle_build over all time; *no gets the count of order events. */
+static size_t all_refs(const sf_dataset *ds, sf_event_ref **refs, size_t *no, sf_err *err)
+{
+    size_t n = sf_lifecycle_build(ds, SF_TIME_NONE, SF_TIME_NONE, refs, err);
+    *no = 0;
+    for (size_t i = 0; n != (size_t)-1 && i < n; i++)
+        *no += (*refs)[i].kind == SF_EV_ORDER;
+    return n;
+}
+
 int sf_lifecycle_events(const sf_dataset *ds, sf_order_event **orders, size_t *n_orders,
                         sf_review_event **reviews, size_t *n_reviews, sf_err *err)
 {
@@ -182,12 +192,9 @@ int sf_lifecycle_events(const sf_dataset *ds, sf_order_event **orders, size_t *n
     *reviews = NULL;
     *n_orders = *n_reviews = 0;
     sf_event_ref *refs = NULL;
-    size_t n = sf_lifecycle_build(ds, SF_TIME_NONE, SF_TIME_NONE, &refs, err);
+    size_t no, n = all_refs(ds, &refs, &no, err);
     if (n == (size_t)-1)
         return -1;
-    size_t no = 0;
-    for (size_t i = 0; i < n; i++)
-        no += refs[i].kind == SF_EV_ORDER;
     *orders = malloc((no ? no : 1) * sizeof **orders);
     *reviews = malloc((n - no ? n - no : 1) * sizeof **reviews);
     if (!*orders || !*reviews) {
@@ -221,12 +228,9 @@ int sf_lifecycle_events_compact(const sf_dataset *ds, sf_order_event **last, siz
         return sf_errf(err, "lifecycle: %zu orders, more than the compact form holds",
                        ds->n_orders);
     sf_event_ref *refs = NULL;
-    size_t n = sf_lifecycle_build(ds, SF_TIME_NONE, SF_TIME_NONE, &refs, err);
+    size_t no, n = all_refs(ds, &refs, &no, err);
     if (n == (size_t)-1)
         return -1;
-    size_t no = 0;
-    for (size_t i = 0; i < n; i++)
-        no += refs[i].kind == SF_EV_ORDER;
     uint32_t *slot = malloc((ds->n_orders ? ds->n_orders : 1) * sizeof *slot);
     *last = malloc((ds->n_orders ? ds->n_orders : 1) * sizeof **last);
     *stages = malloc((no ? no : 1) * sizeof **stages);

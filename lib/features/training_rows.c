@@ -146,22 +146,35 @@ static int rank_orders(events_ix *ix)
     return 0;
 }
 
+/* The order events by order_id, then stage from the highest, with their
+ * input positions; and room for the orders of the index. NULL: out of memory. */
+static ord_ptr *sort_events(const sf_training_events *in, events_ix *ix)
+{
+    size_t n = in->n_orders;
+    ord_ptr *p = malloc((n ? n : 1) * sizeof *p);
+    ix->orders = malloc((n ? n : 1) * sizeof *ix->orders);
+    if (!p || !ix->orders) {
+        free(p);
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++)
+        p[i] = (ord_ptr){&in->orders[i], i};
+    qsort(p, n, sizeof *p, cmp_id_stage);
+    return p;
+}
+
 /* index_orders of the compact form: the orders are the events of their last
  * stage, the replay refs the stages. */
 static int index_compact(const sf_training_events *in, events_ix *ix, sf_err *err)
 {
     size_t n = in->n_orders;
-    ord_ptr *p = malloc((n ? n : 1) * sizeof *p);
+    ord_ptr *p = sort_events(in, ix);
     size_t *pos = malloc((n ? n : 1) * sizeof *pos);
-    ix->orders = malloc((n ? n : 1) * sizeof *ix->orders);
     int rc = -1;
-    if (!p || !pos || !ix->orders) {
+    if (!p || !pos) {
         sf_errf(err, "out of memory indexing %zu orders", n);
         goto done;
     }
-    for (size_t i = 0; i < n; i++)
-        p[i] = (ord_ptr){&in->orders[i], i};
-    qsort(p, n, sizeof *p, cmp_id_stage);
     for (size_t i = 0; i < n; i++) {
         if (i > 0 && strcmp(p[i].ev->order_id, p[i - 1].ev->order_id) == 0) {
             sf_errf(err, "order %.32s given twice", p[i].ev->order_id);
@@ -204,17 +217,13 @@ static int index_orders(const sf_training_events *in, events_ix *ix, sf_err *err
     if (in->stages)
         return index_compact(in, ix, err);
     size_t n = in->n_orders;
-    ord_ptr *p = malloc((n ? n : 1) * sizeof *p);
+    ord_ptr *p = sort_events(in, ix);
     size_t *ev_order = malloc((n ? n : 1) * sizeof *ev_order);
-    ix->orders = malloc((n ? n : 1) * sizeof *ix->orders);
     int rc = -1;
-    if (!p || !ev_order || !ix->orders) {
+    if (!p || !ev_order) {
         sf_errf(err, "out of memory indexing %zu order events", n);
         goto done;
     }
-    for (size_t i = 0; i < n; i++)
-        p[i] = (ord_ptr){&in->orders[i], i};
-    qsort(p, n, sizeof *p, cmp_id_stage);
     for (size_t i = 0; i < n; i++) {
         if (i > 0 && strcmp(p[i].ev->order_id, p[i - 1].ev->order_id) == 0) {
             if (p[i].ev->stage == p[i - 1].ev->stage) {
