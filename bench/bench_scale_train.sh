@@ -79,7 +79,7 @@ for n in $sizes; do
   for side in before after; do
     l=$([ "$side" = before ] && echo "$best_b" || echo "$best_a")
     read -r wall ing feat tr rss art rmse <<<"$l"
-    rows="$rows$(printf '| %s | %s | %.1f s (ingest %.1f, features %.1f, train %.1f) | %.2f GB | %s | %.4f |' \
+    rows="$rows$(printf '| %s | %s | %.1f s (ingest %.1f, features %.1f, train %.1f) | %.2f GiB | %s | %.4f |' \
       "$n" "$side" "$wall" "$ing" "$feat" "$tr" "$(echo "$rss / 1048576" | bc -l)" "$art" "$rmse")"$'\n'
   done
   [ "$n" = 1000000 ] && data1m="$data"
