@@ -15,7 +15,10 @@ xgboost are not (nor is our feature building on the other side).
 Prints one line of key=value pairs: train_s per run, then the best
 validation RMSE and its tree count and the 1-2 star model's AUC at its best
 round, to check against the C side.
-Usage: /usr/bin/python3 train_xgb.py DIR [runs]
+With "quantile" as third argument the training rows go in as an
+xgb.QuantileDMatrix (bins only, no CSR copy), as lib/model/gbdt.c does; the
+validation rows stay a DMatrix on both sides.
+Usage: /usr/bin/python3 train_xgb.py DIR [runs] [quantile]
 Must run with OMP_WAIT_POLICY=passive in the environment from the start.
 """
 import json
@@ -54,9 +57,14 @@ def auc(score, pos):
     return (r[pos].sum() - npos * (npos + 1) / 2.0) / (npos * nneg)
 
 
-def fit(params, xtr, ytr, xva, yva, rounds, nthread):
+def fit(params, xtr, ytr, xva, yva, rounds, nthread, quantile=False):
     """One objective, as lib/model/gbdt.c sf_gbdt_fit: returns (booster, best round, history)."""
-    dtr = xgb.DMatrix(xtr, label=ytr, missing=np.nan, nthread=nthread)
+    if quantile:
+        dtr = xgb.QuantileDMatrix(
+            xtr, label=ytr, missing=np.nan, nthread=nthread, max_bin=params["max_bin"]
+        )
+    else:
+        dtr = xgb.DMatrix(xtr, label=ytr, missing=np.nan, nthread=nthread)
     dva = xgb.DMatrix(xva, label=yva, missing=np.nan, nthread=nthread)
     hist = {}
     b = xgb.train(
@@ -75,6 +83,7 @@ def fit(params, xtr, ytr, xva, yva, rounds, nthread):
 def main():
     d = sys.argv[1]
     runs = int(sys.argv[2]) if len(sys.argv) > 2 else 1
+    quantile = len(sys.argv) > 3 and sys.argv[3] == "quantile"
     if os.environ.get("OMP_WAIT_POLICY", "").lower() != "passive":
         sys.exit("train_xgb.py: run with OMP_WAIT_POLICY=passive in the environment")
     with open(os.path.join(d, "params.json")) as f:
@@ -87,8 +96,8 @@ def main():
     out = ["xgboost=%s" % xgb.__version__]
     for r in range(runs):
         t0 = time.perf_counter()
-        bs, best_s, curve_s = fit(meta["score"], xtr, ytr, xva, yva, rounds, nthread)
-        bb, best_b, _ = fit(meta["binary"], xtr, btr, xva, bva, rounds, nthread)
+        bs, best_s, curve_s = fit(meta["score"], xtr, ytr, xva, yva, rounds, nthread, quantile)
+        bb, best_b, _ = fit(meta["binary"], xtr, btr, xva, bva, rounds, nthread, quantile)
         # keep the best rounds, as sf_gbdt_fit slices the booster
         bs = bs[: best_s + 1]
         bb = bb[: best_b + 1]

@@ -76,6 +76,20 @@ static double mono(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+/* The tables and the events built from them: freed as soon as the training
+ * rows are built (sf_train_opts.events_done), not held through the learning. */
+typedef struct train_inputs {
+    sf_dataset *ds;
+    sf_training_events *ev;
+} train_inputs;
+
+static void free_inputs(void *arg)
+{
+    train_inputs *in = arg;
+    sf_training_events_free(in->ev);
+    sf_dataset_free(in->ds);
+}
+
 /* A bad option value: its message (cli.h) and the usage exit status. */
 static int usage_error(const sf_err *err)
 {
@@ -302,18 +316,24 @@ int cmd_train(int argc, char **argv)
 
     double t0 = mono();
     sf_dataset ds;
+    sf_training_events ev = {0};
+    train_inputs in = {&ds, &ev};
+    o.events_done = free_inputs;
+    o.events_done_arg = &in;
     sf_load_opts lo = {.strict = strict, .report = stderr};
     if (sf_dataset_load(&ds, data, &lo, &err) != 0) {
         fprintf(stderr, "satisfy-retrainer train: %s\n", err.msg);
         return 1;
     }
-    /* training learns from the events the producer would publish */
-    sf_training_events ev = {0};
-    if (sf_lifecycle_events(&ds, &ev.orders, &ev.n_orders, &ev.reviews, &ev.n_reviews, &err) != 0) {
+    /* training learns from the events the producer would publish (in their
+     * compact form: one event per order and its stages) */
+    if (sf_lifecycle_events_compact(&ds, &ev.orders, &ev.n_orders, &ev.stages, &ev.n_stages,
+                                    &ev.reviews, &ev.n_reviews, &err) != 0) {
         fprintf(stderr, "satisfy-retrainer train: %s\n", err.msg);
         sf_dataset_free(&ds);
         return 1;
     }
+    sf_dataset_drop_orders(&ds); /* the events hold copies of them */
     o.ingest_seconds = mono() - t0;
     o.rows_from = sf_window_start(newest_time(&ev), window);
     size_t skipped = sf_dataset_skipped(&ds);

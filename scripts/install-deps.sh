@@ -9,7 +9,7 @@
 #            docker-compose, mmdebstrap, python3-yaml, systemd-analyze, kubectl
 #   fuzz     build + clang and its libFuzzer runtime
 #   demo     build + what scripts/demo.sh calls (kcat, curl, python3)
-#   bench    build + the benchmarks' baselines and tools (python3-xgboost, bc)
+#   bench    build + the benchmarks' baselines and tools (python3-xgboost, bc, time)
 #   image    Docker and mmdebstrap (`make image` on a machine without the base images)
 #   all      every group but runtime (the default)
 # Idempotent: it asks dpkg what is already there, runs `apt-get update` only
@@ -42,7 +42,7 @@ TEST=(
 )
 FUZZ=(clang libclang-rt-14-dev)
 DEMO=(kcat curl python3)
-BENCH=(python3 python3-xgboost python3-numpy curl bc gzip)
+BENCH=(python3 python3-xgboost python3-numpy curl bc gzip time)
 IMAGE=(mmdebstrap)
 
 list=0

@@ -52,6 +52,23 @@ void sf_order_event_clear(sf_order_event *ev)
     memset(ev, 0, sizeof *ev);
 }
 
+void sf_order_event_at(const sf_order_event *last, sf_stage stage, int64_t time,
+                       sf_order_event *out)
+{
+    *out = *last;
+    out->alloc = NULL;
+    out->stage = stage;
+    out->event_time = time;
+    /* the terminal stages come after every known timestamp */
+    sf_stage reached = stage <= SF_STAGE_DELIVERED ? stage : SF_STAGE_DELIVERED;
+    if (reached < SF_STAGE_APPROVED)
+        out->approved = SF_TIME_NONE;
+    if (reached < SF_STAGE_SHIPPED)
+        out->carrier = SF_TIME_NONE;
+    if (reached < SF_STAGE_DELIVERED)
+        out->delivered = SF_TIME_NONE;
+}
+
 void sf_review_event_clear(sf_review_event *ev)
 {
     free(ev->alloc);

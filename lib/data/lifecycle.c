@@ -175,6 +175,16 @@ size_t sf_lifecycle_build(const sf_dataset *ds, int64_t from, int64_t to, sf_eve
     return n;
 }
 
+/* sf_lifecycle_build over all time; *no gets the count of order events. */
+static size_t all_refs(const sf_dataset *ds, sf_event_ref **refs, size_t *no, sf_err *err)
+{
+    size_t n = sf_lifecycle_build(ds, SF_TIME_NONE, SF_TIME_NONE, refs, err);
+    *no = 0;
+    for (size_t i = 0; n != (size_t)-1 && i < n; i++)
+        *no += (*refs)[i].kind == SF_EV_ORDER;
+    return n;
+}
+
 int sf_lifecycle_events(const sf_dataset *ds, sf_order_event **orders, size_t *n_orders,
                         sf_review_event **reviews, size_t *n_reviews, sf_err *err)
 {
@@ -182,12 +192,9 @@ int sf_lifecycle_events(const sf_dataset *ds, sf_order_event **orders, size_t *n
     *reviews = NULL;
     *n_orders = *n_reviews = 0;
     sf_event_ref *refs = NULL;
-    size_t n = sf_lifecycle_build(ds, SF_TIME_NONE, SF_TIME_NONE, &refs, err);
+    size_t no, n = all_refs(ds, &refs, &no, err);
     if (n == (size_t)-1)
         return -1;
-    size_t no = 0;
-    for (size_t i = 0; i < n; i++)
-        no += refs[i].kind == SF_EV_ORDER;
     *orders = malloc((no ? no : 1) * sizeof **orders);
     *reviews = malloc((n - no ? n - no : 1) * sizeof **reviews);
     if (!*orders || !*reviews) {
@@ -206,5 +213,57 @@ int sf_lifecycle_events(const sf_dataset *ds, sf_order_event **orders, size_t *n
             sf_lifecycle_review(r->order, r->review, &(*reviews)[(*n_reviews)++]);
     }
     free(refs);
+    return 0;
+}
+
+int sf_lifecycle_events_compact(const sf_dataset *ds, sf_order_event **last, size_t *n_orders,
+                                sf_stage_at **stages, size_t *n_stages, sf_review_event **reviews,
+                                size_t *n_reviews, sf_err *err)
+{
+    *last = NULL;
+    *stages = NULL;
+    *reviews = NULL;
+    *n_orders = *n_stages = *n_reviews = 0;
+    if (ds->n_orders > UINT32_MAX)
+        return sf_errf(err, "lifecycle: %zu orders, more than the compact form holds",
+                       ds->n_orders);
+    sf_event_ref *refs = NULL;
+    size_t no, n = all_refs(ds, &refs, &no, err);
+    if (n == (size_t)-1)
+        return -1;
+    uint32_t *slot = malloc((ds->n_orders ? ds->n_orders : 1) * sizeof *slot);
+    *last = malloc((ds->n_orders ? ds->n_orders : 1) * sizeof **last);
+    *stages = malloc((no ? no : 1) * sizeof **stages);
+    *reviews = malloc((n - no ? n - no : 1) * sizeof **reviews);
+    if (!slot || !*last || !*stages || !*reviews) {
+        free(refs);
+        free(slot);
+        free(*last);
+        free(*stages);
+        free(*reviews);
+        *last = NULL;
+        *stages = NULL;
+        *reviews = NULL;
+        return sf_errf(err, "lifecycle: out of memory for %zu events", n);
+    }
+    /* the last event of every order that has one */
+    for (size_t o = 0; o < ds->n_orders; o++) {
+        sf_stage st[SF_STAGE_COUNT];
+        int64_t tm[SF_STAGE_COUNT];
+        int k = sf_lifecycle_stages(&ds->orders[o], st, tm);
+        slot[o] = UINT32_MAX;
+        if (k > 0 && sf_lifecycle_event(&ds->orders[o], st[k - 1], &(*last)[*n_orders]) == 0)
+            slot[o] = (uint32_t)(*n_orders)++;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const sf_event_ref *r = &refs[i];
+        if (r->kind == SF_EV_ORDER)
+            (*stages)[(*n_stages)++] = (sf_stage_at){
+                .order = slot[r->order - ds->orders], .stage = r->stage, .time = r->time};
+        else
+            sf_lifecycle_review(r->order, r->review, &(*reviews)[(*n_reviews)++]);
+    }
+    free(refs);
+    free(slot);
     return 0;
 }

@@ -1,7 +1,10 @@
 /*
  * training_rows.c - training rows from order and review events (see
  * satisfy/training_rows.h), and the selections and time split the
- * pipeline makes of them.
+ * pipeline makes of them: copies (sf_examples_select, sf_examples_time_split)
+ * or, without a copy, an in-place stable partition and views of its two
+ * halves (sf_examples_partition, sf_examples_time_partition), which batch
+ * training at a million orders uses to keep one copy of its rows.
  *
  * The events are indexed first: per order its identity (the event of its
  * highest stage), its rank by (purchase time, order_id) and its label (the
@@ -28,6 +31,7 @@ void sf_training_events_free(sf_training_events *ev)
         sf_review_event_clear(&ev->reviews[i]);
     free(ev->orders);
     free(ev->reviews);
+    free(ev->stages);
     memset(ev, 0, sizeof *ev);
 }
 
@@ -35,6 +39,10 @@ void sf_examples_free(sf_examples *ex)
 {
     if (!ex)
         return;
+    if (ex->view) {
+        memset(ex, 0, sizeof *ex);
+        return;
+    }
     free(ex->x);
     free(ex->label);
     free(ex->stage);
@@ -123,23 +131,99 @@ static int cmp_purchase_id(const void *pa, const void *pb)
     return strcmp(a->order_id, b->order_id);
 }
 
-/* The distinct orders, their ranks, and one replay ref per timed order event
- * (ix->refs must hold in->n_orders + in->n_reviews). */
-static int index_orders(const sf_training_events *in, events_ix *ix, sf_err *err)
+/* The ranks of the orders by (purchase time, order_id). */
+static int rank_orders(events_ix *ix)
+{
+    order_ix **by_time = malloc((ix->n_orders ? ix->n_orders : 1) * sizeof *by_time);
+    if (!by_time)
+        return -1;
+    for (size_t u = 0; u < ix->n_orders; u++)
+        by_time[u] = &ix->orders[u];
+    qsort(by_time, ix->n_orders, sizeof *by_time, cmp_purchase_id);
+    for (size_t r = 0; r < ix->n_orders; r++)
+        by_time[r]->rank = r;
+    free(by_time);
+    return 0;
+}
+
+/* The order events by order_id, then stage from the highest, with their
+ * input positions; and room for the orders of the index. NULL: out of memory. */
+static ord_ptr *sort_events(const sf_training_events *in, events_ix *ix)
 {
     size_t n = in->n_orders;
     ord_ptr *p = malloc((n ? n : 1) * sizeof *p);
-    order_ix **by_time = malloc((n ? n : 1) * sizeof *by_time);
-    size_t *ev_order = malloc((n ? n : 1) * sizeof *ev_order);
     ix->orders = malloc((n ? n : 1) * sizeof *ix->orders);
-    int rc = -1;
-    if (!p || !by_time || !ev_order || !ix->orders) {
-        sf_errf(err, "out of memory indexing %zu order events", n);
-        goto done;
+    if (!p || !ix->orders) {
+        free(p);
+        return NULL;
     }
     for (size_t i = 0; i < n; i++)
         p[i] = (ord_ptr){&in->orders[i], i};
     qsort(p, n, sizeof *p, cmp_id_stage);
+    return p;
+}
+
+/* index_orders of the compact form: the orders are the events of their last
+ * stage, the replay refs the stages. */
+static int index_compact(const sf_training_events *in, events_ix *ix, sf_err *err)
+{
+    size_t n = in->n_orders;
+    ord_ptr *p = sort_events(in, ix);
+    size_t *pos = malloc((n ? n : 1) * sizeof *pos);
+    int rc = -1;
+    if (!p || !pos) {
+        sf_errf(err, "out of memory indexing %zu orders", n);
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0 && strcmp(p[i].ev->order_id, p[i - 1].ev->order_id) == 0) {
+            sf_errf(err, "order %.32s given twice", p[i].ev->order_id);
+            goto done;
+        }
+        pos[p[i].i] = ix->n_orders;
+        ix->orders[ix->n_orders++] = (order_ix){.id = p[i].ev, .label = -1};
+    }
+    if (rank_orders(ix) < 0) {
+        sf_errf(err, "out of memory ranking %zu orders", n);
+        goto done;
+    }
+    for (size_t i = 0; i < in->n_stages; i++) {
+        const sf_stage_at *a = &in->stages[i];
+        if (a->order >= n) {
+            sf_errf(err, "stage %zu: order %u out of range (%zu orders)", i, (unsigned)a->order, n);
+            goto done;
+        }
+        if (a->time == SF_TIME_NONE)
+            continue;
+        size_t u = pos[a->order];
+        ix->refs[ix->n_refs++] = (replay_ref){.time = a->time,
+                                              .kind = 0,
+                                              .rank = ix->orders[u].rank,
+                                              .sub = (size_t)a->stage,
+                                              .ev = i,
+                                              .ord = u};
+    }
+    rc = 0;
+done:
+    free(p);
+    free(pos);
+    return rc;
+}
+
+/* The distinct orders, their ranks, and one replay ref per timed order event
+ * (ix->refs must hold in->n_orders + in->n_reviews). */
+static int index_orders(const sf_training_events *in, events_ix *ix, sf_err *err)
+{
+    if (in->stages)
+        return index_compact(in, ix, err);
+    size_t n = in->n_orders;
+    ord_ptr *p = sort_events(in, ix);
+    size_t *ev_order = malloc((n ? n : 1) * sizeof *ev_order);
+    int rc = -1;
+    if (!p || !ev_order) {
+        sf_errf(err, "out of memory indexing %zu order events", n);
+        goto done;
+    }
     for (size_t i = 0; i < n; i++) {
         if (i > 0 && strcmp(p[i].ev->order_id, p[i - 1].ev->order_id) == 0) {
             if (p[i].ev->stage == p[i - 1].ev->stage) {
@@ -152,11 +236,10 @@ static int index_orders(const sf_training_events *in, events_ix *ix, sf_err *err
         }
         ev_order[p[i].i] = ix->n_orders - 1;
     }
-    for (size_t u = 0; u < ix->n_orders; u++)
-        by_time[u] = &ix->orders[u];
-    qsort(by_time, ix->n_orders, sizeof *by_time, cmp_purchase_id);
-    for (size_t r = 0; r < ix->n_orders; r++)
-        by_time[r]->rank = r;
+    if (rank_orders(ix) < 0) {
+        sf_errf(err, "out of memory ranking %zu orders", ix->n_orders);
+        goto done;
+    }
     for (size_t i = 0; i < n; i++) {
         const sf_order_event *e = &in->orders[i];
         if (e->event_time == SF_TIME_NONE)
@@ -172,7 +255,6 @@ static int index_orders(const sf_training_events *in, events_ix *ix, sf_err *err
     rc = 0;
 done:
     free(p);
-    free(by_time);
     free(ev_order);
     return rc;
 }
@@ -257,7 +339,7 @@ static int cmp_ref(const void *pa, const void *pb)
 static int index_events(const sf_training_events *in, events_ix *ix, sf_err *err)
 {
     memset(ix, 0, sizeof *ix);
-    size_t cap = in->n_orders + in->n_reviews;
+    size_t cap = (in->stages ? in->n_stages : in->n_orders) + in->n_reviews;
     ix->refs = malloc((cap ? cap : 1) * sizeof *ix->refs);
     if (!ix->refs)
         return sf_errf(err, "out of memory for %zu events", cap);
@@ -289,6 +371,17 @@ static void identity_event(const sf_order_event *o, sf_order_event *ev)
     ev->n_payments = o->n_payments;
 }
 
+/* The order event of ref r (kind 0): in the compact form rebuilt into buf. */
+static const sf_order_event *order_event(const sf_training_events *in, const events_ix *ix,
+                                         const replay_ref *r, sf_order_event *buf)
+{
+    if (!in->stages)
+        return &in->orders[r->ev];
+    const sf_stage_at *a = &in->stages[r->ev];
+    sf_order_event_at(ix->orders[r->ord].id, a->stage, a->time, buf);
+    return buf;
+}
+
 static int apply_update(sf_history *h, const sf_training_events *in, const events_ix *ix,
                         const replay_ref *r, sf_err *err)
 {
@@ -300,7 +393,8 @@ static int apply_update(sf_history *h, const sf_training_events *in, const event
             return 0; /* the loader and the codec reject these; never count them */
         return sf_history_add_review(h, &ev, score, err);
     }
-    const sf_order_event *e = &in->orders[r->ev];
+    sf_order_event buf;
+    const sf_order_event *e = order_event(in, ix, r, &buf);
     if (e->stage == SF_STAGE_PURCHASED)
         return sf_history_add_purchase(h, &ev, err);
     if (e->stage == SF_STAGE_DELIVERED)
@@ -308,10 +402,30 @@ static int apply_update(sf_history *h, const sf_training_events *in, const event
     return 0;
 }
 
-/* The row of order event ref r, when its order is labeled and in the window:
- * 1 added, 0 not a row, -1 out of memory. */
-static int add_row(sf_examples *ex, size_t *cap, const sf_training_events *in, const events_ix *ix,
-                   const replay_ref *r, const sf_history *h, int64_t from, int64_t to)
+/* Appends the row of order event ev of order o to ex: 1, or -1 out of memory. */
+static int add_row(sf_examples *ex, size_t *cap, const order_ix *o, const sf_order_event *ev,
+                   const sf_history *h)
+{
+    if (ex->n == *cap) {
+        *cap = *cap ? *cap * 2 : 4096;
+        if (ex_reserve(ex, *cap, ex->d) < 0)
+            return -1;
+    }
+    size_t k = ex->n++;
+    sf_features_compute(ex->spec, ev, h, ex->x + k * ex->d);
+    ex->label[k] = (float)o->label;
+    ex->stage[k] = ev->stage;
+    ex->purchase[k] = o->id->purchase;
+    ex->event_time[k] = ev->event_time;
+    ex->order[k] = o->rank;
+    return 1;
+}
+
+/* The rows of order event ref r in each of the n_ex row sets, when its order
+ * is labeled and in the window: 0, or -1 out of memory. */
+static int add_rows(sf_examples *ex, size_t *cap, int n_ex, const sf_training_events *in,
+                    const events_ix *ix, const replay_ref *r, const sf_history *h, int64_t from,
+                    int64_t to)
 {
     const order_ix *o = &ix->orders[r->ord];
     int64_t purchase = o->id->purchase;
@@ -319,29 +433,22 @@ static int add_row(sf_examples *ex, size_t *cap, const sf_training_events *in, c
         return 0;
     if (o->label < 1)
         return 0;
-    if (ex->n == *cap) {
-        *cap = *cap ? *cap * 2 : 4096;
-        if (ex_reserve(ex, *cap, ex->d) < 0)
+    sf_order_event buf;
+    const sf_order_event *ev = order_event(in, ix, r, &buf);
+    for (int k = 0; k < n_ex; k++)
+        if (add_row(&ex[k], &cap[k], o, ev, h) < 0)
             return -1;
-    }
-    const sf_order_event *ev = &in->orders[r->ev];
-    size_t k = ex->n++;
-    sf_features_compute(ex->spec, ev, h, ex->x + k * ex->d);
-    ex->label[k] = (float)o->label;
-    ex->stage[k] = ev->stage;
-    ex->purchase[k] = purchase;
-    ex->event_time[k] = ev->event_time;
-    ex->order[k] = o->rank;
-    return 1;
+    return 0;
 }
 
 /* Replays the events whose time is in [t0, t1) (SF_TIME_NONE = open end):
- * rows (when ex is not NULL) and updates; the others are skipped, their
- * updates being already in h (before t0) or left out (from t1 on). */
-static int replay(sf_examples *ex, const sf_training_events *in, const events_ix *ix, sf_history *h,
-                  int64_t from, int64_t to, int64_t t0, int64_t t1, sf_err *err)
+ * rows of the n_ex row sets (none when ex is NULL) and updates; the others
+ * are skipped, their updates being already in h (before t0) or left out
+ * (from t1 on). */
+static int replay(sf_examples *ex, int n_ex, const sf_training_events *in, const events_ix *ix,
+                  sf_history *h, int64_t from, int64_t to, int64_t t0, int64_t t1, sf_err *err)
 {
-    size_t cap = 0, n = ix->n_refs;
+    size_t cap[2] = {0, 0}, n = ix->n_refs;
     const replay_ref *refs = ix->refs;
     for (size_t a = 0; a < n;) {
         size_t b = a;
@@ -352,7 +459,7 @@ static int replay(sf_examples *ex, const sf_training_events *in, const events_ix
             continue;
         }
         for (size_t i = a; ex && i < b; i++)
-            if (refs[i].kind == 0 && add_row(ex, &cap, in, ix, &refs[i], h, from, to) < 0)
+            if (refs[i].kind == 0 && add_rows(ex, cap, n_ex, in, ix, &refs[i], h, from, to) < 0)
                 return sf_errf(err, "out of memory for %zu rows", ex->n);
         for (size_t i = a; i < b; i++)
             if (apply_update(h, in, ix, &refs[i], err) < 0)
@@ -362,39 +469,39 @@ static int replay(sf_examples *ex, const sf_training_events *in, const events_ix
     return 0;
 }
 
-int sf_training_rows_build(sf_examples *ex, const sf_training_events *in,
-                           const sf_feature_spec *spec, int64_t from, int64_t to,
-                           sf_history **hist_out, sf_err *err)
+/* The rows of n_ex (1 or 2) specs in one replay, from an empty history or
+ * from start (sf_training_rows_build_from). */
+static int build(sf_examples *ex, const sf_feature_spec *const *spec, int n_ex,
+                 const sf_training_events *in, int64_t from, int64_t to, sf_history *start,
+                 int64_t start_time, sf_history **hist_out, sf_err *err)
 {
-    return sf_training_rows_build_from(ex, in, spec, from, to, NULL, SF_TIME_NONE, hist_out, err);
-}
-
-int sf_training_rows_build_from(sf_examples *ex, const sf_training_events *in,
-                                const sf_feature_spec *spec, int64_t from, int64_t to,
-                                sf_history *start, int64_t start_time, sf_history **hist_out,
-                                sf_err *err)
-{
-    memset(ex, 0, sizeof *ex);
-    ex->spec = spec;
-    ex->d = (size_t)spec->n;
+    for (int k = 0; k < n_ex; k++) {
+        memset(&ex[k], 0, sizeof ex[k]);
+        ex[k].spec = spec[k];
+        ex[k].d = (size_t)spec[k]->n;
+    }
     if (hist_out && !start)
         *hist_out = NULL;
     events_ix ix;
     if (index_events(in, &ix, err) != 0)
         return sf_err_wrap(err, "building training rows");
-    ex->n_orders = ix.n_orders;
-    ex->n_orphan_reviews = ix.n_orphans;
+    for (int k = 0; k < n_ex; k++) {
+        ex[k].n_orders = ix.n_orders;
+        ex[k].n_orphan_reviews = ix.n_orphans;
+    }
     sf_history *h = start ? start : sf_history_new();
     if (!h) {
         ix_free(&ix);
         return sf_errf(err, "building training rows: out of memory");
     }
-    int rc = replay(ex, in, &ix, h, from, to, start ? start_time : SF_TIME_NONE, SF_TIME_NONE, err);
+    int rc = replay(ex, n_ex, in, &ix, h, from, to, start ? start_time : SF_TIME_NONE, SF_TIME_NONE,
+                    err);
     ix_free(&ix);
     if (rc != 0) {
         if (!start)
             sf_history_free(h);
-        sf_examples_free(ex);
+        for (int k = 0; k < n_ex; k++)
+            sf_examples_free(&ex[k]);
         return sf_err_wrap(err, "building training rows");
     }
     if (start)
@@ -406,13 +513,42 @@ int sf_training_rows_build_from(sf_examples *ex, const sf_training_events *in,
     return 0;
 }
 
+int sf_training_rows_build(sf_examples *ex, const sf_training_events *in,
+                           const sf_feature_spec *spec, int64_t from, int64_t to,
+                           sf_history **hist_out, sf_err *err)
+{
+    return build(ex, &spec, 1, in, from, to, NULL, SF_TIME_NONE, hist_out, err);
+}
+
+int sf_training_rows_build2(sf_examples ex[2], const sf_feature_spec *const spec[2],
+                            const sf_training_events *in, int64_t from, int64_t to,
+                            sf_history **hist_out, sf_err *err)
+{
+    return build(ex, spec, 2, in, from, to, NULL, SF_TIME_NONE, hist_out, err);
+}
+
+int sf_training_rows_build_from(sf_examples *ex, const sf_training_events *in,
+                                const sf_feature_spec *spec, int64_t from, int64_t to,
+                                sf_history *start, int64_t start_time, sf_history **hist_out,
+                                sf_err *err)
+{
+    return build(ex, &spec, 1, in, from, to, start, start_time, hist_out, err);
+}
+
+int sf_training_rows_build2_from(sf_examples ex[2], const sf_feature_spec *const spec[2],
+                                 const sf_training_events *in, int64_t from, int64_t to,
+                                 sf_history *start, int64_t start_time, sf_err *err)
+{
+    return build(ex, spec, 2, in, from, to, start, start_time, NULL, err);
+}
+
 int sf_training_history_advance(sf_history *h, const sf_training_events *in, int64_t t0, int64_t t1,
                                 sf_err *err)
 {
     events_ix ix;
     if (index_events(in, &ix, err) != 0)
         return sf_err_wrap(err, "advancing the history");
-    int rc = replay(NULL, in, &ix, h, SF_TIME_NONE, SF_TIME_NONE, t0, t1, err);
+    int rc = replay(NULL, 0, in, &ix, h, SF_TIME_NONE, SF_TIME_NONE, t0, t1, err);
     ix_free(&ix);
     return rc != 0 ? sf_err_wrap(err, "advancing the history") : 0;
 }
@@ -459,9 +595,12 @@ static int okey_cmp(const void *pa, const void *pb)
     return a->order < b->order ? -1 : a->order > b->order;
 }
 
-int64_t sf_examples_time_split(const sf_examples *src, double frac, sf_examples *older,
-                               sf_examples *newer, sf_err *err)
+/* The time split's side of every row of src (1 = newer) into *side
+ * (malloc'd): the rows of the newest `frac` of distinct (purchase, order)
+ * keys. Returns the cut time, or SF_TIME_NONE with err set. */
+static int64_t time_sides(const sf_examples *src, double frac, unsigned char **side, sf_err *err)
 {
+    *side = NULL;
     if (!(frac > 0 && frac < 1)) {
         sf_errf(err, "time split: fraction %g must be strictly between 0 and 1", frac);
         return SF_TIME_NONE;
@@ -471,11 +610,11 @@ int64_t sf_examples_time_split(const sf_examples *src, double frac, sf_examples 
         return SF_TIME_NONE;
     }
     okey *keys = malloc(src->n * sizeof *keys);
-    size_t *lo = malloc(src->n * sizeof *lo), *hi = malloc(src->n * sizeof *hi);
-    if (!keys || !lo || !hi) {
+    *side = malloc(src->n);
+    if (!keys || !*side) {
         free(keys);
-        free(lo);
-        free(hi);
+        free(*side);
+        *side = NULL;
         sf_errf(err, "time split: out of memory");
         return SF_TIME_NONE;
     }
@@ -503,14 +642,36 @@ int64_t sf_examples_time_split(const sf_examples *src, double frac, sf_examples 
         }
     }
     free(keys);
-    size_t nl = 0, nh = 0;
     for (size_t i = 0; i < src->n; i++) {
         okey k = {src->purchase[i], src->order[i]};
-        if (okey_cmp(&k, &cut) >= 0)
+        (*side)[i] = okey_cmp(&k, &cut) >= 0;
+    }
+    return cut.purchase;
+}
+
+int64_t sf_examples_time_split(const sf_examples *src, double frac, sf_examples *older,
+                               sf_examples *newer, sf_err *err)
+{
+    unsigned char *side;
+    int64_t cut = time_sides(src, frac, &side, err);
+    if (cut == SF_TIME_NONE)
+        return SF_TIME_NONE;
+    size_t *lo = malloc(src->n * sizeof *lo), *hi = malloc(src->n * sizeof *hi);
+    if (!lo || !hi) {
+        free(lo);
+        free(hi);
+        free(side);
+        sf_errf(err, "time split: out of memory");
+        return SF_TIME_NONE;
+    }
+    size_t nl = 0, nh = 0;
+    for (size_t i = 0; i < src->n; i++) {
+        if (side[i])
             hi[nh++] = i;
         else
             lo[nl++] = i;
     }
+    free(side);
     int rc = 0;
     if (older)
         rc = sf_examples_select(src, lo, nl, older, err);
@@ -521,7 +682,112 @@ int64_t sf_examples_time_split(const sf_examples *src, double frac, sf_examples 
     }
     free(lo);
     free(hi);
-    return rc < 0 ? SF_TIME_NONE : cut.purchase;
+    return rc < 0 ? SF_TIME_NONE : cut;
+}
+
+int64_t sf_examples_time_partition(sf_examples *ex, double frac, sf_examples *older,
+                                   sf_examples *newer, sf_err *err)
+{
+    unsigned char *side;
+    int64_t cut = time_sides(ex, frac, &side, err);
+    if (cut == SF_TIME_NONE)
+        return SF_TIME_NONE;
+    size_t nl = sf_examples_partition(ex, side, err);
+    free(side);
+    if (nl == (size_t)-1)
+        return SF_TIME_NONE;
+    if (older)
+        sf_examples_view(ex, 0, nl, older);
+    if (newer)
+        sf_examples_view(ex, nl, ex->n - nl, newer);
+    return cut;
+}
+
+/* One row held aside while a cycle of a permutation is walked. */
+typedef struct row_tmp {
+    float *x, label;
+    sf_stage stage;
+    int64_t purchase, event_time;
+    size_t order;
+} row_tmp;
+
+static void row_get(const sf_examples *ex, size_t i, row_tmp *t)
+{
+    memcpy(t->x, ex->x + i * ex->d, ex->d * sizeof *ex->x);
+    t->label = ex->label[i];
+    t->stage = ex->stage[i];
+    t->purchase = ex->purchase[i];
+    t->event_time = ex->event_time[i];
+    t->order = ex->order[i];
+}
+
+static void row_put(sf_examples *ex, size_t i, const row_tmp *t)
+{
+    memcpy(ex->x + i * ex->d, t->x, ex->d * sizeof *ex->x);
+    ex->label[i] = t->label;
+    ex->stage[i] = t->stage;
+    ex->purchase[i] = t->purchase;
+    ex->event_time[i] = t->event_time;
+    ex->order[i] = t->order;
+}
+
+size_t sf_examples_partition(sf_examples *ex, const unsigned char *side, sf_err *err)
+{
+    size_t n = ex->n, n0 = 0;
+    for (size_t i = 0; i < n; i++)
+        n0 += !side[i];
+    if (n0 == 0 || n0 == n)
+        return n0;
+    /* dest[i]: the slot of row i; each cycle of the permutation is walked
+     * once, carrying one row in a and parking the displaced one in b */
+    size_t *dest = malloc(n * sizeof *dest);
+    float *xa = malloc((ex->d ? ex->d : 1) * sizeof *xa);
+    float *xb = malloc((ex->d ? ex->d : 1) * sizeof *xb);
+    if (!dest || !xa || !xb) {
+        free(dest);
+        free(xa);
+        free(xb);
+        sf_errf(err, "partitioning %zu rows: out of memory", n);
+        return (size_t)-1;
+    }
+    for (size_t i = 0, k0 = 0, k1 = n0; i < n; i++)
+        dest[i] = side[i] ? k1++ : k0++;
+    row_tmp a = {.x = xa}, b = {.x = xb};
+    for (size_t i = 0; i < n; i++) {
+        if (dest[i] == i || dest[i] == SIZE_MAX)
+            continue;
+        row_get(ex, i, &a);
+        size_t j = dest[i];
+        dest[i] = SIZE_MAX;
+        while (j != i) {
+            row_get(ex, j, &b);
+            row_put(ex, j, &a);
+            row_tmp t = a;
+            a = b;
+            b = t;
+            size_t next = dest[j];
+            dest[j] = SIZE_MAX;
+            j = next;
+        }
+        row_put(ex, i, &a);
+    }
+    free(dest);
+    free(xa);
+    free(xb);
+    return n0;
+}
+
+void sf_examples_view(const sf_examples *src, size_t from, size_t n, sf_examples *dst)
+{
+    *dst = *src;
+    dst->view = 1;
+    dst->n = n;
+    dst->x = src->x + from * src->d;
+    dst->label = src->label + from;
+    dst->stage = src->stage + from;
+    dst->purchase = src->purchase + from;
+    dst->event_time = src->event_time + from;
+    dst->order = src->order + from;
 }
 
 size_t sf_examples_stage_rows(const sf_examples *ex, sf_stage stage, size_t **idx)

@@ -1,7 +1,8 @@
 /*
  * gbdt.c - gradient-boosted trees trained with the XGBoost C API (1.7).
  *
- * Dense float matrices with NaN as missing, tree_method=hist, an explicit
+ * Dense float rows with NaN as missing (the training rows handed to XGBoost
+ * as a quantile matrix: its bins, no copy of the rows), tree_method=hist, an explicit
  * nthread (the machine has 2 cores; OpenMP's busy-waiting is turned off by
  * OMP_WAIT_POLICY=passive in the environment at process start, omp.h), and
  * early stopping on the time-ordered validation rows: boosting stops after
@@ -18,6 +19,7 @@
 
 #include <cjson/cJSON.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,11 +30,56 @@ static int xgb_fail(sf_err *err, const char *what)
     return sf_errf(err, "xgboost: %s: %s", what, XGBGetLastError());
 }
 
-static int make_dmatrix(const sf_examples *ex, int binary, int nthread, DMatrixHandle *out,
-                        sf_err *err)
+/* The rows handed to XGBoost's quantile matrix in one batch. */
+typedef struct rows_iter {
+    DMatrixHandle proxy;
+    char iface[160]; /* array interface of the dense float rows */
+    int done;
+} rows_iter;
+
+static int rows_next(DataIterHandle h)
 {
-    if (XGDMatrixCreateFromMat_omp(ex->x, ex->n, ex->d, NAN, out, nthread) != 0)
+    rows_iter *it = h;
+    if (it->done)
+        return 0;
+    it->done = 1;
+    return XGProxyDMatrixSetDataDense(it->proxy, it->iface) == 0 ? 1 : -1;
+}
+
+static void rows_reset(DataIterHandle h)
+{
+    ((rows_iter *)h)->done = 0;
+}
+
+/* The matrix XGBoost learns from. The training rows go in as a quantile
+ * matrix (XGBoost's QuantileDMatrix, max_bin > 0): their histogram bins (one
+ * byte per cell) straight from our dense floats, without the CSR copy (8 bytes
+ * per cell) a plain DMatrix keeps beside its bins; at a million orders that
+ * copy was 2 GB. The validation rows (max_bin 0) stay a plain DMatrix: they
+ * are 15% of the rows, and XGBoost 1.7 evaluates a quantile matrix every round
+ * several times slower. Same bins, same trees either way. */
+static int make_dmatrix(const sf_examples *ex, int binary, int nthread, int max_bin,
+                        DMatrixHandle *out, sf_err *err)
+{
+    if (max_bin > 0) {
+        rows_iter it = {0};
+        if (XGProxyDMatrixCreate(&it.proxy) != 0)
+            return xgb_fail(err, "creating a matrix proxy");
+        snprintf(it.iface, sizeof it.iface,
+                 "{\"data\": [%llu, true], \"shape\": [%zu, %zu], \"typestr\": \"<f4\", "
+                 "\"version\": 3}",
+                 (unsigned long long)(uintptr_t)ex->x, ex->n, ex->d);
+        char cfg[96];
+        snprintf(cfg, sizeof cfg, "{\"missing\": NaN, \"nthread\": %d, \"max_bin\": %d}", nthread,
+                 max_bin);
+        int qrc = XGQuantileDMatrixCreateFromCallback(&it, it.proxy, NULL, rows_reset, rows_next,
+                                                      cfg, out);
+        XGDMatrixFree(it.proxy);
+        if (qrc != 0)
+            return xgb_fail(err, "creating a matrix");
+    } else if (XGDMatrixCreateFromMat_omp(ex->x, ex->n, ex->d, NAN, out, nthread) != 0) {
         return xgb_fail(err, "creating a matrix");
+    }
     float *y = malloc((ex->n ? ex->n : 1) * sizeof *y);
     if (!y) {
         XGDMatrixFree(*out);
@@ -107,10 +154,10 @@ int sf_gbdt_fit(const sf_examples *train, const sf_examples *valid, const sf_mod
     DMatrixHandle dtrain = NULL, dvalid = NULL;
     BoosterHandle b = NULL, best = NULL;
     int rc = -1;
-    if (make_dmatrix(train, binary, nthread, &dtrain, err) < 0)
+    if (make_dmatrix(train, binary, nthread, p->max_bin > 0 ? p->max_bin : 256, &dtrain, err) < 0)
         return -1;
     int have_valid = valid && valid->n > 0;
-    if (have_valid && make_dmatrix(valid, binary, nthread, &dvalid, err) < 0)
+    if (have_valid && make_dmatrix(valid, binary, nthread, 0, &dvalid, err) < 0)
         goto out;
     DMatrixHandle cache[2] = {dtrain, dvalid};
     if (XGBoosterCreate(cache, have_valid ? 2 : 1, &b) != 0) {

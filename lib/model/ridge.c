@@ -142,17 +142,6 @@ void sf_linear_contrib(const sf_linear *l, const float *row, double *contrib, do
     }
 }
 
-/* Standardised design of ex: n x p, row-major. */
-static double *design(const sf_linear *l, const sf_examples *ex, int p)
-{
-    double *z = malloc((ex->n ? ex->n : 1) * (size_t)(p ? p : 1) * sizeof *z);
-    if (!z)
-        return NULL;
-    for (size_t i = 0; i < ex->n; i++)
-        zrow(l, ex->x + i * ex->d, z + i * (size_t)p);
-    return z;
-}
-
 /* Solves (A + lambda I on the penalised part) b = r; A is p x p (upper
  * triangle filled), first `free_cols` columns unpenalised. */
 static int solve_penalised(const double *A, const double *r, int p, double lambda, int free_cols,
@@ -281,7 +270,9 @@ int sf_logit_fit(const sf_examples *train, double lambda, sf_linear **out, sf_er
         return sf_errf(err, "logistic: out of memory");
     fit_scaling(l, train);
     int p = n_cols(l) + 1; /* column 0: intercept */
-    double *Z = design(l, train, p - 1);
+    /* the standardised row is recomputed at every iteration rather than
+     * kept as an n x p design (8 bytes per cell: 1.3 GB at a million orders) */
+    double *Z = malloc((size_t)p * sizeof *Z);
     double *A = malloc((size_t)p * (size_t)p * sizeof *A);
     double *g = malloc((size_t)p * sizeof *g), *b = calloc((size_t)p, sizeof *b);
     double *nb = malloc((size_t)p * sizeof *nb);
@@ -302,7 +293,8 @@ int sf_logit_fit(const sf_examples *train, double lambda, sf_linear **out, sf_er
          * (Z'WZ + lambda I) b_new = Z'W z_work, z_work = eta + (y - mu) / w */
         memset(g, 0, (size_t)p * sizeof *g);
         for (size_t i = 0; i < train->n; i++) {
-            const double *zi = Z + i * (size_t)q;
+            double *zi = Z;
+            zrow(l, train->x + i * train->d, zi);
             double eta = b[0];
             for (int c = 0; c < q; c++)
                 eta += b[c + 1] * zi[c];

@@ -59,10 +59,11 @@ typedef struct pipeline {
     bool cand_seed; /* the candidate uses the seed spec */
     bool has_champ; /* the registry had a champion */
     sf_model_params mp;
-    sf_examples full, seed; /* every labeled row */
-    sf_examples tr_full, te_full, tr_seed, te_seed;
-    sf_history *hist;            /* history at the end of the replay */
-    sf_model *model[SF_ROW_MAX]; /* seed, ridge, gbdt, champion */
+    sf_examples full, seed; /* every labeled row: [training | holdout] after the split */
+    sf_examples tr_full, te_full, tr_seed, te_seed;   /* views of full and seed */
+    sf_examples fit_full, va_full, fit_seed, va_seed; /* views: training = [fit | valid] */
+    sf_history *hist;                                 /* history at the end of the replay */
+    sf_model *model[SF_ROW_MAX];                      /* seed, ridge, gbdt, champion */
     row_pred pred[SF_ROW_MAX];
     double *label; /* holdout labels */
     size_t *cluster;
@@ -109,9 +110,9 @@ static int split_examples(pipeline *p, double frac, sf_train_report *rep, sf_err
 
     unsigned char *seen = calloc(ex->n_orders ? ex->n_orders : 1, 1);
     int64_t *times = malloc(ex->n * sizeof *times);
-    size_t *itr = malloc(ex->n * sizeof *itr), *ite = malloc(ex->n * sizeof *ite);
+    unsigned char *side = malloc(ex->n);
     int rc = -1;
-    if (!seen || !times || !itr || !ite) {
+    if (!seen || !times || !side) {
         sf_errf(err, "out of memory splitting %zu rows", ex->n);
         goto done;
     }
@@ -124,18 +125,19 @@ static int split_examples(pipeline *p, double frac, sf_train_report *rep, sf_err
     rep->n_labeled = n_orders;
     if (sf_holdout_split(times, n_orders, frac, &rep->split, err) != 0)
         goto done;
-    size_t ntr = 0, nte = 0;
-    for (size_t i = 0; i < ex->n; i++) {
-        if (sf_holdout_is_test(&rep->split, ex->purchase[i]))
-            ite[nte++] = i;
-        else
-            itr[ntr++] = i;
-    }
-    if (sf_examples_select(&p->full, itr, ntr, &p->tr_full, err) != 0 ||
-        sf_examples_select(&p->full, ite, nte, &p->te_full, err) != 0 ||
-        sf_examples_select(&p->seed, itr, ntr, &p->tr_seed, err) != 0 ||
-        sf_examples_select(&p->seed, ite, nte, &p->te_seed, err) != 0)
+    /* the split reorders both row sets in place ([training | holdout], each in
+     * its original order) and views them: the same rows as copies would
+     * hold, without a second copy of every row */
+    for (size_t i = 0; i < ex->n; i++)
+        side[i] = sf_holdout_is_test(&rep->split, ex->purchase[i]);
+    size_t ntr = sf_examples_partition(&p->full, side, err);
+    if (ntr == (size_t)-1 || sf_examples_partition(&p->seed, side, err) == (size_t)-1)
         goto done;
+    size_t nte = ex->n - ntr;
+    sf_examples_view(&p->full, 0, ntr, &p->tr_full);
+    sf_examples_view(&p->full, ntr, nte, &p->te_full);
+    sf_examples_view(&p->seed, 0, ntr, &p->tr_seed);
+    sf_examples_view(&p->seed, ntr, nte, &p->te_seed);
     rep->n_rows = ex->n;
     rep->n_train_rows = ntr;
     rep->n_test_rows = nte;
@@ -143,8 +145,7 @@ static int split_examples(pipeline *p, double frac, sf_train_report *rep, sf_err
 done:
     free(seen);
     free(times);
-    free(itr);
-    free(ite);
+    free(side);
     return rc;
 }
 
@@ -207,25 +208,57 @@ static void set_row(sf_train_row *r, const char *name, const char *algo, const c
 /* Training rows of both specs from the events, and the holdout split. */
 static int step_features(pipeline *p, sf_train_report *rep, sf_err *err)
 {
-    /* a training window (opts.rows_from): each build replays from its own
-     * copy of the caller's checkpoint when there is one (window.h) */
+    /* a training window (opts.rows_from): with a checkpoint (window.h) the
+     * replay starts from a copy of it */
     const sf_train_opts *o = p->opts;
-    sf_history *seed_h = NULL;
-    if (o->start_history && (!(p->hist = sf_history_clone(o->start_history)) ||
-                             !(seed_h = sf_history_clone(o->start_history))))
-        return sf_errf(err, "train: features: out of memory copying the history checkpoint");
-    int rc = sf_training_rows_build_from(&p->full, p->ev, sf_spec_full(), o->rows_from,
-                                         SF_TIME_NONE, p->hist, o->start_time, &p->hist, err);
-    if (rc == 0)
-        rc = sf_training_rows_build_from(&p->seed, p->ev, sf_spec_seed(), o->rows_from,
-                                         SF_TIME_NONE, seed_h, o->start_time, NULL, err);
-    sf_history_free(seed_h);
+    sf_examples rows[2];
+    const sf_feature_spec *const specs[2] = {sf_spec_full(), sf_spec_seed()};
+    int rc;
+    if (o->start_history) {
+        if (!(p->hist = sf_history_clone(o->start_history)))
+            return sf_errf(err, "train: features: out of memory copying the history checkpoint");
+        rc = sf_training_rows_build2_from(rows, specs, p->ev, o->rows_from, SF_TIME_NONE, p->hist,
+                                          o->start_time, err);
+    } else {
+        rc = sf_training_rows_build2(rows, specs, p->ev, o->rows_from, SF_TIME_NONE, &p->hist, err);
+    }
     if (rc != 0)
         return sf_err_wrap(err, "train: features");
+    p->full = rows[0];
+    p->seed = rows[1];
+    if (p->opts->events_done)
+        p->opts->events_done(p->opts->events_done_arg);
+    p->ev = NULL;
     rep->n_orders = p->full.n_orders;
     rep->n_orphan_reviews = p->full.n_orphan_reviews;
     if (split_examples(p, p->opts->holdout, rep, err) != 0)
         return sf_err_wrap(err, "train: holdout split");
+    return 0;
+}
+
+/* Once the seed row is trained, only the seed rows of the holdout are read
+ * (the seed row's and a seed champion's predictions): they move to an array
+ * of their own and the training part goes (a quarter of a GB at 1M orders,
+ * while the full rows train). */
+static int shrink_seed(pipeline *p, sf_err *err)
+{
+    size_t ntr = p->tr_seed.n, nte = p->te_seed.n;
+    size_t *idx = malloc((nte ? nte : 1) * sizeof *idx);
+    if (!idx)
+        return sf_errf(err, "out of memory keeping %zu holdout rows", nte);
+    for (size_t i = 0; i < nte; i++)
+        idx[i] = ntr + i;
+    sf_examples held;
+    int rc = sf_examples_select(&p->seed, idx, nte, &held, err);
+    free(idx);
+    if (rc != 0)
+        return -1;
+    sf_examples_free(&p->seed);
+    p->seed = held;
+    memset(&p->tr_seed, 0, sizeof p->tr_seed);
+    memset(&p->fit_seed, 0, sizeof p->fit_seed);
+    memset(&p->va_seed, 0, sizeof p->va_seed);
+    sf_examples_view(&p->seed, 0, nte, &p->te_seed);
     return 0;
 }
 
@@ -245,11 +278,24 @@ static int step_learners(pipeline *p, sf_train_report *rep, sf_err *err)
     set_row(&rep->rows[SF_ROW_SEED], "seed", sf_algo_name(opts->algo), "seed");
     set_row(&rep->rows[SF_ROW_RIDGE], "ridge", "ridge", "full");
     set_row(&rep->rows[SF_ROW_GBDT], "gbdt", "gbdt", "full");
-    if (sf_model_train(opts->algo, &p->tr_seed, NULL, &p->mp, &p->model[SF_ROW_SEED], err) != 0)
+    /* the validation slice sf_model_train would carve (a copy), as views */
+    const sf_examples *fs = &p->tr_seed, *vs = NULL, *ff = &p->tr_full, *vf = NULL;
+    if (p->tr_full.n >= 10) {
+        double f = p->mp.valid_frac > 0 && p->mp.valid_frac < 1 ? p->mp.valid_frac : 0.15;
+        if (sf_examples_time_partition(&p->tr_full, f, &p->fit_full, &p->va_full, err) ==
+                SF_TIME_NONE ||
+            sf_examples_time_partition(&p->tr_seed, f, &p->fit_seed, &p->va_seed, err) ==
+                SF_TIME_NONE)
+            return sf_err_wrap(err, "train: carving the validation slice");
+        fs = &p->fit_seed, vs = &p->va_seed, ff = &p->fit_full, vf = &p->va_full;
+    }
+    if (sf_model_train(opts->algo, fs, vs, &p->mp, &p->model[SF_ROW_SEED], err) != 0)
         return sf_err_wrap(err, "train: seed row (%s)", sf_algo_name(opts->algo));
-    if (sf_model_train(SF_ALGO_RIDGE, &p->tr_full, NULL, &p->mp, &p->model[SF_ROW_RIDGE], err) != 0)
+    if (shrink_seed(p, err) != 0)
+        return sf_err_wrap(err, "train");
+    if (sf_model_train(SF_ALGO_RIDGE, ff, vf, &p->mp, &p->model[SF_ROW_RIDGE], err) != 0)
         return sf_err_wrap(err, "train: ridge row");
-    if (sf_model_train(SF_ALGO_GBDT, &p->tr_full, NULL, &p->mp, &p->model[SF_ROW_GBDT], err) != 0)
+    if (sf_model_train(SF_ALGO_GBDT, ff, vf, &p->mp, &p->model[SF_ROW_GBDT], err) != 0)
         return sf_err_wrap(err, "train: gbdt row");
     rep->candidate = p->cand_seed                  ? SF_ROW_SEED
                      : opts->algo == SF_ALGO_RIDGE ? SF_ROW_RIDGE
@@ -479,7 +525,8 @@ int sf_train_rows_of_dataset(sf_examples *ex, const sf_dataset *ds, const sf_fea
     memset(ex, 0, sizeof *ex);
     if (hist_out)
         *hist_out = NULL;
-    if (sf_lifecycle_events(ds, &ev.orders, &ev.n_orders, &ev.reviews, &ev.n_reviews, err) != 0)
+    if (sf_lifecycle_events_compact(ds, &ev.orders, &ev.n_orders, &ev.stages, &ev.n_stages,
+                                    &ev.reviews, &ev.n_reviews, err) != 0)
         return -1;
     int rc = sf_training_rows_build(ex, &ev, spec, from, to, hist_out, err);
     sf_training_events_free(&ev);

@@ -490,6 +490,181 @@ static void test_split(void **state)
     sf_examples_free(&young);
 }
 
+/* Two row sets hold the same rows in the same order. */
+static void assert_same_rows(const sf_examples *a, const sf_examples *b)
+{
+    assert_int_equal(a->n, b->n);
+    assert_int_equal(a->d, b->d);
+    assert_true(a->n == 0 || memcmp(a->x, b->x, a->n * a->d * sizeof *a->x) == 0);
+    for (size_t i = 0; i < a->n; i++) {
+        assert_true(a->label[i] == b->label[i]);
+        assert_int_equal(a->stage[i], b->stage[i]);
+        assert_true(a->purchase[i] == b->purchase[i]);
+        assert_true(a->event_time[i] == b->event_time[i]);
+        assert_int_equal(a->order[i], b->order[i]);
+    }
+}
+
+/* The in-place partition and its views hold exactly the rows the copies
+ * (sf_examples_select, sf_examples_time_split) hold, in the same order: batch
+ * training swapped the copies for views, so its models must not change. */
+static void check_views_equal_copies(sf_examples *ex)
+{
+    sf_err err;
+    size_t n = ex->n;
+    size_t *all = malloc(n * sizeof *all), *lo = malloc(n * sizeof *lo),
+           *hi = malloc(n * sizeof *hi);
+    unsigned char *side = malloc(n);
+    assert_true(all && lo && hi && side);
+    /* a side that cuts many permutation cycles: every third row, and stage >= DELIVERED */
+    size_t nl = 0, nh = 0;
+    for (size_t i = 0; i < n; i++) {
+        all[i] = i;
+        side[i] = i % 3 == 0 || ex->stage[i] >= SF_STAGE_DELIVERED;
+        if (side[i])
+            hi[nh++] = i;
+        else
+            lo[nl++] = i;
+    }
+    sf_examples orig, c_lo, c_hi, v_lo, v_hi, t_old, t_new;
+    assert_int_equal(sf_examples_select(ex, all, n, &orig, &err), 0);
+    assert_int_equal(sf_examples_select(ex, lo, nl, &c_lo, &err), 0);
+    assert_int_equal(sf_examples_select(ex, hi, nh, &c_hi, &err), 0);
+    assert_int_equal(sf_examples_partition(ex, side, &err), nl);
+    sf_examples_view(ex, 0, nl, &v_lo);
+    sf_examples_view(ex, nl, nh, &v_hi);
+    assert_same_rows(&v_lo, &c_lo);
+    assert_same_rows(&v_hi, &c_hi);
+    sf_examples_free(&v_lo); /* a view frees nothing */
+    sf_examples_free(&v_hi);
+    /* the time partition of the original rows equals the time split's copies */
+    int64_t cut = sf_examples_time_split(&orig, 0.2, &t_old, &t_new, &err);
+    assert_true(cut != SF_TIME_NONE);
+    assert_true(sf_examples_time_partition(&orig, 0.2, &v_lo, &v_hi, &err) == cut);
+    assert_same_rows(&v_lo, &t_old);
+    assert_same_rows(&v_hi, &t_new);
+    sf_examples_free(&v_lo);
+    sf_examples_free(&v_hi);
+    sf_examples_free(&orig);
+    sf_examples_free(&c_lo);
+    sf_examples_free(&c_hi);
+    sf_examples_free(&t_old);
+    sf_examples_free(&t_new);
+    free(all);
+    free(lo);
+    free(hi);
+    free(side);
+}
+
+static void test_partition_views(void **state)
+{
+    (void)state;
+    fixture();
+    sf_dataset ds = dataset();
+    sf_examples ex;
+    sf_err err;
+    assert_int_equal(
+        sf_train_rows_of_dataset(&ex, &ds, sf_spec_full(), SF_TIME_NONE, SF_TIME_NONE, NULL, &err),
+        0);
+    check_views_equal_copies(&ex);
+    sf_examples_free(&ex);
+    const char *dir = tu_olist_dir();
+    if (!dir)
+        return;
+    sf_dataset real;
+    sf_history *h;
+    tu_real_examples(dir, &real, &ex, &h);
+    check_views_equal_copies(&ex);
+    sf_history_free(h);
+    sf_examples_free(&ex);
+    sf_dataset_free(&real);
+}
+
+static int same_bits(double a, double b)
+{
+    return memcmp(&a, &b, sizeof a) == 0;
+}
+
+/* The compact events (one per order and its stages) rebuild every event the
+ * lifecycle builder makes, and the rows of both specs built from them are the
+ * rows built from the whole events. With drop, the dataset's order and review
+ * records are freed once the events are built, as batch training does
+ * (sf_dataset_drop_orders): the events borrow nothing from them (a big
+ * dataset's arrays are unmapped, and ASan sees any read). */
+static void check_compact_events(sf_dataset *ds, bool drop)
+{
+    sf_training_events full = {0}, compact = {0};
+    sf_err err;
+    assert_int_equal(
+        sf_lifecycle_events(ds, &full.orders, &full.n_orders, &full.reviews, &full.n_reviews, &err),
+        0);
+    assert_int_equal(sf_lifecycle_events_compact(ds, &compact.orders, &compact.n_orders,
+                                                 &compact.stages, &compact.n_stages,
+                                                 &compact.reviews, &compact.n_reviews, &err),
+                     0);
+    if (drop) {
+        sf_dataset_drop_orders(ds);
+        assert_null(ds->orders);
+        assert_int_equal(ds->n_orders, 0);
+    }
+    assert_int_equal(compact.n_stages, full.n_orders);
+    assert_int_equal(compact.n_reviews, full.n_reviews);
+    assert_true(compact.n_orders < full.n_orders);
+    for (size_t i = 0; i < compact.n_stages; i++) {
+        const sf_stage_at *a = &compact.stages[i];
+        sf_order_event ev;
+        sf_order_event_at(&compact.orders[a->order], a->stage, a->time, &ev);
+        tu_assert_order_eq(&ev, &full.orders[i], same_bits, same_bits);
+        assert_int_equal(ev.stage, full.orders[i].stage);
+        assert_true(ev.event_time == full.orders[i].event_time);
+    }
+    const sf_feature_spec *const specs[2] = {sf_spec_full(), sf_spec_seed()};
+    sf_examples pair[2]; /* both specs in one replay of the compact events */
+    sf_history *hp;
+    assert_int_equal(
+        sf_training_rows_build2(pair, specs, &compact, SF_TIME_NONE, SF_TIME_NONE, &hp, &err), 0);
+    for (int k = 0; k < 2; k++) {
+        sf_examples a, b;
+        sf_history *ha, *hb;
+        assert_int_equal(
+            sf_training_rows_build(&a, &full, specs[k], SF_TIME_NONE, SF_TIME_NONE, &ha, &err), 0);
+        assert_int_equal(
+            sf_training_rows_build(&b, &compact, specs[k], SF_TIME_NONE, SF_TIME_NONE, &hb, &err),
+            0);
+        assert_true(a.n > 0);
+        assert_same_rows(&b, &a);
+        assert_same_rows(&pair[k], &a);
+        assert_int_equal(pair[k].n_orders, a.n_orders);
+        assert_int_equal(b.n_orders, a.n_orders);
+        assert_int_equal(b.n_orphan_reviews, a.n_orphan_reviews);
+        assert_int_equal(sf_history_sellers(hb), sf_history_sellers(ha));
+        assert_int_equal(sf_history_sellers(hp), sf_history_sellers(ha));
+        sf_history_free(ha);
+        sf_history_free(hb);
+        sf_examples_free(&a);
+        sf_examples_free(&b);
+        sf_examples_free(&pair[k]);
+    }
+    sf_history_free(hp);
+    sf_training_events_free(&full);
+    sf_training_events_free(&compact);
+}
+
+static void test_compact_events(void **state)
+{
+    (void)state;
+    fixture();
+    sf_dataset ds = dataset();
+    check_compact_events(&ds, false);
+    const char *dir = tu_olist_dir();
+    if (!dir)
+        return;
+    sf_dataset real;
+    tu_dataset_load(&real, dir);
+    check_compact_events(&real, true);
+    sf_dataset_free(&real);
+}
+
 /* On the real sample: one row per order event of labeled orders, labels in
  * 1..5, and the rows of the delivered stage know their outcome. */
 static void test_real_sample(void **state)
@@ -537,6 +712,8 @@ int main(void)
         cmocka_unit_test(test_leakage),
         cmocka_unit_test(test_history_snapshot),
         cmocka_unit_test(test_split),
+        cmocka_unit_test(test_partition_views),
+        cmocka_unit_test(test_compact_events),
         cmocka_unit_test(test_real_sample),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -100,6 +100,23 @@ typedef struct sf_order_event {
     void *alloc; /* non-NULL when the event owns its arrays */
 } sf_order_event;
 
+/* One lifecycle stage of an order, given apart from the order's event: with
+ * the event of the last stage the order reached, the compact form of its
+ * events (8 + 16 bytes a stage instead of a whole event, for batch training
+ * at scale). */
+typedef struct sf_stage_at {
+    uint32_t order; /* the index of the order's last event */
+    sf_stage stage;
+    int64_t time; /* the stage's event time */
+} sf_stage_at;
+
+/* The order's event at `stage` (at or before the last stage it reached) from
+ * its event at that last stage: the same event with stage and event time set
+ * and the timestamps of the stages `stage` has not reached cleared, as the
+ * lifecycle builder makes it. out borrows what last points to. */
+void sf_order_event_at(const sf_order_event *last, sf_stage stage, int64_t time,
+                       sf_order_event *out);
+
 typedef struct sf_review_event {
     sf_id review_id;
     sf_id order_id;

@@ -85,6 +85,12 @@ typedef struct sf_dataset {
 int sf_dataset_load(sf_dataset *ds, const char *dir, const sf_load_opts *opts, sf_err *err);
 void sf_dataset_free(sf_dataset *ds);
 
+/* Frees the order and review records (about 400 bytes an order) once the
+ * caller has built its events (sf_lifecycle_events copies them), keeping what
+ * the events borrow: items, payments and review texts. Afterwards the dataset
+ * has no orders (n_orders 0); sf_dataset_free frees the rest. */
+void sf_dataset_drop_orders(sf_dataset *ds);
+
 size_t sf_dataset_skipped(const sf_dataset *ds); /* total over all tables */
 
 /* Reads one table of dir on its own and checks every row as sf_dataset_load

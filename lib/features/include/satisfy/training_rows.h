@@ -35,6 +35,12 @@ typedef struct sf_training_events {
     size_t n_orders;
     sf_review_event *reviews;
     size_t n_reviews;
+    /* The compact form, when stages is not NULL (batch training at scale,
+     * sf_lifecycle_events_compact): orders holds one event per order, at the
+     * last stage it reached, and the order events are the n_stages stages,
+     * each its order's event rebuilt by sf_order_event_at. */
+    sf_stage_at *stages;
+    size_t n_stages;
 } sf_training_events;
 
 /* Clears every event (freeing what an event owns, nothing when it borrows)
@@ -54,6 +60,7 @@ typedef struct sf_examples {
     size_t *order;           /* the order's rank by (purchase time, order_id), < n_orders */
     size_t n_orders;         /* distinct orders in the events the rows came from */
     size_t n_orphan_reviews; /* reviews of orders without an order event, left out */
+    int view;                /* the arrays belong to another sf_examples (sf_examples_view) */
 } sf_examples;
 
 /* Replays the events in time order, updating a history (purchases,
@@ -94,6 +101,20 @@ int sf_training_rows_build_from(sf_examples *ex, const sf_training_events *in,
 int sf_training_history_advance(sf_history *h, const sf_training_events *in, int64_t t0, int64_t t1,
                                 sf_err *err);
 
+/* sf_training_rows_build for two specs in one replay of the same events
+ * (batch training's "full" and "seed" rows): ex[k] gets the rows of spec[k],
+ * the same rows two calls would give, with the events indexed and the history
+ * built once. */
+int sf_training_rows_build2(sf_examples ex[2], const sf_feature_spec *const spec[2],
+                            const sf_training_events *in, int64_t from, int64_t to,
+                            sf_history **hist_out, sf_err *err);
+
+/* Both: two specs in one replay from a given history (the retrainer's
+ * window with batch training's memory savings). */
+int sf_training_rows_build2_from(sf_examples ex[2], const sf_feature_spec *const spec[2],
+                                 const sf_training_events *in, int64_t from, int64_t to,
+                                 sf_history *start, int64_t start_time, sf_err *err);
+
 /* Copies the rows idx[0..n) of src into dst (which must be freed). */
 int sf_examples_select(const sf_examples *src, const size_t *idx, size_t n, sf_examples *dst,
                        sf_err *err);
@@ -104,6 +125,24 @@ int sf_examples_select(const sf_examples *src, const size_t *idx, size_t n, sf_e
  * first purchase time in `newer`), or SF_TIME_NONE with err set. */
 int64_t sf_examples_time_split(const sf_examples *src, double frac, sf_examples *older,
                                sf_examples *newer, sf_err *err);
+
+/* Reorders the rows of ex in place (a view reorders its part of the rows it
+ * borrows): the rows with side[i] == 0 first, then the others, each group in
+ * its original order. Returns the number of rows with side 0, or (size_t)-1
+ * with err set (out of memory). Selecting the two groups with
+ * sf_examples_select gives the same rows in the same order, without a copy. */
+size_t sf_examples_partition(sf_examples *ex, const unsigned char *side, sf_err *err);
+
+/* A view of rows [from, from + n) of src: dst borrows src's arrays (src must
+ * outlive it); sf_examples_free on a view frees nothing. */
+void sf_examples_view(const sf_examples *src, size_t from, size_t n, sf_examples *dst);
+
+/* sf_examples_time_split without copies: reorders ex in place (older rows
+ * first, then newer, each in their original order) and sets older and newer
+ * (either may be NULL) as views of ex. Same rows, order and cut time as
+ * sf_examples_time_split. */
+int64_t sf_examples_time_partition(sf_examples *ex, double frac, sf_examples *older,
+                                   sf_examples *newer, sf_err *err);
 
 /* Indices of rows with the given stage into a malloc'd array; returns count. */
 size_t sf_examples_stage_rows(const sf_examples *ex, sf_stage stage, size_t **idx);

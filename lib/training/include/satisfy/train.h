@@ -80,6 +80,11 @@ typedef struct sf_train_opts {
     int64_t rows_from;
     const sf_history *start_history;
     int64_t start_time;
+    /* Called once, as soon as the training rows are built: the events are not
+     * read after that, so a caller that owns them (and what they borrow) can
+     * free them there instead of holding them through the learning. */
+    void (*events_done)(void *arg);
+    void *events_done_arg;
 } sf_train_opts;
 
 void sf_train_opts_default(sf_train_opts *o);
