@@ -343,7 +343,10 @@ int scorer_process(scorer *s, sf_err *err)
     }
     if (hist)
         sf_livehist_unlock(s->lh);
-    return k ? score_block(s, k, err) : 0;
+    int rc = k ? score_block(s, k, err) : 0;
+    if (s->hist_out)
+        fflush(s->hist_out); /* readable per batch: tests wait on it */
+    return rc;
 }
 
 /* The next offset of each partition in the batch. */
