@@ -73,9 +73,44 @@ static const char SCHEMA[] =
     "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER);"
     "PRAGMA user_version = 1;";
 
+/* The live history's records (satisfy.history), see store.h. Its own
+ * statements (HQ_*) are prepared at open like the others. */
+enum {
+    HQ_PUT,
+    HQ_HAS,
+    HQ_PUBLISHED,
+    HQ_SET_PUBLISHED,
+    HQ_DROP_TOMBSTONES,
+    HQ_ORDER,
+    HQ_REVIEWS,
+    HQ_COUNT
+};
+
+static const char HISTORY_SCHEMA[] =
+    "CREATE TABLE IF NOT EXISTS history("
+    " key BLOB PRIMARY KEY, value BLOB, seq INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS history_seq ON history(seq);";
+
+static const char *const HSQL[HQ_COUNT] = {
+    [HQ_PUT] = "INSERT INTO history(key, value, seq) VALUES (?1, ?2, ?3) "
+               "ON CONFLICT(key) DO UPDATE SET value = excluded.value, seq = excluded.seq",
+    [HQ_HAS] = "SELECT 1 FROM history WHERE key = ?1 AND value IS NOT NULL",
+    [HQ_PUBLISHED] = "SELECT max(coalesce((SELECT max(seq) FROM history), 0),"
+                     " coalesce((SELECT value FROM meta WHERE key = 'history_published'), 0)),"
+                     " coalesce((SELECT value FROM meta WHERE key = 'history_published'), 0)",
+    [HQ_SET_PUBLISHED] = "INSERT INTO meta(key, value) VALUES ('history_published', ?1) "
+                         "ON CONFLICT(key) DO UPDATE SET value = max(value, excluded.value)",
+    [HQ_DROP_TOMBSTONES] = "DELETE FROM history WHERE seq > ?1 AND seq <= ?2 AND value IS NULL",
+    [HQ_ORDER] = "SELECT stage, body FROM order_events WHERE order_id = ?1 ORDER BY stage DESC",
+    [HQ_REVIEWS] = "SELECT score FROM reviews WHERE order_id = ?1 ORDER BY created, answered, "
+                   "review_id",
+};
+
 struct sf_store {
     sqlite3 *db;
     sqlite3_stmt *q[Q_COUNT];
+    sqlite3_stmt *hq[HQ_COUNT];
+    int64_t hist_seq; /* the last seq given to a history row (-1: not read yet) */
     sf_buf buf;
     char path[256];
 };
@@ -91,6 +126,8 @@ void sf_store_close(sf_store *s)
         return;
     for (int i = 0; i < Q_COUNT; i++)
         sqlite3_finalize(s->q[i]);
+    for (int i = 0; i < HQ_COUNT; i++)
+        sqlite3_finalize(s->hq[i]);
     sqlite3_close(s->db);
     sf_buf_free(&s->buf);
     free(s);
@@ -129,6 +166,8 @@ int sf_store_open(sf_store **out, const char *path, sf_err *err)
             return -1;
         }
         rc = sqlite3_exec(s->db, SCHEMA, NULL, NULL, &msg);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_exec(s->db, HISTORY_SCHEMA, NULL, NULL, &msg);
     }
     if (rc != SQLITE_OK) {
         sf_errf(err, "store %s: cannot set up the schema: %s", path,
@@ -143,6 +182,13 @@ int sf_store_open(sf_store **out, const char *path, sf_err *err)
             sf_store_close(s);
             return -1;
         }
+    for (int i = 0; i < HQ_COUNT; i++)
+        if (sqlite3_prepare_v2(s->db, HSQL[i], -1, &s->hq[i], NULL) != SQLITE_OK) {
+            db_fail(s, err, "prepare");
+            sf_store_close(s);
+            return -1;
+        }
+    s->hist_seq = -1;
     *out = s;
     return 0;
 }
@@ -509,4 +555,137 @@ int sf_store_integrity_check(sf_store *s, sf_err *err)
         sf_errf(err, "store %s: integrity_check: %s", s->path, v ? v : sqlite3_errmsg(s->db));
     sqlite3_finalize(st);
     return ok ? 0 : -1;
+}
+
+/* ---- the live history's records (satisfy.history) ---- */
+
+int sf_store_history_marks(sf_store *s, int64_t *last_seq, int64_t *published, sf_err *err)
+{
+    sqlite3_stmt *st = s->hq[HQ_PUBLISHED];
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        s->hist_seq = sqlite3_column_int64(st, 0);
+        if (last_seq)
+            *last_seq = s->hist_seq;
+        if (published)
+            *published = sqlite3_column_int64(st, 1);
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? 0 : db_fail(s, err, "history marks");
+}
+
+int sf_store_put_history(sf_store *s, const void *key, size_t klen, const void *val, size_t vlen,
+                         int64_t *seq, sf_err *err)
+{
+    if (s->hist_seq < 0 && sf_store_history_marks(s, NULL, NULL, err) != 0)
+        return -1;
+    sqlite3_stmt *st = s->hq[HQ_PUT];
+    sqlite3_bind_blob(st, 1, key, (int)klen, SQLITE_STATIC);
+    if (vlen > 0)
+        sqlite3_bind_blob(st, 2, val, (int)vlen, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, 2);
+    sqlite3_bind_int64(st, 3, s->hist_seq + 1);
+    if (step_write(s, st, err, "upsert history record") < 0)
+        return -1;
+    *seq = ++s->hist_seq; /* a rolled-back batch leaves a gap: harmless */
+    return 0;
+}
+
+int sf_store_history_has(sf_store *s, const void *key, size_t klen, sf_err *err)
+{
+    sqlite3_stmt *st = s->hq[HQ_HAS];
+    sqlite3_bind_blob(st, 1, key, (int)klen, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return db_fail(s, err, "find history record");
+    return rc == SQLITE_ROW;
+}
+
+int sf_store_set_history_published(sf_store *s, int64_t from, int64_t seq, sf_err *err)
+{
+    sqlite3_stmt *st = s->hq[HQ_SET_PUBLISHED];
+    sqlite3_bind_int64(st, 1, seq);
+    if (step_write(s, st, err, "history published mark") < 0)
+        return -1;
+    st = s->hq[HQ_DROP_TOMBSTONES];
+    sqlite3_bind_int64(st, 1, from);
+    sqlite3_bind_int64(st, 2, seq);
+    return step_write(s, st, err, "drop published tombstones") < 0 ? -1 : 0;
+}
+
+int64_t sf_store_history_each(sf_store *s, int64_t after, sf_store_history_fn fn, void *arg,
+                              sf_err *err)
+{
+    sqlite3_stmt *st = NULL;
+    const char *sql = after < 0 ? "SELECT key, value, seq FROM history WHERE value IS NOT NULL"
+                                : "SELECT key, value, seq FROM history WHERE seq > ?1 ORDER BY seq";
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return db_fail(s, err, "read history records");
+    if (after >= 0)
+        sqlite3_bind_int64(st, 1, after);
+    int64_t n = 0;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const void *k = sqlite3_column_blob(st, 0);
+        size_t klen = (size_t)sqlite3_column_bytes(st, 0);
+        const void *v = sqlite3_column_blob(st, 1);
+        size_t vlen = (size_t)sqlite3_column_bytes(st, 1);
+        if (fn(arg, k, klen, v, vlen, sqlite3_column_int64(st, 2), err) != 0) {
+            sqlite3_finalize(st);
+            return -1;
+        }
+        n++;
+    }
+    if (rc != SQLITE_DONE)
+        n = db_fail(s, err, "read history records");
+    sqlite3_finalize(st);
+    return n;
+}
+
+int sf_store_order_latest(sf_store *s, const char *order_id, sf_order_event *ev, int *ended,
+                          sf_err *err)
+{
+    sqlite3_stmt *st = s->hq[HQ_ORDER];
+    sqlite3_bind_text(st, 1, order_id, -1, SQLITE_STATIC);
+    int n = 0, rc;
+    *ended = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int stage = sqlite3_column_int(st, 0);
+        *ended |= stage == SF_STAGE_DELIVERED || stage == SF_STAGE_CANCELED ||
+                  stage == SF_STAGE_UNAVAILABLE;
+        if (n++ == 0 && ev &&
+            sf_decode_order(sqlite3_column_blob(st, 1), (size_t)sqlite3_column_bytes(st, 1), ev,
+                            err) != 0) {
+            sf_err_wrap(err, "store %s: order_events row order_id=%s stage=%d", s->path, order_id,
+                        stage);
+            n = -1;
+            break;
+        }
+    }
+    if (n >= 0 && rc != SQLITE_DONE) {
+        if (n > 0 && ev)
+            sf_order_event_clear(ev);
+        n = db_fail(s, err, "read order events");
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return n;
+}
+
+int sf_store_order_reviews(sf_store *s, const char *order_id, int *scores, int max, sf_err *err)
+{
+    sqlite3_stmt *st = s->hq[HQ_REVIEWS];
+    sqlite3_bind_text(st, 1, order_id, -1, SQLITE_STATIC);
+    int n = 0, rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        if (n < max)
+            scores[n++] = sqlite3_column_int(st, 0);
+    if (rc != SQLITE_DONE)
+        n = db_fail(s, err, "read reviews of an order");
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return n;
 }

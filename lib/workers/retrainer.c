@@ -22,6 +22,7 @@
 #include "satisfy/catchup.h"
 #include "satisfy/codec.h"
 #include "satisfy/decision.h"
+#include "satisfy/history_pub.h"
 #include "satisfy/kafka.h"
 #include "satisfy/model.h"
 #include "satisfy/online.h"
@@ -62,6 +63,7 @@ struct sf_retrainer {
     double last_message;     /* sf_mono_s() of the last batch that had messages */
     sf_store_counts sc;      /* store counters after the last batch */
     sf_release_key *sign;    /* opts.signing_key loaded, NULL = unsigned releases */
+    sf_history_pub *hist;    /* the live history on satisfy.history (history_pub.h) */
 };
 
 static void logf_(const sf_retrainer *r, const char *fmt, ...)
@@ -238,6 +240,8 @@ static int handle(sf_retrainer *r, const rd_kafka_message_t *m, sf_err *err)
             return 0;
         }
         rc = sf_store_put_order(r->store, &ev, err);
+        if (rc > 0 && sf_history_pub_order(r->hist, &ev, err) != 0)
+            rc = -1;
         sf_order_event_clear(&ev);
         r->n_orders++;
         if (rc > 0)
@@ -256,6 +260,8 @@ static int handle(sf_retrainer *r, const rd_kafka_message_t *m, sf_err *err)
             return 0;
         }
         rc = sf_store_put_review(r->store, &ev, &pair, &paired, err);
+        if (rc > 0 && sf_history_pub_review(r->hist, &ev, err) != 0)
+            rc = -1;
         sf_review_event_clear(&ev);
         r->n_reviews++;
         if (rc > 0)
@@ -422,14 +428,11 @@ static int batch(sf_retrainer *r, sf_err *err)
     if (sf_store_begin(r->store, err) != 0)
         goto done;
     for (int i = 0; i < n; i++)
-        if (handle(r, r->msgs[i], err) != 0) {
-            sf_store_rollback(r->store);
-            goto done;
-        }
-    if (sf_store_commit(r->store, err) != 0) {
-        sf_store_rollback(r->store);
-        goto done;
-    }
+        if (handle(r, r->msgs[i], err) != 0)
+            goto rollback;
+    if (sf_history_pub_persist(r->hist, err) != 0 || sf_store_commit(r->store, err) != 0)
+        goto rollback;
+    sf_history_pub_publish(r->hist); /* after the commit: the store has them first */
     /* only now: a crash before this line replays the batch into the same keys */
     rd_kafka_resp_err_t e = rd_kafka_commit(r->cons, NULL, 0);
     if (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET)
@@ -437,6 +440,12 @@ static int batch(sf_retrainer *r, sf_err *err)
               rd_kafka_err2str(e));
     publish_online(r);
     rc = n;
+    goto done;
+rollback:
+    sf_store_rollback(r->store);
+    sf_err reload;
+    if (sf_history_pub_abort(r->hist, &reload) != 0)
+        logf_(r, "%s", reload.msg);
 done:
     for (int i = 0; i < n; i++)
         rd_kafka_message_destroy(r->msgs[i]);
@@ -594,15 +603,24 @@ static void write_stats(const sf_retrainer *r, const sf_store_counts *sc)
 {
     if (!r->c->stats_file)
         return;
-    char line[1024];
+    sf_history_pub_counts hc;
+    sf_history_pub_counts_get(r->hist, &hc);
+    char line[2048];
     snprintf(line, sizeof line,
              "{\"order_events\":%" PRIu64 ",\"new_order_events\":%" PRIu64 ",\"reviews\":%" PRIu64
              ",\"new_reviews\":%" PRIu64 ",\"predictions\":%" PRIu64 ",\"pairs\":%" PRIu64
              ",\"bad\":%" PRIu64 ",\"retrains\":%d,\"released\":%d,\"rejected\":%d,"
-             "\"failed\":%d,\"store_reviews\":%" PRId64 ",\"store_new_reviews\":%" PRId64 "}\n",
+             "\"failed\":%d,\"store_reviews\":%" PRId64 ",\"store_new_reviews\":%" PRId64
+             ",\"history_published\":%" PRIu64 ",\"history_pending\":%" PRId64
+             ",\"history_in_flight\":%" PRIu64 ",\"history_failed\":%" PRIu64
+             ",\"history_republished\":%" PRIu64 ",\"history_seq\":%" PRId64
+             ",\"history_published_mark\":%" PRId64 ",\"history_reviews_early\":%" PRIu64
+             ",\"history_reviews_late\":%" PRIu64 "}\n",
              r->n_orders, r->n_new_orders, r->n_reviews, r->n_new_reviews, r->n_preds, r->n_pairs,
              r->n_bad, r->retrains, r->released, r->rejected, r->failed, sc->reviews,
-             sc->new_reviews);
+             sc->new_reviews, hc.published, hc.last_seq - hc.published_mark, hc.in_flight,
+             hc.failed, hc.republished, hc.last_seq, hc.published_mark, hc.reviews_early,
+             hc.reviews_late);
     sf_err err;
     if (sf_stats_write_file(r->c->stats_file, line, &err) != 0)
         logf_(r, "%s", err.msg);
@@ -651,6 +669,7 @@ static void destroy(sf_retrainer *r)
     sf_buf_free(&r->buf);
     free(r->msgs);
     sf_release_key_free(r->sign);
+    sf_history_pub_close(r->hist, 0);
     free(r);
 }
 
@@ -703,6 +722,10 @@ int sf_retrainer_open(sf_retrainer **out, const sf_retrainer_opts *opts, sf_err 
         goto fail;
     r->cons = make_handle(r, SF_KAFKA_RETRAINER_CONSUMER, err);
     if (!r->cons)
+        goto fail;
+    sf_kafka_conn conn = conn_of(r);
+    r->hist = sf_history_pub_open(r->store, &conn, r->c->log, r->c->log_arg, err);
+    if (!r->hist)
         goto fail;
 
     sf_store_counts sc;
@@ -761,6 +784,7 @@ int sf_retrainer_run(sf_retrainer *r, sf_err *err)
             return -1;
         if (n > 0)
             r->last_message = sf_mono_s();
+        sf_history_pub_tick(r->hist);
         flush_publish(r);
         if (sf_store_progress(r->store, &r->sc, err) != 0)
             return -1;
@@ -776,12 +800,15 @@ int sf_retrainer_run(sf_retrainer *r, sf_err *err)
         report_unlogged(r);
         if (!c->quiet && sf_mono_s() - r->last_status >= 30) {
             r->last_status = sf_mono_s();
+            sf_history_pub_counts hc;
+            sf_history_pub_counts_get(r->hist, &hc);
             logf_(r,
                   "consumed %" PRIu64 " order events, %" PRIu64 " reviews, %" PRIu64
                   " predictions (%" PRIu64 " bad); store: %" PRId64 " reviews, %" PRId64
-                  " new since the last retrain",
-                  r->n_orders, r->n_reviews, r->n_preds, r->n_bad, r->sc.reviews,
-                  r->sc.new_reviews);
+                  " new since the last retrain; history: %" PRIu64 " records published, %" PRId64
+                  " pending",
+                  r->n_orders, r->n_reviews, r->n_preds, r->n_bad, r->sc.reviews, r->sc.new_reviews,
+                  hc.published, hc.last_seq - hc.published_mark);
         }
     }
     return 0;
@@ -798,6 +825,8 @@ int sf_retrainer_close(sf_retrainer *r)
     if (sf_kafka_drain(r->prod, 10000) != 0)
         logf_(r, "%d messages to %s not delivered at exit", rd_kafka_outq_len(r->prod),
               SF_TOPIC_METRICS);
+    sf_history_pub_close(r->hist, 10000);
+    r->hist = NULL;
     char not_logged[40] = "";
     if (unlogged(r))
         snprintf(not_logged, sizeof not_logged, " (%" PRIu64 " not logged)", unlogged(r));

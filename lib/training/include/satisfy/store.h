@@ -14,7 +14,13 @@
  *                 score, p) and whether it has been paired with a review for
  *                 online accuracy (each order is paired at most once)
  *   meta          retrain bookkeeping (sequence mark, event time of the last
- *                 retrain, newest event time seen)
+ *                 retrain, newest event time seen), and the history's
+ *                 published-through mark
+ *   history       the live history's records as carried on satisfy.history
+ *                 (history.h): 9-byte key -> the entity's full state (NULL
+ *                 for a tombstone), and a sequence number given at every
+ *                 upsert, so that the rows not yet confirmed published are
+ *                 those above the published-through mark
  *
  * The caller groups one batch of upserts in begin/commit and commits its
  * Kafka offsets only after sf_store_commit returns: a crash in between
@@ -28,6 +34,7 @@
 #ifndef SATISFY_STORE_H
 #define SATISFY_STORE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "satisfy/error.h"
@@ -105,6 +112,47 @@ int sf_store_mark_retrain(sf_store *s, int64_t event_time, sf_err *err);
  * (free with sf_training_events_free). A body that does not decode fails
  * with its table and key. */
 int sf_store_events(sf_store *s, sf_training_events *out, sf_err *err);
+
+/* ---- the live history (satisfy.history) ----
+ *
+ * The retrainer upserts each batch's changed records in the batch's
+ * transaction, publishes them after the commit, and raises the
+ * published-through mark once their delivery is confirmed; at start-up it
+ * loads every record and republishes those above the mark. */
+
+/* Upserts one record (vlen 0: a tombstone, stored as NULL) with the next
+ * sequence number, returned in *seq. Call inside begin/commit. */
+int sf_store_put_history(sf_store *s, const void *key, size_t klen, const void *val, size_t vlen,
+                         int64_t *seq, sf_err *err);
+
+/* 1 when key has a stored record that is not a tombstone, 0 when not, -1. */
+int sf_store_history_has(sf_store *s, const void *key, size_t klen, sf_err *err);
+
+/* The last sequence number given and the published-through mark (0 when none). */
+int sf_store_history_marks(sf_store *s, int64_t *last_seq, int64_t *published, sf_err *err);
+
+/* Raises the published-through mark from from to seq (never lowers it) and
+ * drops the tombstones in (from, seq] (the topic has them). */
+int sf_store_set_history_published(sf_store *s, int64_t from, int64_t seq, sf_err *err);
+
+/* Calls fn for each record: after < 0, every record that is not a tombstone
+ * (loading); else every row above seq after, tombstones included, in
+ * sequence order (republishing). Stops at the first fn that returns
+ * non-zero. Returns the number of rows, or -1. */
+typedef int (*sf_store_history_fn)(void *arg, const void *key, size_t klen, const void *val,
+                                   size_t vlen, int64_t seq, sf_err *err);
+int64_t sf_store_history_each(sf_store *s, int64_t after, sf_store_history_fn fn, void *arg,
+                              sf_err *err);
+
+/* The stored event of order_id's highest stage, decoded into ev (the caller
+ * clears it; ev NULL: not decoded), and whether a last stage (DELIVERED, CANCELED, UNAVAILABLE) is
+ * stored. Returns how many stages are stored (0: none, ev untouched), -1. */
+int sf_store_order_latest(sf_store *s, const char *order_id, sf_order_event *ev, int *ended,
+                          sf_err *err);
+
+/* The scores of order_id's stored reviews, by creation time (at most max
+ * kept). Returns how many there are, or -1. */
+int sf_store_order_reviews(sf_store *s, const char *order_id, int *scores, int max, sf_err *err);
 
 /* PRAGMA integrity_check: 0 when "ok", else -1 with the first problem. */
 int sf_store_integrity_check(sf_store *s, sf_err *err);
