@@ -30,9 +30,10 @@
  * (queued.min.messages=10000) saved 30 MB of peak but took the rebuild
  * from 6 to 55 s: librdkafka 2.0 backs a full queue off for a second.
  * -X on the command line still wins. */
-#define PREFETCH_PROPS "queued.max.messages.kbytes=4096"
-#define N_PREFETCH     1
-#define BAD_LOGGED     20 /* the first malformed records each logged, then every 1000th */
+#define PREFETCH_PROPS      "queued.max.messages.kbytes=4096"
+#define N_PREFETCH          1
+#define FETCH_WAIT_EMBEDDED "fetch.wait.max.ms=20" /* livehistory.h: embedded */
+#define BAD_LOGGED          20 /* the first malformed records each logged, then every 1000th */
 
 struct sf_livehist {
     sf_follow *follow;
@@ -106,7 +107,8 @@ static void handle(void *arg, const rd_kafka_message_t *m)
 sf_livehist *sf_livehist_start(const sf_kafka_conn *conn, const sf_livehist_opts *opts, sf_err *err)
 {
     sf_livehist *lh = calloc(1, sizeof *lh);
-    const char **props = conn ? calloc((size_t)conn->n_props + N_PREFETCH, sizeof *props) : NULL;
+    const char **props =
+        conn ? calloc((size_t)conn->n_props + N_PREFETCH + 1, sizeof *props) : NULL;
     if (!lh || !props || !(lh->hist = sf_history_new())) {
         if (lh)
             sf_history_free(lh->hist);
@@ -120,21 +122,23 @@ sf_livehist *sf_livehist_start(const sf_kafka_conn *conn, const sf_livehist_opts
     snprintf(lh->topic, sizeof lh->topic, "%s", lh->o.topic ? lh->o.topic : SF_TOPIC_HISTORY);
     lh->newest_ts = -1;
     static const char *const prefetch[N_PREFETCH] = {PREFETCH_PROPS};
+    int np = 0;
     for (int i = 0; i < N_PREFETCH; i++)
-        props[i] = prefetch[i];
+        props[np++] = prefetch[i];
+    if (lh->o.embedded)
+        props[np++] = FETCH_WAIT_EMBEDDED;
     for (int i = 0; i < conn->n_props; i++)
-        props[i + N_PREFETCH] = conn->props[i];
+        props[np++] = conn->props[i];
     lh->props = props;
     pthread_rwlock_init(&lh->rw, NULL);
     pthread_mutex_init(&lh->mu, NULL);
-    sf_follow_opts fo = {
-        .role = SF_KAFKA_MODEL_WATCHER, /* a follower's defaults */
-        .conn = {.brokers = conn->brokers, .props = props, .n_props = conn->n_props + N_PREFETCH},
-        .topic = lh->topic,
-        .on_message = handle,
-        .arg = lh,
-        .log = lh->o.log,
-        .log_arg = lh->o.log_arg};
+    sf_follow_opts fo = {.role = SF_KAFKA_MODEL_WATCHER, /* a follower's defaults */
+                         .conn = {.brokers = conn->brokers, .props = props, .n_props = np},
+                         .topic = lh->topic,
+                         .on_message = handle,
+                         .arg = lh,
+                         .log = lh->o.log,
+                         .log_arg = lh->o.log_arg};
     if (!(lh->follow = sf_follow_start(&fo, err))) {
         sf_err_wrap(err, "history follower");
         sf_livehist_stop(lh);

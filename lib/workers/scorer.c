@@ -672,7 +672,8 @@ int sf_scorer_run(const sf_scorer_opts *in, sf_err *err)
         sf_errf(err, "--history-features %s: %s", o.history_features, strerror(errno));
         goto out;
     }
-    sf_livehist_opts ho = {.stats = o.stats, .log = o.log, .log_arg = o.log_arg};
+    sf_livehist_opts ho = {
+        .stats = o.stats, .log = o.log, .log_arg = o.log_arg, .embedded = s.embedded};
     if (!(s.lh = sf_livehist_start(&conn, &ho, err)))
         goto out;
     sf_modelwatch_opts wo = {

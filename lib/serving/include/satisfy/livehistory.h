@@ -39,7 +39,11 @@ typedef struct sf_livehist sf_livehist;
 typedef struct sf_livehist_opts {
     const char *topic; /* default SF_TOPIC_HISTORY */
     sf_stats *stats;   /* optional: the satisfy_scorer_history_* metrics */
-    sf_log_fn log;     /* optional, called from the follower's thread too */
+    /* the cluster is satisfy-broker, whose fetches are held for the whole
+     * fetch.wait.max.ms even when data arrives: the follower then waits 20
+     * ms, not librdkafka's 500, so a record is applied about 0.5 s sooner */
+    int embedded;
+    sf_log_fn log; /* optional, called from the follower's thread too */
     void *log_arg;
 } sf_livehist_opts;
 
