@@ -16,7 +16,10 @@
 # deleting the replayed history at once (satisfy.metrics is not compacted: the
 # web app draws each version's whole online-accuracy series from it);
 # satisfy.models is compacted (the newest release per version key) and takes
-# messages up to SATISFY_MODELS_MAX_BYTES (a release is the whole artifact).
+# messages up to SATISFY_MODELS_MAX_BYTES (a release is the whole artifact);
+# satisfy.history (the live seller and customer state the retrainer writes
+# and every scorer reads from the start) is compacted, kept forever, with
+# the partitions of satisfy.orders.
 set -eu
 
 : "${SATISFY_BROKERS:?SATISFY_BROKERS: the Kafka bootstrap list}"
@@ -41,3 +44,4 @@ for t in satisfy.orders satisfy.reviews satisfy.predictions satisfy.dlq satisfy.
   create "$t" "$partitions" --config retention.ms=-1
 done
 create satisfy.models 1 --config cleanup.policy=compact --config max.message.bytes="$models_max"
+create satisfy.history "$partitions" --config cleanup.policy=compact

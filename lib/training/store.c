@@ -1,8 +1,9 @@
 /*
  * store.c - the streaming retrainer's example store in SQLite (see
  * satisfy/store.h): idempotent upserts of order events, reviews and
- * delivered-stage predictions, retrain bookkeeping, and reading back the
- * events training learns from.
+ * delivered-stage predictions, retrain bookkeeping, reading back the
+ * events training learns from, and the live history's records (the table
+ * history and its published-through mark, for satisfy.history).
  *
  * "Insert or ignore, then update" gives each upsert a cheap answer to "was
  * this key new?", which the counters need, and never moves a row's sequence

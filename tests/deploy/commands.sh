@@ -16,7 +16,8 @@
 #   4. the topic job (create-topics.sh, Compose `topics` and the k8s Job) runs
 #      with a recording stand-in for kafka-topics.sh: exactly the topics the
 #      code uses, satisfy.models compacted with one partition and room for a
-#      large release, retention.ms=-1 on the stream topics;
+#      large release, satisfy.history compacted with the partitions of
+#      satisfy.orders, retention.ms=-1 on the stream topics;
 #   5. Kubernetes wiring: Services and the PDB select the pods, probes and the
 #      scrape annotation use the port --http listens on, every ConfigMap,
 #      volume and claim referred to exists, the image tag is the project
@@ -118,6 +119,9 @@ def run_topics_job(where, argv, env):
         if t == "satisfy.models":
             if n != 1 or cfg.get("cleanup.policy") != "compact" or int(cfg.get("max.message.bytes", 0)) < 4 << 20:
                 fail("%s: satisfy.models needs 1 partition, compaction, max.message.bytes >= 4 MiB: %s %s" % (where, n, cfg))
+        elif t == "satisfy.history":
+            if cfg.get("cleanup.policy") != "compact" or n != made.get("satisfy.orders", (0,))[0]:
+                fail("%s: satisfy.history needs compaction and the partitions of satisfy.orders: %s %s" % (where, n, cfg))
         elif cfg.get("retention.ms") != "-1" or n < 1:
             fail("%s: %s needs retention.ms=-1 (event-time timestamps): %s" % (where, t, cfg))
     print("  %s: create-topics.sh creates %s" % (where, ", ".join("%s(%d)" % (t, made[t][0]) for t in sorted(made))))

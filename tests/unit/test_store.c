@@ -6,7 +6,11 @@
  * what was known, the retrain
  * mark counts new reviews, bad input and corrupt rows are refused with
  * context, predictions pair with reviews exactly once, and the online
- * accuracy window computes its RMSE over the last pairs only.
+ * accuracy window computes its RMSE over the last pairs only; the live
+ * history's table gives each upsert a new sequence number, keeps the
+ * published-through mark across a reopen (never lowered), drops published
+ * tombstones only, lists the rows above a mark in sequence order, and an
+ * order's stored events and reviews are found for the history's updates.
  */
 #include "testutil.h"
 
@@ -501,13 +505,116 @@ static void test_time_range(void **state)
     sf_store_close(s);
 }
 
+typedef struct rows {
+    int n;
+    int64_t seq[8];
+    uint8_t key0[8];
+    size_t vlen[8];
+} rows;
+
+static int note_row(void *arg, const void *key, size_t klen, const void *val, size_t vlen,
+                    int64_t seq, sf_err *err)
+{
+    (void)val, (void)err;
+    rows *r = arg;
+    assert_int_equal(klen, 9);
+    assert_true(r->n < 8);
+    r->seq[r->n] = seq;
+    r->key0[r->n] = ((const uint8_t *)key)[8];
+    r->vlen[r->n++] = vlen;
+    return 0;
+}
+
+static void test_history_table(void **state)
+{
+    fixture *f = *state;
+    fresh_path(f, "history");
+    sf_store *s;
+    sf_err err;
+    assert_int_equal(sf_store_open(&s, f->path, &err), 0);
+    int64_t last = -1, mark = -1, seq;
+    assert_int_equal(sf_store_history_marks(s, &last, &mark, &err), 0);
+    assert_int_equal(last, 0);
+    assert_int_equal(mark, 0);
+    uint8_t k[3][9] = {{'s', 0, 0, 0, 0, 0, 0, 0, 1},
+                       {'c', 0, 0, 0, 0, 0, 0, 0, 2},
+                       {'o', 0, 0, 0, 0, 0, 0, 0, 3}};
+    const uint8_t v[] = {1, 4, 1};
+    assert_int_equal(sf_store_begin(s, &err), 0);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(sf_store_put_history(s, k[i], 9, v, sizeof v, &seq, &err), 0);
+        assert_int_equal(seq, i + 1);
+    }
+    /* the seller again, the order as a tombstone */
+    assert_int_equal(sf_store_put_history(s, k[0], 9, v, 2, &seq, &err), 0);
+    assert_int_equal(seq, 4);
+    assert_int_equal(sf_store_history_has(s, k[2], 9, &err), 1);
+    assert_int_equal(sf_store_put_history(s, k[2], 9, NULL, 0, &seq, &err), 0);
+    assert_int_equal(seq, 5);
+    assert_int_equal(sf_store_history_has(s, k[2], 9, &err), 0);
+    assert_int_equal(sf_store_commit(s, &err), 0);
+
+    rows r = {0};
+    assert_int_equal(sf_store_history_each(s, 2, note_row, &r, &err), 2);
+    assert_int_equal(r.seq[0], 4);
+    assert_int_equal(r.key0[0], 1);
+    assert_int_equal(r.vlen[0], 2);
+    assert_int_equal(r.seq[1], 5);
+    assert_int_equal(r.vlen[1], 0);
+    memset(&r, 0, sizeof r);
+    assert_int_equal(sf_store_history_each(s, -1, note_row, &r, &err), 2); /* no tombstone */
+
+    /* published through 5: the tombstone goes, the others stay; the mark
+     * survives a reopen and is never lowered; new rows come above it */
+    assert_int_equal(sf_store_set_history_published(s, 0, 5, &err), 0);
+    assert_int_equal(sf_store_set_history_published(s, 5, 3, &err), 0);
+    sf_store_close(s);
+    assert_int_equal(sf_store_open(&s, f->path, &err), 0);
+    assert_int_equal(sf_store_history_marks(s, &last, &mark, &err), 0);
+    assert_int_equal(mark, 5);
+    assert_int_equal(last, 5); /* the dropped tombstone's number is not given again */
+    memset(&r, 0, sizeof r);
+    assert_int_equal(sf_store_history_each(s, 0, note_row, &r, &err), 2);
+    assert_int_equal(sf_store_begin(s, &err), 0);
+    assert_int_equal(sf_store_put_history(s, k[1], 9, v, 3, &seq, &err), 0);
+    assert_int_equal(seq, 6);
+    assert_int_equal(sf_store_commit(s, &err), 0);
+    memset(&r, 0, sizeof r);
+    assert_int_equal(sf_store_history_each(s, mark, note_row, &r, &err), 1);
+    assert_int_equal(r.key0[0], 2);
+
+    /* an order's stored events and reviews */
+    size_t no, nr;
+    put_events(s, f, f->n_refs, &no, &nr);
+    const sf_event_ref *rev = NULL;
+    for (size_t i = 0; i < f->n_refs && !rev; i++)
+        if (f->refs[i].kind != SF_EV_ORDER)
+            rev = &f->refs[i];
+    assert_non_null(rev);
+    sf_review_event re;
+    sf_lifecycle_review(rev->order, rev->review, &re);
+    sf_order_event ev;
+    int ended = -1;
+    int n = sf_store_order_latest(s, re.order_id, &ev, &ended, &err);
+    assert_true(n >= 1);
+    assert_string_equal(ev.order_id, re.order_id);
+    assert_int_equal(ended, ev.stage >= SF_STAGE_DELIVERED);
+    sf_order_event_clear(&ev);
+    assert_int_equal(sf_store_order_latest(s, "no such order", NULL, &ended, &err), 0);
+    int scores[4];
+    assert_true(sf_store_order_reviews(s, re.order_id, scores, 4, &err) >= 1);
+    assert_true(scores[0] >= 1 && scores[0] <= 5);
+    assert_int_equal(sf_store_order_reviews(s, "no such order", scores, 4, &err), 0);
+    sf_store_close(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_idempotent_upserts),   cmocka_unit_test(test_store_events_same_rows),
         cmocka_unit_test(test_store_events_partial), cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_time_range),           cmocka_unit_test(test_pairing_once),
-        cmocka_unit_test(test_online_window),
+        cmocka_unit_test(test_online_window),        cmocka_unit_test(test_history_table),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

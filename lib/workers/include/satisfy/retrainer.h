@@ -8,7 +8,10 @@
  * commit the Kafka offsets - so a crash replays at most the batch in flight
  * into idempotent upserts (no loss, no double count). Reviews that meet the
  * champion's delivered-stage prediction feed the online accuracy windows
- * (online.h), published to satisfy.metrics after the batch.
+ * (online.h), published to satisfy.metrics after the batch. Each new order
+ * event and review also updates the live history (history_pub.h), whose
+ * changed records are stored in the batch's transaction and published to
+ * satisfy.history after the commit.
  *
  * Every N new reviews and/or every D days of event time, it reads the stored
  * events back (sf_store_events) and runs the batch pipeline (train.h) on
