@@ -11,22 +11,12 @@
 # (purchase times beyond two go to the heap: the worst case per customer).
 # Prints a markdown section. The goal (issue 19): RSS <= 128 MB.
 set -euo pipefail
-bin="${SATISFY_BIN_DIR:?SATISFY_BIN_DIR must point at the bin directory of a build}"
+# shellcheck source=bench/lib.sh
+source "$(dirname "$0")/lib.sh"
+bench_start bench_history
 n="${BENCH_HISTORY_CUSTOMERS:-1000000}"
 heavy=()
 [ "${BENCH_HISTORY_HEAVY:-0}" = 1 ] && heavy=(--repeat-heavy)
-export OMP_WAIT_POLICY=passive
-work="$(mktemp -d "${TMPDIR:-/tmp}/bench-history-XXXXXX")"
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-die() { echo "bench_history: $*" >&2; exit 1; }
-# shellcheck source=bench/lib.sh
-source "$(dirname "$0")/lib.sh"
 
 # wait_grep FILE PATTERN SECONDS
 wait_grep() {
