@@ -50,6 +50,12 @@ static void log_line(void *arg, const char *line)
     pthread_mutex_unlock(&log_mu);
 }
 
+/* The run's live history to the HTTP API (POST /v1/predict), and back. */
+static void give_history(void *arg, sf_livehist *lh)
+{
+    sf_http_set_history(arg, lh);
+}
+
 static void usage(FILE *f)
 {
     fprintf(f,
@@ -239,6 +245,10 @@ int main(int argc, char **argv)
         log_line(NULL, line);
     }
     o.stats = stats;
+    if (srv) {
+        o.on_history = give_history;
+        o.on_history_arg = srv;
+    }
     o.log = log_line;
     o.stop = &stop_flag;
     rc = sf_scorer_run(&o, &err);

@@ -617,6 +617,8 @@ static void free_scorer(scorer *s)
         rd_kafka_destroy(s->producer);
     }
     sf_modelwatch_stop(s->mw);
+    if (s->lh && s->o->on_history)
+        s->o->on_history(s->o->on_history_arg, NULL);
     sf_livehist_stop(s->lh);
     if (s->hist_out)
         fclose(s->hist_out);
@@ -676,6 +678,8 @@ int sf_scorer_run(const sf_scorer_opts *in, sf_err *err)
         .stats = o.stats, .log = o.log, .log_arg = o.log_arg, .embedded = s.embedded};
     if (!(s.lh = sf_livehist_start(&conn, &ho, err)))
         goto out;
+    if (o.on_history)
+        o.on_history(o.on_history_arg, s.lh);
     sf_modelwatch_opts wo = {
         .log = o.log, .log_arg = o.log_arg, .stats = o.stats, .verify_key = o.verify_key};
     if (!(s.mw = sf_modelwatch_start(&conn, &wo, err)))

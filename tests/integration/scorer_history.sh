@@ -18,7 +18,8 @@
 #   5. S's record changes (10 reviews of 5 stars): both scorers apply it
 #      within the documented delay (docs/operations.md: about a second on
 #      satisfy-broker; bounded here at 10 s for loaded CI machines), and S's
-#      orders in the second half get the new state.
+#      orders in the second half get the new state; POST /v1/predict of an
+#      order of S scores it with the live history too (the score moves).
 source "$(dirname "$0")/scorer_common.bash"
 export LC_ALL=C # sort and join agree
 
@@ -125,6 +126,12 @@ cmp -s "$work/a.f" "$work/c.f" || fail "two scorers: features differ: $(diff "$w
 echo "4. two scorers in one group ($(scored "$c1_port") + $(scored "$c2_port") events): the same features"
 
 # 5. S's record changes; both apply it, bounded
+order='{"order_id":"0123456789abcdef0123456789abcdef","customer_id":"11111111111111111111111111111111","customer_unique_id":"22222222222222222222222222222222","stage":"PURCHASED","event_time":1520864000000,"purchase_time":1520864000000,"estimated_delivery":1522937600000,"approved_time":null,"carrier_time":null,"delivered_time":null,"customer":{"zip":"01000","city":"sao paulo","state":"SP","lat":-23.55,"lng":-46.63},"items":[{"seq":1,"product_id":"33333333333333333333333333333333","seller_id":"'"$seller"'","price":89.9,"freight":16.5,"shipping_limit":1521382400000,"category":"health_beauty","name_len":48,"desc_len":600,"photos":2,"weight_g":700,"length_cm":30,"height_cm":15,"width_cm":20,"seller":{"zip":"13000","city":"campinas","state":"SP","lat":-22.9,"lng":-47.06}}],"payments":[{"seq":1,"type":"credit_card","installments":3,"value":106.4}]}'
+http_score() {
+  curl -s --max-time 5 -X POST -H 'Content-Type: application/json' -d "$order" \
+    "http://127.0.0.1:$c1_port/v1/predict" | python3 -c 'import json,sys; print(json.load(sys.stdin)["score"])'
+}
+score_old=$(http_score) || fail "POST /v1/predict failed"
 t0=$(date +%s%N)
 "$bin/history_write" --brokers "$bs" --seller "$seller" --reviews 10 --score 5 --delivered 10 \
   >"$work/w2.out" 2>"$work/w2.err" || fail "history_write failed: $(cat "$work/w2.err")"
@@ -133,6 +140,9 @@ for p in "$c1_port" "$c2_port"; do
 done
 ms=$((($(date +%s%N) - t0) / 1000000))
 echo "5. the new record applied by both scorers $ms ms after it was written (history_write included)"
+score_new=$(http_score) || fail "POST /v1/predict failed"
+[ "$score_old" != "$score_new" ] || fail "POST /v1/predict: the score of S's order did not move ($score_old) with S's record"
+echo "   POST /v1/predict of an order of S: score $score_old with the old record, $score_new with the new"
 timeout 300 "$bin/satisfy-producer" --brokers "$bs" --data "$data" --speed 0 --from 2018-01-01 \
   --no-progress >"$work/prod2.out" 2>"$work/prod2.err" || fail "replay of the second half failed"
 wait_covered all 240

@@ -56,6 +56,7 @@
 #include <stddef.h>
 
 #include "satisfy/error.h"
+#include "satisfy/livehistory.h"
 #include "satisfy/modelwatch.h"
 #include "satisfy/stats.h"
 
@@ -105,6 +106,11 @@ typedef struct sf_scorer_opts {
      * features of the row each scored event got, one line per event scored
      * (an event scored again after an abort appears again). NULL = off. */
     const char *history_features;
+    /* Optional: called with the run's live history once it is started, and
+     * with NULL before it stops (satisfy-scorer hands it to its HTTP API:
+     * sf_http_set_history), from the run's thread. */
+    void (*on_history)(void *arg, sf_livehist *lh);
+    void *on_history_arg;
 } sf_scorer_opts;
 
 #define SF_SCORER_CLUSTER_DETECT   0
