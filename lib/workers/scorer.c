@@ -327,10 +327,12 @@ int scorer_process(scorer *s, sf_err *err)
                 write_hist_features(s, &w->pred[k], w->rows + k * d);
             sf_order_event_clear(&ev);
             w->src[k++] = i;
-        } else if (to_dlq(s, m, why.msg, err) < 0) {
-            if (hist)
+        } else {
+            if (hist) /* no produce under the read lock: a full queue waits */
                 sf_livehist_unlock(s->lh);
-            return -1;
+            hist = NULL;
+            if (to_dlq(s, m, why.msg, err) < 0)
+                return -1;
         }
         if (k == SF_SCORER_BLOCK) {
             if (hist)
