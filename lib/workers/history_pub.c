@@ -26,6 +26,7 @@
 
 #include "satisfy/buf.h"
 #include "satisfy/clock.h"
+#include "satisfy/grow.h"
 
 #define CHUNK_ROWS      10000 /* rows per chunk when producing again from the store */
 #define MAX_REVIEWS     64    /* reviews of one order applied when it arrives */
@@ -52,11 +53,10 @@ struct sf_history_pub {
     sf_kafka_stats st;
     sf_log_fn log;
     void *log_arg;
-    out_rec *out; /* the records of the batch being committed */
-    size_t n_out, cap_out;
+    sf_vec out; /* out_rec: the records of the batch being committed */
     sf_buf outval, val;
-    chunk *chunks; /* chunks[head .. n) in flight or done but not passed by the mark */
-    size_t head, n, cap;
+    sf_vec chunks; /* chunk: [head .. n) in flight or done but not passed by the mark */
+    size_t head;
     uint64_t next_id;
     int64_t mark_stored; /* the mark as stored */
     bool resend;         /* rows above the mark must be produced again */
@@ -75,34 +75,30 @@ static void logf_(const sf_history_pub *p, const char *fmt, ...)
 
 /* ---- chunks and delivery reports ---------------------------------------- */
 
+#define CHUNKS(p) ((chunk *)(p)->chunks.p)
+
 static chunk *chunk_of(sf_history_pub *p, uint64_t id)
 {
-    if (p->head == p->n || id < p->chunks[p->head].id)
+    if (p->head == p->chunks.n || id < CHUNKS(p)[p->head].id)
         return NULL;
-    size_t i = p->head + (size_t)(id - p->chunks[p->head].id);
-    return i < p->n ? &p->chunks[i] : NULL;
+    size_t i = p->head + (size_t)(id - CHUNKS(p)[p->head].id);
+    return i < p->chunks.n ? &CHUNKS(p)[i] : NULL;
 }
 
-/* A new chunk at the end; its index, or -1 when out of memory. */
+/* A new chunk at the end (the ones the mark has passed are dropped first
+ * when the array is full); its index, or -1 when out of memory. */
 static long chunk_new(sf_history_pub *p)
 {
-    if (p->head == p->n)
-        p->head = p->n = 0;
-    if (p->n == p->cap && p->head > 0) {
-        memmove(p->chunks, p->chunks + p->head, (p->n - p->head) * sizeof *p->chunks);
-        p->n -= p->head;
+    if (p->head > 0 && (p->head == p->chunks.n || p->chunks.n == p->chunks.cap)) {
+        memmove(CHUNKS(p), CHUNKS(p) + p->head, (p->chunks.n - p->head) * sizeof(chunk));
+        p->chunks.n -= p->head;
         p->head = 0;
     }
-    if (p->n == p->cap) {
-        size_t cap = p->cap ? p->cap * 2 : 64;
-        chunk *c = realloc(p->chunks, cap * sizeof *c);
-        if (!c)
-            return -1;
-        p->chunks = c;
-        p->cap = cap;
-    }
-    p->chunks[p->n] = (chunk){.id = p->next_id++};
-    return (long)p->n++;
+    chunk *c = sf_vec_push(&p->chunks);
+    if (!c)
+        return -1;
+    c->id = p->next_id++;
+    return (long)(p->chunks.n - 1);
 }
 
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
@@ -140,16 +136,16 @@ static int produce(sf_history_pub *p, long ci, const void *key, const void *val,
             rd_kafka_producev(p->prod, RD_KAFKA_V_TOPIC(SF_TOPIC_HISTORY),
                               RD_KAFKA_V_KEY((void *)key, SF_HISTORY_KEY_LEN),
                               RD_KAFKA_V_VALUE(vlen ? (void *)val : NULL, vlen),
-                              RD_KAFKA_V_OPAQUE((void *)(uintptr_t)p->chunks[ci].id),
+                              RD_KAFKA_V_OPAQUE((void *)(uintptr_t)CHUNKS(p)[ci].id),
                               RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
         if (!e) {
-            p->chunks[ci].pending++;
+            CHUNKS(p)[ci].pending++;
             p->c.in_flight++;
             return 0;
         }
         if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL || tries >= QUEUE_FULL_WAIT) {
             p->resend = true;
-            p->chunks[ci].failed = true;
+            CHUNKS(p)[ci].failed = true;
             logf_(p, "%s: produce a history record: %s (produced again later)", SF_TOPIC_HISTORY,
                   rd_kafka_err2str(e));
             return -1;
@@ -178,7 +174,7 @@ static int resend_row(void *arg, const void *key, size_t klen, const void *val, 
             return sf_errf(err, "history: out of memory");
     }
     x->rows++;
-    p->chunks[x->ci].max_seq = seq;
+    CHUNKS(p)[x->ci].max_seq = seq;
     if (produce(p, x->ci, key, val, vlen) != 0)
         return sf_errf(err, "producing again stopped");
     p->c.republished++;
@@ -189,7 +185,7 @@ static int resend_row(void *arg, const void *key, size_t klen, const void *val, 
 static void resend(sf_history_pub *p, const char *why)
 {
     p->resend = false;
-    p->head = p->n = 0;
+    p->head = p->chunks.n = 0;
     resend_ctx x = {p, -1, 0};
     sf_err err;
     int64_t n = sf_store_history_each(p->store, p->c.published_mark, resend_row, &x, &err);
@@ -241,6 +237,8 @@ sf_history_pub *sf_history_pub_open(sf_store *store, const sf_kafka_conn *conn, 
         return NULL;
     }
     p->store = store;
+    p->out = SF_VEC(out_rec);
+    p->chunks = SF_VEC(chunk);
     p->log = log;
     p->log_arg = log_arg;
     if (load(p, err) != 0) {
@@ -336,7 +334,7 @@ int sf_history_pub_persist(sf_history_pub *p, sf_err *err)
 {
     const sf_history_ref *refs;
     size_t n = sf_history_changes(p->h, &refs);
-    p->n_out = 0;
+    p->out.n = 0;
     sf_buf_reset(&p->outval);
     for (size_t i = 0; i < n; i++) {
         uint8_t key[SF_HISTORY_KEY_LEN];
@@ -355,17 +353,11 @@ int sf_history_pub_persist(sf_history_pub *p, sf_err *err)
         int64_t seq;
         if (sf_store_put_history(p->store, key, sizeof key, p->val.data, p->val.len, &seq, err))
             return -1;
-        if (p->n_out == p->cap_out) {
-            size_t cap = p->cap_out ? p->cap_out * 2 : 1024;
-            out_rec *o = realloc(p->out, cap * sizeof *o);
-            if (!o)
-                return sf_errf(err, "history: out of memory");
-            p->out = o;
-            p->cap_out = cap;
-        }
+        out_rec *o = sf_vec_push(&p->out);
+        if (!o)
+            return sf_errf(err, "history: out of memory");
         if (sf_buf_reserve(&p->outval, p->outval.len + p->val.len + 1, err) != 0)
             return -1;
-        out_rec *o = &p->out[p->n_out++];
         memcpy(o->key, key, sizeof key);
         o->seq = seq;
         o->off = p->outval.len;
@@ -381,8 +373,9 @@ int sf_history_pub_persist(sf_history_pub *p, sf_err *err)
 
 void sf_history_pub_publish(sf_history_pub *p)
 {
-    size_t n = p->n_out;
-    p->n_out = 0;
+    size_t n = p->out.n;
+    const out_rec *out = p->out.p;
+    p->out.n = 0;
     if (n == 0 || p->resend) /* when resending, the store's rows go out then */
         return;
     long ci = chunk_new(p);
@@ -391,16 +384,16 @@ void sf_history_pub_publish(sf_history_pub *p)
         logf_(p, "history: out of memory publishing %zu records (produced again later)", n);
         return;
     }
-    p->chunks[ci].max_seq = p->out[n - 1].seq;
+    CHUNKS(p)[ci].max_seq = out[n - 1].seq;
     for (size_t i = 0; i < n; i++)
-        if (produce(p, ci, p->out[i].key, p->outval.data + p->out[i].off, p->out[i].len) != 0)
+        if (produce(p, ci, out[i].key, p->outval.data + out[i].off, out[i].len) != 0)
             break;
     rd_kafka_poll(p->prod, 0);
 }
 
 int sf_history_pub_abort(sf_history_pub *p, sf_err *err)
 {
-    p->n_out = 0;
+    p->out.n = 0;
     return load(p, err);
 }
 
@@ -408,10 +401,11 @@ static void tick(sf_history_pub *p, bool may_resend)
 {
     rd_kafka_poll(p->prod, 0);
     bool busy = false;
-    while (p->head < p->n && p->chunks[p->head].pending == 0 && !p->chunks[p->head].failed)
-        p->c.published_mark = p->chunks[p->head++].max_seq;
-    for (size_t i = p->head; i < p->n; i++)
-        busy |= p->chunks[i].pending > 0;
+    chunk *c = CHUNKS(p);
+    while (p->head < p->chunks.n && c[p->head].pending == 0 && !c[p->head].failed)
+        p->c.published_mark = c[p->head++].max_seq;
+    for (size_t i = p->head; i < p->chunks.n; i++)
+        busy |= c[i].pending > 0;
     if (p->resend && !busy && may_resend)
         resend(p, "after a failed delivery");
     if (p->c.published_mark > p->mark_stored) {
@@ -453,8 +447,8 @@ void sf_history_pub_close(sf_history_pub *p, int timeout_ms)
         rd_kafka_destroy(p->prod);
     }
     sf_history_free(p->h);
-    free(p->out);
-    free(p->chunks);
+    sf_vec_free(&p->out);
+    sf_vec_free(&p->chunks);
     sf_buf_free(&p->outval);
     sf_buf_free(&p->val);
     free(p);

@@ -9,6 +9,7 @@
 #   stop_retrainer NAME   SIGTERM: exit status 0 within 120 s (a training run
 #       finishes first) and the final summary line.
 #   stat_at_least KEY N   the counter KEY of the stats file is at least N.
+#   kill9_retrainer       kill -9 of $rpid, which must end with status 137.
 
 start_retrainer() {
   local name="$1"
@@ -30,4 +31,11 @@ stop_retrainer() {
 
 stat_at_least() {
   [ -s "$work/stats.json" ] && [ "$(json_field "$work/stats.json" "$1")" -ge "$2" ]
+}
+
+kill9_retrainer() {
+  kill -KILL "$rpid"
+  local rc=0
+  wait "$rpid" 2>/dev/null || rc=$?
+  [ "$rc" = 137 ] || fail "retrainer exit status $rc after kill -9, want 137"
 }

@@ -33,13 +33,6 @@ retrainer() {
   start_retrainer "run$n_run" --retrain-every 100000000 --min-reviews 100000000 "$@"
 }
 
-kill9() {
-  kill -KILL "$rpid"
-  local rc=0
-  wait "$rpid" 2>/dev/null || rc=$?
-  [ "$rc" = 137 ] || fail "retrainer exit status $rc after kill -9, want 137"
-}
-
 # Paced: about two years of history in about 40 s.
 timeout 300 "$bin/satisfy-producer" --brokers "$bs" --data "$data" --speed 1800000 --no-progress \
   >"$work/producer.out" 2>"$work/producer.err" &
@@ -50,7 +43,7 @@ pids+=("$ppid")
 retrainer
 published() { stat_at_least history_published "$1"; }
 wait_for 120 "run 1 to publish 2000 history records" published 2000
-kill9
+kill9_retrainer
 echo "kill 1: after $(json_field "$work/stats.json" history_published) records published"
 
 # --- kill 2: with records pending (committed, not yet sent: its producers
@@ -63,7 +56,7 @@ pending_seen() {
     [ "$(json_field "$work/stats.json" history_published)" -gt 500 ]
 }
 wait_for 60 "run 2 to have records pending" pending_seen
-kill9
+kill9_retrainer
 echo "kill 2: with $(json_field "$work/stats.json" history_pending) records pending"
 
 # --- restart in another consumer group, so that every event already stored

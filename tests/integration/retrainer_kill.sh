@@ -30,13 +30,6 @@ retrainer() {
   start_retrainer "run$n_run" --retrain-every 400 --min-reviews 400
 }
 
-kill9() {
-  kill -KILL "$rpid"
-  local rc=0
-  wait "$rpid" 2>/dev/null || rc=$?
-  [ "$rc" = 137 ] || fail "retrainer exit status $rc after kill -9, want 137"
-}
-
 # Paced: ~two years of history in about 60 s, so both kills land mid-stream.
 timeout 300 "$bin/satisfy-producer" --brokers "$bs" --data "$data" --speed 1200000 --no-progress \
   >"$work/producer.out" 2>"$work/producer.err" &
@@ -51,7 +44,7 @@ stored_300() {
   [ "${n:-0}" -ge 300 ]
 }
 poll 120 stored_300 || fail "run 1 stored only ${n:-0} reviews in 120 s"
-kill9
+kill9_retrainer
 echo "kill 1: during ingestion, $n reviews stored"
 
 # --- kill 2: at the start of a training run
@@ -59,7 +52,7 @@ retrainer
 hit=no
 retrain_started() { grep -q 'retrain [0-9]*: started' "$work/run2.err"; }
 poll 150 retrain_started || fail "run 2 started no retrain in 150 s"
-kill9
+kill9_retrainer
 k=$(sed -n 's/.*retrain \([0-9]*\): started.*/\1/p' "$work/run2.err" | tail -1)
 grep -q "retrain $k: window\|retrain $k (data" "$work/run2.err" || hit=yes
 [ -n "${k:-}" ] || fail "run 2: no retrain number in the log"
