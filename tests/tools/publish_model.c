@@ -112,18 +112,12 @@ static int from_registry(const char *path, sf_model **out, sf_err *err)
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"brokers", required_argument, NULL, 'b'},
-        {"version", required_argument, NULL, 'v'},
-        {"data", required_argument, NULL, 'd'},
-        {"registry", required_argument, NULL, 'r'},
-        {"algo", required_argument, NULL, 'a'},
-        {"from", required_argument, NULL, 'f'},
-        {"to", required_argument, NULL, 't'},
-        {"bad", required_argument, NULL, 'B'},
-        {"key", required_argument, NULL, 'k'},
-        {"signing-key", required_argument, NULL, 'S'},
-        {"no-history", no_argument, NULL, 'N'},
-        {NULL, 0, NULL, 0},
+        {"brokers", required_argument, NULL, 'b'}, {"version", required_argument, NULL, 'v'},
+        {"data", required_argument, NULL, 'd'},    {"registry", required_argument, NULL, 'r'},
+        {"algo", required_argument, NULL, 'a'},    {"from", required_argument, NULL, 'f'},
+        {"to", required_argument, NULL, 't'},      {"bad", required_argument, NULL, 'B'},
+        {"key", required_argument, NULL, 'k'},     {"signing-key", required_argument, NULL, 'S'},
+        {"no-history", no_argument, NULL, 'N'},    {NULL, 0, NULL, 0},
     };
     const char *brokers = NULL, *data = NULL, *registry = NULL, *bad = NULL, *key = NULL;
     const char *signing = NULL;
