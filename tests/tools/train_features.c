@@ -196,5 +196,11 @@ int main(int argc, char **argv)
                     &after);
         printf(" %" PRId64 " %" PRId64 "\n", before, after);
     }
+    free(U);
+    free(rank);
+    sf_idmap_free(byid);
+    sf_examples_free(&ex);
+    sf_training_events_free(&ev);
+    sf_dataset_free(&ds);
     return 0;
 }
