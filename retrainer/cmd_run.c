@@ -71,6 +71,10 @@ static void usage(FILE *f)
             "  --retrain-every N      retrain after N new reviews (default 2000; 0 = off)\n"
             "  --retrain-interval D   retrain after D days of event time (default 0 = off)\n"
             "  --min-reviews M        reviews stored before the first retrain (default 500)\n"
+            "  --train-window DAYS    a retrain learns from the orders purchased in the last\n"
+            "                         DAYS days of the stored data (default %g; 0 = every\n"
+            "                         stored order), reading only those from the store plus\n"
+            "                         the events since the last retrain's window start\n"
             "  --holdout F            most recent share of labeled orders held out (default %.2f)\n"
             "  --margin M             minimum RMSE gain to release (default %.3f)\n"
             "  --algorithm gbdt|ridge candidate learner (default gbdt)\n"
@@ -86,7 +90,8 @@ static void usage(FILE *f)
             "  --help                 this text\n"
             "\n"
             "Exit status: 0 stopped by SIGTERM/SIGINT after committing, 1 error, 2 usage.\n",
-            SF_HOLDOUT_DEFAULT, SF_GATE_MARGIN, SF_ONLINE_WINDOW);
+            (double)SF_RETRAINER_TRAIN_WINDOW, SF_HOLDOUT_DEFAULT, SF_GATE_MARGIN,
+            SF_ONLINE_WINDOW);
 }
 
 static int parse_args(int argc, char **argv, cfg *c)
@@ -98,6 +103,7 @@ static int parse_args(int argc, char **argv, cfg *c)
         {"retrain-every", required_argument, NULL, 'n'},
         {"retrain-interval", required_argument, NULL, 'd'},
         {"min-reviews", required_argument, NULL, 'm'},
+        {"train-window", required_argument, NULL, 'T'},
         {"holdout", required_argument, NULL, 'H'},
         {"margin", required_argument, NULL, 'M'},
         {"algorithm", required_argument, NULL, 'a'},
@@ -137,6 +143,10 @@ static int parse_args(int argc, char **argv, cfg *c)
             break;
         case 'm':
             if (sf_cli_long("--min-reviews", optarg, 0, 1000000000, &c->o.min_reviews, &err) < 0)
+                return sf_cli_bad(&c->cli, &err);
+            break;
+        case 'T':
+            if (sf_cli_double("--train-window", optarg, 0, 36500, &c->o.train_window, &err) < 0)
                 return sf_cli_bad(&c->cli, &err);
             break;
         case 'H':

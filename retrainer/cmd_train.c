@@ -20,6 +20,7 @@
 #include "satisfy/olist.h"
 #include "satisfy/render.h"
 #include "satisfy/train.h"
+#include "satisfy/window.h"
 
 static void usage(FILE *f)
 {
@@ -42,6 +43,10 @@ static void usage(FILE *f)
             "  --seed S               learner and bootstrap seed (default 42)\n"
             "  --resamples N          bootstrap resamples (default %d)\n"
             "  --threads N            XGBoost nthread (default 2)\n"
+            "  --train-window DAYS    learn only from the orders purchased in the last DAYS\n"
+            "                         days of the data, as `run --train-window` does (default\n"
+            "                         0 = every order); the holdout is the most recent share\n"
+            "                         of those\n"
             "  --strict               fail on the first bad input row (default: skip, count)\n"
             "  --report FILE.json     write the JSON report\n"
             "  --quiet                no printed report (errors still go to stderr)\n"
@@ -49,6 +54,19 @@ static void usage(FILE *f)
             "\n"
             "Exit status: 0 trained and recorded (released or rejected), 1 error, 2 usage.\n",
             SF_HOLDOUT_DEFAULT, SF_GATE_MARGIN, SF_GATE_RESAMPLES);
+}
+
+/* The newest order event or review time of the events (the data's end). */
+static int64_t newest_time(const sf_training_events *ev)
+{
+    int64_t t = SF_TIME_NONE;
+    for (size_t i = 0; i < ev->n_orders; i++)
+        if (ev->orders[i].event_time > t)
+            t = ev->orders[i].event_time;
+    for (size_t i = 0; i < ev->n_reviews; i++)
+        if (ev->reviews[i].created > t)
+            t = ev->reviews[i].created;
+    return t;
 }
 
 static double mono(void)
@@ -175,6 +193,7 @@ int cmd_train(int argc, char **argv)
         O_SEED,
         O_RES,
         O_THREADS,
+        O_WINDOW,
         O_STRICT,
         O_REPORT,
         O_QUIET,
@@ -189,6 +208,7 @@ int cmd_train(int argc, char **argv)
                                          {"seed", required_argument, 0, O_SEED},
                                          {"resamples", required_argument, 0, O_RES},
                                          {"threads", required_argument, 0, O_THREADS},
+                                         {"train-window", required_argument, 0, O_WINDOW},
                                          {"strict", no_argument, 0, O_STRICT},
                                          {"report", required_argument, 0, O_REPORT},
                                          {"quiet", no_argument, 0, O_QUIET},
@@ -198,6 +218,7 @@ int cmd_train(int argc, char **argv)
     bool strict = false, quiet = false;
     sf_train_opts o;
     sf_train_opts_default(&o);
+    double window = 0;
     sf_err err = {{0}};
     long l;
     int c;
@@ -247,6 +268,10 @@ int cmd_train(int argc, char **argv)
             if (sf_cli_int("--threads", optarg, 1, 256, &o.threads, &err) < 0)
                 return usage_error(&err);
             break;
+        case O_WINDOW:
+            if (sf_cli_double("--train-window", optarg, 0, 36500, &window, &err) < 0)
+                return usage_error(&err);
+            break;
         case O_STRICT:
             strict = true;
             break;
@@ -290,6 +315,7 @@ int cmd_train(int argc, char **argv)
         return 1;
     }
     o.ingest_seconds = mono() - t0;
+    o.rows_from = sf_window_start(newest_time(&ev), window);
     size_t skipped = sf_dataset_skipped(&ds);
     if (skipped && !quiet)
         printf("ingest: %zu bad input rows skipped (see stderr)\n", skipped);

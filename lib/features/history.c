@@ -591,6 +591,23 @@ static uint8_t *changed_flag(void *rec, uint8_t kind)
                                          : &((order_rec *)rec)->changed;
 }
 
+int sf_history_note_all(sf_history *h, sf_err *err)
+{
+    static const uint8_t kinds[] = {SF_HISTORY_SELLER, SF_HISTORY_CUSTOMER, SF_HISTORY_ORDER};
+    if (h->key32)
+        return sf_errf(err, "history record: a format-1 history has 32-bit customer keys");
+    h->track = true;
+    for (size_t k = 0; k < sizeof kinds; k++) {
+        table *t = table_of(h, kinds[k]);
+        for (size_t i = 0; i < t->n; i++) {
+            void *rec = rec_at(t, i);
+            if (note(h, changed_flag(rec, kinds[k]), kinds[k], *(uint64_t *)rec) < 0)
+                return oom(err, "the change list");
+        }
+    }
+    return 0;
+}
+
 void sf_history_clear_changes(sf_history *h)
 {
     for (size_t i = 0; i < h->n_changes; i++) {
@@ -752,4 +769,65 @@ int sf_history_apply(sf_history *h, const void *key, size_t klen, const void *va
 bad:
     return sf_errf(err, "history record '%c' %016llx: truncated or corrupt at byte %zu of %zu",
                    k[0], (unsigned long long)id, r.off, r.n);
+}
+
+/* ---- copy ---- */
+
+/* dst (empty, same record size) gets src's records in src's order. */
+static int table_copy(table *dst, const table *src)
+{
+    if (src->n == 0)
+        return 0;
+    dst->rec = malloc(src->n * src->size);
+    if (!dst->rec)
+        return -1;
+    memcpy(dst->rec, src->rec, src->n * src->size);
+    dst->cap = src->n;
+    for (size_t i = 0; i < src->n; i++) {
+        if (sf_idmap_put_u64(dst->map, *(const uint64_t *)rec_at(src, i), i, NULL) < 0)
+            return -1;
+        dst->n = i + 1;
+    }
+    return 0;
+}
+
+sf_history *sf_history_clone(const sf_history *h)
+{
+    sf_history *c = sf_history_new();
+    if (!c)
+        return NULL;
+    c->key32 = h->key32; /* the copy tracks no changes: its flags start clear */
+    if (table_copy(&c->sellers, &h->sellers) != 0 || table_copy(&c->orders, &h->orders) != 0)
+        goto oom;
+    for (size_t i = 0; i < c->sellers.n; i++)
+        ((seller_rec *)rec_at(&c->sellers, i))->changed = 0;
+    for (size_t i = 0; i < c->orders.n; i++)
+        ((order_rec *)rec_at(&c->orders, i))->changed = 0;
+    /* customers may own their purchase times: each copy gets its own */
+    int rc = table_copy(&c->customers, &h->customers);
+    size_t done = 0;
+    for (; rc == 0 && done < c->customers.n; done++) {
+        customer_rec *r = rec_at(&c->customers, done);
+        r->changed = 0;
+        if (!r->cap_log)
+            continue;
+        size_t cap = (size_t)1 << r->cap_log;
+        int64_t *t = malloc(cap * sizeof *t);
+        if (!t) {
+            rc = -1;
+            break;
+        }
+        memcpy(t, r->t.heap, r->n_times * sizeof *t);
+        r->t.heap = t;
+    }
+    if (rc != 0) {
+        /* the records from `done` on still point at h's times: not ours to free */
+        for (size_t i = done; i < c->customers.n; i++)
+            ((customer_rec *)rec_at(&c->customers, i))->cap_log = 0;
+        goto oom;
+    }
+    return c;
+oom:
+    sf_history_free(c);
+    return NULL;
 }

@@ -335,8 +335,11 @@ static int add_row(sf_examples *ex, size_t *cap, const sf_training_events *in, c
     return 1;
 }
 
+/* Replays the events whose time is in [t0, t1) (SF_TIME_NONE = open end):
+ * rows (when ex is not NULL) and updates; the others are skipped, their
+ * updates being already in h (before t0) or left out (from t1 on). */
 static int replay(sf_examples *ex, const sf_training_events *in, const events_ix *ix, sf_history *h,
-                  int64_t from, int64_t to, sf_err *err)
+                  int64_t from, int64_t to, int64_t t0, int64_t t1, sf_err *err)
 {
     size_t cap = 0, n = ix->n_refs;
     const replay_ref *refs = ix->refs;
@@ -344,7 +347,11 @@ static int replay(sf_examples *ex, const sf_training_events *in, const events_ix
         size_t b = a;
         while (b < n && refs[b].time == refs[a].time)
             b++;
-        for (size_t i = a; i < b; i++)
+        if (refs[a].time < t0 || (t1 != SF_TIME_NONE && refs[a].time >= t1)) {
+            a = b;
+            continue;
+        }
+        for (size_t i = a; ex && i < b; i++)
             if (refs[i].kind == 0 && add_row(ex, &cap, in, ix, &refs[i], h, from, to) < 0)
                 return sf_errf(err, "out of memory for %zu rows", ex->n);
         for (size_t i = a; i < b; i++)
@@ -359,33 +366,55 @@ int sf_training_rows_build(sf_examples *ex, const sf_training_events *in,
                            const sf_feature_spec *spec, int64_t from, int64_t to,
                            sf_history **hist_out, sf_err *err)
 {
+    return sf_training_rows_build_from(ex, in, spec, from, to, NULL, SF_TIME_NONE, hist_out, err);
+}
+
+int sf_training_rows_build_from(sf_examples *ex, const sf_training_events *in,
+                                const sf_feature_spec *spec, int64_t from, int64_t to,
+                                sf_history *start, int64_t start_time, sf_history **hist_out,
+                                sf_err *err)
+{
     memset(ex, 0, sizeof *ex);
     ex->spec = spec;
     ex->d = (size_t)spec->n;
-    if (hist_out)
+    if (hist_out && !start)
         *hist_out = NULL;
     events_ix ix;
     if (index_events(in, &ix, err) != 0)
         return sf_err_wrap(err, "building training rows");
     ex->n_orders = ix.n_orders;
     ex->n_orphan_reviews = ix.n_orphans;
-    sf_history *h = sf_history_new();
+    sf_history *h = start ? start : sf_history_new();
     if (!h) {
         ix_free(&ix);
         return sf_errf(err, "building training rows: out of memory");
     }
-    int rc = replay(ex, in, &ix, h, from, to, err);
+    int rc = replay(ex, in, &ix, h, from, to, start ? start_time : SF_TIME_NONE, SF_TIME_NONE, err);
     ix_free(&ix);
     if (rc != 0) {
-        sf_history_free(h);
+        if (!start)
+            sf_history_free(h);
         sf_examples_free(ex);
         return sf_err_wrap(err, "building training rows");
     }
+    if (start)
+        return 0;
     if (hist_out)
         *hist_out = h;
     else
         sf_history_free(h);
     return 0;
+}
+
+int sf_training_history_advance(sf_history *h, const sf_training_events *in, int64_t t0, int64_t t1,
+                                sf_err *err)
+{
+    events_ix ix;
+    if (index_events(in, &ix, err) != 0)
+        return sf_err_wrap(err, "advancing the history");
+    int rc = replay(NULL, in, &ix, h, SF_TIME_NONE, SF_TIME_NONE, t0, t1, err);
+    ix_free(&ix);
+    return rc != 0 ? sf_err_wrap(err, "advancing the history") : 0;
 }
 
 int sf_examples_select(const sf_examples *src, const size_t *idx, size_t n, sf_examples *dst,

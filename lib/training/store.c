@@ -1,13 +1,16 @@
 /*
  * store.c - the streaming retrainer's example store in SQLite (see
  * satisfy/store.h): idempotent upserts of order events, reviews and
- * delivered-stage predictions, retrain bookkeeping, reading back the
- * events training learns from, and the live history's records (the table
- * history and its published-through mark, for satisfy.history).
+ * delivered-stage predictions, retrain bookkeeping, and reading back the
+ * events training learns from: all of them, or by event time (the range
+ * reads of a training window, on the event-time indexes).
  *
  * "Insert or ignore, then update" gives each upsert a cheap answer to "was
  * this key new?", which the counters need, and never moves a row's sequence
  * number. Statements are prepared once and bound, never built from values.
+ *
+ * It also keeps the live history's records (the table history and its
+ * published-through mark, for satisfy.history; history_pub.h).
  */
 #include "satisfy/store.h"
 
@@ -32,6 +35,7 @@ enum {
     Q_REV_LATEST,
     Q_MAX_TIME,
     Q_MIN_TIME,
+    Q_CHANGED,
     Q_COUNT
 };
 
@@ -56,6 +60,8 @@ static const char *const SQL[Q_COUNT] = {
                    "ON CONFLICT(key) DO UPDATE SET value = max(value, excluded.value)",
     [Q_MIN_TIME] = "INSERT INTO meta(key, value) VALUES ('min_event_time', ?1) "
                    "ON CONFLICT(key) DO UPDATE SET value = min(value, excluded.value)",
+    [Q_CHANGED] = "INSERT INTO meta(key, value) VALUES ('changed_from', ?1) "
+                  "ON CONFLICT(key) DO UPDATE SET value = min(value, excluded.value)",
 };
 
 static const char SCHEMA[] =
@@ -72,6 +78,10 @@ static const char SCHEMA[] =
     " p REAL NOT NULL, event_time INTEGER NOT NULL, paired INTEGER NOT NULL DEFAULT 0,"
     " label REAL);"
     "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER);"
+    /* event-time indexes: the range reads of a windowed retrain (added
+     * without a schema version: an older build ignores them) */
+    "CREATE INDEX IF NOT EXISTS order_events_time ON order_events(event_time);"
+    "CREATE INDEX IF NOT EXISTS reviews_created ON reviews(created);"
     "PRAGMA user_version = 1;";
 
 /* The live history's records (satisfy.history), see store.h. Its own
@@ -240,6 +250,17 @@ static void bind_time(sqlite3_stmt *st, int i, int64_t t)
         sqlite3_bind_int64(st, i, t);
 }
 
+/* Keeps the oldest event time of a row inserted or changed since the last
+ * sf_store_take_changed_from: a window checkpoint older than it is stale. */
+static int note_changed(sf_store *s, int64_t t, sf_err *err)
+{
+    if (t == SF_TIME_NONE) /* no event of the replay */
+        return 0;
+    sqlite3_stmt *st = s->q[Q_CHANGED];
+    sqlite3_bind_int64(st, 1, t);
+    return step_write(s, st, err, "meta changed_from") < 0 ? -1 : 0;
+}
+
 /* Keeps the newest event time seen, and the oldest order event time. */
 static int note_time(sf_store *s, int64_t t, int is_order, sf_err *err)
 {
@@ -269,6 +290,8 @@ int sf_store_put_order(sf_store *s, const sf_order_event *ev, sf_err *err)
         int n = step_write(s, st, err, "upsert order event");
         if (n < 0)
             return sf_err_wrap(err, "order %.32s", ev->order_id);
+        if (n > 0 && note_changed(s, ev->event_time, err) != 0)
+            return -1;
         if (n > 0 && pass == 0)
             return note_time(s, ev->event_time, 1, err) ? -1 : 1;
         if (pass == 1)
@@ -331,6 +354,8 @@ int sf_store_put_review(sf_store *s, const sf_review_event *ev, sf_store_pair *p
         int n = step_write(s, st, err, "upsert review");
         if (n < 0)
             return sf_err_wrap(err, "review %.32s", ev->review_id);
+        if (n > 0 && note_changed(s, ev->created, err) != 0)
+            return -1;
         if (pass == 0 && n > 0) {
             isnew = 1;
             break;
@@ -474,19 +499,28 @@ int sf_store_mark_retrain(sf_store *s, int64_t event_time, sf_err *err)
     return 0;
 }
 
-int sf_store_events(sf_store *s, sf_training_events *out, sf_err *err)
+/* Decodes the order events, then the reviews, the two statements select
+ * (order_id, stage, body) and (review_id, order_id, body), parameters ?1 ?2
+ * bound to from and to, inside one read transaction. */
+static int read_events(sf_store *s, const char *sql_ord, const char *sql_rev, int64_t from,
+                       int64_t to, sf_training_events *out, sf_err *err)
 {
     memset(out, 0, sizeof *out);
     sf_vec ords = SF_VEC(sf_order_event), revs = SF_VEC(sf_review_event);
-    int rc = -1;
+    int rc = -1, began = 0;
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(
-            s->db, "SELECT order_id, stage, body FROM order_events ORDER BY order_id, stage", -1,
-            &st, NULL) != SQLITE_OK) {
+    if (sqlite3_get_autocommit(s->db)) {
+        if (exec(s, "BEGIN", err) != 0)
+            return -1;
+        began = 1;
+    }
+    if (sqlite3_prepare_v2(s->db, sql_ord, -1, &st, NULL) != SQLITE_OK) {
         st = NULL;
         db_fail(s, err, "read order events");
         goto done;
     }
+    sqlite3_bind_int64(st, 1, from);
+    sqlite3_bind_int64(st, 2, to);
     int r;
     while ((r = sqlite3_step(st)) == SQLITE_ROW) {
         sf_order_event *ev = sf_vec_push(&ords);
@@ -507,12 +541,13 @@ int sf_store_events(sf_store *s, sf_training_events *out, sf_err *err)
         goto done;
     }
     sqlite3_finalize(st);
-    if (sqlite3_prepare_v2(s->db, "SELECT review_id, order_id, body FROM reviews ORDER BY seq", -1,
-                           &st, NULL) != SQLITE_OK) {
+    if (sqlite3_prepare_v2(s->db, sql_rev, -1, &st, NULL) != SQLITE_OK) {
         st = NULL;
         db_fail(s, err, "read reviews");
         goto done;
     }
+    sqlite3_bind_int64(st, 1, from);
+    sqlite3_bind_int64(st, 2, to);
     while ((r = sqlite3_step(st)) == SQLITE_ROW) {
         sf_review_event *ev = sf_vec_push(&revs);
         if (!ev) {
@@ -535,6 +570,8 @@ int sf_store_events(sf_store *s, sf_training_events *out, sf_err *err)
     rc = 0;
 done:
     sqlite3_finalize(st);
+    if (began)
+        sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
     out->orders = ords.p;
     out->n_orders = ords.n;
     out->reviews = revs.p;
@@ -542,6 +579,80 @@ done:
     if (rc != 0)
         sf_training_events_free(out);
     return rc;
+}
+
+int sf_store_events(sf_store *s, sf_training_events *out, sf_err *err)
+{
+    return read_events(s, "SELECT order_id, stage, body FROM order_events ORDER BY order_id, stage",
+                       "SELECT review_id, order_id, body FROM reviews ORDER BY seq", 0, 0, out,
+                       err);
+}
+
+/* [from, to) as the bound parameters ?1 ?2: SF_TIME_NONE is INT64_MIN, so
+ * only an open end needs a value */
+static void range_bounds(int64_t *to)
+{
+    if (*to == SF_TIME_NONE)
+        *to = INT64_MAX;
+}
+
+int sf_store_events_range(sf_store *s, int64_t from, int64_t to, sf_training_events *out,
+                          sf_err *err)
+{
+    range_bounds(&to);
+    return read_events(s,
+                       "SELECT order_id, stage, body FROM order_events"
+                       " WHERE event_time >= ?1 AND event_time < ?2 ORDER BY event_time",
+                       "SELECT review_id, order_id, body FROM reviews"
+                       " WHERE created >= ?1 AND created < ?2 ORDER BY created",
+                       from, to, out, err);
+}
+
+#define TOUCHED                                                                                    \
+    "(SELECT order_id FROM order_events WHERE event_time >= ?1 AND event_time < ?2"                \
+    " UNION SELECT order_id FROM reviews WHERE created >= ?1 AND created < ?2)"
+
+int sf_store_events_touching(sf_store *s, int64_t from, int64_t to, sf_training_events *out,
+                             sf_err *err)
+{
+    range_bounds(&to);
+    return read_events(
+        s, "SELECT order_id, stage, body FROM order_events WHERE order_id IN " TOUCHED,
+        "SELECT review_id, order_id, body FROM reviews WHERE order_id IN " TOUCHED " ORDER BY seq",
+        from, to, out, err);
+}
+
+int sf_store_next_time(sf_store *s, int64_t from, int64_t *next, sf_err *err)
+{
+    static const char *const q[2] = {
+        "SELECT min(event_time) FROM order_events WHERE event_time >= ?1",
+        "SELECT min(created) FROM reviews WHERE created >= ?1"};
+    *next = SF_TIME_NONE;
+    for (int i = 0; i < 2; i++) {
+        sqlite3_stmt *st = NULL;
+        if (sqlite3_prepare_v2(s->db, q[i], -1, &st, NULL) != SQLITE_OK)
+            return db_fail(s, err, "next event time");
+        sqlite3_bind_int64(st, 1, from);
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+            int64_t v = sqlite3_column_int64(st, 0);
+            if (*next == SF_TIME_NONE || v < *next)
+                *next = v;
+        }
+        sqlite3_finalize(st);
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+            return db_fail(s, err, "next event time");
+    }
+    return 0;
+}
+
+int sf_store_take_changed_from(sf_store *s, int64_t *t, sf_err *err)
+{
+    int fail = 0;
+    *t = scalar(s, "SELECT value FROM meta WHERE key = 'changed_from'", SF_TIME_NONE, err, &fail);
+    if (fail)
+        return -1;
+    return exec(s, "DELETE FROM meta WHERE key = 'changed_from'", err);
 }
 
 int sf_store_integrity_check(sf_store *s, sf_err *err)

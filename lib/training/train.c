@@ -41,6 +41,8 @@ void sf_train_opts_default(sf_train_opts *o)
     o->threads = 2;
     o->seed = 42;
     o->experiment = "batch";
+    o->rows_from = SF_TIME_NONE;
+    o->start_time = SF_TIME_NONE;
 }
 
 /* Holdout predictions of one model row. */
@@ -205,10 +207,20 @@ static void set_row(sf_train_row *r, const char *name, const char *algo, const c
 /* Training rows of both specs from the events, and the holdout split. */
 static int step_features(pipeline *p, sf_train_report *rep, sf_err *err)
 {
-    if (sf_training_rows_build(&p->full, p->ev, sf_spec_full(), SF_TIME_NONE, SF_TIME_NONE,
-                               &p->hist, err) != 0 ||
-        sf_training_rows_build(&p->seed, p->ev, sf_spec_seed(), SF_TIME_NONE, SF_TIME_NONE, NULL,
-                               err) != 0)
+    /* a training window (opts.rows_from): each build replays from its own
+     * copy of the caller's checkpoint when there is one (window.h) */
+    const sf_train_opts *o = p->opts;
+    sf_history *seed_h = NULL;
+    if (o->start_history && (!(p->hist = sf_history_clone(o->start_history)) ||
+                             !(seed_h = sf_history_clone(o->start_history))))
+        return sf_errf(err, "train: features: out of memory copying the history checkpoint");
+    int rc = sf_training_rows_build_from(&p->full, p->ev, sf_spec_full(), o->rows_from,
+                                         SF_TIME_NONE, p->hist, o->start_time, &p->hist, err);
+    if (rc == 0)
+        rc = sf_training_rows_build_from(&p->seed, p->ev, sf_spec_seed(), o->rows_from,
+                                         SF_TIME_NONE, seed_h, o->start_time, NULL, err);
+    sf_history_free(seed_h);
+    if (rc != 0)
         return sf_err_wrap(err, "train: features");
     rep->n_orders = p->full.n_orders;
     rep->n_orphan_reviews = p->full.n_orphan_reviews;

@@ -26,6 +26,7 @@
 
 #include "satisfy/buf.h"
 #include "satisfy/clock.h"
+#include "satisfy/features.h"
 #include "satisfy/grow.h"
 
 #define CHUNK_ROWS      10000 /* rows per chunk when producing again from the store */
@@ -228,6 +229,60 @@ static int load(sf_history_pub *p, sf_err *err)
     return sf_store_history_marks(p->store, &p->c.last_seq, &p->c.published_mark, err);
 }
 
+static bool last_stage(sf_stage s)
+{
+    return s == SF_STAGE_DELIVERED || s == SF_STAGE_CANCELED || s == SF_STAGE_UNAVAILABLE;
+}
+
+/* A store that has events but has never had a history record (written
+ * before the history table: an upgrade): the training replay builds the
+ * history from its events (no rows: a window no purchase falls in), ended
+ * orders' own-review records are forgotten, and every record is stored in
+ * one transaction; start-up then publishes them (above the mark). Returns
+ * 0 (also when there are no events) or -1. */
+static int build_from_events(sf_history_pub *p, sf_err *err)
+{
+    double t0 = sf_mono_s();
+    sf_training_events ev;
+    if (sf_store_events(p->store, &ev, err) != 0)
+        return -1;
+    if (ev.n_orders == 0) {
+        sf_training_events_free(&ev);
+        return 0;
+    }
+    sf_examples ex;
+    sf_history *h = NULL;
+    int rc = sf_training_rows_build(&ex, &ev, sf_spec_seed(), INT64_MAX - 1, INT64_MAX, &h, err);
+    if (rc == 0) {
+        sf_examples_free(&ex);
+        for (size_t i = 0; i < ev.n_orders && rc == 0; i++)
+            if (last_stage(ev.orders[i].stage))
+                rc = sf_history_forget_order(h, ev.orders[i].order_id, err);
+        if (rc == 0)
+            rc = sf_history_note_all(h, err);
+    }
+    size_t n_orders = ev.n_orders, n_reviews = ev.n_reviews;
+    sf_training_events_free(&ev);
+    if (rc != 0) {
+        sf_history_free(h);
+        return sf_err_wrap(err, "building the live history from the stored events");
+    }
+    sf_history_free(p->h);
+    p->h = h;
+    if (sf_store_begin(p->store, err) != 0)
+        return -1;
+    if (sf_history_pub_persist(p, err) != 0 || sf_store_commit(p->store, err) != 0) {
+        sf_store_rollback(p->store);
+        return -1;
+    }
+    p->out.n = 0; /* published from the store below */
+    logf_(p,
+          "history: the store has no history records: built them from its %zu order events and "
+          "%zu reviews in %.2f s (%" PRId64 " records)",
+          n_orders, n_reviews, sf_mono_s() - t0, p->c.last_seq);
+    return 0;
+}
+
 sf_history_pub *sf_history_pub_open(sf_store *store, const sf_kafka_conn *conn, sf_log_fn log,
                                     void *log_arg, sf_err *err)
 {
@@ -241,7 +296,8 @@ sf_history_pub *sf_history_pub_open(sf_store *store, const sf_kafka_conn *conn, 
     p->chunks = SF_VEC(chunk);
     p->log = log;
     p->log_arg = log_arg;
-    if (load(p, err) != 0) {
+    if (load(p, err) != 0 ||
+        (p->c.loaded == 0 && p->c.last_seq == 0 && build_from_events(p, err) != 0)) {
         sf_history_pub_close(p, 0);
         return NULL;
     }
@@ -272,11 +328,6 @@ sf_history_pub *sf_history_pub_open(sf_store *store, const sf_kafka_conn *conn, 
 const sf_history *sf_history_pub_state(const sf_history_pub *p)
 {
     return p->h;
-}
-
-static bool last_stage(sf_stage s)
-{
-    return s == SF_STAGE_DELIVERED || s == SF_STAGE_CANCELED || s == SF_STAGE_UNAVAILABLE;
 }
 
 int sf_history_pub_order(sf_history_pub *p, const sf_order_event *ev, sf_err *err)

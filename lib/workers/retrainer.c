@@ -32,6 +32,7 @@
 #include "satisfy/stats.h"
 #include "satisfy/store.h"
 #include "satisfy/train.h"
+#include "satisfy/window.h"
 #include "satisfy/clock.h"
 
 #define DAY_MS (86400LL * 1000)
@@ -43,6 +44,7 @@ struct sf_retrainer {
     rd_kafka_t *cons, *prod;
     sf_kafka_stats pstats, cstats; /* the producer's and the consumer's */
     sf_store *store;
+    sf_history_pub *hist; /* the live history on satisfy.history (history_pub.h) */
     sf_registry *reg;
     sf_online *online;
     sf_buf buf;
@@ -63,7 +65,7 @@ struct sf_retrainer {
     double last_message;     /* sf_mono_s() of the last batch that had messages */
     sf_store_counts sc;      /* store counters after the last batch */
     sf_release_key *sign;    /* opts.signing_key loaded, NULL = unsigned releases */
-    sf_history_pub *hist;    /* the live history on satisfy.history (history_pub.h) */
+    sf_window *win;          /* the training window's checkpoint (opts.train_window > 0) */
 };
 
 static void logf_(const sf_retrainer *r, const char *fmt, ...)
@@ -531,23 +533,38 @@ static int retrain(sf_retrainer *r, const sf_store_counts *c, sf_err *err)
 {
     double t0 = sf_mono_s();
     int k = r->retrains + 1;
-    sf_training_events ev;
-    if (sf_store_events(r->store, &ev, err) != 0)
-        return sf_err_wrap(err, "retrain %d", k);
+    double days = r->c->train_window;
+    if (days > 0 && !r->win && !(r->win = sf_window_new()))
+        return sf_errf(err, "retrain %d: out of memory", k);
     logf_(r,
-          "retrain %d: started on %zu order events and %zu reviews (%" PRId64
-          " new since the last retrain); consumption paused",
-          k, ev.n_orders, ev.n_reviews, c->new_reviews);
+          "retrain %d: started on %s (%" PRId64
+          " new reviews since the last retrain); consumption paused",
+          k, days > 0 ? "the training window" : "every stored event", c->new_reviews);
     sf_train_opts o = r->c->train;
     char source[300];
     snprintf(source, sizeof source, "stream:%s", r->c->store);
     o.source = source;
-    o.ingest_seconds = sf_mono_s() - t0;
     sf_train_report rep;
     char upto[16];
     fmt_day(c->max_event_time, upto, sizeof upto);
-    int rc = sf_train_run(&ev, r->reg, &o, &rep, err);
-    sf_training_events_free(&ev);
+    sf_window_info wi;
+    memset(&rep, 0, sizeof rep);
+    int rc = sf_window_retrain(r->win, r->store, days, r->reg, &o, &rep, &wi, err);
+    if (rc != 0 && !wi.trained) /* the store could not be read: fatal, as before windows */
+        return sf_err_wrap(err, "retrain %d", k);
+    if (days > 0 && wi.start != SF_TIME_NONE) {
+        char ws[16];
+        fmt_day(wi.start, ws, sizeof ws);
+        logf_(r,
+              "retrain %d: read the training window (%g days from %s): checkpoint %s (%zu "
+              "order events, %zu reviews read, %.1f s), window %zu order events and %zu reviews "
+              "read (%.1f s)",
+              k, days, ws, wi.rebuilt ? "built" : "moved", wi.advance_orders, wi.advance_reviews,
+              wi.advance_seconds, wi.n_orders, wi.n_reviews, wi.read_seconds);
+    } else {
+        logf_(r, "retrain %d: read %zu order events and %zu reviews (%.1f s)", k, wi.n_orders,
+              wi.n_reviews, wi.read_seconds);
+    }
     size_t n_orders = rep.n_orders, orphans = rep.n_orphan_reviews;
     double secs = sf_mono_s() - t0;
     r->retrains++;
@@ -615,12 +632,12 @@ static void write_stats(const sf_retrainer *r, const sf_store_counts *sc)
              ",\"history_in_flight\":%" PRIu64 ",\"history_failed\":%" PRIu64
              ",\"history_republished\":%" PRIu64 ",\"history_seq\":%" PRId64
              ",\"history_published_mark\":%" PRId64 ",\"history_reviews_early\":%" PRIu64
-             ",\"history_reviews_late\":%" PRIu64 "}\n",
+             ",\"history_reviews_late\":%" PRIu64 ",\"history_skipped\":%" PRIu64 "}\n",
              r->n_orders, r->n_new_orders, r->n_reviews, r->n_new_reviews, r->n_preds, r->n_pairs,
              r->n_bad, r->retrains, r->released, r->rejected, r->failed, sc->reviews,
              sc->new_reviews, hc.published, hc.last_seq - hc.published_mark, hc.in_flight,
              hc.failed, hc.republished, hc.last_seq, hc.published_mark, hc.reviews_early,
-             hc.reviews_late);
+             hc.reviews_late, hc.skipped);
     sf_err err;
     if (sf_stats_write_file(r->c->stats_file, line, &err) != 0)
         logf_(r, "%s", err.msg);
@@ -651,6 +668,7 @@ void sf_retrainer_opts_default(sf_retrainer_opts *o)
     o->every = SF_RETRAINER_EVERY;
     o->min_reviews = SF_RETRAINER_MIN_REVIEWS;
     o->window = SF_ONLINE_WINDOW;
+    o->train_window = SF_RETRAINER_TRAIN_WINDOW;
     sf_train_opts_default(&o->train);
     o->train.experiment = "stream";
 }
@@ -662,6 +680,7 @@ static void destroy(sf_retrainer *r)
         rd_kafka_destroy(r->cons);
     if (r->prod)
         rd_kafka_destroy(r->prod);
+    sf_history_pub_close(r->hist, 0); /* before the store it writes its mark to */
     sf_store_close(r->store);
     sf_registry_close(r->reg);
     sf_online_free(r->online);
@@ -669,7 +688,7 @@ static void destroy(sf_retrainer *r)
     sf_buf_free(&r->buf);
     free(r->msgs);
     sf_release_key_free(r->sign);
-    sf_history_pub_close(r->hist, 0);
+    sf_window_free(r->win);
     free(r);
 }
 

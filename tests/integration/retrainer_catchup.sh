@@ -39,9 +39,10 @@ produce() {
 }
 
 # retrainer NAME STORE ARGS...: start_retrainer NAME with $work/STORE.db and
-# $work/STORE.registry.
+# $work/STORE.registry, on the whole store (--train-window 0) like the
+# reference.
 retrainer() {
-  RT_STORE="$work/$2.db" RT_REGISTRY="$work/$2.registry" start_retrainer "$1" "${@:3}"
+  RT_STORE="$work/$2.db" RT_REGISTRY="$work/$2.registry" start_retrainer "$1" --train-window 0 "${@:3}"
 }
 
 # check_first_retrain NAME REGISTRY: the first retrain's log line and

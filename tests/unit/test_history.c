@@ -7,7 +7,8 @@
  * round-trips many customers, each with its own numbers; the live records
  * (satisfy.history) carry every entity's state so that a history built
  * from them gives the same views, tombstones forget an order's own
- * reviews, and a malformed record is refused without changing anything.
+ * reviews, a malformed record is refused without changing anything, and a
+ * history built without tracking lists all its records at once.
  * (The strictly-before rule, the own-review exclusion and leakage are
  * proven through the feature rows in test_features.c.)
  */
@@ -312,6 +313,27 @@ static void test_live_records(void **state)
     sf_history_view_of(live, &ev[4], &b);
     assert_int_equal((int)b.customer_orders, 4);
     sf_buf_free(&val);
+
+    /* a history built without tracking: note_all lists each record once,
+     * and shipping them gives the same views */
+    sf_history *quiet = sf_history_new(), *copy = sf_history_new();
+    for (int i = 0; i < 6; i++)
+        assert_int_equal(sf_history_add_purchase(quiet, &ev[i], &err), 0);
+    assert_int_equal(sf_history_add_delivery(quiet, &ev[0], &err), 0);
+    assert_int_equal(sf_history_add_review(quiet, &ev[0], 2, &err), 0);
+    assert_int_equal(sf_history_add_review(quiet, &ev[1], 5, &err), 0);
+    assert_int_equal(sf_history_changes(quiet, &refs), 0);
+    assert_int_equal(sf_history_note_all(quiet, &err), 0);
+    assert_int_equal(sf_history_note_all(quiet, &err), 0);
+    assert_int_equal(sf_history_changes(quiet, &refs), 5); /* 1 seller, 2 customers, 2 orders */
+    ship_changes(quiet, copy);
+    for (int i = 0; i < 6; i++) {
+        sf_history_view_of(quiet, &ev[i], &a);
+        sf_history_view_of(copy, &ev[i], &b);
+        assert_true(views_equal(&a, &b));
+    }
+    sf_history_free(quiet);
+    sf_history_free(copy);
     sf_history_free(h);
     sf_history_free(live);
 }

@@ -65,6 +65,11 @@ int sf_history_add_review(sf_history *h, const sf_order_event *ev, int score, sf
  * purchases strictly before ev->purchase. */
 void sf_history_view_of(const sf_history *h, const sf_order_event *ev, sf_history_view *out);
 
+/* A deep copy of h (all its state, the per-order review memory and purchase
+ * times included); NULL when out of memory. The streaming retrainer trains
+ * from a copy of its history checkpoint (window.h). */
+sf_history *sf_history_clone(const sf_history *h);
+
 /* Numbers of sellers and customers held. */
 size_t sf_history_sellers(const sf_history *h);
 size_t sf_history_customers(const sf_history *h);
@@ -107,6 +112,11 @@ typedef struct sf_history_ref {
 void sf_history_track_changes(sf_history *h, bool on);
 size_t sf_history_changes(const sf_history *h, const sf_history_ref **refs);
 void sf_history_clear_changes(sf_history *h);
+
+/* Turns tracking on and lists every record held as changed (to publish a
+ * whole history built without tracking, e.g. by the training replay).
+ * Returns 0, or -1 (out of memory; a format-1 history has no records). */
+int sf_history_note_all(sf_history *h, sf_err *err);
 
 /* An order's events are over (its last stage was seen): its own-review
  * memory is dropped, so its record becomes a tombstone. Returns 0 or -1. */

@@ -71,6 +71,29 @@ int sf_training_rows_build(sf_examples *ex, const sf_training_events *in,
                            const sf_feature_spec *spec, int64_t from, int64_t to,
                            sf_history **hist_out, sf_err *err);
 
+/* sf_training_rows_build from a given history instead of an empty one: the
+ * streaming retrainer's window (window.h). start holds the updates of every
+ * event strictly before start_time (as a full replay would have applied
+ * them); the replay skips the events before start_time and updates start in
+ * place with the rest, so that at the end start is the history of everything
+ * in `in`, and hist_out is not used. The rows equal those of
+ * sf_training_rows_build on all the events restricted to purchases in
+ * [from, to) when from >= start_time and `in` holds, for every event at or
+ * after start_time, every event of its order (identity, label), except for
+ * sf_examples.order, which ranks among the orders in `in` only (the same
+ * relative order). With start NULL it is sf_training_rows_build. */
+int sf_training_rows_build_from(sf_examples *ex, const sf_training_events *in,
+                                const sf_feature_spec *spec, int64_t from, int64_t to,
+                                sf_history *start, int64_t start_time, sf_history **hist_out,
+                                sf_err *err);
+
+/* Applies to h the updates of the events of `in` whose time is in [t0, t1)
+ * (SF_TIME_NONE = open end), in the replay's order, and nothing else: a
+ * history checkpoint moved forward. Each such event's order must be in `in`
+ * (a review whose order is missing is skipped, as in a build). */
+int sf_training_history_advance(sf_history *h, const sf_training_events *in, int64_t t0, int64_t t1,
+                                sf_err *err);
+
 /* Copies the rows idx[0..n) of src into dst (which must be freed). */
 int sf_examples_select(const sf_examples *src, const size_t *idx, size_t n, sf_examples *dst,
                        sf_err *err);

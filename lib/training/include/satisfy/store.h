@@ -30,6 +30,8 @@
  *
  * sf_store_events reads back every stored order event and review, decoded
  * from the stored bodies: what the pipeline trains on (training_rows.h).
+ * With a training window the retrainer reads ranges instead (below), so one
+ * retrain reads what its window needs, not everything stored.
  */
 #ifndef SATISFY_STORE_H
 #define SATISFY_STORE_H
@@ -108,11 +110,6 @@ int sf_store_progress(sf_store *s, sf_store_counts *c, sf_err *err);
  * event_time, retrains + 1. One transaction (call outside begin/commit). */
 int sf_store_mark_retrain(sf_store *s, int64_t event_time, sf_err *err);
 
-/* Every stored order event and review, decoded, each owning its memory
- * (free with sf_training_events_free). A body that does not decode fails
- * with its table and key. */
-int sf_store_events(sf_store *s, sf_training_events *out, sf_err *err);
-
 /* ---- the live history (satisfy.history) ----
  *
  * The retrainer upserts each batch's changed records in the batch's
@@ -153,6 +150,37 @@ int sf_store_order_latest(sf_store *s, const char *order_id, sf_order_event *ev,
 /* The scores of order_id's stored reviews, by creation time (at most max
  * kept). Returns how many there are, or -1. */
 int sf_store_order_reviews(sf_store *s, const char *order_id, int *scores, int max, sf_err *err);
+
+/* Every stored order event and review, decoded, each owning its memory
+ * (free with sf_training_events_free). A body that does not decode fails
+ * with its table and key. */
+int sf_store_events(sf_store *s, sf_training_events *out, sf_err *err);
+
+/* Range reads for a retrain bounded by a training window (window.h), on the
+ * event-time indexes order_events(event_time) and reviews(created). Times
+ * are [from, to) with SF_TIME_NONE for an open end (from = SF_TIME_NONE is
+ * INT64_MIN: no lower bound).
+ *
+ * sf_store_events_range: exactly the order events with event_time in the
+ * range and the reviews created in it.
+ * sf_store_events_touching: every order event and review of each order that
+ * has an order event or a review in the range, whatever their times - so
+ * that each event in the range comes with its order's identity and every
+ * label of its order (reviews that arrive after the range included). What
+ * sf_training_rows_build_from and sf_training_history_advance need. */
+int sf_store_events_range(sf_store *s, int64_t from, int64_t to, sf_training_events *out,
+                          sf_err *err);
+int sf_store_events_touching(sf_store *s, int64_t from, int64_t to, sf_training_events *out,
+                             sf_err *err);
+
+/* The earliest order event or review time >= from into *next (SF_TIME_NONE
+ * when there is none). 0 or -1. */
+int sf_store_next_time(sf_store *s, int64_t from, int64_t *next, sf_err *err);
+
+/* The oldest event time of an order event or review inserted or changed
+ * since the previous call (SF_TIME_NONE when none), and starts over. A
+ * window checkpoint whose time is after it has missed that event. */
+int sf_store_take_changed_from(sf_store *s, int64_t *t, sf_err *err);
 
 /* PRAGMA integrity_check: 0 when "ok", else -1 with the first problem. */
 int sf_store_integrity_check(sf_store *s, sf_err *err);

@@ -71,6 +71,15 @@ typedef struct sf_train_opts {
     const char *source;     /* where the data came from (recorded in params) */
     double ingest_seconds;  /* the caller's load time, recorded as step "ingest" */
     int64_t now;            /* wall clock ms for the records; 0 = current time */
+    /* A training window: rows only for orders purchased at or after rows_from
+     * (SF_TIME_NONE = every order; the holdout is the most recent share of
+     * those). start_history, when not NULL, is the history of every event
+     * before start_time (a window checkpoint, window.h): the rows are built
+     * from copies of it, skipping the events before start_time
+     * (sf_training_rows_build_from); the caller keeps it unchanged. */
+    int64_t rows_from;
+    const sf_history *start_history;
+    int64_t start_time;
 } sf_train_opts;
 
 void sf_train_opts_default(sf_train_opts *o);

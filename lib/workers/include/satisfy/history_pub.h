@@ -22,7 +22,10 @@
  * the rows above the mark are produced again; records are full states, so a
  * repeat changes nothing. A failed delivery makes the rows above the mark
  * be produced again (their current values) once nothing is in flight.
- * A batch that rolls back reloads the state from the store.
+ * A batch that rolls back reloads the state from the store. A store that
+ * has events but has never had a history record (written before the table:
+ * an upgrade) gets its records built at start-up from its events by the
+ * training replay (training_rows.h), stored, then published.
  */
 #ifndef SATISFY_HISTORY_PUB_H
 #define SATISFY_HISTORY_PUB_H

@@ -14,8 +14,10 @@
  * satisfy.history after the commit.
  *
  * Every N new reviews and/or every D days of event time, it reads the stored
- * events back (sf_store_events) and runs the batch pipeline (train.h) on
- * them: train, gate against the registry's champion, register the run,
+ * events back and runs the batch pipeline (train.h) on them (with a training
+ * window, window.h, the orders of the last train_window days, read by event
+ * time, from a history checkpoint at the window start; with none, every
+ * stored event, sf_store_events): train, gate against the registry's champion, register the run,
  * store its decision message in the registry, then publish it, released or
  * rejected, to satisfy.metrics (decision.h: key "decision-<version>",
  * asynchronous; close() drains it). A released version is published to
@@ -65,6 +67,8 @@
  * the store anyway (what is left cannot be read, e.g. an open transaction) */
 #define SF_RETRAINER_CATCHUP_MAX  60
 #define SF_RETRAINER_MAX_BAD_LOGS 20 /* bad messages logged; further ones counted */
+/* days of data a retrain learns from by default; docs/model.md says why */
+#define SF_RETRAINER_TRAIN_WINDOW 365
 
 typedef struct sf_retrainer_opts {
     const char *brokers;      /* required */
@@ -79,6 +83,7 @@ typedef struct sf_retrainer_opts {
     long min_reviews;       /* reviews stored before the first retrain */
     long window;            /* online accuracy window per version */
     sf_train_opts train;    /* experiment "stream"; threads <= 0 means 2 */
+    double train_window;    /* days of data a retrain learns from (window.h); 0 = all */
     int quiet;              /* no progress line every 30 s */
     sf_log_fn log;          /* optional */
     void *log_arg;
@@ -88,7 +93,8 @@ typedef struct sf_retrainer_opts {
     const char *signing_key;
 } sf_retrainer_opts;
 
-/* The defaults: group, every, min_reviews, window (SF_ONLINE_WINDOW), days 0,
+/* The defaults: group, every, min_reviews, window (SF_ONLINE_WINDOW),
+ * train_window (SF_RETRAINER_TRAIN_WINDOW), days 0,
  * sf_train_opts_default with experiment "stream"; everything else 0/NULL. */
 void sf_retrainer_opts_default(sf_retrainer_opts *o);
 
