@@ -6,8 +6,9 @@
 # seller and customer snapshot: 805,889 bytes at 100k orders, about 3 MB at
 # 1M (docs/benchmarks.md); now about 30 KB at any size.
 #
-# Release builds only (exit 77, skipped, otherwise): training 300k orders
-# takes about 100 s and 2.2 GB there, several times that under ASan.
+# Release builds only (exit 77, skipped, otherwise): on this 2-core machine
+# datagen takes 6-12 s and training 300k orders 38-100 s (with and without
+# other work running), several times that under ASan.
 source "$(dirname "$0")/common.bash"
 
 build="${SATISFY_BUILD_DIR:-}"
