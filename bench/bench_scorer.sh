@@ -25,19 +25,9 @@
 # back-off ends, which shows as such a gap. The same measure for both sides,
 # with no change to either.
 set -euo pipefail
-bin="${SATISFY_BIN_DIR:?SATISFY_BIN_DIR must point at the bin directory of a build}"
-export OMP_WAIT_POLICY=passive
-work="$(mktemp -d "${TMPDIR:-/tmp}/bench-scorer-XXXXXX")"
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-die() { echo "bench_scorer: $*" >&2; exit 1; }
 # shellcheck source=bench/lib.sh
 source "$(dirname "$0")/lib.sh"
+bench_start bench_scorer
 
 parts=${BENCH_SCORER_PARTITIONS:-32}
 if [ -n "${BENCH_SCORER_BROKERS:-}" ]; then

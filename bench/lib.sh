@@ -44,3 +44,22 @@ stop_pid() {
   kill -KILL "$1" 2>/dev/null || true
   wait "$1" 2>/dev/null || true
 }
+
+# bench_start NAME: what every benchmark script starts with - $bin (from
+# SATISFY_BIN_DIR), OMP_WAIT_POLICY=passive, a work directory $work removed
+# at exit with every pid in $pids stopped and reaped, and die MESSAGE.
+bench_start() {
+  bench_name="$1"
+  # shellcheck disable=SC2034 # used by the scripts that call it
+  bin="${SATISFY_BIN_DIR:?SATISFY_BIN_DIR must point at the bin directory of a build}"
+  export OMP_WAIT_POLICY=passive
+  work="$(mktemp -d "${TMPDIR:-/tmp}/$1-XXXXXX")"
+  pids=()
+  trap _bench_cleanup EXIT
+}
+_bench_cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+die() { echo "${bench_name:-bench}: $*" >&2; exit 1; }

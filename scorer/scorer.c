@@ -50,6 +50,12 @@ static void log_line(void *arg, const char *line)
     pthread_mutex_unlock(&log_mu);
 }
 
+/* The run's live history to the HTTP API (POST /v1/predict), and back. */
+static void give_history(void *arg, sf_livehist *lh)
+{
+    sf_http_set_history(arg, lh);
+}
+
 static void usage(FILE *f)
 {
     fprintf(f,
@@ -80,6 +86,11 @@ static void usage(FILE *f)
             "  --verify-key FILE     load only releases signed by this PEM Ed25519 public key\n"
             "                        (the retrainer's --signing-key pair); others are ignored\n"
             "                        and counted. Without it any release loads (demo only)\n"
+            "  --history-wait S      at start, wait at most S s for the seller and customer\n"
+            "                        history to be rebuilt from %s (default %d;\n"
+            "                        0 = do not wait); then score with what is there\n"
+            "  --history-features FILE  diagnostic: write each scored event's id and the\n"
+            "                        history features of its row to FILE (train/serve parity)\n"
             "  -X key=value          librdkafka property for every client (repeatable)\n"
             "  --help                this text\n"
             "\n"
@@ -90,7 +101,7 @@ static void usage(FILE *f)
             "2 usage. A second SIGINT/SIGTERM stops waiting on the brokers at once (exit 1\n"
             "if the batch in hand was left uncommitted; it is scored again later).\n",
             SF_TOPIC_ORDERS, SF_TOPIC_MODELS, SF_TOPIC_PREDICTIONS, SF_TOPIC_DLQ, SF_SCORER_GROUP,
-            SF_SCORER_BATCH, SF_SCORER_BATCH_MS);
+            SF_SCORER_BATCH, SF_SCORER_BATCH_MS, SF_TOPIC_HISTORY, SF_SCORER_HISTORY_WAIT_S);
 }
 
 int main(int argc, char **argv)
@@ -104,6 +115,8 @@ int main(int argc, char **argv)
         O_HTTP,
         O_CONNECT,
         O_VERIFY,
+        O_HIST_WAIT,
+        O_HIST_FEATURES,
         O_HELP
     };
     static const struct option longopts[] = {
@@ -116,6 +129,8 @@ int main(int argc, char **argv)
         {"http", required_argument, NULL, O_HTTP},
         {"connect-timeout", required_argument, NULL, O_CONNECT},
         {"verify-key", required_argument, NULL, O_VERIFY},
+        {"history-wait", required_argument, NULL, O_HIST_WAIT},
+        {"history-features", required_argument, NULL, O_HIST_FEATURES},
         {"help", no_argument, NULL, O_HELP},
         {NULL, 0, NULL, 0},
     };
@@ -160,6 +175,15 @@ int main(int argc, char **argv)
             break;
         case O_VERIFY:
             verify = optarg;
+            break;
+        case O_HIST_WAIT:
+            if (sf_cli_double("--history-wait", optarg, 0, 86400, &o.history_wait_s, &err) < 0)
+                return sf_cli_bad(&cli, &err);
+            if (o.history_wait_s == 0)
+                o.history_wait_s = -1; /* the library's "do not wait" */
+            break;
+        case O_HIST_FEATURES:
+            o.history_features = optarg;
             break;
         case O_HELP:
             usage(stdout);
@@ -221,6 +245,10 @@ int main(int argc, char **argv)
         log_line(NULL, line);
     }
     o.stats = stats;
+    if (srv) {
+        o.on_history = give_history;
+        o.on_history_arg = srv;
+    }
     o.log = log_line;
     o.stop = &stop_flag;
     rc = sf_scorer_run(&o, &err);

@@ -87,6 +87,13 @@ static void timeline_push(sf_http *h, int64_t version, int loaded, const char *t
     h->n_timeline++;
 }
 
+void sf_http_set_history(sf_http *h, sf_livehist *lh)
+{
+    pthread_mutex_lock(&h->mu);
+    h->history = lh;
+    pthread_mutex_unlock(&h->mu);
+}
+
 void sf_http_set_model(sf_http *h, sf_model *m, int64_t version)
 {
     sf_http_model *n = calloc(1, sizeof *n);

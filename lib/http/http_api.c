@@ -279,8 +279,15 @@ static void predict(sf_http *h, const sf_http_req *q, sf_http_resp *r)
         return;
     }
     sf_prediction p;
-    memset(&p, 0, sizeof p);
-    sf_model_score_event(m->m, &ev, &p);
+    float row[SF_SPEC_MAX_FEATURES];
+    pthread_mutex_lock(&h->mu); /* the live history stays while it is read */
+    sf_livehist *lh = h->history;
+    const sf_history *hist = lh ? sf_livehist_lock(lh) : sf_model_history(m->m);
+    sf_model_prepare_event_with(m->m, hist, &ev, &p, row);
+    if (lh)
+        sf_livehist_unlock(lh);
+    pthread_mutex_unlock(&h->mu);
+    sf_model_score_rows(m->m, row, 1, &p);
     p.model_version = m->version;
     p.scored_at = sf_wall_ms();
     sf_http_model_put(h, m);

@@ -128,6 +128,7 @@ struct sf_http {
     pthread_mutex_t mu; /* model, timeline, counters */
     sf_http_model *model;
     sf_modelwatch *mw;
+    sf_livehist *history; /* sf_http_set_history; read under mu */
     sf_http_event timeline[SF_HTTP_TIMELINE];
     size_t n_timeline;        /* total pushed; ring index = n % SF_HTTP_TIMELINE */
     uint64_t requests[6];     /* by status class: [1]=1xx .. [5]=5xx */

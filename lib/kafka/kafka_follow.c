@@ -201,6 +201,66 @@ void sf_follow_stop(sf_follow *f)
     free(f);
 }
 
+/* The assigned partitions 0..n-1 of the topic, as a list (NULL when none). */
+static rd_kafka_topic_partition_list_t *assigned(sf_follow *f, int *n)
+{
+    *n = sf_follow_partitions(f);
+    if (*n <= 0)
+        return NULL;
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(*n);
+    for (int p = 0; p < *n; p++)
+        rd_kafka_topic_partition_list_add(l, f->topic, p);
+    return l;
+}
+
+int sf_follow_watermarks(sf_follow *f, int64_t *hi, int max, int timeout_ms, sf_err *err)
+{
+    int n;
+    rd_kafka_topic_partition_list_t *l = assigned(f, &n);
+    rd_kafka_topic_partition_list_destroy(l);
+    if (n <= 0)
+        return 0;
+    if (n > max)
+        n = max;
+    for (int p = 0; p < n; p++) {
+        int64_t lo;
+        rd_kafka_resp_err_t e =
+            rd_kafka_query_watermark_offsets(f->rk, f->topic, p, &lo, &hi[p], timeout_ms);
+        if (e)
+            return sf_errf(err, "%s [%d]: high watermark: %s", f->topic, p, rd_kafka_err2str(e));
+    }
+    return n;
+}
+
+int64_t sf_follow_behind(sf_follow *f, const int64_t *hi, int n_hi)
+{
+    int n;
+    rd_kafka_topic_partition_list_t *l = assigned(f, &n);
+    if (!l)
+        return -1;
+    int64_t behind = -1;
+    if (rd_kafka_position(f->rk, l) == 0) {
+        behind = 0;
+        for (int p = 0; p < n; p++) {
+            int64_t lo, h = -1;
+            if (hi && p < n_hi)
+                h = hi[p];
+            else if (rd_kafka_get_watermark_offsets(f->rk, f->topic, p, &lo, &h) != 0)
+                h = -1;
+            if (h < 0) {
+                behind = -1;
+                break;
+            }
+            /* no position yet: nothing read, so all of it is ahead */
+            int64_t pos = l->elems[p].offset >= 0 ? l->elems[p].offset : 0;
+            if (h > pos)
+                behind += h - pos;
+        }
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+    return behind;
+}
+
 int sf_follow_partitions(sf_follow *f)
 {
     pthread_mutex_lock(&f->mu);

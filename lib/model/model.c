@@ -375,7 +375,13 @@ int sf_model_n_inputs(const sf_model *m)
 void sf_model_prepare_event(const sf_model *m, const sf_order_event *ev, sf_prediction *out,
                             float *row)
 {
-    sf_features_compute(m->info.spec, ev, m->hist, row);
+    sf_model_prepare_event_with(m, m->hist, ev, out, row);
+}
+
+void sf_model_prepare_event_with(const sf_model *m, const sf_history *hist,
+                                 const sf_order_event *ev, sf_prediction *out, float *row)
+{
+    sf_features_compute(m->info.spec, ev, hist, row);
     memset(out, 0, sizeof *out);
     memcpy(out->order_id, ev->order_id, sizeof out->order_id);
     sf_event_id(ev, out->event_id, sizeof out->event_id);

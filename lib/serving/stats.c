@@ -46,6 +46,8 @@ sf_stats *sf_stats_new(void)
     pthread_mutex_init(&s->mu, NULL);
     s->start = sf_mono_s();
     s->s.lag = -1;
+    s->s.history.behind = -1;
+    s->s.history.newest_ts_ms = -1;
     for (int i = 0; i < SF_RATE_SLOTS; i++)
         s->slot_sec[i] = -1;
     return s;
@@ -143,6 +145,13 @@ void sf_stats_lag(sf_stats *s, int64_t lag)
     pthread_mutex_unlock(&s->mu);
 }
 
+void sf_stats_set_history(sf_stats *s, const sf_stats_history *h)
+{
+    pthread_mutex_lock(&s->mu);
+    s->s.history = *h;
+    pthread_mutex_unlock(&s->mu);
+}
+
 void sf_stats_get(sf_stats *s, sf_stats_snapshot *out)
 {
     double now = sf_mono_s() - s->start;
@@ -158,6 +167,9 @@ void sf_stats_get(sf_stats *s, sf_stats_snapshot *out)
     int64_t window = sec < SF_RATE_WINDOW ? sec : SF_RATE_WINDOW;
     out->rate = window > 0 ? (double)n / (double)window : 0;
     out->uptime = now;
+    out->history.newest_age_s = out->history.newest_ts_ms >= 0
+                                    ? (double)(sf_wall_ms() - out->history.newest_ts_ms) / 1000.0
+                                    : -1;
 }
 
 size_t sf_stats_recent(sf_stats *s, sf_prediction *out, size_t max)
@@ -274,6 +286,18 @@ char *sf_stats_prometheus(const sf_stats_snapshot *s)
           "Batches aborted and rewound since the last committed one (0 = progressing).", "%llu",
           (unsigned long long)s->aborts_in_row);
     GAUGE("satisfy_scorer_uptime_seconds", "Seconds since start.", "%.3f", s->uptime);
+    const sf_stats_history *h = &s->history;
+    GAUGE("satisfy_scorer_history_customers", "Customers in the live history.", "%llu",
+          (unsigned long long)h->customers);
+    GAUGE("satisfy_scorer_history_sellers", "Sellers in the live history.", "%llu",
+          (unsigned long long)h->sellers);
+    COUNTER("satisfy_scorer_history_records_total", "satisfy.history records applied.", h->records);
+    COUNTER("satisfy_scorer_history_bad_records_total",
+            "Malformed satisfy.history records skipped.", h->bad);
+    GAUGE("satisfy_scorer_history_lag", "satisfy.history messages not yet applied (-1 unknown).",
+          "%lld", (long long)h->behind);
+    GAUGE("satisfy_scorer_history_newest_age_seconds",
+          "Age of the newest satisfy.history record applied (-1 none).", "%.3f", h->newest_age_s);
 #undef COUNTER
 #undef GAUGE
     prom_hist(&b, "satisfy_scorer_e2e_latency_seconds",

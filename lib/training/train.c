@@ -392,14 +392,15 @@ static int step_gate(pipeline *p, sf_train_report *rep, sf_err *err)
     return 0;
 }
 
-/* The candidate's artifact: window, metrics, history snapshot. */
+/* The candidate's artifact: window and metrics. No history snapshot: the
+ * scorer's history is live state (satisfy.history, livehistory.h), so the
+ * release stays the size of the model whatever the history holds. */
 static int step_artifact(pipeline *p, sf_train_report *rep, sf_err *err)
 {
     sf_model *cand = p->model[rep->candidate];
     sf_model_set_window(cand, rep->split.train_from, rep->split.train_to);
     p->metrics_json = sf_train_version_metrics_json(rep);
     if (sf_model_set_metrics(cand, p->metrics_json, err) != 0 ||
-        sf_model_set_history(cand, p->hist, err) != 0 ||
         sf_model_save(cand, &p->artifact, &p->artifact_len, err) != 0)
         return sf_err_wrap(err, "train: saving the %s artifact", rep->rows[rep->candidate].name);
     rep->artifact_bytes = p->artifact_len;

@@ -11,6 +11,7 @@
  */
 #include "scorer_impl.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -297,31 +298,57 @@ static int score_block(scorer *s, size_t k, sf_err *err)
  * time: decode and features per message, then the model over the block's
  * rows at once (the tree walks of different rows overlap), then encode and
  * produce. -1 on a produce error (the caller aborts/rewinds or fails). */
+/* --history-features: the event id and the history columns of its row. */
+static void write_hist_features(scorer *s, const sf_prediction *p, const float *row)
+{
+    fputs(p->event_id, s->hist_out);
+    for (int c = 0; c < s->n_hist_cols; c++)
+        fprintf(s->hist_out, " %.9g", (double)row[s->hist_cols[c]]);
+    fputc('\n', s->hist_out);
+}
+
 int scorer_process(scorer *s, sf_err *err)
 {
     s->n_pred = s->n_dlq = 0;
     struct work *w = s->w;
     const size_t d = (size_t)sf_model_n_inputs(s->model);
     size_t k = 0;
+    const sf_history *hist = NULL; /* read-locked while a block's features are made */
     for (size_t i = 0; i < s->n; i++) {
         const rd_kafka_message_t *m = s->msg[i];
         sf_order_event ev;
         sf_err why; /* read only after a failure set it: no 512-byte clear per event */
         why.msg[0] = '\0';
         if (check_message(m, &s->buf, &ev, &why) == 0) { /* buf: free until encoding */
-            sf_model_prepare_event(s->model, &ev, &w->pred[k], w->rows + k * d);
+            if (!hist)
+                hist = sf_livehist_lock(s->lh);
+            sf_model_prepare_event_with(s->model, hist, &ev, &w->pred[k], w->rows + k * d);
+            if (s->hist_out)
+                write_hist_features(s, &w->pred[k], w->rows + k * d);
             sf_order_event_clear(&ev);
             w->src[k++] = i;
-        } else if (to_dlq(s, m, why.msg, err) < 0) {
-            return -1;
+        } else {
+            if (hist) /* no produce under the read lock: a full queue waits */
+                sf_livehist_unlock(s->lh);
+            hist = NULL;
+            if (to_dlq(s, m, why.msg, err) < 0)
+                return -1;
         }
         if (k == SF_SCORER_BLOCK) {
+            if (hist)
+                sf_livehist_unlock(s->lh);
+            hist = NULL;
             if (score_block(s, k, err) < 0)
                 return -1;
             k = 0;
         }
     }
-    return k ? score_block(s, k, err) : 0;
+    if (hist)
+        sf_livehist_unlock(s->lh);
+    int rc = k ? score_block(s, k, err) : 0;
+    if (s->hist_out)
+        fflush(s->hist_out); /* readable per batch: tests wait on it */
+    return rc;
 }
 
 /* The next offset of each partition in the batch. */
@@ -394,9 +421,25 @@ static void clear_batch(scorer *s)
     s->n = 0;
 }
 
-/* Makes m (version v) the model of the next batches. */
+/* Makes m (version v) the model of the next batches. A release made
+ * before the live history carries a snapshot: it seeds the live history
+ * while satisfy.history has given no record (livehistory.h). */
 static void use_model(scorer *s, sf_model *m, int64_t v)
 {
+    const sf_history *snap = sf_model_history(m);
+    sf_err err;
+    if (snap && sf_livehist_seed(s->lh, snap, v, &err) < 0)
+        scorer_logf(s, "%s (scoring with the live history only)", err.msg);
+    s->n_hist_cols = 0;
+    const sf_feature_spec *spec = sf_model_get_info(m)->spec;
+    static const char *const hist_names[] = {"seller_review_mean", "seller_review_count",
+                                             "seller_late_rate",   "seller_delivered",
+                                             "customer_orders",    "customer_review_mean"};
+    for (size_t i = 0; i < sizeof hist_names / sizeof hist_names[0]; i++) {
+        int c = sf_spec_index(spec, hist_names[i]);
+        if (c >= 0)
+            s->hist_cols[s->n_hist_cols++] = c;
+    }
     sf_model_free(s->model);
     s->model = m;
     s->version = v;
@@ -467,6 +510,10 @@ static int loop(scorer *s, sf_err *err)
 {
     while (!*s->o->stop) {
         swap_model(s);
+        if (sf_mono_s() - s->last_hist >= 1.0) { /* the history gauges, every second */
+            s->last_hist = sf_mono_s();
+            sf_livehist_publish(s->lh);
+        }
         if (collect(s, err) < 0)
             return -1;
         if (s->n == 0)
@@ -572,6 +619,11 @@ static void free_scorer(scorer *s)
         rd_kafka_destroy(s->producer);
     }
     sf_modelwatch_stop(s->mw);
+    if (s->lh && s->o->on_history)
+        s->o->on_history(s->o->on_history_arg, NULL);
+    sf_livehist_stop(s->lh);
+    if (s->hist_out)
+        fclose(s->hist_out);
     sf_model_free(s->model);
     sf_buf_free(&s->buf);
     free(s->msg);
@@ -620,11 +672,24 @@ int sf_scorer_run(const sf_scorer_opts *in, sf_err *err)
                     o.instance_id);
 
     sf_kafka_conn conn = conn_of(&o);
+    if (o.history_features && !(s.hist_out = fopen(o.history_features, "w"))) {
+        sf_errf(err, "--history-features %s: %s", o.history_features, strerror(errno));
+        goto out;
+    }
+    sf_livehist_opts ho = {
+        .stats = o.stats, .log = o.log, .log_arg = o.log_arg, .embedded = s.embedded};
+    if (!(s.lh = sf_livehist_start(&conn, &ho, err)))
+        goto out;
+    if (o.on_history)
+        o.on_history(o.on_history_arg, s.lh);
     sf_modelwatch_opts wo = {
         .log = o.log, .log_arg = o.log_arg, .stats = o.stats, .verify_key = o.verify_key};
     if (!(s.mw = sf_modelwatch_start(&conn, &wo, err)))
         goto out;
 
+    if (o.history_wait_s >= 0)
+        sf_livehist_wait(s.lh, o.history_wait_s ? o.history_wait_s : SF_SCORER_HISTORY_WAIT_S,
+                         o.stop);
     /* no model, no consumption: do not even join the group */
     double said = sf_mono_s() - 29; /* first said after 1 s: a model on the topic comes sooner */
     while (!*o.stop) {

@@ -19,6 +19,7 @@
 #include "satisfy/codec.h"
 #include "satisfy/dlq.h"
 #include "satisfy/kafka.h"
+#include "satisfy/livehistory.h"
 #include "satisfy/model.h"
 #include "satisfy/clock.h"
 
@@ -47,6 +48,11 @@ typedef struct scorer {
     rd_kafka_topic_t *out;         /* satisfy.predictions */
     sf_kafka_stats pstats, cstats; /* the producer's and the consumer's */
     sf_modelwatch *mw;
+    sf_livehist *lh; /* the live history the features read */
+    double last_hist;
+    FILE *hist_out;   /* --history-features */
+    int hist_cols[8]; /* the model's history feature columns */
+    int n_hist_cols;
     sf_model *model;
     int64_t version;
     char version_text[24]; /* the model_version header */

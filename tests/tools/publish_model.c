@@ -17,6 +17,10 @@
  * --signing-key signs the message as the retrainer does (release_sign.h:
  * header "signature" over the version and the value bytes; the key defaults
  * to the version then).
+ * The model trained from --data carries the history snapshot at the end of
+ * its window, as releases did before the live history (scorers seed their
+ * history with it while satisfy.history is empty); --no-history leaves it
+ * out, as satisfy-retrainer's releases do now.
  * Prints "published version N (ALGO, BYTES bytes)" on success.
  */
 #include <getopt.h>
@@ -36,6 +40,8 @@
 #include "satisfy/registry.h"
 #include "satisfy/release_sign.h"
 #include "satisfy/train.h"
+
+static int no_history; /* --no-history */
 
 static int die(const char *msg)
 {
@@ -76,7 +82,7 @@ static int train(const char *dir, sf_algo algo, int64_t from, int64_t to, sf_mod
                 hi = ex.purchase[i] + 1;
         }
         sf_model_set_window(*out, lo, hi);
-        rc = sf_model_set_history(*out, hist, err);
+        rc = no_history ? 0 : sf_model_set_history(*out, hist, err);
         if (rc < 0)
             sf_model_free(*out);
     }
@@ -106,17 +112,12 @@ static int from_registry(const char *path, sf_model **out, sf_err *err)
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"brokers", required_argument, NULL, 'b'},
-        {"version", required_argument, NULL, 'v'},
-        {"data", required_argument, NULL, 'd'},
-        {"registry", required_argument, NULL, 'r'},
-        {"algo", required_argument, NULL, 'a'},
-        {"from", required_argument, NULL, 'f'},
-        {"to", required_argument, NULL, 't'},
-        {"bad", required_argument, NULL, 'B'},
-        {"key", required_argument, NULL, 'k'},
-        {"signing-key", required_argument, NULL, 'S'},
-        {NULL, 0, NULL, 0},
+        {"brokers", required_argument, NULL, 'b'}, {"version", required_argument, NULL, 'v'},
+        {"data", required_argument, NULL, 'd'},    {"registry", required_argument, NULL, 'r'},
+        {"algo", required_argument, NULL, 'a'},    {"from", required_argument, NULL, 'f'},
+        {"to", required_argument, NULL, 't'},      {"bad", required_argument, NULL, 'B'},
+        {"key", required_argument, NULL, 'k'},     {"signing-key", required_argument, NULL, 'S'},
+        {"no-history", no_argument, NULL, 'N'},    {NULL, 0, NULL, 0},
     };
     const char *brokers = NULL, *data = NULL, *registry = NULL, *bad = NULL, *key = NULL;
     const char *signing = NULL;
@@ -159,6 +160,9 @@ int main(int argc, char **argv)
             break;
         case 'S':
             signing = optarg;
+            break;
+        case 'N':
+            no_history = 1;
             break;
         default:
             return die("bad option (see the comment at the top of publish_model.c)");

@@ -35,6 +35,7 @@
 
 #include "satisfy/embed.h"
 #include "satisfy/error.h"
+#include "satisfy/livehistory.h"
 #include "satisfy/model.h"
 #include "satisfy/modelwatch.h"
 #include "satisfy/stats.h"
@@ -94,6 +95,12 @@ void sf_http_stop(sf_http *h);
 /* Makes m (owned from now on) the model of /v1/predict and /invocations;
  * requests still using the previous one finish with it. */
 void sf_http_set_model(sf_http *h, sf_model *m, int64_t version);
+
+/* The live seller and customer history POST /v1/predict computes features
+ * with (the scorer's, livehistory.h; NULL = the model's own snapshot, if its
+ * release has one). Set by satisfy-scorer when its run starts the history
+ * and cleared before the history stops: it waits for requests using it. */
+void sf_http_set_history(sf_http *h, sf_livehist *lh);
 
 /* Follows satisfy.models with an own watcher (sf_modelwatch_start on conn):
  * every newer valid release becomes the server's model, and loads and

@@ -55,4 +55,17 @@ void sf_follow_stop(sf_follow *f);
 /* The partitions assigned so far (0 until the topic exists). */
 int sf_follow_partitions(sf_follow *f);
 
+/* Asks the brokers for the high watermark of each assigned partition (at
+ * most max, partition p in hi[p]), each bounded by timeout_ms. Returns the
+ * number of partitions (0 before the topic exists), or -1 with err set. */
+int sf_follow_watermarks(sf_follow *f, int64_t *hi, int max, int timeout_ms, sf_err *err);
+
+/* Messages between the follower's position and the high watermarks, summed
+ * over the assigned partitions: hi[0..n_hi) when given (those read at
+ * start: "caught up with what was there"), else the last ones the fetches
+ * brought. The position passes control records (transaction markers) too,
+ * so a caught-up follower reads 0 where counting delivered messages would
+ * not. -1 when unknown (no partitions yet, no watermark yet). Any thread. */
+int64_t sf_follow_behind(sf_follow *f, const int64_t *hi, int n_hi);
+
 #endif

@@ -24,9 +24,12 @@
  * format version, algorithm, spec name and hash, sha256 of the body, body
  * zlib-compressed when large) holding params, training window, metrics JSON,
  * the learner payload (our own forest section, or ridge coefficients with
- * the standardisation and imputation), the probability method, and the
- * history snapshot. sf_model_load validates all of it (see there) and never
- * calls XGBoost: an artifact is untrusted input (a release from Kafka).
+ * the standardisation and imputation), the probability method, and, in
+ * releases made before the live history (livehistory.h), a history
+ * snapshot: training no longer attaches one, so a release does not grow
+ * with the history; the section is still read (a scorer seeds its live
+ * history with it while satisfy.history is empty). sf_model_load validates all of it (see there)
+ * and never calls XGBoost: an artifact is untrusted input (a release from Kafka).
  *
  * XGBoost is called (training, reference predictions, converting a format 1
  * artifact of the retrainer's own registry) with an explicit nthread.
@@ -125,7 +128,8 @@ int sf_model_set_metrics(sf_model *m, const char *metrics_json, sf_err *err);
 const char *sf_model_metrics(const sf_model *m); /* NULL if none */
 /* Takes a copy of the history (via its snapshot) to ship with the model and
  * to score events with (sf_model_prepare_event, sf_model_score_event).
- * Returns 0 or -1. */
+ * Training does not call it any more (the scorer's history is live state);
+ * tests and tools make older-style releases with it. Returns 0 or -1. */
 int sf_model_set_history(sf_model *m, const sf_history *h, sf_err *err);
 const sf_history *sf_model_history(const sf_model *m); /* NULL if none */
 
@@ -170,6 +174,10 @@ void sf_model_score_event(const sf_model *m, const sf_order_event *ev, sf_predic
 int sf_model_n_inputs(const sf_model *m);
 void sf_model_prepare_event(const sf_model *m, const sf_order_event *ev, sf_prediction *out,
                             float *row);
+/* The same against the history hist (NULL: history features NaN) instead of
+ * the model's snapshot: the scorer's live history (livehistory.h). */
+void sf_model_prepare_event_with(const sf_model *m, const sf_history *hist,
+                                 const sf_order_event *ev, sf_prediction *out, float *row);
 void sf_model_score_rows(const sf_model *m, const float *rows, size_t n, sf_prediction *out);
 
 /* Artifact bytes (malloc'd) of the whole model. Returns 0 or -1. */

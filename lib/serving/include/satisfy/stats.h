@@ -36,6 +36,18 @@ typedef struct sf_latency_hist {
     double sum_ms;
 } sf_latency_hist;
 
+/* The live history (livehistory.h): records applied and skipped, entities
+ * held, messages behind the topic's high watermarks (-1 unknown), and the
+ * timestamp of the newest record applied (-1 none; sf_stats_get fills its
+ * age, -1 none). */
+typedef struct sf_stats_history {
+    uint64_t records, bad;
+    uint64_t sellers, customers;
+    int64_t behind;
+    int64_t newest_ts_ms;
+    double newest_age_s;
+} sf_stats_history;
+
 typedef struct sf_stats_snapshot {
     uint64_t events;        /* order events consumed and committed (scored + DLQ) */
     uint64_t predictions;   /* predictions committed */
@@ -51,6 +63,7 @@ typedef struct sf_stats_snapshot {
     sf_latency_hist e2e, process;
     /* of models_rejected: unsigned or wrongly signed releases */
     uint64_t rejected_signature;
+    sf_stats_history history;
 } sf_stats_snapshot;
 
 /* NULL when out of memory. */
@@ -72,6 +85,7 @@ void sf_stats_model_rejected(sf_stats *s);
 /* A release refused for its signature: counts in models_rejected too. */
 void sf_stats_release_rejected_signature(sf_stats *s);
 void sf_stats_lag(sf_stats *s, int64_t lag);
+void sf_stats_set_history(sf_stats *s, const sf_stats_history *h);
 
 void sf_stats_get(sf_stats *s, sf_stats_snapshot *out);
 

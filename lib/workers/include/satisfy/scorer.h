@@ -4,6 +4,14 @@
  *
  * Life of a run:
  *   1. a producer is created and the brokers are checked (bounded time);
+ *   1b. the history follower (livehistory.h) starts reading satisfy.history
+ *      from the beginning; the run waits until it has read up to the high
+ *      watermarks of that moment, at most history_wait_s, then goes on
+ *      (a warning says how much it has); the follower keeps applying new
+ *      records while the loop runs, and the features of every event read
+ *      that live history (a read lock per block of 16 events). A release
+ *      with a history snapshot (made before the live history) seeds it
+ *      while no record has been applied;
  *   2. the model watcher (modelwatch.h) starts following satisfy.models;
  *      until it has a valid model the loop waits, says so through the log
  *      callback, and does not subscribe (so it consumes and commits nothing);
@@ -48,6 +56,7 @@
 #include <stddef.h>
 
 #include "satisfy/error.h"
+#include "satisfy/livehistory.h"
 #include "satisfy/modelwatch.h"
 #include "satisfy/stats.h"
 
@@ -59,6 +68,10 @@
  * retried while the coordinator answers with retriable errors: the default
  * transaction.timeout.ms, after which the coordinator aborts it anyway. */
 #define SF_SCORER_TXN_WAIT_S 60
+/* The longest a starting scorer waits for its history to be rebuilt from
+ * satisfy.history (a million customers take a few seconds; see
+ * docs/benchmarks.md). */
+#define SF_SCORER_HISTORY_WAIT_S 60
 
 typedef struct sf_scorer_opts {
     const char *brokers;
@@ -86,6 +99,18 @@ typedef struct sf_scorer_opts {
      * (modelwatch.h, release_sign.h); NULL = unsigned mode, warned about at
      * start. Must outlive the run. */
     const sf_release_key *verify_key;
+    /* The history wait at start, seconds (0: SF_SCORER_HISTORY_WAIT_S;
+     * negative: do not wait) */
+    double history_wait_s;
+    /* Diagnostic (--history-features): appends "event_id" then the history
+     * features of the row each scored event got, one line per event scored
+     * (an event scored again after an abort appears again). NULL = off. */
+    const char *history_features;
+    /* Optional: called with the run's live history once it is started, and
+     * with NULL before it stops (satisfy-scorer hands it to its HTTP API:
+     * sf_http_set_history), from the run's thread. */
+    void (*on_history)(void *arg, sf_livehist *lh);
+    void *on_history_arg;
 } sf_scorer_opts;
 
 #define SF_SCORER_CLUSTER_DETECT   0
