@@ -62,7 +62,6 @@ typedef struct pipeline {
     sf_examples full, seed; /* every labeled row: [training | holdout] after the split */
     sf_examples tr_full, te_full, tr_seed, te_seed;   /* views of full and seed */
     sf_examples fit_full, va_full, fit_seed, va_seed; /* views: training = [fit | valid] */
-    sf_history *hist;                                 /* history at the end of the replay */
     sf_model *model[SF_ROW_MAX];                      /* seed, ridge, gbdt, champion */
     row_pred pred[SF_ROW_MAX];
     double *label; /* holdout labels */
@@ -81,7 +80,6 @@ static void pipeline_free(pipeline *p)
     sf_examples_free(&p->te_full);
     sf_examples_free(&p->tr_seed);
     sf_examples_free(&p->te_seed);
-    sf_history_free(p->hist);
     for (int i = 0; i < SF_ROW_MAX; i++) {
         sf_model_free(p->model[i]);
         free(p->pred[i].score);
@@ -214,13 +212,15 @@ static int step_features(pipeline *p, sf_train_report *rep, sf_err *err)
     sf_examples rows[2];
     const sf_feature_spec *const specs[2] = {sf_spec_full(), sf_spec_seed()};
     int rc;
-    if (o->start_history) {
-        if (!(p->hist = sf_history_clone(o->start_history)))
+    if (o->start_history) { /* releases carry no history: it is dropped once the rows are built */
+        sf_history *h = sf_history_clone(o->start_history);
+        if (!h)
             return sf_errf(err, "train: features: out of memory copying the history checkpoint");
-        rc = sf_training_rows_build2_from(rows, specs, p->ev, o->rows_from, SF_TIME_NONE, p->hist,
+        rc = sf_training_rows_build2_from(rows, specs, p->ev, o->rows_from, SF_TIME_NONE, h,
                                           o->start_time, err);
+        sf_history_free(h);
     } else {
-        rc = sf_training_rows_build2(rows, specs, p->ev, o->rows_from, SF_TIME_NONE, &p->hist, err);
+        rc = sf_training_rows_build2(rows, specs, p->ev, o->rows_from, SF_TIME_NONE, NULL, err);
     }
     if (rc != 0)
         return sf_err_wrap(err, "train: features");
