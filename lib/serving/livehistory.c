@@ -26,12 +26,17 @@
 #define MAX_PARTS 256
 /* The follower's prefetch: librdkafka's default (64 MB) would be half of a
  * scorer's memory bound while it rebuilds a million customers; 4 MB keeps
- * fetches ahead of the applying thread. Fewer queued messages
- * (queued.min.messages=10000) saved 30 MB of peak but took the rebuild
- * from 6 to 55 s: librdkafka 2.0 backs a full queue off for a second.
+ * fetches ahead of the applying thread. History records are ~20 bytes, so
+ * the queue is bounded by its message count (queued.min.messages, default
+ * 100000), each queued message costing ~350 bytes of librdkafka structures.
+ * Measured at a million customers (bench_history.sh; peak RSS while
+ * rebuilding / rebuild time): 100000: 124.7 MB / 6.1 s; 75000: 118.8 MB /
+ * 8.1 s; 50000: 105.4 MB / 12.1 s; 20000: 98.8 MB / 26 s (librdkafka 2.0
+ * backs a full queue off for up to a second, so a small queue runs dry).
+ * 75000 keeps 9 MB of margin under 128 MB for 1.3x the rebuild time.
  * -X on the command line still wins. */
-#define PREFETCH_PROPS      "queued.max.messages.kbytes=4096"
-#define N_PREFETCH          1
+#define PREFETCH_PROPS      "queued.max.messages.kbytes=4096", "queued.min.messages=75000"
+#define N_PREFETCH          2
 #define FETCH_WAIT_EMBEDDED "fetch.wait.max.ms=20" /* livehistory.h: embedded */
 #define BAD_LOGGED          20 /* the first malformed records each logged, then every 1000th */
 /* Sizing the tables ahead (sf_history_reserve): after RESERVE_SAMPLE
