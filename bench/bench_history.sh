@@ -3,7 +3,7 @@
 # satisfy-broker holds N generated customers (tests/tools/history_write:
 # bought as on Olist, 97% once; default N = 1,000,000, plus N/50 sellers),
 # a scorer starts and rebuilds its state from the topic; reported: the
-# rebuild time the scorer logs, its RSS once rebuilt, and its RSS and peak
+# rebuild time the scorer logs, its RSS and peak (VmHWM) once rebuilt, and its RSS and peak
 # after a model release is loaded and a 2,000-order replay (about 8,000
 # events) is scored at --speed 0 - a steady scorer, not one catching up a
 # backlog, whose 128 MiB prefetch alone is the bench_scorer.sh figure.
