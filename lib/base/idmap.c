@@ -70,14 +70,21 @@ static uint64_t hash_key(const char *key, size_t len)
     return h ? h : 1;
 }
 
+/* The capacity that holds hint keys without growing (load <= 3/4). */
+static size_t cap_for(size_t hint)
+{
+    size_t cap = 16;
+    while (cap / 4 * 3 < hint)
+        cap *= 2;
+    return cap;
+}
+
 static sf_idmap *map_new(size_t hint, int u64)
 {
     sf_idmap *m = calloc(1, sizeof *m);
     if (!m)
         return NULL;
-    size_t cap = 16;
-    while (cap / 4 * 3 < hint)
-        cap *= 2;
+    size_t cap = cap_for(hint);
     if (u64)
         m->uslots = calloc(cap, sizeof *m->uslots);
     else
@@ -129,9 +136,9 @@ static slot *find(const sf_idmap *m, const char *key, size_t len, uint64_t h)
     }
 }
 
-static int grow_u64(sf_idmap *m)
+/* Rehashes into cap slots (a power of two above the current). */
+static int resize_u64(sf_idmap *m, size_t cap)
 {
-    size_t cap = (m->mask + 1) * 2;
     uslot *ns = calloc(cap, sizeof *ns);
     if (!ns)
         return -1;
@@ -148,6 +155,11 @@ static int grow_u64(sf_idmap *m)
     m->uslots = ns;
     m->mask = cap - 1;
     return 0;
+}
+
+static int grow_u64(sf_idmap *m)
+{
+    return resize_u64(m, (m->mask + 1) * 2);
 }
 
 static int grow(sf_idmap *m)
@@ -325,4 +337,10 @@ int sf_idmap_next(const sf_idmap *m, size_t *pos, const char **key, size_t *len,
         return 1;
     }
     return 0;
+}
+
+int sf_idmap_reserve_u64(sf_idmap *m, size_t n)
+{
+    size_t cap = cap_for(n);
+    return cap > m->mask + 1 ? resize_u64(m, cap) : 0;
 }

@@ -147,6 +147,26 @@ static void *table_get(table *t, uint64_t key)
     return r;
 }
 
+/* Room for n records and their keys, without doubling on the way. */
+static int table_reserve(table *t, size_t n)
+{
+    if (n > t->cap) {
+        void *rec = realloc(t->rec, n * t->size);
+        if (!rec)
+            return -1;
+        t->rec = rec;
+        t->cap = n;
+    }
+    return sf_idmap_reserve_u64(t->map, n);
+}
+
+int sf_history_reserve(sf_history *h, size_t sellers, size_t customers)
+{
+    return table_reserve(&h->sellers, sellers) < 0 || table_reserve(&h->customers, customers) < 0
+               ? -1
+               : 0;
+}
+
 static void table_free(table *t)
 {
     free(t->rec);

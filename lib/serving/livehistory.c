@@ -26,14 +26,26 @@
 #define MAX_PARTS 256
 /* The follower's prefetch: librdkafka's default (64 MB) would be half of a
  * scorer's memory bound while it rebuilds a million customers; 4 MB keeps
- * fetches ahead of the applying thread. Fewer queued messages
- * (queued.min.messages=10000) saved 30 MB of peak but took the rebuild
- * from 6 to 55 s: librdkafka 2.0 backs a full queue off for a second.
+ * fetches ahead of the applying thread. History records are ~20 bytes, so
+ * the queue is bounded by its message count (queued.min.messages, default
+ * 100000), each queued message costing ~350 bytes of librdkafka structures.
+ * Measured at a million customers (bench_history.sh; peak RSS while
+ * rebuilding / rebuild time): 100000: 124.7 MB / 6.1 s; 75000: 118.8 MB /
+ * 8.1 s; 50000: 105.4 MB / 12.1 s; 20000: 98.8 MB / 26 s (librdkafka 2.0
+ * backs a full queue off for up to a second, so a small queue runs dry).
+ * 75000 keeps 9 MB of margin under 128 MB for 1.3x the rebuild time.
  * -X on the command line still wins. */
-#define PREFETCH_PROPS      "queued.max.messages.kbytes=4096"
-#define N_PREFETCH          1
+#define PREFETCH_PROPS      "queued.max.messages.kbytes=4096", "queued.min.messages=75000"
+#define N_PREFETCH          2
 #define FETCH_WAIT_EMBEDDED "fetch.wait.max.ms=20" /* livehistory.h: embedded */
 #define BAD_LOGGED          20 /* the first malformed records each logged, then every 1000th */
+/* Sizing the tables ahead (sf_history_reserve): after RESERVE_SAMPLE
+ * records, the share of sellers and customers among them times the topic's
+ * offsets (its high watermarks) estimates the final counts; the estimate is
+ * capped at RESERVE_MAX customers (the key map's pages of an over-estimate
+ * are resident; the record array's untouched ones are not). */
+#define RESERVE_SAMPLE 4096
+#define RESERVE_MAX    4000000
 
 struct sf_livehist {
     sf_follow *follow;
@@ -44,6 +56,9 @@ struct sf_livehist {
     int64_t newest_ts;
     int seeded, seed_key32;
     int64_t seed_version;
+    int64_t offsets;  /* the topic's high watermarks summed (mu), 0 = unknown */
+    uint64_t applied; /* records applied (rw, write side) */
+    int reserved;     /* sf_history_reserve done (rw, write side) */
     sf_livehist_opts o;
     char topic[128];
     const char **props; /* PREFETCH_PROP then the user's -X */
@@ -75,6 +90,32 @@ static void drop_key32_seed(sf_livehist *lh)
           lh->topic, lh->seed_version);
 }
 
+/* Once enough records are in, sizes the tables for the whole topic: a
+ * doubling of the customers' key map during the rebuild held its old and
+ * new slot arrays at once, the scorer's peak (+16 MB at a million). Under
+ * the write lock. */
+static void reserve_ahead(sf_livehist *lh)
+{
+    if (lh->reserved || ++lh->applied < RESERVE_SAMPLE)
+        return;
+    pthread_mutex_lock(&lh->mu);
+    int64_t offsets = lh->offsets;
+    pthread_mutex_unlock(&lh->mu);
+    if (offsets <= 0)
+        return;
+    lh->reserved = 1;
+    double per = (double)offsets / (double)lh->applied * 1.03; /* 3% margin */
+    double s = (double)sf_history_sellers(lh->hist) * per;
+    double c = (double)sf_history_customers(lh->hist) * per;
+    if (c > RESERVE_MAX)
+        c = RESERVE_MAX;
+    if (s > RESERVE_MAX)
+        s = RESERVE_MAX;
+    if (sf_history_reserve(lh->hist, (size_t)s, (size_t)c) < 0)
+        logf_(lh, "%s: no memory to size the history ahead (%.0f customers); growing instead",
+              lh->topic, c);
+}
+
 /* One record, on the follower's thread. */
 static void handle(void *arg, const rd_kafka_message_t *m)
 {
@@ -86,6 +127,7 @@ static void handle(void *arg, const rd_kafka_message_t *m)
         drop_key32_seed(lh);
     int rc = sf_history_apply(lh->hist, m->key, m->key ? m->key_len : 0, m->payload,
                               m->payload ? m->len : 0, &err);
+    reserve_ahead(lh);
     pthread_rwlock_unlock(&lh->rw);
     rd_kafka_timestamp_type_t tt;
     int64_t ts = rd_kafka_message_timestamp(m, &tt);
@@ -185,6 +227,9 @@ int sf_livehist_wait(sf_livehist *lh, double seconds, const volatile sig_atomic_
         int64_t total = 0;
         for (int p = 0; p < n; p++)
             total += hi[p];
+        pthread_mutex_lock(&lh->mu);
+        lh->offsets = total;
+        pthread_mutex_unlock(&lh->mu);
         if (total == 0 || (behind = sf_follow_behind(lh->follow, hi, n)) == 0) {
             sf_livehist_counts c;
             sf_livehist_get(lh, &c);

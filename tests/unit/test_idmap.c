@@ -80,11 +80,35 @@ static void test_integer_keys(void **state)
     sf_idmap_free(m);
 }
 
+/* A reserved map keeps its keys through the resize and takes n more
+ * without failing; a smaller reserve is a no-op. */
+static void test_reserve_u64(void **state)
+{
+    (void)state;
+    sf_idmap *m = sf_idmap_new_u64(0);
+    assert_non_null(m);
+    for (uint64_t k = 1; k <= 10; k++)
+        assert_int_equal(sf_idmap_put_u64(m, k * 7919, (size_t)k, NULL), 1);
+    assert_int_equal(sf_idmap_reserve_u64(m, 5000), 0);
+    assert_int_equal(sf_idmap_reserve_u64(m, 3), 0);
+    for (uint64_t k = 11; k <= 5000; k++)
+        assert_int_equal(sf_idmap_put_u64(m, k * 7919, (size_t)k, NULL), 1);
+    assert_int_equal(sf_idmap_count(m), 5000);
+    for (uint64_t k = 1; k <= 5000; k++) {
+        size_t v;
+        assert_int_equal(sf_idmap_get_u64(m, k * 7919, &v), 0);
+        assert_int_equal(v, (size_t)k);
+    }
+    assert_int_equal(sf_idmap_get_u64(m, 5001 * 7919, NULL), -1);
+    sf_idmap_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_string_keys),
         cmocka_unit_test(test_integer_keys),
+        cmocka_unit_test(test_reserve_u64),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -50,4 +50,10 @@ sf_idmap *sf_idmap_new_u64(size_t hint);
 int sf_idmap_put_u64(sf_idmap *m, uint64_t key, size_t val, size_t *existing);
 int sf_idmap_get_u64(const sf_idmap *m, uint64_t key, size_t *val);
 
+/* Sizes an integer map for n keys at once (no-op when it already holds
+ * room for them), so that filling it to n never doubles: a doubling holds
+ * the old and the new slot arrays together, 1.5x the final size at the
+ * moment of the peak. Returns 0, or -1 when out of memory (map unchanged). */
+int sf_idmap_reserve_u64(sf_idmap *m, size_t n);
+
 #endif

@@ -74,6 +74,13 @@ sf_history *sf_history_clone(const sf_history *h);
 size_t sf_history_sellers(const sf_history *h);
 size_t sf_history_customers(const sf_history *h);
 
+/* Makes room for that many sellers and customers in all (no-op for the
+ * part already there), so a rebuild that knows its size ahead (the
+ * scorer's, from the topic's message count) does not double its tables on
+ * the way: a doubling briefly holds both arrays. Returns 0, or -1 when out
+ * of memory (the history is unchanged and usable). */
+int sf_history_reserve(sf_history *h, size_t sellers, size_t customers);
+
 /* Serializes the seller and customer tables (not the per-order review memory
  * nor purchase times: a snapshot stands for "everything before now") into a
  * malloc'd buffer. Returns 0 or -1 with err set. */
