@@ -136,25 +136,41 @@ static slot *find(const sf_idmap *m, const char *key, size_t len, uint64_t h)
     }
 }
 
-/* Rehashes into cap slots (a power of two above the current). */
-static int resize_u64(sf_idmap *m, size_t cap)
+/* Rehashes *slots (mask + 1 slots of `size` bytes, each starting with its
+ * uint64_t hash, 0 = empty) into cap slots, a power of two above the current:
+ * one loop for both slot types. */
+static int rehash(void **slots, size_t *mask, size_t size, size_t cap)
 {
-    uslot *ns = calloc(cap, sizeof *ns);
+    char *ns = calloc(cap, size), *old = *slots;
     if (!ns)
         return -1;
-    for (size_t i = 0; i <= m->mask; i++) {
-        const uslot *s = &m->uslots[i];
-        if (!s->hash)
+    for (size_t i = 0; i <= *mask; i++) {
+        uint64_t h;
+        memcpy(&h, old + i * size, sizeof h);
+        if (!h)
             continue;
-        size_t j = (size_t)s->hash & (cap - 1);
-        while (ns[j].hash)
+        size_t j = (size_t)h & (cap - 1);
+        for (;;) {
+            uint64_t t;
+            memcpy(&t, ns + j * size, sizeof t);
+            if (!t)
+                break;
             j = (j + 1) & (cap - 1);
-        ns[j] = *s;
+        }
+        memcpy(ns + j * size, old + i * size, size);
     }
-    free(m->uslots);
-    m->uslots = ns;
-    m->mask = cap - 1;
+    free(old);
+    *slots = ns;
+    *mask = cap - 1;
     return 0;
+}
+
+static int resize_u64(sf_idmap *m, size_t cap)
+{
+    void *p = m->uslots;
+    int rc = rehash(&p, &m->mask, sizeof *m->uslots, cap);
+    m->uslots = p;
+    return rc;
 }
 
 static int grow_u64(sf_idmap *m)
@@ -164,23 +180,10 @@ static int grow_u64(sf_idmap *m)
 
 static int grow(sf_idmap *m)
 {
-    size_t cap = (m->mask + 1) * 2;
-    slot *ns = calloc(cap, sizeof *ns);
-    if (!ns)
-        return -1;
-    for (size_t i = 0; i <= m->mask; i++) {
-        slot *s = &m->slots[i];
-        if (!s->hash)
-            continue;
-        size_t j = (size_t)s->hash & (cap - 1);
-        while (ns[j].hash)
-            j = (j + 1) & (cap - 1);
-        ns[j] = *s;
-    }
-    free(m->slots);
-    m->slots = ns;
-    m->mask = cap - 1;
-    return 0;
+    void *p = m->slots;
+    int rc = rehash(&p, &m->mask, sizeof *m->slots, (m->mask + 1) * 2);
+    m->slots = p;
+    return rc;
 }
 
 /* The slot holding the integer key whose hash is h (non-zero), or the empty

@@ -422,6 +422,18 @@ void sf_history_view_of(const sf_history *h, const sf_order_event *ev, sf_histor
     out->customer_review_mean = cn > 0 ? (double)cs / (double)cn : NAN;
 }
 
+int sf_history_view_same(const sf_history_view *a, const sf_history_view *b)
+{
+    const double x[] = {a->seller_review_mean, a->seller_review_count, a->seller_late_rate,
+                        a->seller_delivered,   a->customer_orders,     a->customer_review_mean};
+    const double y[] = {b->seller_review_mean, b->seller_review_count, b->seller_late_rate,
+                        b->seller_delivered,   b->customer_orders,     b->customer_review_mean};
+    for (size_t i = 0; i < sizeof x / sizeof *x; i++)
+        if (!(x[i] == y[i] || (isnan(x[i]) && isnan(y[i]))))
+            return 0;
+    return 1;
+}
+
 /* ---- snapshot ---- */
 
 #define SNAPSHOT_MAGIC    "SFH2" /* format 2: 64-bit customer keys */

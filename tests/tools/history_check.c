@@ -33,15 +33,6 @@
 #include "satisfy/store.h"
 #include "satisfy/training_rows.h"
 
-static int views_equal(const sf_history_view *a, const sf_history_view *b)
-{
-    const double *x = &a->seller_review_mean, *y = &b->seller_review_mean;
-    for (size_t i = 0; i < sizeof *a / sizeof(double); i++)
-        if (!(x[i] == y[i] || (isnan(x[i]) && isnan(y[i]))))
-            return 0;
-    return 1;
-}
-
 static void print_view(const char *who, const sf_history_view *v)
 {
     fprintf(stderr,
@@ -191,7 +182,7 @@ int main(int argc, char **argv)
                 sf_history_view_of(table, &x, &vs);
                 sf_history_view_of(ref, &x, &vr);
                 views++;
-                if (views_equal(&vt, &vr) && views_equal(&vs, &vr))
+                if (sf_history_view_same(&vt, &vr) && sf_history_view_same(&vs, &vr))
                     continue;
                 if (differ++ < 10) {
                     fprintf(stderr, "history_check: order %s stage %s (view %d) differs:\n",

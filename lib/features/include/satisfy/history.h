@@ -70,6 +70,10 @@ void sf_history_view_of(const sf_history *h, const sf_order_event *ev, sf_histor
  * from a copy of its history checkpoint (window.h). */
 sf_history *sf_history_clone(const sf_history *h);
 
+/* 1 when two views hold the same numbers (NaN equal to NaN), else 0: how
+ * the parity checks compare a scorer's history with training's. */
+int sf_history_view_same(const sf_history_view *a, const sf_history_view *b);
+
 /* Numbers of sellers and customers held. */
 size_t sf_history_sellers(const sf_history *h);
 size_t sf_history_customers(const sf_history *h);
