@@ -212,6 +212,9 @@ static int step_features(pipeline *p, sf_train_report *rep, sf_err *err)
     /* a training window (opts.rows_from): with a checkpoint (window.h) the
      * replay starts from a copy of it */
     const sf_train_opts *o = p->opts;
+#ifdef __GLIBC__
+    malloc_trim(0); /* what loading and the events' building freed, before the replay grows */
+#endif
     sf_examples rows[2];
     const sf_feature_spec *const specs[2] = {sf_spec_full(), sf_spec_seed()};
     int rc;
@@ -306,6 +309,9 @@ static int step_learners(pipeline *p, sf_train_report *rep, sf_err *err)
      * its quantile matrix is built (0.44 GB at 1M orders) */
     sf_model_params gp = p->mp;
     gp.release_train_rows = 1;
+#ifdef __GLIBC__
+    malloc_trim(0); /* what the seed rows and the other learners freed */
+#endif
     if (sf_model_train(SF_ALGO_GBDT, ff, vf, &gp, &p->model[SF_ROW_GBDT], err) != 0)
         return sf_err_wrap(err, "train: gbdt row");
     rep->candidate = p->cand_seed                  ? SF_ROW_SEED
