@@ -18,6 +18,7 @@
  */
 #include "satisfy/training_rows.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -83,15 +84,19 @@ typedef struct order_ix {
     int label;                /* score of its last review, -1 when none */
 } order_ix;
 
-/* One event of the replay. */
+/* One event of the replay: 24 bytes (there is one per order stage and
+ * review, 4.9M at a million orders); index_events refuses more than 2^31
+ * orders, stages or reviews. */
 typedef struct replay_ref {
     int64_t time;
-    int kind;    /* 0 order event, 1 review */
-    size_t rank; /* the order's rank */
-    size_t sub;  /* stage, or the review's place among its order's reviews */
-    size_t ev;   /* index into the order events or the reviews */
-    size_t ord;  /* index into events_ix.orders */
+    uint32_t rank;     /* the order's rank */
+    uint32_t sub : 31; /* stage, or the review's place among its order's reviews */
+    uint32_t kind : 1; /* 0 order event, 1 review */
+    uint32_t ev;       /* index into the order events or the reviews */
+    uint32_t ord;      /* index into events_ix.orders */
 } replay_ref;
+_Static_assert(sizeof(replay_ref) == 24, "replay_ref stays 24 bytes");
+#define REF_MAX 0x7fffffffu
 
 typedef struct events_ix {
     order_ix *orders; /* sorted by order_id */
@@ -198,10 +203,10 @@ static int index_compact(const sf_training_events *in, events_ix *ix, sf_err *er
         size_t u = pos[a->order];
         ix->refs[ix->n_refs++] = (replay_ref){.time = a->time,
                                               .kind = 0,
-                                              .rank = ix->orders[u].rank,
-                                              .sub = (size_t)a->stage,
-                                              .ev = i,
-                                              .ord = u};
+                                              .rank = (uint32_t)ix->orders[u].rank,
+                                              .sub = (uint32_t)a->stage,
+                                              .ev = (uint32_t)i,
+                                              .ord = (uint32_t)u};
     }
     rc = 0;
 done:
@@ -247,10 +252,10 @@ static int index_orders(const sf_training_events *in, events_ix *ix, sf_err *err
         size_t u = ev_order[i];
         ix->refs[ix->n_refs++] = (replay_ref){.time = e->event_time,
                                               .kind = 0,
-                                              .rank = ix->orders[u].rank,
-                                              .sub = (size_t)e->stage,
-                                              .ev = i,
-                                              .ord = u};
+                                              .rank = (uint32_t)ix->orders[u].rank,
+                                              .sub = (uint32_t)e->stage,
+                                              .ev = (uint32_t)i,
+                                              .ord = (uint32_t)u};
     }
     rc = 0;
 done:
@@ -314,10 +319,10 @@ static int index_reviews(const sf_training_events *in, events_ix *ix, sf_err *er
             continue;
         ix->refs[ix->n_refs++] = (replay_ref){.time = p[i].r->created,
                                               .kind = 1,
-                                              .rank = p[i].rank,
-                                              .sub = place,
-                                              .ev = p[i].i,
-                                              .ord = p[i].ord};
+                                              .rank = (uint32_t)p[i].rank,
+                                              .sub = (uint32_t)place,
+                                              .ev = (uint32_t)p[i].i,
+                                              .ord = (uint32_t)p[i].ord};
     }
     free(p);
     return 0;
@@ -339,6 +344,8 @@ static int cmp_ref(const void *pa, const void *pb)
 static int index_events(const sf_training_events *in, events_ix *ix, sf_err *err)
 {
     memset(ix, 0, sizeof *ix);
+    if (in->n_orders > REF_MAX || in->n_stages > REF_MAX || in->n_reviews > REF_MAX)
+        return sf_errf(err, "more than %u orders, stages or reviews to index", REF_MAX);
     size_t cap = (in->stages ? in->n_stages : in->n_orders) + in->n_reviews;
     ix->refs = malloc((cap ? cap : 1) * sizeof *ix->refs);
     if (!ix->refs)

@@ -2,7 +2,9 @@
  * gbdt.c - gradient-boosted trees trained with the XGBoost C API (1.7).
  *
  * Dense float rows with NaN as missing (the training rows handed to XGBoost
- * as a quantile matrix: its bins, no copy of the rows), tree_method=hist, an explicit
+ * as a quantile matrix: its bins, no copy of the rows; one matrix for both
+ * objectives, and the rows' pages handed back once it is built when the
+ * caller allows it), tree_method=hist, an explicit
  * nthread (the machine has 2 cores; OpenMP's busy-waiting is turned off by
  * OMP_WAIT_POLICY=passive in the environment at process start, omp.h), and
  * early stopping on the time-ordered validation rows: boosting stops after
@@ -23,6 +25,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #include <xgboost/c_api.h>
 
 static int xgb_fail(sf_err *err, const char *what)
@@ -58,8 +62,8 @@ static void rows_reset(DataIterHandle h)
  * copy was 2 GB. The validation rows (max_bin 0) stay a plain DMatrix: they
  * are 15% of the rows, and XGBoost 1.7 evaluates a quantile matrix every round
  * several times slower. Same bins, same trees either way. */
-static int make_dmatrix(const sf_examples *ex, int binary, int nthread, int max_bin,
-                        DMatrixHandle *out, sf_err *err)
+static int make_dmatrix(const sf_examples *ex, int nthread, int max_bin, DMatrixHandle *out,
+                        sf_err *err)
 {
     if (max_bin > 0) {
         rows_iter it = {0};
@@ -80,20 +84,38 @@ static int make_dmatrix(const sf_examples *ex, int binary, int nthread, int max_
     } else if (XGDMatrixCreateFromMat_omp(ex->x, ex->n, ex->d, NAN, out, nthread) != 0) {
         return xgb_fail(err, "creating a matrix");
     }
+    return 0;
+}
+
+/* The label of one objective on a matrix: the review score, or 1 for a 1-2
+ * star review. Both objectives learn from the same matrices, relabelled. */
+static int set_labels(DMatrixHandle m, const sf_examples *ex, int binary, sf_err *err)
+{
     float *y = malloc((ex->n ? ex->n : 1) * sizeof *y);
-    if (!y) {
-        XGDMatrixFree(*out);
+    if (!y)
         return sf_errf(err, "gbdt: out of memory");
-    }
     for (size_t i = 0; i < ex->n; i++)
         y[i] = binary ? (ex->label[i] <= 2 ? 1.0f : 0.0f) : ex->label[i];
-    int rc = XGDMatrixSetFloatInfo(*out, "label", y, ex->n);
+    int rc = XGDMatrixSetFloatInfo(m, "label", y, ex->n);
     free(y);
-    if (rc != 0) {
-        XGDMatrixFree(*out);
-        return xgb_fail(err, "setting labels");
-    }
-    return 0;
+    return rc != 0 ? xgb_fail(err, "setting labels") : 0;
+}
+
+/* Hands the pages of the training rows' features back to the OS (the caller
+ * reads them no more: sf_model_params.release_train_rows). Only whole pages
+ * inside the rows go: the rows may be a view of a larger array whose other
+ * rows stay. The allocation itself is the owner's to free; the dropped
+ * pages read as zeros until then. */
+static void release_rows(const sf_examples *ex)
+{
+    long pg = sysconf(_SC_PAGESIZE);
+    if (pg <= 0 || !ex->x)
+        return;
+    uintptr_t a = (uintptr_t)ex->x, b = (uintptr_t)(ex->x + ex->n * ex->d);
+    a = (a + (uintptr_t)pg - 1) & ~((uintptr_t)pg - 1);
+    b &= ~((uintptr_t)pg - 1);
+    if (b > a)
+        madvise((void *)a, b - a, MADV_DONTNEED);
 }
 
 static int set_param(BoosterHandle b, const char *k, const char *v, sf_err *err)
@@ -145,22 +167,19 @@ static double eval_value(const char *s)
     return c ? strtod(c + 1, NULL) : NAN;
 }
 
-int sf_gbdt_fit(const sf_examples *train, const sf_examples *valid, const sf_model_params *p,
-                int binary, uint8_t **ubj, size_t *ubj_len, int *rounds, sf_err *err)
+/* One objective on the built matrices: boosting with early stopping, the
+ * booster sliced to its best round, its UBJSON. */
+static int fit_one(DMatrixHandle dtrain, DMatrixHandle dvalid, const sf_examples *train,
+                   const sf_examples *valid, const sf_model_params *p, int binary, uint8_t **ubj,
+                   size_t *ubj_len, int *rounds, sf_err *err)
 {
-    if (train->n == 0)
-        return sf_errf(err, "gbdt: no training rows");
-    int nthread = p->nthread > 0 ? p->nthread : 2;
-    DMatrixHandle dtrain = NULL, dvalid = NULL;
     BoosterHandle b = NULL, best = NULL;
     int rc = -1;
-    if (make_dmatrix(train, binary, nthread, p->max_bin > 0 ? p->max_bin : 256, &dtrain, err) < 0)
+    if (set_labels(dtrain, train, binary, err) < 0 ||
+        (dvalid && set_labels(dvalid, valid, binary, err) < 0))
         return -1;
-    int have_valid = valid && valid->n > 0;
-    if (have_valid && make_dmatrix(valid, binary, nthread, 0, &dvalid, err) < 0)
-        goto out;
     DMatrixHandle cache[2] = {dtrain, dvalid};
-    if (XGBoosterCreate(cache, have_valid ? 2 : 1, &b) != 0) {
+    if (XGBoosterCreate(cache, dvalid ? 2 : 1, &b) != 0) {
         xgb_fail(err, "creating a booster");
         goto out;
     }
@@ -179,7 +198,7 @@ int sf_gbdt_fit(const sf_examples *train, const sf_examples *valid, const sf_mod
             xgb_fail(err, "boosting");
             goto out;
         }
-        if (!have_valid) {
+        if (!dvalid) {
             best_round = it;
             continue;
         }
@@ -227,6 +246,37 @@ out:
         XGBoosterFree(best);
     if (b)
         XGBoosterFree(b);
+    return rc;
+}
+
+int sf_gbdt_fit(const sf_examples *train, const sf_examples *valid, const sf_model_params *p,
+                int n_obj, uint8_t **ubj, size_t *ubj_len, int *rounds, sf_err *err)
+{
+    if (train->n == 0)
+        return sf_errf(err, "gbdt: no training rows");
+    int nthread = p->nthread > 0 ? p->nthread : 2;
+    DMatrixHandle dtrain = NULL, dvalid = NULL;
+    int rc = -1;
+    /* one quantile matrix for every objective: its bins do not depend on
+     * the labels (no weights), so the trees are those of a matrix apiece */
+    if (make_dmatrix(train, nthread, p->max_bin > 0 ? p->max_bin : 256, &dtrain, err) < 0)
+        return -1;
+    if (p->release_train_rows)
+        release_rows(train);
+    if (valid && valid->n > 0 && make_dmatrix(valid, nthread, 0, &dvalid, err) < 0)
+        goto out;
+    for (int k = 0; k < n_obj; k++) {
+        ubj[k] = NULL;
+        if (fit_one(dtrain, dvalid, train, valid, p, k, &ubj[k], &ubj_len[k], &rounds[k], err) < 0)
+            goto out;
+    }
+    rc = 0;
+out:
+    if (rc < 0)
+        for (int k = 0; k < n_obj; k++) {
+            free(ubj[k]);
+            ubj[k] = NULL;
+        }
     if (dvalid)
         XGDMatrixFree(dvalid);
     if (dtrain)

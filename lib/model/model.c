@@ -497,6 +497,7 @@ int sf_model_train(sf_algo algo, const sf_examples *train, const sf_examples *va
         goto fail;
     }
     m->params = p;
+    m->params.release_train_rows = 0;
     m->info.algo = algo;
     m->info.spec = train->spec;
     sf_spec_hash(train->spec, m->info.spec_hash);
@@ -512,16 +513,24 @@ int sf_model_train(sf_algo algo, const sf_examples *train, const sf_examples *va
         if (want_obj && sf_logit_fit(tr, m->lin->lambda, &m->lin_p, err) < 0)
             goto fail;
     } else {
-        /* the forest is read back from the section the artifact ships, so a
+        /* both objectives learn from one quantile matrix (sf_gbdt_fit); the
+         * forest is read back from the section the artifact ships, so a
          * trained model and its loaded copy are the same trees */
-        if (sf_gbdt_fit(tr, va, &p, 0, &m->ubj, &m->ubj_len, &m->info.rounds, err) < 0 ||
-            sf_gbdt_trees(m->ubj, m->ubj_len, m->info.n_inputs, &m->tres, &m->tres_len, err) < 0 ||
+        uint8_t *ubj[2] = {NULL, NULL};
+        size_t len[2] = {0, 0};
+        int rounds[2] = {0, 0};
+        /* the calibration below reads the validation rows, or the training
+         * rows when there are none: then they stay */
+        p.release_train_rows = p.release_train_rows && va && va->n > 0;
+        if (sf_gbdt_fit(tr, va, &p, want_obj ? 2 : 1, ubj, len, rounds, err) < 0)
+            goto fail;
+        m->ubj = ubj[0], m->ubj_len = len[0], m->info.rounds = rounds[0];
+        m->ubj_p = ubj[1], m->ubj_p_len = len[1];
+        if (sf_gbdt_trees(m->ubj, m->ubj_len, m->info.n_inputs, &m->tres, &m->tres_len, err) < 0 ||
             !(m->forest = sf_forest_read(m->tres, m->tres_len, m->info.n_inputs, 0, err)))
             goto fail;
-        int r2;
         if (want_obj &&
-            (sf_gbdt_fit(tr, va, &p, 1, &m->ubj_p, &m->ubj_p_len, &r2, err) < 0 ||
-             sf_gbdt_trees(m->ubj_p, m->ubj_p_len, m->info.n_inputs, &m->tres_p, &m->tres_p_len,
+            (sf_gbdt_trees(m->ubj_p, m->ubj_p_len, m->info.n_inputs, &m->tres_p, &m->tres_p_len,
                            err) < 0 ||
              !(m->forest_p = sf_forest_read(m->tres_p, m->tres_p_len, m->info.n_inputs, 1, err))))
             goto fail;

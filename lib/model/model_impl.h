@@ -123,9 +123,11 @@ void sf_linear_contrib(const sf_linear *l, const float *row, double *contrib, do
 int sf_linear_save(const sf_linear *l, uint8_t **buf, size_t *len);
 sf_linear *sf_linear_load(const uint8_t *buf, size_t len, int d, sf_err *err);
 
-/* gbdt.c: trains with XGBoost; returns the UBJSON of the kept rounds. */
+/* gbdt.c: trains n_obj objectives with XGBoost on one pair of matrices
+ * (objective 0 the review score, 1 the 1-2 star label); returns per
+ * objective the UBJSON of the kept rounds and their count. */
 int sf_gbdt_fit(const sf_examples *train, const sf_examples *valid, const sf_model_params *p,
-                int binary, uint8_t **ubj, size_t *ubj_len, int *rounds, sf_err *err);
+                int n_obj, uint8_t **ubj, size_t *ubj_len, int *rounds, sf_err *err);
 /* Our forest section (TRES / TREP bytes, malloc'd) of a booster's UBJSON,
  * via XGBoost's JSON dump. XGBoost parses the UBJSON: only for boosters
  * this process trained or its own registry stored, never release bytes. */

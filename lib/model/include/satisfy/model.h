@@ -82,6 +82,11 @@ typedef struct sf_model_params {
     sf_prob_method prob; /* default SF_PROB_AUTO */
     double valid_frac;   /* when no validation rows are given: most recent
                           * share of the training orders, default 0.15 */
+    /* memory, not the model (not recorded in the params JSON): the caller
+     * reads the training rows' features no more once sf_model_train
+     * returns; GBDT hands their pages back to the OS as soon as its
+     * quantile matrix holds them (they read as zeros afterwards). Default 0. */
+    int release_train_rows;
 } sf_model_params;
 
 /* Fills the defaults above. */
