@@ -1,6 +1,6 @@
 /*
  * bench_retrain_scale.c - one streaming retrain on a store of a given size,
- * through the library, without Kafka (bench_retrain_scale.sh drives it).
+ * through the library, without Kafka (scale/retrain.sh drives it).
  *
  *   bench_retrain_scale fill DATA_DIR STORE
  *       the lifecycle events of the Olist tables in DATA_DIR, in event-time

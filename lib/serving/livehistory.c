@@ -29,7 +29,7 @@
  * fetches ahead of the applying thread. History records are ~20 bytes, so
  * the queue is bounded by its message count (queued.min.messages, default
  * 100000), each queued message costing ~350 bytes of librdkafka structures.
- * Measured at a million customers (bench_history.sh; peak RSS while
+ * Measured at a million customers (scale/history.sh; peak RSS while
  * rebuilding / rebuild time): 100000: 124.7 MB / 6.1 s; 75000: 118.8 MB /
  * 8.1 s; 50000: 105.4 MB / 12.1 s; 20000: 98.8 MB / 26 s (librdkafka 2.0
  * backs a full queue off for up to a second, so a small queue runs dry).

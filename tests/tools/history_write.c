@@ -2,7 +2,7 @@
  * history_write.c - writes records to satisfy.history as satisfy-retrainer
  * does (key: kind byte + 64-bit key, value: the entity's full state, made by
  * the history's own record encoder), for the scorer's live-history tests and
- * bench/bench_history.sh, which need a topic of a chosen size or content
+ * bench/scale/history.sh, which need a topic of a chosen size or content
  * without running a retrainer:
  *   --customers N   N generated customers ("c" + 31 digits) bought as on Olist
  *                   and satisfy-datagen: 97% once, 2.5% twice, 0.5% 3-6

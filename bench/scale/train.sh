@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench_scale_train.sh - batch training at 100k and one million orders: wall
+# scale/train.sh - batch training at 100k and one million orders: wall
 # time, its steps, peak RSS and release size of `satisfy-retrainer train`,
 # for the code before the scale work (commit 75adabd) and this build, in the
 # same run; then the GBDT training against python3-xgboost on the 1M matrix
@@ -18,7 +18,7 @@
 # BENCH_BEFORE_BIN, BENCH_SCALE_PEERS=0 to skip the python and producer parts.
 set -euo pipefail
 bin="${SATISFY_BIN_DIR:?set SATISFY_BIN_DIR to the bin directory of a build}"
-here="$(cd "$(dirname "$0")" && pwd)"
+here="$(cd "$(dirname "$0")/.." && pwd)" # bench/
 src="${SATISFY_SOURCE_DIR:-$(dirname "$here")}"
 out="${BENCH_OUT:-/tmp}"
 sizes="${BENCH_SCALE_SIZES:-100000 1000000}"
@@ -27,7 +27,7 @@ before_rev=75adabd
 export OMP_WAIT_POLICY=passive
 
 if [ ! -x /usr/bin/time ]; then
-  echo "bench_scale_train.sh: /usr/bin/time missing (apt-get install time)" >&2
+  echo "scale/train.sh: /usr/bin/time missing (apt-get install time)" >&2
   exit 1
 fi
 work="$(mktemp -d "${TMPDIR:-/tmp}/bench_scale_train.XXXXXX")"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench_retrain_scale.sh - one streaming retrain with 100k, 300k and 1M orders
+# scale/retrain.sh - one streaming retrain with 100k, 300k and 1M orders
 # stored: before (every stored event, as `satisfy-retrainer run
 # --train-window 0` and the code before windows do) and after (the default
 # 365-day training window with its history checkpoint), in the same run.

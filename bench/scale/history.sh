@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench_history.sh - the scorer's live history at scale: satisfy.history on
+# scale/history.sh - the scorer's live history at scale: satisfy.history on
 # satisfy-broker holds N generated customers (tests/tools/history_write:
 # bought as on Olist, 97% once; default N = 1,000,000, plus N/50 sellers),
 # a scorer starts and rebuilds its state from the topic; reported: the
@@ -12,7 +12,7 @@
 # Prints a markdown section. The goal (issue 19): RSS <= 128 MB.
 set -euo pipefail
 # shellcheck source=bench/lib.sh
-source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/../lib.sh"
 bench_start bench_history
 n="${BENCH_HISTORY_CUSTOMERS:-1000000}"
 heavy=()
