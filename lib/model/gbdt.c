@@ -20,6 +20,9 @@
 #include "model_impl.h"
 
 #include <cjson/cJSON.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -331,6 +334,9 @@ int sf_gbdt_fit(const sf_examples *train, const sf_examples *valid, const sf_mod
         return -1;
     if (valid && valid->n > 0 && make_dmatrix(valid, nthread, 0, 0, 0, &dvalid, err) < 0)
         goto out;
+#ifdef __GLIBC__
+    malloc_trim(0); /* what building the matrices freed (glibc keeps it in its arenas) */
+#endif
     for (int k = 0; k < n_obj; k++) {
         ubj[k] = NULL;
         if (fit_one(dtrain, dvalid, train, valid, p, k, &ubj[k], &ubj_len[k], &rounds[k], err) < 0)
