@@ -3,8 +3,8 @@
  *
  * Dense float rows with NaN as missing (the training rows handed to XGBoost
  * as a quantile matrix: its bins, no copy of the rows; one matrix for both
- * objectives, and the rows' pages handed back once it is built when the
- * caller allows it), tree_method=hist, an explicit
+ * objectives, fed in batches whose pages are handed back while it is built
+ * when the caller allows it, rows_iter), tree_method=hist, an explicit
  * nthread (the machine has 2 cores; OpenMP's busy-waiting is turned off by
  * OMP_WAIT_POLICY=passive in the environment at process start, omp.h), and
  * early stopping on the time-ordered validation rows: boosting stops after
