@@ -334,6 +334,7 @@ int cmd_train(int argc, char **argv)
         return 1;
     }
     sf_dataset_drop_orders(&ds); /* the events hold copies of them */
+    ev.drop_as_read = 1;         /* read only by the replay, then freed (free_inputs) */
     o.ingest_seconds = mono() - t0;
     o.rows_from = sf_window_start(newest_time(&ev), window);
     size_t skipped = sf_dataset_skipped(&ds);

@@ -21,6 +21,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 void sf_training_events_free(sf_training_events *ev)
 {
@@ -448,6 +450,146 @@ static int add_rows(sf_examples *ex, size_t *cap, int n_ex, const sf_training_ev
     return 0;
 }
 
+/* ---- handing back what the replay is done with (drop_as_read) ------------ */
+
+#define DROP_CHUNK 1024 /* orders */
+
+/* The compact events in chunks of DROP_CHUNK orders (in->orders' order):
+ * once every ref of every order of a chunk is replayed, the chunk's part of
+ * the orders and of the items and payments (when they lie in one array in
+ * the orders' order, as the loader places them) goes; the refs go as they
+ * are passed. A straggler keeps only its own chunk. The stages (in time
+ * order, 16 bytes each) stay. */
+typedef struct dropper {
+    uint32_t *last;     /* per order: one past the position of its last ref, 0 none */
+    uint32_t *left;     /* per chunk: orders with refs still to replay */
+    const char **lo[2]; /* per chunk + 1: where its items (payments) start */
+    size_t n_chunks, pos;
+    uintptr_t refs_mark;
+} dropper;
+
+static uintptr_t page_up(uintptr_t a, uintptr_t pg)
+{
+    return (a + pg - 1) & ~(pg - 1);
+}
+
+/* Hands back the whole pages of [lo, hi). */
+static void drop_range(const void *lo, const void *hi)
+{
+    long pg = sysconf(_SC_PAGESIZE);
+    if (pg <= 0)
+        return;
+    uintptr_t a = page_up((uintptr_t)lo, (uintptr_t)pg), b = (uintptr_t)hi & ~((uintptr_t)pg - 1);
+    if (b > a)
+        madvise((void *)a, b - a, MADV_DONTNEED);
+}
+
+static void dropper_free(dropper *d)
+{
+    free(d->last);
+    free(d->left);
+    free(d->lo[0]);
+    free(d->lo[1]);
+    memset(d, 0, sizeof *d);
+}
+
+/* Where the items (k 1: payments) of orders [j, n) start, or end when none
+ * has any; NULL when they do not lie one after another in the orders' order
+ * (nothing of them is dropped then). */
+static int chunk_starts(const sf_training_events *in, int k, size_t n_chunks, const char **lo)
+{
+    const char *end = NULL, *first = NULL;
+    size_t n = in->n_orders;
+    for (size_t j = 0; j < n; j++) {
+        const sf_order_event *o = &in->orders[j];
+        const char *p = k ? (const char *)o->payments : (const char *)o->items;
+        size_t c = k ? (size_t)o->n_payments : (size_t)o->n_items;
+        if (!c)
+            continue;
+        if (!p || (end && p < end))
+            return -1;
+        if (!first)
+            first = p;
+        end = p + c * (k ? sizeof *o->payments : sizeof *o->items);
+    }
+    lo[n_chunks] = end;
+    for (size_t c = n_chunks; c-- > 0;) {
+        lo[c] = lo[c + 1];
+        size_t hi = (c + 1) * DROP_CHUNK < n ? (c + 1) * DROP_CHUNK : n;
+        for (size_t j = hi; j-- > c * DROP_CHUNK;) {
+            const sf_order_event *o = &in->orders[j];
+            if (k ? o->n_payments : o->n_items)
+                lo[c] = k ? (const char *)o->payments : (const char *)o->items;
+        }
+    }
+    (void)first;
+    return 0;
+}
+
+/* Without drop_as_read or the compact form, nothing is dropped (d->last NULL); out of memory only
+ * drops less. */
+static void dropper_init(dropper *d, const sf_training_events *in, const events_ix *ix)
+{
+    memset(d, 0, sizeof *d);
+    size_t n = in->n_orders;
+    if (!in->drop_as_read || !in->stages || !n || ix->n_refs >= UINT32_MAX)
+        return;
+    d->n_chunks = (n + DROP_CHUNK - 1) / DROP_CHUNK;
+    d->last = calloc(n, sizeof *d->last);
+    d->left = calloc(d->n_chunks, sizeof *d->left);
+    for (int k = 0; k < 2; k++)
+        d->lo[k] = malloc((d->n_chunks + 1) * sizeof *d->lo[k]);
+    if (!d->last || !d->left || !d->lo[0] || !d->lo[1]) {
+        dropper_free(d);
+        return;
+    }
+    for (size_t i = 0; i < ix->n_refs; i++) {
+        size_t j = (size_t)(ix->orders[ix->refs[i].ord].id - in->orders);
+        if (j < n)
+            d->last[j] = (uint32_t)(i + 1);
+    }
+    for (size_t j = 0; j < n; j++)
+        d->left[j / DROP_CHUNK] += d->last[j] > 0;
+    for (int k = 0; k < 2; k++)
+        if (chunk_starts(in, k, d->n_chunks, d->lo[k]) < 0) {
+            free(d->lo[k]);
+            d->lo[k] = NULL;
+        }
+}
+
+/* Refs [d->pos, pos) are replayed: hands back the refs and every chunk all
+ * of whose orders are done. */
+static void dropper_advance(dropper *d, const sf_training_events *in, const events_ix *ix,
+                            size_t pos)
+{
+    if (!d->last)
+        return;
+    for (size_t i = d->pos; i < pos; i++) {
+        size_t j = (size_t)(ix->orders[ix->refs[i].ord].id - in->orders);
+        if (j >= in->n_orders || d->last[j] != i + 1)
+            continue;
+        size_t c = j / DROP_CHUNK;
+        if (--d->left[c] > 0)
+            continue;
+        size_t hi = (c + 1) * DROP_CHUNK < in->n_orders ? (c + 1) * DROP_CHUNK : in->n_orders;
+        drop_range(in->orders + c * DROP_CHUNK, in->orders + hi);
+        for (int k = 0; k < 2; k++)
+            if (d->lo[k] && d->lo[k][c] && d->lo[k][c + 1])
+                drop_range(d->lo[k][c], d->lo[k][c + 1]);
+    }
+    d->pos = pos;
+    long pg = sysconf(_SC_PAGESIZE);
+    if (pg <= 0)
+        return;
+    if (!d->refs_mark)
+        d->refs_mark = page_up((uintptr_t)ix->refs, (uintptr_t)pg);
+    uintptr_t b = (uintptr_t)(ix->refs + pos) & ~((uintptr_t)pg - 1);
+    if (b > d->refs_mark) {
+        madvise((void *)d->refs_mark, b - d->refs_mark, MADV_DONTNEED);
+        d->refs_mark = b;
+    }
+}
+
 /* Replays the events whose time is in [t0, t1) (SF_TIME_NONE = open end):
  * rows of the n_ex row sets (none when ex is NULL) and updates; the others
  * are skipped, their updates being already in h (before t0) or left out
@@ -457,7 +599,14 @@ static int replay(sf_examples *ex, int n_ex, const sf_training_events *in, const
 {
     size_t cap[2] = {0, 0}, n = ix->n_refs;
     const replay_ref *refs = ix->refs;
+    dropper d;
+    dropper_init(&d, in, ix);
+    size_t dropped = 0;
     for (size_t a = 0; a < n;) {
+        if (a - dropped >= 4096) { /* every few thousand events */
+            dropper_advance(&d, in, ix, a);
+            dropped = a;
+        }
         size_t b = a;
         while (b < n && refs[b].time == refs[a].time)
             b++;
@@ -466,13 +615,18 @@ static int replay(sf_examples *ex, int n_ex, const sf_training_events *in, const
             continue;
         }
         for (size_t i = a; ex && i < b; i++)
-            if (refs[i].kind == 0 && add_rows(ex, cap, n_ex, in, ix, &refs[i], h, from, to) < 0)
+            if (refs[i].kind == 0 && add_rows(ex, cap, n_ex, in, ix, &refs[i], h, from, to) < 0) {
+                dropper_free(&d);
                 return sf_errf(err, "out of memory for %zu rows", ex->n);
+            }
         for (size_t i = a; i < b; i++)
-            if (apply_update(h, in, ix, &refs[i], err) < 0)
+            if (apply_update(h, in, ix, &refs[i], err) < 0) {
+                dropper_free(&d);
                 return -1;
+            }
         a = b;
     }
+    dropper_free(&d);
     return 0;
 }
 

@@ -3,8 +3,8 @@
  *
  * Dense float rows with NaN as missing (the training rows handed to XGBoost
  * as a quantile matrix: its bins, no copy of the rows; one matrix for both
- * objectives, and the rows' pages handed back once it is built when the
- * caller allows it), tree_method=hist, an explicit
+ * objectives, fed in batches whose pages are handed back while it is built
+ * when the caller allows it, rows_iter), tree_method=hist, an explicit
  * nthread (the machine has 2 cores; OpenMP's busy-waiting is turned off by
  * OMP_WAIT_POLICY=passive in the environment at process start, omp.h), and
  * early stopping on the time-ordered validation rows: boosting stops after
@@ -20,6 +20,9 @@
 #include "model_impl.h"
 
 #include <cjson/cJSON.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -34,25 +37,86 @@ static int xgb_fail(sf_err *err, const char *what)
     return sf_errf(err, "xgboost: %s: %s", what, XGBGetLastError());
 }
 
-/* The rows handed to XGBoost's quantile matrix in one batch. */
+/* Rows per batch handed to XGBoost's quantile matrix (21 MB of 41 floats);
+ * sf_model_params.quantile_batch_rows overrides it (tests). */
+#define QUANTILE_BATCH_ROWS ((size_t)1 << 17)
+
+/* The training rows handed to XGBoost's quantile matrix, batch by batch.
+ * XGBoost 1.7 reads them in four passes, each ended by a next() that returns
+ * 0: (1) counts, (2) the quantile sketch, (3) the histogram index (the bins),
+ * (4) the column matrix, which takes each cell's bin from the index and reads
+ * the rows only for which cells are present. With release set, each batch of
+ * the third pass hands its pages back to the OS once the index holds it
+ * (after noting which of its cells are present), and the fourth pass gets
+ * batches rebuilt from those notes (0 for a present cell, NaN for a missing
+ * one) in a small buffer: the rows are gone before XGBoost allocates the
+ * column matrix, instead of after (0.55 GB at 1M orders). The sketch is a
+ * stream per column and the index is built batch by batch, so the bins (and
+ * the trees) are those of one batch; a test checks the models equal. */
 typedef struct rows_iter {
     DMatrixHandle proxy;
-    char iface[160]; /* array interface of the dense float rows */
-    int done;
+    const sf_examples *ex;
+    size_t batch; /* rows per batch */
+    size_t next;  /* the first row of the next batch in this pass */
+    size_t cur;   /* the first row of the batch XGBoost holds (pass 3) */
+    int passes;   /* passes XGBoost has finished */
+    int release;
+    uintptr_t released; /* the rows' pages below this address went */
+    uint8_t *present;   /* a bit per cell, noted in pass 3 when releasing */
+    float *buf;         /* a pass 4 batch when releasing */
 } rows_iter;
+
+/* Notes the present cells of rows [from, to) and hands back the whole pages
+ * of the rows below row `to` not handed back yet. */
+static void iter_release(rows_iter *it, size_t from, size_t to)
+{
+    const sf_examples *ex = it->ex;
+    for (size_t c = from * ex->d; c < to * ex->d; c++)
+        if (!isnan(ex->x[c]))
+            it->present[c >> 3] |= (uint8_t)(1u << (c & 7));
+    long pg = sysconf(_SC_PAGESIZE);
+    if (pg <= 0)
+        return;
+    uintptr_t b = (uintptr_t)(ex->x + to * ex->d) & ~((uintptr_t)pg - 1);
+    if (b > it->released) {
+        madvise((void *)it->released, b - it->released, MADV_DONTNEED);
+        it->released = b;
+    }
+}
 
 static int rows_next(DataIterHandle h)
 {
     rows_iter *it = h;
-    if (it->done)
+    const sf_examples *ex = it->ex;
+    if (it->release && it->passes == 2 && it->cur < it->next)
+        iter_release(it, it->cur, it->next); /* the index holds that batch */
+    if (it->next >= ex->n) {
+        it->passes++;
         return 0;
-    it->done = 1;
-    return XGProxyDMatrixSetDataDense(it->proxy, it->iface) == 0 ? 1 : -1;
+    }
+    size_t n = ex->n - it->next < it->batch ? ex->n - it->next : it->batch;
+    const float *x = ex->x + it->next * ex->d;
+    if (it->release && it->passes >= 3) {
+        for (size_t c = 0; c < n * ex->d; c++) {
+            size_t k = it->next * ex->d + c;
+            it->buf[c] = it->present[k >> 3] & (1u << (k & 7)) ? 0.0f : NAN;
+        }
+        x = it->buf;
+    }
+    char iface[160];
+    snprintf(iface, sizeof iface,
+             "{\"data\": [%llu, true], \"shape\": [%zu, %zu], \"typestr\": \"<f4\", "
+             "\"version\": 3}",
+             (unsigned long long)(uintptr_t)x, n, ex->d);
+    it->cur = it->next;
+    it->next += n;
+    return XGProxyDMatrixSetDataDense(it->proxy, iface) == 0 ? 1 : -1;
 }
 
 static void rows_reset(DataIterHandle h)
 {
-    ((rows_iter *)h)->done = 0;
+    rows_iter *it = h;
+    it->next = it->cur = 0;
 }
 
 /* The matrix XGBoost learns from. The training rows go in as a quantile
@@ -61,26 +125,49 @@ static void rows_reset(DataIterHandle h)
  * per cell) a plain DMatrix keeps beside its bins; at a million orders that
  * copy was 2 GB. The validation rows (max_bin 0) stay a plain DMatrix: they
  * are 15% of the rows, and XGBoost 1.7 evaluates a quantile matrix every round
- * several times slower. Same bins, same trees either way. */
-static int make_dmatrix(const sf_examples *ex, int nthread, int max_bin, DMatrixHandle *out,
-                        sf_err *err)
+ * several times slower. Same bins, same trees either way. With release, the
+ * rows' pages go while the matrix is built (rows_iter). */
+static int make_dmatrix(const sf_examples *ex, int nthread, int max_bin, size_t batch, int release,
+                        DMatrixHandle *out, sf_err *err)
 {
     if (max_bin > 0) {
-        rows_iter it = {0};
-        if (XGProxyDMatrixCreate(&it.proxy) != 0)
+        rows_iter it = {.ex = ex, .batch = batch ? batch : QUANTILE_BATCH_ROWS};
+        long pg = sysconf(_SC_PAGESIZE);
+        if (release && pg > 0 && ex->n > 0) {
+            size_t cells = ex->n * ex->d;
+            it.present = calloc(cells / 8 + 1, 1);
+            it.buf = malloc((it.batch < ex->n ? it.batch : ex->n) * ex->d * sizeof *it.buf);
+            if (!it.present || !it.buf) {
+                free(it.present);
+                free(it.buf);
+                return sf_errf(err, "gbdt: out of memory");
+            }
+            it.released = ((uintptr_t)ex->x + (uintptr_t)pg - 1) & ~((uintptr_t)pg - 1);
+            it.release = 1;
+        }
+        if (XGProxyDMatrixCreate(&it.proxy) != 0) {
+            free(it.present);
+            free(it.buf);
             return xgb_fail(err, "creating a matrix proxy");
-        snprintf(it.iface, sizeof it.iface,
-                 "{\"data\": [%llu, true], \"shape\": [%zu, %zu], \"typestr\": \"<f4\", "
-                 "\"version\": 3}",
-                 (unsigned long long)(uintptr_t)ex->x, ex->n, ex->d);
+        }
         char cfg[96];
         snprintf(cfg, sizeof cfg, "{\"missing\": NaN, \"nthread\": %d, \"max_bin\": %d}", nthread,
                  max_bin);
         int qrc = XGQuantileDMatrixCreateFromCallback(&it, it.proxy, NULL, rows_reset, rows_next,
                                                       cfg, out);
         XGDMatrixFree(it.proxy);
+        free(it.present);
+        free(it.buf);
         if (qrc != 0)
             return xgb_fail(err, "creating a matrix");
+        /* the four passes of XGBoost 1.7 (rows_iter): another count means
+         * the notes stood in for rows a pass still read the values of */
+        if (it.release && it.passes != 4) {
+            XGDMatrixFree(*out);
+            *out = NULL;
+            return sf_errf(err, "gbdt: the quantile matrix read the rows in %d passes, not 4",
+                           it.passes);
+        }
     } else if (XGDMatrixCreateFromMat_omp(ex->x, ex->n, ex->d, NAN, out, nthread) != 0) {
         return xgb_fail(err, "creating a matrix");
     }
@@ -99,23 +186,6 @@ static int set_labels(DMatrixHandle m, const sf_examples *ex, int binary, sf_err
     int rc = XGDMatrixSetFloatInfo(m, "label", y, ex->n);
     free(y);
     return rc != 0 ? xgb_fail(err, "setting labels") : 0;
-}
-
-/* Hands the pages of the training rows' features back to the OS (the caller
- * reads them no more: sf_model_params.release_train_rows). Only whole pages
- * inside the rows go: the rows may be a view of a larger array whose other
- * rows stay. The allocation itself is the owner's to free; the dropped
- * pages read as zeros until then. */
-static void release_rows(const sf_examples *ex)
-{
-    long pg = sysconf(_SC_PAGESIZE);
-    if (pg <= 0 || !ex->x)
-        return;
-    uintptr_t a = (uintptr_t)ex->x, b = (uintptr_t)(ex->x + ex->n * ex->d);
-    a = (a + (uintptr_t)pg - 1) & ~((uintptr_t)pg - 1);
-    b &= ~((uintptr_t)pg - 1);
-    if (b > a)
-        madvise((void *)a, b - a, MADV_DONTNEED);
 }
 
 static int set_param(BoosterHandle b, const char *k, const char *v, sf_err *err)
@@ -259,12 +329,14 @@ int sf_gbdt_fit(const sf_examples *train, const sf_examples *valid, const sf_mod
     int rc = -1;
     /* one quantile matrix for every objective: its bins do not depend on
      * the labels (no weights), so the trees are those of a matrix apiece */
-    if (make_dmatrix(train, nthread, p->max_bin > 0 ? p->max_bin : 256, &dtrain, err) < 0)
+    if (make_dmatrix(train, nthread, p->max_bin > 0 ? p->max_bin : 256, p->quantile_batch_rows,
+                     p->release_train_rows, &dtrain, err) < 0)
         return -1;
-    if (p->release_train_rows)
-        release_rows(train);
-    if (valid && valid->n > 0 && make_dmatrix(valid, nthread, 0, &dvalid, err) < 0)
+    if (valid && valid->n > 0 && make_dmatrix(valid, nthread, 0, 0, 0, &dvalid, err) < 0)
         goto out;
+#ifdef __GLIBC__
+    malloc_trim(0); /* what building the matrices freed (glibc keeps it in its arenas) */
+#endif
     for (int k = 0; k < n_obj; k++) {
         ubj[k] = NULL;
         if (fit_one(dtrain, dvalid, train, valid, p, k, &ubj[k], &ubj_len[k], &rounds[k], err) < 0)

@@ -5,7 +5,9 @@
  * are explained together or one by one), the integer keys the trees
  * compare order floats exactly as float compares do, early stopping works,
  * the probability method is chosen and recorded, and on the real sample
- * (OLIST_DIR) the delivered-stage model beats the mean.
+ * (OLIST_DIR) the delivered-stage model beats the mean; the quantile
+ * matrix fed in small batches that hand their pages back as it is built
+ * learns the same trees as one batch.
  */
 #include "testutil.h"
 
@@ -253,6 +255,58 @@ static void test_early_stopping_and_prob(void **state)
     sf_examples_free(&ex);
 }
 
+/* Batches of 333 rows whose pages go once the histogram index holds them
+ * (the column pass reading presence notes): the same trees as one batch. */
+static void test_batched_release_same_trees(void **state)
+{
+    (void)state;
+    sf_examples a, b, te;
+    sf_model_params p;
+    sf_model_params_default(&p);
+    tu_synth_examples(&a, 4000, 0.5);
+    tu_synth_examples(&b, 4000, 0.5); /* the same rows as a */
+    memcpy(b.x, a.x, a.n * a.d * sizeof *a.x);
+    memcpy(b.label, a.label, a.n * sizeof *a.label);
+    for (size_t i = 0; i < a.n; i += 3) /* missing cells in every column */
+        a.x[i * 12 + i % 12] = b.x[i * 12 + i % 12] = NAN;
+    for (size_t i = 0; i < a.n; i++) /* one column mostly missing */
+        if (i % 10)
+            a.x[i * 12 + 11] = b.x[i * 12 + 11] = NAN;
+    sf_examples fa, va, fb, vb; /* training = [fit | valid], as train.c views them */
+    sf_examples_view(&a, 0, 3400, &fa);
+    sf_examples_view(&a, 3400, 600, &va);
+    sf_examples_view(&b, 0, 3400, &fb);
+    sf_examples_view(&b, 3400, 600, &vb);
+    sf_model *ma = NULL, *mb = NULL;
+    sf_err err;
+    assert_int_equal(sf_model_train(SF_ALGO_GBDT, &fa, &va, &p, &ma, &err), 0);
+    p.quantile_batch_rows = 333;
+    p.release_train_rows = 1;
+    assert_int_equal(sf_model_train(SF_ALGO_GBDT, &fb, &vb, &p, &mb, &err), 0);
+    /* the fit rows' pages went: their cells read as zeros */
+    size_t zeros = 0;
+    for (size_t i = 0; i < 2000 * 12; i++)
+        zeros += b.x[i] == 0.0f;
+    if (p.release_train_rows)
+        assert_true(zeros > 1000 * 12);
+    assert_int_equal(sf_model_get_info(ma)->rounds, sf_model_get_info(mb)->rounds);
+    tu_synth_examples(&te, 2000, 0.5);
+    for (size_t i = 0; i < te.n; i += 4)
+        te.x[i * 12 + i % 12] = NAN;
+    double *sa = malloc(te.n * sizeof *sa), *sb = malloc(te.n * sizeof *sb);
+    double *pa = malloc(te.n * sizeof *pa), *pb = malloc(te.n * sizeof *pb);
+    sf_model_predict(ma, te.x, te.n, sa, pa);
+    sf_model_predict(mb, te.x, te.n, sb, pb);
+    assert_memory_equal(sa, sb, te.n * sizeof *sa);
+    assert_memory_equal(pa, pb, te.n * sizeof *pa);
+    free(sa), free(sb), free(pa), free(pb);
+    sf_model_free(ma);
+    sf_model_free(mb);
+    sf_examples_free(&a);
+    sf_examples_free(&b);
+    sf_examples_free(&te);
+}
+
 /* Real sample: time-ordered 80/20 split, delivered stage beats the mean. */
 static void test_real_sample(void **state)
 {
@@ -349,6 +403,7 @@ int main(void)
         cmocka_unit_test(test_reasons),
         cmocka_unit_test(test_tree_keys),
         cmocka_unit_test(test_early_stopping_and_prob),
+        cmocka_unit_test(test_batched_release_same_trees),
         cmocka_unit_test(test_real_sample),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -41,6 +41,12 @@ typedef struct sf_training_events {
      * each its order's event rebuilt by sf_order_event_at. */
     sf_stage_at *stages;
     size_t n_stages;
+    /* memory, not the rows: the caller reads these events (and the items
+     * and payments they point to) no more once their rows are built, only
+     * frees them. A replay of the compact form then hands the pages of the
+     * orders, items and payments it is done with back to the OS as
+     * it goes (they read as zeros afterwards; 0.5 GB at 1M orders). */
+    int drop_as_read;
 } sf_training_events;
 
 /* Clears every event (freeing what an event owns, nothing when it borrows)

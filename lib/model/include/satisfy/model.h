@@ -87,6 +87,9 @@ typedef struct sf_model_params {
      * returns; GBDT hands their pages back to the OS as soon as its
      * quantile matrix holds them (they read as zeros afterwards). Default 0. */
     int release_train_rows;
+    /* memory, not the model: rows per batch of the quantile matrix (0 = the
+     * default, 131072; the bins are the same whatever the batch) */
+    size_t quantile_batch_rows;
 } sf_model_params;
 
 /* Fills the defaults above. */
