@@ -669,10 +669,11 @@ static int retrain(sf_retrainer *r, const sf_store_counts *c, sf_err *err)
         }
         publish_decision(r, &rep, c->max_event_time);
     }
-    if (r->drift_due) {
+    if (r->drift_due) { /* said on satisfy.metrics now: no batch may follow soon */
         r->drift_due = false;
         r->drift_retrains++;
-        r->ph_dirty = true; /* drift_due and drift_retrains changed */
+        r->ph_dirty = true;
+        publish_outcome_drift(r);
     }
     /* the mark comes after registration: a crash before it retrains again */
     if (sf_store_mark_retrain(r->store, c->max_event_time, err) != 0)
