@@ -1,5 +1,7 @@
 /*
- * http_drift.c - drift for the web page: GET /v1/drift answers
+ * http_drift.c - GET /v1/drift for the web page: this scorer's PSI per
+ * feature, each scorer's newest input drift message and the retrainer's
+ * outcome detector state, both read from satisfy.metrics. It answers
  *   {"input": <this scorer's PSI per feature (drift.h), or null>,
  *    "scorers": [<the newest input drift message of each scorer on
  *                 satisfy.metrics>...],
