@@ -20,6 +20,7 @@
 
 #include "cmd.h"
 #include "satisfy/cli.h"
+#include "satisfy/drift_detect.h"
 #include "satisfy/gate.h"
 #include "satisfy/kafka.h"
 #include "satisfy/online.h"
@@ -86,12 +87,20 @@ static void usage(FILE *f)
             "  --signing-key FILE     sign every release with this PEM Ed25519 private key\n"
             "                         (satisfy-retrainer keygen); without it releases are\n"
             "                         unsigned (demo only, warned at start)\n"
+            "  --drift-delta D        outcome drift (Page-Hinkley on the champion's absolute\n"
+            "                         error as reviews arrive): tolerated increase of the\n"
+            "                         mean error, stars (default %g)\n"
+            "  --drift-lambda L       accumulated excess error that raises an alarm (default %g)\n"
+            "  --drift-min-samples N  errors after a reset before an alarm can fire (default %d)\n"
+            "  --retrain-on-drift     an outcome drift alarm makes a retrain due at once (once\n"
+            "                         --min-reviews are stored); the run's log and the decision\n"
+            "                         on satisfy.metrics and in the registry say so\n"
             "  -X key=value           librdkafka property for consumer and producer (repeatable)\n"
             "  --help                 this text\n"
             "\n"
             "Exit status: 0 stopped by SIGTERM/SIGINT after committing, 1 error, 2 usage.\n",
-            (double)SF_RETRAINER_TRAIN_WINDOW, SF_HOLDOUT_DEFAULT, SF_GATE_MARGIN,
-            SF_ONLINE_WINDOW);
+            (double)SF_RETRAINER_TRAIN_WINDOW, SF_HOLDOUT_DEFAULT, SF_GATE_MARGIN, SF_ONLINE_WINDOW,
+            SF_PH_DELTA, (double)SF_PH_LAMBDA, SF_PH_MIN_SAMPLES);
 }
 
 static int parse_args(int argc, char **argv, cfg *c)
@@ -113,6 +122,10 @@ static int parse_args(int argc, char **argv, cfg *c)
         {"stats-file", required_argument, NULL, 'S'},
         {"quiet", no_argument, NULL, 'q'},
         {"signing-key", required_argument, NULL, 'K'},
+        {"drift-delta", required_argument, NULL, 1001},
+        {"drift-lambda", required_argument, NULL, 1002},
+        {"drift-min-samples", required_argument, NULL, 1003},
+        {"retrain-on-drift", no_argument, NULL, 1004},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -180,6 +193,22 @@ static int parse_args(int argc, char **argv, cfg *c)
             break;
         case 'K':
             c->o.signing_key = optarg;
+            break;
+        case 1001:
+            if (sf_cli_double("--drift-delta", optarg, 0, 4, &c->o.drift.delta, &err) < 0)
+                return sf_cli_bad(&c->cli, &err);
+            break;
+        case 1002:
+            if (sf_cli_double("--drift-lambda", optarg, 0.001, 1e9, &c->o.drift.lambda, &err) < 0)
+                return sf_cli_bad(&c->cli, &err);
+            break;
+        case 1003:
+            if (sf_cli_long("--drift-min-samples", optarg, 1, 1000000000, &c->o.drift.min_samples,
+                            &err) < 0)
+                return sf_cli_bad(&c->cli, &err);
+            break;
+        case 1004:
+            c->o.retrain_on_drift = 1;
             break;
         case 'X':
             if ((rc = sf_cli_prop(&c->cli, optarg)))

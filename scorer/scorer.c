@@ -91,6 +91,10 @@ static void usage(FILE *f)
             "                        0 = do not wait); then score with what is there\n"
             "  --history-features FILE  diagnostic: write each scored event's id and the\n"
             "                        history features of its row to FILE (train/serve parity)\n"
+            "  --drift-window N      input drift: PSI per feature over the last N scored\n"
+            "                        events against the release's training distribution\n"
+            "                        (default %d; 0 = off); see docs/model.md\n"
+            "  --drift-interval S    publish the PSI to %s every S s (default %d)\n"
             "  -X key=value          librdkafka property for every client (repeatable)\n"
             "  --help                this text\n"
             "\n"
@@ -101,7 +105,8 @@ static void usage(FILE *f)
             "2 usage. A second SIGINT/SIGTERM stops waiting on the brokers at once (exit 1\n"
             "if the batch in hand was left uncommitted; it is scored again later).\n",
             SF_TOPIC_ORDERS, SF_TOPIC_MODELS, SF_TOPIC_PREDICTIONS, SF_TOPIC_DLQ, SF_SCORER_GROUP,
-            SF_SCORER_BATCH, SF_SCORER_BATCH_MS, SF_TOPIC_HISTORY, SF_SCORER_HISTORY_WAIT_S);
+            SF_SCORER_BATCH, SF_SCORER_BATCH_MS, SF_TOPIC_HISTORY, SF_SCORER_HISTORY_WAIT_S,
+            SF_DRIFT_WINDOW, SF_TOPIC_METRICS, SF_DRIFT_INTERVAL);
 }
 
 int main(int argc, char **argv)
@@ -117,6 +122,8 @@ int main(int argc, char **argv)
         O_VERIFY,
         O_HIST_WAIT,
         O_HIST_FEATURES,
+        O_DRIFT_WINDOW,
+        O_DRIFT_INTERVAL,
         O_HELP
     };
     static const struct option longopts[] = {
@@ -131,12 +138,16 @@ int main(int argc, char **argv)
         {"verify-key", required_argument, NULL, O_VERIFY},
         {"history-wait", required_argument, NULL, O_HIST_WAIT},
         {"history-features", required_argument, NULL, O_HIST_FEATURES},
+        {"drift-window", required_argument, NULL, O_DRIFT_WINDOW},
+        {"drift-interval", required_argument, NULL, O_DRIFT_INTERVAL},
         {"help", no_argument, NULL, O_HELP},
         {NULL, 0, NULL, 0},
     };
     static sf_cli cli = {.prog = "satisfy-scorer"};
     sf_scorer_opts o = {0};
     const char *http = NULL, *verify = NULL;
+    int drift_window = SF_DRIFT_WINDOW;
+    double drift_interval = SF_DRIFT_INTERVAL;
     sf_err err = {{0}};
     int c, v, rc;
     while ((c = getopt_long(argc, argv, "b:X:", longopts, NULL)) != -1) {
@@ -185,6 +196,14 @@ int main(int argc, char **argv)
         case O_HIST_FEATURES:
             o.history_features = optarg;
             break;
+        case O_DRIFT_WINDOW:
+            if (sf_cli_int("--drift-window", optarg, 0, 1000000, &drift_window, &err) < 0)
+                return sf_cli_bad(&cli, &err);
+            break;
+        case O_DRIFT_INTERVAL:
+            if (sf_cli_double("--drift-interval", optarg, 0.1, 86400, &drift_interval, &err) < 0)
+                return sf_cli_bad(&cli, &err);
+            break;
         case O_HELP:
             usage(stdout);
             return 0;
@@ -217,8 +236,11 @@ int main(int argc, char **argv)
     }
     o.verify_key = vkey;
     sf_stats *stats = sf_stats_new();
-    if (!stats) {
+    sf_drift *drift =
+        drift_window ? sf_drift_new((size_t)drift_window, drift_interval, o.instance_id) : NULL;
+    if (!stats || (drift_window && !drift)) {
         fprintf(stderr, "satisfy-scorer: out of memory\n");
+        sf_stats_free(stats);
         sf_release_key_free(vkey);
         return 1;
     }
@@ -228,13 +250,15 @@ int main(int argc, char **argv)
                            .stats = stats,
                            .web = sf_web_files,
                            .version = SATISFY_VERSION,
-                           .verify_key = vkey};
+                           .verify_key = vkey,
+                           .drift = drift};
         srv = sf_http_start(&ho, &err);
         sf_kafka_conn conn = {.brokers = o.brokers, .props = o.props, .n_props = o.n_props};
         if (!srv || sf_http_watch(srv, &conn, &err) != 0) {
             fprintf(stderr, "satisfy-scorer: --http %s: %s\n", http, err.msg);
             sf_http_stop(srv);
             sf_stats_free(stats);
+            sf_drift_free(drift);
             sf_release_key_free(vkey);
             return 1;
         }
@@ -245,6 +269,7 @@ int main(int argc, char **argv)
         log_line(NULL, line);
     }
     o.stats = stats;
+    o.drift = drift;
     if (srv) {
         o.on_history = give_history;
         o.on_history_arg = srv;
@@ -256,6 +281,7 @@ int main(int argc, char **argv)
     sf_stats_get(stats, &snap);
     sf_http_stop(srv);
     sf_stats_free(stats);
+    sf_drift_free(drift);
     sf_release_key_free(vkey);
     if (rc < 0) {
         fprintf(stderr, "satisfy-scorer: %s\n", err.msg);

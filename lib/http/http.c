@@ -293,7 +293,8 @@ static enum MHD_Result send_resp(sf_http *h, struct MHD_Connection *c, sf_http_r
 static void dispatch(sf_http *h, const sf_http_req *q, sf_http_resp *r)
 {
     if (sf_http_api_route(h, q, r) || sf_http_online_route(h, q, r) ||
-        sf_http_mlflow_route(h, q, r) || sf_http_prom_route(h, q, r) || static_route(h, q, r))
+        sf_http_drift_route(h, q, r) || sf_http_mlflow_route(h, q, r) ||
+        sf_http_prom_route(h, q, r) || static_route(h, q, r))
         return;
     sf_http_error(r, 404, "no such resource", NULL);
 }
@@ -486,6 +487,7 @@ sf_http *sf_http_start(const sf_http_opts *opts, sf_err *err)
         return NULL;
     }
     pthread_mutex_init(&h->mu, NULL);
+    sf_http_drift_init(h);
     sf_http_online_init(h);
     h->d = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO, 0, NULL, NULL, handler, h,
@@ -498,6 +500,7 @@ sf_http *sf_http_start(const sf_http_opts *opts, sf_err *err)
         sf_http_guard_stop(&h->guard);
         sf_http_guard_free(&h->guard);
         sf_http_online_stop(h);
+        sf_http_drift_free(h);
         pthread_mutex_destroy(&h->mu);
         free(h);
         sf_errf(err, "cannot listen on %s", opts->addr ? opts->addr : "127.0.0.1:0");
@@ -522,6 +525,7 @@ void sf_http_stop(sf_http *h)
     sf_http_guard_free(&h->guard);
     sf_modelwatch_stop(h->mw);
     sf_http_online_stop(h);
+    sf_http_drift_free(h); /* after the follower that feeds it */
     if (h->model) {
         sf_model_free(h->model->m);
         free(h->model);

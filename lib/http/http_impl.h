@@ -88,6 +88,27 @@ typedef struct sf_http_online {
 
 /* The connection guard (http_guard.c): head, body and keep-alive deadlines
  * counted from accept, and room made for new clients near the limits. */
+/* The drift messages on satisfy.metrics (http_drift.c): the newest of each
+ * scorer's input drift and the retrainer's outcome detector. */
+#define SF_HTTP_DRIFT_SCORERS 16
+
+typedef struct sf_http_drift {
+    pthread_mutex_t mu;
+    struct {
+        char id[128];
+        char *json;
+    } scorer[SF_HTTP_DRIFT_SCORERS];
+    char *outcome; /* the newest outcome drift message, NULL = none yet */
+    uint64_t messages;
+} sf_http_drift;
+
+void sf_http_drift_init(sf_http *h);
+void sf_http_drift_free(sf_http *h);
+/* 1 when the message was a drift message (kept), 0 when it is not one. */
+int sf_http_drift_feed(sf_http *h, const char *schema, const void *key, size_t key_len,
+                       const void *value, size_t len);
+int sf_http_drift_route(sf_http *h, const sf_http_req *q, sf_http_resp *r);
+
 typedef struct sf_http_sock sf_http_sock;
 
 typedef struct sf_http_guard {
@@ -135,6 +156,7 @@ struct sf_http {
     uint64_t rejected_limits; /* 413/408/400-depth */
     uint64_t predictions;     /* rows scored over HTTP */
     sf_http_online online;
+    sf_http_drift drift;
     sf_http_guard guard;
 };
 

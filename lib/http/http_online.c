@@ -227,6 +227,8 @@ int sf_http_decision_feed(sf_http *h, const void *key, size_t key_len, const voi
 int sf_http_metrics_feed(sf_http *h, const char *schema, const void *key, size_t key_len,
                          const void *value, size_t len, const char *where, sf_err *err)
 {
+    if (sf_http_drift_feed(h, schema, key, key_len, value, len)) /* http_drift.c */
+        return 0;
     size_t np = strlen(SF_DECISION_KEY_PREFIX);
     bool decision = schema ? strcmp(schema, SF_DECISION_SCHEMA) == 0
                            : key && key_len >= np && memcmp(key, SF_DECISION_KEY_PREFIX, np) == 0;

@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "satisfy/drift_profile.h"
 #include "satisfy/lifecycle.h"
 #include "satisfy/training_rows.h"
 #include "satisfy/clock.h"
@@ -75,6 +76,7 @@ typedef struct pipeline {
     uint8_t *artifact;
     size_t artifact_len;
     char *params_json, *model_params_json, *metrics_json, *report_json;
+    sf_drift_profile *drift; /* the candidate's training distribution (drift_profile.h) */
 } pipeline;
 
 static void pipeline_free(pipeline *p)
@@ -97,6 +99,7 @@ static void pipeline_free(pipeline *p)
     free(p->model_params_json);
     free(p->metrics_json);
     free(p->report_json);
+    free(p->drift);
 }
 
 /* Splits both example sets at the cutoff of the labeled orders' purchase times. */
@@ -295,6 +298,13 @@ static int step_learners(pipeline *p, sf_train_report *rep, sf_err *err)
     p->mp.nthread = opts->threads > 0 ? opts->threads : 2;
     p->mp.seed = opts->seed;
     p->model_params_json = sf_model_params_json(&p->mp);
+    /* the training distribution per feature of the candidate's spec, before
+     * the learners hand the training rows' pages back (gbdt below) */
+    const sf_examples *tr = p->cand_seed ? &p->tr_seed : &p->tr_full;
+    if (!(p->drift = malloc(sizeof *p->drift)))
+        return sf_errf(err, "train: out of memory for the drift profile");
+    if (sf_drift_profile_build(tr->spec, tr->x, tr->n, tr->d, p->drift, err) != 0)
+        return sf_err_wrap(err, "train");
     double sum = 0;
     for (size_t i = 0; i < p->tr_full.n; i++)
         sum += p->tr_full.label[i];
@@ -432,6 +442,18 @@ static int step_gate(pipeline *p, sf_train_report *rep, sf_err *err)
     return 0;
 }
 
+/* "drift" (the profile step_learners built, drift_profile.h) into the
+ * metrics: what the scorers measure their input drift against. */
+static int add_drift_profile(pipeline *p, sf_err *err)
+{
+    char *with = sf_drift_metrics_with(p->metrics_json, p->drift, err);
+    if (!with)
+        return -1;
+    free(p->metrics_json);
+    p->metrics_json = with;
+    return 0;
+}
+
 /* The candidate's artifact: window and metrics. No history snapshot: the
  * scorer's history is live state (satisfy.history, livehistory.h), so the
  * release stays the size of the model whatever the history holds. */
@@ -440,6 +462,8 @@ static int step_artifact(pipeline *p, sf_train_report *rep, sf_err *err)
     sf_model *cand = p->model[rep->candidate];
     sf_model_set_window(cand, rep->split.train_from, rep->split.train_to);
     p->metrics_json = sf_train_version_metrics_json(rep);
+    if (add_drift_profile(p, err) != 0)
+        return sf_err_wrap(err, "train");
     if (sf_model_set_metrics(cand, p->metrics_json, err) != 0 ||
         sf_model_save(cand, &p->artifact, &p->artifact_len, err) != 0)
         return sf_err_wrap(err, "train: saving the %s artifact", rep->rows[rep->candidate].name);

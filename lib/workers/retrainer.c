@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -17,11 +18,13 @@
 #include <string.h>
 #include <time.h>
 
+#include <cjson/cJSON.h>
 #include <librdkafka/rdkafka.h>
 
 #include "satisfy/catchup.h"
 #include "satisfy/codec.h"
 #include "satisfy/decision.h"
+#include "satisfy/drift_detect.h"
 #include "satisfy/history_pub.h"
 #include "satisfy/kafka.h"
 #include "satisfy/model.h"
@@ -66,6 +69,11 @@ struct sf_retrainer {
     sf_store_counts sc;      /* store counters after the last batch */
     sf_release_key *sign;    /* opts.signing_key loaded, NULL = unsigned releases */
     sf_window *win;          /* the training window's checkpoint (opts.train_window > 0) */
+    sf_ph ph;                /* outcome drift on the joined pairs' absolute error */
+    bool ph_dirty;           /* pairs added since its state was last published */
+    int64_t ph_alarm_time;   /* event time of the pair that raised the last alarm */
+    bool drift_due;          /* --retrain-on-drift: an alarm waits for its retrain */
+    int drift_retrains;      /* retrains an alarm triggered */
 };
 
 static void logf_(const sf_retrainer *r, const char *fmt, ...)
@@ -215,6 +223,55 @@ static const char *as_text(sf_retrainer *r, const rd_kafka_message_t *m, sf_err 
     return (const char *)r->buf.data;
 }
 
+/* Feeds a joined pair's absolute error to the Page-Hinkley detector; an
+ * alarm is logged and, with --retrain-on-drift, makes a retrain due. */
+static void outcome_drift(sf_retrainer *r, const sf_store_pair *pair)
+{
+    r->ph_dirty = true;
+    double mean = r->ph.mean;
+    if (!sf_ph_add(&r->ph, fabs(pair->label - pair->score)))
+        return;
+    r->ph_alarm_time = pair->event_time;
+    char when[24];
+    sf_time_format(pair->event_time, when, sizeof when);
+    logf_(r,
+          "outcome drift: Page-Hinkley alarm %" PRIu64 " at pair %" PRIu64
+          " (v%lld, review of %s): mean absolute error %.3f since the last reset, threshold "
+          "%g exceeded%s",
+          r->ph.alarms, r->ph.total, (long long)pair->model_version, when, mean, r->c->drift.lambda,
+          r->c->retrain_on_drift ? "; --retrain-on-drift: a retrain is due" : "");
+    if (r->c->retrain_on_drift)
+        r->drift_due = true;
+}
+
+/* The detector's state to satisfy.metrics (key SF_OUTCOME_DRIFT_KEY), when
+ * pairs were added since the last time. */
+static void publish_outcome_drift(sf_retrainer *r)
+{
+    if (!r->ph_dirty)
+        return;
+    r->ph_dirty = false;
+    char *ph = sf_ph_json(&r->ph);
+    char js[1024];
+    if (!ph)
+        return;
+    /* the detector's object with the retrainer's fields added at its end */
+    snprintf(js, sizeof js,
+             "%.*s,\"retrain_on_drift\":%s,\"drift_due\":%s,\"drift_retrains\":%d,"
+             "\"last_alarm_time\":%lld,\"at\":%lld}",
+             (int)strlen(ph) - 1, ph, r->c->retrain_on_drift ? "true" : "false",
+             r->drift_due ? "true" : "false", r->drift_retrains, (long long)r->ph_alarm_time,
+             (long long)sf_wall_ms());
+    free(ph);
+    rd_kafka_resp_err_t e = rd_kafka_producev(
+        r->prod, RD_KAFKA_V_TOPIC(SF_TOPIC_METRICS),
+        RD_KAFKA_V_KEY(SF_OUTCOME_DRIFT_KEY, strlen(SF_OUTCOME_DRIFT_KEY)),
+        RD_KAFKA_V_VALUE(js, strlen(js)), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_HEADER("schema", SF_OUTCOME_DRIFT_SCHEMA, -1), RD_KAFKA_V_END);
+    if (e)
+        logf_(r, "%s: produce outcome drift: %s", SF_TOPIC_METRICS, rd_kafka_err2str(e));
+}
+
 /* Stores one message. Returns 0 (stored or skipped as bad input), -1 when
  * the store failed (the batch must not be committed). */
 static int handle(sf_retrainer *r, const rd_kafka_message_t *m, sf_err *err)
@@ -294,6 +351,7 @@ static int handle(sf_retrainer *r, const rd_kafka_message_t *m, sf_err *err)
                           pair.event_time, &why) == 0) {
             r->n_pairs++;
             note_dirty(r, pair.model_version);
+            outcome_drift(r, &pair);
         } else {
             bad_message(r, m, why.msg);
         }
@@ -323,6 +381,7 @@ static void publish_online(sf_retrainer *r)
         free(js);
     }
     r->n_dirty = 0;
+    publish_outcome_drift(r);
     rd_kafka_poll(r->prod, 0);
 }
 
@@ -356,6 +415,18 @@ static void publish_decision(sf_retrainer *r, const sf_train_report *rep, int64_
     if (!js) {
         logf_(r, "%s: decision v%lld: %s", SF_TOPIC_METRICS, (long long)rep->version, err.msg);
         return;
+    }
+    if (r->drift_due) { /* this retrain's cause: an outcome drift alarm */
+        cJSON *o = cJSON_Parse(js);
+        char *with = NULL;
+        if (o && cJSON_AddStringToObject(o, "trigger", "outcome-drift") &&
+            cJSON_AddNumberToObject(o, "drift_alarms", (double)r->ph.alarms))
+            with = cJSON_PrintUnformatted(o);
+        cJSON_Delete(o);
+        if (with) {
+            free(js);
+            js = with;
+        }
     }
     if (sf_registry_set_decision(r->reg, rep->version, js, &err) != 0)
         logf_(r, "decision v%lld not stored (it will not be republished): %s",
@@ -467,6 +538,8 @@ static int retrain_due(sf_retrainer *r, const sf_store_counts *c)
 {
     if (c->reviews < r->c->min_reviews || c->new_reviews == 0)
         return 0;
+    if (r->drift_due) /* --retrain-on-drift after an outcome drift alarm */
+        return 1;
     if (r->c->every > 0 && c->new_reviews >= r->c->every)
         return 1;
     if (r->c->days > 0 && c->max_event_time != SF_TIME_NONE) {
@@ -538,8 +611,9 @@ static int retrain(sf_retrainer *r, const sf_store_counts *c, sf_err *err)
         return sf_errf(err, "retrain %d: out of memory", k);
     logf_(r,
           "retrain %d: started on %s (%" PRId64
-          " new reviews since the last retrain); consumption paused",
-          k, days > 0 ? "the training window" : "every stored event", c->new_reviews);
+          " new reviews since the last retrain%s); consumption paused",
+          k, days > 0 ? "the training window" : "every stored event", c->new_reviews,
+          r->drift_due ? "; cause: outcome drift alarm, --retrain-on-drift" : "");
     sf_train_opts o = r->c->train;
     char source[300];
     snprintf(source, sizeof source, "stream:%s", r->c->store);
@@ -595,6 +669,12 @@ static int retrain(sf_retrainer *r, const sf_store_counts *c, sf_err *err)
         }
         publish_decision(r, &rep, c->max_event_time);
     }
+    if (r->drift_due) { /* said on satisfy.metrics now: no batch may follow soon */
+        r->drift_due = false;
+        r->drift_retrains++;
+        r->ph_dirty = true;
+        publish_outcome_drift(r);
+    }
     /* the mark comes after registration: a crash before it retrains again */
     if (sf_store_mark_retrain(r->store, c->max_event_time, err) != 0)
         return -1;
@@ -632,12 +712,15 @@ static void write_stats(const sf_retrainer *r, const sf_store_counts *sc)
              ",\"history_in_flight\":%" PRIu64 ",\"history_failed\":%" PRIu64
              ",\"history_republished\":%" PRIu64 ",\"history_seq\":%" PRId64
              ",\"history_published_mark\":%" PRId64 ",\"history_reviews_early\":%" PRIu64
-             ",\"history_reviews_late\":%" PRIu64 ",\"history_skipped\":%" PRIu64 "}\n",
+             ",\"history_reviews_late\":%" PRIu64 ",\"history_skipped\":%" PRIu64
+             ",\"drift_pairs\":%" PRIu64 ",\"drift_mean\":%.6g,\"drift_stat\":%.6g"
+             ",\"drift_alarms\":%" PRIu64 ",\"drift_retrains\":%d}\n",
              r->n_orders, r->n_new_orders, r->n_reviews, r->n_new_reviews, r->n_preds, r->n_pairs,
              r->n_bad, r->retrains, r->released, r->rejected, r->failed, sc->reviews,
              sc->new_reviews, hc.published, hc.last_seq - hc.published_mark, hc.in_flight,
              hc.failed, hc.republished, hc.last_seq, hc.published_mark, hc.reviews_early,
-             hc.reviews_late, hc.skipped);
+             hc.reviews_late, hc.skipped, r->ph.total, r->ph.mean, sf_ph_stat(&r->ph), r->ph.alarms,
+             r->drift_retrains);
     sf_err err;
     if (sf_stats_write_file(r->c->stats_file, line, &err) != 0)
         logf_(r, "%s", err.msg);
@@ -669,6 +752,7 @@ void sf_retrainer_opts_default(sf_retrainer_opts *o)
     o->min_reviews = SF_RETRAINER_MIN_REVIEWS;
     o->window = SF_ONLINE_WINDOW;
     o->train_window = SF_RETRAINER_TRAIN_WINDOW;
+    sf_ph_opts_default(&o->drift);
     sf_train_opts_default(&o->train);
     o->train.experiment = "stream";
 }
@@ -730,6 +814,10 @@ int sf_retrainer_open(sf_retrainer **out, const sf_retrainer_opts *opts, sf_err 
     r->catchup = sf_catchup_new(caught_up_on, 2);
     if (!r->catchup) {
         sf_errf(err, "out of memory");
+        goto fail;
+    }
+    if (sf_ph_init(&r->ph, &r->c->drift, err) != 0) {
+        sf_err_wrap(err, "outcome drift");
         goto fail;
     }
     r->online = sf_online_new((size_t)r->c->window, err);

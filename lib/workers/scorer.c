@@ -275,6 +275,7 @@ static int score_block(scorer *s, size_t k, sf_err *err)
 {
     struct work *w = s->w;
     sf_model_score_rows(s->model, w->rows, k, w->pred);
+    sf_drift_add(s->o->drift, w->rows, k, (size_t)sf_model_n_inputs(s->model));
     int64_t scored_at = sf_wall_ms(); /* the block's rows were scored together */
     for (size_t j = 0; j < k; j++) {
         sf_prediction *p = &w->pred[j];
@@ -305,6 +306,26 @@ static void write_hist_features(scorer *s, const sf_prediction *p, const float *
     for (int c = 0; c < s->n_hist_cols; c++)
         fprintf(s->hist_out, " %.9g", (double)row[s->hist_cols[c]]);
     fputc('\n', s->hist_out);
+}
+
+/* The input drift's PSI (drift.h) to satisfy.metrics, in the batch's
+ * transaction when there is one: an aborted batch loses it until the next
+ * interval, which is all a gauge needs. */
+static void publish_drift(scorer *s)
+{
+    char *js = sf_drift_json(s->o->drift);
+    if (!js)
+        return;
+    char key[160];
+    int kn = snprintf(key, sizeof key, "%s%s", SF_DRIFT_KEY,
+                      s->o->instance_id ? s->o->instance_id : "-");
+    rd_kafka_resp_err_t e = rd_kafka_producev(
+        s->producer, RD_KAFKA_V_TOPIC(SF_TOPIC_METRICS), RD_KAFKA_V_KEY(key, (size_t)kn),
+        RD_KAFKA_V_VALUE(js, strlen(js)), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_HEADER("schema", SF_DRIFT_SCHEMA, -1), RD_KAFKA_V_END);
+    if (e)
+        scorer_logf(s, "%s: produce input drift: %s", SF_TOPIC_METRICS, rd_kafka_err2str(e));
+    free(js);
 }
 
 int scorer_process(scorer *s, sf_err *err)
@@ -346,6 +367,8 @@ int scorer_process(scorer *s, sf_err *err)
     if (hist)
         sf_livehist_unlock(s->lh);
     int rc = k ? score_block(s, k, err) : 0;
+    if (rc == 0 && sf_drift_due(s->o->drift))
+        publish_drift(s);
     if (s->hist_out)
         fflush(s->hist_out); /* readable per batch: tests wait on it */
     return rc;
@@ -439,6 +462,14 @@ static void use_model(scorer *s, sf_model *m, int64_t v)
         int c = sf_spec_index(spec, hist_names[i]);
         if (c >= 0)
             s->hist_cols[s->n_hist_cols++] = c;
+    }
+    if (s->o->drift) {
+        sf_err derr;
+        int dr = sf_drift_set_model(s->o->drift, spec, sf_model_metrics(m), v, &derr);
+        if (dr < 0)
+            scorer_logf(s, "%s", derr.msg);
+        else if (dr == 0)
+            scorer_logf(s, "model %" PRId64 " carries no training distribution: no input drift", v);
     }
     sf_model_free(s->model);
     s->model = m;

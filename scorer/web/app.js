@@ -425,13 +425,67 @@ async function pollRecent() {
   } catch (e) { /* retried */ }
 }
 
+/* The drift panel (GET /v1/drift): this scorer's PSI per feature, else the
+ * newest one another scorer published; the retrainer's Page-Hinkley state as
+ * it published it, or a note that there is none yet. */
+const PSI_ALARM = 0.25;
+
+function drawDrift(d) {
+  const input = d.input || (d.scorers && d.scorers[0]) || null;
+  const tb = document.querySelector('#drift-psi tbody');
+  tb.replaceChildren();
+  if (!input) {
+    $('drift-input-line').textContent = 'no PSI yet: the model\'s release carries no training distribution, or nothing was scored';
+  } else {
+    $('drift-input-line').textContent = `${d.input ? 'this scorer' : `scorer ${input.scorer}`}, model v${input.model_version}: ` +
+      `${input.n} events in the window (of ${input.window}); largest ${input.feature_max} ${input.psi_max.toFixed(3)}`;
+    const top = input.features.slice(0, 10), scale = Math.max(PSI_ALARM * 2, top.length ? top[0].psi : 0);
+    for (const f of top) {
+      const tr = document.createElement('tr');
+      tr.dataset.feature = f.name;
+      if (f.psi > PSI_ALARM) tr.className = 'drifting';
+      const bar = document.createElement('span');
+      bar.className = 'psi-bar';
+      bar.style.width = `${Math.min(100, (100 * f.psi) / scale).toFixed(1)}%`;
+      const cells = [f.name.replace(/_/g, ' '), f.psi.toFixed(3)];
+      for (const text of cells) {
+        const td = document.createElement('td');
+        td.textContent = text;
+        tr.appendChild(td);
+      }
+      const td = document.createElement('td');
+      td.className = 'bar';
+      td.appendChild(bar);
+      tr.appendChild(td);
+      tb.appendChild(tr);
+    }
+  }
+  const o = d.outcome, out = $('drift-outcome');
+  out.className = `drift-outcome${o && o.alarms > 0 ? ' alarmed' : ''}`;
+  if (!o) {
+    out.textContent = 'no detector state yet: the retrainer publishes it once reviews meet predictions';
+    return;
+  }
+  const last = o.last_alarm_time ? `, last at ${isoDay(o.last_alarm_time)}` : '';
+  out.textContent = `${o.detector}: mean absolute error ${o.mean.toFixed(3)} over ${o.n} reviews since the last reset, ` +
+    `statistic ${o.stat.toFixed(2)} of ${o.lambda} (delta ${o.delta}); ${o.alarms} alarm${o.alarms === 1 ? '' : 's'}${last}` +
+    (o.retrain_on_drift ? `; retrains on drift: ${o.drift_retrains}` : '');
+}
+
+async function pollDrift() {
+  try {
+    drawDrift(await (await fetch('/v1/drift')).json());
+  } catch (e) { /* retried */ }
+}
+
 fill($('category'), CATEGORIES, 'health_beauty');
 fill($('cstate'), Object.keys(STATES), 'SP');
 fill($('sstate'), Object.keys(STATES), 'SP');
 $('is_delivered').addEventListener('change', () => { $('delivered').disabled = !$('is_delivered').checked; });
 $('order-form').addEventListener('submit', submit);
-pollStats(); pollModels(); pollRecent(); pollOnline();
+pollStats(); pollModels(); pollRecent(); pollOnline(); pollDrift();
 setInterval(pollStats, 1500);
 setInterval(pollRecent, 2000);
 setInterval(pollModels, 5000);
 setInterval(pollOnline, 5000);
+setInterval(pollDrift, 5000);

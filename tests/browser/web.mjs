@@ -107,6 +107,17 @@ try {
     const ticks = await page.$$eval('#online-chart text', (ts) => ts.map((t) => t.textContent).filter((t) => /^\d{4}-\d{2}-\d{2}$/.test(t)));
     if (ticks.length < 2) fail(`no dates on the time axis ${JSON.stringify(ticks)}`);
     console.log(`online RMSE lines: ${lines.map((l) => `v${l.v} (${l.n} points)`).join(', ')}; legend ${legend.join(' | ')}`);
+    // the drift panel: this scorer's PSI per feature (its release carries the
+    // training distribution), at most 10 rows, and the retrainer's detector state
+    await waitFor(page, () => document.querySelectorAll('#drift-psi tbody tr').length > 0 &&
+      /page-hinkley/.test(document.getElementById('drift-outcome').textContent), 30000)
+      .catch(() => fail('the drift panel shows no PSI or no outcome detector state'));
+    const psi = await page.$$eval('#drift-psi tbody tr', (rs) => rs.map((r) => ({
+      f: r.dataset.feature, v: r.children[1].textContent })));
+    if (psi.length > 10 || !psi.every((r) => r.f && /^\d+\.\d{3}$/.test(r.v))) fail(`PSI rows ${JSON.stringify(psi)}`);
+    const outcome = await page.textContent('#drift-outcome');
+    if (!/1 alarm, last at 2018-06-20/.test(outcome)) fail(`outcome drift line: ${outcome}`);
+    console.log(`drift: ${psi.length} PSI rows (top ${psi[0] && psi[0].f} ${psi[0] && psi[0].v}); ${outcome}`);
     console.log(`live: ${await page.textContent('#t-rate')} events/s, ${await page.textContent('#t-events')} events`);
     await page.screenshot({ path: join(out, 'web-live.png'), fullPage: true });
   }

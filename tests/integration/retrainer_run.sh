@@ -208,8 +208,13 @@ check_decisions "$work/metrics.txt" "$work/list.json" repeats ||
 python3 - "$work/metrics.txt" "$champion" "$pairs" <<'EOF' || fail "online accuracy on satisfy.metrics"
 import json, math, sys
 lines = [l.split("\t", 2)[::2] for l in open(sys.argv[1]).read().splitlines() if l]
-lines = [(k, v) for k, v in lines if not k.startswith("decision-")]
+drift = [json.loads(v) for k, v in lines if k == "outcome-drift"]
+lines = [(k, v) for k, v in lines if not k.startswith("decision-") and k != "outcome-drift"]
 champion, pairs = int(sys.argv[2]), int(sys.argv[3])
+# the outcome drift detector saw every pair (drift_detect.h)
+ph = max(drift, key=lambda m: m["total"]) if drift else None
+assert ph and ph["detector"] == "page-hinkley" and ph["total"] == pairs, ph
+assert math.isfinite(ph["stat"]) and ph["alarms"] >= 0 and ph["lambda"] == 30, ph
 assert lines, "nothing on satisfy.metrics"
 for key, value in lines:
     m = json.loads(value)
@@ -219,7 +224,9 @@ last = max((json.loads(v) for _, v in lines), key=lambda m: m["total"])
 assert last["total"] == pairs and last["n"] == min(pairs, last["window"]), last
 assert 0.2 < last["rmse"] < 2.5 and 0.0 <= last["auc"] <= 1.0, last
 print(f"online accuracy v{champion}: n {last['n']} (of {pairs} pairs), rmse {last['rmse']:.4f}, auc {last['auc']:.4f}")
+print(f"outcome drift: {ph['total']} errors, mean {ph['mean']:.3f}, statistic {ph['stat']:.2f}, {ph['alarms']} alarms")
 EOF
+[ "$(json_field "$work/stats.json" drift_pairs)" = "$pairs" ] || fail "drift_pairs in the stats: $(cat "$work/stats.json")"
 echo "second replay: $events_want order events and $reviews_want reviews consumed again, 0 new"
 
 # --- a FRESH broker (empty topics) and the same registry: a restarted

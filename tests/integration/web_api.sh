@@ -3,14 +3,17 @@
 # JSON/MLflow/Prometheus endpoints of a real scorer, with a model that came
 # through satisfy.models, while events flow. Bad requests (malformed JSON,
 # unknown fields, a huge body, a client that stalls) get 4xx and the scorer
-# keeps scoring: every order event still gets its prediction.
+# keeps scoring: every order event still gets its prediction. The release
+# carries its training distribution: /metrics shows the largest input drift
+# PSI with its feature as a label, and the scorer's PSI message comes back
+# from satisfy.metrics in GET /v1/drift.
 source "$(dirname "$0")/scorer_common.bash"
 
 make_data
 start_broker
 "$bin/publish_model" --brokers "$bs" --version 1 --data "$data" --algo gbdt \
   >"$work/pub1.out" 2>"$work/pub1.err" || fail "publish_model failed: $(cat "$work/pub1.err")"
-start_scorer scorer --http 127.0.0.1:0
+start_scorer scorer --http 127.0.0.1:0 --drift-interval 1
 wait_log scorer "serving /healthz and /metrics on port [1-9]" 30
 port=$(sed -n 's/.*serving \/healthz and \/metrics on port \([0-9]*\).*/\1/p' "$work/scorer.err")
 url="http://127.0.0.1:$port"
@@ -83,5 +86,14 @@ command -v promtool >/dev/null || fail "promtool missing (scripts/install-deps.s
 promtool check metrics <"$work/metrics.txt" || fail "promtool check metrics"
 grep -q '^satisfy_http_model_info{version="1"' "$work/metrics.txt" || fail "model info metric"
 grep -q '^satisfy_http_requests_total{class="4xx"} [1-9]' "$work/metrics.txt" || fail "4xx not counted"
+# input drift: the largest PSI, a feature label and a finite value
+grep -Eq '^satisfy_scorer_drift_psi_max\{feature="[a-z_]+"\} [0-9.e+-]+$' "$work/metrics.txt" ||
+  fail "no finite satisfy_scorer_drift_psi_max{feature=...}: $(grep drift "$work/metrics.txt")"
+grep -Eq '^satisfy_scorer_drift_psi\{feature="[a-z_]+"\} ' "$work/metrics.txt" || fail "no per-feature PSI gauge"
+_drift_published() {
+  c "$url/v1/drift" >"$work/drift.json" &&
+    python3 -c 'import json,sys,math; d=json.load(sys.stdin); s=[x for x in d["scorers"] if x["scorer"]=="test"]; assert d["input"] and math.isfinite(d["input"]["psi_max"]) and s and s[0]["features"], d' <"$work/drift.json" 2>/dev/null
+}
+wait_for 30 "the scorer's PSI on satisfy.metrics in /v1/drift" _drift_published
 stop_scorer
 echo "web_api: ok"

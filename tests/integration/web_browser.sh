@@ -8,7 +8,9 @@
 # the online RMSE chart (online accuracy messages produced to satisfy.metrics
 # with kcat, as satisfy-retrainer run would publish them), and the gate
 # decisions in the model timeline (v1 released and loaded, shown once; v2
-# rejected, with its reason; also produced with kcat). Screenshots are saved in
+# rejected, with its reason; also produced with kcat), and the drift panel
+# (the scorer's PSI per feature, the retrainer's Page-Hinkley state produced
+# with kcat). Screenshots are saved in
 # $SATISFY_BUILD_DIR/test-artifacts/web/.
 source "$(dirname "$0")/scorer_common.bash"
 
@@ -52,6 +54,10 @@ decision 1 true "released (both tests pass): browser test" 1.1234 1.3456 mean 0 
 decision 2 false "rejected (gain below margin): browser test" 1.1300 1.1234 "champion v1" 1 |
   timeout 30 kcat -P -b "$bs" -t satisfy.metrics -k decision-2 -H schema=satisfy.v1.ModelDecision+json 2>"$work/kcat.err" ||
   fail "kcat -P decision 2 failed: $(cat "$work/kcat.err")"
+# the retrainer's outcome drift state (drift_detect.h's shape), one alarm
+printf '{"detector":"page-hinkley","delta":0.1,"lambda":30,"min_samples":200,"n":120,"mean":0.8,"stat":3.5,"total":4413,"alarms":1,"last_alarm_at":4367,"mean_before":0.9,"retrain_on_drift":false,"drift_due":false,"drift_retrains":0,"last_alarm_time":1529471016000,"at":%s}\n' "$(($(date +%s) * 1000))" |
+  timeout 30 kcat -P -b "$bs" -t satisfy.metrics -k outcome-drift -H schema=satisfy.v1.OutcomeDrift+json 2>"$work/kcat.err" ||
+  fail "kcat -P outcome drift failed: $(cat "$work/kcat.err")"
 
 timeout 180 node "$src/tests/browser/web.mjs" "http://127.0.0.1:$port/" "$artifacts" --wait-rate \
   >"$work/browser.out" 2>"$work/browser.err" &

@@ -20,7 +20,9 @@
  * The model trained from --data carries the history snapshot at the end of
  * its window, as releases did before the live history (scorers seed their
  * history with it while satisfy.history is empty); --no-history leaves it
- * out, as satisfy-retrainer's releases do now.
+ * out, as satisfy-retrainer's releases do now. Its metrics hold the
+ * training distribution per feature ("drift", drift_profile.h), as the
+ * retrainer's releases do.
  * Prints "published version N (ALGO, BYTES bytes)" on success.
  */
 #include <getopt.h>
@@ -39,6 +41,7 @@
 #include "satisfy/olist.h"
 #include "satisfy/registry.h"
 #include "satisfy/release_sign.h"
+#include "satisfy/drift_profile.h"
 #include "satisfy/train.h"
 
 static int no_history; /* --no-history */
@@ -82,7 +85,17 @@ static int train(const char *dir, sf_algo algo, int64_t from, int64_t to, sf_mod
                 hi = ex.purchase[i] + 1;
         }
         sf_model_set_window(*out, lo, hi);
-        rc = no_history ? 0 : sf_model_set_history(*out, hist, err);
+        /* the training distribution, as the retrainer's releases carry it
+         * (drift_profile.h): scorers compute their input drift against it */
+        static sf_drift_profile prof;
+        char *mj = NULL;
+        if (sf_drift_profile_build(ex.spec, ex.x, ex.n, ex.d, &prof, err) != 0 ||
+            !(mj = sf_drift_metrics_with("{}", &prof, err)) ||
+            sf_model_set_metrics(*out, mj, err) != 0)
+            rc = -1;
+        free(mj);
+        if (rc == 0)
+            rc = no_history ? 0 : sf_model_set_history(*out, hist, err);
         if (rc < 0)
             sf_model_free(*out);
     }

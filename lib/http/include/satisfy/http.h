@@ -33,6 +33,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "satisfy/drift.h"
 #include "satisfy/embed.h"
 #include "satisfy/error.h"
 #include "satisfy/livehistory.h"
@@ -80,6 +81,9 @@ typedef struct sf_http_opts {
     /* public key the watcher of sf_http_watch checks releases with
      * (modelwatch.h); NULL = unsigned mode. Must outlive the server. */
     const sf_release_key *verify_key;
+    /* the scorer's input drift (drift.h): /metrics and GET /v1/drift show
+     * its PSI; NULL = none. Must outlive the server. */
+    sf_drift *drift;
 } sf_http_opts;
 
 /* Starts listening. NULL with err set (bad address, port in use). */

@@ -54,6 +54,7 @@
 
 #include <signal.h>
 
+#include "satisfy/drift_detect.h"
 #include "satisfy/error.h"
 #include "satisfy/modelwatch.h"
 #include "satisfy/train.h"
@@ -91,6 +92,13 @@ typedef struct sf_retrainer_opts {
     /* optional: PEM Ed25519 private key; every release is signed with it
      * (release_sign.h). NULL = unsigned releases, warned about at start. */
     const char *signing_key;
+    /* Outcome drift (drift_detect.h): Page-Hinkley on the absolute error of
+     * every prediction joined with its review; its state goes to
+     * satisfy.metrics (key "outcome-drift") and the stats file. With
+     * retrain_on_drift an alarm makes a retrain due at once (after
+     * min_reviews), its decision carrying "trigger": "outcome-drift". */
+    sf_ph_opts drift;
+    int retrain_on_drift;
 } sf_retrainer_opts;
 
 /* The defaults: group, every, min_reviews, window (SF_ONLINE_WINDOW),

@@ -55,6 +55,7 @@
 #include <signal.h>
 #include <stddef.h>
 
+#include "satisfy/drift.h"
 #include "satisfy/error.h"
 #include "satisfy/livehistory.h"
 #include "satisfy/modelwatch.h"
@@ -111,6 +112,10 @@ typedef struct sf_scorer_opts {
      * sf_http_set_history), from the run's thread. */
     void (*on_history)(void *arg, sf_livehist *lh);
     void *on_history_arg;
+    /* Optional input drift (drift.h): the rows scored go into its window and
+     * its PSI goes to satisfy.metrics every interval, in the batch's
+     * transaction. NULL = off. Must outlive the run. */
+    sf_drift *drift;
 } sf_scorer_opts;
 
 #define SF_SCORER_CLUSTER_DETECT   0
