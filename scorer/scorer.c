@@ -9,6 +9,7 @@
  * waiting on the brokers at once (cli.h counts them, scorer.h honours them).
  */
 #include <getopt.h>
+#include <math.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -17,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "satisfy/alerts.h"
 #include "satisfy/cli.h"
 #include "satisfy/http.h"
 #include "satisfy/kafka.h"
@@ -89,6 +91,10 @@ static void usage(FILE *f)
             "  --history-wait S      at start, wait at most S s for the seller and customer\n"
             "                        history to be rebuilt from %s (default %d;\n"
             "                        0 = do not wait); then score with what is there\n"
+            "  --alert-threshold T   alert an order (one Alert on %s) when a\n"
+            "                        prediction's risk of 1-2 stars first reaches T (0..1),\n"
+            "                        instead of the active release's threshold (chosen at\n"
+            "                        training; a release without one makes no alerts)\n"
             "  --history-features FILE  diagnostic: write each scored event's id and the\n"
             "                        history features of its row to FILE (train/serve parity)\n"
             "  -X key=value          librdkafka property for every client (repeatable)\n"
@@ -101,7 +107,8 @@ static void usage(FILE *f)
             "2 usage. A second SIGINT/SIGTERM stops waiting on the brokers at once (exit 1\n"
             "if the batch in hand was left uncommitted; it is scored again later).\n",
             SF_TOPIC_ORDERS, SF_TOPIC_MODELS, SF_TOPIC_PREDICTIONS, SF_TOPIC_DLQ, SF_SCORER_GROUP,
-            SF_SCORER_BATCH, SF_SCORER_BATCH_MS, SF_TOPIC_HISTORY, SF_SCORER_HISTORY_WAIT_S);
+            SF_SCORER_BATCH, SF_SCORER_BATCH_MS, SF_TOPIC_HISTORY, SF_SCORER_HISTORY_WAIT_S,
+            SF_TOPIC_ALERTS);
 }
 
 int main(int argc, char **argv)
@@ -117,6 +124,7 @@ int main(int argc, char **argv)
         O_VERIFY,
         O_HIST_WAIT,
         O_HIST_FEATURES,
+        O_ALERT,
         O_HELP
     };
     static const struct option longopts[] = {
@@ -131,12 +139,14 @@ int main(int argc, char **argv)
         {"verify-key", required_argument, NULL, O_VERIFY},
         {"history-wait", required_argument, NULL, O_HIST_WAIT},
         {"history-features", required_argument, NULL, O_HIST_FEATURES},
+        {"alert-threshold", required_argument, NULL, O_ALERT},
         {"help", no_argument, NULL, O_HELP},
         {NULL, 0, NULL, 0},
     };
     static sf_cli cli = {.prog = "satisfy-scorer"};
     sf_scorer_opts o = {0};
     const char *http = NULL, *verify = NULL;
+    double alert_threshold = NAN; /* the release's */
     sf_err err = {{0}};
     int c, v, rc;
     while ((c = getopt_long(argc, argv, "b:X:", longopts, NULL)) != -1) {
@@ -185,6 +195,10 @@ int main(int argc, char **argv)
         case O_HIST_FEATURES:
             o.history_features = optarg;
             break;
+        case O_ALERT:
+            if (sf_cli_double("--alert-threshold", optarg, 0, 1, &alert_threshold, &err) < 0)
+                return sf_cli_bad(&cli, &err);
+            break;
         case O_HELP:
             usage(stdout);
             return 0;
@@ -217,8 +231,11 @@ int main(int argc, char **argv)
     }
     o.verify_key = vkey;
     sf_stats *stats = sf_stats_new();
-    if (!stats) {
+    sf_alerts *alerts = sf_alerts_new(alert_threshold, log_line, NULL);
+    if (!stats || !alerts) {
         fprintf(stderr, "satisfy-scorer: out of memory\n");
+        sf_stats_free(stats);
+        sf_alerts_free(alerts);
         sf_release_key_free(vkey);
         return 1;
     }
@@ -228,13 +245,15 @@ int main(int argc, char **argv)
                            .stats = stats,
                            .web = sf_web_files,
                            .version = SATISFY_VERSION,
-                           .verify_key = vkey};
+                           .verify_key = vkey,
+                           .alerts = alerts};
         srv = sf_http_start(&ho, &err);
         sf_kafka_conn conn = {.brokers = o.brokers, .props = o.props, .n_props = o.n_props};
         if (!srv || sf_http_watch(srv, &conn, &err) != 0) {
             fprintf(stderr, "satisfy-scorer: --http %s: %s\n", http, err.msg);
             sf_http_stop(srv);
             sf_stats_free(stats);
+            sf_alerts_free(alerts);
             sf_release_key_free(vkey);
             return 1;
         }
@@ -245,6 +264,7 @@ int main(int argc, char **argv)
         log_line(NULL, line);
     }
     o.stats = stats;
+    o.alerts = alerts;
     if (srv) {
         o.on_history = give_history;
         o.on_history_arg = srv;
@@ -256,6 +276,9 @@ int main(int argc, char **argv)
     sf_stats_get(stats, &snap);
     sf_http_stop(srv);
     sf_stats_free(stats);
+    sf_alerts_counts ac;
+    sf_alerts_get(alerts, &ac);
+    sf_alerts_free(alerts);
     sf_release_key_free(vkey);
     if (rc < 0) {
         fprintf(stderr, "satisfy-scorer: %s\n", err.msg);
@@ -264,10 +287,11 @@ int main(int argc, char **argv)
     char line[256];
     snprintf(line, sizeof line,
              "stopped: %llu events, %llu predictions, %llu to dlq, %llu batches, %llu aborted, "
-             "model %lld",
+             "model %lld, %llu alerts",
              (unsigned long long)snap.events, (unsigned long long)snap.predictions,
              (unsigned long long)snap.dlq, (unsigned long long)snap.batches,
-             (unsigned long long)snap.aborts, (long long)snap.model_version);
+             (unsigned long long)snap.aborts, (long long)snap.model_version,
+             (unsigned long long)ac.emitted);
     log_line(NULL, line);
     return 0;
 }

@@ -188,5 +188,9 @@ int sf_http_mlflow_rows(const sf_feature_spec *spec, const char *body, size_t le
 int sf_http_api_route(sf_http *h, const sf_http_req *q, sf_http_resp *r);
 int sf_http_mlflow_route(sf_http *h, const sf_http_req *q, sf_http_resp *r);
 int sf_http_prom_route(sf_http *h, const sf_http_req *q, sf_http_resp *r);
+/* GET /v1/alerts, and the alert counters' part of /metrics (malloc'd, ""
+ * without alerts; NULL out of memory): lib/http/http_alerts.c */
+int sf_http_alerts_route(sf_http *h, const sf_http_req *q, sf_http_resp *r);
+char *sf_http_alerts_prometheus(sf_http *h);
 
 #endif

@@ -9,8 +9,8 @@
  * the requests refused by a limit, its open connections and the connections
  * its guard closed (http_guard.c), by reason; then the online accuracy per
  * model version and the released versions' holdout RMSE from satisfy.metrics
- * (rendered by http_online.c). Checked by `promtool check metrics` in
- * tests/unit/test_http.c when promtool is installed.
+ * (rendered by http_online.c), and the alert counters (http_alerts.c). Checked by `promtool check
+ * metrics` in tests/unit/test_http.c when promtool is installed.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -53,11 +53,14 @@ static void metrics(sf_http *h, sf_http_resp *r)
     obad = h->online.bad;
     pthread_mutex_unlock(&h->online.mu);
     char *online = sf_http_online_prometheus(h);
-    size_t cap = strlen(base) + 4096 + (online ? strlen(online) : 0);
-    char *out = online ? malloc(cap) : NULL;
+    char *alerts = sf_http_alerts_prometheus(h);
+    size_t cap =
+        strlen(base) + 4096 + (online ? strlen(online) : 0) + (alerts ? strlen(alerts) : 0);
+    char *out = online && alerts ? malloc(cap) : NULL;
     if (!out) {
         free(base);
         free(online);
+        free(alerts);
         sf_http_text(r, 500, "out of memory\n");
         return;
     }
@@ -103,9 +106,10 @@ static void metrics(sf_http *h, sf_http_resp *r)
                   "# TYPE satisfy_http_online_bad_messages_total counter\n"
                   "satisfy_http_online_bad_messages_total %" PRIu64 "\n",
                   pred, lim, omsg, obad);
-    snprintf(out + n, cap - (size_t)n, "%s", online);
+    snprintf(out + n, cap - (size_t)n, "%s%s", online, alerts);
     free(base);
     free(online);
+    free(alerts);
     sf_http_json(r, 200, out);
     r->type = "text/plain; version=0.0.4; charset=utf-8";
 }

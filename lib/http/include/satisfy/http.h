@@ -34,6 +34,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "satisfy/embed.h"
+#include "satisfy/alerts.h"
 #include "satisfy/error.h"
 #include "satisfy/livehistory.h"
 #include "satisfy/model.h"
@@ -80,6 +81,9 @@ typedef struct sf_http_opts {
     /* public key the watcher of sf_http_watch checks releases with
      * (modelwatch.h); NULL = unsigned mode. Must outlive the server. */
     const sf_release_key *verify_key;
+    /* the scorer's at-risk alerts (alerts.h) for GET /v1/alerts and
+     * /metrics; NULL = none. Must outlive the server. */
+    sf_alerts *alerts;
 } sf_http_opts;
 
 /* Starts listening. NULL with err set (bad address, port in use). */

@@ -53,6 +53,7 @@ typedef enum sf_kafka_role {
     SF_KAFKA_TOOL_CONSUMER,      /* test tools and benchmarks: no commits of its own */
     SF_KAFKA_TOOL_PRODUCER,      /* test tools and benchmarks: librdkafka's defaults */
     SF_KAFKA_EMBEDDED_BROKER,    /* the handle that holds satisfy-broker's mock cluster */
+    SF_KAFKA_ALERTS_READER,      /* the scorer's rebuild of its alerted orders (alerts.h) */
     SF_KAFKA_ROLE_COUNT
 } sf_kafka_role;
 
