@@ -425,13 +425,50 @@ async function pollRecent() {
   } catch (e) { /* retried */ }
 }
 
+// The alerts panel (GET /v1/alerts): each at-risk order once, with its
+// stage, risk, the threshold it crossed and its top reasons in words.
+async function pollAlerts() {
+  try {
+    const a = await (await fetch('/v1/alerts?n=20')).json();
+    $('alert-threshold').textContent = a.threshold === null
+      ? 'No threshold: this scorer makes no alerts (its release has none and no --alert-threshold).'
+      : `Threshold: ${(a.threshold * 100).toFixed(1)}% risk; ${a.emitted} alerted by this scorer.`;
+    const ol = $('alerts');
+    ol.replaceChildren();
+    for (const al of a.alerts) {
+      const li = document.createElement('li');
+      li.className = 'alert';
+      li.dataset.order = al.order_id;
+      const head = document.createElement('div');
+      head.className = 'head';
+      head.textContent = `${al.order_id.slice(0, 8)} · ${al.stage.toLowerCase()} · risk ${(al.risk * 100).toFixed(0)}% (≥ ${(al.threshold * 100).toFixed(0)}%) · ${'★'.repeat(Math.max(1, Math.min(5, Math.round(al.score))))} · v${al.model_version}`;
+      const ul = document.createElement('ul');
+      for (const r of al.reasons) {
+        const ri = document.createElement('li');
+        ri.className = r.contribution < 0 ? 'down' : 'up';
+        ri.textContent = reasonText(r);
+        ul.appendChild(ri);
+      }
+      li.append(head, ul);
+      ol.appendChild(li);
+    }
+    if (!a.alerts.length) {
+      const li = document.createElement('li');
+      li.className = 'empty';
+      li.textContent = 'no alerts yet';
+      ol.appendChild(li);
+    }
+  } catch (e) { /* retried */ }
+}
+
 fill($('category'), CATEGORIES, 'health_beauty');
 fill($('cstate'), Object.keys(STATES), 'SP');
 fill($('sstate'), Object.keys(STATES), 'SP');
 $('is_delivered').addEventListener('change', () => { $('delivered').disabled = !$('is_delivered').checked; });
 $('order-form').addEventListener('submit', submit);
-pollStats(); pollModels(); pollRecent(); pollOnline();
+pollStats(); pollModels(); pollRecent(); pollOnline(); pollAlerts();
 setInterval(pollStats, 1500);
 setInterval(pollRecent, 2000);
 setInterval(pollModels, 5000);
 setInterval(pollOnline, 5000);
+setInterval(pollAlerts, 2000);
