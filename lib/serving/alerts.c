@@ -337,7 +337,8 @@ size_t sf_alerts_recent(sf_alerts *a, sf_alert *out, size_t max)
     for (size_t i = 0; i < n; i++) /* newest pushed first */
         all[i] = a->recent[(a->n_recent - 1 - i) % SF_ALERTS_RECENT];
     pthread_mutex_unlock(&a->mu);
-    qsort(all, n, sizeof *all, by_time_desc);
+    if (n > 1)
+        qsort(all, n, sizeof *all, by_time_desc);
     if (n > max)
         n = max;
     memcpy(out, all, n * sizeof *out);
