@@ -332,6 +332,7 @@ static int by_time_desc(const void *x, const void *y)
 size_t sf_alerts_recent(sf_alerts *a, sf_alert *out, size_t max)
 {
     sf_alert all[SF_ALERTS_RECENT];
+    memset(all, 0, sizeof all); /* 20 KB, a few times a second at most */
     pthread_mutex_lock(&a->mu);
     size_t n = a->n_recent < SF_ALERTS_RECENT ? (size_t)a->n_recent : SF_ALERTS_RECENT;
     for (size_t i = 0; i < n; i++) /* newest pushed first */
