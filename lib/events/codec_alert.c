@@ -97,24 +97,17 @@ char *sf_alert_to_json(const sf_alert *a, sf_err *err)
         sf_err_wrap(err, "Alert to JSON");
         return NULL;
     }
-    const sf_prediction *p = &a->p;
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "order_id", p->order_id);
-    cJSON_AddStringToObject(o, "event_id", p->event_id);
-    cJSON_AddStringToObject(o, "stage", sf_stage_name(p->stage));
-    sf_json_add_number(o, "score", p->score);
-    sf_json_add_number(o, "risk", p->p_dissatisfied);
-    cJSON *rs = cJSON_AddArrayToObject(o, "reasons");
-    for (int i = 0; i < p->n_reasons; i++) {
-        cJSON *e = cJSON_CreateObject();
-        cJSON_AddStringToObject(e, "feature", p->reasons[i].feature);
-        sf_json_add_number(e, "value", p->reasons[i].value);
-        sf_json_add_number(e, "contribution", p->reasons[i].contribution);
-        cJSON_AddItemToArray(rs, e);
+    /* the prediction's view, its p_dissatisfied as "risk", and the threshold */
+    char *pj = sf_prediction_to_json(&a->p, err);
+    cJSON *o = pj ? cJSON_Parse(pj) : NULL;
+    free(pj);
+    cJSON *risk = o ? cJSON_DetachItemFromObject(o, "p_dissatisfied") : NULL;
+    if (!risk) {
+        cJSON_Delete(o);
+        sf_errf(err, "Alert to JSON: out of memory");
+        return NULL;
     }
-    cJSON_AddNumberToObject(o, "model_version", (double)p->model_version);
-    sf_json_add_time(o, "event_time", p->event_time);
-    sf_json_add_time(o, "scored_at", p->scored_at);
+    cJSON_AddItemToObject(o, "risk", risk);
     sf_json_add_number(o, "threshold", a->threshold);
     char *s = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);

@@ -14,17 +14,9 @@
 
 static void alerts(sf_http *h, const sf_http_req *q, sf_http_resp *r)
 {
-    long n = SF_ALERTS_RECENT;
-    if (q->query_n) {
-        char *end;
-        n = strtol(q->query_n, &end, 10);
-        if (end == q->query_n || *end || n < 1 || n > SF_ALERTS_RECENT) {
-            char msg[64];
-            snprintf(msg, sizeof msg, "n must be an integer in 1..%d", SF_ALERTS_RECENT);
-            sf_http_error(r, 400, msg, "n");
-            return;
-        }
-    }
+    long n;
+    if (sf_http_query_n(q, SF_ALERTS_RECENT, &n, r) < 0)
+        return;
     char *js = h->o.alerts ? sf_alerts_json(h->o.alerts, (size_t)n)
                            : strdup("{\"threshold\":null,\"emitted\":0,\"known\":0,\"alerts\":[]}");
     if (!js) {
