@@ -179,6 +179,27 @@ function drawGauge(p) {
     'font-weight': 600, id: 'gauge-value' }, `${(p * 100).toFixed(0)}%`));
 }
 
+// The reasons of a prediction in words, one item each (the form's result and
+// the alerts panel).
+function fillReasons(ul, reasons) {
+  ul.replaceChildren();
+  for (const r of reasons) {
+    const li = document.createElement('li');
+    li.className = r.contribution < 0 ? 'down' : 'up';
+    li.textContent = reasonText(r);
+    ul.appendChild(li);
+  }
+}
+
+// An "empty" item in list ol when it has none.
+function emptyNote(ol, text) {
+  if (ol.children.length) return;
+  const li = document.createElement('li');
+  li.className = 'empty';
+  li.textContent = text;
+  ol.appendChild(li);
+}
+
 function showPrediction(pr) {
   const stars = Math.max(1, Math.min(5, Math.round(pr.score)));
   $('stars').innerHTML = '';
@@ -191,14 +212,7 @@ function showPrediction(pr) {
   $('stars').dataset.stars = stars;
   $('score').textContent = `${pr.score.toFixed(2)} of 5 expected`;
   drawGauge(pr.p_dissatisfied);
-  const ul = $('reasons');
-  ul.replaceChildren();
-  for (const r of pr.reasons) {
-    const li = document.createElement('li');
-    li.className = r.contribution < 0 ? 'down' : 'up';
-    li.textContent = reasonText(r);
-    ul.appendChild(li);
-  }
+  fillReasons($('reasons'), pr.reasons);
   $('result-model').textContent = `model version ${pr.model_version} · ${pr.stage.toLowerCase()} stage`;
   $('result').hidden = false;
 }
@@ -394,12 +408,7 @@ async function pollModels() {
         : `${at} release refused by this server: ${e.reason}`;
       ol.appendChild(li);
     }
-    if (!ol.children.length) {
-      const li = document.createElement('li');
-      li.className = 'empty';
-      li.textContent = 'no model decisions yet: they appear when the retrainer gates a candidate';
-      ol.appendChild(li);
-    }
+    emptyNote(ol, 'no model decisions yet: they appear when the retrainer gates a candidate');
   } catch (e) { /* retried */ }
 }
 
@@ -443,21 +452,11 @@ async function pollAlerts() {
       head.className = 'head';
       head.textContent = `${al.order_id.slice(0, 8)} · ${al.stage.toLowerCase()} · risk ${(al.risk * 100).toFixed(0)}% (≥ ${(al.threshold * 100).toFixed(0)}%) · ${'★'.repeat(Math.max(1, Math.min(5, Math.round(al.score))))} · v${al.model_version}`;
       const ul = document.createElement('ul');
-      for (const r of al.reasons) {
-        const ri = document.createElement('li');
-        ri.className = r.contribution < 0 ? 'down' : 'up';
-        ri.textContent = reasonText(r);
-        ul.appendChild(ri);
-      }
+      fillReasons(ul, al.reasons);
       li.append(head, ul);
       ol.appendChild(li);
     }
-    if (!a.alerts.length) {
-      const li = document.createElement('li');
-      li.className = 'empty';
-      li.textContent = 'no alerts yet';
-      ol.appendChild(li);
-    }
+    emptyNote(ol, 'no alerts yet');
   } catch (e) { /* retried */ }
 }
 
