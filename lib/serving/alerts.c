@@ -230,6 +230,14 @@ static int make_reader(sf_alerts *a, const sf_kafka_conn *conn, sf_err *err)
                                .log_arg = a->log_arg};
     if (!(a->reader = sf_kafka_client_new(&ko, err)))
         return sf_err_wrap(err, "alerts rebuild");
+    /* the partitions' leaders before the first assign: a new client that
+     * has none waits out its offset query timer (1 s more seen) */
+    rd_kafka_topic_t *t = rd_kafka_topic_new(a->reader, SF_TOPIC_ALERTS, NULL);
+    const struct rd_kafka_metadata *md = NULL;
+    if (t && rd_kafka_metadata(a->reader, 0, t, &md, 10000) == 0)
+        rd_kafka_metadata_destroy(md);
+    if (t)
+        rd_kafka_topic_destroy(t);
     return 0;
 }
 
