@@ -78,6 +78,8 @@ static void usage(FILE *f)
             "                         the events since the last retrain's window start\n"
             "  --holdout F            most recent share of labeled orders held out (default %.2f)\n"
             "  --margin M             minimum RMSE gain to release (default %.3f)\n"
+            "  --alert-precision P    target precision of the at-risk alert threshold, chosen\n"
+            "                         on the holdout (default %.2f; docs/model.md)\n"
             "  --algorithm gbdt|ridge candidate learner (default gbdt)\n"
             "  --threads N            XGBoost nthread (default 2)\n"
             "  --window N             online accuracy window per version (default %d)\n"
@@ -99,8 +101,9 @@ static void usage(FILE *f)
             "  --help                 this text\n"
             "\n"
             "Exit status: 0 stopped by SIGTERM/SIGINT after committing, 1 error, 2 usage.\n",
-            (double)SF_RETRAINER_TRAIN_WINDOW, SF_HOLDOUT_DEFAULT, SF_GATE_MARGIN, SF_ONLINE_WINDOW,
-            SF_PH_DELTA, (double)SF_PH_LAMBDA, SF_PH_MIN_SAMPLES);
+            (double)SF_RETRAINER_TRAIN_WINDOW, SF_HOLDOUT_DEFAULT, SF_GATE_MARGIN,
+            SF_ALERT_PRECISION_DEFAULT, SF_ONLINE_WINDOW, SF_PH_DELTA, (double)SF_PH_LAMBDA,
+            SF_PH_MIN_SAMPLES);
 }
 
 static int parse_args(int argc, char **argv, cfg *c)
@@ -115,6 +118,7 @@ static int parse_args(int argc, char **argv, cfg *c)
         {"train-window", required_argument, NULL, 'T'},
         {"holdout", required_argument, NULL, 'H'},
         {"margin", required_argument, NULL, 'M'},
+        {"alert-precision", required_argument, NULL, 'P'},
         {"algorithm", required_argument, NULL, 'a'},
         {"threads", required_argument, NULL, 't'},
         {"window", required_argument, NULL, 'w'},
@@ -168,6 +172,11 @@ static int parse_args(int argc, char **argv, cfg *c)
             break;
         case 'M':
             if (sf_cli_double("--margin", optarg, 0, 5, &c->o.train.gate.margin, &err) < 0)
+                return sf_cli_bad(&c->cli, &err);
+            break;
+        case 'P':
+            if (sf_cli_double("--alert-precision", optarg, 0.01, 1, &c->o.train.alert_precision,
+                              &err) < 0)
                 return sf_cli_bad(&c->cli, &err);
             break;
         case 'a':

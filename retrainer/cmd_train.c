@@ -40,6 +40,8 @@ static void usage(FILE *f)
             "  --features full|seed   candidate feature spec (default full)\n"
             "  --holdout F            most recent share of labeled orders held out (default %.2f)\n"
             "  --margin M             minimum RMSE gain to release (default %.3f)\n"
+            "  --alert-precision P    target precision of the at-risk alert threshold, chosen\n"
+            "                         on the holdout (default %.2f; docs/model.md)\n"
             "  --seed S               learner and bootstrap seed (default 42)\n"
             "  --resamples N          bootstrap resamples (default %d)\n"
             "  --threads N            XGBoost nthread (default 2)\n"
@@ -53,7 +55,7 @@ static void usage(FILE *f)
             "  --help                 this text\n"
             "\n"
             "Exit status: 0 trained and recorded (released or rejected), 1 error, 2 usage.\n",
-            SF_HOLDOUT_DEFAULT, SF_GATE_MARGIN, SF_GATE_RESAMPLES);
+            SF_HOLDOUT_DEFAULT, SF_GATE_MARGIN, SF_ALERT_PRECISION_DEFAULT, SF_GATE_RESAMPLES);
 }
 
 /* The newest order event or review time of the events (the data's end). */
@@ -181,6 +183,15 @@ static void print_report(const sf_train_report *rep, const sf_train_opts *o)
         "(* = candidate; mean = constant %.4f; seed = the originating project's 12 features)\n\n",
         rep->mean_label);
 
+    const sf_alert_choice *al = &rep->alert;
+    if (al->found)
+        printf("alert: threshold %.4f for precision >= %.2f: precision %.3f, recall %.3f "
+               "(%zu of %zu holdout orders alerted, %zu with 1-2 stars)\n",
+               al->threshold, al->target, al->precision, al->recall, al->n_alerted, al->n_orders,
+               al->n_positive);
+    else
+        printf("alert: no threshold reaches precision %.2f on %zu holdout orders: no alerts\n",
+               al->target, al->n_orders);
     printf("gate: %s\n  %s\n", rep->released ? "RELEASED" : "REJECTED", rep->gate.reason);
     if (rep->released)
         printf("version %lld registered and promoted to champion", (long long)rep->version);
@@ -204,6 +215,7 @@ int cmd_train(int argc, char **argv)
         O_FEAT,
         O_HOLD,
         O_MARGIN,
+        O_ALERT,
         O_SEED,
         O_RES,
         O_THREADS,
@@ -219,6 +231,7 @@ int cmd_train(int argc, char **argv)
                                          {"features", required_argument, 0, O_FEAT},
                                          {"holdout", required_argument, 0, O_HOLD},
                                          {"margin", required_argument, 0, O_MARGIN},
+                                         {"alert-precision", required_argument, 0, O_ALERT},
                                          {"seed", required_argument, 0, O_SEED},
                                          {"resamples", required_argument, 0, O_RES},
                                          {"threads", required_argument, 0, O_THREADS},
@@ -266,6 +279,10 @@ int cmd_train(int argc, char **argv)
             break;
         case O_MARGIN:
             if (sf_cli_double("--margin", optarg, 0.0, 5.0, &o.gate.margin, &err) < 0)
+                return usage_error(&err);
+            break;
+        case O_ALERT:
+            if (sf_cli_double("--alert-precision", optarg, 0.01, 1.0, &o.alert_precision, &err) < 0)
                 return usage_error(&err);
             break;
         case O_SEED:

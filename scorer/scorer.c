@@ -9,6 +9,7 @@
  * waiting on the brokers at once (cli.h counts them, scorer.h honours them).
  */
 #include <getopt.h>
+#include <math.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -17,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "satisfy/alerts.h"
 #include "satisfy/cli.h"
 #include "satisfy/http.h"
 #include "satisfy/kafka.h"
@@ -89,6 +91,10 @@ static void usage(FILE *f)
             "  --history-wait S      at start, wait at most S s for the seller and customer\n"
             "                        history to be rebuilt from %s (default %d;\n"
             "                        0 = do not wait); then score with what is there\n"
+            "  --alert-threshold T   alert an order (one Alert on %s) when a\n"
+            "                        prediction's risk of 1-2 stars first reaches T (0..1),\n"
+            "                        instead of the active release's threshold (chosen at\n"
+            "                        training; a release without one makes no alerts)\n"
             "  --history-features FILE  diagnostic: write each scored event's id and the\n"
             "                        history features of its row to FILE (train/serve parity)\n"
             "  --drift-window N      input drift: PSI per feature over the last N scored\n"
@@ -106,7 +112,7 @@ static void usage(FILE *f)
             "if the batch in hand was left uncommitted; it is scored again later).\n",
             SF_TOPIC_ORDERS, SF_TOPIC_MODELS, SF_TOPIC_PREDICTIONS, SF_TOPIC_DLQ, SF_SCORER_GROUP,
             SF_SCORER_BATCH, SF_SCORER_BATCH_MS, SF_TOPIC_HISTORY, SF_SCORER_HISTORY_WAIT_S,
-            SF_DRIFT_WINDOW, SF_TOPIC_METRICS, SF_DRIFT_INTERVAL);
+            SF_TOPIC_ALERTS, SF_DRIFT_WINDOW, SF_TOPIC_METRICS, SF_DRIFT_INTERVAL);
 }
 
 int main(int argc, char **argv)
@@ -124,6 +130,7 @@ int main(int argc, char **argv)
         O_HIST_FEATURES,
         O_DRIFT_WINDOW,
         O_DRIFT_INTERVAL,
+        O_ALERT,
         O_HELP
     };
     static const struct option longopts[] = {
@@ -140,6 +147,7 @@ int main(int argc, char **argv)
         {"history-features", required_argument, NULL, O_HIST_FEATURES},
         {"drift-window", required_argument, NULL, O_DRIFT_WINDOW},
         {"drift-interval", required_argument, NULL, O_DRIFT_INTERVAL},
+        {"alert-threshold", required_argument, NULL, O_ALERT},
         {"help", no_argument, NULL, O_HELP},
         {NULL, 0, NULL, 0},
     };
@@ -148,6 +156,7 @@ int main(int argc, char **argv)
     const char *http = NULL, *verify = NULL;
     int drift_window = SF_DRIFT_WINDOW;
     double drift_interval = SF_DRIFT_INTERVAL;
+    double alert_threshold = NAN; /* the release's */
     sf_err err = {{0}};
     int c, v, rc;
     while ((c = getopt_long(argc, argv, "b:X:", longopts, NULL)) != -1) {
@@ -204,6 +213,10 @@ int main(int argc, char **argv)
             if (sf_cli_double("--drift-interval", optarg, 0.1, 86400, &drift_interval, &err) < 0)
                 return sf_cli_bad(&cli, &err);
             break;
+        case O_ALERT:
+            if (sf_cli_double("--alert-threshold", optarg, 0, 1, &alert_threshold, &err) < 0)
+                return sf_cli_bad(&cli, &err);
+            break;
         case O_HELP:
             usage(stdout);
             return 0;
@@ -238,9 +251,12 @@ int main(int argc, char **argv)
     sf_stats *stats = sf_stats_new();
     sf_drift *drift =
         drift_window ? sf_drift_new((size_t)drift_window, drift_interval, o.instance_id) : NULL;
-    if (!stats || (drift_window && !drift)) {
+    sf_alerts *alerts = sf_alerts_new(alert_threshold, log_line, NULL);
+    if (!stats || (drift_window && !drift) || !alerts) {
         fprintf(stderr, "satisfy-scorer: out of memory\n");
         sf_stats_free(stats);
+        sf_drift_free(drift);
+        sf_alerts_free(alerts);
         sf_release_key_free(vkey);
         return 1;
     }
@@ -251,7 +267,8 @@ int main(int argc, char **argv)
                            .web = sf_web_files,
                            .version = SATISFY_VERSION,
                            .verify_key = vkey,
-                           .drift = drift};
+                           .drift = drift,
+                           .alerts = alerts};
         srv = sf_http_start(&ho, &err);
         sf_kafka_conn conn = {.brokers = o.brokers, .props = o.props, .n_props = o.n_props};
         if (!srv || sf_http_watch(srv, &conn, &err) != 0) {
@@ -259,6 +276,7 @@ int main(int argc, char **argv)
             sf_http_stop(srv);
             sf_stats_free(stats);
             sf_drift_free(drift);
+            sf_alerts_free(alerts);
             sf_release_key_free(vkey);
             return 1;
         }
@@ -270,6 +288,7 @@ int main(int argc, char **argv)
     }
     o.stats = stats;
     o.drift = drift;
+    o.alerts = alerts;
     if (srv) {
         o.on_history = give_history;
         o.on_history_arg = srv;
@@ -282,6 +301,9 @@ int main(int argc, char **argv)
     sf_http_stop(srv);
     sf_stats_free(stats);
     sf_drift_free(drift);
+    sf_alerts_counts ac;
+    sf_alerts_get(alerts, &ac);
+    sf_alerts_free(alerts);
     sf_release_key_free(vkey);
     if (rc < 0) {
         fprintf(stderr, "satisfy-scorer: %s\n", err.msg);
@@ -290,10 +312,11 @@ int main(int argc, char **argv)
     char line[256];
     snprintf(line, sizeof line,
              "stopped: %llu events, %llu predictions, %llu to dlq, %llu batches, %llu aborted, "
-             "model %lld",
+             "model %lld, %llu alerts",
              (unsigned long long)snap.events, (unsigned long long)snap.predictions,
              (unsigned long long)snap.dlq, (unsigned long long)snap.batches,
-             (unsigned long long)snap.aborts, (long long)snap.model_version);
+             (unsigned long long)snap.aborts, (long long)snap.model_version,
+             (unsigned long long)ac.emitted);
     log_line(NULL, line);
     return 0;
 }

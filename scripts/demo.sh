@@ -136,6 +136,8 @@ t2=$(date +%s.%N)
 "$bin/release_list" --brokers "$brokers" >"$out/releases.txt" 2>>"$out/consume.log" || true
 kcat -b "$brokers" -t satisfy.metrics -C -e -q -f '%s\n' >"$out/metrics.jsonl" 2>/dev/null || true
 
+curl -s "http://$http/metrics" 2>/dev/null | awk '/^satisfy_scorer_alert/ { print $1, $2 }' \
+  >"$out/alerts.txt" || true
 get() { awk -v k="$1" '$1 == k { print $2; exit }' "$out/predictions.txt"; }
 preds=$(get predictions); unique=$(get unique); dups=$(get duplicates)
 missing=$(get missing); exp_topic=$(get expected); dlq=$(get dlq)
@@ -149,6 +151,9 @@ printf '%-34s %s\n' "order events on satisfy.orders" "${exp_topic:-?}"
 printf '%-34s %s (unique %s, duplicates %s)\n' "predictions" "${preds:-?}" "${unique:-?}" "${dups:-?}"
 printf '%-34s %s\n' "order events without a prediction" "${missing:-?}"
 printf '%-34s %s\n' "messages in the DLQ" "${dlq:-0}"
+printf '%-34s %s (threshold %s)\n' "at-risk alerts (satisfy.alerts)" \
+  "$(awk '$1 == "satisfy_scorer_alerts_total" { print $2 }' "$out/alerts.txt")" \
+  "$(awk '$1 == "satisfy_scorer_alert_threshold" { print $2 }' "$out/alerts.txt")"
 awk -v p="$t0" -v q="$t1" -v r="$t2" -v n="${unique:-0}" 'BEGIN {
   printf "%-34s %.1f s replay + %.1f s catch-up\n", "elapsed", q - p, r - q
   if (r - p > 0) printf "%-34s %.0f predictions/s end to end (paced by the replay speed)\n", "throughput", n / (r - p) }'

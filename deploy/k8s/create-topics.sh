@@ -11,7 +11,7 @@
 # (the tool, default /opt/kafka/bin/kafka-topics.sh), KAFKA_COMMAND_CONFIG
 # (a client properties file for SASL/TLS, passed as --command-config).
 #
-# Olist events carry 2016-2018 timestamps, so the five stream topics keep
+# Olist events carry 2016-2018 timestamps, so the six stream topics keep
 # messages forever (retention.ms=-1, as docs/operations.md) instead of
 # deleting the replayed history at once (satisfy.metrics is not compacted: the
 # web app draws each version's whole online-accuracy series from it);
@@ -19,7 +19,9 @@
 # messages up to SATISFY_MODELS_MAX_BYTES (a release is the whole artifact);
 # satisfy.history (the live seller and customer state the retrainer writes
 # and every scorer reads from the start) is compacted, kept forever, with
-# the partitions of satisfy.orders.
+# the partitions of satisfy.orders. satisfy.alerts (at-risk orders, keyed by
+# order id like satisfy.predictions, with its partitions) is kept forever
+# too: a scorer rebuilds its "already alerted" set from it (operations.md).
 set -eu
 
 : "${SATISFY_BROKERS:?SATISFY_BROKERS: the Kafka bootstrap list}"
@@ -40,7 +42,7 @@ create() { # TOPIC PARTITIONS CONFIG...
   echo "create-topics: $topic ok"
 }
 
-for t in satisfy.orders satisfy.reviews satisfy.predictions satisfy.dlq satisfy.metrics; do
+for t in satisfy.orders satisfy.reviews satisfy.predictions satisfy.dlq satisfy.metrics satisfy.alerts; do
   create "$t" "$partitions" --config retention.ms=-1
 done
 create satisfy.models 1 --config cleanup.policy=compact --config max.message.bytes="$models_max"

@@ -22,8 +22,8 @@
 
 #include "codec_impl.h"
 
-static const char *const schema_names[SF_SCHEMA_MAX + 1] = {NULL, "OrderEvent", "ReviewEvent",
-                                                            "Prediction", "ModelRelease"};
+static const char *const schema_names[SF_SCHEMA_MAX + 1] = {
+    NULL, "OrderEvent", "ReviewEvent", "Prediction", "ModelRelease", NULL, "Alert"};
 
 const char *sf_schema_name(int schema_id)
 {
@@ -45,10 +45,10 @@ int sf_wire_peek(const void *buf, size_t len, int *schema_id, sf_err *err)
     if (b[0] != 0)
         return sf_errf(err, "wrong magic byte 0x%02x (expected 0x00, Confluent wire format)", b[0]);
     uint32_t id = (uint32_t)b[1] << 24 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 8 | b[4];
-    if (id == 0 || id > SF_SCHEMA_MAX)
+    if (id == 0 || id > SF_SCHEMA_MAX || !schema_names[id])
         return sf_errf(err,
                        "unknown schema id %u (known: 1 OrderEvent, 2 ReviewEvent, 3 Prediction, "
-                       "4 ModelRelease)",
+                       "4 ModelRelease, 6 Alert)",
                        id);
     *schema_id = (int)id;
     return 0;

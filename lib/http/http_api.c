@@ -392,19 +392,27 @@ static void stats(sf_http *h, sf_http_resp *r)
     sf_http_json(r, 200, print_del(o));
 }
 
+int sf_http_query_n(const sf_http_req *q, long max, long *n, sf_http_resp *r)
+{
+    *n = max;
+    if (!q->query_n)
+        return 0;
+    char *end;
+    *n = strtol(q->query_n, &end, 10);
+    if (end == q->query_n || *end || *n < 1 || *n > max) {
+        char msg[64];
+        snprintf(msg, sizeof msg, "n must be an integer in 1..%ld", max);
+        sf_http_error(r, 400, msg, "n");
+        return -1;
+    }
+    return 0;
+}
+
 static void recent(sf_http *h, const sf_http_req *q, sf_http_resp *r)
 {
-    long n = SF_STATS_RECENT;
-    if (q->query_n) {
-        char *end;
-        n = strtol(q->query_n, &end, 10);
-        if (end == q->query_n || *end || n < 1 || n > SF_STATS_RECENT) {
-            char msg[64];
-            snprintf(msg, sizeof msg, "n must be an integer in 1..%d", SF_STATS_RECENT);
-            sf_http_error(r, 400, msg, "n");
-            return;
-        }
-    }
+    long n;
+    if (sf_http_query_n(q, SF_STATS_RECENT, &n, r) < 0)
+        return;
     sf_prediction p[SF_STATS_RECENT];
     size_t k = sf_stats_recent(h->o.stats, p, (size_t)n);
     cJSON *o = cJSON_CreateObject();

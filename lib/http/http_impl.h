@@ -210,5 +210,12 @@ int sf_http_mlflow_rows(const sf_feature_spec *spec, const char *body, size_t le
 int sf_http_api_route(sf_http *h, const sf_http_req *q, sf_http_resp *r);
 int sf_http_mlflow_route(sf_http *h, const sf_http_req *q, sf_http_resp *r);
 int sf_http_prom_route(sf_http *h, const sf_http_req *q, sf_http_resp *r);
+/* GET /v1/alerts, and the alert counters' part of /metrics (malloc'd, ""
+ * without alerts; NULL out of memory): lib/http/http_alerts.c */
+/* ?n= of a list: *n = max without one; 0, or -1 with a 400 answer in r
+ * ("n must be an integer in 1..max") (http_api.c). */
+int sf_http_query_n(const sf_http_req *q, long max, long *n, sf_http_resp *r);
+int sf_http_alerts_route(sf_http *h, const sf_http_req *q, sf_http_resp *r);
+char *sf_http_alerts_prometheus(sf_http *h);
 
 #endif

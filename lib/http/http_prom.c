@@ -9,8 +9,9 @@
  * the requests refused by a limit, its open connections and the connections
  * its guard closed (http_guard.c), by reason; then the online accuracy per
  * model version and the released versions' holdout RMSE from satisfy.metrics
- * (rendered by http_online.c), and the scorer's input drift (drift.h: the
- * largest PSI with its feature as a label, the top ones per feature). Checked by `promtool check
+ * (rendered by http_online.c), the scorer's input drift (drift.h: the
+ * largest PSI with its feature as a label, the top ones per feature) and the
+ * alert counters (http_alerts.c). Checked by `promtool check
  * metrics` in tests/unit/test_http.c when promtool is installed.
  */
 #include <inttypes.h>
@@ -55,12 +56,15 @@ static void metrics(sf_http *h, sf_http_resp *r)
     pthread_mutex_unlock(&h->online.mu);
     char *online = sf_http_online_prometheus(h);
     char *drift = sf_drift_prometheus(h->o.drift); /* drift.h: "" without PSI */
-    size_t cap = strlen(base) + 4096 + (online ? strlen(online) : 0) + (drift ? strlen(drift) : 0);
-    char *out = online && drift ? malloc(cap) : NULL;
+    char *alerts = sf_http_alerts_prometheus(h);
+    size_t cap = strlen(base) + 4096 + (online ? strlen(online) : 0) + (drift ? strlen(drift) : 0) +
+                 (alerts ? strlen(alerts) : 0);
+    char *out = online && drift && alerts ? malloc(cap) : NULL;
     if (!out) {
         free(base);
         free(online);
         free(drift);
+        free(alerts);
         sf_http_text(r, 500, "out of memory\n");
         return;
     }
@@ -106,10 +110,11 @@ static void metrics(sf_http *h, sf_http_resp *r)
                   "# TYPE satisfy_http_online_bad_messages_total counter\n"
                   "satisfy_http_online_bad_messages_total %" PRIu64 "\n",
                   pred, lim, omsg, obad);
-    snprintf(out + n, cap - (size_t)n, "%s%s", online, drift);
+    snprintf(out + n, cap - (size_t)n, "%s%s%s", online, drift, alerts);
     free(base);
     free(online);
     free(drift);
+    free(alerts);
     sf_http_json(r, 200, out);
     r->type = "text/plain; version=0.0.4; charset=utf-8";
 }

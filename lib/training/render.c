@@ -77,6 +77,8 @@ static void add_params(cJSON *o, const sf_train_opts *opts)
     cJSON_AddNumberToObject(pa, "gate_seed", (double)opts->gate.seed);
     cJSON_AddNumberToObject(pa, "seed", (double)opts->seed);
     cJSON_AddNumberToObject(pa, "threads", opts->threads);
+    if (opts->alert_precision > 0)
+        cJSON_AddNumberToObject(pa, "alert_precision", opts->alert_precision);
     if (opts->source)
         cJSON_AddStringToObject(pa, "source", opts->source);
 }
@@ -117,6 +119,7 @@ cJSON *sf_train_report_json(const sf_train_report *rep, const sf_train_opts *opt
     }
     cJSON_AddStringToObject(o, "candidate", rep->rows[rep->candidate].name);
     cJSON_AddItemToObject(o, "gate", gate_json(&rep->gate));
+    cJSON_AddItemToObject(o, "alert", sf_alert_choice_json(&rep->alert));
     cJSON_AddBoolToObject(o, "released", rep->released);
     cJSON_AddNumberToObject(o, "version", (double)rep->version);
     cJSON_AddNumberToObject(o, "champion_before", (double)rep->champion_before);
@@ -134,6 +137,7 @@ char *sf_train_version_metrics_json(const sf_train_report *rep)
     cJSON *o = cJSON_CreateObject();
     cJSON_AddItemToObject(o, "holdout", row_stages_json(&rep->rows[rep->candidate]));
     cJSON_AddItemToObject(o, "gate", gate_json(&rep->gate));
+    cJSON_AddItemToObject(o, "alert", sf_alert_choice_json(&rep->alert));
     char *s = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     return s;

@@ -49,6 +49,7 @@ void sf_train_opts_default(sf_train_opts *o)
     o->experiment = "batch";
     o->rows_from = SF_TIME_NONE;
     o->start_time = SF_TIME_NONE;
+    o->alert_precision = SF_ALERT_PRECISION_DEFAULT;
 }
 
 /* Holdout predictions of one model row. */
@@ -413,6 +414,17 @@ static int step_evaluate(pipeline *p, sf_train_report *rep, sf_err *err)
     return 0;
 }
 
+/* The candidate's alert threshold on the holdout (alert_threshold.h). */
+static int step_alert(pipeline *p, sf_train_report *rep, sf_err *err)
+{
+    double target =
+        p->opts->alert_precision > 0 ? p->opts->alert_precision : SF_ALERT_PRECISION_DEFAULT;
+    if (sf_alert_choose(p->pred[rep->candidate].p, p->label, p->te_full.order, p->te_full.n,
+                        p->te_full.n_orders, target, &rep->alert, err) != 0)
+        return sf_err_wrap(err, "train");
+    return 0;
+}
+
 /* The gate on all holdout rows, orders as clusters, against the champion
  * (or the mean row when there is none). */
 static int step_gate(pipeline *p, sf_train_report *rep, sf_err *err)
@@ -550,9 +562,9 @@ static const struct {
 } STEPS[] = {
     {SF_STEP_FEATURES, step_features}, {SF_STEP_TRAIN, step_learners},
     {SF_STEP_EVALUATE, step_predict},  {SF_STEP_EVALUATE, step_champion},
-    {SF_STEP_EVALUATE, step_evaluate}, {SF_STEP_GATE, step_gate},
-    {SF_STEP_REGISTER, step_artifact}, {SF_STEP_REGISTER, step_register},
-    {SF_STEP_COUNT, step_report},
+    {SF_STEP_EVALUATE, step_evaluate}, {SF_STEP_EVALUATE, step_alert},
+    {SF_STEP_GATE, step_gate},         {SF_STEP_REGISTER, step_artifact},
+    {SF_STEP_REGISTER, step_register}, {SF_STEP_COUNT, step_report},
 };
 
 int sf_train_run(const sf_training_events *ev, sf_registry *reg, const sf_train_opts *opts,

@@ -61,6 +61,28 @@ static void drop_partitions(scorer *s, const rd_kafka_topic_partition_list_t *pa
     s->n = k;
 }
 
+/* The scorer's connection and -X, for every client it creates. */
+static sf_kafka_conn conn_of(const sf_scorer_opts *o)
+{
+    return (sf_kafka_conn){.brokers = o->brokers, .props = o->props, .n_props = o->n_props};
+}
+
+/* Partitions of satisfy.orders assigned: the orders already alerted there
+ * are read back from the same partitions of satisfy.alerts (alerts.h). */
+static void rebuild_alerts(scorer *s, const rd_kafka_topic_partition_list_t *parts)
+{
+    int32_t *ps = malloc((size_t)(parts->cnt ? parts->cnt : 1) * sizeof *ps);
+    if (!ps)
+        return;
+    for (int i = 0; i < parts->cnt; i++)
+        ps[i] = parts->elems[i].partition;
+    sf_kafka_conn conn = conn_of(s->o);
+    sf_err err;
+    if (sf_alerts_rebuild(s->o->alerts, &conn, ps, parts->cnt, &err) < 0)
+        scorer_logf(s, "%s", err.msg);
+    free(ps);
+}
+
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t e,
                          rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
@@ -70,6 +92,8 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t e,
     rd_kafka_resp_err_t ret = RD_KAFKA_RESP_ERR_NO_ERROR;
     if (e == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         scorer_logf(s, "assigned %d partition(s) of %s", parts->cnt, SF_TOPIC_ORDERS);
+        if (s->alerts_out)
+            rebuild_alerts(s, parts);
         if (coop)
             error = rd_kafka_incremental_assign(rk, parts);
         else
@@ -96,12 +120,6 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t e,
     } else if (ret) {
         snprintf(s->fatal, sizeof s->fatal, "rebalance: %s", rd_kafka_err2str(ret));
     }
-}
-
-/* The scorer's connection and -X, for every client it creates. */
-static sf_kafka_conn conn_of(const sf_scorer_opts *o)
-{
-    return (sf_kafka_conn){.brokers = o->brokers, .props = o->props, .n_props = o->n_props};
 }
 
 /* Seeks every assigned partition back to its committed offset (the start
@@ -179,6 +197,35 @@ static int collect(scorer *s, sf_err *err)
     return 0;
 }
 
+/* Produces s->buf (an encoded prediction or alert of p's order) to rkt,
+ * partition part (RD_KAFKA_PARTITION_UA: by key), headers event_id and
+ * model_version; a full queue is waited out. 0, or -1 with err. */
+static int produce_buf(scorer *s, rd_kafka_topic_t *rkt, int32_t part, uintptr_t slot,
+                       const sf_prediction *p, sf_err *err)
+{
+    for (;;) {
+        rd_kafka_headers_t *h = rd_kafka_headers_new(2);
+        rd_kafka_header_add(h, "event_id", sizeof "event_id" - 1, p->event_id,
+                            (ssize_t)strlen(p->event_id));
+        rd_kafka_header_add(h, "model_version", sizeof "model_version" - 1, s->version_text,
+                            (ssize_t)s->version_len);
+        rd_kafka_resp_err_t e =
+            rd_kafka_producev(s->producer, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_PARTITION(part),
+                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                              RD_KAFKA_V_KEY(p->order_id, SF_ID_LEN), /* checked by the encoder */
+                              RD_KAFKA_V_VALUE(s->buf.data, s->buf.len), RD_KAFKA_V_HEADERS(h),
+                              RD_KAFKA_V_OPAQUE((void *)slot), RD_KAFKA_V_END);
+        if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
+            return 0;
+        rd_kafka_headers_destroy(h);
+        if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL || *s->o->stop > 1)
+            return sf_errf(err, "cannot produce to %s: %s", rd_kafka_topic_name(rkt),
+                           *s->o->stop > 1 ? "second stop signal while the queue is full"
+                                           : rd_kafka_err2str(e));
+        rd_kafka_poll(s->producer, 10);
+    }
+}
+
 /* 0 produced, -1 produce error, -2 the prediction does not encode. */
 static int produce_pred(scorer *s, const rd_kafka_message_t *src, const sf_prediction *p,
                         sf_err *err)
@@ -188,26 +235,25 @@ static int produce_pred(scorer *s, const rd_kafka_message_t *src, const sf_predi
                     rd_kafka_topic_name(src->rkt), (int)src->partition, src->offset);
         return -2; /* the input goes to the DLQ with this reason */
     }
-    for (;;) {
-        rd_kafka_headers_t *h = rd_kafka_headers_new(2);
-        rd_kafka_header_add(h, "event_id", sizeof "event_id" - 1, p->event_id,
-                            (ssize_t)strlen(p->event_id));
-        rd_kafka_header_add(h, "model_version", sizeof "model_version" - 1, s->version_text,
-                            (ssize_t)s->version_len);
-        rd_kafka_resp_err_t e = rd_kafka_producev(
-            s->producer, RD_KAFKA_V_RKT(s->out), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-            RD_KAFKA_V_KEY(p->order_id, SF_ID_LEN), /* checked by the encoder */
-            RD_KAFKA_V_VALUE(s->buf.data, s->buf.len), RD_KAFKA_V_HEADERS(h),
-            RD_KAFKA_V_OPAQUE((void *)(uintptr_t)SLOT_PRED), RD_KAFKA_V_END);
-        if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
-            return 0;
-        rd_kafka_headers_destroy(h);
-        if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL || *s->o->stop > 1)
-            return sf_errf(err, "cannot produce to %s: %s", SF_TOPIC_PREDICTIONS,
-                           *s->o->stop > 1 ? "second stop signal while the queue is full"
-                                           : rd_kafka_err2str(e));
-        rd_kafka_poll(s->producer, 10);
-    }
+    return produce_buf(s, s->out, RD_KAFKA_PARTITION_UA, SLOT_PRED, p, err);
+}
+
+/* The alert of a prediction that crosses the threshold for the first time
+ * (alerts.h), to the partition of its order's message src: the partition a
+ * rebuild reads when src's partition is assigned. -1 on a produce error. */
+static int maybe_alert(scorer *s, const rd_kafka_message_t *src, const sf_prediction *p,
+                       sf_err *err)
+{
+    sf_alert al;
+    int rc = sf_alerts_check(s->o->alerts, p, &al);
+    if (rc < 0)
+        return sf_errf(err, "alerts: out of memory");
+    if (rc == 0)
+        return 0;
+    if (sf_encode_alert(&al, &s->buf, err) < 0) /* p encoded: cannot happen */
+        return sf_err_wrap(err, "alert of %s [%d] @%" PRId64, rd_kafka_topic_name(src->rkt),
+                           (int)src->partition, src->offset);
+    return produce_buf(s, s->alerts_out, src->partition, SLOT_ALERT, p, err);
 }
 
 /* Decodes an order event, Avro or JSON. The first byte decides, as in the
@@ -287,6 +333,8 @@ static int score_block(scorer *s, size_t k, sf_err *err)
         int rc = produce_pred(s, m, p, &why);
         if (rc == -1)
             return sf_errf(err, "%s", why.msg);
+        if (rc == 0 && s->alerts_out && maybe_alert(s, m, p, err) < 0)
+            return -1;
         if (rc == 0)
             w->recent[s->n_pred++ % SF_STATS_RECENT] = *p;
         else if (to_dlq(s, m, why.msg, err) < 0) /* does not encode: keep the input */
@@ -479,6 +527,8 @@ static void use_model(scorer *s, sf_model *m, int64_t v)
     if (s->o->stats)
         sf_stats_model(s->o->stats, v);
     scorer_logf(s, "scoring with model %" PRId64, v);
+    if (s->o->alerts)
+        sf_alerts_use_release(s->o->alerts, v, sf_model_metrics(m));
 }
 
 static void swap_model(scorer *s)
@@ -554,6 +604,10 @@ static int loop(scorer *s, sf_err *err)
         snprintf(where, sizeof where, "%s [%d] @%" PRId64, rd_kafka_topic_name(first->rkt),
                  (int)first->partition, first->offset);
         int rc = s->eos ? scorer_commit_eos(s, err) : scorer_commit_alo(s, err);
+        if (s->alerts_out && rc == 0) /* the batch's alerts are out */
+            sf_alerts_commit(s->o->alerts);
+        else if (s->alerts_out) /* they will be made again, or not at all */
+            sf_alerts_abort(s->o->alerts);
         if (rc < 0)
             return -1;
         note_progress(s, rc, where);
@@ -599,6 +653,11 @@ static int setup_producer(scorer *s, char *txn_id, sf_err *err)
         else
             rd_kafka_topic_destroy(t);
     }
+    if (s->o->alerts &&
+        sf_alerts_check_topics(s->o->alerts, s->producer, s->o->connect_timeout_ms) == 0 &&
+        !(s->alerts_out = rd_kafka_topic_new(s->producer, SF_TOPIC_ALERTS, NULL)))
+        return sf_errf(err, "cannot create a topic handle for %s: %s", SF_TOPIC_ALERTS,
+                       rd_kafka_err2str(rd_kafka_last_error()));
     return 0;
 }
 
@@ -642,6 +701,8 @@ static void free_scorer(scorer *s)
                                                 : 0);
     if (s->out)
         rd_kafka_topic_destroy(s->out);
+    if (s->alerts_out)
+        rd_kafka_topic_destroy(s->alerts_out);
     if (s->producer) {
         if (now)
             rd_kafka_purge(s->producer, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);

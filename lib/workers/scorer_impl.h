@@ -23,8 +23,9 @@
 #include "satisfy/model.h"
 #include "satisfy/clock.h"
 
-#define SLOT_PRED 0
-#define SLOT_DLQ  1
+#define SLOT_PRED  0
+#define SLOT_DLQ   1
+#define SLOT_ALERT 2
 
 /* A batch is scored a block of SF_SCORER_BLOCK events at a time, through
  * every step (decode, features, model, encode, produce) before the next
@@ -46,6 +47,7 @@ typedef struct scorer {
     const sf_scorer_opts *o;
     rd_kafka_t *consumer, *producer;
     rd_kafka_topic_t *out;         /* satisfy.predictions */
+    rd_kafka_topic_t *alerts_out;  /* satisfy.alerts (with o->alerts) */
     sf_kafka_stats pstats, cstats; /* the producer's and the consumer's */
     sf_modelwatch *mw;
     sf_livehist *lh; /* the live history the features read */

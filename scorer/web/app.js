@@ -179,6 +179,27 @@ function drawGauge(p) {
     'font-weight': 600, id: 'gauge-value' }, `${(p * 100).toFixed(0)}%`));
 }
 
+// The reasons of a prediction in words, one item each (the form's result and
+// the alerts panel).
+function fillReasons(ul, reasons) {
+  ul.replaceChildren();
+  for (const r of reasons) {
+    const li = document.createElement('li');
+    li.className = r.contribution < 0 ? 'down' : 'up';
+    li.textContent = reasonText(r);
+    ul.appendChild(li);
+  }
+}
+
+// An "empty" item in list ol when it has none.
+function emptyNote(ol, text) {
+  if (ol.children.length) return;
+  const li = document.createElement('li');
+  li.className = 'empty';
+  li.textContent = text;
+  ol.appendChild(li);
+}
+
 function showPrediction(pr) {
   const stars = Math.max(1, Math.min(5, Math.round(pr.score)));
   $('stars').innerHTML = '';
@@ -191,14 +212,7 @@ function showPrediction(pr) {
   $('stars').dataset.stars = stars;
   $('score').textContent = `${pr.score.toFixed(2)} of 5 expected`;
   drawGauge(pr.p_dissatisfied);
-  const ul = $('reasons');
-  ul.replaceChildren();
-  for (const r of pr.reasons) {
-    const li = document.createElement('li');
-    li.className = r.contribution < 0 ? 'down' : 'up';
-    li.textContent = reasonText(r);
-    ul.appendChild(li);
-  }
+  fillReasons($('reasons'), pr.reasons);
   $('result-model').textContent = `model version ${pr.model_version} · ${pr.stage.toLowerCase()} stage`;
   $('result').hidden = false;
 }
@@ -394,12 +408,7 @@ async function pollModels() {
         : `${at} release refused by this server: ${e.reason}`;
       ol.appendChild(li);
     }
-    if (!ol.children.length) {
-      const li = document.createElement('li');
-      li.className = 'empty';
-      li.textContent = 'no model decisions yet: they appear when the retrainer gates a candidate';
-      ol.appendChild(li);
-    }
+    emptyNote(ol, 'no model decisions yet: they appear when the retrainer gates a candidate');
   } catch (e) { /* retried */ }
 }
 
@@ -478,14 +487,41 @@ async function pollDrift() {
   } catch (e) { /* retried */ }
 }
 
+// The alerts panel (GET /v1/alerts): each at-risk order once, with its
+// stage, risk, the threshold it crossed and its top reasons in words.
+async function pollAlerts() {
+  try {
+    const a = await (await fetch('/v1/alerts?n=20')).json();
+    $('alert-threshold').textContent = a.threshold === null
+      ? 'No threshold: this scorer makes no alerts (its release has none and no --alert-threshold).'
+      : `Threshold: ${(a.threshold * 100).toFixed(1)}% risk; ${a.emitted} alerted by this scorer.`;
+    const ol = $('alerts');
+    ol.replaceChildren();
+    for (const al of a.alerts) {
+      const li = document.createElement('li');
+      li.className = 'alert';
+      li.dataset.order = al.order_id;
+      const head = document.createElement('div');
+      head.className = 'head';
+      head.textContent = `${al.order_id.slice(0, 8)} · ${al.stage.toLowerCase()} · risk ${(al.risk * 100).toFixed(0)}% (≥ ${(al.threshold * 100).toFixed(0)}%) · ${'★'.repeat(Math.max(1, Math.min(5, Math.round(al.score))))} · v${al.model_version}`;
+      const ul = document.createElement('ul');
+      fillReasons(ul, al.reasons);
+      li.append(head, ul);
+      ol.appendChild(li);
+    }
+    emptyNote(ol, 'no alerts yet');
+  } catch (e) { /* retried */ }
+}
+
 fill($('category'), CATEGORIES, 'health_beauty');
 fill($('cstate'), Object.keys(STATES), 'SP');
 fill($('sstate'), Object.keys(STATES), 'SP');
 $('is_delivered').addEventListener('change', () => { $('delivered').disabled = !$('is_delivered').checked; });
 $('order-form').addEventListener('submit', submit);
-pollStats(); pollModels(); pollRecent(); pollOnline(); pollDrift();
+pollStats(); pollModels(); pollRecent(); pollOnline(); pollDrift(); pollAlerts();
 setInterval(pollStats, 1500);
 setInterval(pollRecent, 2000);
 setInterval(pollModels, 5000);
 setInterval(pollOnline, 5000);
 setInterval(pollDrift, 5000);
+setInterval(pollAlerts, 2000);

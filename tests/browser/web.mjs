@@ -6,7 +6,9 @@
 // with the retrainer's gate decisions (a release the server loaded shown once,
 // a rejection with its reason and RMSE, in another colour) and, once
 // satisfy.metrics has online accuracy, a line per model version in the online
-// RMSE chart.
+// RMSE chart; and the alerts panel: at-risk orders (the scorer runs with
+// --alert-threshold), each once, with its risk at or above the threshold and
+// its reasons in words.
 // Usage: node web.mjs URL OUTDIR [--wait-rate]   (screenshots go to OUTDIR)
 import { chromium } from 'playwright-core';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -94,6 +96,21 @@ try {
     console.log(`timeline: ${entries.map((e) => `v${e.v} [${e.cls}]`).join(', ')}`);
     await waitFor(page, () => document.querySelectorAll('#recent tbody tr').length > 0,
       15000).catch(() => fail('no recent predictions'));
+    // alerts: at least one, each order once, risk >= threshold, reasons in words
+    await waitFor(page, () => document.querySelectorAll('#alerts li.alert').length > 0, 30000)
+      .catch(() => fail('no alerts in the alerts panel'));
+    const api = await page.evaluate(async () => (await fetch('/v1/alerts?n=20')).json());
+    const shown = await page.$$eval('#alerts li.alert', (ls) => ls.map((l) => ({
+      order: l.dataset.order, head: l.querySelector('.head').textContent,
+      reasons: [...l.querySelectorAll('ul li')].map((r) => r.textContent) })));
+    if (typeof api.threshold !== 'number') fail(`/v1/alerts threshold ${api.threshold}`);
+    if (!api.alerts.every((a) => a.risk >= a.threshold && a.threshold === api.threshold))
+      fail(`an alert under the threshold: ${JSON.stringify(api.alerts.slice(0, 3))}`);
+    if (new Set(shown.map((a) => a.order)).size !== shown.length) fail(`an order alerted twice: ${JSON.stringify(shown)}`);
+    if (!shown.every((a) => /risk \d+% \(≥ \d+%\)/.test(a.head) && a.reasons.length >= 1 &&
+      a.reasons.every((r) => /the expected rating by/.test(r)))) fail(`alerts panel: ${JSON.stringify(shown.slice(0, 3))}`);
+    if (!/Threshold: \d/.test(await page.textContent('#alert-threshold'))) fail('alert threshold not shown');
+    console.log(`alerts: ${shown.length} shown, threshold ${api.threshold}; first: ${shown[0] && shown[0].head} (${shown[0] && shown[0].reasons.join(' | ')})`);
     // online RMSE: a polyline with at least two points for a version, and its legend
     await waitFor(page, () => [...document.querySelectorAll('#online-chart polyline.online-line')]
       .some((l) => l.getAttribute('points').trim().split(/\s+/).length >= 2), 60000)

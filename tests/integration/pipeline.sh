@@ -11,7 +11,10 @@
 #     a released version, never older than the newest release published more
 #     than GRACE seconds before the prediction (the time the scorer needs to
 #     read a release and finish its batch), and per partition the versions
-#     never go back.
+#     never go back;
+#   - the scorer alerts at-risk orders with the threshold of the release it
+#     scores with (chosen at training, "alert" in the release's metrics):
+#     it logged that threshold and committed alerts to satisfy.alerts.
 source "$(dirname "$0")/common.bash"
 src="${SATISFY_SOURCE_DIR:?}"
 GRACE=10
@@ -32,6 +35,11 @@ if [ "$status" != 0 ]; then
   die "demo exited $status"
 fi
 sed -n '/satisfy demo summary/,/^=====*$/p' "$work/demo.log"
+grep -q "alerts: threshold 0\.[0-9]* of release [0-9]" "$DEMO_OUT/scorer.log" ||
+  die "the scorer took no alert threshold from a release: $(grep 'alerts:' "$DEMO_OUT/scorer.log" | tail -3)"
+n_alerts=$(awk '$1 == "satisfy_scorer_alerts_total" { print $2 }' "$DEMO_OUT/alerts.txt")
+[ "${n_alerts:-0}" -gt 0 ] || die "no alerts committed with the releases' threshold: $(cat "$DEMO_OUT/alerts.txt")"
+echo "alerts: $n_alerts at-risk orders alerted; $(grep -o 'alerts: threshold [0-9.]* of release [0-9]*' "$DEMO_OUT/scorer.log" | tail -1)"
 
 /usr/bin/python3 - "$DEMO_OUT" "$GRACE" <<'EOF'
 import bisect, sys

@@ -86,11 +86,16 @@ start_scorer restart --http 127.0.0.1:0
 port=$(http_port restart)
 wait_log restart "assigned 8 partition" 60
 wait_metric "$port" satisfy_scorer_dlq_total 8 60
+# publish_model's releases carry no alert threshold and none is given: no alerts
+[ "$(metric "$port" satisfy_scorer_alert_threshold)" = -1 ] ||
+  fail "alert threshold $(metric "$port" satisfy_scorer_alert_threshold) without one in the release"
 stop_scorer
 grep -q "stopped: 8 events, 0 predictions, 8 to dlq" "$work/restart.err" ||
   fail "restart scored again: $(grep stopped "$work/restart.err")"
 timeout 200 "$bin/consume_predictions" --brokers "$bs" --idle 1 --committed satisfy-scorer \
-  >"$work/final" 2>/dev/null || fail "consume_predictions failed"
+  --alerts "$work/final.alerts" --alert-threshold 0 >"$work/final" 2>/dev/null ||
+  fail "consume_predictions failed"
+[ "$(count alerts "$work/final")" = 0 ] || fail "$(count alerts "$work/final") alerts without a threshold"
 [ "$(count predictions "$work/final")" = "$n" ] || fail "after restart: $(count predictions "$work/final") predictions, want $n"
 echo "restart: 0 events scored again (the 8 markers dead-lettered); committed: $(grep committed "$work/final")"
 echo "scorer_basic: ok"

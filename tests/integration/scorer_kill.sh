@@ -17,12 +17,23 @@
 # the events replayed in 100 ms), i.e. <= kills x (2 x batch size + replay
 # rate / 10). The numbers are printed.
 #
+# Alerts (satisfy.alerts, --alert-threshold $alert_t): every alert's risk is
+# at or above the threshold, every order whose largest predicted risk
+# reaches it has an alert and every alert an order that does (counted
+# against satisfy.predictions, consume_predictions --alerts), the alerts of
+# one order all share one event id (a duplicate is removed by it), and
+# there are at most as many duplicates as the predictions' bound. A
+# restarted scorer rebuilds its alerted orders from satisfy.alerts: without
+# that, every order alerted before a kill would be alerted again at its next
+# stage, with another event id.
+#
 # With SATISFY_TEST_BROKERS=host:port (a real Kafka with the satisfy topics
 # created and empty), the same run must give zero loss AND zero duplicates
 # (read_committed). Without it, that part is skipped with the reason printed.
 source "$(dirname "$0")/scorer_common.bash"
 
 batch=100
+alert_t=0.3
 make_data
 load_expected
 
@@ -48,7 +59,8 @@ run_kill_test() {
     2>"$work/$label.pub.err" || fail "$label: publish_model failed: $(cat "$work/$label.pub.err")"
   local kills=0 prod_pid
   for round in 1 2; do
-    start_scorer "$label-$round" --batch "$batch" --batch-ms 5 --http 127.0.0.1:0
+    start_scorer "$label-$round" --batch "$batch" --batch-ms 5 --http 127.0.0.1:0 \
+      --alert-threshold "$alert_t"
     port=$(http_port "$label-$round")
     wait_log "$label-$round" "assigned" 90
     if [ "$round" = 1 ]; then
@@ -61,6 +73,10 @@ run_kill_test() {
     fi
     POLL_INTERVAL=0.1 poll 120 kill_point "$port" ||
       fail "$label: no kill point in 120 s (events scored ${ev:-?}, lag ${lag:-?})"
+    [ "$(metric "$port" satisfy_scorer_alert_threshold)" = "$alert_t" ] ||
+      fail "$label: satisfy_scorer_alert_threshold is not $alert_t"
+    [ "$round" = 1 ] || grep -q "alerts: read [1-9][0-9]* alerts" "$work/$label-$round.err" ||
+      fail "$label: the restarted scorer read no alerts back: $(grep 'alerts:' "$work/$label-$round.err")"
     kill -9 "$scorer_pid"
     wait "$scorer_pid" 2>/dev/null || true
     kills=$((kills + 1))
@@ -69,9 +85,10 @@ run_kill_test() {
     echo "$label: kill -9 #$round after $ev events scored by this instance (lag $lag)," \
       "$(count predictions "$work/$label.k$round") predictions on the topic"
   done
-  start_scorer "$label-final" --batch "$batch" --batch-ms 5
+  start_scorer "$label-final" --batch "$batch" --batch-ms 5 --alert-threshold "$alert_t"
   wait "$prod_pid" || fail "$label: replay failed: $(tail -3 "$work/$label.prod.err")"
-  wait_covered "$label.report" 300 --dump "$work/$label.dump"
+  wait_covered "$label.report" 300 --dump "$work/$label.dump" \
+    --alerts "$work/$label.alerts" --alert-threshold "$alert_t"
   stop_scorer
   local r="$work/$label.report"
   [ "$(count bad "$r")" = 0 ] || fail "$label: bad predictions"
@@ -86,6 +103,13 @@ run_kill_test() {
   rate=$(sed -n 's/.*rate: \([0-9]*\) events\/s.*/\1/p' "$work/$label.prod")
   bound=$((kills * (2 * batch + ${rate:-0} / 10)))
   echo "$label: $n order events, $(count predictions "$r") predictions, missing 0, duplicates $dups (bound $bound at $rate events/s)"
+  for k in alert_bad alert_below alert_missing alert_unexpected alert_dup_differ; do
+    [ "$(count $k "$r")" = 0 ] || fail "$label: $k $(count $k "$r"): $(grep alert "$r" | tr '\n' ' ')"
+  done
+  alert_dups=$(count alert_duplicates "$r")
+  [ "$(count alert_orders "$r")" -ge 20 ] || fail "$label: only $(count alert_orders "$r") orders alerted"
+  [ "$alert_dups" -le "$bound" ] || fail "$label: $alert_dups duplicate alerts exceed $bound"
+  echo "$label: $(count alerts "$r") alerts at $alert_t for $(count alert_orders "$r") orders, none missing or under it, duplicates $alert_dups (one event id each)"
 }
 
 start_broker
@@ -96,6 +120,7 @@ if [ -n "${SATISFY_TEST_BROKERS:-}" ]; then
   bs="$SATISFY_TEST_BROKERS"
   run_kill_test kafka
   [ "$dups" = 0 ] || fail "real Kafka: $dups duplicates, want 0 (exactly-once)"
+  [ "$alert_dups" = 0 ] || fail "real Kafka: $alert_dups duplicate alerts, want 0 (exactly-once)"
 else
   echo "SKIP real-Kafka part: SATISFY_TEST_BROKERS is not set (see docs/operations.md to run it against a local Kafka)"
 fi

@@ -8,9 +8,11 @@
 # the online RMSE chart (online accuracy messages produced to satisfy.metrics
 # with kcat, as satisfy-retrainer run would publish them), and the gate
 # decisions in the model timeline (v1 released and loaded, shown once; v2
-# rejected, with its reason; also produced with kcat), and the drift panel
+# rejected, with its reason; also produced with kcat), the drift panel
 # (the scorer's PSI per feature, the retrainer's Page-Hinkley state produced
-# with kcat). Screenshots are saved in
+# with kcat) and the alerts panel (the scorer runs with --alert-threshold
+# 0.3: at-risk orders, each once, at or above it, with their reasons).
+# Screenshots are saved in
 # $SATISFY_BUILD_DIR/test-artifacts/web/.
 source "$(dirname "$0")/scorer_common.bash"
 
@@ -28,7 +30,7 @@ make_data
 start_broker
 "$bin/publish_model" --brokers "$bs" --version 1 --data "$data" --algo gbdt \
   >"$work/pub1.out" 2>"$work/pub1.err" || fail "publish_model failed: $(cat "$work/pub1.err")"
-start_scorer scorer --http 127.0.0.1:0
+start_scorer scorer --http 127.0.0.1:0 --alert-threshold 0.3
 wait_log scorer "serving /healthz and /metrics on port [1-9]" 30
 port=$(sed -n 's/.*serving \/healthz and \/metrics on port \([0-9]*\).*/\1/p' "$work/scorer.err")
 wait_log scorer "scoring with model 1" 60

@@ -1,6 +1,6 @@
 /*
  * codec_sample.c - writes sample wire messages for the interop test: for each
- * schema several variants (unknown times, NaN numbers, empty arrays, unicode
+ * schema (the Alert too) several variants (unknown times, NaN numbers, empty arrays, unicode
  * text, binary payload) as DIR/NAME.bin (framed Avro) and DIR/NAME.json (the
  * codec's JSON view, or for model releases the expected field values), so an
  * independent Avro implementation can check that the bytes are standard.
@@ -14,6 +14,7 @@
 
 #include "../unit/codec_samples.h"
 #include "satisfy/codec.h"
+#include "satisfy/codec_alert.h"
 
 #define OID "e481f51cbdc54678b7cc49136f2d6af7"
 
@@ -150,6 +151,15 @@ int main(int argc, char **argv)
             continue;
         }
         fails += emit(dir, name, &b, sf_prediction_to_json(&p, &err), &err) != 0;
+        /* the alert of the same prediction (its risk at or above the threshold) */
+        sf_alert al = {.p = p, .threshold = v ? 0.0625 : 0.3};
+        snprintf(name, sizeof name, "alert_%d", v);
+        if (sf_encode_alert(&al, &b, &err)) {
+            fprintf(stderr, "codec_sample: %s: %s\n", name, err.msg);
+            fails++;
+            continue;
+        }
+        fails += emit(dir, name, &b, sf_alert_to_json(&al, &err), &err) != 0;
     }
 
     /* Model release: no JSON view in the library; the expected values are

@@ -23,8 +23,23 @@
  *   and prints "dlq N".
  * --committed GROUP prints "committed N SUM": partitions of satisfy.orders
  *   with an offset committed by GROUP, and the sum of those offsets.
+ * --alerts FILE --alert-threshold T also reads satisfy.alerts, writes per
+ *   alert "order_id event_id risk threshold partition offset", and checks
+ *   them against the predictions read (each order's largest risk):
+ *     alerts N               messages read
+ *     alert_orders U         distinct orders alerted
+ *     alert_duplicates D     N - U (an order alerted more than once)
+ *     alert_dup_differ X     orders whose alerts do not all share one event id
+ *                            (duplicates that event id cannot remove)
+ *     alert_below B          alerts with risk < T or a threshold other than T
+ *     alert_missing M        orders with a prediction at or above T, no alert
+ *     alert_unexpected Y     alerted orders with no prediction at or above T,
+ *                            or whose alert's event has no such prediction
+ *     alert_bad Z            undecodable, key or event_id header disagreeing,
+ *                            or not in the partition of its order's prediction
  * usage: consume_predictions --brokers LIST [--orders] [--idle S] [--timeout S]
  *                            [--dump FILE] [--dlq FILE] [--committed GROUP]
+ *                            [--alerts FILE --alert-threshold T]
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -35,6 +50,8 @@
 
 #include "satisfy/cli.h"
 #include "satisfy/codec.h"
+#include "satisfy/codec_alert.h"
+#include "satisfy/idmap.h"
 #include "satisfy/kafka.h"
 #include "satisfy/model.h"
 
@@ -112,6 +129,49 @@ static rd_kafka_t *reader(const char *brokers, const char *topic)
     return rk;
 }
 
+/* Per order: its largest predicted risk and the partition of its predictions;
+ * per event id at or above the threshold: seen. */
+typedef struct orders_seen {
+    sf_idmap *idx; /* order id -> index */
+    double *max;
+    int *part;
+    uint8_t *alerts;            /* alerts read for the order (capped at 255) */
+    char (*alert_event)[IDLEN]; /* the first alert's event id */
+    uint8_t *differ;
+    size_t n, cap;
+    sf_idmap *crossing; /* event ids of predictions with risk >= T */
+} orders_seen;
+
+static size_t order_slot(orders_seen *o, const char *id)
+{
+    size_t k;
+    if (sf_idmap_get(o->idx, id, SF_ID_LEN, &k) == 0)
+        return k;
+    if (o->n == o->cap) {
+        o->cap = o->cap ? 2 * o->cap : 4096;
+        o->max = realloc(o->max, o->cap * sizeof *o->max);
+        o->part = realloc(o->part, o->cap * sizeof *o->part);
+        o->alerts = realloc(o->alerts, o->cap);
+        o->alert_event = realloc(o->alert_event, o->cap * sizeof *o->alert_event);
+        o->differ = realloc(o->differ, o->cap);
+        if (!o->max || !o->part || !o->alerts || !o->alert_event || !o->differ) {
+            fprintf(stderr, "consume_predictions: out of memory\n");
+            exit(1);
+        }
+    }
+    k = o->n++;
+    o->max[k] = -1;
+    o->part[k] = -1;
+    o->alerts[k] = 0;
+    o->differ[k] = 0;
+    o->alert_event[k][0] = '\0';
+    if (sf_idmap_put(o->idx, id, SF_ID_LEN, k, NULL) < 0) {
+        fprintf(stderr, "consume_predictions: out of memory\n");
+        exit(1);
+    }
+    return k;
+}
+
 /* A bad option value: its message (cli.h) and the usage exit status. */
 static int usage_error(const sf_err *err)
 {
@@ -137,11 +197,19 @@ static int decode_order(const rd_kafka_message_t *m, sf_order_event *ev, sf_err 
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"brokers", required_argument, NULL, 'b'},   {"orders", no_argument, NULL, 'o'},
-        {"idle", required_argument, NULL, 'i'},      {"timeout", required_argument, NULL, 't'},
-        {"dump", required_argument, NULL, 'd'},      {"dlq", required_argument, NULL, 'q'},
-        {"committed", required_argument, NULL, 'c'}, {NULL, 0, NULL, 0},
+        {"brokers", required_argument, NULL, 'b'},
+        {"orders", no_argument, NULL, 'o'},
+        {"idle", required_argument, NULL, 'i'},
+        {"timeout", required_argument, NULL, 't'},
+        {"dump", required_argument, NULL, 'd'},
+        {"dlq", required_argument, NULL, 'q'},
+        {"committed", required_argument, NULL, 'c'},
+        {"alerts", required_argument, NULL, 'a'},
+        {"alert-threshold", required_argument, NULL, 'T'},
+        {NULL, 0, NULL, 0},
     };
+    const char *alerts = NULL;
+    double threshold = -1;
     const char *brokers = NULL, *dump = NULL, *dlq = NULL, *group = NULL;
     int orders = 0;
     double idle = 3, timeout = 120;
@@ -172,6 +240,13 @@ int main(int argc, char **argv)
         case 'c':
             group = optarg;
             break;
+        case 'a':
+            alerts = optarg;
+            break;
+        case 'T':
+            if (sf_cli_double("--alert-threshold", optarg, 0, 1, &threshold, &err) < 0)
+                return usage_error(&err);
+            break;
         default:
             fprintf(stderr, "usage: consume_predictions --brokers LIST [--orders] [--idle S] "
                             "[--timeout S] [--dump FILE]\n");
@@ -199,13 +274,25 @@ int main(int argc, char **argv)
         return 1;
     }
     uint64_t n_dlq = 0;
-    for (int pass = 0; pass < 3; pass++) {
-        if ((pass == 1 && !orders) || (pass == 2 && !dlq))
+    if (alerts && threshold < 0) {
+        fprintf(stderr, "consume_predictions: --alerts needs --alert-threshold\n");
+        return 2;
+    }
+    FILE *af = alerts ? fopen(alerts, "w") : NULL;
+    if (alerts && !af) {
+        perror(alerts);
+        return 1;
+    }
+    orders_seen os = {.idx = sf_idmap_new(4096), .crossing = sf_idmap_new(1024)};
+    uint64_t n_alerts = 0, a_below = 0, a_bad = 0, a_undecoded = 0, a_unexpected = 0;
+    for (int pass = 0; pass < 4; pass++) {
+        if ((pass == 1 && !orders) || (pass == 2 && !dlq) || (pass == 3 && !alerts))
             continue;
         int is_pred = pass == 0;
         rd_kafka_t *rk = reader(brokers, pass == 0   ? SF_TOPIC_PREDICTIONS
                                          : pass == 1 ? SF_TOPIC_ORDERS
-                                                     : SF_TOPIC_DLQ);
+                                         : pass == 2 ? SF_TOPIC_DLQ
+                                                     : SF_TOPIC_ALERTS);
         double last = now();
         while (now() - last < idle && now() - t0 < timeout) {
             rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
@@ -216,6 +303,51 @@ int main(int argc, char **argv)
                 return 1;
             }
             last = now();
+            if (pass == 3) {
+                sf_alert al;
+                const void *hv = NULL;
+                size_t hl = 0;
+                rd_kafka_headers_t *h = NULL;
+                int ok = m->payload && sf_decode_alert(m->payload, m->len, &al, &err) == 0 &&
+                         rd_kafka_message_headers(m, &h) == 0 &&
+                         rd_kafka_header_get_last(h, "event_id", &hv, &hl) == 0 &&
+                         hl == strlen(al.p.event_id) && memcmp(hv, al.p.event_id, hl) == 0 &&
+                         m->key && m->key_len == SF_ID_LEN &&
+                         memcmp(m->key, al.p.order_id, SF_ID_LEN) == 0;
+                n_alerts++;
+                if (!ok) {
+                    a_undecoded++;
+                    if (a_bad++ < 5)
+                        fprintf(stderr, "consume_predictions: bad alert at [%d] @%" PRId64 "\n",
+                                (int)m->partition, m->offset);
+                    rd_kafka_message_destroy(m);
+                    continue;
+                }
+                fprintf(af, "%s %s %.9g %.9g %d %" PRId64 "\n", al.p.order_id, al.p.event_id,
+                        al.p.p_dissatisfied, al.threshold, (int)m->partition, m->offset);
+                if (al.p.p_dissatisfied < threshold || al.threshold != threshold) {
+                    if (a_below++ < 5)
+                        fprintf(stderr, "consume_predictions: alert %s risk %g threshold %g\n",
+                                al.p.event_id, al.p.p_dissatisfied, al.threshold);
+                }
+                size_t k = order_slot(&os, al.p.order_id);
+                if (os.max[k] < threshold ||
+                    sf_idmap_get(os.crossing, al.p.event_id, strlen(al.p.event_id), NULL) != 0) {
+                    if (a_unexpected++ < 5)
+                        fprintf(stderr, "consume_predictions: unexpected alert %s (max risk %g)\n",
+                                al.p.event_id, os.max[k]);
+                }
+                if (os.part[k] >= 0 && os.part[k] != m->partition)
+                    a_bad++;
+                if (os.alerts[k] == 0)
+                    snprintf(os.alert_event[k], IDLEN, "%s", al.p.event_id);
+                else if (strcmp(os.alert_event[k], al.p.event_id) != 0)
+                    os.differ[k] = 1;
+                if (os.alerts[k] < 255)
+                    os.alerts[k]++;
+                rd_kafka_message_destroy(m);
+                continue;
+            }
             if (pass == 2) {
                 rd_kafka_headers_t *h = NULL;
                 const char *names[] = {"source_topic", "source_partition", "source_offset"};
@@ -285,6 +417,17 @@ int main(int argc, char **argv)
                 continue;
             }
             add(&got, p.event_id);
+            if (alerts) {
+                size_t ok_ = order_slot(&os, p.order_id);
+                if (p.p_dissatisfied > os.max[ok_])
+                    os.max[ok_] = p.p_dissatisfied;
+                os.part[ok_] = m->partition;
+                if (p.p_dissatisfied >= threshold &&
+                    sf_idmap_put(os.crossing, p.event_id, strlen(p.event_id), 0, NULL) < 0) {
+                    fprintf(stderr, "consume_predictions: out of memory\n");
+                    return 1;
+                }
+            }
             int k = 0;
             while (k < nv && versions[k] != p.model_version)
                 k++;
@@ -330,6 +473,28 @@ int main(int argc, char **argv)
         fclose(qf);
         printf("dlq %" PRIu64 "\n", n_dlq);
     }
+    if (af) {
+        fclose(af);
+        size_t a_orders = 0, a_differ = 0, a_missing = 0;
+        for (size_t k = 0; k < os.n; k++) {
+            a_orders += os.alerts[k] > 0;
+            a_differ += os.differ[k];
+            if (os.max[k] >= threshold && !os.alerts[k] && a_missing++ < 5)
+                fprintf(stderr, "consume_predictions: no alert for order at risk %g\n", os.max[k]);
+        }
+        printf("alerts %" PRIu64 "\nalert_orders %zu\nalert_duplicates %" PRIu64
+               "\nalert_dup_differ %zu\nalert_below %" PRIu64 "\nalert_missing %zu\n"
+               "alert_unexpected %" PRIu64 "\nalert_bad %" PRIu64 "\n",
+               n_alerts, a_orders, n_alerts - a_undecoded - a_orders, a_differ, a_below, a_missing,
+               a_unexpected, a_bad);
+    }
+    sf_idmap_free(os.idx);
+    sf_idmap_free(os.crossing);
+    free(os.max);
+    free(os.part);
+    free(os.alerts);
+    free(os.alert_event);
+    free(os.differ);
     if (group) {
         sf_kafka_client_opts ko = {
             .role = SF_KAFKA_TOOL_CONSUMER, .conn = {.brokers = brokers}, .group = group};

@@ -244,16 +244,6 @@ static void test_release_round_trip(void **state)
     sf_buf_free(&b);
 }
 
-#define EXPECT_ERR(call, substr)                                                                   \
-    do {                                                                                           \
-        sf_err e_ = {{0}};                                                                         \
-        sf_err *err = &e_;                                                                         \
-        if ((call) == 0)                                                                           \
-            fail_msg("%s: succeeded, expected \"%s\"", #call, substr);                             \
-        if (!strstr(e_.msg, substr))                                                               \
-            fail_msg("%s: error \"%s\" lacks \"%s\"", #call, e_.msg, substr);                      \
-    } while (0)
-
 static void test_encode_rejects(void **state)
 {
     (void)state;

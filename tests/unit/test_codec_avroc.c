@@ -632,6 +632,12 @@ static const struct fdesc pr_f[] = {
     {"event_time", AVRO_INT64, 0},
     {"scored_at", AVRO_INT64, 0},
 };
+static const struct fdesc al_f[] = {
+    {"order_id", AVRO_STRING, 0},     {"event_id", AVRO_STRING, 0},  {"stage", AVRO_ENUM, 0},
+    {"score", AVRO_DOUBLE, 0},        {"risk", AVRO_DOUBLE, 0},      {"reasons", AVRO_ARRAY, 0},
+    {"model_version", AVRO_INT64, 0}, {"event_time", AVRO_INT64, 0}, {"scored_at", AVRO_INT64, 0},
+    {"threshold", AVRO_DOUBLE, 0},
+};
 static const struct fdesc rs_f[] = {
     {"feature", AVRO_STRING, 0},
     {"value", AVRO_DOUBLE, 1},
@@ -762,6 +768,11 @@ static int check_schemas(avro_schema_t *s, sf_err *err)
         check_enum(field_schema(pr, "stage"), "Prediction.stage", SF_STAGE_COUNT, stage_sym, err) ||
         check_fields(array_items(pr, "reasons"), "Reason", FIELDS(rs_f), err))
         return -1;
+    avro_schema_t al = s[SF_SCHEMA_ALERT]; /* a Prediction's fields, then the threshold */
+    if (check_fields(al, "Alert", FIELDS(al_f), err) ||
+        check_enum(field_schema(al, "stage"), "Alert.stage", SF_STAGE_COUNT, stage_sym, err) ||
+        check_fields(array_items(al, "reasons"), "Reason", FIELDS(rs_f), err))
+        return -1;
     return check_fields(s[SF_SCHEMA_MODEL_RELEASE], "ModelRelease", FIELDS(mr_f), err);
 }
 
@@ -816,7 +827,7 @@ static int load_catalog(avro_schema_t *s, sf_err *err)
         }
     }
     for (int i = 1; i <= SF_SCHEMA_MAX; i++)
-        if (!s[i]) {
+        if (!s[i] && sf_schema_name(i)) { /* a reserved id has no name */
             sf_errf(err, "catalog.json: schema %s (id %d) missing", sf_schema_name(i), i);
             goto out;
         }

@@ -38,6 +38,7 @@
 static sf_model *g_model; /* a copy owned by the tests, for reference predictions */
 static sf_stats *g_stats;
 static sf_http *g_http;
+static sf_alerts *g_alerts;
 static char *g_dir;
 
 static const unsigned char PAGE[] = "<!doctype html><title>t</title>";
@@ -121,12 +122,20 @@ static int setup(void **state)
     pr.event_time = 1520864000000;
     double lat = 3.0;
     sf_stats_batch(g_stats, 1, 0, &pr, 1, &lat, &lat, 1);
+    /* one committed alert of that prediction, at an overriding threshold */
+    g_alerts = sf_alerts_new(0.5, NULL, NULL);
+    sf_alert al;
+    sf_prediction ap = pr;
+    ap.scored_at = pr.event_time + 500;
+    assert_int_equal(sf_alerts_check(g_alerts, &ap, &al), 1);
+    sf_alerts_commit(g_alerts);
     sf_http_opts o = {.addr = "127.0.0.1:0",
                       .stats = g_stats,
                       .web = WEB,
                       .idle_s = 2,
                       .request_ms = 1500,
-                      .version = "satisfy test"};
+                      .version = "satisfy test",
+                      .alerts = g_alerts};
     g_http = sf_http_start(&o, &err);
     assert_non_null(g_http);
     sf_http_set_model(g_http, copy, 7);
@@ -139,6 +148,7 @@ static int teardown(void **state)
     (void)state;
     sf_http_stop(g_http);
     sf_stats_free(g_stats);
+    sf_alerts_free(g_alerts);
     sf_model_free(g_model);
     tu_rmtree(g_dir);
     free(g_dir);
@@ -189,6 +199,7 @@ static void test_no_model(void **state)
     expect(post_json("/invocations", "{\"inputs\":[{\"late\":1}]}", &b), &b, 503,
            "RESOURCE_DOES_NOT_EXIST");
     expect(req("GET", "/v1/models", NULL, NULL, &b), &b, 200, "\"active\":null");
+    expect(req("GET", "/v1/alerts", NULL, NULL, &b), &b, 200, "{\"threshold\":null,");
     expect(req("GET", "/", NULL, NULL, &b), &b, 404, NULL); /* no web files given */
     free(order);
     g_http = saved;
@@ -985,12 +996,30 @@ static void test_metrics_online(void **state)
     free(b);
 }
 
+/* GET /v1/alerts: the committed alert with its risk and threshold; ?n=
+ * checked; GET only. */
+static void test_alerts_endpoint(void **state)
+{
+    (void)state;
+    char *b;
+    expect(req("GET", "/v1/alerts", NULL, NULL, &b), &b, 200,
+           "\"order_id\":\"abcdefabcdefabcdefabcdefabcdefab\"");
+    assert_int_equal(req("GET", "/v1/alerts?n=1", NULL, NULL, &b), 200);
+    assert_non_null(strstr(b, "{\"threshold\":0.5,\"emitted\":1,"));
+    assert_non_null(strstr(b, "\"risk\":0.7"));
+    free(b);
+    expect(req("GET", "/v1/alerts?n=0", NULL, NULL, &b), &b, 400, "n must be an integer in 1..50");
+    expect(req("POST", "/v1/alerts", NULL, NULL, &b), &b, 405, "use GET");
+}
+
 static void test_metrics_promtool(void **state)
 {
     (void)state;
     char *b;
     int st = req("GET", "/metrics", NULL, NULL, &b);
     assert_int_equal(st, 200);
+    assert_non_null(strstr(b, "satisfy_scorer_alerts_total 1\n"));
+    assert_non_null(strstr(b, "satisfy_scorer_alert_threshold 0.5\n"));
     assert_non_null(strstr(b, "satisfy_http_model_info{version=\"7\",algorithm=\"gbdt\""));
     assert_non_null(strstr(b, "satisfy_scorer_process_latency_seconds_bucket{le=\"+Inf\"} 1"));
     assert_non_null(strstr(b, "satisfy_scorer_consumer_lag 12"));
@@ -1027,6 +1056,7 @@ int main(void)
         cmocka_unit_test(test_json_views),
         cmocka_unit_test(test_online),
         cmocka_unit_test(test_decisions),
+        cmocka_unit_test(test_alerts_endpoint),
         cmocka_unit_test(test_metrics_online), /* before promtool: it checks these too */
         cmocka_unit_test(test_metrics_promtool),
     };

@@ -55,7 +55,8 @@ static void test_role_defaults(void **state)
         rd_kafka_t *rk = client(&o);
         int consumer = r == SF_KAFKA_SCORER_CONSUMER || r == SF_KAFKA_RETRAINER_CONSUMER ||
                        r == SF_KAFKA_RELEASE_PROBE || r == SF_KAFKA_MODEL_WATCHER ||
-                       r == SF_KAFKA_METRICS_FOLLOWER || r == SF_KAFKA_TOOL_CONSUMER;
+                       r == SF_KAFKA_METRICS_FOLLOWER || r == SF_KAFKA_TOOL_CONSUMER ||
+                       r == SF_KAFKA_ALERTS_READER;
         assert_int_equal(rd_kafka_type(rk), consumer ? RD_KAFKA_CONSUMER : RD_KAFKA_PRODUCER);
         for (const char *const *d = sf_kafka_role_defaults((sf_kafka_role)r); *d; d++) {
             char key[128];

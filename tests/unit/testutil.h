@@ -60,4 +60,16 @@ typedef int (*tu_double_eq)(double a, double b);
 void tu_assert_order_eq(const sf_order_event *a, const sf_order_event *b, tu_double_eq same,
                         tu_double_eq same_opt);
 
+/* Fails the test unless call (an expression using `err`, an sf_err *)
+ * returns non-zero with substr in the error message. */
+#define EXPECT_ERR(call, substr)                                                                   \
+    do {                                                                                           \
+        sf_err e_ = {{0}};                                                                         \
+        sf_err *err = &e_;                                                                         \
+        if ((call) == 0)                                                                           \
+            fail_msg("%s: succeeded, expected \"%s\"", #call, substr);                             \
+        if (!strstr(e_.msg, substr))                                                               \
+            fail_msg("%s: error \"%s\" lacks \"%s\"", #call, e_.msg, substr);                      \
+    } while (0)
+
 #endif

@@ -35,6 +35,7 @@
 
 #include "satisfy/drift.h"
 #include "satisfy/embed.h"
+#include "satisfy/alerts.h"
 #include "satisfy/error.h"
 #include "satisfy/livehistory.h"
 #include "satisfy/model.h"
@@ -84,6 +85,9 @@ typedef struct sf_http_opts {
     /* the scorer's input drift (drift.h): /metrics and GET /v1/drift show
      * its PSI; NULL = none. Must outlive the server. */
     sf_drift *drift;
+    /* the scorer's at-risk alerts (alerts.h) for GET /v1/alerts and
+     * /metrics; NULL = none. Must outlive the server. */
+    sf_alerts *alerts;
 } sf_http_opts;
 
 /* Starts listening. NULL with err set (bad address, port in use). */

@@ -33,9 +33,10 @@
 #define SF_TOPIC_DLQ         "satisfy.dlq"
 #define SF_TOPIC_METRICS     "satisfy.metrics"
 #define SF_TOPIC_HISTORY     "satisfy.history" /* compacted: live seller/customer state */
+#define SF_TOPIC_ALERTS      "satisfy.alerts"  /* at-risk orders, once per order (alerts.h) */
 
 /* All satisfy topics, in the order above. */
-#define SF_TOPIC_COUNT 7
+#define SF_TOPIC_COUNT 8
 extern const char *const sf_topics[SF_TOPIC_COUNT];
 
 /* What a client is for. Each role has a type and defaults (kafka.c, one
@@ -52,6 +53,7 @@ typedef enum sf_kafka_role {
     SF_KAFKA_TOOL_CONSUMER,      /* test tools and benchmarks: no commits of its own */
     SF_KAFKA_TOOL_PRODUCER,      /* test tools and benchmarks: librdkafka's defaults */
     SF_KAFKA_EMBEDDED_BROKER,    /* the handle that holds satisfy-broker's mock cluster */
+    SF_KAFKA_ALERTS_READER,      /* the scorer's rebuild of its alerted orders (alerts.h) */
     SF_KAFKA_ROLE_COUNT
 } sf_kafka_role;
 

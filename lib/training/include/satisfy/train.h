@@ -21,6 +21,9 @@
  *             rows are trained anyway, they are the report's context)
  *   evaluate  every row (and the champion, when there is one) predicts the
  *             same holdout rows; metrics per stage present and over ALL rows
+ *   alert     the candidate's alert threshold on the holdout for the target
+ *             precision (alert_threshold.h), recorded as "alert" in the
+ *             release's metrics_json and in the report
  *   gate      sf_gate_decide on ALL holdout rows, clusters = orders, against
  *             the champion (or the mean row when there is none)
  *   register  the run (params, window, counts, metrics, step durations) and
@@ -38,6 +41,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "satisfy/alert_threshold.h"
 #include "satisfy/error.h"
 #include "satisfy/event.h"
 #include "satisfy/decision.h"
@@ -85,6 +89,9 @@ typedef struct sf_train_opts {
      * free them there instead of holding them through the learning. */
     void (*events_done)(void *arg);
     void *events_done_arg;
+    /* The alert threshold's target precision on the holdout, in (0, 1]
+     * (alert_threshold.h); 0 = SF_ALERT_PRECISION_DEFAULT */
+    double alert_precision;
 } sf_train_opts;
 
 void sf_train_opts_default(sf_train_opts *o);
@@ -118,7 +125,8 @@ typedef struct sf_train_report {
     size_t n_rows, n_train_rows, n_test_rows;
     size_t artifact_bytes;
     double seconds[SF_STEP_COUNT];
-    double mean_label; /* the mean row's constant */
+    double mean_label;     /* the mean row's constant */
+    sf_alert_choice alert; /* the candidate's alert threshold (alert_threshold.h) */
 } sf_train_report;
 
 /* Runs the pipeline on the events and records it in reg. Returns 0 with *rep filled

@@ -33,6 +33,9 @@
  *      ends the run with -1 and the reason.
  *      At-least-once: an idempotent producer; offsets are committed after
  *      every message of the batch is confirmed delivered.
+ *   4b. with opts.alerts, a prediction whose risk first reaches the alert
+ *      threshold also makes an Alert on satisfy.alerts in the same batch
+ *      (transaction), once per order (alerts.h);
  *   5. models are swapped between batches; every prediction carries the
  *      version of the model that made it;
  *   6. when *stop becomes non-zero the current batch is finished and
@@ -56,6 +59,7 @@
 #include <stddef.h>
 
 #include "satisfy/drift.h"
+#include "satisfy/alerts.h"
 #include "satisfy/error.h"
 #include "satisfy/livehistory.h"
 #include "satisfy/modelwatch.h"
@@ -116,6 +120,12 @@ typedef struct sf_scorer_opts {
      * its PSI goes to satisfy.metrics every interval, in the batch's
      * transaction. NULL = off. Must outlive the run. */
     sf_drift *drift;
+    /* Optional: at-risk order alerts (alerts.h) to satisfy.alerts, in the
+     * batch's transaction, to the partition of the order's message; the
+     * alerted set is rebuilt from satisfy.alerts for every assignment.
+     * NULL = no alerts (satisfy-scorer always gives one). Must outlive the
+     * run; the HTTP API may read it meanwhile. */
+    sf_alerts *alerts;
 } sf_scorer_opts;
 
 #define SF_SCORER_CLUSTER_DETECT   0
