@@ -200,3 +200,16 @@ int sf_release_check_message(const sf_release_key *k, const rd_kafka_message_t *
     *version = v;
     return 0;
 }
+
+int sf_serving_check_message(const sf_release_key *k, const rd_kafka_message_t *m, sf_err *err)
+{
+    rd_kafka_headers_t *h = NULL;
+    const void *sig = NULL;
+    size_t sig_len = 0;
+    if (rd_kafka_message_headers((rd_kafka_message_t *)m, &h) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+        rd_kafka_header_get_last(h, SF_RELEASE_SIG_HEADER, &sig, &sig_len) !=
+            RD_KAFKA_RESP_ERR_NO_ERROR)
+        return sf_errf(err, "unsigned: no '%s' header", SF_RELEASE_SIG_HEADER);
+    return sf_release_verify(k, SF_SERVING_SIG_VERSION, m->payload, m->payload ? m->len : 0, sig,
+                             sig_len, err);
+}

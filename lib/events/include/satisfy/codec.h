@@ -34,10 +34,11 @@ typedef enum sf_schema_id {
     SF_SCHEMA_ORDER_EVENT = 1,
     SF_SCHEMA_REVIEW_EVENT = 2,
     SF_SCHEMA_PREDICTION = 3,
-    SF_SCHEMA_MODEL_RELEASE = 4
+    SF_SCHEMA_MODEL_RELEASE = 4,
+    SF_SCHEMA_SERVING_STATE = 5 /* satisfy/serving_state.h */
 } sf_schema_id;
 
-#define SF_SCHEMA_MAX  4 /* ids are 1..SF_SCHEMA_MAX */
+#define SF_SCHEMA_MAX  5 /* ids are 1..SF_SCHEMA_MAX */
 #define SF_WIRE_HEADER 5
 
 /* Bounds the decoder enforces (and the encoder, so that whatever is written
@@ -64,7 +65,8 @@ typedef enum sf_schema_id {
 #define SF_CODEC_TIME_MAX  4102444800000LL /* 2100-01-01T00:00:00Z, excluded */
 #define SF_CODEC_TIME_SKEW 86400000LL      /* 1 day */
 
-/* "OrderEvent", "ReviewEvent", "Prediction", "ModelRelease"; NULL if unknown. */
+/* "OrderEvent", "ReviewEvent", "Prediction", "ModelRelease", "ServingState";
+ * NULL if unknown. */
 const char *sf_schema_name(int schema_id);
 
 /* Reads the framing header: 0 and the schema id, or -1 with err set. */
