@@ -1003,10 +1003,15 @@ static int serve(sf_registry *r, int64_t version, const char *cause, const char 
     out->champion = version;
     snprintf(out->cause, sizeof out->cause, "%s", cause);
     snprintf(out->reason, sizeof out->reason, "%s", reason ? reason : "");
-    size_t rl = strlen(out->reason); /* cut at a character, not inside one */
-    if (reason && rl < strlen(reason))
-        while (rl > 0 && ((unsigned char)out->reason[rl] & 0xc0) == 0x80)
-            out->reason[--rl] = '\0';
+    size_t rl = strlen(out->reason), j = rl; /* cut at a character, not inside one */
+    while (j > 0 && ((unsigned char)out->reason[j - 1] & 0xc0) == 0x80)
+        j--;
+    if (j > 0) {
+        unsigned char c = (unsigned char)out->reason[j - 1];
+        size_t need = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
+        if (rl - (j - 1) < need)
+            out->reason[j - 1] = '\0';
+    }
     out->at = at;
     if (sf_check_serving(out, err) != 0)
         return sf_err_wrap(err, "registry %s: serving state", r->path);
