@@ -188,5 +188,8 @@ int sf_http_mlflow_rows(const sf_feature_spec *spec, const char *body, size_t le
 int sf_http_api_route(sf_http *h, const sf_http_req *q, sf_http_resp *r);
 int sf_http_mlflow_route(sf_http *h, const sf_http_req *q, sf_http_resp *r);
 int sf_http_prom_route(sf_http *h, const sf_http_req *q, sf_http_resp *r);
+/* GET /v1/serving (http_serving.c), and the same object for /v1/models. */
+int sf_http_serving_route(sf_http *h, const sf_http_req *q, sf_http_resp *r);
+cJSON *sf_http_serving_json(sf_http *h);
 
 #endif
