@@ -21,6 +21,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "satisfy/clock.h"
 #include "satisfy/codec.h"
 #include "satisfy/kafka.h"
 #include "satisfy/kafka_follow.h"
@@ -33,6 +34,8 @@ struct kept {
     uint8_t *bytes;
     size_t len;
 };
+
+#define SF_MODELWATCH_CATCHUP_S 10 /* longest wait for the topic's history at start */
 
 struct sf_modelwatch {
     sf_follow *follow; /* the thread and its consumer */
@@ -47,6 +50,13 @@ struct sf_modelwatch {
     sf_serving_state hist[SF_MODELWATCH_HISTORY]; /* accepted states, ring */
     uint64_t n_hist;
     int64_t waiting_for; /* a named champion not seen yet (logged once), 0 = none */
+    /* Nothing is handed out before the messages that were on the topic at
+     * start are read (partition 0 up to start_hi), so that a restarted
+     * scorer scores nothing with a release a later ServingState rolled back;
+     * bounded by SF_MODELWATCH_CATCHUP_S. */
+    int64_t start_hi;
+    int caught_up;
+    double started;
     uint64_t loaded, ignored, bad_signature;
     sf_modelwatch_opts opts;
     char topic[128];
@@ -152,7 +162,7 @@ static void retarget(sf_modelwatch *mw, sf_model *model, int64_t v)
 {
     pthread_mutex_lock(&mw->mu);
     int64_t t = target_locked(mw);
-    if (t == 0 || t == mw->served_version) {
+    if (t == 0 || t == mw->served_version || (!mw->caught_up && !mw->served_version)) {
         pthread_mutex_unlock(&mw->mu);
         sf_model_free(model);
         return;
@@ -243,6 +253,17 @@ static int keep(sf_modelwatch *mw, int64_t v, const void *bytes, size_t len)
     return 0;
 }
 
+/* 1 when message m ends what was on the topic at start. */
+static int note_position(sf_modelwatch *mw, const rd_kafka_message_t *m)
+{
+    int flipped = 0;
+    pthread_mutex_lock(&mw->mu);
+    if (!mw->caught_up && m->partition == 0 && m->offset + 1 >= mw->start_hi)
+        mw->caught_up = flipped = 1;
+    pthread_mutex_unlock(&mw->mu);
+    return flipped;
+}
+
 /* A ServingState (key "serving"), on the follower's thread. */
 static void handle_serving(sf_modelwatch *mw, const rd_kafka_message_t *m)
 {
@@ -278,14 +299,9 @@ static void handle_serving(sf_modelwatch *mw, const rd_kafka_message_t *m)
     retarget(mw, NULL, 0);
 }
 
-/* One message of the models topic, on the follower's thread. */
-static void handle(void *arg, const rd_kafka_message_t *m)
+/* A release (any other key), on the follower's thread. */
+static void handle_release(sf_modelwatch *mw, const rd_kafka_message_t *m)
 {
-    sf_modelwatch *mw = arg;
-    if (sf_serving_is_message(m)) {
-        handle_serving(mw, m);
-        return;
-    }
     sf_err err = {{0}};
     sf_model *model = NULL;
     int64_t v = 0, signed_v = 0;
@@ -317,6 +333,19 @@ static void handle(void *arg, const rd_kafka_message_t *m)
     retarget(mw, model, v);
 }
 
+/* One message of the models topic, on the follower's thread. */
+static void handle(void *arg, const rd_kafka_message_t *m)
+{
+    sf_modelwatch *mw = arg;
+    int history_read = note_position(mw, m);
+    if (sf_serving_is_message(m))
+        handle_serving(mw, m);
+    else
+        handle_release(mw, m);
+    if (history_read)
+        retarget(mw, NULL, 0);
+}
+
 sf_modelwatch *sf_modelwatch_start(const sf_kafka_conn *conn, const sf_modelwatch_opts *opts,
                                    sf_err *err)
 {
@@ -335,6 +364,20 @@ sf_modelwatch *sf_modelwatch_start(const sf_kafka_conn *conn, const sf_modelwatc
               mw->topic);
     pthread_mutex_init(&mw->mu, NULL);
     pthread_cond_init(&mw->cv, NULL);
+    /* what is on the topic now: read it all before handing out a model */
+    mw->started = sf_mono_s();
+    mw->caught_up = 1;
+    sf_kafka_client_opts ko = {.role = SF_KAFKA_RELEASE_PROBE, .conn = *conn};
+    sf_err perr;
+    rd_kafka_t *probe = sf_kafka_client_new(&ko, &perr);
+    if (probe) {
+        int64_t lo = 0, hi = 0;
+        if (rd_kafka_query_watermark_offsets(probe, mw->topic, 0, &lo, &hi, 2000) == 0 && hi > lo) {
+            mw->start_hi = hi;
+            mw->caught_up = 0;
+        }
+        rd_kafka_destroy(probe);
+    }
     sf_follow_opts fo = {.role = SF_KAFKA_MODEL_WATCHER,
                          .conn = *conn,
                          .topic = mw->topic,
@@ -369,6 +412,19 @@ void sf_modelwatch_stop(sf_modelwatch *mw)
 
 int sf_modelwatch_take(sf_modelwatch *mw, int timeout_ms, sf_model **model, int64_t *version)
 {
+    pthread_mutex_lock(&mw->mu);
+    int waiting = !mw->caught_up;
+    pthread_mutex_unlock(&mw->mu);
+    if (waiting) { /* the follower may have passed the end on a control record, or be stuck */
+        int64_t hi = mw->start_hi;
+        if (sf_follow_behind(mw->follow, &hi, 1) == 0 ||
+            sf_mono_s() - mw->started > SF_MODELWATCH_CATCHUP_S) {
+            pthread_mutex_lock(&mw->mu);
+            mw->caught_up = 1;
+            pthread_mutex_unlock(&mw->mu);
+            retarget(mw, NULL, 0);
+        }
+    }
     pthread_mutex_lock(&mw->mu);
     if (!mw->pending && timeout_ms > 0) {
         struct timespec ts;

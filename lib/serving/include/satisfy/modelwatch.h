@@ -24,7 +24,10 @@
  * version; a champion not seen yet is waited for (logged once) while the
  * current model goes on. With no ServingState the newest version is served,
  * as before ServingStates existed. Reading from the beginning, a restarted
- * or new scorer ends on the same model as the others.
+ * or new scorer ends on the same model as the others; and it hands out no
+ * model before it has read what was on the topic when it started (partition
+ * 0 up to its high watermark then, at most 10 s), so it does not score with
+ * a release that a later ServingState rolled back.
  *
  * The model to serve is parked in a one-slot mailbox; the scoring loop
  * takes it between batches (sf_modelwatch_take) and from then on owns it, so
