@@ -160,57 +160,67 @@ static int64_t target_locked(const sf_modelwatch *mw)
  * the kept bytes loaded again. Takes ownership of model. Under no lock. */
 static void retarget(sf_modelwatch *mw, sf_model *model, int64_t v)
 {
-    pthread_mutex_lock(&mw->mu);
-    int64_t t = target_locked(mw);
-    if (t == 0 || t == mw->served_version || (!mw->caught_up && !mw->served_version)) {
-        pthread_mutex_unlock(&mw->mu);
-        sf_model_free(model);
-        return;
-    }
-    struct kept *k = find_kept(mw, t);
-    if (!k) {
-        int say = mw->waiting_for != t;
-        mw->waiting_for = t;
-        int64_t served = mw->served_version, epoch = mw->state.epoch;
-        pthread_mutex_unlock(&mw->mu);
-        sf_model_free(model);
-        if (say)
-            logf_(mw,
-                  "serving state epoch %" PRId64 " names model %" PRId64
-                  ", not seen yet on %s: waiting for its release (serving %" PRId64 " meanwhile)",
-                  epoch, t, mw->topic, served);
-        return;
-    }
-    sf_model *use = NULL;
-    if (model && v == t) {
-        use = model;
-        model = NULL;
-    } else {
-        sf_err err = {{0}};
-        int64_t got = 0;
-        /* the bytes were loaded once already: this cannot fail but for memory */
-        if (sf_modelwatch_load(k->bytes, k->len, &use, &got, &err) != 0) {
+    for (;;) {
+        pthread_mutex_lock(&mw->mu);
+        int64_t t = target_locked(mw);
+        if (t == 0 || t == mw->served_version || (!mw->caught_up && !mw->served_version)) {
             pthread_mutex_unlock(&mw->mu);
             sf_model_free(model);
-            logf_(mw, "model %" PRId64 " could not be loaded again: %s", t, err.msg);
             return;
         }
+        struct kept *k = find_kept(mw, t);
+        if (!k) {
+            int say = mw->waiting_for != t;
+            mw->waiting_for = t;
+            int64_t served = mw->served_version, epoch = mw->state.epoch;
+            pthread_mutex_unlock(&mw->mu);
+            sf_model_free(model);
+            if (say)
+                logf_(mw,
+                      "serving state epoch %" PRId64 " names model %" PRId64
+                      ", not seen yet on %s: waiting for its release (serving %" PRId64
+                      " meanwhile)",
+                      epoch, t, mw->topic, served);
+            return;
+        }
+        if (!model || v != t) {
+            /* load the kept bytes again, outside the lock (the scorer's take
+             * must not wait for it), then look at the target once more */
+            uint8_t *copy = malloc(k->len);
+            size_t len = k->len;
+            if (copy)
+                memcpy(copy, k->bytes, len);
+            pthread_mutex_unlock(&mw->mu);
+            sf_model_free(model);
+            model = NULL;
+            sf_err err = {{0}};
+            if (!copy)
+                sf_errf(&err, "out of memory");
+            if (!copy || sf_modelwatch_load(copy, len, &model, &v, &err) != 0) {
+                free(copy);
+                logf_(mw, "model %" PRId64 " could not be loaded again: %s", t, err.msg);
+                return;
+            }
+            free(copy);
+            continue;
+        }
+        if (mw->pending)
+            sf_model_free(mw->pending); /* superseded before the scorer took it */
+        mw->pending = model;
+        mw->pending_version = t;
+        int64_t from = mw->served_version;
+        mw->served_version = t;
+        mw->waiting_for = 0;
+        sf_serving_state st = mw->state;
+        pthread_cond_broadcast(&mw->cv);
+        pthread_mutex_unlock(&mw->mu);
+        if (st.epoch > 0 && from)
+            logf_(mw,
+                  "serving model %" PRId64 " (was %" PRId64 "): serving state epoch %" PRId64
+                  " (%s)",
+                  t, from, st.epoch, st.cause);
+        return;
     }
-    if (mw->pending)
-        sf_model_free(mw->pending); /* superseded before the scorer took it */
-    mw->pending = use;
-    mw->pending_version = t;
-    int64_t from = mw->served_version;
-    mw->served_version = t;
-    mw->waiting_for = 0;
-    sf_serving_state st = mw->state;
-    pthread_cond_broadcast(&mw->cv);
-    pthread_mutex_unlock(&mw->mu);
-    sf_model_free(model);
-    if (st.epoch > 0 && from)
-        logf_(mw,
-              "serving model %" PRId64 " (was %" PRId64 "): serving state epoch %" PRId64 " (%s)",
-              t, from, st.epoch, st.cause);
 }
 
 /* Keeps a copy of a valid release's bytes under its version (replacing an
