@@ -1,9 +1,13 @@
 /*
- * cmd_registry.c - `satisfy-retrainer registry list|show N`: the versions in
- * registry.db as aligned tables for people, or as JSON (--json) for tools.
+ * cmd_registry.c - `satisfy-retrainer registry list|show N|history`: the
+ * versions in registry.db as aligned tables for people, or as JSON (--json)
+ * for tools; and `registry promote N` / `registry rollback`, the two hand
+ * changes of the served model (serving.h): recorded with their reason in
+ * the registry's serving history, then published as a ServingState that
+ * every scorer obeys within seconds.
  *
- * Both views come from render.h's JSON of the registry records, so the
- * table and the JSON cannot disagree.
+ * The list and show views come from render.h's JSON of the registry
+ * records, so the table and the JSON cannot disagree.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -18,16 +22,35 @@
 #include "satisfy/olist.h"
 #include "satisfy/registry.h"
 #include "satisfy/render.h"
+#include "satisfy/serving.h"
 
 static void usage(FILE *f)
 {
     fprintf(f, "usage: satisfy-retrainer registry list [--registry FILE] [--json]\n"
                "       satisfy-retrainer registry show N [--registry FILE] [--json]\n"
+               "       satisfy-retrainer registry history [--registry FILE] [--json]\n"
+               "       satisfy-retrainer registry promote N --brokers LIST --reason TEXT\n"
+               "                         [--registry FILE] [--signing-key FILE] [-X k=v]\n"
+               "       satisfy-retrainer registry rollback --brokers LIST --reason TEXT\n"
+               "                         [--registry FILE] [--signing-key FILE] [-X k=v]\n"
                "\n"
                "  list        every model version, newest first: status, algorithm, spec hash,\n"
                "              size, training window and the gate's reason\n"
                "  show N      version N with its run: params, data window, row counts, step\n"
                "              durations and the metrics of every model row per stage\n"
+               "  history     the serving history: every change of the served model (epoch,\n"
+               "              champion, cause gate/promote/rollback/live, reason, time)\n"
+               "  promote N   serve version N (it must have been released before): records\n"
+               "              it, publishes its release again and a ServingState to\n"
+               "              satisfy.models; every scorer switches to it within seconds\n"
+               "  rollback    the same, back to the champion before the current one (per\n"
+               "              the serving history)\n"
+               "  --brokers LIST     bootstrap servers (promote, rollback)\n"
+               "  --reason TEXT      who asks and why (promote, rollback; required)\n"
+               "  --signing-key FILE sign the release and the ServingState (PEM Ed25519\n"
+               "              private key, as `run --signing-key`); scorers with a verify\n"
+               "              key refuse an unsigned one\n"
+               "  -X key=value       librdkafka property (repeatable)\n"
                "  --registry FILE  registry.db (default ./registry.db)\n"
                "  --json      print JSON instead of tables\n");
 }
@@ -141,21 +164,140 @@ static void print_show(const cJSON *o)
     }
 }
 
+/* What promote and rollback need beyond the registry. */
+struct serve_args {
+    sf_cli cli; /* its -X list */
+    const char *brokers, *reason, *sign_key;
+};
+
+static int print_history(sf_registry *r, bool json)
+{
+    sf_err err;
+    sf_serving_state *h;
+    size_t n;
+    if (sf_registry_serving_history(r, &h, &n, &err) != 0) {
+        fprintf(stderr, "satisfy-retrainer registry history: %s\n", err.msg);
+        return 1;
+    }
+    if (json)
+        printf("[");
+    else
+        printf("%5s  %8s  %-8s  %-19s  %s\n", "epoch", "champion", "cause", "at", "reason");
+    for (size_t i = 0; i < n; i++) {
+        if (json) {
+            char *j = sf_serving_to_json(&h[i], &err);
+            printf("%s%s", i ? ",\n " : "", j ? j : "null");
+            free(j);
+            continue;
+        }
+        char at[32];
+        sf_time_format(h[i].at, at, sizeof at);
+        printf("%5lld  %8lld  %-8s  %-19s  %s\n", (long long)h[i].epoch, (long long)h[i].champion,
+               h[i].cause, at, h[i].reason);
+    }
+    if (json)
+        printf("]\n");
+    else if (n == 0)
+        printf("(no serving history)\n");
+    free(h);
+    return 0;
+}
+
+/* registry promote N / registry rollback. */
+static int serve_change(sf_registry *r, const char *sub, int64_t version, struct serve_args *a)
+{
+    sf_err err;
+    bool rollback = strcmp(sub, "rollback") == 0;
+    if (rollback) {
+        sf_serving_state *h;
+        size_t n;
+        if (sf_registry_serving_history(r, &h, &n, &err) != 0) {
+            fprintf(stderr, "satisfy-retrainer registry rollback: %s\n", err.msg);
+            return 1;
+        }
+        version = sf_serving_rollback_target(h, n);
+        free(h);
+        if (version <= 0) {
+            fprintf(stderr,
+                    "satisfy-retrainer registry rollback: %s: the serving history has no "
+                    "champion before the current one to go back to (see `registry history`)\n",
+                    sf_registry_path(r));
+            return 1;
+        }
+    }
+    if (sf_kafka_props_check(a->cli.props, a->cli.n_props, &err) != 0) {
+        fprintf(stderr, "satisfy-retrainer registry %s: %s\n", sub, err.msg);
+        return 2;
+    }
+    sf_release_key *key = NULL;
+    if (a->sign_key && !(key = sf_release_key_load(a->sign_key, 1, &err))) {
+        fprintf(stderr, "satisfy-retrainer registry %s: --signing-key %s\n", sub, err.msg);
+        return 1;
+    }
+    sf_kafka_conn conn = {.brokers = a->brokers, .props = a->cli.props, .n_props = a->cli.n_props};
+    sf_kafka_stats st;
+    memset(&st, 0, sizeof st);
+    sf_kafka_client_opts ko = {.role = SF_KAFKA_RELEASE_PRODUCER, .conn = conn, .stats = &st};
+    rd_kafka_t *prod = sf_kafka_client_new(&ko, &err);
+    int rc = 1;
+    sf_serving_state s;
+    if (prod) {
+        sf_serving_change ch = {.conn = &conn,
+                                .prod = prod,
+                                .st = &st,
+                                .sign = key,
+                                .reg = r,
+                                .version = version,
+                                .cause = sub,
+                                .reason = a->reason,
+                                .republish = 1,
+                                .timeout_ms = 30000};
+        rc = sf_serving_change_apply(&ch, &s, &err) == 0 ? 0 : 1;
+        rd_kafka_destroy(prod);
+    }
+    sf_release_key_free(key);
+    if (rc != 0) {
+        fprintf(stderr, "satisfy-retrainer registry %s: %s\n", sub, err.msg);
+        return 1;
+    }
+    printf("%s: version %lld is the champion (epoch %lld, %s, reason: %s), published to %s\n", sub,
+           (long long)s.champion, (long long)s.epoch, key ? "signed" : "unsigned", s.reason,
+           SF_TOPIC_MODELS);
+    return 0;
+}
+
 int cmd_registry(int argc, char **argv)
 {
-    enum { O_REG = 1, O_JSON, O_HELP };
+    enum { O_REG = 1, O_JSON, O_HELP, O_BROKERS, O_REASON, O_SIGN };
     static const struct option opts[] = {{"registry", required_argument, 0, O_REG},
                                          {"json", no_argument, 0, O_JSON},
                                          {"help", no_argument, 0, O_HELP},
+                                         {"brokers", required_argument, 0, O_BROKERS},
+                                         {"reason", required_argument, 0, O_REASON},
+                                         {"signing-key", required_argument, 0, O_SIGN},
                                          {0, 0, 0, 0}};
     const char *path = "registry.db";
+    struct serve_args sa = {.cli = {.prog = "satisfy-retrainer registry"}};
     bool json = false;
-    int c;
+    int c, rc;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "X:", opts, NULL)) != -1) {
         switch (c) {
         case O_REG:
             path = optarg;
+            break;
+        case O_BROKERS:
+            sa.brokers = optarg;
+            break;
+        case O_REASON:
+            sa.reason = optarg;
+            break;
+        case O_SIGN:
+            sa.sign_key = optarg;
+            break;
+        case 'X':
+            if ((rc = sf_cli_prop(&sa.cli, optarg)))
+                return rc;
             break;
         case O_JSON:
             json = true;
@@ -170,19 +312,30 @@ int cmd_registry(int argc, char **argv)
     }
     const char *sub = optind < argc ? argv[optind] : NULL;
     long version = 0;
-    if (!sub || (strcmp(sub, "list") != 0 && strcmp(sub, "show") != 0)) {
-        fprintf(stderr, "satisfy-retrainer registry: expected 'list' or 'show N'\n");
+    static const char *const subs[] = {"list", "show", "history", "promote", "rollback"};
+    bool known = false;
+    for (size_t i = 0; sub && i < sizeof subs / sizeof subs[0]; i++)
+        known = known || strcmp(sub, subs[i]) == 0;
+    if (!known) {
+        fprintf(stderr, "satisfy-retrainer registry: expected 'list', 'show N', 'history', "
+                        "'promote N' or 'rollback'\n");
         usage(stderr);
         return 2;
     }
-    bool show = strcmp(sub, "show") == 0;
+    bool show = strcmp(sub, "show") == 0 || strcmp(sub, "promote") == 0;
+    bool serve = strcmp(sub, "promote") == 0 || strcmp(sub, "rollback") == 0;
+    if (serve && (!sa.brokers || !sa.reason || !sa.reason[0])) {
+        fprintf(stderr, "satisfy-retrainer registry %s: --brokers and --reason are required\n",
+                sub);
+        return 2;
+    }
     if (show) {
         sf_err err;
         if (optind + 1 >= argc) {
-            fprintf(stderr, "satisfy-retrainer registry show: expected a version number\n");
+            fprintf(stderr, "satisfy-retrainer registry %s: expected a version number\n", sub);
             return 2;
         }
-        if (sf_cli_long("show", argv[optind + 1], 1, LONG_MAX, &version, &err) < 0) {
+        if (sf_cli_long(sub, argv[optind + 1], 1, LONG_MAX, &version, &err) < 0) {
             fprintf(stderr, "satisfy-retrainer registry %s\n", err.msg);
             return 2;
         }
@@ -201,6 +354,11 @@ int cmd_registry(int argc, char **argv)
     if (sf_registry_open(&r, path, NULL, &err) != 0) {
         fprintf(stderr, "satisfy-retrainer registry: %s\n", err.msg);
         return 1;
+    }
+    if (serve || strcmp(sub, "history") == 0) {
+        rc = serve ? serve_change(r, sub, version, &sa) : print_history(r, json);
+        sf_registry_close(r);
+        return rc;
     }
     cJSON *j = show ? sf_registry_show_json(r, version, &err) : sf_registry_list_json(r, &err);
     sf_registry_close(r);

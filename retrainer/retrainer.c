@@ -21,7 +21,7 @@ typedef struct command {
 
 static const command COMMANDS[] = {
     {"train", cmd_train, "train, evaluate, gate and register a model from Olist CSV files"},
-    {"registry", cmd_registry, "list or show model versions in registry.db"},
+    {"registry", cmd_registry, "list or show model versions, promote or roll back the served one"},
     {"run", cmd_run, "streaming retrainer: consume, store, retrain, gate, publish releases"},
     {"keygen", cmd_keygen, "make an Ed25519 key pair for signing releases"},
     {NULL, NULL, NULL},

@@ -23,7 +23,7 @@
 #include "codec_impl.h"
 
 static const char *const schema_names[SF_SCHEMA_MAX + 1] = {
-    NULL, "OrderEvent", "ReviewEvent", "Prediction", "ModelRelease", NULL, "Alert"};
+    NULL, "OrderEvent", "ReviewEvent", "Prediction", "ModelRelease", "ServingState", "Alert"};
 
 const char *sf_schema_name(int schema_id)
 {
@@ -48,7 +48,7 @@ int sf_wire_peek(const void *buf, size_t len, int *schema_id, sf_err *err)
     if (id == 0 || id > SF_SCHEMA_MAX || !schema_names[id])
         return sf_errf(err,
                        "unknown schema id %u (known: 1 OrderEvent, 2 ReviewEvent, 3 Prediction, "
-                       "4 ModelRelease, 6 Alert)",
+                       "4 ModelRelease, 5 ServingState, 6 Alert)",
                        id);
     *schema_id = (int)id;
     return 0;
@@ -118,6 +118,11 @@ static int utf8_valid(const unsigned char *s, size_t n)
         i += k + 1;
     }
     return 1;
+}
+
+int sf_codec_utf8_valid(const char *s, size_t n)
+{
+    return utf8_valid((const unsigned char *)s, n);
 }
 
 /* check_text beyond plain ASCII: valid UTF-8 (0), or the message. Out of

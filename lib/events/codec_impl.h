@@ -18,6 +18,9 @@ const char *sf_codec_path(char *out, size_t cap, const char *arr, int i, const c
 /* A printable excerpt of untrusted bytes, for error messages. */
 const char *sf_codec_excerpt(char *out, size_t cap, const char *s, size_t len);
 
+/* 1 when the n bytes at s are valid UTF-8 (no overlongs, no surrogates). */
+int sf_codec_utf8_valid(const char *s, size_t n);
+
 /* The message for an event time outside SF_CODEC_TIME_MIN .. MAX, the
  * value as text (the JSON view reads numbers beyond int64 too). -1. */
 int sf_codec_time_invalid(const char *path, const char *value, sf_err *err);

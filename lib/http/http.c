@@ -293,8 +293,9 @@ static enum MHD_Result send_resp(sf_http *h, struct MHD_Connection *c, sf_http_r
 static void dispatch(sf_http *h, const sf_http_req *q, sf_http_resp *r)
 {
     if (sf_http_api_route(h, q, r) || sf_http_online_route(h, q, r) ||
-        sf_http_drift_route(h, q, r) || sf_http_mlflow_route(h, q, r) ||
-        sf_http_prom_route(h, q, r) || sf_http_alerts_route(h, q, r) || static_route(h, q, r))
+        sf_http_drift_route(h, q, r) || sf_http_serving_route(h, q, r) ||
+        sf_http_mlflow_route(h, q, r) || sf_http_prom_route(h, q, r) ||
+        sf_http_alerts_route(h, q, r) || static_route(h, q, r))
         return;
     sf_http_error(r, 404, "no such resource", NULL);
 }

@@ -4,6 +4,8 @@
  *                                 -> its prediction with reasons
  *   GET  /v1/models               the server's model, the release timeline and the
  *                                 retrainer's gate decisions (http_online.c)
+ *   GET  /v1/serving              the served release and how it got there (read-only;
+ *                                 http_serving.c); also under "serving" in /v1/models
  *   GET  /v1/stats                the scorer's live counters and latencies
  *   GET  /v1/predictions/recent   the newest predictions of the stream (?n=)
  *   GET  /v1/version              {"satisfy": ..., "mlflow": ...} (GET /version is
@@ -347,6 +349,10 @@ static void models(sf_http *h, sf_http_resp *r)
             cJSON_AddItemToObject(e, "metrics", parse_or_null(ev[i].metrics));
         cJSON_AddItemToArray(tl, e);
     }
+    /* which release is served and why (http_serving.c) */
+    cJSON *sv = sf_http_serving_json(h);
+    if (sv)
+        cJSON_AddItemToObject(o, "serving", sv);
     /* the retrainer's gate decisions from satisfy.metrics (http_online.c) */
     cJSON *ds = sf_http_decisions_json(h);
     if (ds)

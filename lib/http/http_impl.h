@@ -217,5 +217,8 @@ int sf_http_prom_route(sf_http *h, const sf_http_req *q, sf_http_resp *r);
 int sf_http_query_n(const sf_http_req *q, long max, long *n, sf_http_resp *r);
 int sf_http_alerts_route(sf_http *h, const sf_http_req *q, sf_http_resp *r);
 char *sf_http_alerts_prometheus(sf_http *h);
+/* GET /v1/serving (http_serving.c), and the same object for /v1/models. */
+int sf_http_serving_route(sf_http *h, const sf_http_req *q, sf_http_resp *r);
+cJSON *sf_http_serving_json(sf_http *h);
 
 #endif

@@ -182,16 +182,24 @@ static int key_version(const rd_kafka_message_t *m, int64_t *v)
     return 0;
 }
 
+/* The signature header of m: 0, or -1 with "unsigned: no 'signature' header". */
+static int sig_header(const rd_kafka_message_t *m, const void **sig, size_t *sig_len, sf_err *err)
+{
+    rd_kafka_headers_t *h = NULL;
+    if (rd_kafka_message_headers((rd_kafka_message_t *)m, &h) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+        rd_kafka_header_get_last(h, SF_RELEASE_SIG_HEADER, sig, sig_len) !=
+            RD_KAFKA_RESP_ERR_NO_ERROR)
+        return sf_errf(err, "unsigned: no '%s' header", SF_RELEASE_SIG_HEADER);
+    return 0;
+}
+
 int sf_release_check_message(const sf_release_key *k, const rd_kafka_message_t *m, int64_t *version,
                              sf_err *err)
 {
-    rd_kafka_headers_t *h = NULL;
     const void *sig = NULL;
     size_t sig_len = 0;
-    if (rd_kafka_message_headers((rd_kafka_message_t *)m, &h) != RD_KAFKA_RESP_ERR_NO_ERROR ||
-        rd_kafka_header_get_last(h, SF_RELEASE_SIG_HEADER, &sig, &sig_len) !=
-            RD_KAFKA_RESP_ERR_NO_ERROR)
-        return sf_errf(err, "unsigned: no '%s' header", SF_RELEASE_SIG_HEADER);
+    if (sig_header(m, &sig, &sig_len, err) != 0)
+        return -1;
     int64_t v = 0;
     if (key_version(m, &v) != 0)
         return sf_errf(err, "bad key: a signed release's key is its version in decimal");
@@ -199,4 +207,14 @@ int sf_release_check_message(const sf_release_key *k, const rd_kafka_message_t *
         return -1;
     *version = v;
     return 0;
+}
+
+int sf_serving_check_message(const sf_release_key *k, const rd_kafka_message_t *m, sf_err *err)
+{
+    const void *sig = NULL;
+    size_t sig_len = 0;
+    if (sig_header(m, &sig, &sig_len, err) != 0)
+        return -1;
+    return sf_release_verify(k, SF_SERVING_SIG_VERSION, m->payload, m->payload ? m->len : 0, sig,
+                             sig_len, err);
 }

@@ -123,6 +123,14 @@ void sf_stats_model(sf_stats *s, int64_t version)
     pthread_mutex_unlock(&s->mu);
 }
 
+void sf_stats_serving(sf_stats *s, int64_t epoch, int64_t champion)
+{
+    pthread_mutex_lock(&s->mu);
+    s->s.serving_epoch = epoch;
+    s->s.serving_champion = champion;
+    pthread_mutex_unlock(&s->mu);
+}
+
 void sf_stats_model_rejected(sf_stats *s)
 {
     pthread_mutex_lock(&s->mu);
@@ -279,6 +287,12 @@ char *sf_stats_prometheus(const sf_stats_snapshot *s)
               (unsigned long long)s->rejected_signature);
     GAUGE("satisfy_scorer_model_version", "Version of the active model (0 = none).", "%lld",
           (long long)s->model_version);
+    GAUGE("satisfy_scorer_serving_epoch",
+          "Epoch of the ServingState obeyed (0 = none: the newest release is served).", "%lld",
+          (long long)s->serving_epoch);
+    GAUGE("satisfy_scorer_serving_champion",
+          "Champion version named by the ServingState obeyed (0 = none).", "%lld",
+          (long long)s->serving_champion);
     GAUGE("satisfy_scorer_consumer_lag", "Messages behind the high watermark (-1 unknown).", "%lld",
           (long long)s->lag);
     GAUGE("satisfy_scorer_events_per_second", "Events per second, last 10 s.", "%.3f", s->rate);

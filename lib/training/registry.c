@@ -18,6 +18,7 @@
 #include <sqlite3.h>
 
 #include "satisfy/grow.h"
+#include "satisfy/serving_state.h"
 
 struct sf_registry {
     sqlite3 *db;
@@ -76,6 +77,12 @@ static const char *const MIGRATIONS[SF_REGISTRY_SCHEMA] = {
     /* 3: the gate decision message of a version, to republish it (NULL for
      * versions registered before). */
     "ALTER TABLE model_versions ADD COLUMN decision_json TEXT;",
+    /* 4: the serving history: every ServingState written (serving_state.h),
+     * by epoch, so that a rollback knows where to go back to. */
+    "CREATE TABLE serving("
+    "epoch INTEGER PRIMARY KEY, champion INTEGER NOT NULL, "
+    "challenger INTEGER NOT NULL DEFAULT 0, cause TEXT NOT NULL, reason TEXT NOT NULL, "
+    "at INTEGER NOT NULL);",
 };
 
 static int db_fail(sf_registry *r, sf_err *err, const char *what)
@@ -889,4 +896,144 @@ int sf_registry_get_run(sf_registry *r, int64_t run_id, sf_run_row *out, sf_err 
         return -1;
     }
     return found;
+}
+
+/* ---- serving history ------------------------------------------------- */
+
+int sf_registry_serving_history(sf_registry *r, sf_serving_state **out, size_t *n, sf_err *err)
+{
+    *out = NULL;
+    *n = 0;
+    sqlite3_stmt *st =
+        prep(r, "SELECT epoch, champion, challenger, cause, reason, at FROM serving ORDER BY epoch",
+             err);
+    if (!st)
+        return -1;
+    sf_vec v = SF_VEC(sf_serving_state);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        sf_serving_state *s = sf_vec_push(&v);
+        if (!s) {
+            sqlite3_finalize(st);
+            sf_vec_free(&v);
+            return sf_errf(err, "registry %s: serving history: out of memory", r->path);
+        }
+        s->epoch = sqlite3_column_int64(st, 0);
+        s->champion = sqlite3_column_int64(st, 1);
+        s->challenger = sqlite3_column_int64(st, 2);
+        col_copy(st, 3, s->cause, sizeof s->cause);
+        col_copy(st, 4, s->reason, sizeof s->reason);
+        s->at = sqlite3_column_int64(st, 5);
+    }
+    *out = v.p;
+    *n = v.n;
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        free(*out);
+        *out = NULL;
+        *n = 0;
+        return db_fail(r, err, "select serving history");
+    }
+    return 0;
+}
+
+int64_t sf_serving_rollback_target(const sf_serving_state *h, size_t n)
+{
+    /* The champions as a stack: a gate, promote or live change pushes its
+     * champion, a rollback pops back to its own; the target is the entry
+     * below the current champion. */
+    int64_t *stack = malloc((n ? n : 1) * sizeof *stack);
+    if (!stack)
+        return -1;
+    size_t top = 0;
+    for (size_t i = 0; i < n; i++) {
+        int64_t c = h[i].champion;
+        if (strcmp(h[i].cause, "rollback") == 0) {
+            while (top > 0 && stack[top - 1] != c)
+                top--;
+            if (top == 0)
+                stack[top++] = c;
+        } else if (top == 0 || stack[top - 1] != c) {
+            stack[top++] = c;
+        }
+    }
+    int64_t target = 0;
+    for (size_t i = top; i-- > 0;)
+        if (top > 0 && stack[i] != stack[top - 1]) {
+            target = stack[i];
+            break;
+        }
+    free(stack);
+    return target;
+}
+
+/* The newest epoch recorded (0 = none). */
+static int last_epoch(sf_registry *r, int64_t *epoch, sf_err *err)
+{
+    sqlite3_stmt *st = prep(r, "SELECT COALESCE(MAX(epoch), 0) FROM serving", err);
+    if (!st)
+        return -1;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *epoch = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW ? 0 : db_fail(r, err, "select last epoch");
+}
+
+static int serve(sf_registry *r, int64_t version, const char *cause, const char *reason,
+                 int64_t min_epoch, int64_t at, sf_serving_state *out, sf_err *err)
+{
+    char status[12];
+    int found = version_status(r, version, status, err);
+    if (found < 0)
+        return -1;
+    if (found == 0)
+        return sf_errf(err, "registry %s: no version %lld", r->path, (long long)version);
+    bool by_hand = strcmp(cause, "promote") == 0 || strcmp(cause, "rollback") == 0;
+    if (by_hand && strcmp(status, "champion") != 0 && strcmp(status, "archived") != 0)
+        return sf_errf(err,
+                       "registry %s: version %lld was never released (status %s): only a "
+                       "version that has been champion can be served again",
+                       r->path, (long long)version, status);
+    int64_t last = 0;
+    if (promote(r, version, at, err) != 0 || last_epoch(r, &last, err) != 0)
+        return -1;
+    memset(out, 0, sizeof *out);
+    out->epoch = last + 1 > min_epoch ? last + 1 : min_epoch;
+    out->champion = version;
+    snprintf(out->cause, sizeof out->cause, "%s", cause);
+    snprintf(out->reason, sizeof out->reason, "%s", reason ? reason : "");
+    size_t rl = strlen(out->reason), j = rl; /* cut at a character, not inside one */
+    while (j > 0 && ((unsigned char)out->reason[j - 1] & 0xc0) == 0x80)
+        j--;
+    if (j > 0) {
+        unsigned char c = (unsigned char)out->reason[j - 1];
+        size_t need = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
+        if (rl - (j - 1) < need)
+            out->reason[j - 1] = '\0';
+    }
+    out->at = at;
+    if (sf_check_serving(out, err) != 0)
+        return sf_err_wrap(err, "registry %s: serving state", r->path);
+    sqlite3_stmt *st = prep(r,
+                            "INSERT INTO serving(epoch, champion, challenger, cause, reason, at) "
+                            "VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+                            err);
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, out->epoch);
+    sqlite3_bind_int64(st, 2, out->champion);
+    sqlite3_bind_int64(st, 3, out->challenger);
+    bind_text(st, 4, out->cause);
+    bind_text(st, 5, out->reason);
+    sqlite3_bind_int64(st, 6, out->at);
+    return step_done(r, st, "insert serving state", err);
+}
+
+int sf_registry_serve(sf_registry *r, int64_t version, const char *cause, const char *reason,
+                      int64_t min_epoch, int64_t at, sf_serving_state *out, sf_err *err)
+{
+    if (begin(r, err) != 0)
+        return -1;
+    return end_tx(r, serve(r, version, cause, reason, min_epoch, at, out, err), err);
 }

@@ -31,6 +31,7 @@
 #include "satisfy/online.h"
 #include "satisfy/registry.h"
 #include "satisfy/release_topic.h"
+#include "satisfy/serving.h"
 #include "satisfy/retrainer.h"
 #include "satisfy/stats.h"
 #include "satisfy/store.h"
@@ -681,12 +682,40 @@ static int retrain(sf_retrainer *r, const sf_store_counts *c, sf_err *err)
     return 0;
 }
 
+/* After a gate release: the ServingState naming it (cause gate), recorded
+ * in the registry's serving history and published (serving.h). */
+static int publish_serving(sf_retrainer *r, int64_t version, sf_err *err)
+{
+    sf_version_row row;
+    memset(&row, 0, sizeof row);
+    if (sf_registry_get_version(r->reg, version, false, &row, err) < 0)
+        return -1;
+    sf_kafka_conn conn = conn_of(r);
+    sf_serving_change ch = {.conn = &conn,
+                            .prod = r->prod,
+                            .st = &r->pstats,
+                            .sign = r->sign,
+                            .reg = r->reg,
+                            .version = version,
+                            .cause = "gate",
+                            .reason = row.reason ? row.reason : "released by the gate",
+                            .timeout_ms = 30000};
+    sf_serving_state s;
+    int rc = sf_serving_change_apply(&ch, &s, err);
+    sf_version_row_clear(&row);
+    if (rc == 0)
+        logf_(r, "serving state epoch %lld: v%lld is the champion (gate) on %s", (long long)s.epoch,
+              (long long)version, SF_TOPIC_MODELS);
+    return rc;
+}
+
 static int flush_publish(sf_retrainer *r)
 {
     if (!r->pending_publish)
         return 0;
     sf_err err;
-    if (publish(r, r->pending_publish, &err) != 0) {
+    if (publish(r, r->pending_publish, &err) != 0 ||
+        publish_serving(r, r->pending_publish, &err) != 0) {
         logf_(r, "publishing v%lld failed (will retry): %s", (long long)r->pending_publish,
               err.msg);
         return -1;

@@ -412,6 +412,57 @@ async function pollModels() {
   } catch (e) { /* retried */ }
 }
 
+/* The champion panel (GET /v1/serving): the version served, the rule that
+ * chose it (the highest-epoch ServingState, else the newest release) and the
+ * ServingStates this server has seen, newest first (gate, promote, rollback,
+ * live). Read-only by design: no control on the page changes it. */
+const CAUSES = { gate: 'released by the gate', promote: 'promoted by hand',
+  rollback: 'rolled back', live: 'promoted on live outcomes' };
+
+function servingItem(s) {
+  const li = document.createElement('li');
+  li.className = `serving ${s.cause}`;
+  li.dataset.epoch = s.epoch;
+  li.dataset.version = s.champion;
+  const head = document.createElement('div');
+  head.className = 'head';
+  head.append(span('when', new Date(s.at).toLocaleString()), ' ',
+    span('ver', `v${s.champion}`), ' ', span(`badge ${s.cause}`, s.cause), ' ',
+    span('ctx', `epoch ${s.epoch} · ${CAUSES[s.cause] || s.cause}`));
+  const why = document.createElement('div');
+  why.className = 'reason';
+  why.textContent = s.reason || '(no reason given)';
+  li.append(head, why);
+  return li;
+}
+
+async function pollServing() {
+  try {
+    const s = await (await fetch('/v1/serving')).json();
+    const now = $('champion-now');
+    now.replaceChildren();
+    if (s.state) {
+      now.append('champion ', span('ver', `v${s.state.champion}`),
+        ` · ${CAUSES[s.state.cause] || s.state.cause} (epoch ${s.state.epoch})`);
+      if (s.active_version !== s.state.champion)
+        now.append(` · this server still serves v${s.active_version}: waiting for v${s.state.champion}'s release`);
+    } else {
+      now.append(s.active_version ? `serving the newest release, v${s.active_version}: no promote or rollback yet`
+        : 'no model released yet');
+    }
+    now.dataset.champion = s.state ? s.state.champion : s.active_version;
+    const ol = $('serving-timeline');
+    ol.replaceChildren();
+    for (const x of [...s.history].reverse()) ol.appendChild(servingItem(x));
+    if (!ol.children.length) {
+      const li = document.createElement('li');
+      li.className = 'empty';
+      li.textContent = 'no serving changes seen yet (the retrainer writes one per release)';
+      ol.appendChild(li);
+    }
+  } catch (e) { /* retried */ }
+}
+
 async function pollRecent() {
   try {
     const r = await (await fetch('/v1/predictions/recent?n=15')).json();
@@ -518,10 +569,11 @@ fill($('cstate'), Object.keys(STATES), 'SP');
 fill($('sstate'), Object.keys(STATES), 'SP');
 $('is_delivered').addEventListener('change', () => { $('delivered').disabled = !$('is_delivered').checked; });
 $('order-form').addEventListener('submit', submit);
-pollStats(); pollModels(); pollRecent(); pollOnline(); pollDrift(); pollAlerts();
+pollStats(); pollModels(); pollRecent(); pollOnline(); pollServing(); pollDrift(); pollAlerts();
 setInterval(pollStats, 1500);
 setInterval(pollRecent, 2000);
 setInterval(pollModels, 5000);
 setInterval(pollOnline, 5000);
+setInterval(pollServing, 3000);
 setInterval(pollDrift, 5000);
 setInterval(pollAlerts, 2000);

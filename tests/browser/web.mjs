@@ -6,9 +6,11 @@
 // with the retrainer's gate decisions (a release the server loaded shown once,
 // a rejection with its reason and RMSE, in another colour) and, once
 // satisfy.metrics has online accuracy, a line per model version in the online
-// RMSE chart; and the alerts panel: at-risk orders (the scorer runs with
+// RMSE chart; the alerts panel: at-risk orders (the scorer runs with
 // --alert-threshold), each once, with its risk at or above the threshold and
-// its reasons in words.
+// its reasons in words; and the champion panel: the served version, the
+// ServingStates newest first with their cause and reason, and no control
+// (read-only).
 // Usage: node web.mjs URL OUTDIR [--wait-rate]   (screenshots go to OUTDIR)
 import { chromium } from 'playwright-core';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -94,6 +96,21 @@ try {
     const colours = await page.$$eval('#timeline li.decision', (ls) => ls.map((l) => getComputedStyle(l).borderLeftColor));
     if (new Set(colours).size < 2) fail(`rejections not visually distinct: ${JSON.stringify(colours)}`);
     console.log(`timeline: ${entries.map((e) => `v${e.v} [${e.cls}]`).join(', ')}`);
+    // the champion panel: v1, the rollback (epoch 2) above the gate (epoch 1), read-only
+    await waitFor(page, () => document.querySelector('#champion-now').dataset.champion === '1' &&
+      document.querySelectorAll('#serving-timeline li.serving').length === 2, 15000)
+      .catch(() => fail('the champion panel does not show v1 and its two serving states'));
+    const serving = await page.$$eval('#serving-timeline li.serving', (ls) => ls.map((l) => ({
+      epoch: l.dataset.epoch, v: l.dataset.version, cls: l.className, text: l.textContent })));
+    if (serving[0].epoch !== '2' || !/rollback/.test(serving[0].cls) ||
+      !/ana: browser test rollback/.test(serving[0].text) || serving[1].epoch !== '1' ||
+      !/gate/.test(serving[1].cls)) fail(`serving timeline ${JSON.stringify(serving)}`);
+    const now = await page.textContent('#champion-now');
+    if (!/champion v1 · rolled back \(epoch 2\)/.test(now)) fail(`champion line ${now}`);
+    const controls = await page.$$('#champion button, #champion input, #champion select, #champion textarea, #champion form, #champion a[href]');
+    if (controls.length) fail(`the champion panel has ${controls.length} controls: it must be read-only`);
+    if (!/Read-only by design/.test(await page.textContent('#champion .read-only'))) fail('no read-only note in the champion panel');
+    console.log(`champion: ${now}; serving timeline: ${serving.map((x) => `epoch ${x.epoch} v${x.v} [${x.cls}]`).join(', ')}`);
     await waitFor(page, () => document.querySelectorAll('#recent tbody tr').length > 0,
       15000).catch(() => fail('no recent predictions'));
     // alerts: at least one, each order once, risk >= threshold, reasons in words

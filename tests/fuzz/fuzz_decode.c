@@ -1,6 +1,6 @@
 /*
  * fuzz_decode.c - libFuzzer target for the wire decoders: every input goes
- * through all five decoders (the first byte picks which one gets a
+ * through every decoder (the first byte picks which schema id gets a
  * correctly framed copy, so the fuzzer also reaches past the framing checks).
  * A message that decodes must re-encode and decode to the same bytes, so an
  * asymmetry between the encoder's and decoder's contract is a crash too.
@@ -11,6 +11,7 @@
 
 #include "satisfy/codec.h"
 #include "satisfy/codec_alert.h"
+#include "satisfy/serving_state.h"
 
 static int started;
 static sf_buf out, out2;
@@ -32,6 +33,14 @@ static void try_all(const uint8_t *d, size_t n)
     if (sf_decode_alert(d, n, &a, &err) == 0) {
         if (sf_encode_alert(&a, &out, &err) || sf_decode_alert(out.data, out.len, &a2, &err) ||
             sf_encode_alert(&a2, &out2, &err))
+            abort();
+        same_bytes();
+    }
+    sf_serving_state ss, ss2;
+    if (sf_decode_serving(d, n, &ss, &err) == 0) {
+        if (sf_encode_serving(&ss, &out, &err) ||
+            sf_decode_serving(out.data, out.len, &ss2, &err) ||
+            sf_encode_serving(&ss2, &out2, &err))
             abort();
         same_bytes();
     }
@@ -94,10 +103,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             return 0;
         m[0] = 0;
         m[1] = m[2] = m[3] = 0;
-        static const uint8_t ids[] = {SF_SCHEMA_ORDER_EVENT, SF_SCHEMA_REVIEW_EVENT,
-                                      SF_SCHEMA_PREDICTION, SF_SCHEMA_MODEL_RELEASE,
-                                      SF_SCHEMA_ALERT};
-        m[4] = ids[data[0] % sizeof ids];
+        m[4] = (uint8_t)(1 + data[0] % SF_SCHEMA_MAX);
         memcpy(m + 5, data + 1, size - 1);
         try_all(m, size + 4);
         free(m);

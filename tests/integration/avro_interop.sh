@@ -20,7 +20,8 @@ import avro.io, avro.schema
 work, schemas = sys.argv[1], sys.argv[2]
 catalog = json.load(open(os.path.join(schemas, "catalog.json")))
 by_prefix = {"order": "OrderEvent", "review": "ReviewEvent",
-             "prediction": "Prediction", "release": "ModelRelease", "alert": "Alert"}
+             "prediction": "Prediction", "release": "ModelRelease", "alert": "Alert",
+             "serving": "ServingState"}
 entries = {e["name"]: e for e in catalog["schemas"]}
 epoch = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
 

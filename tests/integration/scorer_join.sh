@@ -25,8 +25,8 @@ source "$(dirname "$0")/scorer_common.bash"
 
 make_data
 start_broker
-"$bin/publish_model" --brokers "$bs" --version 1 --data "$data" >"$work/pub.out" \
-  2>"$work/pub.err" || fail "publish_model failed: $(cat "$work/pub.err")"
+"$bin/publish_model" --brokers "$bs" --version 1 --data "$data" --register "$work/registry.db" \
+  >"$work/pub.out" 2>"$work/pub.err" || fail "publish_model failed: $(cat "$work/pub.err")"
 
 start_scorer a --instance-id a --batch 50 --batch-ms 5 --http 127.0.0.1:0
 a_pid=$scorer_pid
@@ -65,6 +65,55 @@ awk -v l="$longest" 'BEGIN { exit !(l < 3.0) }' ||
 
 wait "$prod_pid" || fail "replay failed: $(tail -3 "$work/prod.err")"
 wait_covered report 300
+
+# --- promote and rollback (see the top)
+model_is() { [ "$(metric "$1" satisfy_scorer_model_version)" = "$2" ]; }
+wait_model() { # NAME PORT VERSION SECONDS
+  POLL_INTERVAL=0.1 wait_for "$4" "scorer $1 serving model $3 (it serves $(metric "$2" satisfy_scorer_model_version))" model_is "$2" "$3"
+}
+reg() { "$bin/satisfy-retrainer" registry "$@" --registry "$work/registry.db"; }
+b_port=$(http_port b)
+"$bin/publish_model" --brokers "$bs" --version 2 --data "$data" --to 2018-01-01 \
+  --register "$work/registry.db" >"$work/pub2.out" 2>"$work/pub2.err" ||
+  fail "publish_model 2 failed: $(cat "$work/pub2.err")"
+wait_model a "$a_port" 2 30
+wait_model b "$b_port" 2 30
+reg rollback --brokers "$bs" --reason "test: v2 rolled back" >"$work/rollback.out" 2>&1 ||
+  fail "registry rollback: $(cat "$work/rollback.out")"
+t0=$(date +%s.%N)
+wait_model a "$a_port" 1 10
+wait_model b "$b_port" 1 10
+echo "rollback: $(cat "$work/rollback.out"); both scorers on model 1 after $(awk -v t="$t0" -v n="$(date +%s.%N)" 'BEGIN { printf "%.1f", n - t }') s"
+[ "$(metric "$a_port" satisfy_scorer_serving_epoch)" = 3 ] ||
+  fail "scorer A's serving epoch: $(metric "$a_port" satisfy_scorer_serving_epoch), want 3"
+wait_log a "serving model 1 (was 2): serving state epoch 3 (rollback)" 10
+scorer_pid=$b_pid
+stop_scorer
+start_scorer b2 --instance-id b --batch 50 --batch-ms 5 --http 127.0.0.1:0
+b_pid=$scorer_pid
+b_port=$(http_port b2)
+wait_log b2 "scoring with model" 30
+wait_model b2 "$b_port" 1 10
+first=$(grep -o "scoring with model [0-9]*" "$work/b2.err" | head -1)
+[ "$first" = "scoring with model 1" ] || fail "restarted scorer B began with '$first', want model 1"
+reg promote 2 --brokers "$bs" --reason "test: v2 fixed" >"$work/promote.out" 2>&1 ||
+  fail "registry promote 2: $(cat "$work/promote.out")"
+wait_model a "$a_port" 2 10
+wait_model b2 "$b_port" 2 10
+echo "promote: $(cat "$work/promote.out"); both scorers on model 2"
+if reg promote 99 --brokers "$bs" --reason "test" >"$work/promote99.out" 2>&1; then
+  fail "registry promote 99 (unknown) succeeded"
+fi
+grep -q "no version 99" "$work/promote99.out" || fail "promote 99: $(cat "$work/promote99.out")"
+reg history >"$work/history.txt" || fail "registry history failed"
+awk 'NR > 1 { printf "%s:%s:%s ", $1, $2, $3 }' "$work/history.txt" >"$work/history.short"
+[ "$(cat "$work/history.short")" = "1:1:gate 2:2:gate 3:1:rollback 4:2:promote " ] ||
+  fail "registry history: $(cat "$work/history.txt")"
+grep -q "test: v2 rolled back" "$work/history.txt" || fail "history lacks the rollback's reason"
+# stopped only once it has its share: librdkafka's cooperative-sticky
+# assignor aborts a consumer closed in the middle of its first join
+wait_log b2 "assigned [1-9] partition" 90
+
 for p in "$a_pid" "$b_pid"; do
   scorer_pid=$p
   stop_scorer

@@ -10,8 +10,11 @@
 # decisions in the model timeline (v1 released and loaded, shown once; v2
 # rejected, with its reason; also produced with kcat), the drift panel
 # (the scorer's PSI per feature, the retrainer's Page-Hinkley state produced
-# with kcat) and the alerts panel (the scorer runs with --alert-threshold
-# 0.3: at-risk orders, each once, at or above it, with their reasons).
+# with kcat), the alerts panel (the scorer runs with --alert-threshold
+# 0.3: at-risk orders, each once, at or above it, with their reasons) and the
+# champion panel (read-only: no control in it, POST /v1/serving refused)
+# showing v1 and the two ServingStates produced with kcat, the rollback
+# first, with its reason.
 # Screenshots are saved in
 # $SATISFY_BUILD_DIR/test-artifacts/web/.
 source "$(dirname "$0")/scorer_common.bash"
@@ -60,6 +63,30 @@ decision 2 false "rejected (gain below margin): browser test" 1.1300 1.1234 "cha
 printf '{"detector":"page-hinkley","delta":0.1,"lambda":30,"min_samples":200,"n":120,"mean":0.8,"stat":3.5,"total":4413,"alarms":1,"last_alarm_at":4367,"mean_before":0.9,"retrain_on_drift":false,"drift_due":false,"drift_retrains":0,"last_alarm_time":1529471016000,"at":%s}\n' "$(($(date +%s) * 1000))" |
   timeout 30 kcat -P -b "$bs" -t satisfy.metrics -k outcome-drift -H schema=satisfy.v1.OutcomeDrift+json 2>"$work/kcat.err" ||
   fail "kcat -P outcome drift failed: $(cat "$work/kcat.err")"
+
+# two ServingStates (serving_state.avsc, key "serving" on satisfy.models):
+# v1 by the gate (epoch 1), then rolled back to by hand (epoch 2)
+serving() { # epoch champion cause reason -> framed Avro bytes in $work/serving-$1.bin
+  python3 - "$@" "$work/serving-$1.bin" <<'PY'
+import sys, time
+def zz(v):
+    u, out = (v << 1) ^ (v >> 63), bytearray()
+    while u >= 0x80:
+        out.append((u & 0x7f) | 0x80); u >>= 7
+    return bytes(out + bytes([u]))
+s = lambda t: zz(len(t.encode())) + t.encode()
+epoch, champ, cause, reason, out = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+open(out, "wb").write(b"\0\0\0\0\5" + zz(epoch) + zz(champ) + zz(0) + s(cause) + s(reason) + zz(int(time.time() * 1000)))
+PY
+  timeout 30 kcat -P -b "$bs" -t satisfy.models -p 0 -k serving "$work/serving-$1.bin" 2>"$work/kcat.err" ||
+    fail "kcat -P serving state $1 failed: $(cat "$work/kcat.err")"
+}
+serving 1 1 gate "released (both tests pass): browser test"
+serving 2 1 rollback "ana: browser test rollback"
+wait_log scorer "serving state epoch 2: model 1 is the champion (rollback: ana: browser test rollback)" 30
+# read-only: the API refuses anything but GET
+code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 -X POST "http://127.0.0.1:$port/v1/serving")
+[ "$code" = 405 ] || fail "POST /v1/serving answered $code, want 405 (read-only)"
 
 timeout 180 node "$src/tests/browser/web.mjs" "http://127.0.0.1:$port/" "$artifacts" --wait-rate \
   >"$work/browser.out" 2>"$work/browser.err" &

@@ -15,6 +15,7 @@
 #include "../unit/codec_samples.h"
 #include "satisfy/codec.h"
 #include "satisfy/codec_alert.h"
+#include "satisfy/serving_state.h"
 
 #define OID "e481f51cbdc54678b7cc49136f2d6af7"
 
@@ -189,6 +190,22 @@ int main(int argc, char **argv)
             (long long)r.version, r.algorithm, r.spec_hash, (long long)r.train_from,
             (long long)r.train_to, hex, r.sha256, (long long)r.released_at);
         fails += emit(dir, "release_0", &b, json, &err) != 0;
+    }
+    /* ServingState: a rollback with a non-ASCII reason, and a gate one. */
+    for (int v = 0; v < 2; v++) {
+        sf_serving_state s = {
+            .epoch = v ? 1 : 300000, .champion = v ? 7 : 6, .at = 1764900000000LL};
+        snprintf(s.cause, sizeof s.cause, "%s", v ? "gate" : "rollback");
+        snprintf(s.reason, sizeof s.reason, "%s",
+                 v ? "" : "ana: v7 rates late deliveries too high (incident 12) \"é\"");
+        char name[32];
+        snprintf(name, sizeof name, "serving_%d", v);
+        if (sf_encode_serving(&s, &b, &err)) {
+            fprintf(stderr, "codec_sample: %s: %s\n", name, err.msg);
+            fails++;
+            continue;
+        }
+        fails += emit(dir, name, &b, sf_serving_to_json(&s, &err), &err) != 0;
     }
     sf_buf_free(&b);
     return fails ? 1 : 0;

@@ -82,24 +82,32 @@ int main(int argc, char **argv)
         return 1;
     time_t until = time(NULL) + timeout_s;
 
-    /* the newest release */
+    /* the newest release (read from the start: ServingState messages, key
+     * "serving", may follow it) */
     int64_t lo, hi;
     if (rd_kafka_query_watermark_offsets(rk, SF_TOPIC_MODELS, 0, &lo, &hi, 10000) || hi <= lo) {
         fprintf(stderr, "predict_feed: no release on %s\n", SF_TOPIC_MODELS);
         return 1;
     }
     rd_kafka_topic_partition_list_t *tp = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(tp, SF_TOPIC_MODELS, 0)->offset = hi - 1;
+    rd_kafka_topic_partition_list_add(tp, SF_TOPIC_MODELS, 0)->offset = lo;
     rd_kafka_assign(rk, tp);
     rd_kafka_topic_partition_list_destroy(tp);
     sf_model *model = NULL;
-    int64_t version = 0;
-    while (!model && time(NULL) < until) {
+    int64_t version = 0, next = lo;
+    while (next < hi && time(NULL) < until) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
         if (!m)
             continue;
-        if (!m->err) {
+        if (!m->err && m->offset >= next) {
+            next = m->offset + 1;
+            if (m->key && m->key_len == 7 && memcmp(m->key, "serving", 7) == 0) {
+                rd_kafka_message_destroy(m);
+                continue;
+            }
             sf_model_release rel;
+            sf_model_free(model);
+            model = NULL;
             if (sf_decode_release(m->payload, m->len, &rel, &err) != 0 ||
                 sf_model_from_release(&rel, &model, &err) != 0) {
                 fprintf(stderr, "predict_feed: release @%" PRId64 ": %s\n", m->offset, err.msg);

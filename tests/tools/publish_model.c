@@ -23,6 +23,11 @@
  * out, as satisfy-retrainer's releases do now. Its metrics hold the
  * training distribution per feature ("drift", drift_profile.h), as the
  * retrainer's releases do.
+ * --register FILE adds the trained model to registry FILE as version N (the
+ * registry's next version must be N) and, after publishing it, serves it the
+ * way the retrainer's gate does (serving.h: a serving history row with cause
+ * gate and a ServingState on satisfy.models), so that a test can run
+ * `satisfy-retrainer registry promote` and `rollback` without a retrainer.
  * Prints "published version N (ALGO, BYTES bytes)" on success.
  */
 #include <getopt.h>
@@ -42,6 +47,7 @@
 #include "satisfy/registry.h"
 #include "satisfy/release_sign.h"
 #include "satisfy/drift_profile.h"
+#include "satisfy/serving.h"
 #include "satisfy/train.h"
 
 static int no_history; /* --no-history */
@@ -122,18 +128,72 @@ static int from_registry(const char *path, sf_model **out, sf_err *err)
     return rc;
 }
 
+/* --register: the version in the registry, then served as the gate does. */
+static int register_and_serve(const char *path, const char *brokers, int64_t version,
+                              const char *algo, const uint8_t *art, size_t len, sf_err *err)
+{
+    sf_registry *r;
+    if (sf_registry_open(&r, path, NULL, err) != 0)
+        return -1;
+    sf_version_new v = {.algorithm = algo,
+                        .spec_hash = "0000000000000000",
+                        .artifact = art,
+                        .artifact_len = len,
+                        .status = "candidate",
+                        .reason = "published by publish_model --register",
+                        .created = (int64_t)time(NULL) * 1000};
+    sf_model *m = NULL;
+    if (sf_model_load_trusted(art, len, NULL, &m, err) == 0)
+        v.spec_hash = sf_model_get_info(m)->spec_hash;
+    int64_t got = m ? sf_registry_add_version(r, &v, err) : -1;
+    sf_model_free(m);
+    int rc = -1;
+    sf_kafka_stats st;
+    memset(&st, 0, sizeof st);
+    sf_kafka_conn conn = {.brokers = brokers};
+    sf_kafka_client_opts ko = {.role = SF_KAFKA_RELEASE_PRODUCER, .conn = conn, .stats = &st};
+    rd_kafka_t *prod = NULL;
+    if (got >= 0 && got != version)
+        sf_errf(err, "--register %s: the registry's next version is %lld, not %lld", path,
+                (long long)got, (long long)version);
+    else if (got == version && (prod = sf_kafka_client_new(&ko, err)) != NULL) {
+        sf_serving_change ch = {.conn = &conn,
+                                .prod = prod,
+                                .st = &st,
+                                .reg = r,
+                                .version = version,
+                                .cause = "gate",
+                                .reason = "publish_model --register",
+                                .timeout_ms = 30000};
+        sf_serving_state s;
+        rc = sf_serving_change_apply(&ch, &s, err);
+        rd_kafka_destroy(prod);
+    }
+    sf_registry_close(r);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"brokers", required_argument, NULL, 'b'}, {"version", required_argument, NULL, 'v'},
-        {"data", required_argument, NULL, 'd'},    {"registry", required_argument, NULL, 'r'},
-        {"algo", required_argument, NULL, 'a'},    {"from", required_argument, NULL, 'f'},
-        {"to", required_argument, NULL, 't'},      {"bad", required_argument, NULL, 'B'},
-        {"key", required_argument, NULL, 'k'},     {"signing-key", required_argument, NULL, 'S'},
-        {"no-history", no_argument, NULL, 'N'},    {NULL, 0, NULL, 0},
+        {"brokers", required_argument, NULL, 'b'},
+        {"version", required_argument, NULL, 'v'},
+        {"data", required_argument, NULL, 'd'},
+        {"registry", required_argument, NULL, 'r'},
+        {"algo", required_argument, NULL, 'a'},
+        {"from", required_argument, NULL, 'f'},
+        {"to", required_argument, NULL, 't'},
+        {"bad", required_argument, NULL, 'B'},
+        {"key", required_argument, NULL, 'k'},
+        {"signing-key", required_argument, NULL, 'S'},
+        {"no-history", no_argument, NULL, 'N'},
+        {"register", required_argument, NULL, 'R'},
+        {NULL, 0, NULL, 0},
     };
     const char *brokers = NULL, *data = NULL, *registry = NULL, *bad = NULL, *key = NULL;
-    const char *signing = NULL;
+    const char *signing = NULL, *reg_path = NULL;
+    uint8_t *art = NULL;
+    size_t art_len = 0;
     int64_t from = SF_TIME_NONE, to = SF_TIME_NONE;
     long version = 0;
     sf_algo algo = SF_ALGO_RIDGE;
@@ -177,6 +237,9 @@ int main(int argc, char **argv)
         case 'N':
             no_history = 1;
             break;
+        case 'R':
+            reg_path = optarg;
+            break;
         default:
             return die("bad option (see the comment at the top of publish_model.c)");
         }
@@ -198,6 +261,8 @@ int main(int argc, char **argv)
             0)
             return die(err.msg);
         algo_name = sf_algo_name(sf_model_get_info(m)->algo);
+        if (reg_path && sf_model_save(m, &art, &art_len, &err) < 0)
+            return die(err.msg);
         sf_model_release r;
         if (sf_model_release_make(m, version, (int64_t)time(NULL) * 1000, &r, &err) < 0)
             return die(err.msg);
@@ -245,6 +310,9 @@ int main(int argc, char **argv)
                 st.last_failure[0] ? st.last_failure : "timeout");
         return 1;
     }
+    if (reg_path && register_and_serve(reg_path, brokers, version, algo_name, art, art_len, &err))
+        return die(err.msg);
+    free(art);
     printf("published version %ld (%s%s%s, %zu bytes)\n", version, algo_name, bad ? ", bad: " : "",
            bad ? bad : "", buf.len);
     sf_buf_free(&buf);

@@ -5,7 +5,8 @@
  *
  *   offset version algorithm payload_bytes sha256 train_from train_to
  *
- * Each release must decode (sf_decode_release), carry key = its version as
+ * ServingState messages (key "serving") are checked to decode and are not
+ * printed. Each release must decode (sf_decode_release), carry key = its version as
  * text, and load as a model (sf_model_from_release checks the payload sha256
  * and the feature spec hash). Any violation is printed to stderr with its
  * offset and the exit status is 1.
@@ -23,6 +24,7 @@
 #include "satisfy/codec.h"
 #include "satisfy/kafka.h"
 #include "satisfy/model.h"
+#include "satisfy/serving_state.h"
 #include "tool_args.h"
 
 int main(int argc, char **argv)
@@ -70,6 +72,17 @@ int main(int argc, char **argv)
             continue;
         }
         next = m->offset + 1;
+        if (m->key && m->key_len == strlen(SF_SERVING_KEY) &&
+            memcmp(m->key, SF_SERVING_KEY, m->key_len) == 0) {
+            sf_serving_state s;
+            if (sf_decode_serving(m->payload, m->len, &s, &err) != 0) {
+                fprintf(stderr, "release_list: %s [0] @%" PRId64 ": %s\n", SF_TOPIC_MODELS,
+                        m->offset, err.msg);
+                bad = 1;
+            }
+            rd_kafka_message_destroy(m);
+            continue;
+        }
         sf_model_release rel;
         if (sf_decode_release(m->payload, m->len, &rel, &err) != 0) {
             fprintf(stderr, "release_list: %s [0] @%" PRId64 ": %s\n", SF_TOPIC_MODELS, m->offset,

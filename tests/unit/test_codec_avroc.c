@@ -651,6 +651,11 @@ static const struct fdesc mr_f[] = {
     {"sha256", AVRO_STRING, 0},       {"released_at", AVRO_INT64, 0},
 };
 
+static const struct fdesc ss_f[] = {
+    {"epoch", AVRO_INT64, 0},  {"champion", AVRO_INT64, 0}, {"challenger", AVRO_INT64, 0},
+    {"cause", AVRO_STRING, 0}, {"reason", AVRO_STRING, 0},  {"at", AVRO_INT64, 0},
+};
+
 static avro_schema_t resolve(avro_schema_t s)
 {
     while (s && avro_typeof(s) == AVRO_LINK)
@@ -773,7 +778,9 @@ static int check_schemas(avro_schema_t *s, sf_err *err)
         check_enum(field_schema(al, "stage"), "Alert.stage", SF_STAGE_COUNT, stage_sym, err) ||
         check_fields(array_items(al, "reasons"), "Reason", FIELDS(rs_f), err))
         return -1;
-    return check_fields(s[SF_SCHEMA_MODEL_RELEASE], "ModelRelease", FIELDS(mr_f), err);
+    if (check_fields(s[SF_SCHEMA_MODEL_RELEASE], "ModelRelease", FIELDS(mr_f), err))
+        return -1;
+    return check_fields(s[SF_SCHEMA_SERVING_STATE], "ServingState", FIELDS(ss_f), err);
 }
 
 static int load_catalog(avro_schema_t *s, sf_err *err)

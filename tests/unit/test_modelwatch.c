@@ -9,8 +9,16 @@
  * one whose signed bytes are re-published under a newer version (a replay
  * posing as new) are refused for their signature before anything is parsed
  * (counted in satisfy_scorer_releases_rejected_total{reason="signature"});
- * the good signed release loads; the same release again, and an older
- * signed one, are ignored as not newer. Every wait is on an observed count
+ * the good signed release loads; the same release again is ignored as
+ * already kept (not parsed), and an older signed one is kept but not served.
+ * An unsigned ServingState is refused like an unsigned release; a signed one
+ * naming the older release makes it the served model.
+ *
+ * ServingState (unsigned mode): the highest epoch is obeyed whatever the
+ * versions (a rollback to an older release, then a promote back); a state
+ * not above the epoch obeyed is ignored; one naming a release not seen yet
+ * waits for it; a malformed one is counted as rejected; a new watcher reading
+ * the same topic ends on the same model. Every wait is on an observed count
  * with a bounded timeout.
  */
 #include "testutil.h"
@@ -219,8 +227,8 @@ static void test_signed(void **state)
     produce(f, "9", b3.data, b3.len, sig); /* @3 v3's signed bytes posing as v9 */
     publish(f, 4, sk);                     /* @4 good */
     publish(f, 4, sk);                     /* @5 the same again */
-    produce(f, "3", b3.data, b3.len, sig); /* @6 a genuine older one */
-    wait_counts(mw, 1, 6);
+    produce(f, "3", b3.data, b3.len, sig); /* @6 a genuine older one: kept, not served */
+    wait_counts(mw, 2, 5);
 
     sf_model *m = NULL;
     int64_t v = 0;
@@ -245,9 +253,29 @@ static void test_signed(void **state)
     assert_true(log_has(f, "@2: bad signature"));
     assert_true(log_has(f, "@3: bad signature: not made by the configured key over version 9"));
     assert_true(log_has(f, "model 4 loaded"));
-    assert_true(log_has(f, "ignoring model release 4 at satisfy.models [0] @5: not newer than "
-                           "version 4 (signed, not parsed)"));
-    assert_true(log_has(f, "ignoring model release 3 at satisfy.models [0] @6: not newer"));
+    assert_true(log_has(f, "ignoring model release 4 at satisfy.models [0] @5: version already "
+                           "kept (signed, not parsed)"));
+    assert_true(log_has(f, "model 3 kept"));
+    assert_int_equal(sf_modelwatch_take(mw, 0, &m, &v), 0); /* still 4 */
+
+    /* ServingStates: unsigned is refused, signed is obeyed (back to 3) */
+    sf_serving_state ss = {.epoch = 1, .champion = 3, .cause = "rollback", .at = 1500000000000};
+    snprintf(ss.reason, sizeof ss.reason, "test");
+    if (sf_serving_publish(f->prod, &f->st, &ss, 10000, NULL, &err) != 0) /* @7 */
+        fail_msg("%s", err.msg);
+    wait_counts(mw, 2, 6);
+    assert_int_equal(sf_modelwatch_rejected_signature(mw), 5);
+    assert_true(log_has(f, "ignoring unsigned or wrongly signed serving state at satisfy.models "
+                           "[0] @7: unsigned"));
+    ss.epoch = 2;
+    if (sf_serving_publish(f->prod, &f->st, &ss, 10000, sk, &err) != 0) /* @8 */
+        fail_msg("%s", err.msg);
+    assert_int_equal(sf_modelwatch_take(mw, 10000, &m, &v), 1);
+    assert_int_equal(v, 3);
+    sf_model_free(m);
+    sf_stats_get(st, &s);
+    assert_int_equal(s.serving_epoch, 2);
+    assert_int_equal(s.serving_champion, 3);
     sf_modelwatch_stop(mw);
     sf_stats_free(st);
     sf_buf_free(&b3);
@@ -256,11 +284,96 @@ static void test_signed(void **state)
     sf_release_key_free(other);
 }
 
+static void serve(fixture *f, int64_t epoch, int64_t champion, const char *cause)
+{
+    sf_err err;
+    sf_serving_state ss = {.epoch = epoch, .champion = champion, .at = 1500000000000};
+    snprintf(ss.cause, sizeof ss.cause, "%s", cause);
+    snprintf(ss.reason, sizeof ss.reason, "by the test");
+    if (sf_serving_publish(f->prod, &f->st, &ss, 10000, NULL, &err) != 0)
+        fail_msg("serve epoch %lld: %s", (long long)epoch, err.msg);
+}
+
+/* The model a watcher hands out next, within 10 s (0 = none). */
+static int64_t next_model(sf_modelwatch *mw)
+{
+    sf_model *m = NULL;
+    int64_t v = 0;
+    if (sf_modelwatch_take(mw, 10000, &m, &v) != 1)
+        return 0;
+    sf_model_free(m);
+    return v;
+}
+
+static void test_serving_state(void **state)
+{
+    fixture *f = *state;
+    sf_err err;
+    sf_stats *st = sf_stats_new();
+    sf_modelwatch_opts wo = {.log = log_line, .log_arg = f, .stats = st};
+    sf_modelwatch *mw = sf_modelwatch_start(&f->conn, &wo, &err);
+    assert_non_null(mw);
+    publish(f, 1, NULL);
+    publish(f, 2, NULL);
+    wait_counts(mw, 2, 0);
+    assert_int_equal(next_model(mw), 2); /* no ServingState: the newest */
+    serve(f, 3, 1, "rollback");          /* back to the older one */
+    assert_int_equal(next_model(mw), 1);
+    serve(f, 2, 2, "promote"); /* below the epoch obeyed: ignored */
+    wait_counts(mw, 2, 1);
+    assert_true(log_has(f, "ignoring serving state epoch 2 at satisfy.models [0] @3: not above "
+                           "epoch 3"));
+    serve(f, 4, 2, "promote"); /* forward again */
+    assert_int_equal(next_model(mw), 2);
+    serve(f, 5, 9, "promote"); /* not seen yet: waits for it */
+    for (int i = 0; i < 500 && !log_has(f, "names model 9, not seen yet"); i++)
+        nanosleep(&(struct timespec){0, 10000000}, NULL);
+    assert_true(log_has(f, "serving state epoch 5 names model 9, not seen yet on satisfy.models: "
+                           "waiting for its release (serving 2 meanwhile)"));
+    sf_model *m = NULL;
+    int64_t v = 0;
+    assert_int_equal(sf_modelwatch_take(mw, 0, &m, &v), 0);
+    publish(f, 9, NULL);
+    assert_int_equal(next_model(mw), 9);
+    produce(f, SF_SERVING_KEY, "\0\0\0\0\5junk", 9, NULL); /* malformed: rejected */
+    wait_counts(mw, 3, 2);
+    assert_true(log_has(f, "ignoring bad serving state at satisfy.models [0] @7: "));
+    sf_stats_snapshot s;
+    sf_stats_get(st, &s);
+    assert_int_equal(s.serving_epoch, 5);
+    assert_int_equal(s.serving_champion, 9);
+    assert_int_equal(s.models_rejected, 1);
+    char *prom = sf_stats_prometheus(&s);
+    assert_non_null(strstr(prom, "satisfy_scorer_serving_epoch 5\n"));
+    free(prom);
+    sf_serving_state cur, hist[8];
+    assert_int_equal(sf_modelwatch_serving(mw, &cur, hist, 8), 3);
+    assert_int_equal(cur.epoch, 5);
+    assert_string_equal(hist[0].cause, "rollback");
+    int64_t kept[8];
+    assert_int_equal(sf_modelwatch_kept(mw, kept, 8), 3);
+    assert_int_equal(kept[0], 1);
+    assert_int_equal(kept[2], 9);
+    sf_modelwatch_stop(mw);
+
+    /* a new watcher (a restarted scorer) ends on the same model; then a
+     * rollback to 1 reaches it too */
+    sf_modelwatch *mw2 = sf_modelwatch_start(&f->conn, &wo, &err);
+    assert_non_null(mw2);
+    wait_counts(mw2, 3, 2);
+    assert_int_equal(next_model(mw2), 9);
+    serve(f, 6, 1, "rollback");
+    assert_int_equal(next_model(mw2), 1);
+    sf_modelwatch_stop(mw2);
+    sf_stats_free(st);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_hostile_then_good, setup, teardown),
         cmocka_unit_test_setup_teardown(test_signed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_serving_state, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

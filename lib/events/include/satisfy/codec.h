@@ -35,8 +35,8 @@ typedef enum sf_schema_id {
     SF_SCHEMA_REVIEW_EVENT = 2,
     SF_SCHEMA_PREDICTION = 3,
     SF_SCHEMA_MODEL_RELEASE = 4,
-    /* 5 is reserved (ServingState) */
-    SF_SCHEMA_ALERT = 6 /* satisfy/codec_alert.h */
+    SF_SCHEMA_SERVING_STATE = 5, /* satisfy/serving_state.h */
+    SF_SCHEMA_ALERT = 6          /* satisfy/codec_alert.h */
 } sf_schema_id;
 
 /* ids are 1..SF_SCHEMA_MAX; an id sf_schema_name does not know is unknown */
@@ -67,8 +67,8 @@ typedef enum sf_schema_id {
 #define SF_CODEC_TIME_MAX  4102444800000LL /* 2100-01-01T00:00:00Z, excluded */
 #define SF_CODEC_TIME_SKEW 86400000LL      /* 1 day */
 
-/* "OrderEvent", "ReviewEvent", "Prediction", "ModelRelease", "Alert"; NULL if
- * unknown. */
+/* "OrderEvent", "ReviewEvent", "Prediction", "ModelRelease", "ServingState",
+ * "Alert"; NULL if unknown. */
 const char *sf_schema_name(int schema_id);
 
 /* Reads the framing header: 0 and the schema id, or -1 with err set. */

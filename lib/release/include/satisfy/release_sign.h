@@ -13,6 +13,11 @@
  * topic is "not newer" and ignored), and after decoding requires the value's
  * own version to equal the signed one.
  *
+ * A ServingState (serving_state.h, key "serving" on the same topic) is
+ * signed the same way with version SF_SERVING_SIG_VERSION (0, which no
+ * release has) over its message value, whose schema id (5) no release has
+ * either: neither signature can pass for the other.
+ *
  * Keys are PEM files as OpenSSL writes them: `openssl genpkey -algorithm
  * ed25519 -out release.key` and `openssl pkey -in release.key -pubout -out
  * release.pub`, or sf_release_keygen (satisfy-retrainer keygen).
@@ -57,5 +62,13 @@ int sf_release_verify(const sf_release_key *k, int64_t version, const void *valu
  * with err ("unsigned", "bad signature", "bad key"). */
 int sf_release_check_message(const sf_release_key *k, const rd_kafka_message_t *m, int64_t *version,
                              sf_err *err);
+
+/* The version a ServingState is signed under (sf_release_sign with it). */
+#define SF_SERVING_SIG_VERSION 0
+
+/* Checks one ServingState message: header SF_RELEASE_SIG_HEADER must be a
+ * valid signature of (SF_SERVING_SIG_VERSION, value) under k; nothing of the
+ * value is parsed. 0, or -1 with err ("unsigned", "bad signature"). */
+int sf_serving_check_message(const sf_release_key *k, const rd_kafka_message_t *m, sf_err *err);
 
 #endif

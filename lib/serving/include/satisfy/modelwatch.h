@@ -1,22 +1,37 @@
 /*
- * modelwatch.h - follows satisfy.models and hands the newest valid model to
- * the scorer.
+ * modelwatch.h - follows satisfy.models and hands the model to serve to the
+ * scorer: the champion of the highest-epoch ServingState (serving_state.h),
+ * or, with no ServingState on the topic, the newest valid release.
  *
  * A topic follower (kafka_follow.h) reads satisfy.models from the beginning
  * (its one partition, or every one) with its own consumer outside any group
  * (assign, not subscribe; nothing is committed), so every scorer instance
  * sees every release. Each release is
  * decoded and its model loaded (checksum, spec hash, algorithm); a release
- * that fails, or that is not newer than the best one seen, is reported
- * through the log callback and ignored. With a verify key (release_sign.h)
- * each message must first carry a valid signature over its key-version and
- * value, and that version must be newer than the best one seen, before any
- * byte of the value is parsed; unsigned or wrongly signed releases are
- * logged ("ignoring unsigned or wrongly signed release ..."), counted
- * (sf_stats_release_rejected_signature) and ignored. A newer valid model is parked in a
- * one-slot mailbox; the scoring loop takes it between batches
- * (sf_modelwatch_take) and from then on owns it, so a swap never happens in
- * the middle of a batch and needs no restart.
+ * that fails is reported through the log callback and ignored. Every valid
+ * release is kept by version (its message bytes, 30-80 KB; loaded again
+ * when it is to be served), older ones too: a rollback may name them. With
+ * a verify key (release_sign.h) each message must first carry a valid
+ * signature over its key-version and value, and that version must not be
+ * kept already, before any byte of the value is parsed; unsigned or wrongly
+ * signed releases are logged ("ignoring unsigned or wrongly signed release
+ * ..."), counted (sf_stats_release_rejected_signature) and ignored.
+ *
+ * Messages under the key "serving" are ServingStates: checked the same way
+ * (signature first, with a key: "ignoring unsigned or wrongly signed
+ * serving state ..."), and obeyed when their epoch is above the highest
+ * seen. The model to serve is the champion of that state, whatever its
+ * version; a champion not seen yet is waited for (logged once) while the
+ * current model goes on. With no ServingState the newest version is served,
+ * as before ServingStates existed. Reading from the beginning, a restarted
+ * or new scorer ends on the same model as the others; and it hands out no
+ * model before it has read what was on the topic when it started (partition
+ * 0 up to its high watermark then, at most 10 s), so it does not score with
+ * a release that a later ServingState rolled back.
+ *
+ * The model to serve is parked in a one-slot mailbox; the scoring loop
+ * takes it between batches (sf_modelwatch_take) and from then on owns it, so
+ * a swap never happens in the middle of a batch and needs no restart.
  */
 #ifndef SATISFY_MODELWATCH_H
 #define SATISFY_MODELWATCH_H
@@ -30,6 +45,7 @@
 #include "satisfy/log.h"
 #include "satisfy/model.h"
 #include "satisfy/release_sign.h"
+#include "satisfy/serving_state.h"
 #include "satisfy/stats.h"
 
 typedef struct sf_modelwatch sf_modelwatch;
@@ -54,14 +70,17 @@ sf_modelwatch *sf_modelwatch_start(const sf_kafka_conn *conn, const sf_modelwatc
 /* Stops the thread, closes the consumer, frees a model not taken. */
 void sf_modelwatch_stop(sf_modelwatch *mw);
 
-/* If a model newer than the last one taken is waiting, moves it to *model
+#define SF_MODELWATCH_HISTORY 32 /* ServingStates remembered for the timeline */
+
+/* If a model other than the last one taken is waiting, moves it to *model
  * (the caller frees it with sf_model_free) and its version to *version and
  * returns 1; otherwise returns 0 and leaves both alone. Waits up to
  * timeout_ms (0 = do not wait) for one to arrive. */
 int sf_modelwatch_take(sf_modelwatch *mw, int timeout_ms, sf_model **model, int64_t *version);
 
-/* Releases seen so far: loaded (valid and newer) and ignored (any reason,
- * signature rejections included). */
+/* Messages seen so far: loaded (valid releases, kept) and ignored (any
+ * reason, signature rejections included; ServingStates not above the epoch
+ * obeyed too). */
 void sf_modelwatch_counts(sf_modelwatch *mw, uint64_t *loaded, uint64_t *ignored);
 /* Of the ignored, those refused for their signature (unsigned, wrong key,
  * altered bytes) before anything was parsed. */
@@ -72,5 +91,15 @@ uint64_t sf_modelwatch_rejected_signature(sf_modelwatch *mw);
  * *version, or -1 with err set. */
 int sf_modelwatch_load(const void *buf, size_t len, sf_model **model, int64_t *version,
                        sf_err *err);
+
+/* The ServingState obeyed (epoch 0 = none seen) into *cur, and up to max of
+ * the last SF_MODELWATCH_HISTORY accepted, oldest first, into hist; returns
+ * how many. */
+size_t sf_modelwatch_serving(sf_modelwatch *mw, sf_serving_state *cur, sf_serving_state *hist,
+                             size_t max);
+
+/* Up to max of the kept release versions, ascending (the newest max);
+ * returns how many. */
+size_t sf_modelwatch_kept(sf_modelwatch *mw, int64_t *versions, size_t max);
 
 #endif

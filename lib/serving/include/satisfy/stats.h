@@ -64,6 +64,8 @@ typedef struct sf_stats_snapshot {
     /* of models_rejected: unsigned or wrongly signed releases */
     uint64_t rejected_signature;
     sf_stats_history history;
+    /* the ServingState obeyed (modelwatch.h): its epoch and champion, 0 = none */
+    int64_t serving_epoch, serving_champion;
 } sf_stats_snapshot;
 
 /* NULL when out of memory. */
@@ -85,6 +87,7 @@ void sf_stats_model_rejected(sf_stats *s);
 /* A release refused for its signature: counts in models_rejected too. */
 void sf_stats_release_rejected_signature(sf_stats *s);
 void sf_stats_lag(sf_stats *s, int64_t lag);
+void sf_stats_serving(sf_stats *s, int64_t epoch, int64_t champion);
 void sf_stats_set_history(sf_stats *s, const sf_stats_history *h);
 
 void sf_stats_get(sf_stats *s, sf_stats_snapshot *out);

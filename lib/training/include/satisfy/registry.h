@@ -15,6 +15,11 @@
  * transaction, so at most one version is champion (a partial unique index
  * enforces it). Loading an artifact recomputes its sha256 and refuses a blob
  * that does not match the recorded one.
+ *
+ * The serving history (schema 4) records every ServingState written
+ * (serving_state.h): epoch, champion, challenger, cause, reason, time. A
+ * gate release, `registry promote N` and `registry rollback` each add one
+ * row in the same transaction that moves the champion alias.
  */
 #ifndef SATISFY_REGISTRY_H
 #define SATISFY_REGISTRY_H
@@ -25,8 +30,9 @@
 
 #include "satisfy/error.h"
 #include "satisfy/evaluate.h"
+#include "satisfy/serving_state.h"
 
-#define SF_REGISTRY_SCHEMA 3 /* latest schema version (PRAGMA user_version) */
+#define SF_REGISTRY_SCHEMA 4 /* latest schema version (PRAGMA user_version) */
 
 typedef struct sf_registry sf_registry;
 
@@ -184,5 +190,25 @@ typedef struct sf_run_row {
  * sf_run_row_clear in every case. */
 int sf_registry_get_run(sf_registry *r, int64_t run_id, sf_run_row *out, sf_err *err);
 void sf_run_row_clear(sf_run_row *run);
+
+/* Serves version: in one transaction it becomes the champion (as
+ * sf_registry_promote) and a row is added to the serving history with epoch
+ * max(last epoch + 1, min_epoch), champion version, challenger 0, cause
+ * (gate, promote, rollback, live) and reason, at `at` (ms); *out is that row,
+ * to publish. For cause promote and rollback the version must have been
+ * released (status champion or archived): "version N was never released
+ * (status S)"; an unknown version: "no version N". */
+int sf_registry_serve(sf_registry *r, int64_t version, const char *cause, const char *reason,
+                      int64_t min_epoch, int64_t at, sf_serving_state *out, sf_err *err);
+
+/* The serving history, oldest first: *out is a malloc'd array of *n rows
+ * (free it). 0 or -1. */
+int sf_registry_serving_history(sf_registry *r, sf_serving_state **out, size_t *n, sf_err *err);
+
+/* Where `registry rollback` goes in history h (oldest first): the champions
+ * form a stack (gate, promote and live push theirs, a rollback pops back to
+ * its own); the target is the newest entry below the current champion that
+ * differs from it. 0 when there is none, -1 out of memory. */
+int64_t sf_serving_rollback_target(const sf_serving_state *h, size_t n);
 
 #endif
