@@ -123,12 +123,14 @@ static void test_malformed(void **state)
     memcpy(m, b.data, b.len);
     memset(m + b.len, 0x41, 8);
     EXPECT_ERR(sf_decode_alert(m, b.len + 8, &out, err), "trailing bytes");
-    /* a Prediction is not an Alert, and the reserved id 5 is unknown */
+    /* a Prediction is not an Alert, nor is a ServingState; id 7 is unknown */
     assert_int_equal(sf_encode_prediction(&a.p, &p, &err), 0);
     EXPECT_ERR(sf_decode_alert(p.data, p.len, &out, err), "schema id 3 (Prediction), expected 6");
     memcpy(m, b.data, b.len);
     m[4] = 5;
-    EXPECT_ERR(sf_decode_alert(m, b.len, &out, err), "unknown schema id 5");
+    EXPECT_ERR(sf_decode_alert(m, b.len, &out, err), "schema id 5 (ServingState), expected 6");
+    m[4] = 7;
+    EXPECT_ERR(sf_decode_alert(m, b.len, &out, err), "unknown schema id 7");
     /* well formed, but the risk is under the threshold */
     memcpy(m, b.data, b.len);
     double t = 0.875;
