@@ -115,6 +115,13 @@ void sf_stats_abort(sf_stats *s)
     pthread_mutex_unlock(&s->mu);
 }
 
+void sf_stats_backoff(sf_stats *s, uint64_t ms)
+{
+    pthread_mutex_lock(&s->mu);
+    s->s.backoff_ms += ms;
+    pthread_mutex_unlock(&s->mu);
+}
+
 void sf_stats_model(sf_stats *s, int64_t version)
 {
     pthread_mutex_lock(&s->mu);

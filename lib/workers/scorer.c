@@ -582,7 +582,11 @@ static void backoff(scorer *s)
         return;
     uint64_t shift = s->aborts_in_row - 2 < 6 ? s->aborts_in_row - 2 : 6;
     int64_t ms = (int64_t)100 << shift;
-    int64_t until = sf_mono_ms() + (ms < 5000 ? ms : 5000);
+    if (ms > 5000)
+        ms = 5000;
+    if (s->o->stats)
+        sf_stats_backoff(s->o->stats, (uint64_t)ms);
+    int64_t until = sf_mono_ms() + ms;
     while (!*s->o->stop && sf_mono_ms() < until)
         rd_kafka_poll(s->producer, 50);
 }

@@ -55,6 +55,7 @@ typedef struct sf_stats_snapshot {
     uint64_t batches;       /* committed batches */
     uint64_t aborts;        /* aborted transactions / retried batches */
     uint64_t aborts_in_row; /* of those, since the last committed batch (0 = progressing) */
+    uint64_t backoff_ms;    /* waits asked by the back-off after aborted batches, ms */
     uint64_t models_loaded, models_rejected;
     int64_t model_version; /* 0 = none yet */
     int64_t lag;           /* consumer lag summed over assigned partitions, -1 unknown */
@@ -82,6 +83,8 @@ void sf_stats_free(sf_stats *s);
 void sf_stats_batch(sf_stats *s, uint64_t n_events, uint64_t n_dlq, const sf_prediction *ring,
                     uint64_t n_pred, const double *e2e_ms, const double *process_ms, size_t n_lat);
 void sf_stats_abort(sf_stats *s);
+/* The scorer waits ms before its next try after aborted batches in a row. */
+void sf_stats_backoff(sf_stats *s, uint64_t ms);
 void sf_stats_model(sf_stats *s, int64_t version); /* a model became active */
 void sf_stats_model_rejected(sf_stats *s);
 /* A release refused for its signature: counts in models_rejected too. */
