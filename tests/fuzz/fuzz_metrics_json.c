@@ -2,7 +2,8 @@
  * fuzz_metrics_json.c - libFuzzer target for the JSON records the scorer's
  * web server reads from satisfy.metrics: online accuracy (the series of
  * /v1/online, lib/http/http_online.c) and gate decisions (sf_decision_parse,
- * lib/release/decision.c), through sf_http_metrics_feed as the follower calls it.
+ * lib/release/decision.c), through sf_http_metrics_feed as the follower calls it;
+ * the input and outcome drift messages it hands to http_drift.c too.
  *
  * An input is up to 32 messages separated by 0x1e. A message's first byte
  * picks its header schema (none, decision, accuracy, another) and whether
@@ -76,6 +77,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!h)
         return 0;
     sf_http_online_init(h);
+    sf_http_drift_init(h); /* drift messages are kept apart (http_drift.c) */
     const uint8_t *p = data, *end = data + size;
     for (int i = 0; i < 32 && p < end; i++) {
         const uint8_t *rs = memchr(p, 0x1e, (size_t)(end - p));
@@ -90,6 +92,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!r.is_static)
         free(r.body);
     sf_http_online_stop(h);
+    sf_http_drift_free(h);
     free(h);
     return 0;
 }
