@@ -22,6 +22,8 @@
 # the partitions of satisfy.orders. satisfy.alerts (at-risk orders, keyed by
 # order id like satisfy.predictions, with its partitions) is kept forever
 # too: a scorer rebuilds its "already alerted" set from it (operations.md).
+# satisfy.shadow holds the challenger's predictions (shadow scoring), like
+# satisfy.predictions.
 set -eu
 
 : "${SATISFY_BROKERS:?SATISFY_BROKERS: the Kafka bootstrap list}"
@@ -42,7 +44,7 @@ create() { # TOPIC PARTITIONS CONFIG...
   echo "create-topics: $topic ok"
 }
 
-for t in satisfy.orders satisfy.reviews satisfy.predictions satisfy.dlq satisfy.metrics satisfy.alerts; do
+for t in satisfy.orders satisfy.reviews satisfy.predictions satisfy.dlq satisfy.metrics satisfy.alerts satisfy.shadow; do
   create "$t" "$partitions" --config retention.ms=-1
 done
 create satisfy.models 1 --config cleanup.policy=compact --config max.message.bytes="$models_max"

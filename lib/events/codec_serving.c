@@ -20,7 +20,7 @@
 
 #include "codec_impl.h"
 
-static const char *const CAUSES[] = {"gate", "promote", "rollback", "live"};
+static const char *const CAUSES[] = {"gate", "promote", "rollback", "live", "challenger", "retire"};
 
 int sf_serving_cause_valid(const char *cause)
 {
@@ -42,7 +42,8 @@ int sf_check_serving(const sf_serving_state *s, sf_err *err)
     size_t cl = strnlen(s->cause, sizeof s->cause);
     if (cl == sizeof s->cause || !sf_serving_cause_valid(s->cause)) {
         char ex[40];
-        return sf_errf(err, "cause: '%s' is not gate, promote, rollback or live",
+        return sf_errf(err,
+                       "cause: '%s' is not gate, promote, rollback, live, challenger or retire",
                        sf_codec_excerpt(ex, sizeof ex, s->cause, cl));
     }
     size_t rl = strnlen(s->reason, sizeof s->reason);

@@ -16,8 +16,8 @@
 #include <string.h>
 
 const char *const sf_topics[SF_TOPIC_COUNT] = {
-    SF_TOPIC_ORDERS, SF_TOPIC_REVIEWS, SF_TOPIC_PREDICTIONS, SF_TOPIC_MODELS,
-    SF_TOPIC_DLQ,    SF_TOPIC_METRICS, SF_TOPIC_HISTORY,     SF_TOPIC_ALERTS,
+    SF_TOPIC_ORDERS,  SF_TOPIC_REVIEWS, SF_TOPIC_PREDICTIONS, SF_TOPIC_MODELS, SF_TOPIC_DLQ,
+    SF_TOPIC_METRICS, SF_TOPIC_HISTORY, SF_TOPIC_ALERTS,      SF_TOPIC_SHADOW,
 };
 
 /* ------------------------------------------------------------ the roles */

@@ -105,7 +105,7 @@ static void test_invalid_refused(void **state)
     refused(&s, "challenger");
     s = sample();
     snprintf(s.cause, sizeof s.cause, "manual");
-    refused(&s, "cause: 'manual' is not gate, promote, rollback or live");
+    refused(&s, "cause: 'manual' is not gate, promote, rollback, live, challenger or retire");
     s = sample();
     s.reason[3] = (char)0xc3; /* a lead byte followed by ASCII */
     refused(&s, "reason: not valid UTF-8");

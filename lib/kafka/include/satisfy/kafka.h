@@ -34,9 +34,10 @@
 #define SF_TOPIC_METRICS     "satisfy.metrics"
 #define SF_TOPIC_HISTORY     "satisfy.history" /* compacted: live seller/customer state */
 #define SF_TOPIC_ALERTS      "satisfy.alerts"  /* at-risk orders, once per order (alerts.h) */
+#define SF_TOPIC_SHADOW      "satisfy.shadow"  /* the challenger's predictions (shadow scoring) */
 
 /* All satisfy topics, in the order above. */
-#define SF_TOPIC_COUNT 8
+#define SF_TOPIC_COUNT 9
 extern const char *const sf_topics[SF_TOPIC_COUNT];
 
 /* What a client is for. Each role has a type and defaults (kafka.c, one

@@ -33,7 +33,7 @@ typedef struct sf_serving_change {
     const sf_release_key *sign; /* NULL = unsigned */
     sf_registry *reg;
     int64_t version;    /* the new champion */
-    const char *cause;  /* gate | promote | rollback | live */
+    const char *cause;  /* gate | promote | rollback | live | challenger | retire */
     const char *reason; /* free text */
     int republish;      /* publish the version's release before the state */
     int timeout_ms;     /* per Kafka step */
