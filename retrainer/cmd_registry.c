@@ -2,9 +2,10 @@
  * cmd_registry.c - `satisfy-retrainer registry list|show N|history`: the
  * versions in registry.db as aligned tables for people, or as JSON (--json)
  * for tools; and `registry promote N` / `registry rollback`, the two hand
- * changes of the served model (serving.h): recorded with their reason in
- * the registry's serving history, then published as a ServingState that
- * every scorer obeys within seconds.
+ * changes of the served model, and `registry challenge N`, which starts a
+ * shadow challenger by hand (serving.h): recorded with their reason in the
+ * registry's serving history, then published as a ServingState that every
+ * scorer obeys within seconds.
  *
  * The list and show views come from render.h's JSON of the registry
  * records, so the table and the JSON cannot disagree.
@@ -33,20 +34,28 @@ static void usage(FILE *f)
                "                         [--registry FILE] [--signing-key FILE] [-X k=v]\n"
                "       satisfy-retrainer registry rollback --brokers LIST --reason TEXT\n"
                "                         [--registry FILE] [--signing-key FILE] [-X k=v]\n"
+               "       satisfy-retrainer registry challenge N --brokers LIST --reason TEXT\n"
+               "                         [--registry FILE] [--signing-key FILE] [-X k=v]\n"
                "\n"
                "  list        every model version, newest first: status, algorithm, spec hash,\n"
                "              size, training window and the gate's reason\n"
                "  show N      version N with its run: params, data window, row counts, step\n"
                "              durations and the metrics of every model row per stage\n"
                "  history     the serving history: every change of the served model (epoch,\n"
-               "              champion, cause gate/promote/rollback/live, reason, time)\n"
+               "              champion, challenger, cause gate/promote/rollback/live/\n"
+               "              challenger/retire, reason, time)\n"
                "  promote N   serve version N (it must have been released before): records\n"
                "              it, publishes its release again and a ServingState to\n"
                "              satisfy.models; every scorer switches to it within seconds\n"
                "  rollback    the same, back to the champion before the current one (per\n"
                "              the serving history)\n"
-               "  --brokers LIST     bootstrap servers (promote, rollback)\n"
-               "  --reason TEXT      who asks and why (promote, rollback; required)\n"
+               "  challenge N shadow version N against the champion: every scorer also\n"
+               "              scores with it, to satisfy.shadow, and a running `satisfy-\n"
+               "              retrainer run` promotes or retires it on live orders (one\n"
+               "              challenger at a time; docs/operations.md)\n"
+               "  --brokers LIST     bootstrap servers (promote, rollback, challenge)\n"
+               "  --reason TEXT      who asks and why (promote, rollback, challenge;\n"
+               "                     required)\n"
                "  --signing-key FILE sign the release and the ServingState (PEM Ed25519\n"
                "              private key, as `run --signing-key`); scorers with a verify\n"
                "              key refuse an unsigned one\n"
@@ -182,7 +191,8 @@ static int print_history(sf_registry *r, bool json)
     if (json)
         printf("[");
     else
-        printf("%5s  %8s  %-8s  %-19s  %s\n", "epoch", "champion", "cause", "at", "reason");
+        printf("%5s  %8s  %10s  %-10s  %-19s  %s\n", "epoch", "champion", "challenger", "cause",
+               "at", "reason");
     for (size_t i = 0; i < n; i++) {
         if (json) {
             char *j = sf_serving_to_json(&h[i], &err);
@@ -192,8 +202,8 @@ static int print_history(sf_registry *r, bool json)
         }
         char at[32];
         sf_time_format(h[i].at, at, sizeof at);
-        printf("%5lld  %8lld  %-8s  %-19s  %s\n", (long long)h[i].epoch, (long long)h[i].champion,
-               h[i].cause, at, h[i].reason);
+        printf("%5lld  %8lld  %10lld  %-10s  %-19s  %s\n", (long long)h[i].epoch,
+               (long long)h[i].champion, (long long)h[i].challenger, h[i].cause, at, h[i].reason);
     }
     if (json)
         printf("]\n");
@@ -203,11 +213,11 @@ static int print_history(sf_registry *r, bool json)
     return 0;
 }
 
-/* registry promote N / registry rollback. */
+/* registry promote N / rollback / challenge N. */
 static int serve_change(sf_registry *r, const char *sub, int64_t version, struct serve_args *a)
 {
     sf_err err;
-    bool rollback = strcmp(sub, "rollback") == 0;
+    bool rollback = strcmp(sub, "rollback") == 0, challenge = strcmp(sub, "challenge") == 0;
     if (rollback) {
         sf_serving_state *h;
         size_t n;
@@ -248,7 +258,7 @@ static int serve_change(sf_registry *r, const char *sub, int64_t version, struct
                                 .sign = key,
                                 .reg = r,
                                 .version = version,
-                                .cause = sub,
+                                .cause = challenge ? "challenger" : sub,
                                 .reason = a->reason,
                                 .republish = 1,
                                 .timeout_ms = 30000};
@@ -260,9 +270,15 @@ static int serve_change(sf_registry *r, const char *sub, int64_t version, struct
         fprintf(stderr, "satisfy-retrainer registry %s: %s\n", sub, err.msg);
         return 1;
     }
-    printf("%s: version %lld is the champion (epoch %lld, %s, reason: %s), published to %s\n", sub,
-           (long long)s.champion, (long long)s.epoch, key ? "signed" : "unsigned", s.reason,
-           SF_TOPIC_MODELS);
+    if (challenge)
+        printf("challenge: version %lld shadows champion %lld (epoch %lld, %s, reason: %s), "
+               "published to %s\n",
+               (long long)s.challenger, (long long)s.champion, (long long)s.epoch,
+               key ? "signed" : "unsigned", s.reason, SF_TOPIC_MODELS);
+    else
+        printf("%s: version %lld is the champion (epoch %lld, %s, reason: %s), published to %s\n",
+               sub, (long long)s.champion, (long long)s.epoch, key ? "signed" : "unsigned",
+               s.reason, SF_TOPIC_MODELS);
     return 0;
 }
 
@@ -312,18 +328,21 @@ int cmd_registry(int argc, char **argv)
     }
     const char *sub = optind < argc ? argv[optind] : NULL;
     long version = 0;
-    static const char *const subs[] = {"list", "show", "history", "promote", "rollback"};
+    static const char *const subs[] = {"list",    "show",     "history",
+                                       "promote", "rollback", "challenge"};
     bool known = false;
     for (size_t i = 0; sub && i < sizeof subs / sizeof subs[0]; i++)
         known = known || strcmp(sub, subs[i]) == 0;
     if (!known) {
         fprintf(stderr, "satisfy-retrainer registry: expected 'list', 'show N', 'history', "
-                        "'promote N' or 'rollback'\n");
+                        "'promote N', 'rollback' or 'challenge N'\n");
         usage(stderr);
         return 2;
     }
-    bool show = strcmp(sub, "show") == 0 || strcmp(sub, "promote") == 0;
-    bool serve = strcmp(sub, "promote") == 0 || strcmp(sub, "rollback") == 0;
+    bool show =
+        strcmp(sub, "show") == 0 || strcmp(sub, "promote") == 0 || strcmp(sub, "challenge") == 0;
+    bool serve = strcmp(sub, "promote") == 0 || strcmp(sub, "rollback") == 0 ||
+                 strcmp(sub, "challenge") == 0;
     if (serve && (!sa.brokers || !sa.reason || !sa.reason[0])) {
         fprintf(stderr, "satisfy-retrainer registry %s: --brokers and --reason are required\n",
                 sub);

@@ -71,6 +71,12 @@ void sf_gate_opts_default(sf_gate_opts *o)
     o->margin = SF_GATE_MARGIN;
     o->resamples = SF_GATE_RESAMPLES;
     o->seed = SF_GATE_SEED;
+    o->confidence = SF_GATE_CONFIDENCE;
+}
+
+bool sf_gate_challenger_ok(const sf_gate_decision *d)
+{
+    return !d->released && d->has_champion && d->gain > -d->margin && d->boot_upper > 0.0;
 }
 
 int sf_gate_decide(const double *label, const double *ref_pred, const double *cand_pred,
@@ -88,6 +94,9 @@ int sf_gate_decide(const double *label, const double *ref_pred, const double *ca
         return sf_errf(err, "gate: %d bootstrap resamples, need at least 10", opts->resamples);
     if (!(opts->margin >= 0.0))
         return sf_errf(err, "gate: margin %g must be >= 0", opts->margin);
+    double conf = opts->confidence == 0.0 ? SF_GATE_CONFIDENCE : opts->confidence;
+    if (!(conf > 0.5 && conf < 1.0))
+        return sf_errf(err, "gate: confidence %g is not in (0.5, 1)", opts->confidence);
     if (!cluster)
         n_clusters = n;
     if (n_clusters == 0)
@@ -149,8 +158,11 @@ int sf_gate_decide(const double *label, const double *ref_pred, const double *ca
     d->margin = opts->margin;
     d->diff_mean = (sse_ref - sse_cand) / (double)n;
     d->boot_mean = gsl_stats_mean(stat, 1, (size_t)opts->resamples);
-    d->boot_lower = gsl_stats_quantile_from_sorted_data(stat, 1, (size_t)opts->resamples, 0.025);
-    d->boot_upper = gsl_stats_quantile_from_sorted_data(stat, 1, (size_t)opts->resamples, 0.975);
+    d->confidence = conf;
+    d->boot_lower =
+        gsl_stats_quantile_from_sorted_data(stat, 1, (size_t)opts->resamples, (1.0 - conf) / 2);
+    d->boot_upper =
+        gsl_stats_quantile_from_sorted_data(stat, 1, (size_t)opts->resamples, (1.0 + conf) / 2);
     d->n_rows = n;
     d->n_clusters = n_clusters;
     d->resamples = opts->resamples;
@@ -166,10 +178,10 @@ int sf_gate_decide(const double *label, const double *ref_pred, const double *ca
     snprintf(d->reason, sizeof d->reason,
              "%s (%s): RMSE %.4f vs %s %.4f, gain %.4f %s margin %.4f; paired bootstrap of "
              "squared-error difference (%s - candidate) over %zu %s, %d resamples, seed %lu: "
-             "mean %.4f, 95%% [%.4f, %.4f], lower bound %s 0",
+             "mean %.4f, %g%% [%.4f, %.4f], lower bound %s 0",
              d->released ? "released" : "rejected", why, d->rmse_candidate, d->reference,
              d->rmse_champion, d->gain, margin_ok ? ">=" : "<", d->margin, d->reference, n_clusters,
-             cluster ? "orders" : "rows", d->resamples, d->seed, d->diff_mean, d->boot_lower,
+             cluster ? "orders" : "rows", d->resamples, d->seed, d->diff_mean, conf * 100, d->boot_lower,
              d->boot_upper, boot_ok ? ">" : "<=");
     rc = 0;
 done:

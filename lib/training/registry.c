@@ -83,6 +83,13 @@ static const char *const MIGRATIONS[SF_REGISTRY_SCHEMA] = {
     "epoch INTEGER PRIMARY KEY, champion INTEGER NOT NULL, "
     "challenger INTEGER NOT NULL DEFAULT 0, cause TEXT NOT NULL, reason TEXT NOT NULL, "
     "at INTEGER NOT NULL);",
+    /* 5: shadow challenges (challenge.h): one row per challenge, open while
+     * ended IS NULL. */
+    "CREATE TABLE challenges("
+    "id INTEGER PRIMARY KEY, challenger INTEGER NOT NULL, champion INTEGER NOT NULL, "
+    "started INTEGER NOT NULL, reason TEXT NOT NULL, ended INTEGER, "
+    "outcome TEXT CHECK(outcome IN ('promoted','retired','ended')), outcome_reason TEXT, "
+    "result_json TEXT);",
 };
 
 static int db_fail(sf_registry *r, sf_err *err, const char *what)
@@ -980,38 +987,36 @@ static int last_epoch(sf_registry *r, int64_t *epoch, sf_err *err)
     return rc == SQLITE_ROW ? 0 : db_fail(r, err, "select last epoch");
 }
 
-static int serve(sf_registry *r, int64_t version, const char *cause, const char *reason,
-                 int64_t min_epoch, int64_t at, sf_serving_state *out, sf_err *err)
+/* Cuts s (a NUL-terminated buffer) at the last whole UTF-8 character. */
+static void cut_utf8(char *s)
 {
-    char status[12];
-    int found = version_status(r, version, status, err);
-    if (found < 0)
-        return -1;
-    if (found == 0)
-        return sf_errf(err, "registry %s: no version %lld", r->path, (long long)version);
-    bool by_hand = strcmp(cause, "promote") == 0 || strcmp(cause, "rollback") == 0;
-    if (by_hand && strcmp(status, "champion") != 0 && strcmp(status, "archived") != 0)
-        return sf_errf(err,
-                       "registry %s: version %lld was never released (status %s): only a "
-                       "version that has been champion can be served again",
-                       r->path, (long long)version, status);
+    size_t rl = strlen(s), j = rl;
+    while (j > 0 && ((unsigned char)s[j - 1] & 0xc0) == 0x80)
+        j--;
+    if (j > 0) {
+        unsigned char c = (unsigned char)s[j - 1];
+        size_t need = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
+        if (rl - (j - 1) < need)
+            s[j - 1] = '\0';
+    }
+}
+
+/* Adds a serving history row (epoch max(last + 1, min_epoch)) and fills
+ * *out with it. Inside the caller's transaction. */
+static int insert_state(sf_registry *r, int64_t champion, int64_t challenger, const char *cause,
+                        const char *reason, int64_t min_epoch, int64_t at, sf_serving_state *out,
+                        sf_err *err)
+{
     int64_t last = 0;
-    if (promote(r, version, at, err) != 0 || last_epoch(r, &last, err) != 0)
+    if (last_epoch(r, &last, err) != 0)
         return -1;
     memset(out, 0, sizeof *out);
     out->epoch = last + 1 > min_epoch ? last + 1 : min_epoch;
-    out->champion = version;
+    out->champion = champion;
+    out->challenger = challenger;
     snprintf(out->cause, sizeof out->cause, "%s", cause);
     snprintf(out->reason, sizeof out->reason, "%s", reason ? reason : "");
-    size_t rl = strlen(out->reason), j = rl; /* cut at a character, not inside one */
-    while (j > 0 && ((unsigned char)out->reason[j - 1] & 0xc0) == 0x80)
-        j--;
-    if (j > 0) {
-        unsigned char c = (unsigned char)out->reason[j - 1];
-        size_t need = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
-        if (rl - (j - 1) < need)
-            out->reason[j - 1] = '\0';
-    }
+    cut_utf8(out->reason);
     out->at = at;
     if (sf_check_serving(out, err) != 0)
         return sf_err_wrap(err, "registry %s: serving state", r->path);
@@ -1030,10 +1035,236 @@ static int serve(sf_registry *r, int64_t version, const char *cause, const char 
     return step_done(r, st, "insert serving state", err);
 }
 
+/* Closes the open challenge (if any) with outcome, reason and numbers. */
+static int close_challenge(sf_registry *r, const char *outcome, const char *reason,
+                           const char *result_json, int64_t at, sf_err *err)
+{
+    sqlite3_stmt *st = prep(r,
+                            "UPDATE challenges SET ended = ?1, outcome = ?2, outcome_reason = ?3, "
+                            "result_json = ?4 WHERE ended IS NULL",
+                            err);
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, at);
+    bind_text(st, 2, outcome);
+    bind_text(st, 3, reason);
+    bind_text(st, 4, result_json);
+    return step_done(r, st, "close challenge", err);
+}
+
+static int serve(sf_registry *r, int64_t version, const char *cause, const char *reason,
+                 int64_t min_epoch, int64_t at, sf_serving_state *out, sf_err *err)
+{
+    char status[12];
+    int found = version_status(r, version, status, err);
+    if (found < 0)
+        return -1;
+    if (found == 0)
+        return sf_errf(err, "registry %s: no version %lld", r->path, (long long)version);
+    bool by_hand = strcmp(cause, "promote") == 0 || strcmp(cause, "rollback") == 0;
+    if (by_hand && strcmp(status, "champion") != 0 && strcmp(status, "archived") != 0)
+        return sf_errf(err,
+                       "registry %s: version %lld was never released (status %s): only a "
+                       "version that has been champion can be served again",
+                       r->path, (long long)version, status);
+    char why[96];
+    snprintf(why, sizeof why, "v%lld served (%s) before a decision", (long long)version, cause);
+    if (promote(r, version, at, err) != 0 || close_challenge(r, "ended", why, NULL, at, err) != 0)
+        return -1;
+    return insert_state(r, version, 0, cause, reason, min_epoch, at, out, err);
+}
+
 int sf_registry_serve(sf_registry *r, int64_t version, const char *cause, const char *reason,
                       int64_t min_epoch, int64_t at, sf_serving_state *out, sf_err *err)
 {
     if (begin(r, err) != 0)
         return -1;
     return end_tx(r, serve(r, version, cause, reason, min_epoch, at, out, err), err);
+}
+
+/* ---- shadow challenges ------------------------------------------------- */
+
+void sf_challenge_row_clear(sf_challenge_row *c)
+{
+    free(c->reason);
+    free(c->outcome_reason);
+    free(c->result_json);
+    memset(c, 0, sizeof *c);
+}
+
+static void read_challenge(sqlite3_stmt *st, sf_challenge_row *c)
+{
+    memset(c, 0, sizeof *c);
+    c->id = sqlite3_column_int64(st, 0);
+    c->challenger = sqlite3_column_int64(st, 1);
+    c->champion = sqlite3_column_int64(st, 2);
+    c->started = sqlite3_column_int64(st, 3);
+    c->reason = col_dup(st, 4);
+    c->ended = sqlite3_column_int64(st, 5);
+    const char *o = (const char *)sqlite3_column_text(st, 6);
+    snprintf(c->outcome, sizeof c->outcome, "%s", o ? o : "");
+    c->outcome_reason = col_dup(st, 7);
+    c->result_json = col_dup(st, 8);
+}
+
+#define CHALLENGE_COLS                                                                             \
+    "SELECT id, challenger, champion, started, reason, COALESCE(ended, 0), outcome, "              \
+    "outcome_reason, result_json FROM challenges "
+
+int sf_registry_challenge_open(sf_registry *r, sf_challenge_row *out, sf_err *err)
+{
+    memset(out, 0, sizeof *out);
+    sqlite3_stmt *st = prep(r, CHALLENGE_COLS "WHERE ended IS NULL ORDER BY id DESC LIMIT 1", err);
+    if (!st)
+        return -1;
+    int rc = sqlite3_step(st), ret = 0;
+    if (rc == SQLITE_ROW) {
+        read_challenge(st, out);
+        ret = out->reason ? 1 : sf_errf(err, "registry %s: out of memory", r->path);
+    } else if (rc != SQLITE_DONE) {
+        ret = db_fail(r, err, "select open challenge");
+    }
+    sqlite3_finalize(st);
+    return ret;
+}
+
+int sf_registry_challenges(sf_registry *r, sf_challenge_row **out, size_t *n, sf_err *err)
+{
+    *out = NULL;
+    *n = 0;
+    sqlite3_stmt *st = prep(r, CHALLENGE_COLS "ORDER BY id", err);
+    if (!st)
+        return -1;
+    sf_vec v = SF_VEC(sf_challenge_row);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        sf_challenge_row *c = sf_vec_push(&v);
+        if (!c) {
+            rc = SQLITE_NOMEM;
+            break;
+        }
+        read_challenge(st, c);
+    }
+    sqlite3_finalize(st);
+    sf_challenge_row *rows = v.p;
+    if (rc != SQLITE_DONE) {
+        for (size_t i = 0; i < v.n; i++)
+            sf_challenge_row_clear(&rows[i]);
+        free(rows);
+        return rc == SQLITE_NOMEM ? sf_errf(err, "registry %s: out of memory", r->path)
+                                  : db_fail(r, err, "select challenges");
+    }
+    *out = rows;
+    *n = v.n;
+    return 0;
+}
+
+/* The champion's version (0 when none). */
+static int champion_version(sf_registry *r, int64_t *v, sf_err *err)
+{
+    sqlite3_stmt *st = prep(
+        r, "SELECT COALESCE(MAX(version), 0) FROM model_versions WHERE status = 'champion'", err);
+    if (!st)
+        return -1;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW ? 0 : db_fail(r, err, "select champion");
+}
+
+static int challenge_start(sf_registry *r, int64_t version, const char *reason, int64_t min_epoch,
+                           int64_t at, sf_serving_state *out, sf_err *err)
+{
+    char status[12];
+    int found = version_status(r, version, status, err);
+    if (found < 0)
+        return -1;
+    if (found == 0)
+        return sf_errf(err, "registry %s: no version %lld", r->path, (long long)version);
+    int64_t champ = 0;
+    if (champion_version(r, &champ, err) != 0)
+        return -1;
+    if (champ == 0)
+        return sf_errf(err, "registry %s: no champion for v%lld to challenge", r->path,
+                       (long long)version);
+    if (champ == version)
+        return sf_errf(err, "registry %s: v%lld is the champion: it cannot challenge itself",
+                       r->path, (long long)version);
+    sf_challenge_row open;
+    int has = sf_registry_challenge_open(r, &open, err);
+    int64_t running = open.challenger;
+    sf_challenge_row_clear(&open);
+    if (has < 0)
+        return -1;
+    if (has)
+        return sf_errf(err,
+                       "registry %s: the challenge of v%lld is still running (at most one "
+                       "challenger at a time)",
+                       r->path, (long long)running);
+    sqlite3_stmt *st = prep(r,
+                            "INSERT INTO challenges(challenger, champion, started, reason) "
+                            "VALUES(?1, ?2, ?3, ?4)",
+                            err);
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, version);
+    sqlite3_bind_int64(st, 2, champ);
+    sqlite3_bind_int64(st, 3, at);
+    bind_text(st, 4, reason ? reason : "");
+    if (step_done(r, st, "insert challenge", err) != 0 ||
+        exec_int64(r, "UPDATE model_versions SET status = 'candidate' WHERE version = ?1", version,
+                   0, "set challenger candidate", err) != 0)
+        return -1;
+    return insert_state(r, champ, version, "challenger", reason, min_epoch, at, out, err);
+}
+
+int sf_registry_challenge_start(sf_registry *r, int64_t version, const char *reason,
+                                int64_t min_epoch, int64_t at, sf_serving_state *out, sf_err *err)
+{
+    if (begin(r, err) != 0)
+        return -1;
+    return end_tx(r, challenge_start(r, version, reason, min_epoch, at, out, err), err);
+}
+
+static int challenge_end(sf_registry *r, int64_t version, const char *outcome, const char *reason,
+                         const char *result_json, int64_t min_epoch, int64_t at,
+                         sf_serving_state *out, sf_err *err)
+{
+    bool promoted = strcmp(outcome, "promoted") == 0;
+    if (!promoted && strcmp(outcome, "retired") != 0)
+        return sf_errf(err, "registry %s: challenge outcome '%s' is not promoted or retired",
+                       r->path, outcome);
+    sf_challenge_row open;
+    int has = sf_registry_challenge_open(r, &open, err);
+    int64_t running = open.challenger, champ = open.champion;
+    sf_challenge_row_clear(&open);
+    if (has < 0)
+        return -1;
+    if (!has || running != version)
+        return has ? sf_errf(err, "registry %s: no open challenge of v%lld (v%lld's is open)",
+                             r->path, (long long)version, (long long)running)
+                   : sf_errf(err, "registry %s: no open challenge of v%lld (none is open)", r->path,
+                             (long long)version);
+    if (close_challenge(r, outcome, reason, result_json, at, err) != 0)
+        return -1;
+    if (promoted)
+        return promote(r, version, at, err) != 0
+                   ? -1
+                   : insert_state(r, version, 0, "live", reason, min_epoch, at, out, err);
+    if (champion_version(r, &champ, err) != 0 ||
+        exec_int64(r, "UPDATE model_versions SET status = 'rejected' WHERE version = ?1", version,
+                   0, "set retired rejected", err) != 0)
+        return -1;
+    return insert_state(r, champ, 0, "retire", reason, min_epoch, at, out, err);
+}
+
+int sf_registry_challenge_end(sf_registry *r, int64_t version, const char *outcome,
+                              const char *reason, const char *result_json, int64_t min_epoch,
+                              int64_t at, sf_serving_state *out, sf_err *err)
+{
+    if (begin(r, err) != 0)
+        return -1;
+    return end_tx(
+        r, challenge_end(r, version, outcome, reason, result_json, min_epoch, at, out, err), err);
 }

@@ -15,8 +15,17 @@ int sf_serving_change_apply(const sf_serving_change *c, sf_serving_state *out, s
     int has = sf_serving_current(c->conn, c->timeout_ms, NULL, &cur, err);
     if (has < 0)
         return sf_err_wrap(err, "reading the current serving state");
-    if (sf_registry_serve(c->reg, c->version, c->cause, c->reason, has ? cur.epoch + 1 : 1,
-                          sf_wall_ms(), out, err) != 0)
+    int64_t epoch = has ? cur.epoch + 1 : 1, at = sf_wall_ms();
+    int rc;
+    if (strcmp(c->cause, "challenger") == 0)
+        rc = sf_registry_challenge_start(c->reg, c->version, c->reason, epoch, at, out, err);
+    else if (strcmp(c->cause, "live") == 0 || strcmp(c->cause, "retire") == 0)
+        rc = sf_registry_challenge_end(c->reg, c->version,
+                                       strcmp(c->cause, "live") == 0 ? "promoted" : "retired",
+                                       c->reason, c->result_json, epoch, at, out, err);
+    else
+        rc = sf_registry_serve(c->reg, c->version, c->cause, c->reason, epoch, at, out, err);
+    if (rc != 0)
         return -1;
     if (c->republish) {
         sf_version_row row;

@@ -36,6 +36,10 @@ enum {
     Q_MAX_TIME,
     Q_MIN_TIME,
     Q_CHANGED,
+    Q_SH_INS,
+    Q_SH_FIND,
+    Q_SH_MARK,
+    Q_SH_JUDGED,
     Q_COUNT
 };
 
@@ -62,6 +66,19 @@ static const char *const SQL[Q_COUNT] = {
                    "ON CONFLICT(key) DO UPDATE SET value = min(value, excluded.value)",
     [Q_CHANGED] = "INSERT INTO meta(key, value) VALUES ('changed_from', ?1) "
                   "ON CONFLICT(key) DO UPDATE SET value = min(value, excluded.value)",
+    /* the challenger's delivered-stage predictions (satisfy.shadow) */
+    [Q_SH_INS] = "INSERT INTO shadow(order_id, model_version, score, event_time, judged) "
+                 "VALUES (?1, ?2, ?3, ?4, 0) ON CONFLICT(order_id) DO UPDATE SET "
+                 "model_version = excluded.model_version, score = excluded.score, "
+                 "event_time = excluded.event_time WHERE judged = 0",
+    [Q_SH_FIND] = "SELECT s.model_version, s.score, p.model_version, p.score FROM shadow s "
+                  "JOIN predictions p ON p.order_id = s.order_id "
+                  "WHERE s.order_id = ?1 AND s.judged = 0",
+    [Q_SH_MARK] = "UPDATE shadow SET judged = 1, label = ?2, champion_version = ?3, "
+                  "champion_score = ?4, review_time = ?5 WHERE order_id = ?1",
+    [Q_SH_JUDGED] = "SELECT order_id, label, champion_score, score, review_time FROM shadow "
+                    "WHERE judged = 1 AND model_version = ?1 AND champion_version = ?2 "
+                    "ORDER BY review_time, order_id",
 };
 
 static const char SCHEMA[] =
@@ -82,6 +99,13 @@ static const char SCHEMA[] =
      * without a schema version: an older build ignores them) */
     "CREATE INDEX IF NOT EXISTS order_events_time ON order_events(event_time);"
     "CREATE INDEX IF NOT EXISTS reviews_created ON reviews(created);"
+    /* shadow challengers (challenge.h), added without a schema version too */
+    "CREATE TABLE IF NOT EXISTS shadow("
+    " order_id TEXT PRIMARY KEY, model_version INTEGER NOT NULL, score REAL NOT NULL,"
+    " event_time INTEGER NOT NULL, judged INTEGER NOT NULL DEFAULT 0, label REAL,"
+    " champion_version INTEGER, champion_score REAL, review_time INTEGER);"
+    "CREATE INDEX IF NOT EXISTS shadow_judged ON shadow(model_version, champion_version)"
+    " WHERE judged = 1;"
     "PRAGMA user_version = 1;";
 
 /* The live history's records (satisfy.history), see store.h. Its own
@@ -411,6 +435,97 @@ int sf_store_put_prediction(sf_store *s, const sf_prediction *p, sf_store_pair *
     if (rc == SQLITE_ROW && try_pair(s, p->order_id, label, created, pair, paired, err) != 0)
         return -1;
     return 1;
+}
+
+/* ---- shadow challengers ---------------------------------------------- */
+
+int sf_store_put_shadow(sf_store *s, const sf_prediction *p, sf_err *err)
+{
+    if (sf_check_prediction(p, err) != 0) {
+        sf_err_wrap(err, "store: shadow prediction %.47s", p->event_id);
+        return SF_STORE_INVALID;
+    }
+    if (p->stage != SF_STAGE_DELIVERED)
+        return 0;
+    sqlite3_stmt *st = s->q[Q_SH_INS];
+    sqlite3_bind_text(st, 1, p->order_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, p->model_version);
+    sqlite3_bind_double(st, 3, p->score);
+    sqlite3_bind_int64(st, 4, p->event_time);
+    if (step_write(s, st, err, "upsert shadow prediction") < 0)
+        return sf_err_wrap(err, "shadow prediction %s", p->event_id);
+    return 1;
+}
+
+int sf_store_shadow_join(sf_store *s, const char *order_id, sf_store_shadow_pair *out, sf_err *err)
+{
+    sqlite3_stmt *st = s->q[Q_SH_FIND];
+    sqlite3_bind_text(st, 1, order_id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        memset(out, 0, sizeof *out);
+        snprintf(out->order_id, sizeof out->order_id, "%s", order_id);
+        out->challenger_version = sqlite3_column_int64(st, 0);
+        out->challenger_score = sqlite3_column_double(st, 1);
+        out->champion_version = sqlite3_column_int64(st, 2);
+        out->champion_score = sqlite3_column_double(st, 3);
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    if (rc == SQLITE_DONE)
+        return 0;
+    if (rc != SQLITE_ROW)
+        return db_fail(s, err, "find shadow prediction");
+    st = s->q[Q_REV_LATEST];
+    sqlite3_bind_text(st, 1, order_id, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        out->label = sqlite3_column_int(st, 0);
+        out->event_time = sqlite3_column_int64(st, 1);
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    if (rc == SQLITE_DONE)
+        return 0;
+    if (rc != SQLITE_ROW)
+        return db_fail(s, err, "find review");
+    st = s->q[Q_SH_MARK];
+    sqlite3_bind_text(st, 1, order_id, -1, SQLITE_STATIC);
+    sqlite3_bind_double(st, 2, out->label);
+    sqlite3_bind_int64(st, 3, out->champion_version);
+    sqlite3_bind_double(st, 4, out->champion_score);
+    sqlite3_bind_int64(st, 5, out->event_time);
+    return step_write(s, st, err, "judge shadow prediction") < 0 ? -1 : 1;
+}
+
+int64_t sf_store_shadow_judged(sf_store *s, int64_t challenger, int64_t champion,
+                               sf_store_shadow_fn fn, void *arg, sf_err *err)
+{
+    sqlite3_stmt *st = s->q[Q_SH_JUDGED];
+    sqlite3_bind_int64(st, 1, challenger);
+    sqlite3_bind_int64(st, 2, champion);
+    int64_t n = 0;
+    int rc, stop = 0;
+    while (!stop && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        sf_store_shadow_pair p;
+        memset(&p, 0, sizeof p);
+        snprintf(p.order_id, sizeof p.order_id, "%s", (const char *)sqlite3_column_text(st, 0));
+        p.challenger_version = challenger;
+        p.champion_version = champion;
+        p.label = sqlite3_column_double(st, 1);
+        p.champion_score = sqlite3_column_double(st, 2);
+        p.challenger_score = sqlite3_column_double(st, 3);
+        p.event_time = sqlite3_column_int64(st, 4);
+        n++;
+        stop = fn(arg, &p, err) != 0;
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    if (stop)
+        return -1;
+    if (rc != SQLITE_DONE)
+        return db_fail(s, err, "read judged shadow predictions");
+    return n;
 }
 
 static int64_t scalar(sf_store *s, const char *sql, int64_t dflt, sf_err *err, int *fail)

@@ -7,6 +7,9 @@
  * exit status. See retrainer.h for the guarantees (store commit before the
  * offset commit, publication of a missing champion and of every stored gate
  * decision at startup, retrains deferred while catching up on a backlog).
+ * The live judge of a shadow challenger (challenge.h) runs here too, on the
+ * store's join of satisfy.shadow with the champion's predictions and the
+ * reviews.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -75,6 +78,13 @@ struct sf_retrainer {
     int64_t ph_alarm_time;   /* event time of the pair that raised the last alarm */
     bool drift_due;          /* --retrain-on-drift: an alarm waits for its retrain */
     int drift_retrains;      /* retrains an alarm triggered */
+    /* shadow challengers (challenge.h) */
+    sf_challenge ch;           /* the judge of the open challenge (ch_on) */
+    int64_t ch_id;             /* its registry row */
+    bool ch_on, ch_dirty;      /* judging; orders added since the last publication */
+    int64_t pending_challenge; /* a rejected candidate to start as challenger, 0 = none */
+    uint64_t n_shadow, n_shadow_pairs;
+    int ch_promoted, ch_retired;
 };
 
 static void logf_(const sf_retrainer *r, const char *fmt, ...)
@@ -273,6 +283,28 @@ static void publish_outcome_drift(sf_retrainer *r)
         logf_(r, "%s: produce outcome drift: %s", SF_TOPIC_METRICS, rd_kafka_err2str(e));
 }
 
+/* An order whose challenger prediction, champion prediction and review are
+ * all stored now is judged once (store.h): the open challenge's judge takes
+ * it when the versions are its own. 0, or -1 on a store failure. */
+static int shadow_join(sf_retrainer *r, const char *order_id, sf_err *err)
+{
+    sf_store_shadow_pair sp;
+    int rc = sf_store_shadow_join(r->store, order_id, &sp, err);
+    if (rc <= 0)
+        return rc;
+    r->n_shadow_pairs++;
+    if (!r->ch_on || sp.challenger_version != r->ch.challenger ||
+        sp.champion_version != r->ch.champion)
+        return 0; /* kept in the store: a judge that starts later reads it back */
+    sf_err why;
+    if (sf_challenge_add(&r->ch, sp.label, sp.champion_score, sp.challenger_score, sp.event_time,
+                         &why) != 0)
+        logf_(r, "challenge: order %s not judged: %s", sp.order_id, why.msg);
+    else
+        r->ch_dirty = true;
+    return 0;
+}
+
 /* Stores one message. Returns 0 (stored or skipped as bad input), -1 when
  * the store failed (the batch must not be committed). */
 static int handle(sf_retrainer *r, const rd_kafka_message_t *m, sf_err *err)
@@ -322,6 +354,8 @@ static int handle(sf_retrainer *r, const rd_kafka_message_t *m, sf_err *err)
         rc = sf_store_put_review(r->store, &ev, &pair, &paired, err);
         if (rc > 0 && sf_history_pub_review(r->hist, &ev, err) != 0)
             rc = -1;
+        if (rc >= 0 && shadow_join(r, ev.order_id, err) != 0)
+            rc = -1;
         sf_review_event_clear(&ev);
         r->n_reviews++;
         if (rc > 0)
@@ -336,7 +370,22 @@ static int handle(sf_retrainer *r, const rd_kafka_message_t *m, sf_err *err)
             return 0;
         }
         rc = sf_store_put_prediction(r->store, &p, &pair, &paired, err);
+        if (rc > 0 && shadow_join(r, p.order_id, err) != 0)
+            rc = -1;
         r->n_preds++;
+    } else if (strcmp(topic, SF_TOPIC_SHADOW) == 0) {
+        sf_prediction p;
+        const char *t = json ? as_text(r, m, &why) : NULL;
+        int d = json ? (t ? sf_prediction_from_json(t, &p, &why) : -1)
+                     : sf_decode_prediction(m->payload, m->len, &p, &why);
+        if (d != 0) {
+            bad_message(r, m, why.msg);
+            return 0;
+        }
+        rc = sf_store_put_shadow(r->store, &p, err);
+        if (rc > 0 && shadow_join(r, p.order_id, err) != 0)
+            rc = -1;
+        r->n_shadow++;
     } else {
         bad_message(r, m, "unexpected topic");
         return 0;
@@ -422,6 +471,17 @@ static void publish_decision(sf_retrainer *r, const sf_train_report *rep, int64_
         char *with = NULL;
         if (o && cJSON_AddStringToObject(o, "trigger", "outcome-drift") &&
             cJSON_AddNumberToObject(o, "drift_alarms", (double)r->ph.alarms))
+            with = cJSON_PrintUnformatted(o);
+        cJSON_Delete(o);
+        if (with) {
+            free(js);
+            js = with;
+        }
+    }
+    if (r->pending_challenge == rep->version) { /* it starts a challenge (start_challenge) */
+        cJSON *o = cJSON_Parse(js);
+        char *with = NULL;
+        if (o && cJSON_AddBoolToObject(o, "challenger", 1))
             with = cJSON_PrintUnformatted(o);
         cJSON_Delete(o);
         if (with) {
@@ -667,6 +727,8 @@ static int retrain(sf_retrainer *r, const sf_store_counts *c, sf_err *err)
             r->pending_publish = rep.version;
         } else {
             r->rejected++;
+            if (r->c->challengers && sf_gate_challenger_ok(&rep.gate))
+                r->pending_challenge = rep.version;
         }
         publish_decision(r, &rep, c->max_event_time);
     }
@@ -709,6 +771,175 @@ static int publish_serving(sf_retrainer *r, int64_t version, sf_err *err)
     return rc;
 }
 
+/* ---- shadow challengers ---------------------------------------------- */
+
+/* The judge's state to satisfy.metrics, key "challenge-<challenger>". */
+static void publish_challenge(sf_retrainer *r, const char *status, int64_t decided_at)
+{
+    int64_t now = sf_wall_ms();
+    char *js = sf_challenge_json(&r->ch, status, decided_at, now);
+    if (!js) {
+        logf_(r, "challenge v%lld: out of memory for its JSON", (long long)r->ch.challenger);
+        return;
+    }
+    char key[48];
+    int kn =
+        snprintf(key, sizeof key, "%s%lld", SF_CHALLENGE_KEY_PREFIX, (long long)r->ch.challenger);
+    rd_kafka_resp_err_t e = rd_kafka_producev(
+        r->prod, RD_KAFKA_V_TOPIC(SF_TOPIC_METRICS), RD_KAFKA_V_KEY(key, (size_t)kn),
+        RD_KAFKA_V_VALUE(js, strlen(js)), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_HEADER("schema", SF_CHALLENGE_SCHEMA, -1), RD_KAFKA_V_END);
+    if (e)
+        logf_(r, "%s: produce challenge v%lld: %s", SF_TOPIC_METRICS, (long long)r->ch.challenger,
+              rd_kafka_err2str(e));
+    free(js);
+    rd_kafka_poll(r->prod, 0);
+}
+
+static int reload_one(void *arg, const sf_store_shadow_pair *p, sf_err *err)
+{
+    sf_challenge *ch = arg;
+    return sf_challenge_add(ch, p->label, p->champion_score, p->challenger_score, p->event_time,
+                            err);
+}
+
+/* A ServingState of a challenge (cause challenger, live or retire)
+ * recorded in the registry and published (after the version's release with
+ * republish); result_json goes into the registry's row. */
+static int serve_challenge(sf_retrainer *r, int64_t version, const char *cause, const char *reason,
+                           const char *result_json, int republish, sf_serving_state *s, sf_err *err)
+{
+    sf_kafka_conn conn = conn_of(r);
+    sf_serving_change chg = {.conn = &conn,
+                             .prod = r->prod,
+                             .st = &r->pstats,
+                             .sign = r->sign,
+                             .reg = r->reg,
+                             .version = version,
+                             .cause = cause,
+                             .reason = reason,
+                             .result_json = result_json,
+                             .republish = republish,
+                             .timeout_ms = 30000};
+    return sf_serving_change_apply(&chg, s, err);
+}
+
+/* Follows the registry's open challenge (the gate's or `registry challenge
+ * N`'s): a new one gets a judge, fed with the orders the store has judged
+ * already; one that ended elsewhere (a gate release, promote, rollback) is
+ * dropped with a last message. Then, when orders were added, looks (when it
+ * is time, challenge.h), publishes the state, and carries out a decision. */
+static void challenge_tick(sf_retrainer *r)
+{
+    sf_err err;
+    sf_challenge_row open;
+    int has = sf_registry_challenge_open(r->reg, &open, &err);
+    if (has < 0) {
+        logf_(r, "challenge: %s", err.msg);
+        return;
+    }
+    if (r->ch_on && (!has || open.id != r->ch_id)) {
+        logf_(r,
+              "challenge: v%lld's challenge was ended outside the judge (a release, promote "
+              "or rollback served another champion) after %zu live orders",
+              (long long)r->ch.challenger, r->ch.n);
+        publish_challenge(r, "ended", sf_wall_ms());
+        sf_challenge_free(&r->ch);
+        r->ch_on = false;
+    }
+    if (has && !r->ch_on) {
+        if (sf_challenge_init(&r->ch, open.challenger, open.champion, open.started,
+                              &r->c->challenge, &err) != 0 ||
+            sf_store_shadow_judged(r->store, open.challenger, open.champion, reload_one, &r->ch,
+                                   &err) < 0) {
+            logf_(r, "challenge of v%lld: %s", (long long)open.challenger, err.msg);
+            sf_challenge_free(&r->ch);
+            sf_challenge_row_clear(&open);
+            return;
+        }
+        r->ch_on = r->ch_dirty = true;
+        r->ch_id = open.id;
+        logf_(r,
+              "challenge: judging challenger v%lld against champion v%lld on live orders (%zu "
+              "joined so far; a decision from %zu orders, retired undecided at %zu)",
+              (long long)open.challenger, (long long)open.champion, r->ch.n, r->ch.opts.min_orders,
+              r->ch.opts.max_orders);
+    }
+    sf_challenge_row_clear(&open);
+    if (!r->ch_on || !r->ch_dirty)
+        return;
+    r->ch_dirty = false;
+    bool force = !r->ch.looked || r->ch.n >= r->ch.n_looked + r->ch.opts.check_every;
+    int v = sf_challenge_judge(&r->ch, force, &err);
+    if (v < 0) {
+        logf_(r, "challenge: %s", err.msg);
+        return;
+    }
+    if (v == SF_CHALLENGE_RUNNING) {
+        publish_challenge(r, NULL, 0);
+        return;
+    }
+    bool promote = v == SF_CHALLENGE_PROMOTE;
+    int64_t now = sf_wall_ms();
+    char *final = sf_challenge_json(&r->ch, NULL, now, now);
+    sf_serving_state s;
+    if (serve_challenge(r, r->ch.challenger, promote ? "live" : "retire", r->ch.reason, final, 0,
+                        &s, &err) != 0) {
+        logf_(r, "challenge: v%lld %s, but the change failed (will retry): %s",
+              (long long)r->ch.challenger, promote ? "wins" : "is retired", err.msg);
+        r->ch_dirty = true;
+        free(final);
+        return;
+    }
+    free(final);
+    logf_(r, "challenge: challenger v%lld %s (serving state epoch %lld): %s",
+          (long long)r->ch.challenger, promote ? "PROMOTED on live outcomes" : "RETIRED",
+          (long long)s.epoch, r->ch.reason);
+    publish_challenge(r, NULL, now);
+    if (promote)
+        r->ch_promoted++;
+    else
+        r->ch_retired++;
+    sf_challenge_free(&r->ch);
+    r->ch_on = false;
+}
+
+/* A candidate the gate rejected but that may challenge (retrain): starts
+ * its challenge unless one is open. Retried after a failure. */
+static void start_challenge(sf_retrainer *r)
+{
+    if (!r->pending_challenge)
+        return;
+    int64_t v = r->pending_challenge;
+    sf_err err;
+    sf_challenge_row open;
+    int has = sf_registry_challenge_open(r->reg, &open, &err);
+    int64_t running = open.challenger;
+    sf_challenge_row_clear(&open);
+    if (has < 0) {
+        logf_(r, "challenge: %s", err.msg);
+        return;
+    }
+    r->pending_challenge = 0;
+    if (has) {
+        logf_(r,
+              "challenge: v%lld could challenge, but v%lld's challenge is running (one at a "
+              "time): not shadowed",
+              (long long)v, (long long)running);
+        return;
+    }
+    sf_serving_state s;
+    if (serve_challenge(r, v, "challenger",
+                        "the gate could not confirm it and it is not clearly worse", NULL, 1, &s,
+                        &err) != 0) {
+        logf_(r, "challenge: starting v%lld failed (will retry): %s", (long long)v, err.msg);
+        r->pending_challenge = v;
+        return;
+    }
+    logf_(r, "challenge: v%lld shadows champion v%lld (serving state epoch %lld on %s)",
+          (long long)v, (long long)s.champion, (long long)s.epoch, SF_TOPIC_MODELS);
+}
+
 static int flush_publish(sf_retrainer *r)
 {
     if (!r->pending_publish)
@@ -731,7 +962,7 @@ static void write_stats(const sf_retrainer *r, const sf_store_counts *sc)
         return;
     sf_history_pub_counts hc;
     sf_history_pub_counts_get(r->hist, &hc);
-    char line[2048];
+    char line[2560];
     snprintf(line, sizeof line,
              "{\"order_events\":%" PRIu64 ",\"new_order_events\":%" PRIu64 ",\"reviews\":%" PRIu64
              ",\"new_reviews\":%" PRIu64 ",\"predictions\":%" PRIu64 ",\"pairs\":%" PRIu64
@@ -743,13 +974,17 @@ static void write_stats(const sf_retrainer *r, const sf_store_counts *sc)
              ",\"history_published_mark\":%" PRId64 ",\"history_reviews_early\":%" PRIu64
              ",\"history_reviews_late\":%" PRIu64 ",\"history_skipped\":%" PRIu64
              ",\"drift_pairs\":%" PRIu64 ",\"drift_mean\":%.6g,\"drift_stat\":%.6g"
-             ",\"drift_alarms\":%" PRIu64 ",\"drift_retrains\":%d}\n",
+             ",\"drift_alarms\":%" PRIu64 ",\"drift_retrains\":%d,\"shadow\":%" PRIu64
+             ",\"shadow_pairs\":%" PRIu64 ",\"challenge\":%lld,\"challenge_orders\":%zu"
+             ",\"challenges_promoted\":%d,\"challenges_retired\":%d}\n",
              r->n_orders, r->n_new_orders, r->n_reviews, r->n_new_reviews, r->n_preds, r->n_pairs,
              r->n_bad, r->retrains, r->released, r->rejected, r->failed, sc->reviews,
              sc->new_reviews, hc.published, hc.last_seq - hc.published_mark, hc.in_flight,
              hc.failed, hc.republished, hc.last_seq, hc.published_mark, hc.reviews_early,
              hc.reviews_late, hc.skipped, r->ph.total, r->ph.mean, sf_ph_stat(&r->ph), r->ph.alarms,
-             r->drift_retrains);
+             r->drift_retrains, r->n_shadow, r->n_shadow_pairs,
+             r->ch_on ? (long long)r->ch.challenger : 0LL, r->ch_on ? r->ch.n : (size_t)0,
+             r->ch_promoted, r->ch_retired);
     sf_err err;
     if (sf_stats_write_file(r->c->stats_file, line, &err) != 0)
         logf_(r, "%s", err.msg);
@@ -782,6 +1017,7 @@ void sf_retrainer_opts_default(sf_retrainer_opts *o)
     o->window = SF_ONLINE_WINDOW;
     o->train_window = SF_RETRAINER_TRAIN_WINDOW;
     sf_ph_opts_default(&o->drift);
+    sf_challenge_opts_default(&o->challenge);
     sf_train_opts_default(&o->train);
     o->train.experiment = "stream";
 }
@@ -802,6 +1038,7 @@ static void destroy(sf_retrainer *r)
     free(r->msgs);
     sf_release_key_free(r->sign);
     sf_window_free(r->win);
+    sf_challenge_free(&r->ch);
     free(r);
 }
 
@@ -826,6 +1063,9 @@ int sf_retrainer_open(sf_retrainer **out, const sf_retrainer_opts *opts, sf_err 
         r->opts.store = r->store_path;
     }
     r->opts.train.threads = r->opts.train.threads > 0 ? r->opts.train.threads : 2;
+    double conf = r->opts.challenge.gate.confidence; /* the live test: the gate's, at its level */
+    r->opts.challenge.gate = r->opts.train.gate;
+    r->opts.challenge.gate.confidence = conf;
     if (r->c->signing_key && !(r->sign = sf_release_key_load(r->c->signing_key, 1, err))) {
         sf_err_wrap(err, "--signing-key");
         goto fail;
@@ -884,10 +1124,11 @@ int sf_retrainer_open(sf_retrainer **out, const sf_retrainer_opts *opts, sf_err 
         goto fail;
     }
 
-    rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(3);
+    rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(4);
     rd_kafka_topic_partition_list_add(topics, SF_TOPIC_ORDERS, RD_KAFKA_PARTITION_UA);
     rd_kafka_topic_partition_list_add(topics, SF_TOPIC_REVIEWS, RD_KAFKA_PARTITION_UA);
     rd_kafka_topic_partition_list_add(topics, SF_TOPIC_PREDICTIONS, RD_KAFKA_PARTITION_UA);
+    rd_kafka_topic_partition_list_add(topics, SF_TOPIC_SHADOW, RD_KAFKA_PARTITION_UA);
     rd_kafka_resp_err_t e = rd_kafka_subscribe(r->cons, topics);
     rd_kafka_topic_partition_list_destroy(topics);
     if (e) {
@@ -909,9 +1150,9 @@ int sf_retrainer_run(sf_retrainer *r, sf_err *err)
         r->announced = true;
         char when[160];
         schedule_words(c, when, sizeof when);
-        logf_(r, "consuming %s, %s, %s as group %s; retrain every %s (after %ld reviews)",
-              SF_TOPIC_ORDERS, SF_TOPIC_REVIEWS, SF_TOPIC_PREDICTIONS, c->group, when,
-              c->min_reviews);
+        logf_(r, "consuming %s, %s, %s, %s as group %s; retrain every %s (after %ld reviews)",
+              SF_TOPIC_ORDERS, SF_TOPIC_REVIEWS, SF_TOPIC_PREDICTIONS, SF_TOPIC_SHADOW, c->group,
+              when, c->min_reviews);
         r->last_status = sf_mono_s();
     }
     while (!*c->stop) {
@@ -922,6 +1163,8 @@ int sf_retrainer_run(sf_retrainer *r, sf_err *err)
             r->last_message = sf_mono_s();
         sf_history_pub_tick(r->hist);
         flush_publish(r);
+        start_challenge(r);
+        challenge_tick(r);
         if (sf_store_progress(r->store, &r->sc, err) != 0)
             return -1;
         bool due = !*c->stop && retrain_due(r, &r->sc) && caught_up(r);
@@ -930,6 +1173,7 @@ int sf_retrainer_run(sf_retrainer *r, sf_err *err)
             if (retrain(r, &r->sc, err) != 0)
                 return -1;
             flush_publish(r);
+            start_challenge(r);
         }
         if (n > 0 || c->stats_file)
             write_stats(r, &r->sc);

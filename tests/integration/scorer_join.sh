@@ -106,7 +106,7 @@ if reg promote 99 --brokers "$bs" --reason "test" >"$work/promote99.out" 2>&1; t
 fi
 grep -q "no version 99" "$work/promote99.out" || fail "promote 99: $(cat "$work/promote99.out")"
 reg history >"$work/history.txt" || fail "registry history failed"
-awk 'NR > 1 { printf "%s:%s:%s ", $1, $2, $3 }' "$work/history.txt" >"$work/history.short"
+awk 'NR > 1 { printf "%s:%s:%s ", $1, $2, $4 }' "$work/history.txt" >"$work/history.short"
 [ "$(cat "$work/history.short")" = "1:1:gate 2:2:gate 3:1:rollback 4:2:promote " ] ||
   fail "registry history: $(cat "$work/history.txt")"
 grep -q "test: v2 rolled back" "$work/history.txt" || fail "history lacks the rollback's reason"

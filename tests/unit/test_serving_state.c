@@ -185,7 +185,7 @@ static void test_registry_history(void **state)
     sf_err err = {{0}};
     sf_registry *r;
     assert_int_equal(sf_registry_open(&r, path, NULL, &err), 0);
-    assert_int_equal(sf_registry_schema_version(r), 4);
+    assert_int_equal(sf_registry_schema_version(r), SF_REGISTRY_SCHEMA);
     int64_t v1 = add_version(r, "candidate"), v2 = add_version(r, "candidate");
     int64_t v3 = add_version(r, "candidate"), v4 = add_version(r, "rejected");
     sf_serving_state s, *h;
@@ -250,13 +250,121 @@ static void test_registry_history(void **state)
     free(dir);
 }
 
+/* Shadow challenges in the registry: start, one at a time, promoted (cause
+ * live), retired (cause retire, status rejected), ended by a gate release;
+ * each recorded with its outcome and numbers. */
+static void test_registry_challenges(void **state)
+{
+    (void)state;
+    char *dir = tu_mkdtemp();
+    char path[1100];
+    snprintf(path, sizeof path, "%s/registry.db", dir);
+    sf_err err = {{0}};
+    sf_registry *r;
+    assert_int_equal(sf_registry_open(&r, path, NULL, &err), 0);
+    int64_t v1 = add_version(r, "candidate"), v2 = add_version(r, "candidate");
+    int64_t v3 = add_version(r, "rejected"), v4 = add_version(r, "candidate");
+    int64_t v5 = add_version(r, "candidate");
+    sf_serving_state s;
+    sf_challenge_row open;
+    /* no champion yet: nothing to challenge */
+    assert_int_equal(sf_registry_challenge_start(r, v2, "x", 0, 1, &s, &err), -1);
+    assert_non_null(strstr(err.msg, "no champion"));
+    assert_int_equal(sf_registry_serve(r, v1, "gate", "first", 0, 1764900000000, &s, &err), 0);
+    assert_int_equal(sf_registry_challenge_start(r, v1, "x", 0, 1, &s, &err), -1);
+    assert_non_null(strstr(err.msg, "cannot challenge itself"));
+    assert_int_equal(sf_registry_challenge_start(r, 99, "x", 0, 1, &s, &err), -1);
+    assert_non_null(strstr(err.msg, "no version 99"));
+    assert_int_equal(sf_registry_challenge_open(r, &open, &err), 0);
+
+    assert_int_equal(sf_registry_challenge_start(r, v2, "ops: try v2", 5, 1764900000001, &s, &err),
+                     0);
+    assert_int_equal(s.epoch, 5);
+    assert_int_equal(s.champion, v1);
+    assert_int_equal(s.challenger, v2);
+    assert_string_equal(s.cause, "challenger");
+    assert_int_equal(sf_registry_challenge_open(r, &open, &err), 1);
+    assert_int_equal(open.challenger, v2);
+    assert_int_equal(open.champion, v1);
+    assert_string_equal(open.reason, "ops: try v2");
+    sf_challenge_row_clear(&open);
+    /* one at a time; only the open one ends */
+    assert_int_equal(sf_registry_challenge_start(r, v4, "x", 0, 2, &s, &err), -1);
+    assert_non_null(strstr(err.msg, "challenge of v2 is still running"));
+    assert_int_equal(sf_registry_challenge_end(r, v4, "promoted", "x", NULL, 0, 2, &s, &err), -1);
+    assert_non_null(strstr(err.msg, "no open challenge of v4"));
+    assert_int_equal(sf_registry_challenge_end(r, v2, "won", "x", NULL, 0, 2, &s, &err), -1);
+
+    /* promoted: v2 is the champion, cause live, no challenger */
+    assert_int_equal(sf_registry_challenge_end(r, v2, "promoted", "wins on 300 orders",
+                                               "{\"orders\":300}", 0, 1764900000002, &s, &err),
+                     0);
+    assert_int_equal(s.epoch, 6);
+    assert_int_equal(s.champion, v2);
+    assert_int_equal(s.challenger, 0);
+    assert_string_equal(s.cause, "live");
+    sf_version_row ch;
+    memset(&ch, 0, sizeof ch);
+    assert_int_equal(sf_registry_champion(r, &ch, &err), 1);
+    assert_int_equal(ch.version, v2);
+    sf_version_row_clear(&ch);
+    assert_int_equal(sf_registry_challenge_open(r, &open, &err), 0);
+
+    /* a version the gate rejected may challenge; retired, it is rejected again */
+    assert_int_equal(
+        sf_registry_challenge_start(r, v3, "gate: not clearly worse", 0, 1764900000003, &s, &err),
+        0);
+    assert_int_equal(s.champion, v2);
+    assert_int_equal(s.challenger, v3);
+    assert_int_equal(
+        sf_registry_challenge_end(r, v3, "retired", "loses", NULL, 0, 1764900000004, &s, &err), 0);
+    assert_string_equal(s.cause, "retire");
+    assert_int_equal(s.champion, v2);
+    assert_int_equal(s.challenger, 0);
+    sf_version_row row;
+    memset(&row, 0, sizeof row);
+    assert_int_equal(sf_registry_get_version(r, v3, false, &row, &err), 1);
+    assert_string_equal(row.status, "rejected");
+    sf_version_row_clear(&row);
+
+    /* a gate release while v4 challenges ends its challenge */
+    assert_int_equal(sf_registry_challenge_start(r, v4, "try v4", 0, 1764900000005, &s, &err), 0);
+    assert_int_equal(sf_registry_serve(r, v5, "gate", "better", 0, 1764900000006, &s, &err), 0);
+    assert_int_equal(s.challenger, 0);
+    assert_int_equal(sf_registry_challenge_open(r, &open, &err), 0);
+
+    sf_challenge_row *rows;
+    size_t n;
+    assert_int_equal(sf_registry_challenges(r, &rows, &n, &err), 0);
+    assert_int_equal(n, 3);
+    assert_string_equal(rows[0].outcome, "promoted");
+    assert_string_equal(rows[0].outcome_reason, "wins on 300 orders");
+    assert_string_equal(rows[0].result_json, "{\"orders\":300}");
+    assert_int_equal(rows[0].ended, 1764900000002);
+    assert_string_equal(rows[1].outcome, "retired");
+    assert_string_equal(rows[2].outcome, "ended");
+    assert_non_null(strstr(rows[2].outcome_reason, "gate"));
+    for (size_t i = 0; i < n; i++)
+        sf_challenge_row_clear(&rows[i]);
+    free(rows);
+
+    /* the live promotion is in the rollback stack: v5 -> v2 */
+    sf_serving_state *h;
+    assert_int_equal(sf_registry_serving_history(r, &h, &n, &err), 0);
+    assert_int_equal(n, 7);
+    assert_int_equal(sf_serving_rollback_target(h, n), v2);
+    free(h);
+    sf_registry_close(r);
+    tu_rmtree(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_round_trip),
-        cmocka_unit_test(test_invalid_refused),
-        cmocka_unit_test(test_malformed_refused),
-        cmocka_unit_test(test_registry_history),
+        cmocka_unit_test(test_round_trip),          cmocka_unit_test(test_invalid_refused),
+        cmocka_unit_test(test_malformed_refused),   cmocka_unit_test(test_registry_history),
+        cmocka_unit_test(test_registry_challenges),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -421,6 +421,95 @@ static void test_pairing_once(void **state)
     sf_store_close(s);
 }
 
+static int collect_judged(void *arg, const sf_store_shadow_pair *p, sf_err *err)
+{
+    (void)err;
+    sf_store_shadow_pair *out = arg;
+    size_t i = 0;
+    while (out[i].order_id[0])
+        i++;
+    out[i] = *p;
+    return 0;
+}
+
+/* The shadow join: an order is judged once, when its challenger prediction,
+ * the champion's and a review are all stored, in whatever order they come;
+ * only delivered-stage shadow predictions count; the judged orders read
+ * back by versions. */
+static void test_shadow_join(void **state)
+{
+    fixture *f = *state;
+    sf_store *s;
+    sf_err err;
+    fresh_path(f, "t_shadow");
+    assert_int_equal(sf_store_open(&s, f->path, &err), 0);
+    const sf_order *o[3] = {NULL, NULL, NULL};
+    size_t k = 0;
+    for (size_t i = 0; i < f->ds.n_orders && k < 3; i++)
+        if (f->ds.orders[i].n_reviews == 1)
+            o[k++] = &f->ds.orders[i];
+    assert_int_equal(k, 3);
+    sf_store_pair pair;
+    int paired;
+    sf_review_event rv;
+    sf_store_shadow_pair sp;
+
+    /* o0: shadow, champion, review */
+    sf_prediction sh = mk_pred(o[0], SF_STAGE_SHIPPED, 2, 3.0);
+    assert_int_equal(sf_store_put_shadow(s, &sh, &err), 0); /* not delivered */
+    sh = mk_pred(o[0], SF_STAGE_DELIVERED, 2, 3.5);
+    assert_int_equal(sf_store_put_shadow(s, &sh, &err), 1);
+    assert_int_equal(sf_store_shadow_join(s, o[0]->order_id, &sp, &err), 0);
+    sf_prediction p = mk_pred(o[0], SF_STAGE_DELIVERED, 1, 4.5);
+    assert_int_equal(sf_store_put_prediction(s, &p, &pair, &paired, &err), 1);
+    assert_int_equal(sf_store_shadow_join(s, o[0]->order_id, &sp, &err), 0); /* no review */
+    sf_lifecycle_review(o[0], 0, &rv);
+    assert_int_equal(sf_store_put_review(s, &rv, &pair, &paired, &err), 1);
+    assert_int_equal(sf_store_shadow_join(s, o[0]->order_id, &sp, &err), 1);
+    assert_string_equal(sp.order_id, o[0]->order_id);
+    assert_int_equal(sp.challenger_version, 2);
+    assert_int_equal(sp.champion_version, 1);
+    assert_true(sp.challenger_score == 3.5 && sp.champion_score == 4.5 && sp.label == rv.score);
+    assert_int_equal(sp.event_time, rv.created);
+    /* once only, and a judged one is not replaced */
+    assert_int_equal(sf_store_shadow_join(s, o[0]->order_id, &sp, &err), 0);
+    sh = mk_pred(o[0], SF_STAGE_DELIVERED, 2, 1.0);
+    assert_int_equal(sf_store_put_shadow(s, &sh, &err), 1);
+    assert_int_equal(sf_store_shadow_join(s, o[0]->order_id, &sp, &err), 0);
+
+    /* o1: review, champion, shadow */
+    sf_lifecycle_review(o[1], 0, &rv);
+    assert_int_equal(sf_store_put_review(s, &rv, &pair, &paired, &err), 1);
+    p = mk_pred(o[1], SF_STAGE_DELIVERED, 1, 2.0);
+    assert_int_equal(sf_store_put_prediction(s, &p, &pair, &paired, &err), 1);
+    assert_int_equal(sf_store_shadow_join(s, o[1]->order_id, &sp, &err), 0);
+    sh = mk_pred(o[1], SF_STAGE_DELIVERED, 2, 2.5);
+    assert_int_equal(sf_store_put_shadow(s, &sh, &err), 1);
+    assert_int_equal(sf_store_shadow_join(s, o[1]->order_id, &sp, &err), 1);
+    assert_true(sp.champion_score == 2.0 && sp.challenger_score == 2.5);
+
+    /* o2: another challenger's (v3): judged, but not read back as v2's */
+    sf_lifecycle_review(o[2], 0, &rv);
+    assert_int_equal(sf_store_put_review(s, &rv, &pair, &paired, &err), 1);
+    p = mk_pred(o[2], SF_STAGE_DELIVERED, 1, 2.0);
+    assert_int_equal(sf_store_put_prediction(s, &p, &pair, &paired, &err), 1);
+    sh = mk_pred(o[2], SF_STAGE_DELIVERED, 3, 2.5);
+    assert_int_equal(sf_store_put_shadow(s, &sh, &err), 1);
+    assert_int_equal(sf_store_shadow_join(s, o[2]->order_id, &sp, &err), 1);
+
+    /* a bad prediction is refused with its reason */
+    sh.score = 9;
+    assert_int_equal(sf_store_put_shadow(s, &sh, &err), SF_STORE_INVALID);
+
+    sf_store_shadow_pair got[4];
+    memset(got, 0, sizeof got);
+    assert_int_equal(sf_store_shadow_judged(s, 2, 1, collect_judged, got, &err), 2);
+    assert_true(got[0].challenger_score == 3.5 || got[1].challenger_score == 3.5);
+    assert_int_equal(sf_store_shadow_judged(s, 3, 1, collect_judged, got + 2, &err), 1);
+    assert_int_equal(sf_store_shadow_judged(s, 2, 7, collect_judged, got + 3, &err), 0);
+    sf_store_close(s);
+}
+
 static void test_online_window(void **state)
 {
     (void)state;
@@ -614,7 +703,8 @@ int main(void)
         cmocka_unit_test(test_idempotent_upserts),   cmocka_unit_test(test_store_events_same_rows),
         cmocka_unit_test(test_store_events_partial), cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_time_range),           cmocka_unit_test(test_pairing_once),
-        cmocka_unit_test(test_online_window),        cmocka_unit_test(test_history_table),
+        cmocka_unit_test(test_shadow_join),          cmocka_unit_test(test_online_window),
+        cmocka_unit_test(test_history_table),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -11,7 +11,8 @@
  *   (1) RMSE(champion) - RMSE(candidate) >= margin, and
  *   (2) a seeded paired bootstrap (gsl_rng_mt19937, `resamples` draws) of the
  *       mean per-row squared-error difference (champion - candidate) has its
- *       2.5% quantile > 0.
+ *       2.5% quantile > 0 (the lower end of a 95% interval; `confidence`
+ *       sets another level).
  * The bootstrap resamples ORDERS (clusters), not rows: the stage rows of one
  * order share its label and most features, so resampling rows would treat
  * correlated rows as independent and make the interval too narrow. Each
@@ -33,6 +34,7 @@
 #define SF_GATE_MARGIN     0.005 /* RMSE units (stars) */
 #define SF_GATE_RESAMPLES  1000
 #define SF_GATE_SEED       42UL
+#define SF_GATE_CONFIDENCE 0.95 /* two-sided interval of the bootstrap */
 #define SF_GATE_REASON_MAX 512
 
 typedef struct sf_split {
@@ -59,6 +61,7 @@ typedef struct sf_gate_opts {
     double margin;      /* minimum RMSE gain; default SF_GATE_MARGIN */
     int resamples;      /* default SF_GATE_RESAMPLES */
     unsigned long seed; /* default SF_GATE_SEED */
+    double confidence;  /* interval level in (0.5, 1); default SF_GATE_CONFIDENCE; 0 = default */
 } sf_gate_opts;
 
 void sf_gate_opts_default(sf_gate_opts *o);
@@ -72,8 +75,9 @@ typedef struct sf_gate_decision {
     double margin;
     double diff_mean;  /* observed mean per-row squared-error difference */
     double boot_mean;  /* mean of the resampled statistics */
-    double boot_lower; /* 2.5% quantile */
-    double boot_upper; /* 97.5% quantile */
+    double boot_lower; /* (1 - confidence) / 2 quantile: 2.5% by default */
+    double boot_upper; /* (1 + confidence) / 2 quantile: 97.5% by default */
+    double confidence;
     size_t n_rows, n_clusters;
     int resamples;
     unsigned long seed;
@@ -90,5 +94,13 @@ int sf_gate_decide(const double *label, const double *ref_pred, const double *ca
                    const size_t *cluster, size_t n_clusters, size_t n, bool has_champion,
                    const char *ref_name, const sf_gate_opts *opts, sf_gate_decision *d,
                    sf_err *err);
+
+/* The challenger rule: a candidate the gate did not release may be shadowed
+ * as a challenger (challenge.h) when it is not clearly worse than a champion:
+ * there is a champion, the RMSE gain is above -margin (it loses less than
+ * the margin), and the bootstrap's upper bound is above 0 (the champion is
+ * not better with the gate's confidence). A release or a comparison with the
+ * training mean is never a challenger. */
+bool sf_gate_challenger_ok(const sf_gate_decision *d);
 
 #endif

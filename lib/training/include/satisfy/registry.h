@@ -32,7 +32,7 @@
 #include "satisfy/evaluate.h"
 #include "satisfy/serving_state.h"
 
-#define SF_REGISTRY_SCHEMA 4 /* latest schema version (PRAGMA user_version) */
+#define SF_REGISTRY_SCHEMA 5 /* latest schema version (PRAGMA user_version) */
 
 typedef struct sf_registry sf_registry;
 
@@ -195,11 +195,57 @@ void sf_run_row_clear(sf_run_row *run);
  * sf_registry_promote) and a row is added to the serving history with epoch
  * max(last epoch + 1, min_epoch), champion version, challenger 0, cause
  * (gate, promote, rollback, live) and reason, at `at` (ms); *out is that row,
- * to publish. For cause promote and rollback the version must have been
+ * to publish. An open challenge ends with outcome "ended" (the state names
+ * no challenger). For cause promote and rollback the version must have been
  * released (status champion or archived): "version N was never released
  * (status S)"; an unknown version: "no version N". */
 int sf_registry_serve(sf_registry *r, int64_t version, const char *cause, const char *reason,
                       int64_t min_epoch, int64_t at, sf_serving_state *out, sf_err *err);
+
+/* ---- shadow challenges (challenge.h) ----------------------------------
+ *
+ * The challenges table (schema 5) records every challenge: the challenger,
+ * the champion it was shadowing, when and why it started, and, once ended,
+ * when, its outcome (promoted, retired or ended: a gate release, promote or
+ * rollback replaced the champion first) with the reason and the live test's
+ * numbers (the judge's JSON). At most one challenge is open at a time. */
+
+typedef struct sf_challenge_row {
+    int64_t id, challenger, champion;
+    int64_t started, ended; /* ms; ended 0 while open */
+    char outcome[12];       /* "" while open, promoted | retired | ended */
+    char *reason;           /* why it started (malloc'd) */
+    char *outcome_reason;   /* why it ended, NULL while open */
+    char *result_json;      /* the judge's numbers at the end, NULL while open */
+} sf_challenge_row;
+
+void sf_challenge_row_clear(sf_challenge_row *c);
+
+/* The open challenge: 1 found (*out filled; clear it), 0 none, -1 error. */
+int sf_registry_challenge_open(sf_registry *r, sf_challenge_row *out, sf_err *err);
+
+/* Starts a challenge of version against the current champion, in one
+ * transaction: a challenges row and a serving history row (cause
+ * "challenger", the champion unchanged, challenger = version, epoch as
+ * sf_registry_serve) in *out. The version's status becomes candidate (a
+ * version the gate rejected may be shadowed). Refused: an unknown version,
+ * no champion, the champion itself, a challenge already open. */
+int sf_registry_challenge_start(sf_registry *r, int64_t version, const char *reason,
+                                int64_t min_epoch, int64_t at, sf_serving_state *out,
+                                sf_err *err);
+
+/* Ends the open challenge of version: outcome "promoted" makes it the
+ * champion (serving row cause "live"), "retired" keeps the champion (cause
+ * "retire") and sets the version's status to rejected; either way the row
+ * records reason and result_json (may be NULL) and *out is the state to
+ * publish (challenger 0). Refused when version's challenge is not open. */
+int sf_registry_challenge_end(sf_registry *r, int64_t version, const char *outcome,
+                              const char *reason, const char *result_json, int64_t min_epoch,
+                              int64_t at, sf_serving_state *out, sf_err *err);
+
+/* Every challenge, oldest first: *out is a malloc'd array of *n rows (clear
+ * each, then free it). 0 or -1. */
+int sf_registry_challenges(sf_registry *r, sf_challenge_row **out, size_t *n, sf_err *err);
 
 /* The serving history, oldest first: *out is a malloc'd array of *n rows
  * (free it). 0 or -1. */

@@ -7,7 +7,8 @@
  * The order is: read the topic's current ServingState, so that the new
  * epoch is above anything published (another registry, a lost database);
  * record the change in the registry (it validates the version and moves the
- * champion alias); publish the version's release again when asked (a topic
+ * champion alias; for the shadow causes it opens or closes the challenge:
+ * sf_registry_challenge_start / _end); publish the version's release again when asked (a topic
  * that lost it, or a new cluster, still gets it); then publish the
  * ServingState, signed when a key is given. A failure after the record
  * leaves the row in the history; running the command again writes a new
@@ -32,11 +33,14 @@ typedef struct sf_serving_change {
     sf_kafka_stats *st;
     const sf_release_key *sign; /* NULL = unsigned */
     sf_registry *reg;
-    int64_t version;    /* the new champion */
-    const char *cause;  /* gate | promote | rollback | live | challenger | retire */
-    const char *reason; /* free text */
-    int republish;      /* publish the version's release before the state */
-    int timeout_ms;     /* per Kafka step */
+    /* the new champion (gate, promote, rollback), or the challenger that
+     * starts (challenger), is promoted (live) or is retired (retire) */
+    int64_t version;
+    const char *cause;       /* gate | promote | rollback | live | challenger | retire */
+    const char *reason;      /* free text */
+    const char *result_json; /* live, retire: the judge's numbers, recorded (may be NULL) */
+    int republish;           /* publish the version's release before the state */
+    int timeout_ms;          /* per Kafka step */
 } sf_serving_change;
 
 /* Does the change; *out is the ServingState published. 0 or -1 with err. */

@@ -86,6 +86,37 @@ int sf_store_put_review(sf_store *s, const sf_review_event *ev, sf_store_pair *p
 int sf_store_put_prediction(sf_store *s, const sf_prediction *p, sf_store_pair *pair, int *paired,
                             sf_err *err);
 
+/* ---- shadow challengers (challenge.h) ----
+ *
+ * The challenger's delivered-stage predictions (satisfy.shadow) are kept per
+ * order like the champion's; once an order has both and a review, the three
+ * are joined exactly once ("judged") and kept, so that a restarted
+ * retrainer reads the live test's orders back. */
+
+typedef struct sf_store_shadow_pair {
+    sf_id order_id;
+    int64_t challenger_version, champion_version;
+    double label; /* the order's latest review score */
+    double champion_score, challenger_score;
+    int64_t event_time; /* the review's creation time */
+} sf_store_shadow_pair;
+
+/* Keeps a DELIVERED-stage shadow prediction (others: 0, ignored); replaces
+ * one not judged yet. 1 stored, SF_STORE_INVALID, -1. */
+int sf_store_put_shadow(sf_store *s, const sf_prediction *p, sf_err *err);
+
+/* When order_id has a shadow prediction not judged yet, the champion's
+ * prediction and a review: marks it judged and fills *out, returns 1.
+ * 0 when something is still missing, -1 error. Call after storing any of
+ * the three. */
+int sf_store_shadow_join(sf_store *s, const char *order_id, sf_store_shadow_pair *out, sf_err *err);
+
+/* Calls fn on every judged order of challenger against champion, by review
+ * time; stops (returns -1) when fn returns non-zero. The count, or -1. */
+typedef int (*sf_store_shadow_fn)(void *arg, const sf_store_shadow_pair *p, sf_err *err);
+int64_t sf_store_shadow_judged(sf_store *s, int64_t challenger, int64_t champion,
+                               sf_store_shadow_fn fn, void *arg, sf_err *err);
+
 typedef struct sf_store_counts {
     int64_t orders;         /* distinct order_ids */
     int64_t order_events;   /* (order_id, stage) rows */

@@ -54,6 +54,7 @@
 
 #include <signal.h>
 
+#include "satisfy/challenge.h"
 #include "satisfy/drift_detect.h"
 #include "satisfy/error.h"
 #include "satisfy/modelwatch.h"
@@ -99,6 +100,16 @@ typedef struct sf_retrainer_opts {
      * min_reviews), its decision carrying "trigger": "outcome-drift". */
     sf_ph_opts drift;
     int retrain_on_drift;
+    /* Shadow challengers (challenge.h). With challengers, a retrain the
+     * gate rejects but that is not clearly worse (sf_gate_challenger_ok)
+     * starts a challenge when none is open: its release and a ServingState
+     * naming it the challenger are published. Whoever started it (the gate
+     * or `registry challenge N`), the open challenge is judged here on the
+     * live orders (satisfy.shadow joined with the champion's predictions
+     * and the reviews), with these options; margin, resamples and seed are
+     * the gate's (train.gate), confidence is challenge.gate.confidence. */
+    int challengers;
+    sf_challenge_opts challenge;
 } sf_retrainer_opts;
 
 /* The defaults: group, every, min_reviews, window (SF_ONLINE_WINDOW),
