@@ -30,6 +30,7 @@ static void usage(FILE *f)
     fprintf(f, "usage: satisfy-retrainer registry list [--registry FILE] [--json]\n"
                "       satisfy-retrainer registry show N [--registry FILE] [--json]\n"
                "       satisfy-retrainer registry history [--registry FILE] [--json]\n"
+               "       satisfy-retrainer registry challenges [--registry FILE] [--json]\n"
                "       satisfy-retrainer registry promote N --brokers LIST --reason TEXT\n"
                "                         [--registry FILE] [--signing-key FILE] [-X k=v]\n"
                "       satisfy-retrainer registry rollback --brokers LIST --reason TEXT\n"
@@ -44,6 +45,9 @@ static void usage(FILE *f)
                "  history     the serving history: every change of the served model (epoch,\n"
                "              champion, challenger, cause gate/promote/rollback/live/\n"
                "              challenger/retire, reason, time)\n"
+               "  challenges  every shadow challenge: challenger, champion, start, outcome\n"
+               "              (promoted, retired, ended) with its reason; --json adds the\n"
+               "              live test's numbers\n"
                "  promote N   serve version N (it must have been released before): records\n"
                "              it, publishes its release again and a ServingState to\n"
                "              satisfy.models; every scorer switches to it within seconds\n"
@@ -213,6 +217,61 @@ static int print_history(sf_registry *r, bool json)
     return 0;
 }
 
+static int print_challenges(sf_registry *r, bool json)
+{
+    sf_err err;
+    sf_challenge_row *c;
+    size_t n;
+    if (sf_registry_challenges(r, &c, &n, &err) != 0) {
+        fprintf(stderr, "satisfy-retrainer registry challenges: %s\n", err.msg);
+        return 1;
+    }
+    cJSON *arr = json ? cJSON_CreateArray() : NULL;
+    if (!json)
+        printf("%10s  %8s  %-19s  %-8s  %s\n", "challenger", "champion", "started", "outcome",
+               "reason");
+    for (size_t i = 0; i < n; i++) {
+        if (json) {
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddNumberToObject(o, "challenger", (double)c[i].challenger);
+            cJSON_AddNumberToObject(o, "champion", (double)c[i].champion);
+            cJSON_AddNumberToObject(o, "started", (double)c[i].started);
+            cJSON_AddStringToObject(o, "reason", c[i].reason ? c[i].reason : "");
+            if (c[i].outcome[0]) {
+                cJSON_AddNumberToObject(o, "ended", (double)c[i].ended);
+                cJSON_AddStringToObject(o, "outcome", c[i].outcome);
+                cJSON_AddStringToObject(o, "outcome_reason",
+                                        c[i].outcome_reason ? c[i].outcome_reason : "");
+            } else {
+                cJSON_AddStringToObject(o, "outcome", "running");
+            }
+            cJSON *res = c[i].result_json ? cJSON_Parse(c[i].result_json) : NULL;
+            if (res)
+                cJSON_AddItemToObject(o, "result", res);
+            cJSON_AddItemToArray(arr, o);
+        } else {
+            char at[32];
+            sf_time_format(c[i].started, at, sizeof at);
+            printf("%10lld  %8lld  %-19s  %-8s  %s\n", (long long)c[i].challenger,
+                   (long long)c[i].champion, at, c[i].outcome[0] ? c[i].outcome : "running",
+                   c[i].outcome_reason ? c[i].outcome_reason
+                   : c[i].reason       ? c[i].reason
+                                       : "");
+        }
+        sf_challenge_row_clear(&c[i]);
+    }
+    free(c);
+    if (json) {
+        char *s = cJSON_Print(arr);
+        printf("%s\n", s ? s : "[]");
+        free(s);
+        cJSON_Delete(arr);
+    } else if (n == 0) {
+        printf("(no challenge)\n");
+    }
+    return 0;
+}
+
 /* registry promote N / rollback / challenge N. */
 static int serve_change(sf_registry *r, const char *sub, int64_t version, struct serve_args *a)
 {
@@ -328,14 +387,14 @@ int cmd_registry(int argc, char **argv)
     }
     const char *sub = optind < argc ? argv[optind] : NULL;
     long version = 0;
-    static const char *const subs[] = {"list",    "show",     "history",
+    static const char *const subs[] = {"list",    "show",     "history",  "challenges",
                                        "promote", "rollback", "challenge"};
     bool known = false;
     for (size_t i = 0; sub && i < sizeof subs / sizeof subs[0]; i++)
         known = known || strcmp(sub, subs[i]) == 0;
     if (!known) {
         fprintf(stderr, "satisfy-retrainer registry: expected 'list', 'show N', 'history', "
-                        "'promote N', 'rollback' or 'challenge N'\n");
+                        "'challenges', 'promote N', 'rollback' or 'challenge N'\n");
         usage(stderr);
         return 2;
     }
@@ -374,8 +433,10 @@ int cmd_registry(int argc, char **argv)
         fprintf(stderr, "satisfy-retrainer registry: %s\n", err.msg);
         return 1;
     }
-    if (serve || strcmp(sub, "history") == 0) {
-        rc = serve ? serve_change(r, sub, version, &sa) : print_history(r, json);
+    if (serve || strcmp(sub, "history") == 0 || strcmp(sub, "challenges") == 0) {
+        rc = serve                         ? serve_change(r, sub, version, &sa)
+             : strcmp(sub, "history") == 0 ? print_history(r, json)
+                                           : print_challenges(r, json);
         sf_registry_close(r);
         return rc;
     }

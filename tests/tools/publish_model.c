@@ -28,6 +28,10 @@
  * way the retrainer's gate does (serving.h: a serving history row with cause
  * gate and a ServingState on satisfy.models), so that a test can run
  * `satisfy-retrainer registry promote` and `rollback` without a retrainer.
+ * --no-serve registers it (status candidate) without serving it: a version
+ * that `registry challenge N` can shadow. --flip-labels trains on 6 - the
+ * review score: a model worse than any honest one, by construction (the
+ * shadow test's bad champion or bad challenger).
  * Prints "published version N (ALGO, BYTES bytes)" on success.
  */
 #include <getopt.h>
@@ -50,7 +54,9 @@
 #include "satisfy/serving.h"
 #include "satisfy/train.h"
 
-static int no_history; /* --no-history */
+static int no_history;  /* --no-history */
+static int no_serve;    /* --no-serve */
+static int flip_labels; /* --flip-labels */
 
 static int die(const char *msg)
 {
@@ -76,6 +82,8 @@ static int train(const char *dir, sf_algo algo, int64_t from, int64_t to, sf_mod
         return -1;
     }
     sf_dataset_free(&ds);
+    for (size_t i = 0; flip_labels && i < ex.n; i++)
+        ex.label[i] = 6 - ex.label[i];
     sf_model_params p;
     sf_model_params_default(&p);
     p.nthread = 2;
@@ -156,6 +164,8 @@ static int register_and_serve(const char *path, const char *brokers, int64_t ver
     if (got >= 0 && got != version)
         sf_errf(err, "--register %s: the registry's next version is %lld, not %lld", path,
                 (long long)got, (long long)version);
+    else if (got == version && no_serve)
+        rc = 0;
     else if (got == version && (prod = sf_kafka_client_new(&ko, err)) != NULL) {
         sf_serving_change ch = {.conn = &conn,
                                 .prod = prod,
@@ -188,6 +198,8 @@ int main(int argc, char **argv)
         {"signing-key", required_argument, NULL, 'S'},
         {"no-history", no_argument, NULL, 'N'},
         {"register", required_argument, NULL, 'R'},
+        {"no-serve", no_argument, NULL, 'E'},
+        {"flip-labels", no_argument, NULL, 'F'},
         {NULL, 0, NULL, 0},
     };
     const char *brokers = NULL, *data = NULL, *registry = NULL, *bad = NULL, *key = NULL;
@@ -239,6 +251,12 @@ int main(int argc, char **argv)
             break;
         case 'R':
             reg_path = optarg;
+            break;
+        case 'E':
+            no_serve = 1;
+            break;
+        case 'F':
+            flip_labels = 1;
             break;
         default:
             return die("bad option (see the comment at the top of publish_model.c)");
