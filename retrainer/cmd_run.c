@@ -54,68 +54,74 @@ static void log_line(void *arg, const char *line)
 
 static void usage(FILE *f)
 {
-    fprintf(
-        f,
-        "usage: satisfy-retrainer run --brokers LIST --registry FILE [options]\n"
-        "\n"
-        "Consumes satisfy.orders, satisfy.reviews and satisfy.predictions as a consumer\n"
-        "group, keeps every order event and review in an SQLite store with idempotent\n"
-        "upserts (a replay or a restart counts nothing twice), retrains through the same\n"
-        "pipeline as `train` every N new reviews and/or every D days of event time, gates\n"
-        "against the champion, records every run in the registry and publishes released\n"
-        "models to satisfy.models. Online accuracy of each released version (its\n"
-        "delivered-stage predictions against the reviews) goes to satisfy.metrics.\n"
-        "Consumption pauses while a model trains.\n"
-        "\n"
-        "  --brokers LIST         bootstrap servers\n"
-        "  --registry FILE        registry.db (created if missing)\n"
-        "  --store FILE           example store (default: registry path + \".store\")\n"
-        "  --retrain-every N      retrain after N new reviews (default 2000; 0 = off)\n"
-        "  --retrain-interval D   retrain after D days of event time (default 0 = off)\n"
-        "  --min-reviews M        reviews stored before the first retrain (default 500)\n"
-        "  --train-window DAYS    a retrain learns from the orders purchased in the last\n"
-        "                         DAYS days of the stored data (default %g; 0 = every\n"
-        "                         stored order), reading only those from the store plus\n"
-        "                         the events since the last retrain's window start\n"
-        "  --holdout F            most recent share of labeled orders held out (default %.2f)\n"
-        "  --margin M             minimum RMSE gain to release (default %.3f)\n"
-        "  --alert-precision P    target precision of the at-risk alert threshold, chosen\n"
-        "                         on the holdout (default %.2f; docs/model.md)\n"
-        "  --algorithm gbdt|ridge candidate learner (default gbdt)\n"
-        "  --threads N            XGBoost nthread (default 2)\n"
-        "  --window N             online accuracy window per version (default %d)\n"
-        "  --group G              consumer group (default satisfy-retrainer)\n"
-        "  --stats-file FILE      rewrite FILE (atomically) after every batch with the\n"
-        "                         counters as one line of JSON, for scripts and probes\n"
-        "  --signing-key FILE     sign every release with this PEM Ed25519 private key\n"
-        "                         (satisfy-retrainer keygen); without it releases are\n"
-        "                         unsigned (demo only, warned at start)\n"
-        "  --drift-delta D        outcome drift (Page-Hinkley on the champion's absolute\n"
-        "                         error as reviews arrive): tolerated increase of the\n"
-        "                         mean error, stars (default %g)\n"
-        "  --drift-lambda L       accumulated excess error that raises an alarm (default %g)\n"
-        "  --drift-min-samples N  errors after a reset before an alarm can fire (default %d)\n"
-        "  --retrain-on-drift     an outcome drift alarm makes a retrain due at once (when\n"
-        "                         the --min-reviews are stored); the run's log and the decision\n"
-        "                         on satisfy.metrics and in the registry say so\n"
-        "  --challengers          a candidate the gate rejects but that is not clearly worse\n"
-        "                         (docs/model.md) becomes the shadow challenger when none\n"
-        "                         is running: scorers also score with it (satisfy.shadow)\n"
-        "                         and this retrainer promotes or retires it on live orders\n"
-        "                         (a challenger started by `registry challenge N` is judged\n"
-        "                         with or without this option)\n"
-        "  --challenge-min-orders M  live orders joined before a decision (default %d)\n"
-        "  --challenge-max-orders N  retire a challenger undecided after N orders\n"
-        "                         (default %d)\n"
-        "  --challenge-confidence C  level of the live paired bootstrap's interval\n"
-        "                         (default %.2f; margin, resamples and seed: the gate's)\n"
-        "  -X key=value           librdkafka property for consumer and producer (repeatable)\n"
-        "  --help                 this text\n"
-        "\n"
-        "Exit status: 0 stopped by SIGTERM/SIGINT after committing, 1 error, 2 usage.\n",
-        (double)SF_RETRAINER_TRAIN_WINDOW, SF_HOLDOUT_DEFAULT, SF_GATE_MARGIN,
-        SF_ALERT_PRECISION_DEFAULT, SF_ONLINE_WINDOW, SF_PH_DELTA, (double)SF_PH_LAMBDA,
-        SF_PH_MIN_SAMPLES, SF_CHALLENGE_MIN_ORDERS, SF_CHALLENGE_MAX_ORDERS, SF_GATE_CONFIDENCE);
+    fprintf(f,
+            "usage: satisfy-retrainer run --brokers LIST --registry FILE [options]\n"
+            "\n"
+            "Consumes satisfy.orders, satisfy.reviews and satisfy.predictions as a consumer\n"
+            "group, keeps every order event and review in an SQLite store with idempotent\n"
+            "upserts (a replay or a restart counts nothing twice), retrains through the same\n"
+            "pipeline as `train` every N new reviews and/or every D days of event time, gates\n"
+            "against the champion, records every run in the registry and publishes released\n"
+            "models to satisfy.models. Online accuracy of each released version (its\n"
+            "delivered-stage predictions against the reviews) goes to satisfy.metrics.\n"
+            "Consumption pauses while a model trains.\n"
+            "\n"
+            "  --brokers LIST         bootstrap servers\n"
+            "  --registry FILE        registry.db (created if missing)\n"
+            "  --store FILE           example store (default: registry path + \".store\")\n"
+            "  --retrain-every N      retrain after N new reviews (default 2000; 0 = off)\n"
+            "  --retrain-interval D   retrain after D days of event time (default 0 = off)\n"
+            "  --min-reviews M        reviews stored before the first retrain (default 500)\n"
+            "  --train-window DAYS    a retrain learns from the orders purchased in the last\n"
+            "                         DAYS days of the stored data (default %g; 0 = every\n"
+            "                         stored order), reading only those from the store plus\n"
+            "                         the events since the last retrain's window start\n"
+            "  --holdout F            most recent share of labeled orders held out (default %.2f)\n"
+            "  --margin M             minimum RMSE gain to release (default %.3f)\n"
+            "  --alert-precision P    target precision of the at-risk alert threshold, chosen\n"
+            "                         on the holdout (default %.2f; docs/model.md)\n"
+            "  --algorithm gbdt|ridge candidate learner (default gbdt)\n"
+            "  --threads N            XGBoost nthread (default 2)\n"
+            "  --window N             online accuracy window per version (default %d)\n"
+            "  --group G              consumer group (default satisfy-retrainer)\n"
+            "  --stats-file FILE      rewrite FILE (atomically) after every batch with the\n"
+            "                         counters as one line of JSON, for scripts and probes\n"
+            "  --signing-key FILE     sign every release with this PEM Ed25519 private key\n"
+            "                         (satisfy-retrainer keygen); without it releases are\n"
+            "                         unsigned (demo only, warned at start)\n"
+            "  --drift-delta D        outcome drift (Page-Hinkley on the champion's absolute\n"
+            "                         error as reviews arrive): tolerated increase of the\n"
+            "                         mean error, stars (default %g)\n"
+            "  --drift-lambda L       accumulated excess error that raises an alarm (default %g)\n"
+            "  --drift-min-samples N  errors after a reset before an alarm can fire (default %d)\n"
+            "  --retrain-on-drift     a drift alarm makes a retrain due at once (when the\n"
+            "                         --min-reviews are stored): an outcome drift alarm, or an\n"
+            "                         input drift alarm of a scorer (it then also reads the\n"
+            "                         scorers' PSI on satisfy.metrics; one retrain per model\n"
+            "                         version); the run's log and the decision on\n"
+            "                         satisfy.metrics and in the registry say which\n"
+            "  --input-drift-psi T    PSI of a watched feature that raises an input drift\n"
+            "                         alarm (default %.2f; calendar and history features are\n"
+            "                         not watched: docs/model.md)\n"
+            "  --challengers          a candidate the gate rejects but that is not clearly worse\n"
+            "                         (docs/model.md) becomes the shadow challenger when none\n"
+            "                         is running: scorers also score with it (satisfy.shadow)\n"
+            "                         and this retrainer promotes or retires it on live orders\n"
+            "                         (a challenger started by `registry challenge N` is judged\n"
+            "                         with or without this option)\n"
+            "  --challenge-min-orders M  live orders joined before a decision (default %d)\n"
+            "  --challenge-max-orders N  retire a challenger undecided after N orders\n"
+            "                         (default %d)\n"
+            "  --challenge-confidence C  level of the live paired bootstrap's interval\n"
+            "                         (default %.2f; margin, resamples and seed: the gate's)\n"
+            "  -X key=value           librdkafka property for consumer and producer (repeatable)\n"
+            "  --help                 this text\n"
+            "\n"
+            "Exit status: 0 stopped by SIGTERM/SIGINT after committing, 1 error, 2 usage.\n",
+            (double)SF_RETRAINER_TRAIN_WINDOW, SF_HOLDOUT_DEFAULT, SF_GATE_MARGIN,
+            SF_ALERT_PRECISION_DEFAULT, SF_ONLINE_WINDOW, SF_PH_DELTA, (double)SF_PH_LAMBDA,
+            SF_PH_MIN_SAMPLES, SF_INPUT_DRIFT_PSI, SF_CHALLENGE_MIN_ORDERS, SF_CHALLENGE_MAX_ORDERS,
+            SF_GATE_CONFIDENCE);
 }
 
 static int parse_args(int argc, char **argv, cfg *c)
@@ -143,6 +149,7 @@ static int parse_args(int argc, char **argv, cfg *c)
         {"drift-min-samples", required_argument, NULL, 1003},
         {"retrain-on-drift", no_argument, NULL, 1004},
         {"challengers", no_argument, NULL, 1005},
+        {"input-drift-psi", required_argument, NULL, 1009},
         {"challenge-min-orders", required_argument, NULL, 1006},
         {"challenge-max-orders", required_argument, NULL, 1007},
         {"challenge-confidence", required_argument, NULL, 1008},
@@ -237,6 +244,11 @@ static int parse_args(int argc, char **argv, cfg *c)
             break;
         case 1005:
             c->o.challengers = 1;
+            break;
+        case 1009:
+            if (sf_cli_double("--input-drift-psi", optarg, 0.001, 100, &c->o.input_drift_psi,
+                              &err) < 0)
+                return sf_cli_bad(&c->cli, &err);
             break;
         case 1006:
         case 1007: {

@@ -27,6 +27,7 @@
 #include "satisfy/catchup.h"
 #include "satisfy/codec.h"
 #include "satisfy/decision.h"
+#include "satisfy/drift.h"
 #include "satisfy/drift_detect.h"
 #include "satisfy/history_pub.h"
 #include "satisfy/kafka.h"
@@ -77,7 +78,12 @@ struct sf_retrainer {
     bool ph_dirty;           /* pairs added since its state was last published */
     int64_t ph_alarm_time;   /* event time of the pair that raised the last alarm */
     bool drift_due;          /* --retrain-on-drift: an alarm waits for its retrain */
+    char drift_cause[16];    /* its kind: outcome-drift | input-drift */
     int drift_retrains;      /* retrains an alarm triggered */
+    sf_input_alarm input;    /* the last input drift alarm taken */
+    int64_t input_version;   /* the model version it was about: one retrain per version */
+    uint64_t n_input_msgs, n_input_alarms;
+    int64_t started_ms; /* wall time at open: older PSI messages are history */
     /* shadow challengers (challenge.h) */
     sf_challenge ch;           /* the judge of the open challenge (ch_on) */
     int64_t ch_id;             /* its registry row */
@@ -251,8 +257,43 @@ static void outcome_drift(sf_retrainer *r, const sf_store_pair *pair)
           "%g exceeded%s",
           r->ph.alarms, r->ph.total, (long long)pair->model_version, when, mean, r->c->drift.lambda,
           r->c->retrain_on_drift ? "; --retrain-on-drift: a retrain is due" : "");
-    if (r->c->retrain_on_drift)
+    if (r->c->retrain_on_drift && !r->drift_due) {
         r->drift_due = true;
+        snprintf(r->drift_cause, sizeof r->drift_cause, "outcome-drift");
+    }
+}
+
+/* A scorer's PSI message (drift.h, key "drift/<scorer>", with
+ * --retrain-on-drift): an alarm on a watched feature (drift_detect.h) makes
+ * a retrain due, once per model version (the scorers go on publishing the
+ * same drift until a new release carries a new reference; a rejected
+ * retrain must not start another every interval). Messages from before this
+ * retrainer started are history and skipped. */
+static void input_drift(sf_retrainer *r, const rd_kafka_message_t *m, const char *text)
+{
+    sf_input_alarm a;
+    sf_err why;
+    int rc = sf_input_drift_check(text, r->c->input_drift_psi, &a, &why);
+    if (rc < 0) {
+        bad_message(r, m, why.msg);
+        return;
+    }
+    if (a.at < r->started_ms)
+        return;
+    r->n_input_msgs++;
+    if (rc == 0 || a.model_version == r->input_version)
+        return;
+    r->n_input_alarms++;
+    r->input = a;
+    r->input_version = a.model_version;
+    logf_(r, "input drift: alarm from scorer %s (model v%lld): PSI of %s = %.3f >= %g%s%s%s",
+          a.scorer, (long long)a.model_version, a.feature, a.psi, r->c->input_drift_psi,
+          a.ignored[0] ? " (larger, not watched: " : "", a.ignored, a.ignored[0] ? ")" : "");
+    if (!r->drift_due) {
+        r->drift_due = true;
+        snprintf(r->drift_cause, sizeof r->drift_cause, "input-drift");
+        logf_(r, "input drift: --retrain-on-drift: a retrain is due");
+    }
 }
 
 /* The detector's state to satisfy.metrics (key SF_OUTCOME_DRIFT_KEY), when
@@ -373,6 +414,17 @@ static int handle(sf_retrainer *r, const rd_kafka_message_t *m, sf_err *err)
         if (rc > 0 && shadow_join(r, p.order_id, err) != 0)
             rc = -1;
         r->n_preds++;
+    } else if (strcmp(topic, SF_TOPIC_METRICS) == 0) { /* --retrain-on-drift */
+        size_t kl = strlen(SF_DRIFT_KEY);
+        if (!json || !m->key || m->key_len <= kl || memcmp(m->key, SF_DRIFT_KEY, kl) != 0)
+            return 0; /* the other metrics: not for the retrainer */
+        const char *t = as_text(r, m, &why);
+        if (!t) {
+            bad_message(r, m, why.msg);
+            return 0;
+        }
+        input_drift(r, m, t);
+        return 0;
     } else if (strcmp(topic, SF_TOPIC_SHADOW) == 0) {
         sf_prediction p;
         const char *t = json ? as_text(r, m, &why) : NULL;
@@ -466,11 +518,16 @@ static void publish_decision(sf_retrainer *r, const sf_train_report *rep, int64_
         logf_(r, "%s: decision v%lld: %s", SF_TOPIC_METRICS, (long long)rep->version, err.msg);
         return;
     }
-    if (r->drift_due) { /* this retrain's cause: an outcome drift alarm */
+    if (r->drift_due) { /* this retrain's cause: a drift alarm */
         cJSON *o = cJSON_Parse(js);
         char *with = NULL;
-        if (o && cJSON_AddStringToObject(o, "trigger", "outcome-drift") &&
-            cJSON_AddNumberToObject(o, "drift_alarms", (double)r->ph.alarms))
+        bool input = strcmp(r->drift_cause, "input-drift") == 0;
+        if (o && cJSON_AddStringToObject(o, "trigger", r->drift_cause) &&
+            cJSON_AddNumberToObject(o, "drift_alarms",
+                                    (double)(input ? r->n_input_alarms : r->ph.alarms)) &&
+            (!input || (cJSON_AddStringToObject(o, "drift_feature", r->input.feature) &&
+                        cJSON_AddNumberToObject(o, "drift_psi", r->input.psi) &&
+                        cJSON_AddStringToObject(o, "drift_scorer", r->input.scorer))))
             with = cJSON_PrintUnformatted(o);
         cJSON_Delete(o);
         if (with) {
@@ -599,7 +656,7 @@ static int retrain_due(sf_retrainer *r, const sf_store_counts *c)
 {
     if (c->reviews < r->c->min_reviews || c->new_reviews == 0)
         return 0;
-    if (r->drift_due) /* --retrain-on-drift after an outcome drift alarm */
+    if (r->drift_due) /* --retrain-on-drift after a drift alarm */
         return 1;
     if (r->c->every > 0 && c->new_reviews >= r->c->every)
         return 1;
@@ -672,9 +729,10 @@ static int retrain(sf_retrainer *r, const sf_store_counts *c, sf_err *err)
         return sf_errf(err, "retrain %d: out of memory", k);
     logf_(r,
           "retrain %d: started on %s (%" PRId64
-          " new reviews since the last retrain%s); consumption paused",
+          " new reviews since the last retrain%s%s%s); consumption paused",
           k, days > 0 ? "the training window" : "every stored event", c->new_reviews,
-          r->drift_due ? "; cause: outcome drift alarm, --retrain-on-drift" : "");
+          r->drift_due ? "; cause: " : "", r->drift_due ? r->drift_cause : "",
+          r->drift_due ? " alarm, --retrain-on-drift" : "");
     sf_train_opts o = r->c->train;
     char source[300];
     snprintf(source, sizeof source, "stream:%s", r->c->store);
@@ -976,7 +1034,8 @@ static void write_stats(const sf_retrainer *r, const sf_store_counts *sc)
              ",\"drift_pairs\":%" PRIu64 ",\"drift_mean\":%.6g,\"drift_stat\":%.6g"
              ",\"drift_alarms\":%" PRIu64 ",\"drift_retrains\":%d,\"shadow\":%" PRIu64
              ",\"shadow_pairs\":%" PRIu64 ",\"challenge\":%lld,\"challenge_orders\":%zu"
-             ",\"challenges_promoted\":%d,\"challenges_retired\":%d}\n",
+             ",\"challenges_promoted\":%d,\"challenges_retired\":%d"
+             ",\"input_drift_messages\":%" PRIu64 ",\"input_drift_alarms\":%" PRIu64 "}\n",
              r->n_orders, r->n_new_orders, r->n_reviews, r->n_new_reviews, r->n_preds, r->n_pairs,
              r->n_bad, r->retrains, r->released, r->rejected, r->failed, sc->reviews,
              sc->new_reviews, hc.published, hc.last_seq - hc.published_mark, hc.in_flight,
@@ -984,7 +1043,7 @@ static void write_stats(const sf_retrainer *r, const sf_store_counts *sc)
              hc.reviews_late, hc.skipped, r->ph.total, r->ph.mean, sf_ph_stat(&r->ph), r->ph.alarms,
              r->drift_retrains, r->n_shadow, r->n_shadow_pairs,
              r->ch_on ? (long long)r->ch.challenger : 0LL, r->ch_on ? r->ch.n : (size_t)0,
-             r->ch_promoted, r->ch_retired);
+             r->ch_promoted, r->ch_retired, r->n_input_msgs, r->n_input_alarms);
     sf_err err;
     if (sf_stats_write_file(r->c->stats_file, line, &err) != 0)
         logf_(r, "%s", err.msg);
@@ -1015,6 +1074,7 @@ void sf_retrainer_opts_default(sf_retrainer_opts *o)
     o->every = SF_RETRAINER_EVERY;
     o->min_reviews = SF_RETRAINER_MIN_REVIEWS;
     o->window = SF_ONLINE_WINDOW;
+    o->input_drift_psi = SF_INPUT_DRIFT_PSI;
     o->train_window = SF_RETRAINER_TRAIN_WINDOW;
     sf_ph_opts_default(&o->drift);
     sf_challenge_opts_default(&o->challenge);
@@ -1124,11 +1184,14 @@ int sf_retrainer_open(sf_retrainer **out, const sf_retrainer_opts *opts, sf_err 
         goto fail;
     }
 
-    rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(4);
+    r->started_ms = sf_wall_ms();
+    rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(5);
     rd_kafka_topic_partition_list_add(topics, SF_TOPIC_ORDERS, RD_KAFKA_PARTITION_UA);
     rd_kafka_topic_partition_list_add(topics, SF_TOPIC_REVIEWS, RD_KAFKA_PARTITION_UA);
     rd_kafka_topic_partition_list_add(topics, SF_TOPIC_PREDICTIONS, RD_KAFKA_PARTITION_UA);
     rd_kafka_topic_partition_list_add(topics, SF_TOPIC_SHADOW, RD_KAFKA_PARTITION_UA);
+    if (r->c->retrain_on_drift) /* the scorers' PSI (input drift) */
+        rd_kafka_topic_partition_list_add(topics, SF_TOPIC_METRICS, RD_KAFKA_PARTITION_UA);
     rd_kafka_resp_err_t e = rd_kafka_subscribe(r->cons, topics);
     rd_kafka_topic_partition_list_destroy(topics);
     if (e) {

@@ -16,6 +16,11 @@
 #   3. v3, worse by construction again, challenges v2; the next window is
 #      replayed while the retrainer runs: v3 is retired (cause retire) and
 #      the scorer drops it.
+#   4. (drift) an input drift alarm triggers a retrain: satisfy-retrainer run
+#      --retrain-on-drift reads PSI messages (as scorers publish them) from
+#      satisfy.metrics; calendar and history features raise no alarm,
+#      delivery_days at 0.5 does, once per model version, and the retrain's
+#      decision carries "trigger": "input-drift".
 # The registry's serving history and challenges, the judge's messages on
 # satisfy.metrics and the retrainer's counters must all agree.
 source "$(dirname "$0")/scorer_common.bash"
@@ -131,5 +136,35 @@ grep -q '^challenge-2	.*"status":"promoted"' "$work/metrics.txt" &&
   grep -q '^challenge-3	.*"status":"retired"' "$work/metrics.txt" ||
   fail "satisfy.metrics lacks the decisions: $(grep '^challenge-' "$work/metrics.txt" | tail -4)"
 stop_retrainer rt
+
+# --- 4: an input drift alarm triggers a retrain (--retrain-on-drift): PSI
+# messages as a scorer publishes them (drift.h), produced with kcat. Calendar
+# and history features are not watched: no alarm; delivery_days at 0.5 is an
+# alarm for the champion v2, once (a repeat for v2 is not another).
+start_retrainer rt2 --retrain-on-drift --min-reviews 100 --retrain-every 100000000
+wait_log rt2 "consuming satisfy.orders" 60
+psi() { # delivery_days' PSI
+  printf '{"scorer":"test","model_version":2,"window":5000,"n":5000,"events":9000,"at":%s,"psi_max":7.1,"feature_max":"purchase_month","alarm":0.25,"features":[{"name":"purchase_month","psi":7.1},{"name":"seller_late_rate","psi":0.9},{"name":"delivery_days","psi":%s}]}\n' \
+    "$(date +%s%3N)" "$1" | timeout 30 kcat -P -b "$bs" -t satisfy.metrics -k drift/test \
+    -H schema=satisfy.v1.InputDrift+json 2>"$work/kcat.err" || fail "kcat -P: $(cat "$work/kcat.err")"
+}
+psi 0.1
+POLL_INTERVAL=0.2 wait_for 60 "the first PSI message read" stat_at_least input_drift_messages 1
+[ "$(json_field "$work/stats.json" input_drift_alarms)" = 0 ] ||
+  fail "an alarm on calendar and history features: $(grep 'input drift' "$work/rt2.err")"
+psi 0.5
+POLL_INTERVAL=0.2 wait_for 60 "the input drift alarm" _log_has rt2 "input drift: alarm from scorer test (model v2): PSI of delivery_days = 0.500"
+POLL_INTERVAL=0.5 wait_for 180 "the retrain it triggers" _log_has rt2 "retrain 1: .*RE[LJ]E[AC]"
+grep -q "retrain 1: started .*cause: input-drift alarm" "$work/rt2.err" ||
+  fail "the retrain does not name its cause: $(grep 'retrain 1' "$work/rt2.err")"
+psi 0.6
+POLL_INTERVAL=0.2 wait_for 60 "the repeat read" stat_at_least input_drift_messages 3
+[ "$(json_field "$work/stats.json" input_drift_alarms)" = 1 ] || fail "stats: $(cat "$work/stats.json")"
+timeout 30 kcat -C -b "$bs" -t satisfy.metrics -e -q -f '%k\t%s\n' >"$work/metrics2.txt" 2>"$work/kcat.err" ||
+  fail "kcat: $(cat "$work/kcat.err")"
+grep '^decision-4	' "$work/metrics2.txt" | grep -q '"trigger":"input-drift".*"drift_feature":"delivery_days"' ||
+  fail "decision 4 lacks its trigger: $(grep '^decision-' "$work/metrics2.txt" | tail -2)"
+echo "input drift: $(grep -o 'retrain 1: started.*' "$work/rt2.err" | head -1)"
+stop_retrainer rt2
 stop_scorer
 echo "PASS"

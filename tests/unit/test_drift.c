@@ -9,7 +9,10 @@
  * unchanged, the sample raises at most SAMPLE_MAX_ALARMS alarms; with the
  * delivery times doubled from a date, the detector fires within
  * INJECT_MAX_DELAY delivered orders of it and the delivery features' PSI
- * passes SF_DRIFT_PSI_ALARM. The figures go to docs/model.md ("Drift").
+ * passes SF_DRIFT_PSI_ALARM. The scorer's PSI message of that replay is read
+ * as the retrainer does for input drift alarms (drift_detect.h), counted; and
+ * the alarm rule itself: watched features only, at the threshold. The
+ * figures go to docs/model.md ("Drift").
  */
 #include "testutil.h"
 
@@ -225,6 +228,37 @@ static void test_page_hinkley(void **state)
     assert_int_equal(sf_ph_init(&ph, &o, &err), -1);
 }
 
+/* The retrainer's input drift alarm on a scorer's PSI message: the largest
+ * watched feature at the threshold; calendar and history features never. */
+static void test_input_alarm(void **state)
+{
+    (void)state;
+    sf_input_alarm a;
+    sf_err err;
+    const char *calendar =
+        "{\"scorer\":\"s1\",\"model_version\":4,\"at\":1764900000000,\"features\":["
+        "{\"name\":\"purchase_month\",\"psi\":7.2},{\"name\":\"seller_late_rate\",\"psi\":0.8},"
+        "{\"name\":\"delivery_days\",\"psi\":0.2}]}";
+    assert_int_equal(sf_input_drift_check(calendar, 0.25, &a, &err), 0);
+    assert_string_equal(a.feature, "delivery_days");
+    assert_true(a.psi == 0.2);
+    assert_string_equal(a.ignored, "purchase_month");
+    assert_int_equal(a.model_version, 4);
+    assert_string_equal(a.scorer, "s1");
+    assert_int_equal(sf_input_drift_check(calendar, 0.2, &a, &err), 1); /* at the threshold */
+    const char *moved =
+        "{\"scorer\":\"s2\",\"model_version\":5,\"at\":1,\"features\":["
+        "{\"name\":\"delivery_days\",\"psi\":0.45},{\"name\":\"total_price\",\"psi\":0.3}]}";
+    assert_int_equal(sf_input_drift_check(moved, SF_INPUT_DRIFT_PSI, &a, &err), 1);
+    assert_string_equal(a.feature, "delivery_days");
+    assert_string_equal(a.ignored, "");
+    assert_int_equal(sf_input_drift_check("not json", 0.25, &a, &err), -1);
+    assert_int_equal(sf_input_drift_check("{\"model_version\":1}", 0.25, &a, &err), -1);
+    assert_non_null(strstr(err.msg, "missing"));
+    assert_false(sf_input_drift_watched("customer_orders"));
+    assert_true(sf_input_drift_watched("approval_hours"));
+}
+
 /* ---- the offline replay of the real sample ---------------------------- */
 
 typedef struct replay_out {
@@ -236,7 +270,32 @@ typedef struct replay_out {
     char psi_feature[SF_DRIFT_NAME];
     double psi_delivery; /* delivery_days' PSI in that window */
     long streamed;
+    /* input drift alarms (drift_detect.h) on the scorer's PSI message, read
+     * every INPUT_EVERY rows once the window is full */
+    int input_checks, input_alarms;
+    long input_first_after; /* rows from inject time to the first input alarm, -1 none */
+    char input_feature[64]; /* the first alarm's */
+    double input_psi;
+    int delivery_over;         /* checks where delivery_days' PSI >= SF_INPUT_DRIFT_PSI */
+    long delivery_first_after; /* rows from inject time to the first of them, -1 none */
 } replay_out;
+
+/* feature's PSI in a scorer's PSI message, -1 when absent. */
+static double psi_of(const char *js, const char *feature)
+{
+    cJSON *j = cJSON_Parse(js);
+    double v = -1;
+    const cJSON *f;
+    cJSON_ArrayForEach(f, cJSON_GetObjectItem(j, "features"))
+    {
+        if (strcmp(cJSON_GetObjectItem(f, "name")->valuestring, feature) == 0)
+            v = cJSON_GetObjectItem(f, "psi")->valuedouble;
+    }
+    cJSON_Delete(j);
+    return v;
+}
+
+#define INPUT_EVERY 500
 
 /* Trains on the older half, streams the newer half's delivered-stage rows
  * in event-time order through Page-Hinkley, and the last `window` of them
@@ -267,11 +326,32 @@ static void replay(const sf_dataset *ds, int64_t inject_at, int64_t window_from,
     sf_ph_opts_default(&o);
     sf_ph ph;
     assert_int_equal(sf_ph_init(&ph, &o, &err), 0);
-    long since_inject = -1;
+    long since_inject = -1, added = 0, rows_since_inject = -1;
+    out->input_first_after = out->delivery_first_after = -1;
     for (size_t i = 0; i < newer.n; i++) {
         const float *row = newer.x + i * newer.d;
-        if (newer.event_time[i] >= window_from)
+        if (inject_at != SF_TIME_NONE && newer.purchase[i] >= inject_at && rows_since_inject < 0)
+            rows_since_inject = 0;
+        if (rows_since_inject >= 0)
+            rows_since_inject++;
+        if (newer.event_time[i] >= window_from) {
             sf_drift_add(dr, row, 1, newer.d);
+            if (++added >= 2000 && added % INPUT_EVERY == 0) {
+                char *pj = sf_drift_json(dr);
+                sf_input_alarm a;
+                int rc = sf_input_drift_check(pj, SF_INPUT_DRIFT_PSI, &a, &err);
+                if (psi_of(pj, "delivery_days") >= SF_INPUT_DRIFT_PSI && out->delivery_over++ == 0)
+                    out->delivery_first_after = rows_since_inject;
+                free(pj);
+                assert_true(rc >= 0);
+                out->input_checks++;
+                if (rc == 1 && out->input_alarms++ == 0) {
+                    out->input_first_after = rows_since_inject;
+                    snprintf(out->input_feature, sizeof out->input_feature, "%s", a.feature);
+                    out->input_psi = a.psi;
+                }
+            }
+        }
         if (newer.stage[i] != SF_STAGE_DELIVERED)
             continue;
         sf_prediction p;
@@ -343,6 +423,14 @@ static void test_sample_replay(void **state)
     print_alarms("unchanged sample", &r);
     print_message("unchanged: PSI of the last 2000 events max %.3f (%s), delivery_days %.3f\n",
                   r.psi_max, r.psi_feature, r.psi_delivery);
+    print_message("unchanged: input drift alarms %d of %d checks (first: %s %.3f); "
+                  "delivery_days at or above %.2f in %d\n",
+                  r.input_alarms, r.input_checks, r.input_feature, r.input_psi, SF_INPUT_DRIFT_PSI,
+                  r.delivery_over);
+    /* the newer half differs from the older on watched features (docs/model.md):
+     * alarms at the first check already; delivery_days stays below */
+    assert_true(r.input_alarms > 0 && r.input_first_after == -1);
+    assert_int_equal(r.delivery_over, 0);
     assert_true(r.alarms <= SAMPLE_MAX_ALARMS);
     double psi_unchanged = r.psi_delivery;
 
@@ -360,6 +448,12 @@ static void test_sample_replay(void **state)
     print_message("injected at %s: first alarm %ld delivered orders later; PSI of the last 2000 "
                   "events max %.3f (%s), delivery_days %.3f\n",
                   t, r.first_after, r.psi_max, r.psi_feature, r.psi_delivery);
+    print_message("injected: input drift alarms %d of %d checks, the first %ld events after the "
+                  "first affected purchase (%s %.3f); delivery_days at or above %.2f in %d "
+                  "checks, the first %ld events after it\n",
+                  r.input_alarms, r.input_checks, r.input_first_after, r.input_feature, r.input_psi,
+                  SF_INPUT_DRIFT_PSI, r.delivery_over, r.delivery_first_after);
+    assert_true(r.input_alarms > 0);
     assert_true(r.first_after > 0 && r.first_after <= INJECT_MAX_DELAY);
     assert_true(r.psi_delivery > SF_DRIFT_PSI_ALARM && r.psi_delivery > 2 * psi_unchanged);
     sf_dataset_free(&ds);
@@ -370,7 +464,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_psi_hand_computed), cmocka_unit_test(test_profile_bins),
         cmocka_unit_test(test_scorer_window),     cmocka_unit_test(test_page_hinkley),
-        cmocka_unit_test(test_sample_replay),
+        cmocka_unit_test(test_sample_replay),     cmocka_unit_test(test_input_alarm),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

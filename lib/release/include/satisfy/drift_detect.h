@@ -66,4 +66,35 @@ double sf_ph_stat(const sf_ph *ph);
  * "mean_before"}, malloc'd (NULL when out of memory). */
 char *sf_ph_json(const sf_ph *ph);
 
+/* ---- input drift alarms (the retrainer's side of the scorers' PSI) ----
+ *
+ * Every scorer publishes the PSI of each feature over its last scored
+ * events to satisfy.metrics (drift.h: key "drift/<scorer>"). An input drift
+ * alarm is a message whose largest PSI over the WATCHED features reaches a
+ * threshold (default 0.25, the usual "act on it" level). Not watched:
+ * the calendar features (purchase_weekday, purchase_hour, purchase_month)
+ * and the history features (seller_review_mean, seller_review_count,
+ * seller_late_rate, seller_delivered, customer_orders,
+ * customer_review_mean): they drift by construction as time goes on, so a
+ * retrain triggered by them would fire on every stream. */
+
+#define SF_INPUT_DRIFT_PSI 0.25
+
+typedef struct sf_input_alarm {
+    char scorer[64];
+    int64_t model_version;
+    int64_t at;       /* the message's time, ms */
+    char feature[64]; /* the watched feature with the largest PSI */
+    double psi;       /* its PSI */
+    char ignored[64]; /* the largest PSI overall when it is not watched, "" else */
+    double ignored_psi;
+} sf_input_alarm;
+
+/* 1 when feature is watched (see above). */
+int sf_input_drift_watched(const char *feature);
+
+/* Reads one scorer PSI message (its JSON text). 1: an alarm (*out filled),
+ * 0: none (*out filled as far as read), -1 with err: not such a message. */
+int sf_input_drift_check(const char *json, double threshold, sf_input_alarm *out, sf_err *err);
+
 #endif

@@ -100,6 +100,12 @@ typedef struct sf_retrainer_opts {
      * min_reviews), its decision carrying "trigger": "outcome-drift". */
     sf_ph_opts drift;
     int retrain_on_drift;
+    /* Input drift: with retrain_on_drift the retrainer also reads the
+     * scorers' PSI messages on satisfy.metrics (drift.h); a watched feature
+     * at or above input_drift_psi (default SF_INPUT_DRIFT_PSI) makes a
+     * retrain due, once per model version (drift_detect.h), its decision
+     * carrying "trigger": "input-drift" with the feature and its PSI. */
+    double input_drift_psi;
     /* Shadow challengers (challenge.h). With challengers, a retrain the
      * gate rejects but that is not clearly worse (sf_gate_challenger_ok)
      * starts a challenge when none is open: its release and a ServingState
