@@ -9,8 +9,9 @@
  * guard (http_guard.c: head within header_ms of accept, body within
  * request_ms of the head, room made for new clients near the connection
  * limits) and by libmicrohttpd's idle timeout (idle_s). Routes live in
- * http_api.c, http_mlflow.c, http_prom.c and http_online.c (which also
- * follows satisfy.metrics); this file only dispatches, answers HEAD as GET
+ * http_api.c, http_mlflow.c, http_prom.c, http_online.c (which also
+ * follows satisfy.metrics), http_drift.c, http_serving.c, http_alerts.c and
+ * http_challenge.c; this file only dispatches, answers HEAD as GET
  * and refuses an ambiguous body length. Every answer carries
  * X-Satisfy-Version.
  */
@@ -294,8 +295,8 @@ static void dispatch(sf_http *h, const sf_http_req *q, sf_http_resp *r)
 {
     if (sf_http_api_route(h, q, r) || sf_http_online_route(h, q, r) ||
         sf_http_drift_route(h, q, r) || sf_http_serving_route(h, q, r) ||
-        sf_http_mlflow_route(h, q, r) || sf_http_prom_route(h, q, r) ||
-        sf_http_alerts_route(h, q, r) || static_route(h, q, r))
+        sf_http_challenge_route(h, q, r) || sf_http_mlflow_route(h, q, r) ||
+        sf_http_prom_route(h, q, r) || sf_http_alerts_route(h, q, r) || static_route(h, q, r))
         return;
     sf_http_error(r, 404, "no such resource", NULL);
 }
@@ -489,6 +490,7 @@ sf_http *sf_http_start(const sf_http_opts *opts, sf_err *err)
     }
     pthread_mutex_init(&h->mu, NULL);
     sf_http_drift_init(h);
+    sf_http_challenge_init(h);
     sf_http_online_init(h);
     h->d = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO, 0, NULL, NULL, handler, h,
@@ -502,6 +504,7 @@ sf_http *sf_http_start(const sf_http_opts *opts, sf_err *err)
         sf_http_guard_free(&h->guard);
         sf_http_online_stop(h);
         sf_http_drift_free(h);
+        sf_http_challenge_free(h);
         pthread_mutex_destroy(&h->mu);
         free(h);
         sf_errf(err, "cannot listen on %s", opts->addr ? opts->addr : "127.0.0.1:0");
@@ -527,6 +530,7 @@ void sf_http_stop(sf_http *h)
     sf_modelwatch_stop(h->mw);
     sf_http_online_stop(h);
     sf_http_drift_free(h); /* after the follower that feeds it */
+    sf_http_challenge_free(h);
     if (h->model) {
         sf_model_free(h->model->m);
         free(h->model);

@@ -109,6 +109,36 @@ int sf_http_drift_feed(sf_http *h, const char *schema, const void *key, size_t k
                        const void *value, size_t len);
 int sf_http_drift_route(sf_http *h, const sf_http_req *q, sf_http_resp *r);
 
+/* The shadow challengers' live judge on satisfy.metrics (http_challenge.c):
+ * the newest message of each challenger, for GET /v1/challenge. */
+#define SF_HTTP_CHALLENGE_SCHEMA     "satisfy.v1.Challenge+json" /* header "schema" */
+#define SF_HTTP_CHALLENGE_KEY_PREFIX "challenge-"                /* + challenger version */
+#define SF_HTTP_CHALLENGES           32 /* challengers kept (the first started dropped first) */
+#define SF_HTTP_CHALLENGE_HISTORY    10 /* older challenges listed besides the current one */
+
+typedef struct sf_http_challenge {
+    int64_t challenger; /* its version */
+    int64_t started_at; /* ms since the epoch: the order of the challenges */
+    char *json;         /* the newest message, NULL = unused slot */
+} sf_http_challenge;
+
+typedef struct sf_http_challenges {
+    pthread_mutex_t mu;
+    sf_http_challenge c[SF_HTTP_CHALLENGES];
+    uint64_t messages, bad;
+    char last_bad[SF_ERR_MAX + 128];
+} sf_http_challenges;
+
+void sf_http_challenge_init(sf_http *h);
+void sf_http_challenge_free(sf_http *h);
+/* One satisfy.metrics message: 1 when it is not a challenge message (by its
+ * header schema, or without one by its "challenge-" key); 0 when kept; -1
+ * (counted, err set and prefixed with where, which may be NULL) when it is
+ * one but bad. */
+int sf_http_challenge_feed(sf_http *h, const char *schema, const void *key, size_t key_len,
+                           const void *value, size_t len, const char *where, sf_err *err);
+int sf_http_challenge_route(sf_http *h, const sf_http_req *q, sf_http_resp *r);
+
 typedef struct sf_http_sock sf_http_sock;
 
 typedef struct sf_http_guard {
@@ -157,6 +187,7 @@ struct sf_http {
     uint64_t predictions;     /* rows scored over HTTP */
     sf_http_online online;
     sf_http_drift drift;
+    sf_http_challenges challenge;
     sf_http_guard guard;
 };
 

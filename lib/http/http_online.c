@@ -229,6 +229,9 @@ int sf_http_metrics_feed(sf_http *h, const char *schema, const void *key, size_t
 {
     if (sf_http_drift_feed(h, schema, key, key_len, value, len)) /* http_drift.c */
         return 0;
+    int rc = sf_http_challenge_feed(h, schema, key, key_len, value, len, where, err);
+    if (rc <= 0) /* a challenge message (http_challenge.c), kept or counted as bad */
+        return rc;
     size_t np = strlen(SF_DECISION_KEY_PREFIX);
     bool decision = schema ? strcmp(schema, SF_DECISION_SCHEMA) == 0
                            : key && key_len >= np && memcmp(key, SF_DECISION_KEY_PREFIX, np) == 0;

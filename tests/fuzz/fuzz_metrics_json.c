@@ -3,14 +3,17 @@
  * web server reads from satisfy.metrics: online accuracy (the series of
  * /v1/online, lib/http/http_online.c) and gate decisions (sf_decision_parse,
  * lib/release/decision.c), through sf_http_metrics_feed as the follower calls it;
- * the input and outcome drift messages it hands to http_drift.c too.
+ * the input and outcome drift messages it hands to http_drift.c and the
+ * shadow challengers' judge (http_challenge.c) too.
  *
  * An input is up to 32 messages separated by 0x1e. A message's first byte
- * picks its header schema (none, decision, accuracy, another) and whether
- * it has a key: the bytes up to the first 0x1f; the rest is the value. Each
+ * picks its header schema (bits 0, 1 and 3: none, decision, accuracy,
+ * another, challenge, input drift, outcome drift, none) and whether it has a
+ * key (bit 2): the bytes up to the first 0x1f; the rest is the value. Each
  * input starts from an empty server state (so a crash replays from its
- * input alone) and ends by rendering GET /v1/online. A decision that parses
- * must print (sf_decision_json) and parse back to the same decision.
+ * input alone) and ends by rendering GET /v1/online and GET /v1/challenge.
+ * A decision that parses must print (sf_decision_json) and parse back to
+ * the same decision.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -19,9 +22,17 @@
 
 #include "http_impl.h"
 #include "satisfy/decision.h"
+#include "satisfy/drift.h"
+#include "satisfy/drift_detect.h"
 
-static const char *const SCHEMAS[] = {NULL, SF_DECISION_SCHEMA, "satisfy.v1.OnlineAccuracy+json",
-                                      "x"};
+static const char *const SCHEMAS[] = {NULL,
+                                      SF_DECISION_SCHEMA,
+                                      "satisfy.v1.OnlineAccuracy+json",
+                                      "x",
+                                      SF_HTTP_CHALLENGE_SCHEMA,
+                                      SF_DRIFT_SCHEMA,
+                                      SF_OUTCOME_DRIFT_SCHEMA,
+                                      NULL};
 
 static void decision_round_trip(const void *key, size_t klen, const void *v, size_t n)
 {
@@ -43,7 +54,7 @@ static void feed(sf_http *h, const uint8_t *m, size_t n)
 {
     if (n == 0)
         return;
-    const char *schema = SCHEMAS[m[0] & 3];
+    const char *schema = SCHEMAS[(m[0] & 3) | ((m[0] >> 1) & 4)];
     int has_key = m[0] & 4;
     m++;
     n--;
@@ -77,7 +88,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!h)
         return 0;
     sf_http_online_init(h);
-    sf_http_drift_init(h); /* drift messages are kept apart (http_drift.c) */
+    sf_http_drift_init(h);     /* drift messages are kept apart (http_drift.c) */
+    sf_http_challenge_init(h); /* and the challengers' judge (http_challenge.c) */
     const uint8_t *p = data, *end = data + size;
     for (int i = 0; i < 32 && p < end; i++) {
         const uint8_t *rs = memchr(p, 0x1e, (size_t)(end - p));
@@ -91,8 +103,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     if (!r.is_static)
         free(r.body);
+    q.path = "/v1/challenge";
+    memset(&r, 0, sizeof r);
+    if (sf_http_challenge_route(h, &q, &r) != 1 || r.status != 200)
+        abort();
+    if (!r.is_static)
+        free(r.body);
     sf_http_online_stop(h);
     sf_http_drift_free(h);
+    sf_http_challenge_free(h);
     free(h);
     return 0;
 }

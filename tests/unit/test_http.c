@@ -33,6 +33,7 @@
 #include "satisfy/olist.h"
 #include "satisfy/train.h"
 #include "http_client.h"
+#include "http_impl.h" /* SF_HTTP_CHALLENGE_* */
 #include "testutil.h"
 
 static sf_model *g_model; /* a copy owned by the tests, for reference predictions */
@@ -860,6 +861,153 @@ static void test_decisions(void **state)
     cJSON_Delete(root);
 }
 
+/* ------------------------------------------------ shadow challengers */
+
+/* A challenge message as the retrainer's live judge publishes it. */
+static char *challenge_json(int64_t challenger, const char *status, int64_t started, int64_t orders)
+{
+    char *s = NULL;
+    int n =
+        asprintf(&s,
+                 "{\"challenger\":%lld,\"champion\":%lld,\"status\":\"%s\",\"reason\":\"judge %s\","
+                 "\"orders\":%lld,\"min_orders\":300,\"max_orders\":3000,\"confidence\":0.95,"
+                 "\"rmse_champion\":1.31,\"rmse_challenger\":1.22,\"rmse_champion_ci\":[1.25,1.37],"
+                 "\"rmse_challenger_ci\":[1.16,1.28],\"gain\":0.09,\"diff_mean\":0.2,\"lower\":0.1,"
+                 "\"upper\":null,\"resamples\":1000,\"started_at\":%lld,\"decided_at\":0,"
+                 "\"event_time\":null,\"at\":%lld}",
+                 (long long)challenger, (long long)challenger - 1, status, status,
+                 (long long)orders, (long long)started, (long long)started + 5);
+    assert_true(n > 0);
+    return s;
+}
+
+static void feed_challenge(const char *schema, int64_t v, const char *status, int64_t started,
+                           int64_t orders)
+{
+    char *js = challenge_json(v, status, started, orders), key[40];
+    snprintf(key, sizeof key, "challenge-%lld", (long long)v);
+    sf_err err = {{0}};
+    if (feed_metrics(schema, key, js, &err) != 0)
+        fail_msg("feeding %s: %s", js, err.msg);
+    free(js);
+}
+
+static cJSON *get_challenge(void)
+{
+    char *b;
+    assert_int_equal(req("GET", "/v1/challenge", NULL, NULL, &b), 200);
+    cJSON *root = cJSON_Parse(b);
+    free(b);
+    assert_non_null(root);
+    assert_true(cJSON_IsArray(cJSON_GetObjectItem(root, "history")));
+    return root;
+}
+
+/* GET /v1/challenge: the newest message per challenger, the current one by
+ * started_at and the older ones newest first (at most 10); bad messages
+ * (not JSON, wrong key, wrong status or types) counted and ignored, and
+ * never read as online accuracy or decisions; read-only. */
+static void test_challenge(void **state)
+{
+    (void)state;
+    cJSON *root = get_challenge();
+    assert_true(cJSON_IsNull(cJSON_GetObjectItem(root, "current")));
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(root, "history")), 0);
+    assert_int_equal(jint(root, "messages"), 0);
+    cJSON_Delete(root);
+    char *b;
+    assert_int_equal(req("GET", "/v1/online", NULL, NULL, &b), 200);
+    cJSON *on = cJSON_Parse(b);
+    free(b);
+    int64_t on_msgs = jint(on, "messages");
+    cJSON_Delete(on);
+
+    /* v2 retired earlier; v3 running, fed twice (the newer replaces); one by key alone */
+    feed_challenge(SF_HTTP_CHALLENGE_SCHEMA, 2, "retired", 1000, 3000);
+    feed_challenge(SF_HTTP_CHALLENGE_SCHEMA, 3, "running", 2000, 100);
+    feed_challenge(NULL, 3, "running", 2000, 412);
+    static const struct {
+        const char *schema, *key, *json, *want;
+    } bad[] = {
+        {SF_HTTP_CHALLENGE_SCHEMA, "challenge-3", "not json", "challenge: not JSON"},
+        {SF_HTTP_CHALLENGE_SCHEMA, "challenge-4", NULL,
+         "challenge: key 'challenge-4' is not "
+         "challenge-3"},
+        {NULL, "challenge-x", NULL, "key 'challenge-x' is not challenge-3"},
+        {SF_HTTP_CHALLENGE_SCHEMA, NULL,
+         "{\"challenger\":3,\"champion\":2,\"started_at\":1,"
+         "\"status\":\"won\"}",
+         "challenge: status: expected running, promoted or retired"},
+        {SF_HTTP_CHALLENGE_SCHEMA, NULL,
+         "{\"challenger\":0,\"champion\":2,\"started_at\":1,"
+         "\"status\":\"running\"}",
+         "challenge: challenger"},
+        {SF_HTTP_CHALLENGE_SCHEMA, NULL,
+         "{\"challenger\":3,\"champion\":2,\"started_at\":1,"
+         "\"status\":\"running\",\"orders\":\"many\"}",
+         "challenge: orders: expected a number or null"},
+        {SF_HTTP_CHALLENGE_SCHEMA, NULL,
+         "{\"challenger\":3,\"champion\":2,\"started_at\":1,"
+         "\"status\":\"running\",\"rmse_champion_ci\":[1]}",
+         "challenge: rmse_champion_ci: expected [lower, upper]"},
+    };
+    size_t n_bad = sizeof bad / sizeof bad[0];
+    for (size_t i = 0; i < n_bad; i++) {
+        char *good = challenge_json(3, "running", 2000, 999);
+        sf_err err = {{0}};
+        assert_int_equal(
+            feed_metrics(bad[i].schema, bad[i].key, bad[i].json ? bad[i].json : good, &err), -1);
+        free(good);
+        if (!strstr(err.msg, bad[i].want) || !strstr(err.msg, "satisfy.metrics [1] @2"))
+            fail_msg("bad challenge %zu: '%s', want '%s'", i, err.msg, bad[i].want);
+    }
+    root = get_challenge();
+    cJSON *cur = cJSON_GetObjectItem(root, "current"), *hist = cJSON_GetObjectItem(root, "history");
+    assert_int_equal(jint(cur, "challenger"), 3);
+    assert_int_equal(jint(cur, "orders"), 412); /* the newest message, not a bad one */
+    assert_string_equal(cJSON_GetObjectItem(cur, "status")->valuestring, "running");
+    assert_true(
+        cJSON_GetArrayItem(cJSON_GetObjectItem(cur, "rmse_challenger_ci"), 1)->valuedouble == 1.28);
+    assert_true(cJSON_IsNull(cJSON_GetObjectItem(cur, "upper")));
+    assert_int_equal(cJSON_GetArraySize(hist), 1);
+    assert_int_equal(jint(cJSON_GetArrayItem(hist, 0), "challenger"), 2);
+    assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(hist, 0), "reason")->valuestring,
+                        "judge retired");
+    assert_int_equal(jint(root, "messages"), 3 + (int64_t)n_bad);
+    assert_int_equal(jint(root, "bad_messages"), (int64_t)n_bad);
+    assert_non_null(strstr(cJSON_GetObjectItem(root, "last_bad")->valuestring,
+                           "satisfy.metrics [1] @2: challenge: "));
+    cJSON_Delete(root);
+    /* none of them reached the online accuracy or the decisions */
+    assert_int_equal(req("GET", "/v1/online", NULL, NULL, &b), 200);
+    on = cJSON_Parse(b);
+    free(b);
+    assert_int_equal(jint(on, "messages"), on_msgs);
+    cJSON_Delete(on);
+
+    /* v3 promoted; more challengers than kept: the first started go, at most 10 listed */
+    feed_challenge(SF_HTTP_CHALLENGE_SCHEMA, 3, "promoted", 2000, 800);
+    for (int64_t v = 10; v < 10 + SF_HTTP_CHALLENGES; v++)
+        feed_challenge(SF_HTTP_CHALLENGE_SCHEMA, v, "retired", 3000 + v, 3000);
+    feed_challenge(SF_HTTP_CHALLENGE_SCHEMA, 4, "retired", 1500, 3000); /* older than all kept */
+    root = get_challenge();
+    cur = cJSON_GetObjectItem(root, "current");
+    hist = cJSON_GetObjectItem(root, "history");
+    assert_int_equal(jint(cur, "challenger"), 10 + SF_HTTP_CHALLENGES - 1);
+    assert_int_equal(cJSON_GetArraySize(hist), SF_HTTP_CHALLENGE_HISTORY);
+    for (int i = 0; i < SF_HTTP_CHALLENGE_HISTORY; i++)
+        assert_int_equal(jint(cJSON_GetArrayItem(hist, i), "challenger"),
+                         10 + SF_HTTP_CHALLENGES - 2 - i);
+    cJSON_Delete(root);
+    /* a newer start for an old version is the current one again */
+    feed_challenge(NULL, 2, "running", 9000, 5);
+    root = get_challenge();
+    assert_int_equal(jint(cJSON_GetObjectItem(root, "current"), "challenger"), 2);
+    cJSON_Delete(root);
+
+    expect(req("POST", "/v1/challenge", "application/json", "{}", &b), &b, 405, "read-only");
+}
+
 /* ------------------------------------------- online accuracy in /metrics */
 
 /* The value of the sample `series` (name{labels}) in a /metrics body: 1 and
@@ -1057,6 +1205,7 @@ int main(void)
         cmocka_unit_test(test_online),
         cmocka_unit_test(test_decisions),
         cmocka_unit_test(test_alerts_endpoint),
+        cmocka_unit_test(test_challenge),
         cmocka_unit_test(test_metrics_online), /* before promtool: it checks these too */
         cmocka_unit_test(test_metrics_promtool),
     };

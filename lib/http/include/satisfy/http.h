@@ -137,9 +137,12 @@ int sf_http_online_feed(sf_http *h, const void *key, size_t key_len, const void 
 int sf_http_decision_feed(sf_http *h, const void *key, size_t key_len, const void *value,
                           size_t len, const char *where, sf_err *err);
 
-/* One satisfy.metrics message as the follower sees it: a decision when its
- * header schema (may be NULL) is SF_DECISION_SCHEMA, or when it has no
- * schema and its key starts with "decision-"; else online accuracy. */
+/* One satisfy.metrics message as the follower sees it: input or outcome
+ * drift (http_drift.c) and a shadow challenger's live judge (schema
+ * satisfy.v1.Challenge+json or key "challenge-<version>", GET /v1/challenge,
+ * http_challenge.c) are told apart first; then a decision when its header
+ * schema (may be NULL) is SF_DECISION_SCHEMA, or when it has no schema and
+ * its key starts with "decision-"; else online accuracy. */
 int sf_http_metrics_feed(sf_http *h, const char *schema, const void *key, size_t key_len,
                          const void *value, size_t len, const char *where, sf_err *err);
 
