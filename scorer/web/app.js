@@ -417,7 +417,8 @@ async function pollModels() {
  * ServingStates this server has seen, newest first (gate, promote, rollback,
  * live). Read-only by design: no control on the page changes it. */
 const CAUSES = { gate: 'released by the gate', promote: 'promoted by hand',
-  rollback: 'rolled back', live: 'promoted on live outcomes' };
+  rollback: 'rolled back', live: 'promoted on live outcomes', challenger: 'challenger started',
+  retire: 'challenger retired' };
 
 function servingItem(s) {
   const li = document.createElement('li');
@@ -428,7 +429,8 @@ function servingItem(s) {
   head.className = 'head';
   head.append(span('when', new Date(s.at).toLocaleString()), ' ',
     span('ver', `v${s.champion}`), ' ', span(`badge ${s.cause}`, s.cause), ' ',
-    span('ctx', `epoch ${s.epoch} · ${CAUSES[s.cause] || s.cause}`));
+    span('ctx', `epoch ${s.epoch} · ${CAUSES[s.cause] || s.cause}` +
+      (s.challenger ? ` · challenger v${s.challenger}` : '')));
   const why = document.createElement('div');
   why.className = 'reason';
   why.textContent = s.reason || '(no reason given)';
@@ -451,6 +453,7 @@ async function pollServing() {
         : 'no model released yet');
     }
     now.dataset.champion = s.state ? s.state.champion : s.active_version;
+    servingChallenger = s.state ? s.state.challenger : 0;
     const ol = $('serving-timeline');
     ol.replaceChildren();
     for (const x of [...s.history].reverse()) ol.appendChild(servingItem(x));
@@ -460,6 +463,82 @@ async function pollServing() {
       li.textContent = 'no serving changes seen yet (the retrainer writes one per release)';
       ol.appendChild(li);
     }
+  } catch (e) { /* retried */ }
+}
+
+/* The champion and challenger panel (GET /v1/challenge): the retrainer's
+ * live judge of the newest challenge side by side (each model's paired RMSE
+ * on the same delivered orders with its bootstrap interval), the orders
+ * compared against the judge's minimum and maximum, the interval of the
+ * squared-error difference and the status with its reason; the older
+ * challenges below with their outcome. Read-only: nothing here decides. */
+const fmt3 = (v) => v === null || v === undefined ? '-' : v.toFixed(3);
+const interval = (ci) => Array.isArray(ci) && ci[0] !== null && ci[1] !== null
+  ? `[${fmt3(ci[0])}, ${fmt3(ci[1])}]` : 'interval not computable yet';
+const pct = (c) => c === null || c === undefined ? '' : `${+(c * 100).toFixed(1)}% `;
+let servingChallenger = 0; /* the challenger the newest ServingState names (pollServing) */
+
+function fillSide(id, version, rmse, ci, conf, better) {
+  const d = $(id);
+  d.dataset.version = version;
+  d.classList.toggle('better', better);
+  d.querySelector('.ver').textContent = `v${version}`;
+  d.querySelector('.rmse').textContent = `RMSE ${fmt3(rmse)}`;
+  d.querySelector('.ci').textContent = `${pct(conf)}interval ${interval(ci)}`;
+}
+
+function challengeItem(c) {
+  const li = document.createElement('li');
+  li.className = `challenge ${c.status}`;
+  li.dataset.version = c.challenger;
+  const head = document.createElement('div');
+  head.className = 'head';
+  head.append(span('when', new Date(c.decided_at || c.at || c.started_at).toLocaleString()), ' ',
+    span('ver', `v${c.challenger}`), ` against v${c.champion} `, span(`badge ${c.status}`, c.status), ' ',
+    span('ctx', `RMSE ${fmt3(c.rmse_challenger)} vs ${fmt3(c.rmse_champion)} over ${c.orders ?? '-'} orders`));
+  const why = document.createElement('div');
+  why.className = 'reason';
+  why.textContent = c.reason || '';
+  li.append(head, why);
+  return li;
+}
+
+function drawChallenge(x) {
+  const c = x.current, st = $('challenge-status');
+  st.replaceChildren();
+  $('challenge-sides').hidden = !c;
+  if (!c) {
+    st.dataset.status = 'none';
+    st.append(servingChallenger ? `challenger v${servingChallenger} named by the serving state: no live orders judged yet`
+      : 'no challenger');
+    $('challenge-orders').textContent = '';
+    $('challenge-diff').textContent = '';
+  } else {
+    st.dataset.status = c.status;
+    st.append(span(`badge ${c.status}`, c.status), ' ', span('reason', c.reason || ''));
+    if (c.status !== 'running')
+      st.append(` · no challenger now (v${c.challenger} ${c.status}${c.decided_at ? ` ${new Date(c.decided_at).toLocaleString()}` : ''})`);
+    const better = (a, b) => a !== null && b !== null && a !== undefined && b !== undefined && a < b;
+    fillSide('challenge-champion', c.champion, c.rmse_champion, c.rmse_champion_ci, c.confidence,
+      better(c.rmse_champion, c.rmse_challenger));
+    fillSide('challenge-challenger', c.challenger, c.rmse_challenger, c.rmse_challenger_ci, c.confidence,
+      better(c.rmse_challenger, c.rmse_champion));
+    $('challenge-orders').textContent = `${c.orders ?? '-'} orders compared (decides from ${c.min_orders ?? '-'}, ` +
+      `retires without a decision at ${c.max_orders ?? '-'})` + (c.event_time ? `, reviews up to ${isoDay(c.event_time)}` : '');
+    $('challenge-orders').dataset.orders = c.orders ?? '';
+    $('challenge-diff').textContent = `Squared-error difference champion − challenger per order: mean ${fmt3(c.diff_mean)}, ` +
+      `${pct(c.confidence)}bootstrap interval ${interval([c.lower, c.upper])}` +
+      (c.resamples ? ` (${c.resamples} resamples)` : '') + `; RMSE gain ${fmt3(c.gain)} (above zero: the challenger is better)`;
+  }
+  const ol = $('challenge-history');
+  ol.replaceChildren();
+  for (const h of x.history) ol.appendChild(challengeItem(h));
+  emptyNote(ol, 'no past challenges');
+}
+
+async function pollChallenge() {
+  try {
+    drawChallenge(await (await fetch('/v1/challenge')).json());
   } catch (e) { /* retried */ }
 }
 
@@ -569,11 +648,12 @@ fill($('cstate'), Object.keys(STATES), 'SP');
 fill($('sstate'), Object.keys(STATES), 'SP');
 $('is_delivered').addEventListener('change', () => { $('delivered').disabled = !$('is_delivered').checked; });
 $('order-form').addEventListener('submit', submit);
-pollStats(); pollModels(); pollRecent(); pollOnline(); pollServing(); pollDrift(); pollAlerts();
+pollStats(); pollModels(); pollRecent(); pollOnline(); pollServing(); pollChallenge(); pollDrift(); pollAlerts();
 setInterval(pollStats, 1500);
 setInterval(pollRecent, 2000);
 setInterval(pollModels, 5000);
 setInterval(pollOnline, 5000);
 setInterval(pollServing, 3000);
+setInterval(pollChallenge, 3000);
 setInterval(pollDrift, 5000);
 setInterval(pollAlerts, 2000);

@@ -10,7 +10,10 @@
 // --alert-threshold), each once, with its risk at or above the threshold and
 // its reasons in words; and the champion panel: the served version, the
 // ServingStates newest first with their cause and reason, and no control
-// (read-only).
+// (read-only); the champion and challenger panel: both versions side by side
+// with their live RMSE and interval, the orders compared, the interval of the
+// difference, the status with its reason, the past challenge with its
+// outcome, and no control.
 // Usage: node web.mjs URL OUTDIR [--wait-rate]   (screenshots go to OUTDIR)
 import { chromium } from 'playwright-core';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -111,6 +114,36 @@ try {
     if (controls.length) fail(`the champion panel has ${controls.length} controls: it must be read-only`);
     if (!/Read-only by design/.test(await page.textContent('#champion .read-only'))) fail('no read-only note in the champion panel');
     console.log(`champion: ${now}; serving timeline: ${serving.map((x) => `epoch ${x.epoch} v${x.v} [${x.cls}]`).join(', ')}`);
+    // champion and challenger: v1 and v4 side by side with their live RMSE and
+    // interval, the orders compared, the difference's interval, the status and
+    // its reason; v3 (retired earlier) in the past challenges; read-only
+    await waitFor(page, () => document.getElementById('challenge-status').dataset.status === 'running' &&
+      document.querySelectorAll('#challenge-history li.challenge').length === 1, 15000)
+      .catch(() => fail('the champion and challenger panel does not show the running challenge and one past one'));
+    const side = (id) => page.$eval(id, (d) => ({ v: d.dataset.version, text: d.textContent }));
+    const champ = await side('#challenge-champion'), chall = await side('#challenge-challenger');
+    if (champ.v !== '1' || !/v1/.test(champ.text) || !/RMSE 1\.310/.test(champ.text) ||
+      !/95% interval \[1\.250, 1\.370\]/.test(champ.text)) fail(`champion side ${JSON.stringify(champ)}`);
+    if (chall.v !== '4' || !/v4/.test(chall.text) || !/RMSE 1\.220/.test(chall.text) ||
+      !/95% interval \[1\.160, 1\.280\]/.test(chall.text)) fail(`challenger side ${JSON.stringify(chall)}`);
+    if (!(await page.$eval('#challenge-challenger', (d) => d.classList.contains('better')))) fail('the lower RMSE is not marked');
+    const cstatus = await page.textContent('#challenge-status');
+    if (!/running/.test(cstatus) || !/412 of 300 orders compared: no decision yet \(browser test\)/.test(cstatus))
+      fail(`challenge status ${cstatus}`);
+    const corders = await page.textContent('#challenge-orders');
+    if (!/^412 orders compared \(decides from 300, retires without a decision at 3000\)/.test(corders)) fail(`orders line ${corders}`);
+    const cdiff = await page.textContent('#challenge-diff');
+    if (!/mean 0\.200, 95% bootstrap interval \[0\.100, 0\.300\] \(1000 resamples\); RMSE gain 0\.090/.test(cdiff)) fail(`difference line ${cdiff}`);
+    const past = await page.$$eval('#challenge-history li.challenge', (ls) => ls.map((l) => ({
+      v: l.dataset.version, cls: l.className, text: l.textContent })));
+    if (past[0].v !== '3' || !/retired/.test(past[0].cls) || !/v3 against v1 retired/.test(past[0].text) ||
+      !/RMSE 1\.410 vs 1\.200 over 900 orders/.test(past[0].text) ||
+      !/retired: worse than the champion on 900 live orders \(browser test\)/.test(past[0].text))
+      fail(`past challenges ${JSON.stringify(past)}`);
+    const ccontrols = await page.$$('#challenge button, #challenge input, #challenge select, #challenge textarea, #challenge form, #challenge a[href]');
+    if (ccontrols.length) fail(`the champion and challenger panel has ${ccontrols.length} controls: it must be read-only`);
+    await page.locator('#challenge').screenshot({ path: join(out, 'web-challenge.png') });
+    console.log(`challenge: ${champ.text} | ${chall.text} | ${cstatus} | ${corders} | past: ${past.map((x) => `v${x.v} [${x.cls}]`).join(', ')}`);
     await waitFor(page, () => document.querySelectorAll('#recent tbody tr').length > 0,
       15000).catch(() => fail('no recent predictions'));
     // alerts: at least one, each order once, risk >= threshold, reasons in words

@@ -14,7 +14,12 @@
 # 0.3: at-risk orders, each once, at or above it, with their reasons) and the
 # champion panel (read-only: no control in it, POST /v1/serving refused)
 # showing v1 and the two ServingStates produced with kcat, the rollback
-# first, with its reason.
+# first, with its reason; and the champion and challenger panel (read-only,
+# POST /v1/challenge refused): two challenge messages produced with kcat
+# (v4 running against v1, v3 retired earlier) and one keyed as another
+# version, checked in /v1/challenge (the bad one counted) and on the page
+# (both versions, both RMSEs with their intervals, the orders, the status,
+# v3 in the past challenges).
 # Screenshots are saved in
 # $SATISFY_BUILD_DIR/test-artifacts/web/.
 source "$(dirname "$0")/scorer_common.bash"
@@ -64,6 +69,38 @@ printf '{"detector":"page-hinkley","delta":0.1,"lambda":30,"min_samples":200,"n"
   timeout 30 kcat -P -b "$bs" -t satisfy.metrics -k outcome-drift -H schema=satisfy.v1.OutcomeDrift+json 2>"$work/kcat.err" ||
   fail "kcat -P outcome drift failed: $(cat "$work/kcat.err")"
 
+# the retrainer's live judge of shadow challengers (lib/release/challenge.c's
+# shape, key challenge-<challenger>): v3 retired earlier, v4 running against
+# v1; then one whose key names another version (counted as bad, ignored)
+challenge() { # challenger status reason orders started_at decided_at rmse_champion rmse_challenger
+  printf '{"challenger":%s,"champion":1,"status":"%s","reason":"%s","orders":%s,"min_orders":300,"max_orders":3000,' "$1" "$2" "$3" "$4"
+  printf '"confidence":0.95,"rmse_champion":%s,"rmse_challenger":%s,' "$7" "$8"
+  awk -v a="$7" -v b="$8" 'BEGIN { printf "\"rmse_champion_ci\":[%.4f,%.4f],\"rmse_challenger_ci\":[%.4f,%.4f],\"gain\":%.4f,", a - 0.06, a + 0.06, b - 0.06, b + 0.06, a - b }'
+  printf '"diff_mean":0.2,"lower":0.1,"upper":0.3,"resamples":1000,'
+  printf '"started_at":%s,"decided_at":%s,"event_time":1529471016000,"at":%s}\n' "$5" "$6" "$(($(date +%s) * 1000))"
+}
+now_ms=$(($(date +%s) * 1000))
+challenge 3 retired "retired: worse than the champion on 900 live orders (browser test)" 900 $((now_ms - 7200000)) $((now_ms - 3600000)) 1.2000 1.4100 |
+  timeout 30 kcat -P -b "$bs" -t satisfy.metrics -k challenge-3 -H schema=satisfy.v1.Challenge+json 2>"$work/kcat.err" ||
+  fail "kcat -P challenge 3 failed: $(cat "$work/kcat.err")"
+challenge 4 running "412 of 300 orders compared: no decision yet (browser test)" 412 $((now_ms - 600000)) 0 1.3100 1.2200 |
+  timeout 30 kcat -P -b "$bs" -t satisfy.metrics -k challenge-4 -H schema=satisfy.v1.Challenge+json 2>"$work/kcat.err" ||
+  fail "kcat -P challenge 4 failed: $(cat "$work/kcat.err")"
+challenge 4 running "bad: keyed as another version" 1 $((now_ms)) 0 1.0 1.0 |
+  timeout 30 kcat -P -b "$bs" -t satisfy.metrics -k challenge-9 -H schema=satisfy.v1.Challenge+json 2>"$work/kcat.err" ||
+  fail "kcat -P bad challenge failed: $(cat "$work/kcat.err")"
+# /v1/challenge: v4 current (running, its RMSEs and intervals), v3 in the history, the bad one counted
+challenge_json() { curl -sf --max-time 5 "http://127.0.0.1:$port/v1/challenge" >"$work/challenge.json"; }
+_challenges_read() { challenge_json && [ "$(jq '.messages' "$work/challenge.json")" -ge 3 ]; }
+wait_for 30 "the 3 challenge messages in /v1/challenge" _challenges_read
+jq -e '.current.challenger == 4 and .current.champion == 1 and .current.status == "running" and
+  .current.orders == 412 and .current.rmse_challenger_ci == [1.16, 1.28] and
+  (.history | length) == 1 and .history[0].challenger == 3 and .history[0].status == "retired" and
+  .messages == 3 and .bad_messages == 1 and (.last_bad | test("key .challenge-9. is not challenge-4"))' \
+  "$work/challenge.json" >/dev/null || fail "/v1/challenge: $(cat "$work/challenge.json")"
+code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 -X POST "http://127.0.0.1:$port/v1/challenge")
+[ "$code" = 405 ] || fail "POST /v1/challenge answered $code, want 405 (read-only)"
+
 # two ServingStates (serving_state.avsc, key "serving" on satisfy.models):
 # v1 by the gate (epoch 1), then rolled back to by hand (epoch 2)
 serving() { # epoch champion cause reason -> framed Avro bytes in $work/serving-$1.bin
@@ -103,5 +140,6 @@ pids+=($!)
 wait_exit "$browser_pid" 200 "the browser test"
 [ "$exit_rc" = 0 ] || fail "browser test (exit $exit_rc): $(cat "$work/browser.out" "$work/browser.err" | tail -20)"
 cat "$work/browser.out"
-[ -s "$artifacts/web-predict.png" ] && [ -s "$artifacts/web-live.png" ] || fail "screenshots missing"
+[ -s "$artifacts/web-predict.png" ] && [ -s "$artifacts/web-live.png" ] && [ -s "$artifacts/web-challenge.png" ] ||
+  fail "screenshots missing"
 echo "web_browser: ok, screenshots in $artifacts"
