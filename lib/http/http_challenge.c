@@ -194,6 +194,7 @@ static char *challenge_json(sf_http *h)
     for (int i = 0; i < SF_HTTP_CHALLENGES; i++)
         if (c->c[i].json)
             order[n++] = &c->c[i];
+    /* cppcheck-suppress uninitvar ; only the n entries set above are sorted */
     qsort(order, n, sizeof *order, cmp_newest);
     cJSON *cur = n ? cJSON_Parse(order[0]->json) : NULL;
     cJSON_AddItemToObject(o, "current", cur ? cur : cJSON_CreateNull());
