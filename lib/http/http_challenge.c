@@ -23,6 +23,7 @@
 #include <cjson/cJSON.h>
 
 #include "http_impl.h"
+#include "satisfy/challenge.h"
 #include "satisfy/json_field.h"
 
 void sf_http_challenge_init(sf_http *h)
@@ -97,7 +98,7 @@ static int parse(const void *key, size_t key_len, const void *value, size_t len,
         goto bad;
     if (key) {
         char want[48];
-        snprintf(want, sizeof want, "%s%" PRId64, SF_HTTP_CHALLENGE_KEY_PREFIX, *version);
+        snprintf(want, sizeof want, "%s%" PRId64, SF_CHALLENGE_KEY_PREFIX, *version);
         if (key_len != strlen(want) || memcmp(key, want, key_len) != 0) {
             sf_errf(err, "key '%.*s' is not %s", (int)(key_len < 40 ? key_len : 40),
                     (const char *)key, want);
@@ -135,8 +136,8 @@ static sf_http_challenge *slot_for(sf_http_challenges *c, int64_t v, int64_t sta
 int sf_http_challenge_feed(sf_http *h, const char *schema, const void *key, size_t key_len,
                            const void *value, size_t len, const char *where, sf_err *err)
 {
-    int mine = schema ? strcmp(schema, SF_HTTP_CHALLENGE_SCHEMA) == 0
-                      : has_prefix(key, key_len, SF_HTTP_CHALLENGE_KEY_PREFIX);
+    int mine = schema ? strcmp(schema, SF_CHALLENGE_SCHEMA) == 0
+                      : has_prefix(key, key_len, SF_CHALLENGE_KEY_PREFIX);
     if (!mine)
         return 1;
     int64_t v = 0, started = 0;

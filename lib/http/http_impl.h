@@ -109,12 +109,12 @@ int sf_http_drift_feed(sf_http *h, const char *schema, const void *key, size_t k
                        const void *value, size_t len);
 int sf_http_drift_route(sf_http *h, const sf_http_req *q, sf_http_resp *r);
 
-/* The shadow challengers' live judge on satisfy.metrics (http_challenge.c):
- * the newest message of each challenger, for GET /v1/challenge. */
-#define SF_HTTP_CHALLENGE_SCHEMA     "satisfy.v1.Challenge+json" /* header "schema" */
-#define SF_HTTP_CHALLENGE_KEY_PREFIX "challenge-"                /* + challenger version */
-#define SF_HTTP_CHALLENGES           32 /* challengers kept (the first started dropped first) */
-#define SF_HTTP_CHALLENGE_HISTORY    10 /* older challenges listed besides the current one */
+/* The shadow challengers' live judge on satisfy.metrics (http_challenge.c;
+ * the message is challenge.h's sf_challenge_json, key SF_CHALLENGE_KEY_PREFIX
+ * + the challenger's version, header schema SF_CHALLENGE_SCHEMA): the newest
+ * message of each challenger, for GET /v1/challenge. */
+#define SF_HTTP_CHALLENGES        32 /* challengers kept (the first started dropped first) */
+#define SF_HTTP_CHALLENGE_HISTORY 10 /* older challenges listed besides the current one */
 
 typedef struct sf_http_challenge {
     int64_t challenger; /* its version */

@@ -524,11 +524,12 @@ function drawChallenge(x) {
     fillSide('challenge-challenger', c.challenger, c.rmse_challenger, c.rmse_challenger_ci, c.confidence,
       better(c.rmse_challenger, c.rmse_champion));
     $('challenge-orders').textContent = `${c.orders ?? '-'} orders compared (decides from ${c.min_orders ?? '-'}, ` +
-      `retires without a decision at ${c.max_orders ?? '-'})` + (c.event_time ? `, reviews up to ${isoDay(c.event_time)}` : '');
+      `retires without a decision at ${c.max_orders ?? '-'})` + (c.event_time > 0 ? `, reviews up to ${isoDay(c.event_time)}` : '');
     $('challenge-orders').dataset.orders = c.orders ?? '';
     $('challenge-diff').textContent = `Squared-error difference champion − challenger per order: mean ${fmt3(c.diff_mean)}, ` +
       `${pct(c.confidence)}bootstrap interval ${interval([c.lower, c.upper])}` +
-      (c.resamples ? ` (${c.resamples} resamples)` : '') + `; RMSE gain ${fmt3(c.gain)} (above zero: the challenger is better)`;
+      (c.resamples ? ` (${c.resamples} resamples)` : '') + `; RMSE gain ${fmt3(c.gain)}` +
+      (typeof c.margin === 'number' ? ` (promoted from ${fmt3(c.margin)} with the interval above zero)` : ' (above zero: the challenger is better)');
   }
   const ol = $('challenge-history');
   ol.replaceChildren();

@@ -133,7 +133,7 @@ try {
     const corders = await page.textContent('#challenge-orders');
     if (!/^412 orders compared \(decides from 300, retires without a decision at 3000\)/.test(corders)) fail(`orders line ${corders}`);
     const cdiff = await page.textContent('#challenge-diff');
-    if (!/mean 0\.200, 95% bootstrap interval \[0\.100, 0\.300\] \(1000 resamples\); RMSE gain 0\.090/.test(cdiff)) fail(`difference line ${cdiff}`);
+    if (!/mean 0\.200, 95% bootstrap interval \[0\.100, 0\.300\] \(1000 resamples\); RMSE gain 0\.090 \(promoted from 0\.005/.test(cdiff)) fail(`difference line ${cdiff}`);
     const past = await page.$$eval('#challenge-history li.challenge', (ls) => ls.map((l) => ({
       v: l.dataset.version, cls: l.className, text: l.textContent })));
     if (past[0].v !== '3' || !/retired/.test(past[0].cls) || !/v3 against v1 retired/.test(past[0].text) ||

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "http_impl.h"
+#include "satisfy/challenge.h"
 #include "satisfy/decision.h"
 #include "satisfy/drift.h"
 #include "satisfy/drift_detect.h"
@@ -29,7 +30,7 @@ static const char *const SCHEMAS[] = {NULL,
                                       SF_DECISION_SCHEMA,
                                       "satisfy.v1.OnlineAccuracy+json",
                                       "x",
-                                      SF_HTTP_CHALLENGE_SCHEMA,
+                                      SF_CHALLENGE_SCHEMA,
                                       SF_DRIFT_SCHEMA,
                                       SF_OUTCOME_DRIFT_SCHEMA,
                                       NULL};

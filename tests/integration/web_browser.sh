@@ -76,7 +76,7 @@ challenge() { # challenger status reason orders started_at decided_at rmse_champ
   printf '{"challenger":%s,"champion":1,"status":"%s","reason":"%s","orders":%s,"min_orders":300,"max_orders":3000,' "$1" "$2" "$3" "$4"
   printf '"confidence":0.95,"rmse_champion":%s,"rmse_challenger":%s,' "$7" "$8"
   awk -v a="$7" -v b="$8" 'BEGIN { printf "\"rmse_champion_ci\":[%.4f,%.4f],\"rmse_challenger_ci\":[%.4f,%.4f],\"gain\":%.4f,", a - 0.06, a + 0.06, b - 0.06, b + 0.06, a - b }'
-  printf '"diff_mean":0.2,"lower":0.1,"upper":0.3,"resamples":1000,'
+  printf '"margin":0.005,"diff_mean":0.2,"lower":0.1,"upper":0.3,"resamples":1000,'
   printf '"started_at":%s,"decided_at":%s,"event_time":1529471016000,"at":%s}\n' "$5" "$6" "$(($(date +%s) * 1000))"
 }
 now_ms=$(($(date +%s) * 1000))

@@ -24,6 +24,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "satisfy/challenge.h"
 #include "satisfy/codec.h"
 #include "satisfy/datagen.h"
 #include "satisfy/decision.h"
@@ -33,7 +34,7 @@
 #include "satisfy/olist.h"
 #include "satisfy/train.h"
 #include "http_client.h"
-#include "http_impl.h" /* SF_HTTP_CHALLENGE_* */
+#include "http_impl.h" /* SF_HTTP_CHALLENGES, SF_HTTP_CHALLENGE_HISTORY */
 #include "testutil.h"
 
 static sf_model *g_model; /* a copy owned by the tests, for reference predictions */
@@ -923,30 +924,30 @@ static void test_challenge(void **state)
     cJSON_Delete(on);
 
     /* v2 retired earlier; v3 running, fed twice (the newer replaces); one by key alone */
-    feed_challenge(SF_HTTP_CHALLENGE_SCHEMA, 2, "retired", 1000, 3000);
-    feed_challenge(SF_HTTP_CHALLENGE_SCHEMA, 3, "running", 2000, 100);
+    feed_challenge(SF_CHALLENGE_SCHEMA, 2, "retired", 1000, 3000);
+    feed_challenge(SF_CHALLENGE_SCHEMA, 3, "running", 2000, 100);
     feed_challenge(NULL, 3, "running", 2000, 412);
     static const struct {
         const char *schema, *key, *json, *want;
     } bad[] = {
-        {SF_HTTP_CHALLENGE_SCHEMA, "challenge-3", "not json", "challenge: not JSON"},
-        {SF_HTTP_CHALLENGE_SCHEMA, "challenge-4", NULL,
+        {SF_CHALLENGE_SCHEMA, "challenge-3", "not json", "challenge: not JSON"},
+        {SF_CHALLENGE_SCHEMA, "challenge-4", NULL,
          "challenge: key 'challenge-4' is not "
          "challenge-3"},
         {NULL, "challenge-x", NULL, "key 'challenge-x' is not challenge-3"},
-        {SF_HTTP_CHALLENGE_SCHEMA, NULL,
+        {SF_CHALLENGE_SCHEMA, NULL,
          "{\"challenger\":3,\"champion\":2,\"started_at\":1,"
          "\"status\":\"won\"}",
          "challenge: status: expected running, promoted or retired"},
-        {SF_HTTP_CHALLENGE_SCHEMA, NULL,
+        {SF_CHALLENGE_SCHEMA, NULL,
          "{\"challenger\":0,\"champion\":2,\"started_at\":1,"
          "\"status\":\"running\"}",
          "challenge: challenger"},
-        {SF_HTTP_CHALLENGE_SCHEMA, NULL,
+        {SF_CHALLENGE_SCHEMA, NULL,
          "{\"challenger\":3,\"champion\":2,\"started_at\":1,"
          "\"status\":\"running\",\"orders\":\"many\"}",
          "challenge: orders: expected a number or null"},
-        {SF_HTTP_CHALLENGE_SCHEMA, NULL,
+        {SF_CHALLENGE_SCHEMA, NULL,
          "{\"challenger\":3,\"champion\":2,\"started_at\":1,"
          "\"status\":\"running\",\"rmse_champion_ci\":[1]}",
          "challenge: rmse_champion_ci: expected [lower, upper]"},
@@ -986,10 +987,10 @@ static void test_challenge(void **state)
     cJSON_Delete(on);
 
     /* v3 promoted; more challengers than kept: the first started go, at most 10 listed */
-    feed_challenge(SF_HTTP_CHALLENGE_SCHEMA, 3, "promoted", 2000, 800);
+    feed_challenge(SF_CHALLENGE_SCHEMA, 3, "promoted", 2000, 800);
     for (int64_t v = 10; v < 10 + SF_HTTP_CHALLENGES; v++)
-        feed_challenge(SF_HTTP_CHALLENGE_SCHEMA, v, "retired", 3000 + v, 3000);
-    feed_challenge(SF_HTTP_CHALLENGE_SCHEMA, 4, "retired", 1500, 3000); /* older than all kept */
+        feed_challenge(SF_CHALLENGE_SCHEMA, v, "retired", 3000 + v, 3000);
+    feed_challenge(SF_CHALLENGE_SCHEMA, 4, "retired", 1500, 3000); /* older than all kept */
     root = get_challenge();
     cur = cJSON_GetObjectItem(root, "current");
     hist = cJSON_GetObjectItem(root, "history");
@@ -1006,6 +1007,65 @@ static void test_challenge(void **state)
     cJSON_Delete(root);
 
     expect(req("POST", "/v1/challenge", "application/json", "{}", &b), &b, 405, "read-only");
+}
+
+/* The retrainer's own messages (challenge.h's sf_challenge_json, as
+ * publish_challenge sends them): the state before any order (numbers null)
+ * and after a judged run of orders where the challenger errs less are read
+ * as they were written. */
+static void test_challenge_judge(void **state)
+{
+    (void)state;
+    sf_challenge_opts o;
+    sf_challenge_opts_default(&o);
+    o.min_orders = 50;
+    o.max_orders = 1000;
+    o.gate.resamples = 200;
+    sf_challenge c;
+    sf_err err = {{0}};
+    int64_t started = 4000000000000LL; /* after every start of test_challenge */
+    assert_int_equal(sf_challenge_init(&c, 77, 76, started, &o, &err), 0);
+    char key[40];
+    snprintf(key, sizeof key, "%s77", SF_CHALLENGE_KEY_PREFIX);
+    char *js = sf_challenge_json(&c, NULL, 0, started);
+    assert_non_null(js);
+    if (feed_metrics(SF_CHALLENGE_SCHEMA, key, js, &err) != 0)
+        fail_msg("the state before any order: %s: %s", err.msg, js);
+    free(js);
+    cJSON *root = get_challenge();
+    cJSON *cur = cJSON_GetObjectItem(root, "current");
+    assert_int_equal(jint(cur, "challenger"), 77);
+    assert_int_equal(jint(cur, "orders"), 0);
+    assert_true(cJSON_IsNull(cJSON_GetObjectItem(cur, "rmse_challenger_ci")));
+    cJSON_Delete(root);
+
+    for (int i = 0; i < 200; i++) { /* the champion is off by 1, the challenger by 0.25 */
+        double label = 1 + i % 5;
+        assert_int_equal(sf_challenge_add(&c, label, label < 3 ? label + 1 : label - 1,
+                                          label < 3 ? label + 0.25 : label - 0.25,
+                                          1529471016000LL + i, &err),
+                         0);
+    }
+    assert_true(sf_challenge_judge(&c, true, &err) >= 0);
+    js = sf_challenge_json(&c, NULL, started + 10, started + 10);
+    assert_non_null(js);
+    if (feed_metrics(SF_CHALLENGE_SCHEMA, key, js, &err) != 0)
+        fail_msg("the judged state: %s: %s", err.msg, js);
+    free(js);
+    root = get_challenge();
+    cur = cJSON_GetObjectItem(root, "current");
+    assert_int_equal(jint(cur, "challenger"), 77);
+    assert_int_equal(jint(cur, "champion"), 76);
+    assert_int_equal(jint(cur, "orders"), 200);
+    assert_int_equal(jint(cur, "event_time"), 1529471016199LL);
+    assert_true(fabs(cJSON_GetObjectItem(cur, "rmse_champion")->valuedouble - 1.0) < 1e-9);
+    assert_true(fabs(cJSON_GetObjectItem(cur, "rmse_challenger")->valuedouble - 0.25) < 1e-9);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(cur, "rmse_challenger_ci")), 2);
+    assert_true(cJSON_GetObjectItem(cur, "lower")->valuedouble > 0);
+    const char *status = cJSON_GetObjectItem(cur, "status")->valuestring;
+    assert_string_equal(status, c.verdict == SF_CHALLENGE_PROMOTE ? "promoted" : "running");
+    cJSON_Delete(root);
+    sf_challenge_free(&c);
 }
 
 /* ------------------------------------------- online accuracy in /metrics */
@@ -1206,7 +1266,8 @@ int main(void)
         cmocka_unit_test(test_decisions),
         cmocka_unit_test(test_alerts_endpoint),
         cmocka_unit_test(test_challenge),
-        cmocka_unit_test(test_metrics_online), /* before promtool: it checks these too */
+        cmocka_unit_test(test_challenge_judge), /* after test_challenge: its start is newer */
+        cmocka_unit_test(test_metrics_online),  /* before promtool: it checks these too */
         cmocka_unit_test(test_metrics_promtool),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
