@@ -39,12 +39,6 @@ void sf_http_challenge_free(sf_http *h)
     pthread_mutex_destroy(&c->mu);
 }
 
-static int has_prefix(const void *key, size_t key_len, const char *p)
-{
-    size_t n = strlen(p);
-    return key && key_len >= n && memcmp(key, p, n) == 0;
-}
-
 /* Member k, when present, is a number or null (or, for an interval, an
  * array of two of them): missing means not computable yet, as null. */
 static int num_or_null(const cJSON *j, const char *k, int interval, sf_err *err)
@@ -137,7 +131,7 @@ int sf_http_challenge_feed(sf_http *h, const char *schema, const void *key, size
                            const void *value, size_t len, const char *where, sf_err *err)
 {
     int mine = schema ? strcmp(schema, SF_CHALLENGE_SCHEMA) == 0
-                      : has_prefix(key, key_len, SF_CHALLENGE_KEY_PREFIX);
+                      : sf_http_key_has_prefix(key, key_len, SF_CHALLENGE_KEY_PREFIX);
     if (!mine)
         return 1;
     int64_t v = 0, started = 0;

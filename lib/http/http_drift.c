@@ -33,20 +33,14 @@ void sf_http_drift_free(sf_http *h)
     pthread_mutex_destroy(&d->mu);
 }
 
-static int has_prefix(const void *key, size_t key_len, const char *p)
-{
-    size_t n = strlen(p);
-    return key && key_len >= n && memcmp(key, p, n) == 0;
-}
-
 int sf_http_drift_feed(sf_http *h, const char *schema, const void *key, size_t key_len,
                        const void *value, size_t len)
 {
-    int input =
-        schema ? strcmp(schema, SF_DRIFT_SCHEMA) == 0 : has_prefix(key, key_len, SF_DRIFT_KEY);
+    int input = schema ? strcmp(schema, SF_DRIFT_SCHEMA) == 0
+                       : sf_http_key_has_prefix(key, key_len, SF_DRIFT_KEY);
     int outcome = schema ? strcmp(schema, SF_OUTCOME_DRIFT_SCHEMA) == 0
                          : key_len == strlen(SF_OUTCOME_DRIFT_KEY) &&
-                               has_prefix(key, key_len, SF_OUTCOME_DRIFT_KEY);
+                               sf_http_key_has_prefix(key, key_len, SF_OUTCOME_DRIFT_KEY);
     if (!input && !outcome)
         return 0;
     cJSON *j = value && len < 65536 ? cJSON_ParseWithLength(value, len) : NULL;

@@ -15,6 +15,7 @@
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <microhttpd.h>
 
@@ -88,6 +89,15 @@ typedef struct sf_http_online {
 
 /* The connection guard (http_guard.c): head, body and keep-alive deadlines
  * counted from accept, and room made for new clients near the limits. */
+/* 1 when a message key (key_len bytes, not terminated; may be NULL) starts
+ * with the string p: how satisfy.metrics messages without a schema header
+ * are told apart. */
+static inline int sf_http_key_has_prefix(const void *key, size_t key_len, const char *p)
+{
+    size_t n = strlen(p);
+    return key && key_len >= n && memcmp(key, p, n) == 0;
+}
+
 /* The drift messages on satisfy.metrics (http_drift.c): the newest of each
  * scorer's input drift and the retrainer's outcome detector. */
 #define SF_HTTP_DRIFT_SCORERS 16
