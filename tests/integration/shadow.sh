@@ -22,7 +22,8 @@
 #      delivery_days at 0.5 does, once per model version, and the retrain's
 #      decision carries "trigger": "input-drift".
 # The registry's serving history and challenges, the judge's messages on
-# satisfy.metrics and the retrainer's counters must all agree.
+# satisfy.metrics (and the web page's GET /v1/challenge, read from them) and
+# the retrainer's counters must all agree.
 source "$(dirname "$0")/scorer_common.bash"
 source "$(dirname "$0")/retrainer_common.bash"
 
@@ -46,8 +47,9 @@ replay() { # from to
 
 pub 1 pub1 --flip-labels
 pub 2 pub2 --no-serve
-start_scorer scorer --batch 200
+start_scorer scorer --batch 200 --http 127.0.0.1:0
 wait_log scorer "assigned 8 partition" 90
+port=$(http_port scorer)
 reg challenge 2 --brokers "$bs" --reason "test: v2 against a bad champion" >"$work/ch2.out" 2>&1 ||
   fail "registry challenge 2: $(cat "$work/ch2.out")"
 grep -q "challenge: version 2 shadows champion 1" "$work/ch2.out" || fail "challenge 2: $(cat "$work/ch2.out")"
@@ -96,6 +98,20 @@ POLL_INTERVAL=0.2 wait_for 120 "v3 retired" _log_has rt "challenge: challenger v
 grep -o "challenge: challenger v3 RETIRED.*" "$work/rt.err"
 wait_log scorer "shadow: no challenger now (was model 3)" 30
 POLL_INTERVAL=0.2 wait_for 30 "the retrainer's counters" stat_at_least challenges_retired 1
+# the web page's data: GET /v1/challenge from the judge's messages
+_page_shows() {
+  curl -s --max-time 5 "http://127.0.0.1:$port/v1/challenge" >"$work/challenge.json" &&
+    python3 - "$work/challenge.json" 2>"$work/challenge.err" <<'PY'
+import json, sys
+o = json.load(open(sys.argv[1]))
+c, h = o["current"], o["history"]
+assert c and c["challenger"] == 3 and c["status"] == "retired" and c["champion"] == 2, c
+assert h and h[0]["challenger"] == 2 and h[0]["status"] == "promoted", h
+assert c["rmse_challenger_ci"][0] > c["rmse_champion_ci"][1] and o["bad_messages"] == 0, o
+PY
+}
+POLL_INTERVAL=0.5 poll 30 _page_shows ||
+  fail "/v1/challenge does not show v3 retired after v2 promoted: $(tail -1 "$work/challenge.err") $(head -c 600 "$work/challenge.json")"
 [ "$(json_field "$work/stats.json" challenges_promoted)" = 1 ] || fail "stats: $(cat "$work/stats.json")"
 
 timeout 200 "$bin/consume_predictions" --brokers "$bs" --idle 1 --timeout 180 \
