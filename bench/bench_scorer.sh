@@ -63,14 +63,6 @@ done
 tick=$(getconf CLK_TCK)
 run_id="$(date +%s)-$$"
 
-port_of() { # LOG: the port the program logged
-  for _ in $(seq 100); do
-    grep -q "serving /metrics on port" "$1" 2>/dev/null && break
-    sleep 0.1
-  done
-  sed -n 's/.*serving \/metrics on port \([0-9]*\).*/\1/p' "$1"
-}
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 
 # start SIDE MODE GROUP [-X ...]: starts the scorer or the relay; sets $pid $port
 start() {

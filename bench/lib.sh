@@ -37,6 +37,18 @@ above_max() {
     awk '{ d[NR] = $6 - $3 } END { print (NR > 1) ? d[NR] - d[NR - 1] : 0 }'
 }
 
+# port_of LOG: the /metrics port a bench_scorer or bench_relay logged
+port_of() {
+  for _ in $(seq 100); do
+    grep -q "serving /metrics on port" "$1" 2>/dev/null && break
+    sleep 0.1
+  done
+  sed -n 's/.*serving \/metrics on port \([0-9]*\).*/\1/p' "$1"
+}
+
+# cpu_ticks PID: user + system CPU of a process so far, in clock ticks
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+
 # stop_pid PID: SIGTERM, up to 10 s to exit, then SIGKILL; reaps it
 stop_pid() {
   kill -TERM "$1" 2>/dev/null || return 0
