@@ -26,26 +26,13 @@ pids+=($!)
 for _ in $(seq 100); do [ -s "$work/bs" ] && break; sleep 0.1; done
 [ -s "$work/bs" ] || die "satisfy-broker did not start: $(cat "$work/broker.err")"
 bs=$(head -1 "$work/bs")
-if [ -n "${OLIST_DIR:-}" ]; then
-  data="$OLIST_DIR"
-  source="Olist sample"
-else
-  "$bin/satisfy-datagen" --orders 15000 --seed 3 --out "$work/data" >/dev/null 2>&1
-  data="$work/data"
-  source="generated, 15,000 orders"
-fi
+bench_data
 "$bin/publish_model" --brokers "$bs" --version 1 --data "$data" --algo gbdt >"$work/pub1" 2>&1 ||
   die "publish_model 1: $(cat "$work/pub1")"
 "$bin/publish_model" --brokers "$bs" --version 2 --data "$data" --algo gbdt --to 2018-01-01 \
   >"$work/pub2" 2>&1 || die "publish_model 2: $(cat "$work/pub2")"
 replays=${BENCH_SHADOW_REPLAYS:-8}
-n=0
-for _ in $(seq "$replays"); do
-  "$bin/satisfy-producer" --brokers "$bs" --data "$data" --speed 0 --no-progress >"$work/prod" \
-    2>&1 || die "replay failed"
-  n=$((n + $(awk '$1 == "satisfy.orders" && $3 == "produced" { print $2 }' "$work/prod")))
-done
-[ "$n" -gt 0 ] || die "no order events"
+bench_backlog "$replays" "$bs"
 tick=$(getconf CLK_TCK)
 epoch=0
 

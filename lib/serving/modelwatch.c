@@ -163,6 +163,32 @@ static int64_t target_locked(const sf_modelwatch *mw)
     return mw->n_kept ? mw->kept[mw->n_kept - 1].version : 0;
 }
 
+/* Loads kept release k again: copies its bytes under mu (held on entry),
+ * releases mu and loads outside it, so that the scorer's take never waits
+ * for a load. The model, or NULL (logged as "<what> N could not be loaded
+ * again: ..."). */
+static sf_model *load_kept_unlock(sf_modelwatch *mw, const struct kept *k, const char *what)
+{
+    int64_t want = k->version;
+    size_t len = k->len;
+    uint8_t *copy = malloc(len);
+    if (copy)
+        memcpy(copy, k->bytes, len);
+    pthread_mutex_unlock(&mw->mu);
+    sf_model *model = NULL;
+    int64_t v = 0;
+    sf_err err = {{0}};
+    if (!copy)
+        sf_errf(&err, "out of memory");
+    if (!copy || sf_modelwatch_load(copy, len, &model, &v, &err) != 0) {
+        free(copy);
+        logf_(mw, "%s %" PRId64 " could not be loaded again: %s", what, want, err.msg);
+        return NULL;
+    }
+    free(copy);
+    return model;
+}
+
 /* Which challenger to score with as well: the challenger of the
  * highest-epoch ServingState when it is set and is not the champion, else
  * 0. Under mu. */
@@ -216,22 +242,9 @@ static void retarget_challenger(sf_modelwatch *mw)
                       was, epoch);
             return;
         }
-        uint8_t *copy = malloc(k->len);
-        size_t len = k->len;
-        if (copy)
-            memcpy(copy, k->bytes, len);
-        pthread_mutex_unlock(&mw->mu);
-        sf_model *model = NULL;
-        int64_t v = 0;
-        sf_err err = {{0}};
-        if (!copy)
-            sf_errf(&err, "out of memory");
-        if (!copy || sf_modelwatch_load(copy, len, &model, &v, &err) != 0) {
-            free(copy);
-            logf_(mw, "challenger %" PRId64 " could not be loaded again: %s", t, err.msg);
+        sf_model *model = load_kept_unlock(mw, k, "challenger");
+        if (!model)
             return;
-        }
-        free(copy);
         pthread_mutex_lock(&mw->mu);
         if (challenger_locked(mw) != t || mw->ch_served == t) { /* moved on meanwhile */
             pthread_mutex_unlock(&mw->mu);
@@ -280,22 +293,11 @@ static void retarget(sf_modelwatch *mw, sf_model *model, int64_t v)
         if (!model || v != t) {
             /* load the kept bytes again, outside the lock (the scorer's take
              * must not wait for it), then look at the target once more */
-            uint8_t *copy = malloc(k->len);
-            size_t len = k->len;
-            if (copy)
-                memcpy(copy, k->bytes, len);
-            pthread_mutex_unlock(&mw->mu);
             sf_model_free(model);
-            model = NULL;
-            sf_err err = {{0}};
-            if (!copy)
-                sf_errf(&err, "out of memory");
-            if (!copy || sf_modelwatch_load(copy, len, &model, &v, &err) != 0) {
-                free(copy);
-                logf_(mw, "model %" PRId64 " could not be loaded again: %s", t, err.msg);
+            model = load_kept_unlock(mw, k, "model");
+            if (!model)
                 return;
-            }
-            free(copy);
+            v = t;
             continue;
         }
         if (mw->pending)

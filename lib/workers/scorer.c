@@ -547,6 +547,13 @@ static void clear_batch(scorer *s)
     s->n = 0;
 }
 
+/* The model_version header's text of version v into buf; its length. */
+static size_t version_text(char *buf, size_t size, int64_t v)
+{
+    int n = snprintf(buf, size, "%" PRId64, v);
+    return n > 0 ? (size_t)n : 0;
+}
+
 /* Makes m (version v) the model of the next batches. A release made
  * before the live history carries a snapshot: it seeds the live history
  * while satisfy.history has given no record (livehistory.h). */
@@ -577,8 +584,7 @@ static void use_model(scorer *s, sf_model *m, int64_t v)
     sf_model_free(s->model);
     s->model = m;
     s->version = v;
-    int vn = snprintf(s->version_text, sizeof s->version_text, "%" PRId64, v);
-    s->version_len = vn > 0 ? (size_t)vn : 0;
+    s->version_len = version_text(s->version_text, sizeof s->version_text, v);
     if (s->o->stats)
         sf_stats_model(s->o->stats, v);
     scorer_logf(s, "scoring with model %" PRId64, v);
@@ -630,8 +636,7 @@ static void use_challenger(scorer *s, sf_model *m, int64_t v)
     sf_model_free(s->ch);
     s->ch = m;
     s->ch_version = v;
-    int vn = snprintf(s->ch_version_text, sizeof s->ch_version_text, "%" PRId64, v);
-    s->ch_version_len = vn > 0 ? (size_t)vn : 0;
+    s->ch_version_len = version_text(s->ch_version_text, sizeof s->ch_version_text, v);
     if (s->o->stats)
         sf_stats_challenger(s->o->stats, v);
     if (!m)

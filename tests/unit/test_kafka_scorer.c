@@ -90,6 +90,49 @@ static int64_t ends(rd_kafka_t *rk, int64_t hi[PARTITIONS])
     return total;
 }
 
+/* A mock cluster with model 1 (ridge, trained on data_dir) released. */
+static sf_mockbroker *mock_with_model(void)
+{
+    sf_err err;
+    sf_mockbroker *mb = sf_mockbroker_start(1, PARTITIONS, &err);
+    if (!mb)
+        fail_msg("%s", err.msg);
+    tu_run("publish_model --brokers %s --version 1 --data %s --algo ridge >/dev/null 2>&1",
+           sf_mockbroker_bootstraps(mb), data_dir);
+    return mb;
+}
+
+/* Runs the scorer with opts o (instance "t", batches of 50, stats st) in a
+ * thread until it has committed total events and, with shadow, as many
+ * challenger predictions as predictions (at most 60 s); stops it, checks
+ * it ended well and leaves the last counters in *snap. */
+static void run_until(sf_scorer_opts *o, sf_stats *st, int64_t total, int shadow,
+                      sf_stats_snapshot *snap)
+{
+    static volatile sig_atomic_t stop;
+    stop = 0;
+    scorer_run r = {.o = *o};
+    r.o.instance_id = "t";
+    r.o.batch_max = 50;
+    r.o.stats = st;
+    r.o.stop = &stop;
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, scorer_thread, &r), 0);
+    memset(snap, 0, sizeof *snap);
+    struct timespec tick = {0, 20 * 1000000};
+    for (double until = now_s() + 60; ((int64_t)snap->events < total ||
+                                       (shadow && snap->shadow_predictions < snap->predictions)) &&
+                                      now_s() < until;) {
+        nanosleep(&tick, NULL);
+        sf_stats_get(st, snap);
+    }
+    stop = 1;
+    assert_int_equal(pthread_join(th, NULL), 0);
+    if (r.rc != 0)
+        fail_msg("scorer: %s", r.err.msg);
+    sf_stats_get(st, snap);
+}
+
 /* A mock cluster with a model and the order events of data_dir; the scorer
  * (cluster as given) scores all of them and stops; then the group's
  * committed offsets of satisfy.orders go to committed[]. */
@@ -97,12 +140,8 @@ static void score_all(int cluster, const char *group, int64_t hi[PARTITIONS],
                       int64_t committed[PARTITIONS])
 {
     sf_err err = {{0}};
-    sf_mockbroker *mb = sf_mockbroker_start(1, PARTITIONS, &err);
-    if (!mb)
-        fail_msg("%s", err.msg);
+    sf_mockbroker *mb = mock_with_model();
     const char *bs = sf_mockbroker_bootstraps(mb);
-    tu_run("publish_model --brokers %s --version 1 --data %s --algo ridge >/dev/null 2>&1", bs,
-           data_dir);
     tu_run("satisfy-producer --brokers %s --data %s --max-events 600 --no-progress >/dev/null 2>&1",
            bs, data_dir);
 
@@ -113,28 +152,10 @@ static void score_all(int cluster, const char *group, int64_t hi[PARTITIONS],
     int64_t total = ends(probe, hi);
     assert_true(total > 100);
 
-    static volatile sig_atomic_t stop;
-    stop = 0;
     sf_stats *st = sf_stats_new();
-    scorer_run r = {.o = {.brokers = bs,
-                          .group = group,
-                          .instance_id = "t",
-                          .batch_max = 50,
-                          .stats = st,
-                          .stop = &stop,
-                          .cluster = cluster}};
-    pthread_t th;
-    assert_int_equal(pthread_create(&th, NULL, scorer_thread, &r), 0);
-    sf_stats_snapshot snap = {0};
-    struct timespec tick = {0, 20 * 1000000};
-    for (double until = now_s() + 60; (int64_t)snap.events < total && now_s() < until;) {
-        nanosleep(&tick, NULL);
-        sf_stats_get(st, &snap);
-    }
-    stop = 1;
-    assert_int_equal(pthread_join(th, NULL), 0);
-    if (r.rc != 0)
-        fail_msg("scorer: %s", r.err.msg);
+    sf_scorer_opts o = {.brokers = bs, .group = group, .cluster = cluster};
+    sf_stats_snapshot snap;
+    run_until(&o, st, total, 0, &snap);
     assert_int_equal((int64_t)snap.events, total);
 
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(PARTITIONS);
@@ -202,12 +223,8 @@ static long long value_of(const char *path, const char *name)
 static void shadow_run(int other_spec)
 {
     sf_err err = {{0}};
-    sf_mockbroker *mb = sf_mockbroker_start(1, PARTITIONS, &err);
-    if (!mb)
-        fail_msg("%s", err.msg);
+    sf_mockbroker *mb = mock_with_model();
     const char *bs = sf_mockbroker_bootstraps(mb);
-    tu_run("publish_model --brokers %s --version 1 --data %s --algo ridge >/dev/null 2>&1", bs,
-           data_dir);
     sf_kafka_stats pst;
     sf_kafka_client_opts po = {
         .role = SF_KAFKA_RELEASE_PRODUCER, .conn = {.brokers = bs}, .stats = &pst};
@@ -247,31 +264,11 @@ static void shadow_run(int other_spec)
     rd_kafka_destroy(probe);
     assert_true(total > 100);
 
-    static volatile sig_atomic_t stop;
-    stop = 0;
     shadow_log[0] = '\0';
     sf_stats *st = sf_stats_new();
-    scorer_run r = {.o = {.brokers = bs,
-                          .instance_id = "t",
-                          .batch_max = 50,
-                          .stats = st,
-                          .stop = &stop,
-                          .log = log_line}};
-    pthread_t th;
-    assert_int_equal(pthread_create(&th, NULL, scorer_thread, &r), 0);
-    sf_stats_snapshot snap = {0};
-    struct timespec tick = {0, 20 * 1000000};
-    for (double until = now_s() + 60;
-         ((int64_t)snap.events < total || snap.shadow_predictions < snap.predictions) &&
-         now_s() < until;) {
-        nanosleep(&tick, NULL);
-        sf_stats_get(st, &snap);
-    }
-    stop = 1;
-    assert_int_equal(pthread_join(th, NULL), 0);
-    if (r.rc != 0)
-        fail_msg("scorer: %s", r.err.msg);
-    sf_stats_get(st, &snap);
+    sf_scorer_opts o = {.brokers = bs, .log = log_line};
+    sf_stats_snapshot snap;
+    run_until(&o, st, total, 1, &snap);
     assert_int_equal((int64_t)snap.events, total);
     assert_int_equal((int64_t)snap.predictions, total);
     assert_int_equal(snap.shadow_predictions, snap.predictions);
