@@ -20,7 +20,8 @@
  * satisfy.predictions, and none of either kind on the other topic
  * (consume_predictions --shadow); /metrics has the challenger's version and
  * the shadow count. Twice: a challenger of the champion's feature spec
- * (scored on the champion's rows) and one of another spec (its own rows).
+ * (scored on the champion's rows), exactly-once, and one of another spec
+ * (its own rows), at-least-once.
  */
 #include "testutil.h"
 
@@ -219,8 +220,8 @@ static long long value_of(const char *path, const char *name)
 
 /* Model 1 (ridge, full spec) the champion and model 2 the challenger: a
  * GBDT of the same spec, or (other_spec) a ridge model of the seed spec;
- * every event scored by both. */
-static void shadow_run(int other_spec)
+ * every event scored by both, exactly-once or (alo) at-least-once. */
+static void shadow_run(int other_spec, int alo)
 {
     sf_err err = {{0}};
     sf_mockbroker *mb = mock_with_model();
@@ -266,7 +267,7 @@ static void shadow_run(int other_spec)
 
     shadow_log[0] = '\0';
     sf_stats *st = sf_stats_new();
-    sf_scorer_opts o = {.brokers = bs, .log = log_line};
+    sf_scorer_opts o = {.brokers = bs, .log = log_line, .at_least_once = alo};
     sf_stats_snapshot snap;
     run_until(&o, st, total, 1, &snap);
     assert_int_equal((int64_t)snap.events, total);
@@ -284,6 +285,7 @@ static void shadow_run(int other_spec)
     assert_non_null(strstr(
         shadow_log, "shadow: scoring with challenger model 2 as well (to satisfy.shadow)\n"));
     assert_true((strstr(shadow_log, "its features are made separately") != NULL) == other_spec);
+    assert_non_null(strstr(shadow_log, alo ? "at-least-once: " : "exactly-once: "));
     sf_stats_free(st);
 
     /* the topics: one of each per event, neither kind on the other topic */
@@ -309,13 +311,13 @@ static void shadow_run(int other_spec)
 static void test_shadow_same_spec(void **state)
 {
     (void)state;
-    shadow_run(0);
+    shadow_run(0, 0);
 }
 
 static void test_shadow_other_spec(void **state)
 {
     (void)state;
-    shadow_run(1);
+    shadow_run(1, 1); /* and at-least-once: the same flush for both */
 }
 
 int main(void)
