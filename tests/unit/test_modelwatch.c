@@ -167,14 +167,22 @@ static void wait_counts(sf_modelwatch *mw, uint64_t loaded, uint64_t ignored)
     assert_int_equal(i, ignored);
 }
 
+/* A watcher in unsigned mode logging to the fixture, counting in st. */
+static sf_modelwatch *watch(fixture *f, sf_stats *st)
+{
+    sf_err err;
+    sf_modelwatch_opts wo = {.log = log_line, .log_arg = f, .stats = st};
+    sf_modelwatch *mw = sf_modelwatch_start(&f->conn, &wo, &err);
+    if (!mw)
+        fail_msg("%s", err.msg);
+    return mw;
+}
+
 static void test_hostile_then_good(void **state)
 {
     fixture *f = *state;
-    sf_err err;
     sf_stats *st = sf_stats_new();
-    sf_modelwatch_opts wo = {.log = log_line, .log_arg = f, .stats = st};
-    sf_modelwatch *mw = sf_modelwatch_start(&f->conn, &wo, &err);
-    assert_non_null(mw);
+    sf_modelwatch *mw = watch(f, st);
     sf_buf b = {0};
     encode(f, 1, &b);
     produce(f, "1", "\0\0\0\0\4garbage", 12, NULL);
@@ -317,11 +325,8 @@ static int64_t next_model(sf_modelwatch *mw)
 static void test_serving_state(void **state)
 {
     fixture *f = *state;
-    sf_err err;
     sf_stats *st = sf_stats_new();
-    sf_modelwatch_opts wo = {.log = log_line, .log_arg = f, .stats = st};
-    sf_modelwatch *mw = sf_modelwatch_start(&f->conn, &wo, &err);
-    assert_non_null(mw);
+    sf_modelwatch *mw = watch(f, st);
     publish(f, 1, NULL);
     publish(f, 2, NULL);
     wait_counts(mw, 2, 0);
@@ -367,8 +372,7 @@ static void test_serving_state(void **state)
 
     /* a new watcher (a restarted scorer) ends on the same model; then a
      * rollback to 1 reaches it too */
-    sf_modelwatch *mw2 = sf_modelwatch_start(&f->conn, &wo, &err);
-    assert_non_null(mw2);
+    sf_modelwatch *mw2 = watch(f, st);
     wait_counts(mw2, 3, 2);
     assert_int_equal(next_model(mw2), 9);
     serve(f, 6, 1, "rollback");
@@ -421,11 +425,8 @@ static void no_challenger_change(sf_modelwatch *mw)
 static void test_challenger(void **state)
 {
     fixture *f = *state;
-    sf_err err;
     sf_stats *st = sf_stats_new();
-    sf_modelwatch_opts wo = {.log = log_line, .log_arg = f, .stats = st};
-    sf_modelwatch *mw = sf_modelwatch_start(&f->conn, &wo, &err);
-    assert_non_null(mw);
+    sf_modelwatch *mw = watch(f, st);
     publish(f, 1, NULL);
     publish(f, 2, NULL);
     publish(f, 3, NULL);
@@ -472,6 +473,7 @@ static void test_challenger(void **state)
     sf_serving_state bad = {.epoch = 8, .champion = 9, .challenger = 2, .at = 1500000000000};
     snprintf(bad.cause, sizeof bad.cause, "challenger");
     sf_buf b = {0};
+    sf_err err;
     assert_int_equal(sf_encode_serving(&bad, &b, &err), 0);
     assert_int_equal(b.data[5], 16);
     assert_int_equal(b.data[6], 18);
@@ -488,8 +490,7 @@ static void test_challenger(void **state)
     sf_modelwatch_stop(mw);
 
     /* a new watcher (a restarted scorer) ends on the same pair */
-    sf_modelwatch *mw2 = sf_modelwatch_start(&f->conn, &wo, &err);
-    assert_non_null(mw2);
+    sf_modelwatch *mw2 = watch(f, st);
     assert_int_equal(next_model(mw2), 9);
     assert_int_equal(next_challenger(mw2), 3);
     sf_modelwatch_stop(mw2);
