@@ -1,5 +1,5 @@
 /*
- * bench_scorer.c - the scorer benchmark's two programs in one:
+ * bench_scorer.c - the scorer benchmark's programs in one:
  *
  *   bench_scorer run --brokers B [--group G] [--batch N] [--batch-ms MS]
  *                    [--http ADDR] [--at-least-once] [-X k=v ...]
@@ -17,6 +17,12 @@
  *       With --seconds S, cycles through those messages until S seconds
  *       have passed (a steady load for a soak without holding more than N
  *       messages); APPEND_P99_MS is then over the last N appends.
+ *
+ *   bench_scorer serve --brokers B --epoch E --champion C [--challenger X]
+ *       publishes an unsigned ServingState (serving_state.h) to
+ *       satisfy.models: champion C, challenger X (0 = none), so that the
+ *       shadow benchmark (bench_shadow.sh) runs the scorer with and without
+ *       a challenger.
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -27,8 +33,10 @@
 #include <time.h>
 
 #include "satisfy/cli.h"
+#include "satisfy/clock.h"
 #include "satisfy/http.h"
 #include "satisfy/kafka.h"
+#include "satisfy/release_topic.h"
 #include "satisfy/scorer.h"
 #include "satisfy/stats.h"
 
@@ -305,12 +313,63 @@ static int load(int argc, char **argv)
     return 0;
 }
 
+static int serve(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"brokers", required_argument, NULL, 'b'},
+        {"epoch", required_argument, NULL, 'e'},
+        {"champion", required_argument, NULL, 'c'},
+        {"challenger", required_argument, NULL, 'x'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *brokers = NULL;
+    long epoch = 0, champion = 0, challenger = 0;
+    sf_cli cli = {.prog = "bench_scorer serve"};
+    sf_err err;
+    int c;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        int rc = 0;
+        if (c == 'b')
+            brokers = optarg;
+        else if (c == 'e')
+            rc = sf_cli_long("--epoch", optarg, 1, 1000000000, &epoch, &err);
+        else if (c == 'c')
+            rc = sf_cli_long("--champion", optarg, 1, 1000000000, &champion, &err);
+        else if (c == 'x')
+            rc = sf_cli_long("--challenger", optarg, 0, 1000000000, &challenger, &err);
+        else
+            return 2;
+        if (rc < 0)
+            return sf_cli_bad(&cli, &err);
+    }
+    if (!brokers || !epoch || !champion)
+        return 2;
+    sf_kafka_stats st;
+    sf_kafka_client_opts po = {
+        .role = SF_KAFKA_RELEASE_PRODUCER, .conn = {.brokers = brokers}, .stats = &st};
+    rd_kafka_t *prod = sf_kafka_client_new(&po, &err);
+    sf_serving_state s = {
+        .epoch = epoch, .champion = champion, .challenger = challenger, .at = sf_wall_ms()};
+    snprintf(s.cause, sizeof s.cause, "%s", challenger ? "challenger" : "retire");
+    snprintf(s.reason, sizeof s.reason, "bench_shadow.sh");
+    if (!prod || sf_serving_publish(prod, &st, &s, 10000, NULL, &err) != 0) {
+        fprintf(stderr, "bench_scorer serve: %s\n", err.msg);
+        if (prod)
+            rd_kafka_destroy(prod);
+        return 1;
+    }
+    rd_kafka_destroy(prod);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "run") == 0)
         return run(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "load") == 0)
         return load(argc - 1, argv + 1);
-    fprintf(stderr, "usage: bench_scorer run|load ... (see the comment at the top)\n");
+    if (argc >= 2 && strcmp(argv[1], "serve") == 0)
+        return serve(argc - 1, argv + 1);
+    fprintf(stderr, "usage: bench_scorer run|load|serve ... (see the comment at the top)\n");
     return 2;
 }

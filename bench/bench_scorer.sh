@@ -40,37 +40,16 @@ else
   bs=$(cat "$work/bs")
   where="satisfy-broker ($parts partitions, 5 MiB kept per partition)"
 fi
-if [ -n "${OLIST_DIR:-}" ]; then
-  data="$OLIST_DIR"
-  source="Olist sample"
-else
-  "$bin/satisfy-datagen" --orders 15000 --seed 3 --out "$work/data" >/dev/null 2>&1
-  data="$work/data"
-  source="generated, 15,000 orders"
-fi
+bench_data
 "$bin/publish_model" --brokers "$bs" --version 1 --data "$data" --algo gbdt >"$work/pub" 2>&1 ||
   die "publish_model: $(cat "$work/pub")"
 # The backlog: the data replayed $replays times, long enough that the
 # catch-up runs for seconds past what the largest prefetch holds.
 replays=${BENCH_SCORER_REPLAYS:-8}
-n=0
-for _ in $(seq "$replays"); do
-  "$bin/satisfy-producer" --brokers "$bs" --data "$data" --speed 0 --no-progress >"$work/prod" \
-    2>&1 || die "replay failed"
-  n=$((n + $(awk '$1 == "satisfy.orders" && $3 == "produced" { print $2 }' "$work/prod")))
-done
-[ "$n" -gt 0 ] || die "no order events"
+bench_backlog "$replays" "$bs"
 tick=$(getconf CLK_TCK)
 run_id="$(date +%s)-$$"
 
-port_of() { # LOG: the port the program logged
-  for _ in $(seq 100); do
-    grep -q "serving /metrics on port" "$1" 2>/dev/null && break
-    sleep 0.1
-  done
-  sed -n 's/.*serving \/metrics on port \([0-9]*\).*/\1/p' "$1"
-}
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 
 # start SIDE MODE GROUP [-X ...]: starts the scorer or the relay; sets $pid $port
 start() {

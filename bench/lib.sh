@@ -37,6 +37,44 @@ above_max() {
     awk '{ d[NR] = $6 - $3 } END { print (NR > 1) ? d[NR] - d[NR - 1] : 0 }'
 }
 
+# port_of LOG: the /metrics port a bench_scorer or bench_relay logged
+port_of() {
+  for _ in $(seq 100); do
+    grep -q "serving /metrics on port" "$1" 2>/dev/null && break
+    sleep 0.1
+  done
+  sed -n 's/.*serving \/metrics on port \([0-9]*\).*/\1/p' "$1"
+}
+
+# cpu_ticks PID: user + system CPU of a process so far, in clock ticks
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+
+# bench_data: $data, the Olist sample at OLIST_DIR when set, else a
+# 15,000-order generated dataset in $work, and $source saying which
+bench_data() {
+  # shellcheck disable=SC2034 # used by the scripts that call it
+  if [ -n "${OLIST_DIR:-}" ]; then
+    data="$OLIST_DIR"
+    source="Olist sample"
+  else
+    "$bin/satisfy-datagen" --orders 15000 --seed 3 --out "$work/data" >/dev/null 2>&1
+    data="$work/data"
+    source="generated, 15,000 orders"
+  fi
+}
+
+# bench_backlog N BROKERS: replays $data N times into satisfy.orders at
+# BROKERS as fast as it goes; $n, the order events produced
+bench_backlog() {
+  n=0
+  for _ in $(seq "$1"); do
+    "$bin/satisfy-producer" --brokers "$2" --data "$data" --speed 0 --no-progress >"$work/prod" \
+      2>&1 || die "replay failed"
+    n=$((n + $(awk '$1 == "satisfy.orders" && $3 == "produced" { print $2 }' "$work/prod")))
+  done
+  [ "$n" -gt 0 ] || die "no order events"
+}
+
 # stop_pid PID: SIGTERM, up to 10 s to exit, then SIGKILL; reaps it
 stop_pid() {
   kill -TERM "$1" 2>/dev/null || return 0

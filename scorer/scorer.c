@@ -1,6 +1,7 @@
 /*
  * scorer.c - satisfy-scorer: scores every order event on satisfy.orders with
- * the newest released model and writes predictions to satisfy.predictions.
+ * the served model and writes predictions to satisfy.predictions (and, with
+ * a challenger, the challenger's to satisfy.shadow).
  *
  * A thin main over libsatisfy (scorer.h): options, signals, stderr logging
  * and, with --http, the web app and HTTP API (http.h). Exactly-once by default
@@ -68,6 +69,11 @@ static void usage(FILE *f)
             "\"<order_id>:<STAGE>\") to %s. Messages that cannot be decoded\n"
             "go to %s with headers reason, source_topic, source_partition,\n"
             "source_offset. Until a model is released it waits and consumes nothing.\n"
+            "While the ServingState on %s names a challenger, every event is also\n"
+            "scored with it and its prediction goes to %s (same schema and key,\n"
+            "header model_version = the challenger's) in the same transaction; only the\n"
+            "champion's reaches %s, alerts and drift (docs/operations.md,\n"
+            "\"Shadow scoring\").\n"
             "\n"
             "  --brokers LIST        bootstrap servers (satisfy-broker's first line, or Kafka)\n"
             "  --group G             consumer group (default %s); scale out by running\n"
@@ -110,9 +116,10 @@ static void usage(FILE *f)
             "Exit status: 0 stopped by SIGINT/SIGTERM after committing, 1 fatal error,\n"
             "2 usage. A second SIGINT/SIGTERM stops waiting on the brokers at once (exit 1\n"
             "if the batch in hand was left uncommitted; it is scored again later).\n",
-            SF_TOPIC_ORDERS, SF_TOPIC_MODELS, SF_TOPIC_PREDICTIONS, SF_TOPIC_DLQ, SF_SCORER_GROUP,
-            SF_SCORER_BATCH, SF_SCORER_BATCH_MS, SF_TOPIC_HISTORY, SF_SCORER_HISTORY_WAIT_S,
-            SF_TOPIC_ALERTS, SF_DRIFT_WINDOW, SF_TOPIC_METRICS, SF_DRIFT_INTERVAL);
+            SF_TOPIC_ORDERS, SF_TOPIC_MODELS, SF_TOPIC_PREDICTIONS, SF_TOPIC_DLQ, SF_TOPIC_MODELS,
+            SF_TOPIC_SHADOW, SF_TOPIC_PREDICTIONS, SF_SCORER_GROUP, SF_SCORER_BATCH,
+            SF_SCORER_BATCH_MS, SF_TOPIC_HISTORY, SF_SCORER_HISTORY_WAIT_S, SF_TOPIC_ALERTS,
+            SF_DRIFT_WINDOW, SF_TOPIC_METRICS, SF_DRIFT_INTERVAL);
 }
 
 int main(int argc, char **argv)

@@ -2,8 +2,9 @@
  * http_prom.c - GET /metrics: Prometheus text exposition (format 0.0.4) of
  * the scorer's live counters (stats.h: events, predictions, DLQ, batches,
  * aborts, model loads and rejections as counters; model version, consumer
- * lag, rate and uptime as gauges; the e2e and process latency histograms
- * with their buckets), followed by what the HTTP server itself knows: the
+ * lag, rate and uptime as gauges; the challenger's version, its shadow
+ * predictions and skips (docs/operations.md); the e2e and process latency
+ * histograms with their buckets), followed by what the HTTP server itself knows: the
  * model it serves as an info metric (labels version, algorithm, spec,
  * spec_hash, value 1), its requests by status class, the rows it scored,
  * the requests refused by a limit, its open connections and the connections

@@ -1,7 +1,8 @@
 /*
  * modelwatch.c - follows satisfy.models, keeps every valid release and hands
  * the scorer the one to serve: the champion of the highest-epoch
- * ServingState, else the newest (see satisfy/modelwatch.h).
+ * ServingState, else the newest; and the challenger of that state, to score
+ * with as well (see satisfy/modelwatch.h).
  *
  * The Kafka side is a topic follower (kafka_follow.h): every partition (one,
  * normally) from the beginning, so a scorer that starts late still finds the
@@ -50,6 +51,13 @@ struct sf_modelwatch {
     sf_serving_state hist[SF_MODELWATCH_HISTORY]; /* accepted states, ring */
     uint64_t n_hist;
     int64_t waiting_for; /* a named champion not seen yet (logged once), 0 = none */
+    /* The challenger (shadow scoring): the same mailbox idea with one more
+     * state, "changed", since "no challenger any more" is news too. */
+    sf_model *ch_pending;       /* the challenger to use, NULL = none (when ch_changed) */
+    int64_t ch_pending_version; /* 0 = none */
+    int ch_changed;             /* not taken yet since the challenger to use changed */
+    int64_t ch_served;          /* the challenger handed out last, 0 = none */
+    int64_t ch_waiting_for;     /* a named challenger not seen yet (logged once) */
     /* Nothing is handed out before the messages that were on the topic at
      * start are read (partition 0 up to start_hi), so that a restarted
      * scorer scores nothing with a release a later ServingState rolled back;
@@ -155,6 +163,105 @@ static int64_t target_locked(const sf_modelwatch *mw)
     return mw->n_kept ? mw->kept[mw->n_kept - 1].version : 0;
 }
 
+/* Loads kept release k again: copies its bytes under mu (held on entry),
+ * releases mu and loads outside it, so that the scorer's take never waits
+ * for a load. The model, or NULL (logged as "<what> N could not be loaded
+ * again: ..."). */
+static sf_model *load_kept_unlock(sf_modelwatch *mw, const struct kept *k, const char *what)
+{
+    int64_t want = k->version;
+    size_t len = k->len;
+    uint8_t *copy = malloc(len);
+    if (copy)
+        memcpy(copy, k->bytes, len);
+    pthread_mutex_unlock(&mw->mu);
+    sf_model *model = NULL;
+    int64_t v = 0;
+    sf_err err = {{0}};
+    if (!copy)
+        sf_errf(&err, "out of memory");
+    if (!copy || sf_modelwatch_load(copy, len, &model, &v, &err) != 0) {
+        free(copy);
+        logf_(mw, "%s %" PRId64 " could not be loaded again: %s", what, want, err.msg);
+        return NULL;
+    }
+    free(copy);
+    return model;
+}
+
+/* Which challenger to score with as well: the challenger of the
+ * highest-epoch ServingState when it is set and is not the champion, else
+ * 0. Under mu. */
+static int64_t challenger_locked(const sf_modelwatch *mw)
+{
+    const sf_serving_state *st = &mw->state;
+    return st->epoch > 0 && st->challenger > 0 && st->challenger != st->champion ? st->challenger
+                                                                                 : 0;
+}
+
+/* Parks the challenger to use (model of version v, or NULL and 0 for none)
+ * for sf_modelwatch_take_challenger, replacing one not taken. Takes
+ * ownership of model. Under mu. */
+static void park_challenger(sf_modelwatch *mw, sf_model *model, int64_t v)
+{
+    sf_model_free(mw->ch_pending);
+    mw->ch_pending = model;
+    mw->ch_pending_version = v;
+    mw->ch_changed = 1;
+    mw->ch_served = v;
+}
+
+/* Hands the scorer the challenger to use when it is not the one handed out
+ * last: its kept release loaded again (outside the lock), or "none" when
+ * the state names none. A challenger not seen yet is waited for (logged
+ * once); meanwhile the scorer has none, not the one of an older state.
+ * Nothing before the topic's history at start is read. Under no lock. */
+static void retarget_challenger(sf_modelwatch *mw)
+{
+    for (;;) {
+        pthread_mutex_lock(&mw->mu);
+        int64_t t = challenger_locked(mw), epoch = mw->state.epoch, was = mw->ch_served;
+        if (!mw->caught_up || t == was) {
+            pthread_mutex_unlock(&mw->mu);
+            return;
+        }
+        struct kept *k = t ? find_kept(mw, t) : NULL;
+        if (!k) {
+            int say = t && mw->ch_waiting_for != t;
+            mw->ch_waiting_for = t;
+            if (was)
+                park_challenger(mw, NULL, 0);
+            pthread_mutex_unlock(&mw->mu);
+            if (say)
+                logf_(mw,
+                      "serving state epoch %" PRId64 " names challenger %" PRId64
+                      ", not seen yet on %s: waiting for its release",
+                      epoch, t, mw->topic);
+            if (was)
+                logf_(mw, "no challenger now (was model %" PRId64 "): serving state epoch %" PRId64,
+                      was, epoch);
+            return;
+        }
+        sf_model *model = load_kept_unlock(mw, k, "challenger");
+        if (!model)
+            return;
+        pthread_mutex_lock(&mw->mu);
+        if (challenger_locked(mw) != t || mw->ch_served == t) { /* moved on meanwhile */
+            pthread_mutex_unlock(&mw->mu);
+            sf_model_free(model);
+            continue;
+        }
+        park_challenger(mw, model, t);
+        mw->ch_waiting_for = 0;
+        pthread_mutex_unlock(&mw->mu);
+        logf_(mw,
+              "model %" PRId64 " is the challenger: scored as well, to satisfy.shadow (serving "
+              "state epoch %" PRId64 ")",
+              t, epoch);
+        return;
+    }
+}
+
 /* Hands the target to the scorer when it is not what it serves: model (the
  * release just loaded, version v; may be NULL) when it is the target, else
  * the kept bytes loaded again. Takes ownership of model. Under no lock. */
@@ -186,22 +293,11 @@ static void retarget(sf_modelwatch *mw, sf_model *model, int64_t v)
         if (!model || v != t) {
             /* load the kept bytes again, outside the lock (the scorer's take
              * must not wait for it), then look at the target once more */
-            uint8_t *copy = malloc(k->len);
-            size_t len = k->len;
-            if (copy)
-                memcpy(copy, k->bytes, len);
-            pthread_mutex_unlock(&mw->mu);
             sf_model_free(model);
-            model = NULL;
-            sf_err err = {{0}};
-            if (!copy)
-                sf_errf(&err, "out of memory");
-            if (!copy || sf_modelwatch_load(copy, len, &model, &v, &err) != 0) {
-                free(copy);
-                logf_(mw, "model %" PRId64 " could not be loaded again: %s", t, err.msg);
+            model = load_kept_unlock(mw, k, "model");
+            if (!model)
                 return;
-            }
-            free(copy);
+            v = t;
             continue;
         }
         if (mw->pending)
@@ -307,6 +403,7 @@ static void handle_serving(sf_modelwatch *mw, const rd_kafka_message_t *m)
           "[%d] @%" PRId64,
           s.epoch, s.champion, s.cause, s.reason, mw->topic, (int)m->partition, m->offset);
     retarget(mw, NULL, 0);
+    retarget_challenger(mw);
 }
 
 /* A release (any other key), on the follower's thread. */
@@ -341,6 +438,7 @@ static void handle_release(sf_modelwatch *mw, const rd_kafka_message_t *m)
           v == t ? "loaded" : "kept", sf_algo_name(in->algo), in->spec->name, in->spec_hash,
           mw->topic, (int)m->partition, m->offset);
     retarget(mw, model, v);
+    retarget_challenger(mw); /* a challenger waited for may be this one */
 }
 
 /* One message of the models topic, on the follower's thread. */
@@ -352,8 +450,10 @@ static void handle(void *arg, const rd_kafka_message_t *m)
         handle_serving(mw, m);
     else
         handle_release(mw, m);
-    if (history_read)
+    if (history_read) {
         retarget(mw, NULL, 0);
+        retarget_challenger(mw);
+    }
 }
 
 sf_modelwatch *sf_modelwatch_start(const sf_kafka_conn *conn, const sf_modelwatch_opts *opts,
@@ -412,6 +512,7 @@ void sf_modelwatch_stop(sf_modelwatch *mw)
         return;
     sf_follow_stop(mw->follow);
     sf_model_free(mw->pending);
+    sf_model_free(mw->ch_pending);
     for (size_t i = 0; i < mw->n_kept; i++)
         free(mw->kept[i].bytes);
     free(mw->kept);
@@ -433,6 +534,7 @@ int sf_modelwatch_take(sf_modelwatch *mw, int timeout_ms, sf_model **model, int6
             mw->caught_up = 1;
             pthread_mutex_unlock(&mw->mu);
             retarget(mw, NULL, 0);
+            retarget_challenger(mw);
         }
     }
     pthread_mutex_lock(&mw->mu);
@@ -455,6 +557,20 @@ int sf_modelwatch_take(sf_modelwatch *mw, int timeout_ms, sf_model **model, int6
         *version = mw->pending_version;
         mw->pending = NULL;
         got = 1;
+    }
+    pthread_mutex_unlock(&mw->mu);
+    return got;
+}
+
+int sf_modelwatch_take_challenger(sf_modelwatch *mw, sf_model **model, int64_t *version)
+{
+    pthread_mutex_lock(&mw->mu);
+    int got = mw->ch_changed;
+    if (got) {
+        *model = mw->ch_pending;
+        *version = mw->ch_pending_version;
+        mw->ch_pending = NULL;
+        mw->ch_changed = 0;
     }
     pthread_mutex_unlock(&mw->mu);
     return got;

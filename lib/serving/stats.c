@@ -138,6 +138,21 @@ void sf_stats_serving(sf_stats *s, int64_t epoch, int64_t champion)
     pthread_mutex_unlock(&s->mu);
 }
 
+void sf_stats_challenger(sf_stats *s, int64_t version)
+{
+    pthread_mutex_lock(&s->mu);
+    s->s.challenger_version = version;
+    pthread_mutex_unlock(&s->mu);
+}
+
+void sf_stats_shadow(sf_stats *s, uint64_t n, uint64_t skipped)
+{
+    pthread_mutex_lock(&s->mu);
+    s->s.shadow_predictions += n;
+    s->s.shadow_skipped += skipped;
+    pthread_mutex_unlock(&s->mu);
+}
+
 void sf_stats_model_rejected(sf_stats *s)
 {
     pthread_mutex_lock(&s->mu);
@@ -300,6 +315,14 @@ char *sf_stats_prometheus(const sf_stats_snapshot *s)
     GAUGE("satisfy_scorer_serving_champion",
           "Champion version named by the ServingState obeyed (0 = none).", "%lld",
           (long long)s->serving_champion);
+    GAUGE("satisfy_scorer_challenger_version",
+          "Version of the challenger scored as well, to satisfy.shadow (0 = none).", "%lld",
+          (long long)s->challenger_version);
+    COUNTER("satisfy_scorer_shadow_predictions_total",
+            "Challenger predictions committed to satisfy.shadow.", s->shadow_predictions);
+    COUNTER("satisfy_scorer_shadow_skipped_total",
+            "Challenger predictions that did not encode, skipped (the input is not touched).",
+            s->shadow_skipped);
     GAUGE("satisfy_scorer_consumer_lag", "Messages behind the high watermark (-1 unknown).", "%lld",
           (long long)s->lag);
     GAUGE("satisfy_scorer_events_per_second", "Events per second, last 10 s.", "%.3f", s->rate);

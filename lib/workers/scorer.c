@@ -199,16 +199,19 @@ static int collect(scorer *s, sf_err *err)
 
 /* Produces s->buf (an encoded prediction or alert of p's order) to rkt,
  * partition part (RD_KAFKA_PARTITION_UA: by key), headers event_id and
- * model_version; a full queue is waited out. 0, or -1 with err. */
+ * model_version (the challenger's for slot SLOT_SHADOW); a full queue is
+ * waited out. 0, or -1 with err. */
 static int produce_buf(scorer *s, rd_kafka_topic_t *rkt, int32_t part, uintptr_t slot,
                        const sf_prediction *p, sf_err *err)
 {
+    const int ch = slot == SLOT_SHADOW; /* the challenger's version, else the champion's */
     for (;;) {
         rd_kafka_headers_t *h = rd_kafka_headers_new(2);
         rd_kafka_header_add(h, "event_id", sizeof "event_id" - 1, p->event_id,
                             (ssize_t)strlen(p->event_id));
-        rd_kafka_header_add(h, "model_version", sizeof "model_version" - 1, s->version_text,
-                            (ssize_t)s->version_len);
+        rd_kafka_header_add(h, "model_version", sizeof "model_version" - 1,
+                            ch ? s->ch_version_text : s->version_text,
+                            (ssize_t)(ch ? s->ch_version_len : s->version_len));
         rd_kafka_resp_err_t e =
             rd_kafka_producev(s->producer, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_PARTITION(part),
                               RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
@@ -236,6 +239,28 @@ static int produce_pred(scorer *s, const rd_kafka_message_t *src, const sf_predi
         return -2; /* the input goes to the DLQ with this reason */
     }
     return produce_buf(s, s->out, RD_KAFKA_PARTITION_UA, SLOT_PRED, p, err);
+}
+
+/* The challenger's prediction q of the event whose champion prediction was
+ * just produced: to satisfy.shadow, partitioned by key like the champion's,
+ * in the same transaction. One that does not encode is counted and skipped
+ * (the input is the champion's business: never to the DLQ for this). -1 on
+ * a produce error. */
+static int produce_shadow(scorer *s, const rd_kafka_message_t *src, const sf_prediction *q,
+                          sf_err *err)
+{
+    sf_err why;
+    if (sf_encode_prediction(q, &s->buf, &why) < 0) {
+        if (s->n_shadow_skipped++ == 0)
+            snprintf(s->shadow_skip_why, sizeof s->shadow_skip_why,
+                     "%s [%d] @%" PRId64 ", event %s: %.300s", rd_kafka_topic_name(src->rkt),
+                     (int)src->partition, src->offset, q->event_id, why.msg);
+        return 0;
+    }
+    if (produce_buf(s, s->shadow_out, RD_KAFKA_PARTITION_UA, SLOT_SHADOW, q, err) < 0)
+        return -1;
+    s->n_shadow++;
+    return 0;
 }
 
 /* The alert of a prediction that crosses the threshold for the first time
@@ -316,11 +341,21 @@ static int to_dlq(scorer *s, const rd_kafka_message_t *m, const char *why, sf_er
 
 /* Scores a block of k rows (s->w->rows, from msg[src[]]) and produces their
  * predictions; a prediction that does not encode sends its input to the
- * DLQ. -1 on a produce error. */
+ * DLQ. With a challenger (not the champion) the same events are scored
+ * with it too, on the same rows when the feature specs agree, else on its
+ * own (w->ch_rows), and its predictions go to satisfy.shadow. -1 on a
+ * produce error. */
 static int score_block(scorer *s, size_t k, sf_err *err)
 {
     struct work *w = s->w;
+    const int shadow = s->ch != NULL && s->ch_version != s->version;
     sf_model_score_rows(s->model, w->rows, k, w->pred);
+    if (shadow && s->ch_rows) {
+        sf_model_score_rows(s->ch, w->ch_rows, k, w->shadow);
+    } else if (shadow) { /* the same features: the champion's rows, its event fields */
+        memcpy(w->shadow, w->pred, k * sizeof *w->pred);
+        sf_model_score_rows(s->ch, w->rows, k, w->shadow);
+    }
     sf_drift_add(s->o->drift, w->rows, k, (size_t)sf_model_n_inputs(s->model));
     int64_t scored_at = sf_wall_ms(); /* the block's rows were scored together */
     for (size_t j = 0; j < k; j++) {
@@ -335,6 +370,12 @@ static int score_block(scorer *s, size_t k, sf_err *err)
             return sf_errf(err, "%s", why.msg);
         if (rc == 0 && s->alerts_out && maybe_alert(s, m, p, err) < 0)
             return -1;
+        if (rc == 0 && shadow) { /* only beside a champion prediction that went out */
+            w->shadow[j].model_version = s->ch_version;
+            w->shadow[j].scored_at = scored_at;
+            if (produce_shadow(s, m, &w->shadow[j], err) < 0)
+                return -1;
+        }
         if (rc == 0)
             w->recent[s->n_pred++ % SF_STATS_RECENT] = *p;
         else if (to_dlq(s, m, why.msg, err) < 0) /* does not encode: keep the input */
@@ -379,8 +420,13 @@ static void publish_drift(scorer *s)
 int scorer_process(scorer *s, sf_err *err)
 {
     s->n_pred = s->n_dlq = 0;
+    s->n_shadow = s->n_shadow_skipped = 0;
     struct work *w = s->w;
     const size_t d = (size_t)sf_model_n_inputs(s->model);
+    /* features are made once: a challenger of another spec needs its own */
+    s->ch_rows = s->ch && strcmp(sf_model_get_info(s->ch)->spec_hash,
+                                 sf_model_get_info(s->model)->spec_hash) != 0;
+    const size_t dc = s->ch_rows ? (size_t)sf_model_n_inputs(s->ch) : 0;
     size_t k = 0;
     const sf_history *hist = NULL; /* read-locked while a block's features are made */
     for (size_t i = 0; i < s->n; i++) {
@@ -392,6 +438,8 @@ int scorer_process(scorer *s, sf_err *err)
             if (!hist)
                 hist = sf_livehist_lock(s->lh);
             sf_model_prepare_event_with(s->model, hist, &ev, &w->pred[k], w->rows + k * d);
+            if (s->ch_rows)
+                sf_model_prepare_event_with(s->ch, hist, &ev, &w->shadow[k], w->ch_rows + k * dc);
             if (s->hist_out)
                 write_hist_features(s, &w->pred[k], w->rows + k * d);
             sf_order_event_clear(&ev);
@@ -415,6 +463,11 @@ int scorer_process(scorer *s, sf_err *err)
     if (hist)
         sf_livehist_unlock(s->lh);
     int rc = k ? score_block(s, k, err) : 0;
+    if (s->n_shadow_skipped)
+        scorer_logf(s,
+                    "shadow: %zu challenger prediction(s) of the batch did not encode, skipped "
+                    "(first: %s)",
+                    s->n_shadow_skipped, s->shadow_skip_why);
     if (rc == 0 && sf_drift_due(s->o->drift))
         publish_drift(s);
     if (s->hist_out)
@@ -465,6 +518,8 @@ static void record(scorer *s)
         s->proc[i] = (t - s->rx[i]) * 1000.0;
     }
     sf_stats_batch(s->o->stats, s->n, s->n_dlq, s->w->recent, s->n_pred, s->e2e, s->proc, s->n);
+    if (s->n_shadow || s->n_shadow_skipped)
+        sf_stats_shadow(s->o->stats, s->n_shadow, s->n_shadow_skipped);
     if (t - s->last_lag >= 1.0) {
         s->last_lag = t;
         rd_kafka_topic_partition_list_t *a = NULL;
@@ -490,6 +545,13 @@ static void clear_batch(scorer *s)
     for (size_t i = 0; i < s->n; i++)
         rd_kafka_message_destroy(s->msg[i]);
     s->n = 0;
+}
+
+/* The model_version header's text of version v into buf; its length. */
+static size_t version_text(char *buf, size_t size, int64_t v)
+{
+    int n = snprintf(buf, size, "%" PRId64, v);
+    return n > 0 ? (size_t)n : 0;
 }
 
 /* Makes m (version v) the model of the next batches. A release made
@@ -522,13 +584,71 @@ static void use_model(scorer *s, sf_model *m, int64_t v)
     sf_model_free(s->model);
     s->model = m;
     s->version = v;
-    int vn = snprintf(s->version_text, sizeof s->version_text, "%" PRId64, v);
-    s->version_len = vn > 0 ? (size_t)vn : 0;
+    s->version_len = version_text(s->version_text, sizeof s->version_text, v);
     if (s->o->stats)
         sf_stats_model(s->o->stats, v);
     scorer_logf(s, "scoring with model %" PRId64, v);
     if (s->o->alerts)
         sf_alerts_use_release(s->o->alerts, v, sf_model_metrics(m));
+}
+
+/* 1 when satisfy.shadow exists (its handle kept in s->shadow_out), else 0
+ * (logged): producing to a topic that is not there would fail every batch. */
+static int shadow_topic(scorer *s)
+{
+    if (s->shadow_out)
+        return 1;
+    rd_kafka_topic_t *t = rd_kafka_topic_new(s->producer, SF_TOPIC_SHADOW, NULL);
+    if (!t) {
+        scorer_logf(s, "shadow: cannot create a topic handle for %s: %s", SF_TOPIC_SHADOW,
+                    rd_kafka_err2str(rd_kafka_last_error()));
+        return 0;
+    }
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t e = rd_kafka_metadata(s->producer, 0, t, &md, s->o->connect_timeout_ms);
+    if (!e && (md->topic_cnt != 1 || md->topics[0].err || md->topics[0].partition_cnt <= 0))
+        e = md->topic_cnt == 1 && md->topics[0].err ? md->topics[0].err
+                                                    : RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC;
+    if (md)
+        rd_kafka_metadata_destroy(md);
+    if (e) {
+        rd_kafka_topic_destroy(t);
+        scorer_logf(s, "shadow: %s: %s (create it with the other topics)", SF_TOPIC_SHADOW,
+                    rd_kafka_err2str(e));
+        return 0;
+    }
+    s->shadow_out = t;
+    return 1;
+}
+
+/* Makes m (version v) the challenger of the next batches, or none (m
+ * NULL). A challenger whose topic is missing is not used. */
+static void use_challenger(scorer *s, sf_model *m, int64_t v)
+{
+    if (m && !shadow_topic(s)) {
+        scorer_logf(s, "shadow: not scoring with challenger model %" PRId64, v);
+        sf_model_free(m);
+        m = NULL;
+        v = 0;
+    }
+    if (s->ch && s->ch_version != v)
+        scorer_logf(s, "shadow: no challenger now (was model %" PRId64 ")", s->ch_version);
+    sf_model_free(s->ch);
+    s->ch = m;
+    s->ch_version = v;
+    s->ch_version_len = version_text(s->ch_version_text, sizeof s->ch_version_text, v);
+    if (s->o->stats)
+        sf_stats_challenger(s->o->stats, v);
+    if (!m)
+        return;
+    scorer_logf(s, "shadow: scoring with challenger model %" PRId64 " as well (to %s)", v,
+                SF_TOPIC_SHADOW);
+    const sf_model_info *ci = sf_model_get_info(m), *mi = sf_model_get_info(s->model);
+    if (strcmp(ci->spec_hash, mi->spec_hash) != 0)
+        scorer_logf(s,
+                    "shadow: challenger %" PRId64 " has feature spec %s %s, the champion %s %s: "
+                    "its features are made separately (slower)",
+                    v, ci->spec->name, ci->spec_hash, mi->spec->name, mi->spec_hash);
 }
 
 static void swap_model(scorer *s)
@@ -537,6 +657,8 @@ static void swap_model(scorer *s)
     int64_t v;
     if (sf_modelwatch_take(s->mw, 0, &m, &v))
         use_model(s, m, v);
+    if (sf_modelwatch_take_challenger(s->mw, &m, &v))
+        use_challenger(s, m, v);
 }
 
 /* Counts a batch that was aborted and rewound (rc 1) or finished (rc 0):
@@ -707,6 +829,8 @@ static void free_scorer(scorer *s)
         rd_kafka_topic_destroy(s->out);
     if (s->alerts_out)
         rd_kafka_topic_destroy(s->alerts_out);
+    if (s->shadow_out)
+        rd_kafka_topic_destroy(s->shadow_out);
     if (s->producer) {
         if (now)
             rd_kafka_purge(s->producer, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
@@ -721,6 +845,7 @@ static void free_scorer(scorer *s)
     if (s->hist_out)
         fclose(s->hist_out);
     sf_model_free(s->model);
+    sf_model_free(s->ch);
     sf_buf_free(&s->buf);
     free(s->msg);
     free(s->rx);

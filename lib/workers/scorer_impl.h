@@ -23,9 +23,10 @@
 #include "satisfy/model.h"
 #include "satisfy/clock.h"
 
-#define SLOT_PRED  0
-#define SLOT_DLQ   1
-#define SLOT_ALERT 2
+#define SLOT_PRED   0
+#define SLOT_DLQ    1
+#define SLOT_ALERT  2
+#define SLOT_SHADOW 3
 
 /* A batch is scored a block of SF_SCORER_BLOCK events at a time, through
  * every step (decode, features, model, encode, produce) before the next
@@ -38,6 +39,10 @@ struct work {
     sf_prediction pred[SF_SCORER_BLOCK];
     float rows[SF_SCORER_BLOCK * SF_SPEC_MAX_FEATURES]; /* SF_SPEC_MAX_FEATURES apart */
     size_t src[SF_SCORER_BLOCK];                        /* pred[k] scores msg[src[k]] */
+    /* the challenger's predictions of the same events (shadow scoring), and
+     * its own rows when its feature spec differs from the champion's */
+    sf_prediction shadow[SF_SCORER_BLOCK];
+    float ch_rows[SF_SCORER_BLOCK * SF_SPEC_MAX_FEATURES];
     /* the batch's newest predictions, its i-th at recent[i % SF_STATS_RECENT]
      * (as sf_stats_batch takes them) */
     sf_prediction recent[SF_STATS_RECENT];
@@ -59,6 +64,16 @@ typedef struct scorer {
     int64_t version;
     char version_text[24]; /* the model_version header */
     size_t version_len;
+    /* shadow scoring (modelwatch.h): the challenger scored with as well,
+     * its predictions to satisfy.shadow in the batch's transaction */
+    sf_model *ch; /* NULL = none */
+    int64_t ch_version;
+    char ch_version_text[24];
+    size_t ch_version_len;
+    rd_kafka_topic_t *shadow_out;      /* satisfy.shadow, once a challenger came */
+    int ch_rows;                       /* this batch: the challenger needs rows of its own */
+    size_t n_shadow, n_shadow_skipped; /* this batch's */
+    char shadow_skip_why[SF_ERR_MAX];  /* the batch's first skip */
     int eos;
     int embedded;      /* the cluster is satisfy-broker (librdkafka's mock) */
     int commit_stored; /* offsets go through the consumer (at-least-once, or embedded) */

@@ -37,9 +37,23 @@
  *                            or whose alert's event has no such prediction
  *     alert_bad Z            undecodable, key or event_id header disagreeing,
  *                            or not in the partition of its order's prediction
+ * --shadow FILE also reads satisfy.shadow (the challenger's predictions,
+ *   shadow scoring) the same way, writes "event_id version partition offset"
+ *   per message to FILE and prints:
+ *     shadow N               messages read
+ *     shadow_unique U        distinct event ids
+ *     shadow_bad B           undecodable, or header event_id / model_version /
+ *                            key disagreeing with the value
+ *     shadow_missing M       shadow event ids with no prediction on
+ *                            satisfy.predictions
+ *     shadow_overlap X       shadow messages whose version is also the version
+ *                            of a prediction of the same event on
+ *                            satisfy.predictions (a challenger prediction that
+ *                            reached satisfy.predictions, or the reverse)
+ *     shadow_version V COUNT per model version
  * usage: consume_predictions --brokers LIST [--orders] [--idle S] [--timeout S]
  *                            [--dump FILE] [--dlq FILE] [--committed GROUP]
- *                            [--alerts FILE --alert-threshold T]
+ *                            [--alerts FILE --alert-threshold T] [--shadow FILE]
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -55,7 +69,7 @@
 #include "satisfy/kafka.h"
 #include "satisfy/model.h"
 
-#define IDLEN (SF_ID_LEN + 16)
+#define IDLEN (SF_ID_LEN + 16 + 24) /* an event id, or an event id and a version */
 
 typedef struct idset {
     char (*v)[IDLEN];
@@ -172,6 +186,57 @@ static size_t order_slot(orders_seen *o, const char *id)
     return k;
 }
 
+/* Counts per model version (the first 64 versions seen). */
+typedef struct vcounts {
+    int64_t v[64];
+    uint64_t n[64];
+    int nv;
+} vcounts;
+
+static void count_version(vcounts *c, int64_t v)
+{
+    int k = 0;
+    while (k < c->nv && c->v[k] != v)
+        k++;
+    if (k == c->nv && c->nv < 64) {
+        c->v[c->nv] = v;
+        c->n[c->nv++] = 0;
+    }
+    if (k < c->nv)
+        c->n[k]++;
+}
+
+/* A prediction message m decoded into *p, with its headers event_id and
+ * model_version and its key agreeing with the value: 1, else 0. */
+static int good_prediction(const rd_kafka_message_t *m, sf_prediction *p)
+{
+    sf_err err;
+    if (!m->payload || sf_decode_prediction(m->payload, m->len, p, &err) != 0)
+        return 0;
+    const void *hv;
+    size_t hl;
+    rd_kafka_headers_t *h = NULL;
+    char ver[24];
+    snprintf(ver, sizeof ver, "%" PRId64, p->model_version);
+    return rd_kafka_message_headers(m, &h) == 0 &&
+           rd_kafka_header_get_last(h, "event_id", &hv, &hl) == 0 && hl == strlen(p->event_id) &&
+           memcmp(hv, p->event_id, hl) == 0 &&
+           rd_kafka_header_get_last(h, "model_version", &hv, &hl) == 0 && hl == strlen(ver) &&
+           memcmp(hv, ver, hl) == 0 && m->key && m->key_len == strlen(p->order_id) &&
+           memcmp(m->key, p->order_id, m->key_len) == 0;
+}
+
+/* "event_id version", the key of a (event, model version) pair. */
+static void pair_key(char *out, const sf_prediction *p)
+{
+    snprintf(out, IDLEN + 24, "%s %" PRId64, p->event_id, p->model_version);
+}
+
+static int in_sorted(const idset *s, size_t n, const char *id)
+{
+    return n && bsearch(id, s->v, n, sizeof *s->v, cmp) != NULL;
+}
+
 /* A bad option value: its message (cli.h) and the usage exit status. */
 static int usage_error(const sf_err *err)
 {
@@ -206,9 +271,10 @@ int main(int argc, char **argv)
         {"committed", required_argument, NULL, 'c'},
         {"alerts", required_argument, NULL, 'a'},
         {"alert-threshold", required_argument, NULL, 'T'},
+        {"shadow", required_argument, NULL, 's'},
         {NULL, 0, NULL, 0},
     };
-    const char *alerts = NULL;
+    const char *alerts = NULL, *shadow = NULL;
     double threshold = -1;
     const char *brokers = NULL, *dump = NULL, *dlq = NULL, *group = NULL;
     int orders = 0;
@@ -243,6 +309,9 @@ int main(int argc, char **argv)
         case 'a':
             alerts = optarg;
             break;
+        case 's':
+            shadow = optarg;
+            break;
         case 'T':
             if (sf_cli_double("--alert-threshold", optarg, 0, 1, &threshold, &err) < 0)
                 return usage_error(&err);
@@ -263,10 +332,10 @@ int main(int argc, char **argv)
         return 1;
     }
     idset got = {0}, want = {0};
-    uint64_t bad = 0;
-    int64_t versions[64];
-    uint64_t vcount[64];
-    int nv = 0;
+    idset pairs = {0};                  /* "event_id version" of every prediction (--shadow) */
+    idset sh_ids = {0}, sh_pairs = {0}; /* of every shadow message */
+    uint64_t bad = 0, sh_bad = 0;
+    vcounts vc = {0}, sh_vc = {0};
     double t0 = now();
     FILE *qf = dlq ? fopen(dlq, "w") : NULL;
     if (dlq && !qf) {
@@ -283,16 +352,23 @@ int main(int argc, char **argv)
         perror(alerts);
         return 1;
     }
+    FILE *sf = shadow ? fopen(shadow, "w") : NULL;
+    if (shadow && !sf) {
+        perror(shadow);
+        return 1;
+    }
     orders_seen os = {.idx = sf_idmap_new(4096), .crossing = sf_idmap_new(1024)};
     uint64_t n_alerts = 0, a_below = 0, a_bad = 0, a_undecoded = 0, a_unexpected = 0;
-    for (int pass = 0; pass < 4; pass++) {
-        if ((pass == 1 && !orders) || (pass == 2 && !dlq) || (pass == 3 && !alerts))
+    for (int pass = 0; pass < 5; pass++) {
+        if ((pass == 1 && !orders) || (pass == 2 && !dlq) || (pass == 3 && !alerts) ||
+            (pass == 4 && !shadow))
             continue;
         int is_pred = pass == 0;
         rd_kafka_t *rk = reader(brokers, pass == 0   ? SF_TOPIC_PREDICTIONS
                                          : pass == 1 ? SF_TOPIC_ORDERS
                                          : pass == 2 ? SF_TOPIC_DLQ
-                                                     : SF_TOPIC_ALERTS);
+                                         : pass == 3 ? SF_TOPIC_ALERTS
+                                                     : SF_TOPIC_SHADOW);
         double last = now();
         while (now() - last < idle && now() - t0 < timeout) {
             rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
@@ -303,6 +379,25 @@ int main(int argc, char **argv)
                 return 1;
             }
             last = now();
+            if (pass == 4) {
+                sf_prediction p;
+                if (!good_prediction(m, &p)) {
+                    if (sh_bad++ < 5)
+                        fprintf(stderr,
+                                "consume_predictions: bad shadow message at [%d] @%" PRId64 "\n",
+                                (int)m->partition, m->offset);
+                } else {
+                    char key[IDLEN + 24];
+                    add(&sh_ids, p.event_id);
+                    pair_key(key, &p);
+                    add(&sh_pairs, key);
+                    count_version(&sh_vc, p.model_version);
+                    fprintf(sf, "%s %" PRId64 " %d %" PRId64 "\n", p.event_id, p.model_version,
+                            (int)m->partition, m->offset);
+                }
+                rd_kafka_message_destroy(m);
+                continue;
+            }
             if (pass == 3) {
                 sf_alert al;
                 const void *hv = NULL;
@@ -394,22 +489,7 @@ int main(int argc, char **argv)
                 continue;
             }
             sf_prediction p;
-            int ok = m->payload && sf_decode_prediction(m->payload, m->len, &p, &err) == 0;
-            if (ok) {
-                const void *hv;
-                size_t hl;
-                rd_kafka_headers_t *h = NULL;
-                char ver[24];
-                snprintf(ver, sizeof ver, "%" PRId64, p.model_version);
-                if (rd_kafka_message_headers(m, &h) != 0 ||
-                    rd_kafka_header_get_last(h, "event_id", &hv, &hl) != 0 ||
-                    hl != strlen(p.event_id) || memcmp(hv, p.event_id, hl) != 0 ||
-                    rd_kafka_header_get_last(h, "model_version", &hv, &hl) != 0 ||
-                    hl != strlen(ver) || memcmp(hv, ver, hl) != 0 || !m->key ||
-                    m->key_len != strlen(p.order_id) || memcmp(m->key, p.order_id, m->key_len))
-                    ok = 0;
-            }
-            if (!ok) {
+            if (!good_prediction(m, &p)) {
                 if (bad++ < 5)
                     fprintf(stderr, "consume_predictions: bad prediction at [%d] @%" PRId64 "\n",
                             (int)m->partition, m->offset);
@@ -417,6 +497,11 @@ int main(int argc, char **argv)
                 continue;
             }
             add(&got, p.event_id);
+            if (shadow) {
+                char key[IDLEN + 24];
+                pair_key(key, &p);
+                add(&pairs, key);
+            }
             if (alerts) {
                 size_t ok_ = order_slot(&os, p.order_id);
                 if (p.p_dissatisfied > os.max[ok_])
@@ -428,15 +513,7 @@ int main(int argc, char **argv)
                     return 1;
                 }
             }
-            int k = 0;
-            while (k < nv && versions[k] != p.model_version)
-                k++;
-            if (k == nv && nv < 64) {
-                versions[nv] = p.model_version;
-                vcount[nv++] = 0;
-            }
-            if (k < nv)
-                vcount[k]++;
+            count_version(&vc, p.model_version);
             if (df)
                 fprintf(df, "%s %" PRId64 " %d %" PRId64 " %" PRId64 "\n", p.event_id,
                         p.model_version, (int)m->partition, m->offset, p.scored_at);
@@ -468,6 +545,22 @@ int main(int argc, char **argv)
             }
         }
         printf("expected %zu\nmissing %zu\nunexpected %zu\n", e, missing, unexpected);
+    }
+    if (sf) {
+        fclose(sf);
+        size_t sn = sh_ids.n, su = uniq(&sh_ids), np = uniq(&pairs), missing = 0, overlap = 0;
+        for (size_t i = 0; i < su; i++)
+            if (!in_sorted(&got, u, sh_ids.v[i]) && missing++ < 5)
+                fprintf(stderr, "consume_predictions: shadow %s has no prediction\n", sh_ids.v[i]);
+        for (size_t i = 0; i < sh_pairs.n; i++)
+            if (in_sorted(&pairs, np, sh_pairs.v[i]) && overlap++ < 5)
+                fprintf(stderr, "consume_predictions: shadow %s is also a prediction\n",
+                        sh_pairs.v[i]);
+        printf("shadow %zu\nshadow_unique %zu\nshadow_bad %" PRIu64
+               "\nshadow_missing %zu\nshadow_overlap %zu\n",
+               sn + (size_t)sh_bad, su, sh_bad, missing, overlap);
+        for (int k = 0; k < sh_vc.nv; k++)
+            printf("shadow_version %" PRId64 " %" PRIu64 "\n", sh_vc.v[k], sh_vc.n[k]);
     }
     if (qf) {
         fclose(qf);
@@ -522,9 +615,12 @@ int main(int argc, char **argv)
         rd_kafka_topic_partition_list_destroy(l);
         rd_kafka_destroy(rk);
     }
-    for (int k = 0; k < nv; k++)
-        printf("version %" PRId64 " %" PRIu64 "\n", versions[k], vcount[k]);
+    for (int k = 0; k < vc.nv; k++)
+        printf("version %" PRId64 " %" PRIu64 "\n", vc.v[k], vc.n[k]);
     free(got.v);
+    free(pairs.v);
+    free(sh_ids.v);
+    free(sh_pairs.v);
     free(want.v);
     return 0;
 }

@@ -13,6 +13,15 @@
  * real Kafka it must not (a second, asynchronous commit on another
  * connection that can land after the next transaction's offsets): with the
  * mock taken for Kafka (SF_SCORER_CLUSTER_KAFKA), nothing is committed.
+ *
+ * Shadow scoring: with a ServingState naming a challenger, every event
+ * scored gets one challenger prediction on satisfy.shadow (its version in
+ * value and header, same key and event id) beside the champion's on
+ * satisfy.predictions, and none of either kind on the other topic
+ * (consume_predictions --shadow); /metrics has the challenger's version and
+ * the shadow count. Twice: a challenger of the champion's feature spec
+ * (scored on the champion's rows), exactly-once, and one of another spec
+ * (its own rows), at-least-once.
  */
 #include "testutil.h"
 
@@ -24,6 +33,8 @@
 
 #include "satisfy/kafka.h"
 #include "satisfy/mockbroker.h"
+#include "satisfy/model.h"
+#include "satisfy/release_topic.h"
 #include "satisfy/scorer.h"
 #include "satisfy/stats.h"
 
@@ -80,6 +91,49 @@ static int64_t ends(rd_kafka_t *rk, int64_t hi[PARTITIONS])
     return total;
 }
 
+/* A mock cluster with model 1 (ridge, trained on data_dir) released. */
+static sf_mockbroker *mock_with_model(void)
+{
+    sf_err err;
+    sf_mockbroker *mb = sf_mockbroker_start(1, PARTITIONS, &err);
+    if (!mb)
+        fail_msg("%s", err.msg);
+    tu_run("publish_model --brokers %s --version 1 --data %s --algo ridge >/dev/null 2>&1",
+           sf_mockbroker_bootstraps(mb), data_dir);
+    return mb;
+}
+
+/* Runs the scorer with opts o (instance "t", batches of 50, stats st) in a
+ * thread until it has committed total events and, with shadow, as many
+ * challenger predictions as predictions (at most 60 s); stops it, checks
+ * it ended well and leaves the last counters in *snap. */
+static void run_until(sf_scorer_opts *o, sf_stats *st, int64_t total, int shadow,
+                      sf_stats_snapshot *snap)
+{
+    static volatile sig_atomic_t stop;
+    stop = 0;
+    scorer_run r = {.o = *o};
+    r.o.instance_id = "t";
+    r.o.batch_max = 50;
+    r.o.stats = st;
+    r.o.stop = &stop;
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, scorer_thread, &r), 0);
+    memset(snap, 0, sizeof *snap);
+    struct timespec tick = {0, 20 * 1000000};
+    for (double until = now_s() + 60; ((int64_t)snap->events < total ||
+                                       (shadow && snap->shadow_predictions < snap->predictions)) &&
+                                      now_s() < until;) {
+        nanosleep(&tick, NULL);
+        sf_stats_get(st, snap);
+    }
+    stop = 1;
+    assert_int_equal(pthread_join(th, NULL), 0);
+    if (r.rc != 0)
+        fail_msg("scorer: %s", r.err.msg);
+    sf_stats_get(st, snap);
+}
+
 /* A mock cluster with a model and the order events of data_dir; the scorer
  * (cluster as given) scores all of them and stops; then the group's
  * committed offsets of satisfy.orders go to committed[]. */
@@ -87,12 +141,8 @@ static void score_all(int cluster, const char *group, int64_t hi[PARTITIONS],
                       int64_t committed[PARTITIONS])
 {
     sf_err err = {{0}};
-    sf_mockbroker *mb = sf_mockbroker_start(1, PARTITIONS, &err);
-    if (!mb)
-        fail_msg("%s", err.msg);
+    sf_mockbroker *mb = mock_with_model();
     const char *bs = sf_mockbroker_bootstraps(mb);
-    tu_run("publish_model --brokers %s --version 1 --data %s --algo ridge >/dev/null 2>&1", bs,
-           data_dir);
     tu_run("satisfy-producer --brokers %s --data %s --max-events 600 --no-progress >/dev/null 2>&1",
            bs, data_dir);
 
@@ -103,28 +153,10 @@ static void score_all(int cluster, const char *group, int64_t hi[PARTITIONS],
     int64_t total = ends(probe, hi);
     assert_true(total > 100);
 
-    static volatile sig_atomic_t stop;
-    stop = 0;
     sf_stats *st = sf_stats_new();
-    scorer_run r = {.o = {.brokers = bs,
-                          .group = group,
-                          .instance_id = "t",
-                          .batch_max = 50,
-                          .stats = st,
-                          .stop = &stop,
-                          .cluster = cluster}};
-    pthread_t th;
-    assert_int_equal(pthread_create(&th, NULL, scorer_thread, &r), 0);
-    sf_stats_snapshot snap = {0};
-    struct timespec tick = {0, 20 * 1000000};
-    for (double until = now_s() + 60; (int64_t)snap.events < total && now_s() < until;) {
-        nanosleep(&tick, NULL);
-        sf_stats_get(st, &snap);
-    }
-    stop = 1;
-    assert_int_equal(pthread_join(th, NULL), 0);
-    if (r.rc != 0)
-        fail_msg("scorer: %s", r.err.msg);
+    sf_scorer_opts o = {.brokers = bs, .group = group, .cluster = cluster};
+    sf_stats_snapshot snap;
+    run_until(&o, st, total, 0, &snap);
     assert_int_equal((int64_t)snap.events, total);
 
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(PARTITIONS);
@@ -159,11 +191,142 @@ static void test_kafka_commits_only_in_the_transaction(void **state)
                      (long long)committed[p], (long long)hi[p]);
 }
 
+static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
+static char shadow_log[65536];
+
+static void log_line(void *arg, const char *line)
+{
+    (void)arg;
+    pthread_mutex_lock(&log_mu);
+    size_t n = strlen(shadow_log);
+    snprintf(shadow_log + n, sizeof shadow_log - n, "%s\n", line);
+    pthread_mutex_unlock(&log_mu);
+}
+
+/* The number after "name " on a line of file path (-1 when absent). */
+static long long value_of(const char *path, const char *name)
+{
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    char line[256];
+    long long v = -1;
+    size_t n = strlen(name);
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, name, n) == 0 && line[n] == ' ')
+            v = atoll(line + n + 1);
+    fclose(f);
+    return v;
+}
+
+/* Model 1 (ridge, full spec) the champion and model 2 the challenger: a
+ * GBDT of the same spec, or (other_spec) a ridge model of the seed spec;
+ * every event scored by both, exactly-once or (alo) at-least-once. */
+static void shadow_run(int other_spec, int alo)
+{
+    sf_err err = {{0}};
+    sf_mockbroker *mb = mock_with_model();
+    const char *bs = sf_mockbroker_bootstraps(mb);
+    sf_kafka_stats pst;
+    sf_kafka_client_opts po = {
+        .role = SF_KAFKA_RELEASE_PRODUCER, .conn = {.brokers = bs}, .stats = &pst};
+    rd_kafka_t *prod = sf_kafka_client_new(&po, &err);
+    assert_non_null(prod);
+    if (other_spec) {
+        sf_examples ex;
+        tu_synth_examples(&ex, 400, 0.5);
+        sf_model *m = NULL;
+        uint8_t *art = NULL;
+        size_t alen = 0;
+        if (sf_model_train(SF_ALGO_RIDGE, &ex, NULL, NULL, &m, &err) != 0)
+            fail_msg("challenger: %s", err.msg);
+        sf_model_set_window(m, 1000, 2000);
+        if (sf_model_save(m, &art, &alen, &err) != 0 ||
+            sf_release_publish(prod, &pst, art, alen, 2, 2000, 10000, NULL, NULL, NULL, &err) != 0)
+            fail_msg("challenger: %s", err.msg);
+        sf_model_free(m);
+        sf_examples_free(&ex);
+        free(art);
+    } else {
+        tu_run("publish_model --brokers %s --version 2 --data %s --algo gbdt >/dev/null 2>&1", bs,
+               data_dir);
+    }
+    sf_serving_state ss = {.epoch = 1, .champion = 1, .challenger = 2, .at = 1500000000000};
+    snprintf(ss.cause, sizeof ss.cause, "challenger");
+    if (sf_serving_publish(prod, &pst, &ss, 10000, NULL, &err) != 0)
+        fail_msg("serving state: %s", err.msg);
+    rd_kafka_destroy(prod);
+    tu_run("satisfy-producer --brokers %s --data %s --max-events 600 --no-progress >/dev/null 2>&1",
+           bs, data_dir);
+    sf_kafka_client_opts co = {.role = SF_KAFKA_TOOL_CONSUMER, .conn = {.brokers = bs}};
+    rd_kafka_t *probe = sf_kafka_client_new(&co, &err);
+    assert_non_null(probe);
+    int64_t hi[PARTITIONS];
+    int64_t total = ends(probe, hi);
+    rd_kafka_destroy(probe);
+    assert_true(total > 100);
+
+    shadow_log[0] = '\0';
+    sf_stats *st = sf_stats_new();
+    sf_scorer_opts o = {.brokers = bs, .log = log_line, .at_least_once = alo};
+    sf_stats_snapshot snap;
+    run_until(&o, st, total, 1, &snap);
+    assert_int_equal((int64_t)snap.events, total);
+    assert_int_equal((int64_t)snap.predictions, total);
+    assert_int_equal(snap.shadow_predictions, snap.predictions);
+    assert_int_equal(snap.shadow_skipped, 0);
+    assert_int_equal(snap.challenger_version, 2);
+    assert_int_equal(snap.model_version, 1);
+    char *prom = sf_stats_prometheus(&snap);
+    char want[128];
+    snprintf(want, sizeof want, "satisfy_scorer_shadow_predictions_total %lld\n", (long long)total);
+    assert_non_null(strstr(prom, "satisfy_scorer_challenger_version 2\n"));
+    assert_non_null(strstr(prom, want));
+    free(prom);
+    assert_non_null(strstr(
+        shadow_log, "shadow: scoring with challenger model 2 as well (to satisfy.shadow)\n"));
+    assert_true((strstr(shadow_log, "its features are made separately") != NULL) == other_spec);
+    assert_non_null(strstr(shadow_log, alo ? "at-least-once: " : "exactly-once: "));
+    sf_stats_free(st);
+
+    /* the topics: one of each per event, neither kind on the other topic */
+    char *dir = tu_mkdtemp(), out[600];
+    snprintf(out, sizeof out, "%s/consume.out", dir);
+    tu_run("consume_predictions --brokers %s --idle 1 --shadow %s/shadow.txt >%s 2>/dev/null", bs,
+           dir, out);
+    assert_int_equal(value_of(out, "predictions"), total);
+    assert_int_equal(value_of(out, "duplicates"), 0);
+    assert_int_equal(value_of(out, "bad"), 0);
+    assert_int_equal(value_of(out, "version 1"), total);
+    assert_int_equal(value_of(out, "shadow"), total);
+    assert_int_equal(value_of(out, "shadow_unique"), total);
+    assert_int_equal(value_of(out, "shadow_bad"), 0);
+    assert_int_equal(value_of(out, "shadow_missing"), 0);
+    assert_int_equal(value_of(out, "shadow_overlap"), 0);
+    assert_int_equal(value_of(out, "shadow_version 2"), total);
+    tu_rmtree(dir);
+    free(dir);
+    sf_mockbroker_stop(mb);
+}
+
+static void test_shadow_same_spec(void **state)
+{
+    (void)state;
+    shadow_run(0, 0);
+}
+
+static void test_shadow_other_spec(void **state)
+{
+    (void)state;
+    shadow_run(1, 1); /* and at-least-once: the same flush for both */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_embedded_commits_through_the_consumer),
         cmocka_unit_test(test_kafka_commits_only_in_the_transaction),
+        cmocka_unit_test(test_shadow_same_spec),
+        cmocka_unit_test(test_shadow_other_spec),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -20,6 +20,15 @@
  * waits for it; a malformed one is counted as rejected; a new watcher reading
  * the same topic ends on the same model. Every wait is on an observed count
  * with a bounded timeout.
+ *
+ * Challenger (shadow scoring): a state naming a challenger hands it out
+ * (sf_modelwatch_take_challenger) with the champion unchanged; a new
+ * challenger replaces it; cause "retire" (challenger 0) hands out "none";
+ * one not seen yet is waited for (none meanwhile) and handed out when its
+ * release arrives; cause "live" (the challenger promoted) changes the
+ * champion and hands out "none"; a state whose challenger equals its
+ * champion (bytes patched past the encoder's check) is refused and changes
+ * nothing; a new watcher ends on the same champion and challenger.
  */
 #include "testutil.h"
 
@@ -158,14 +167,22 @@ static void wait_counts(sf_modelwatch *mw, uint64_t loaded, uint64_t ignored)
     assert_int_equal(i, ignored);
 }
 
+/* A watcher in unsigned mode logging to the fixture, counting in st. */
+static sf_modelwatch *watch(fixture *f, sf_stats *st)
+{
+    sf_err err;
+    sf_modelwatch_opts wo = {.log = log_line, .log_arg = f, .stats = st};
+    sf_modelwatch *mw = sf_modelwatch_start(&f->conn, &wo, &err);
+    if (!mw)
+        fail_msg("%s", err.msg);
+    return mw;
+}
+
 static void test_hostile_then_good(void **state)
 {
     fixture *f = *state;
-    sf_err err;
     sf_stats *st = sf_stats_new();
-    sf_modelwatch_opts wo = {.log = log_line, .log_arg = f, .stats = st};
-    sf_modelwatch *mw = sf_modelwatch_start(&f->conn, &wo, &err);
-    assert_non_null(mw);
+    sf_modelwatch *mw = watch(f, st);
     sf_buf b = {0};
     encode(f, 1, &b);
     produce(f, "1", "\0\0\0\0\4garbage", 12, NULL);
@@ -308,11 +325,8 @@ static int64_t next_model(sf_modelwatch *mw)
 static void test_serving_state(void **state)
 {
     fixture *f = *state;
-    sf_err err;
     sf_stats *st = sf_stats_new();
-    sf_modelwatch_opts wo = {.log = log_line, .log_arg = f, .stats = st};
-    sf_modelwatch *mw = sf_modelwatch_start(&f->conn, &wo, &err);
-    assert_non_null(mw);
+    sf_modelwatch *mw = watch(f, st);
     publish(f, 1, NULL);
     publish(f, 2, NULL);
     wait_counts(mw, 2, 0);
@@ -358,12 +372,127 @@ static void test_serving_state(void **state)
 
     /* a new watcher (a restarted scorer) ends on the same model; then a
      * rollback to 1 reaches it too */
-    sf_modelwatch *mw2 = sf_modelwatch_start(&f->conn, &wo, &err);
-    assert_non_null(mw2);
+    sf_modelwatch *mw2 = watch(f, st);
     wait_counts(mw2, 3, 2);
     assert_int_equal(next_model(mw2), 9);
     serve(f, 6, 1, "rollback");
     assert_int_equal(next_model(mw2), 1);
+    sf_modelwatch_stop(mw2);
+    sf_stats_free(st);
+}
+
+static void serve_ch(fixture *f, int64_t epoch, int64_t champion, int64_t challenger,
+                     const char *cause)
+{
+    sf_err err;
+    sf_serving_state ss = {
+        .epoch = epoch, .champion = champion, .challenger = challenger, .at = 1500000000000};
+    snprintf(ss.cause, sizeof ss.cause, "%s", cause);
+    snprintf(ss.reason, sizeof ss.reason, "by the test");
+    if (sf_serving_publish(f->prod, &f->st, &ss, 10000, NULL, &err) != 0)
+        fail_msg("serve epoch %lld: %s", (long long)epoch, err.msg);
+}
+
+/* The challenger a watcher hands out next, within 10 s: its version, 0 for
+ * "none", -1 when nothing changed. A model comes with a version and only
+ * then. */
+static int64_t next_challenger(sf_modelwatch *mw)
+{
+    struct timespec tick = {0, 10 * 1000000};
+    for (int i = 0; i < 1000; i++) {
+        sf_model *m = (sf_model *)1;
+        int64_t v = -7;
+        if (sf_modelwatch_take_challenger(mw, &m, &v)) {
+            assert_true((m != NULL) == (v > 0));
+            sf_model_free(m);
+            return v;
+        }
+        assert_true(m == (sf_model *)1 && v == -7); /* left alone */
+        nanosleep(&tick, NULL);
+    }
+    return -1;
+}
+
+/* No challenger change is waiting (after the watcher has seen what it was
+ * sent: the caller waited on its counts). */
+static void no_challenger_change(sf_modelwatch *mw)
+{
+    sf_model *m = NULL;
+    int64_t v = 0;
+    assert_int_equal(sf_modelwatch_take_challenger(mw, &m, &v), 0);
+}
+
+static void test_challenger(void **state)
+{
+    fixture *f = *state;
+    sf_stats *st = sf_stats_new();
+    sf_modelwatch *mw = watch(f, st);
+    publish(f, 1, NULL);
+    publish(f, 2, NULL);
+    publish(f, 3, NULL);
+    wait_counts(mw, 3, 0);
+    serve_ch(f, 1, 1, 0, "gate");
+    /* the newest releases may be handed out before the state: take until 1 */
+    int64_t got = 0;
+    for (int i = 0; i < 5 && got != 1; i++)
+        got = next_model(mw);
+    assert_int_equal(got, 1);
+    no_challenger_change(mw); /* none named, none was: nothing to say */
+
+    serve_ch(f, 2, 1, 2, "challenger"); /* a challenge starts: champion unchanged */
+    assert_int_equal(next_challenger(mw), 2);
+    assert_true(log_has(f, "model 2 is the challenger: scored as well, to satisfy.shadow "
+                           "(serving state epoch 2)"));
+    serve_ch(f, 3, 1, 3, "challenger"); /* another challenger replaces it */
+    assert_int_equal(next_challenger(mw), 3);
+    serve_ch(f, 4, 1, 0, "retire");
+    assert_int_equal(next_challenger(mw), 0);
+    assert_true(log_has(f, "no challenger now (was model 3): serving state epoch 4"));
+    wait_counts(mw, 3, 0);
+    sf_model *m = NULL;
+    int64_t v = 0;
+    assert_int_equal(sf_modelwatch_take(mw, 0, &m, &v), 0); /* champion still 1 */
+
+    serve_ch(f, 5, 1, 2, "challenger");
+    assert_int_equal(next_challenger(mw), 2);
+    serve_ch(f, 6, 1, 9, "challenger"); /* not seen yet: none meanwhile, then it */
+    assert_int_equal(next_challenger(mw), 0);
+    assert_true(log_has(f, "serving state epoch 6 names challenger 9, not seen yet on "
+                           "satisfy.models: waiting for its release"));
+    publish(f, 9, NULL);
+    assert_int_equal(next_challenger(mw), 9);
+    assert_int_equal(sf_modelwatch_take(mw, 0, &m, &v), 0); /* champion still 1 */
+
+    serve_ch(f, 7, 9, 0, "live"); /* promoted on live outcomes */
+    assert_int_equal(next_model(mw), 9);
+    assert_int_equal(next_challenger(mw), 0);
+
+    /* challenger == champion: the codec refuses to write it, so patch the
+     * bytes of (epoch 8, champion 9, challenger 2): zigzag varints of one
+     * byte each after the 5-byte frame; challenger 2 -> 9 */
+    sf_serving_state bad = {.epoch = 8, .champion = 9, .challenger = 2, .at = 1500000000000};
+    snprintf(bad.cause, sizeof bad.cause, "challenger");
+    sf_buf b = {0};
+    sf_err err;
+    assert_int_equal(sf_encode_serving(&bad, &b, &err), 0);
+    assert_int_equal(b.data[5], 16);
+    assert_int_equal(b.data[6], 18);
+    assert_int_equal(b.data[7], 4);
+    b.data[7] = 18;
+    produce(f, SF_SERVING_KEY, b.data, b.len, NULL);
+    wait_counts(mw, 4, 1);
+    assert_true(log_has(f, "ignoring bad serving state at satisfy.models [0] @11: "));
+    no_challenger_change(mw);
+    assert_int_equal(sf_modelwatch_take(mw, 0, &m, &v), 0);
+    sf_buf_free(&b);
+    serve_ch(f, 9, 9, 3, "challenger");
+    assert_int_equal(next_challenger(mw), 3);
+    sf_modelwatch_stop(mw);
+
+    /* a new watcher (a restarted scorer) ends on the same pair */
+    sf_modelwatch *mw2 = watch(f, st);
+    assert_int_equal(next_model(mw2), 9);
+    assert_int_equal(next_challenger(mw2), 3);
     sf_modelwatch_stop(mw2);
     sf_stats_free(st);
 }
@@ -374,6 +503,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_hostile_then_good, setup, teardown),
         cmocka_unit_test_setup_teardown(test_signed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_serving_state, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_challenger, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -32,6 +32,18 @@
  * The model to serve is parked in a one-slot mailbox; the scoring loop
  * takes it between batches (sf_modelwatch_take) and from then on owns it, so
  * a swap never happens in the middle of a batch and needs no restart.
+ *
+ * Shadow challengers: the highest-epoch state may also name a challenger
+ * (serving_state.h). When it is non-zero, not the champion and its release
+ * is kept, it is loaded (again, from its kept bytes) and parked in a second
+ * one-slot mailbox (sf_modelwatch_take_challenger), which the scorer takes
+ * between batches too: it then scores every event with it as well, to
+ * satisfy.shadow. A challenger not seen yet is waited for (logged once)
+ * with no challenger meanwhile; a state naming none (cause "retire", or
+ * "live": the challenger became the champion, or any other) parks "none".
+ * Log lines: "model N is the challenger: scored as well, to satisfy.shadow
+ * (serving state epoch E)", "no challenger now (was model N): serving
+ * state epoch E".
  */
 #ifndef SATISFY_MODELWATCH_H
 #define SATISFY_MODELWATCH_H
@@ -77,6 +89,13 @@ void sf_modelwatch_stop(sf_modelwatch *mw);
  * returns 1; otherwise returns 0 and leaves both alone. Waits up to
  * timeout_ms (0 = do not wait) for one to arrive. */
 int sf_modelwatch_take(sf_modelwatch *mw, int timeout_ms, sf_model **model, int64_t *version);
+
+/* The challenger to score with as well (shadow scoring, without waiting):
+ * 1 when it changed since the last take, then *model is the loaded
+ * challenger (the caller frees it) and *version its version, or *model NULL
+ * and *version 0 when there is no challenger any more; else 0, both left
+ * alone. A challenger equal to the champion is never handed out. */
+int sf_modelwatch_take_challenger(sf_modelwatch *mw, sf_model **model, int64_t *version);
 
 /* Messages seen so far: loaded (valid releases, kept) and ignored (any
  * reason, signature rejections included; ServingStates not above the epoch

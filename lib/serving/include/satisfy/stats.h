@@ -2,7 +2,8 @@
  * stats.h - the scorer's live counters, read by the HTTP endpoints (/metrics)
  * while the scoring loop writes them: events scored, their rate, two latency
  * histograms with fixed buckets, DLQ count, transaction aborts, the active
- * model version, consumer lag, and a ring of the most recent predictions.
+ * model version and the challenger's (shadow scoring) with its predictions,
+ * consumer lag, and a ring of the most recent (champion) predictions.
  *
  * Latencies end when the prediction is committed (transaction committed, or
  * offsets committed in at-least-once mode):
@@ -67,6 +68,11 @@ typedef struct sf_stats_snapshot {
     sf_stats_history history;
     /* the ServingState obeyed (modelwatch.h): its epoch and champion, 0 = none */
     int64_t serving_epoch, serving_champion;
+    /* shadow scoring: the challenger scored with as well (0 = none), its
+     * predictions committed to satisfy.shadow, and those skipped because
+     * they did not encode */
+    int64_t challenger_version;
+    uint64_t shadow_predictions, shadow_skipped;
 } sf_stats_snapshot;
 
 /* NULL when out of memory. */
@@ -91,6 +97,11 @@ void sf_stats_model_rejected(sf_stats *s);
 void sf_stats_release_rejected_signature(sf_stats *s);
 void sf_stats_lag(sf_stats *s, int64_t lag);
 void sf_stats_serving(sf_stats *s, int64_t epoch, int64_t champion);
+/* The challenger the scorer scores with as well (0 = none any more). */
+void sf_stats_challenger(sf_stats *s, int64_t version);
+/* A committed batch's challenger predictions: n produced to satisfy.shadow,
+ * skipped that did not encode. */
+void sf_stats_shadow(sf_stats *s, uint64_t n, uint64_t skipped);
 void sf_stats_set_history(sf_stats *s, const sf_stats_history *h);
 
 void sf_stats_get(sf_stats *s, sf_stats_snapshot *out);
