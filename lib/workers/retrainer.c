@@ -346,6 +346,20 @@ static int shadow_join(sf_retrainer *r, const char *order_id, sf_err *err)
     return 0;
 }
 
+/* A prediction of satisfy.predictions or satisfy.shadow, Avro or JSON: 0,
+ * or -1 when it is bad (counted and logged as such). */
+static int decode_prediction(sf_retrainer *r, const rd_kafka_message_t *m, bool json,
+                             sf_prediction *p)
+{
+    sf_err why;
+    const char *t = json ? as_text(r, m, &why) : NULL;
+    int d = json ? (t ? sf_prediction_from_json(t, p, &why) : -1)
+                 : sf_decode_prediction(m->payload, m->len, p, &why);
+    if (d != 0)
+        bad_message(r, m, why.msg);
+    return d != 0 ? -1 : 0;
+}
+
 /* Stores one message. Returns 0 (stored or skipped as bad input), -1 when
  * the store failed (the batch must not be committed). */
 static int handle(sf_retrainer *r, const rd_kafka_message_t *m, sf_err *err)
@@ -403,13 +417,8 @@ static int handle(sf_retrainer *r, const rd_kafka_message_t *m, sf_err *err)
             r->n_new_reviews++;
     } else if (strcmp(topic, SF_TOPIC_PREDICTIONS) == 0) {
         sf_prediction p;
-        const char *t = json ? as_text(r, m, &why) : NULL;
-        int d = json ? (t ? sf_prediction_from_json(t, &p, &why) : -1)
-                     : sf_decode_prediction(m->payload, m->len, &p, &why);
-        if (d != 0) {
-            bad_message(r, m, why.msg);
+        if (decode_prediction(r, m, json, &p) != 0)
             return 0;
-        }
         rc = sf_store_put_prediction(r->store, &p, &pair, &paired, err);
         if (rc > 0 && shadow_join(r, p.order_id, err) != 0)
             rc = -1;
@@ -427,13 +436,8 @@ static int handle(sf_retrainer *r, const rd_kafka_message_t *m, sf_err *err)
         return 0;
     } else if (strcmp(topic, SF_TOPIC_SHADOW) == 0) {
         sf_prediction p;
-        const char *t = json ? as_text(r, m, &why) : NULL;
-        int d = json ? (t ? sf_prediction_from_json(t, &p, &why) : -1)
-                     : sf_decode_prediction(m->payload, m->len, &p, &why);
-        if (d != 0) {
-            bad_message(r, m, why.msg);
+        if (decode_prediction(r, m, json, &p) != 0)
             return 0;
-        }
         rc = sf_store_put_shadow(r->store, &p, err);
         if (rc > 0 && shadow_join(r, p.order_id, err) != 0)
             rc = -1;
