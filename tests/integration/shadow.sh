@@ -16,11 +16,15 @@
 #   3. v3, worse by construction again, challenges v2; the next window is
 #      replayed while the retrainer runs: v3 is retired (cause retire) and
 #      the scorer drops it.
-#   4. (drift) an input drift alarm triggers a retrain: satisfy-retrainer run
-#      --retrain-on-drift reads PSI messages (as scorers publish them) from
-#      satisfy.metrics; calendar and history features raise no alarm,
-#      delivery_days at 0.5 does, once per model version, and the retrain's
-#      decision carries "trigger": "input-drift".
+#   4. `registry promote 1` brings the bad v1 back (a promote to an older
+#      version). (drift) An input drift alarm then triggers a retrain:
+#      satisfy-retrainer run --retrain-on-drift reads PSI messages (as
+#      scorers publish them) from satisfy.metrics; calendar and history
+#      features raise no alarm, delivery_days at 0.5 does, once per model
+#      version, and the retrain's decision carries "trigger": "input-drift".
+#      With --challengers and a margin no candidate can reach (5 stars), the
+#      candidate (far better than v1 but not confirmed) becomes the
+#      challenger by itself: shadowed by the scorer, its challenge open.
 # The registry's serving history and challenges, the judge's messages on
 # satisfy.metrics (and the web page's GET /v1/challenge, read from them) and
 # the retrainer's counters must all agree.
@@ -156,11 +160,15 @@ stop_retrainer rt
 # --- 4: an input drift alarm triggers a retrain (--retrain-on-drift): PSI
 # messages as a scorer publishes them (drift.h), produced with kcat. Calendar
 # and history features are not watched: no alarm; delivery_days at 0.5 is an
-# alarm for the champion v2, once (a repeat for v2 is not another).
-start_retrainer rt2 --retrain-on-drift --min-reviews 100 --retrain-every 100000000 --algorithm ridge
+# alarm for the champion v1, once (a repeat for v1 is not another).
+reg promote 1 --brokers "$bs" --reason "test: the bad champion back" >"$work/promote1.out" 2>&1 ||
+  fail "registry promote 1: $(cat "$work/promote1.out")"
+wait_log scorer "serving model 1 (was 2): serving state epoch [0-9]* (promote)" 30
+start_retrainer rt2 --retrain-on-drift --min-reviews 100 --retrain-every 100000000 --algorithm ridge \
+  --challengers --margin 5
 wait_log rt2 "consuming satisfy.orders" 60
 psi() { # delivery_days' PSI
-  printf '{"scorer":"test","model_version":2,"window":5000,"n":5000,"events":9000,"at":%s,"psi_max":7.1,"feature_max":"purchase_month","alarm":0.25,"features":[{"name":"purchase_month","psi":7.1},{"name":"seller_late_rate","psi":0.9},{"name":"delivery_days","psi":%s}]}\n' \
+  printf '{"scorer":"test","model_version":1,"window":5000,"n":5000,"events":9000,"at":%s,"psi_max":7.1,"feature_max":"purchase_month","alarm":0.25,"features":[{"name":"purchase_month","psi":7.1},{"name":"seller_late_rate","psi":0.9},{"name":"delivery_days","psi":%s}]}\n' \
     "$(date +%s%3N)" "$1" | timeout 30 kcat -P -b "$bs" -t satisfy.metrics -k drift/test \
     -H schema=satisfy.v1.InputDrift+json 2>"$work/kcat.err" || fail "kcat -P: $(cat "$work/kcat.err")"
 }
@@ -169,8 +177,18 @@ POLL_INTERVAL=0.2 wait_for 60 "the first PSI message read" stat_at_least input_d
 [ "$(json_field "$work/stats.json" input_drift_alarms)" = 0 ] ||
   fail "an alarm on calendar and history features: $(grep 'input drift' "$work/rt2.err")"
 psi 0.5
-POLL_INTERVAL=0.2 wait_for 60 "the input drift alarm" _log_has rt2 "input drift: alarm from scorer test (model v2): PSI of delivery_days = 0.500"
+POLL_INTERVAL=0.2 wait_for 60 "the input drift alarm" _log_has rt2 "input drift: alarm from scorer test (model v1): PSI of delivery_days = 0.500"
 POLL_INTERVAL=0.5 wait_for 180 "the retrain it triggers" _log_has rt2 "retrain 1: .*RE[LJ]E[AC]"
+grep -q "retrain 1: .*REJECTED v4 (rejected (gain below margin)" "$work/rt2.err" ||
+  fail "v4 is not rejected for its margin: $(grep 'retrain 1' "$work/rt2.err")"
+wait_log rt2 "challenge: v4 shadows champion v1" 30
+wait_log scorer "shadow: scoring with challenger model 4 as well" 30
+reg challenges --json >"$work/challenges2.json" || fail "registry challenges failed"
+python3 - "$work/challenges2.json" <<'PY' || fail "registry challenges: $(cat "$work/challenges2.json")"
+import json, sys
+c = json.load(open(sys.argv[1]))[-1]
+assert (c["challenger"], c["champion"], c["outcome"]) == (4, 1, "running"), c
+PY
 grep -q "retrain 1: started .*cause: input-drift alarm" "$work/rt2.err" ||
   fail "the retrain does not name its cause: $(grep 'retrain 1' "$work/rt2.err")"
 psi 0.6
@@ -181,6 +199,7 @@ timeout 30 kcat -C -b "$bs" -t satisfy.metrics -e -q -f '%k\t%s\n' >"$work/metri
 grep '^decision-4	' "$work/metrics2.txt" | grep -q '"trigger":"input-drift".*"drift_feature":"delivery_days"' ||
   fail "decision 4 lacks its trigger: $(grep '^decision-' "$work/metrics2.txt" | tail -2)"
 echo "input drift: $(grep -o 'retrain 1: started.*' "$work/rt2.err" | head -1)"
+echo "gate challenger: $(grep -o 'challenge: v4 shadows.*' "$work/rt2.err" | head -1)"
 stop_retrainer rt2
 stop_scorer
 echo "PASS"
