@@ -69,21 +69,27 @@ done
 # The online accuracy gauges appear once the retrainer has joined reviews with
 # predictions of a released version and published them on satisfy.metrics,
 # the holdout RMSE once the scorer has read that version's decision: wait
-# until the version the scorer serves has both (the online panels and the
-# alert join them on it), up to 240 s.
+# until the version the scorer serves has all three (the online panels and the
+# alert join them on it), up to 240 s. The AUC needs both classes among the
+# joined pairs (a satisfied and a dissatisfied review): the first few pairs
+# may all be one class, slowly so under the sanitizers.
 served() { sed -n 's/^satisfy_http_model_info{version="\([0-9]*\)".*/\1/p' "$work/metrics.txt"; }
 has() { grep -q "^$1{model_version=\"$2\"} " "$work/metrics.txt"; }
 ok=0
 for _ in $(seq 480); do
   curl -s --max-time 5 "http://127.0.0.1:$port/metrics" >"$work/metrics.txt" || true
   sv=$(served)
-  if [ -n "$sv" ] && has satisfy_online_rmse "$sv" && has satisfy_model_holdout_rmse "$sv"; then ok=1; break; fi
+  if [ -n "$sv" ] && has satisfy_online_rmse "$sv" && has satisfy_online_auc "$sv" &&
+    has satisfy_model_holdout_rmse "$sv"; then
+    ok=1
+    break
+  fi
   sleep 0.5
 done
 if [ "$ok" != 1 ]; then
   missing=""
-  for m in satisfy_online_rmse satisfy_model_holdout_rmse; do has $m "$sv" || missing+=" $m"; done
-  die "after 240 s the scorer serves version '${sv}' and exports no${missing} for it: the retrainer published no online accuracy or no decision for it on satisfy.metrics ($(grep -E '^satisfy_(online_rmse|model_holdout_rmse)\{|^satisfy_http_online_(bad_)?messages_total ' "$work/metrics.txt" | tr '\n' ' ')); retrainer: $(tail -3 "$work/retrainer.err")"
+  for m in satisfy_online_rmse satisfy_online_auc satisfy_model_holdout_rmse; do has $m "$sv" || missing+=" $m"; done
+  die "after 240 s the scorer serves version '${sv}' and exports no${missing} for it: the retrainer published no online accuracy or no decision for it on satisfy.metrics ($(grep -E '^satisfy_(online_rmse|online_auc|online_pairs|model_holdout_rmse)\{|^satisfy_http_online_(bad_)?messages_total ' "$work/metrics.txt" | tr '\n' ' ')); retrainer: $(tail -3 "$work/retrainer.err")"
 fi
 v=$(awk '$1 == "satisfy_scorer_model_version" { print $2 }' "$work/metrics.txt")
 e=$(awk '$1 == "satisfy_scorer_events_total" { print $2 }' "$work/metrics.txt")

@@ -12,6 +12,8 @@
 #   load_expected [ARGS...]  expect_counts on $data: $events_want ...
 #   json_field FILE KEY   a field of a JSON object file
 #   expect_status RC PATTERN CMD...  CMD exits RC and says PATTERN on stderr
+#   release_only WHY      exit 77 (ctest: skipped) unless a Release build
+#   not_sanitized WHY     exit 77 in the ASan/UBSan build
 set -euo pipefail
 
 bin="${SATISFY_BIN_DIR:?SATISFY_BIN_DIR not set}"
@@ -129,4 +131,29 @@ expect_status() {
   [ "$rc" = "$want" ] || die "$*: exit status $rc, want $want; stderr: $(tail -3 "$work/expect_status.err")"
   grep -q -- "$pattern" "$work/expect_status.err" ||
     die "$*: stderr lacks '$pattern': $(tail -3 "$work/expect_status.err")"
+}
+
+# _skip_if_cache PATTERN WHY: exit 77 (ctest: skipped) when the build's
+# CMakeCache.txt matches PATTERN (grep -E), saying why.
+_skip_if_cache() {
+  local build="${SATISFY_BUILD_DIR:-}"
+  if [ -n "$build" ] && grep -Eq "$1" "$build/CMakeCache.txt"; then
+    echo "$(basename "$0" .sh): skipped in this build ($2)"
+    exit 77
+  fi
+}
+
+# release_only WHY: a test that judges values at scale, skipped (exit 77) in
+# any build but Release; WHY says what covers its code elsewhere.
+release_only() {
+  _skip_if_cache '^CMAKE_BUILD_TYPE:STRING=(Debug|RelWithDebInfo|MinSizeRel)?$' "$1"
+}
+
+# not_sanitized WHY: a test that judges behaviour the sanitizers add nothing
+# to (timing, kill -9, a demo-speed replay, long training) while its code
+# runs under ASan/UBSan in other tests, skipped (exit 77) in the sanitizer
+# build so that CI's sanitizer stage stays within its time (coverage and
+# Release builds run it); WHY says what covers its code there.
+not_sanitized() {
+  _skip_if_cache '^SATISFY_SANITIZE:BOOL=(ON|TRUE|1)$' "$1"
 }

@@ -19,6 +19,7 @@
 # orders' and the angriest, have joined, and the detector rightly sees it.)
 source "$(dirname "$0")/scorer_common.bash"
 source "$(dirname "$0")/retrainer_common.bash"
+not_sanitized "it judges alarm timing; shadow runs the detector and the drift-triggered retrain"
 
 command -v kcat >/dev/null || fail "kcat missing (scripts/install-deps.sh installs kcat)"
 CUT=2017-10-01

@@ -16,6 +16,7 @@
 #     scores with (chosen at training, "alert" in the release's metrics):
 #     it logged that threshold and committed alerts to satisfy.alerts.
 source "$(dirname "$0")/common.bash"
+not_sanitized "a demo-speed replay; shadow runs the three workers together"
 src="${SATISFY_SOURCE_DIR:?}"
 GRACE=10
 

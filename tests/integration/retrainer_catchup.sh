@@ -19,6 +19,7 @@
 # observed progress (log lines, stats file), never on a sleep.
 source "$(dirname "$0")/common.bash"
 source "$(dirname "$0")/retrainer_common.bash"
+not_sanitized "it judges when retrains happen; every retrainer test runs the catch-up code, test_catchup its rule"
 FAIL_TAIL=15
 
 use_data 15000 11

@@ -20,6 +20,7 @@
 # the champion.
 source "$(dirname "$0")/common.bash"
 source "$(dirname "$0")/retrainer_common.bash"
+not_sanitized "gbdt retrains take minutes under ASan; shadow, retrainer_history and retrainer_json run the loop, test_gbdt the learner"
 FAIL_TAIL=25
 
 sql() { sqlite3 -batch "$work/store.db" "$1"; }

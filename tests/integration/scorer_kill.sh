@@ -31,6 +31,7 @@
 # created and empty), the same run must give zero loss AND zero duplicates
 # (read_committed). Without it, that part is skipped with the reason printed.
 source "$(dirname "$0")/scorer_common.bash"
+not_sanitized "kill -9 leaves nothing for the sanitizers to report; scorer_basic and scorer_faults run the same code"
 
 batch=100
 alert_t=0.3

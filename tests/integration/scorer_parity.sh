@@ -25,11 +25,7 @@ export LC_ALL=C
 # not memory (the same scorer and retrainer code runs under ASan/UBSan in
 # scorer_history and retrainer_history), and its demo-speed replay of the
 # sample would add about four minutes to the sanitizer run.
-build="${SATISFY_BUILD_DIR:-}"
-if [ -n "$build" ] && ! grep -q '^CMAKE_BUILD_TYPE:STRING=Release$' "$build/CMakeCache.txt"; then
-  echo "scorer_parity: not a Release build, skipped"
-  exit 77
-fi
+release_only "it judges values; scorer_history and retrainer_history run its code"
 
 speed="${PARITY_SPEED:-500000}"
 window_s="${PARITY_WINDOW_S:-2}"

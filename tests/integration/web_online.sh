@@ -12,6 +12,7 @@
 # gate decisions with the registry's released flag and reason, and the
 # release, loaded by the scorer, appears in its timeline once.
 source "$(dirname "$0")/scorer_common.bash"
+not_sanitized "fuzz_metrics_json runs its parser under the sanitizers, web_api and web_browser the server"
 
 command -v kcat >/dev/null || fail "kcat missing (scripts/install-deps.sh installs kcat)"
 start_broker
