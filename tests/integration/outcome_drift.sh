@@ -37,13 +37,13 @@ for f in "$data"/*.csv "$data"/*.csv.gz; do
   [ -e "$f" ] || continue
   case "$f" in *olist_order_reviews_dataset*) ;; *) ln -s "$f" "$drift/" ;; esac
 done
+# ($work/flipped: the creation day of each review turned around, for the delay)
 python3 - "$data" "$drift" "$CUT" >"$work/flipped" <<'EOF' || fail "could not write the drifted reviews"
 import csv, glob, gzip, os, sys
 src, dst, cut = sys.argv[1:]
 path = (glob.glob(os.path.join(src, "olist_order_reviews_dataset.csv")) +
         glob.glob(os.path.join(src, "olist_order_reviews_dataset.csv.gz")))[0]
 opener = gzip.open if path.endswith(".gz") else open
-n = 0
 with opener(path, "rt", newline="", encoding="utf-8") as fi, \
      opener(os.path.join(dst, os.path.basename(path)), "wt", newline="", encoding="utf-8") as fo:
     rows = csv.reader(fi)
@@ -54,11 +54,10 @@ with opener(path, "rt", newline="", encoding="utf-8") as fi, \
     for row in rows:
         if row[created] >= cut:
             row[score] = str(6 - int(float(row[score])))
-            n += 1
+            print(row[created][:10])
         out.writerow(row)
-print(n)
 EOF
-flipped=$(cat "$work/flipped")
+flipped=$(wc -l <"$work/flipped")
 [ "${flipped:-0}" -gt 500 ] || fail "only ${flipped:-0} reviews turned around from $CUT"
 echo "drifted copy: $flipped reviews created from $CUT on turned around"
 
@@ -105,15 +104,7 @@ alarm=$(grep -m1 "outcome drift: Page-Hinkley alarm 1 at pair" "$work/drifted.rt
 echo "alarm: $alarm"
 when=$(sed -E 's/.*review of ([0-9-]+).*/\1/' <<<"$alarm")
 days=$((($(date -ud "$when" +%s) - $(date -ud "$CUT" +%s)) / 86400))
-within=$(python3 - "$drift" "$CUT" "$when" <<'EOF'
-import csv, glob, gzip, os, sys
-d, cut, when = sys.argv[1:]
-path = glob.glob(os.path.join(d, "olist_order_reviews_dataset.csv*"))[0]
-with (gzip.open if path.endswith(".gz") else open)(path, "rt", newline="", encoding="utf-8") as f:
-    rows = csv.DictReader(f)
-    print(sum(cut <= r["review_creation_date"][:10] <= when for r in rows))
-EOF
-)
+within=$(awk -v w="$when" '$1 <= w' "$work/flipped" | wc -l)
 echo "alarm delay: on a review of $when, $days days after the drift began on $CUT ($within reviews created in between)"
 [ "$days" -ge "$EARLY_DAYS" ] || fail "a false alarm: on a review of $when, before the drift began on $CUT"
 [ "$days" -le "$MAX_DAYS" ] || fail "the alarm came $days days after the drift began, bound $MAX_DAYS"
